@@ -1,0 +1,46 @@
+"""Input checks shared by the library. Each raises with the argument, what it got, what it wanted."""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_images(images: object, name: str = "images") -> torch.Tensor:
+    """Check that ``images`` is a float tensor of shape (B, 3, H, W) and return it."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, 3, H, W), got {type(images).__name__}")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (B, 3, H, W), got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor with values in [0, 1], got {images.dtype}")
+    return images
+
+
+def check_mask(mask: object, images: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """Check that ``mask`` is (B, 1, H, W) or (1, 1, H, W) matching ``images`` spatially."""
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (B, 1, H, W), got {type(mask).__name__}")
+    b, _, h, w = images.shape
+    if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[2:] != (h, w) or mask.shape[0] not in (1, b):
+        raise ValueError(f"{name} must have shape ({b}, 1, {h}, {w}) or (1, 1, {h}, {w}), got {tuple(mask.shape)}")
+    return mask
+
+
+def check_same_length(name_a: str, a: object, name_b: str, b: object) -> None:
+    """Check that two sized arguments have the same length."""
+    la, lb = len(a), len(b)  # type: ignore[arg-type]
+    if la != lb:
+        raise ValueError(f"{name_a} and {name_b} must have the same length, got {la} and {lb}")
+
+
+def check_positive(name: str, value: float) -> None:
+    """Check that a number is strictly positive."""
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def check_choice(name: str, value: str, choices: object) -> None:
+    """Check that ``value`` is one of ``choices``."""
+    options = sorted(choices)  # type: ignore[call-overload]
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")

@@ -1,0 +1,110 @@
+"""Checkpoints: weights as safetensors beside a JSON of metadata. Nothing is ever unpickled."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from reid_model.embedders import ARCHITECTURES, Embedder, build_embedder
+from reid_model.io import write_bytes_atomic
+
+FORMAT = "deid-reid-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt, or for another architecture."""
+
+
+def metadata_path(weights: str | os.PathLike[str]) -> Path:
+    """The JSON metadata file beside ``weights`` (``model.safetensors`` -> ``model.json``)."""
+    return Path(weights).with_suffix(".json")
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str], model: Embedder, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Save ``model`` to ``path`` (safetensors) and its metadata beside it (JSON), atomically.
+
+    The metadata always records the architecture, its config, the input size and normalization.
+    """
+    path = Path(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = dict(metadata or {})
+    meta.update(
+        {
+            "format": FORMAT,
+            "arch": model.arch,
+            "arch_config": model.config(),
+            "input_size": list(model.input_size),
+            "embedding_dim": model.embedding_dim,
+            "normalization": {"mean": model.mean.flatten().tolist(), "std": model.std.flatten().tolist()},
+        }
+    )
+    write_bytes_atomic(path, save(tensors, metadata={"format": FORMAT, "arch": model.arch}))
+    write_bytes_atomic(metadata_path(path), json.dumps(meta, indent=1, default=str).encode())
+    return path
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check the JSON metadata of a checkpoint."""
+    meta_file = metadata_path(path)
+    if not meta_file.is_file():
+        raise CheckpointError(f"checkpoint metadata {meta_file} is missing (expected beside {path})")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"checkpoint metadata {meta_file} is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{meta_file} is not a deid checkpoint: expected format {FORMAT!r}, "
+            f"got {meta.get('format') if isinstance(meta, dict) else type(meta).__name__!r}"
+        )
+    if meta.get("arch") not in ARCHITECTURES:
+        raise CheckpointError(
+            f"{meta_file} is for architecture {meta.get('arch')!r}; this library knows {sorted(ARCHITECTURES)}"
+        )
+    return meta
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, arch: str | None = None, device: str | torch.device = "cpu"
+) -> Embedder:
+    """Load an embedder saved by :func:`save_checkpoint`, in eval mode.
+
+    Args:
+        path: the ``.safetensors`` file (its ``.json`` must be beside it).
+        arch: if given, the architecture the caller expects; another one is an error.
+        device: where to put the weights.
+
+    Raises:
+        CheckpointError: missing or corrupt files, or weights that do not fit the architecture.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    meta = read_metadata(path)
+    if arch is not None and meta["arch"] != arch:
+        raise CheckpointError(f"checkpoint {path} holds architecture {meta['arch']!r}, expected {arch!r}")
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is not a readable safetensors file: {exc}") from exc
+    norm = meta.get("normalization", {})
+    model = build_embedder(meta["arch"], **meta.get("arch_config", {}))
+    if norm:
+        model.mean.copy_(torch.tensor(norm["mean"]).view(1, 3, 1, 1))
+        model.std.copy_(torch.tensor(norm["std"]).view(1, 3, 1, 1))
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit architecture {meta['arch']!r}: {str(exc).splitlines()[0]}"
+        ) from exc
+    model.metadata = meta  # type: ignore[assignment]
+    return model.to(device).eval()

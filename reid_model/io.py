@@ -1,0 +1,176 @@
+"""The I/O edge: files, uint8, OpenCV's BGR and resizing live here and nowhere else.
+
+Inside the library an image batch is float32 ``(B, 3, H, W)``, RGB, in [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from reid_model._check import check_images
+
+#: Largest image (in pixels) decoded by default: an 8K frame is 33 M pixels.
+MAX_PIXELS = 64_000_000
+#: File endings read as images.
+IMAGE_SUFFIXES = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read; the message names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot read image {self.path}: {reason}")
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    """Return whether ``path`` has an image file ending."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _header_size(path: Path) -> tuple[int, int]:
+    """Read (width, height) from the header without decoding the pixels."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(path, f"image too large to decode safely ({exc})") from exc
+    except Exception as exc:
+        raise ImageReadError(path, f"not a readable image file ({type(exc).__name__}: {exc})") from exc
+
+
+def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """Read an image file as a float32 RGB tensor ``(3, H, W)`` in [0, 1].
+
+    Grayscale is repeated to three channels, an alpha channel is dropped and 16-bit images
+    are scaled by 65535.
+
+    Args:
+        path: the image file.
+        max_pixels: refuse images with more pixels than this before decoding them.
+
+    Raises:
+        ImageReadError: the file is missing, empty, not an image, truncated or too large.
+
+    Example:
+        >>> image = read_image("examples/images/000_45.bmp")  # doctest: +SKIP
+        >>> image.shape
+        torch.Size([3, 128, 48])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+    width, height = _header_size(path)
+    if width * height > max_pixels:
+        raise ImageReadError(
+            path, f"image too large to decode safely: {width}x{height} pixels, limit {max_pixels}"
+        )
+    data = np.fromfile(path, dtype=np.uint8)
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if array is None or array.size == 0:
+        raise ImageReadError(path, "the image data is corrupt or truncated")
+    return _array_to_tensor(array, path)
+
+
+def _array_to_tensor(array: np.ndarray, path: Path) -> torch.Tensor:
+    if array.dtype == np.uint8:
+        scale = 255.0
+    elif array.dtype == np.uint16:
+        scale = 65535.0
+    elif array.dtype in (np.float32, np.float64):
+        scale = 1.0
+    else:
+        raise ImageReadError(path, f"unsupported pixel type {array.dtype}, expected 8 or 16 bit")
+    if array.ndim == 2:
+        array = cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
+    elif array.shape[2] == 1:
+        array = cv2.cvtColor(array[..., 0], cv2.COLOR_GRAY2RGB)
+    elif array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    elif array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGB)
+    else:
+        raise ImageReadError(path, f"unsupported channel count {array.shape[2]}, expected 1, 3 or 4")
+    tensor = torch.from_numpy(np.ascontiguousarray(array).astype(np.float32) / scale)
+    return tensor.permute(2, 0, 1).clamp_(0.0, 1.0).contiguous()
+
+
+def to_uint8_bgr(image: torch.Tensor) -> np.ndarray:
+    """Turn one float RGB image ``(3, H, W)`` in [0, 1] into a uint8 BGR array ``(H, W, 3)``."""
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"image must have shape (3, H, W), got {tuple(image.shape)}")
+    array = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
+    return cv2.cvtColor(array.permute(1, 2, 0).cpu().numpy(), cv2.COLOR_RGB2BGR)
+
+
+def from_uint8_bgr(array: np.ndarray) -> torch.Tensor:
+    """Turn a uint8 BGR array ``(H, W, 3)`` into a float RGB tensor ``(3, H, W)``."""
+    return _array_to_tensor(array, Path("<array>"))
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so no half file is left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:
+    """Write one float RGB image ``(3, H, W)`` in [0, 1] atomically; the format follows the suffix.
+
+    Example:
+        >>> write_image("out/person.png", torch.rand(3, 128, 48))  # doctest: +SKIP
+    """
+    path = Path(path)
+    suffix = path.suffix.lower() or ".png"
+    ok, encoded = cv2.imencode(suffix, to_uint8_bgr(image))
+    if not ok:
+        raise ValueError(f"cannot encode an image as {suffix!r} for {path}")
+    write_bytes_atomic(path, encoded.tobytes())
+
+
+def resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize a batch ``(B, 3, H, W)`` to ``size`` = (height, width), antialiased when shrinking."""
+    check_images(images)
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
+    shrink = images.shape[-2] > size[0] or images.shape[-1] > size[1]
+    out = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+    return out.clamp(0.0, 1.0)
+
+
+def load_images(
+    paths: Sequence[str | os.PathLike[str]], *, size: tuple[int, int] = (128, 48)
+) -> torch.Tensor:
+    """Read image files and stack them, resized to ``size``, into a batch ``(B, 3, H, W)``.
+
+    Example:
+        >>> batch = load_images(["a.bmp", "b.bmp"])  # doctest: +SKIP
+        >>> batch.shape
+        torch.Size([2, 3, 128, 48])
+    """
+    if len(paths) == 0:
+        return torch.empty(0, 3, *size)
+    return torch.cat([resize(read_image(p)[None], size) for p in paths])

@@ -1,0 +1,57 @@
+"""The bundled default adversary: weights, metadata and gallery shipped inside the package."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from reid_model.checkpoint import load_checkpoint, read_metadata
+from reid_model.embedders import Embedder
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "default.safetensors"
+DEFAULT_GALLERY = WEIGHTS_DIR / "default_gallery.safetensors"
+
+
+def default_weights_path() -> Path:
+    """Path of the bundled default model's safetensors file."""
+    if not DEFAULT_WEIGHTS.is_file():
+        raise FileNotFoundError(f"the bundled default model {DEFAULT_WEIGHTS} is missing from this install")
+    return DEFAULT_WEIGHTS
+
+
+def load_default(*, device: str | torch.device = "cpu") -> Embedder:
+    """Load the bundled default embedder, in eval mode, in one line.
+
+    Example:
+        >>> model = reid_model.load_default()
+        >>> model.arch in ("triplet", "stripe")
+        True
+    """
+    return load_checkpoint(default_weights_path(), device=device)
+
+
+def default_metadata() -> dict[str, Any]:
+    """The bundled model's metadata: architecture, training config, metrics and split ids."""
+    return read_metadata(default_weights_path())
+
+
+@cache
+def _gallery() -> dict[str, torch.Tensor]:
+    if not DEFAULT_GALLERY.is_file():
+        raise FileNotFoundError(f"the bundled default gallery {DEFAULT_GALLERY} is missing from this install")
+    return load_file(str(DEFAULT_GALLERY))
+
+
+def default_gallery() -> tuple[torch.Tensor, torch.Tensor]:
+    """The bundled gallery of other people: ``embeddings (G, D)`` and ``labels (G,)``.
+
+    They are the bundled model's embeddings of VIPeR persons it was not trained on (its
+    validation persons), so the conceal loop has negatives without any dataset at hand.
+    """
+    gallery = _gallery()
+    return gallery["embeddings"].clone(), gallery["labels"].clone()
