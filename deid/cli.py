@@ -121,5 +121,10 @@ def _checkpoint_split(meta: dict[str, Any], samples: list, split: str):  # type:
     return viper_protocol_splits(person_ids(samples), trials=1)[0]
 
 
+# Subcommands that live in their own modules register here, one line each.
+# (registration block)
+from deid._cli_conceal import conceal_command  # noqa: E402
+main.add_command(conceal_command)
+
 if __name__ == "__main__":
     main()

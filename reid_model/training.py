@@ -203,7 +203,7 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             images_seen += len(batch)
         record = {"epoch": epoch + 1, "loss": sum(losses) / len(losses)}
         if val_images is not None:

@@ -1,0 +1,358 @@
+"""The conceal loop: hide, step by step, what makes a person re-identifiable.
+
+For each person (one or more appearances): the adversary embeds the original appearances; while
+some concealed appearance is still matched to some original appearance (see
+:class:`deid.adversary.Adversary`), the match is attributed to grid cells of the crop, the most
+identity-revealing cells are added to the person's mask, and the operator is applied again. One
+mask, in the crop's normalized coordinates, and one operator setting go to every appearance of
+the person. A step budget bounds the loop; when it runs out the whole crop is concealed and the
+result says so. People are processed together in batches, so a folder runs at batch speed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from attribution import DistanceScore, explain, grid_regions, region_scores
+from deid.adversary import Adversary, PrivacyCheck
+from deid.operators import OPERATORS, Operator, build_operator
+from reid_model import read_image, resize
+from reid_model._check import check_choice
+
+MODEL_SIZE = (128, 48)
+
+
+@dataclass(frozen=True)
+class ConcealConfig:
+    """Settings of the conceal loop; each ``deid conceal`` flag sets one field.
+
+    Attributes:
+        operator: operator name (``deid.OPERATORS``), or several joined by ``+``.
+        strength: the operator's strength in (0, 1].
+        method: attribution method that ranks the cells (``attribution.METHODS``).
+        grid: rows and columns of mask cells over the crop.
+        cells_per_step: cells added to the mask per step.
+        budget: largest number of steps before the whole-crop fallback.
+        max_match_rate: target: condition C may hold for at most this fraction of triplets.
+        top_k: target: the true identity must not be among the adversary's top-k.
+        fallback_operator: operator of the last resort when the configured one, on the whole
+            crop, still leaves the person matched.
+    """
+
+    operator: str = "blur"
+    strength: float = 1.0
+    method: str = "saliency"
+    grid: tuple[int, int] = (16, 6)
+    cells_per_step: int = 4
+    budget: int = 24
+    max_match_rate: float = 0.5
+    top_k: int = 10
+    fallback_operator: str = "fill"
+
+    def __post_init__(self) -> None:
+        build_operator(self.operator, self.strength)  # validates name and strength
+        check_choice("fallback_operator", self.fallback_operator, OPERATORS)
+        if self.budget < 0:
+            raise ValueError(f"budget must be >= 0, got {self.budget}")
+        if self.cells_per_step < 1:
+            raise ValueError(f"cells_per_step must be >= 1, got {self.cells_per_step}")
+
+
+@dataclass
+class PersonResult:
+    """The outcome of concealing one person.
+
+    Attributes:
+        images: concealed appearances ``(3, H, W)``, each at its input's resolution.
+        mask: ``(1, 128, 48)`` the person's mask in normalized crop coordinates (1 = concealed).
+        steps: mask-growing steps taken.
+        success: whether the adversary's final check finds every appearance private.
+        fallback: whether the budget ran out and the whole crop was concealed.
+        fallback_operator: the operator used on the whole crop by the fallback, or None.
+        area: fraction of the crop concealed.
+        scores_before, scores_after: the adversary's worst-case ``match_rate`` (fraction of
+            triplets where C holds) and best ``rank`` of a true original, before and after.
+        attributions: ``(N, 1, 128, 48)`` the first step's attributions (for heatmaps).
+    """
+
+    images: list[torch.Tensor]
+    mask: torch.Tensor
+    steps: int
+    success: bool
+    fallback: bool
+    fallback_operator: str | None
+    area: float
+    scores_before: dict[str, float]
+    scores_after: dict[str, float]
+    attributions: torch.Tensor | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-friendly fields (no tensors)."""
+        return {
+            "steps": self.steps,
+            "success": self.success,
+            "fallback": self.fallback,
+            "fallback_operator": self.fallback_operator,
+            "area": self.area,
+            "scores_before": self.scores_before,
+            "scores_after": self.scores_after,
+        }
+
+
+def _scores(check: PrivacyCheck, index: torch.Tensor) -> dict[str, float]:
+    return {
+        "match_rate": float(check.match_rate[index].max()),
+        "rank": float(check.rank[index].min()),
+    }
+
+
+class _People:
+    """The appearances of a batch of people, grouped by size so operators run batched."""
+
+    def __init__(self, people: Sequence[Sequence[torch.Tensor]]) -> None:
+        self.images = [img for person in people for img in person]
+        self.groups = torch.tensor([p for p, person in enumerate(people) for _ in person], dtype=torch.long)
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(self.images):
+            if img.ndim != 3 or img.shape[0] != 3 or not img.is_floating_point():
+                raise ValueError(f"each appearance must be a float tensor (3, H, W), got {tuple(img.shape)} {img.dtype}")
+            by_size.setdefault((img.shape[1], img.shape[2]), []).append(i)
+        self.by_size = {size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx])) for size, idx in by_size.items()}
+        self.model_inputs = self._to_model(self.images)
+
+    def _to_model(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
+
+    def render(self, operator: Operator, masks: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Apply ``operator`` with each person's mask ``(P, 1, 128, 48)`` at input resolution.
+
+        Returns the concealed appearances (input resolution) and their model-size versions.
+        """
+        out: list[torch.Tensor] = [torch.empty(0)] * len(self.images)
+        for size, (idx, batch) in self.by_size.items():
+            mask = masks[self.groups[idx]]
+            if size != MODEL_SIZE:
+                mask = F.interpolate(mask, size=size, mode="nearest")
+            concealed = operator(batch, mask.to(batch))
+            for j, i in enumerate(idx.tolist()):
+                out[i] = concealed[j]
+        return out, self._to_model(out)
+
+
+def _cell_masks(cells: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Masks ``(P, 1, H, W)`` from chosen cells ``(P, R)`` over cells ``(R, H, W)``."""
+    r, h, w = cells.shape
+    return (chosen.float() @ cells.reshape(r, -1).float()).clamp(max=1.0).reshape(-1, 1, h, w)
+
+
+def _attribute(
+    adversary: Adversary, images: torch.Tensor, originals: list[torch.Tensor], groups: torch.Tensor, method: str
+) -> torch.Tensor:
+    """Per-appearance evidence for the match ``(A, 1, H, W)``, pooled over the adversary's models.
+
+    The score is minus the distance to the centroid of the person's original embeddings; only
+    positive attribution (evidence for the match) counts, normalized per appearance and model.
+    """
+    pooled = torch.zeros(len(images), 1, *images.shape[-2:])
+    n_people = int(groups.max()) + 1
+    for model, orig in zip(adversary.models, originals, strict=True):
+        centroids = torch.zeros(n_people, orig.shape[1]).index_add_(0, groups, orig)
+        centroids /= torch.bincount(groups, minlength=n_people).clamp(min=1)[:, None].float()
+        attributions = explain(DistanceScore(model, centroids[groups]), images, method=method)
+        positive = attributions.detach().float().cpu().clamp(min=0)
+        pooled += positive / positive.sum(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
+    return pooled
+
+
+def conceal_people(
+    people: Sequence[Sequence[torch.Tensor]],
+    *,
+    config: ConcealConfig | None = None,
+    adversary: Adversary | None = None,
+    device: str | torch.device = "cpu",
+    keep_attributions: bool = False,
+) -> list[PersonResult]:
+    """Conceal several people at once; each person is a list of appearances ``(3, H, W)``.
+
+    Args:
+        people: per person, its appearances as float RGB tensors in [0, 1] (any size).
+        config: loop settings (defaults: :class:`ConcealConfig`).
+        adversary: the re-id adversary and its gallery; the bundled default when None.
+        device: where the adversary runs when it is built here.
+        keep_attributions: keep the first step's attributions in the results (for heatmaps).
+
+    Returns:
+        One :class:`PersonResult` per person, in order.
+    """
+    config = config or ConcealConfig()
+    if adversary is None:
+        adversary = Adversary.default(device=device, max_match_rate=config.max_match_rate, top_k=config.top_k)
+    if not people or any(len(person) == 0 for person in people):
+        raise ValueError("people must be a non-empty list of non-empty lists of appearances")
+    batch = _People(people)
+    groups = batch.groups
+    n_people = len(people)
+    operator = build_operator(config.operator, config.strength)
+    cells = grid_regions(*MODEL_SIZE, rows=config.grid[0], cols=config.grid[1])
+    chosen = torch.zeros(n_people, len(cells), dtype=torch.bool)
+    originals = adversary.embed(batch.model_inputs)
+    before = adversary.check(originals, originals, groups)
+
+    steps = torch.zeros(n_people, dtype=torch.long)
+    done = torch.zeros(n_people, dtype=torch.bool)
+    first_attributions = torch.zeros(len(groups), 1, *MODEL_SIZE) if keep_attributions else None
+    for step in range(config.budget + 1):
+        concealed, model_view = batch.render(operator, _cell_masks(cells, chosen))
+        check = adversary.check(adversary.embed(model_view), originals, groups)
+        private = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
+        done |= private
+        if bool(done.all()) or step == config.budget:
+            break
+        active = ~done[groups] 
+        pooled = _attribute(adversary, model_view[active], [o[active] for o in originals], groups[active], config.method)
+        if first_attributions is not None and step == 0:
+            first_attributions[active] = pooled
+        person_maps = torch.zeros(n_people, 1, *MODEL_SIZE).index_add_(0, groups[active], pooled)
+        cell_score = region_scores(person_maps, cells).masked_fill(chosen, float("-inf"))
+        top = cell_score.topk(min(config.cells_per_step, len(cells)), dim=1).indices
+        grow = ~done & ~chosen.all(dim=1)
+        chosen[grow] = chosen[grow].scatter(1, top[grow], True)
+        steps[grow] += 1
+
+    masks = _cell_masks(cells, chosen)
+    fallback_op: list[str | None] = [None] * n_people
+    failed = ~done
+    if bool(failed.any()):
+        # Fallback: the whole crop, with the configured operator, then the last-resort operator.
+        masks[failed] = 1.0
+        concealed, model_view = batch.render(operator, masks)
+        check = adversary.check(adversary.embed(model_view), originals, groups)
+        private = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
+        for p in torch.nonzero(failed).flatten().tolist():
+            fallback_op[p] = config.operator
+        still = failed & ~private
+        if bool(still.any()):
+            last = build_operator(config.fallback_operator, 1.0)
+            last_images, last_view = batch.render(last, masks)
+            replace_idx = still[groups]
+            for i in torch.nonzero(replace_idx).flatten().tolist():
+                concealed[i] = last_images[i]
+            model_view = torch.where(replace_idx[:, None, None, None], last_view, model_view)
+            check = adversary.check(adversary.embed(model_view), originals, groups)
+            for p in torch.nonzero(still).flatten().tolist():
+                fallback_op[p] = config.fallback_operator
+    final_private = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
+
+    results = []
+    for p in range(n_people):
+        idx = torch.nonzero(groups == p).flatten()
+        results.append(
+            PersonResult(
+                images=[concealed[i] for i in idx.tolist()],
+                mask=masks[p],
+                steps=int(steps[p]),
+                success=bool(final_private[p]),
+                fallback=bool(failed[p]),
+                fallback_operator=fallback_op[p],
+                area=float(masks[p].mean()),
+                scores_before=_scores(before, idx),
+                scores_after=_scores(check, idx),
+                attributions=first_attributions[idx] if first_attributions is not None else None,
+            )
+        )
+    return results
+
+
+def conceal_person(
+    images: Sequence[torch.Tensor] | torch.Tensor,
+    *,
+    config: ConcealConfig | None = None,
+    adversary: Adversary | None = None,
+    device: str | torch.device = "cpu",
+    keep_attributions: bool = False,
+    **options: Any,
+) -> PersonResult:
+    """Conceal all appearances of one person with one mask and one operator setting.
+
+    Every concealed appearance is checked against every original appearance.
+
+    Args:
+        images: the appearances, ``(N, 3, H, W)`` or a list of ``(3, H, W)`` of any sizes.
+        config: loop settings; ``options`` (e.g. ``operator="pixelate"``) override its fields.
+
+    Example:
+        >>> a, b = reid_model.read_image("000_45.bmp"), reid_model.read_image("000_90.bmp")  # doctest: +SKIP
+        >>> result = deid.conceal_person([a, b], operator="blur")  # doctest: +SKIP
+        >>> result.success, round(result.area, 2)  # doctest: +SKIP
+        (True, 0.25)
+    """
+    config = replace(config or ConcealConfig(), **options)
+    appearances = list(images.unbind(0)) if isinstance(images, torch.Tensor) and images.ndim == 4 else list(images)
+    return conceal_people(
+        [appearances], config=config, adversary=adversary, device=device, keep_attributions=keep_attributions
+    )[0]
+
+
+@dataclass
+class FrameResult:
+    """The outcome of :func:`conceal` on one image: a crop or a frame with detected people."""
+
+    image: torch.Tensor
+    people: list[PersonResult]
+    boxes: list[Any]
+    detected: bool
+
+    @property
+    def success(self) -> bool:
+        return self.detected and all(p.success for p in self.people)
+
+
+def conceal(
+    image: torch.Tensor | str | os.PathLike[str],
+    *,
+    details: bool = False,
+    config: ConcealConfig | None = None,
+    adversary: Adversary | None = None,
+    device: str | torch.device = "cpu",
+    **options: Any,
+) -> torch.Tensor | FrameResult:
+    """Conceal the person in a crop, or every detected person in a full frame.
+
+    Works with no other argument: the bundled adversary and gallery are used. A crop goes straight
+    in; a larger frame goes through OpenCV's HOG people detector first, each person is concealed
+    and pasted back. A frame with no detection raises, rather than pass as anonymized.
+
+    Args:
+        image: ``(3, H, W)`` float RGB in [0, 1], or an image file path.
+        details: return a :class:`FrameResult` (masks, steps, scores, fallback) instead of the image.
+        config, options: loop settings (see :class:`ConcealConfig`).
+
+    Example:
+        >>> concealed = deid.conceal("examples/images/000_45.bmp")  # doctest: +SKIP
+        >>> concealed.shape
+        torch.Size([3, 128, 48])
+    """
+    from deid.detection import crop_boxes, detect_people, is_person_crop, paste_crops
+
+    if isinstance(image, str | os.PathLike):
+        image = read_image(image)
+    config = replace(config or ConcealConfig(), **options)
+    if is_person_crop(image):
+        result = conceal_person([image], config=config, adversary=adversary, device=device)
+        frame = FrameResult(result.images[0], [result], [], True)
+    else:
+        crops, boxes = crop_boxes(image, detect_people(image))
+        if not crops:
+            raise ValueError(
+                f"no person detected in the frame of {image.shape[2]}x{image.shape[1]} pixels; "
+                "pass person boxes or a person crop"
+            )
+        people = conceal_people([[c] for c in crops], config=config, adversary=adversary, device=device)
+        frame = FrameResult(paste_crops(image, [p.images[0] for p in people], boxes), people, boxes, True)
+    return frame if details else frame.image

@@ -1,0 +1,74 @@
+"""Shared fixtures: the real VIPeR location, tiny fake datasets and a tiny embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from reid_model import Embedder
+
+REPO = Path(__file__).resolve().parents[1]
+VIPER = REPO.parent / "shared" / "data" / "viper"
+VIPER_ATTRIBUTES = REPO.parent / "shared" / "data" / "viper_attributes.csv"
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def viper_root() -> Path:
+    """The real VIPeR folder; the test is skipped with a message when it is absent."""
+    if not (VIPER / "cam_a").is_dir():
+        pytest.skip(f"real VIPeR data not found at {VIPER} (expected ../shared/data/viper beside the repo)")
+    return VIPER
+
+
+def write_random_image(path: Path, *, seed: int, size: tuple[int, int] = (128, 48), colour: int | None = None) -> Path:
+    """Write a random uint8 BGR image of ``size`` (height, width); ``colour`` biases it per person."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    if colour is not None:
+        image[..., colour % 3] = np.clip(image[..., colour % 3].astype(int) + 120, 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image)
+    return path
+
+
+@pytest.fixture
+def fake_viper(tmp_path: Path) -> Path:
+    """A VIPeR-shaped tree with 12 persons x 2 cameras of random 48x128 images."""
+    root = tmp_path / "viper"
+    for pid in range(12):
+        write_random_image(root / "cam_a" / f"{pid:03d}_0.bmp", seed=2 * pid, colour=pid)
+        write_random_image(root / "cam_b" / f"{pid:03d}_90.bmp", seed=2 * pid + 1, colour=pid)
+    return root
+
+
+class TinyEmbedder(Embedder):
+    """Two convolutions and a linear layer: fast enough for any test."""
+
+    arch = "tiny"
+    embedding_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(3, 8, 5, stride=4, padding=2), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU()
+        )
+        self.fc = nn.Linear(8, self.embedding_dim)
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.normalize(images))
+
+    def embed_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(features.mean(dim=(2, 3)))
+
+
+@pytest.fixture
+def tiny_embedder() -> TinyEmbedder:
+    torch.manual_seed(0)
+    return TinyEmbedder().eval()

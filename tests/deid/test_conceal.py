@@ -1,0 +1,105 @@
+"""The conceal loop on a tiny adversary: termination, budget, consistency, fallback, honesty."""
+
+import pytest
+import torch
+
+from deid import Adversary, ConcealConfig, conceal_people, conceal_person
+from reid_model import embed, load_images, select
+from tests.conftest import TinyEmbedder
+
+
+def _adversary(model, *, far=False, **kw):
+    g = torch.Generator().manual_seed(5)
+    gallery = embed(model, torch.rand(20, 3, 128, 48, generator=g))
+    if far:
+        gallery = gallery + 1e6
+    return Adversary([model], [gallery], **kw)
+
+
+def _person(seed, sizes=((128, 48), (256, 96))):
+    g = torch.Generator().manual_seed(seed)
+    base = torch.rand(3, 16, 6, generator=g)
+    return [torch.nn.functional.interpolate(base[None], size=s, mode="nearest")[0] for s in sizes]
+
+
+def test_budget_is_honoured_and_fallback_says_so(tiny_embedder):
+    adversary = _adversary(tiny_embedder, far=True)
+    result = conceal_person(_person(0), adversary=adversary, budget=2, cells_per_step=3)
+    assert result.steps == 2
+    assert result.fallback and result.fallback_operator == "fill"
+    assert result.area == 1.0
+    # A gallery a million units away can never beat the original: the result must say it failed.
+    assert result.success is False
+    assert result.scores_after["match_rate"] == 1.0
+
+
+def test_one_mask_for_all_appearances_at_their_sizes(tiny_embedder):
+    adversary = _adversary(tiny_embedder, top_k=3)
+    person = _person(1)
+    result = conceal_person(person, adversary=adversary, budget=3, operator="fill")
+    assert [img.shape for img in result.images] == [p.shape for p in person]
+    assert result.mask.shape == (1, 128, 48)
+    up = torch.nn.functional.interpolate(result.mask[None], size=(256, 96), mode="nearest")[0]
+    changed_small = (result.images[0] != person[0]).any(0)
+    changed_large = (result.images[1] != person[1]).any(0)
+    assert torch.equal(changed_small, changed_small & (result.mask[0] > 0))
+    assert torch.equal(changed_large, changed_large & (up[0] > 0))
+
+
+def test_lenient_target_stops_at_once_and_changes_nothing(tiny_embedder):
+    adversary = _adversary(tiny_embedder, max_match_rate=0.99, top_k=0)
+    person = _person(2)
+    result = conceal_person(person, adversary=adversary)
+    if result.scores_before["match_rate"] <= 0.99:
+        assert result.steps == 0 and result.area == 0.0 and result.success
+        assert all(torch.equal(a, b) for a, b in zip(result.images, person, strict=True))
+
+
+def test_success_is_what_the_adversary_sees(tiny_embedder):
+    adversary = _adversary(tiny_embedder, top_k=2)
+    people = [_person(s, sizes=((128, 48), (128, 48))) for s in range(4)]
+    results = conceal_people(people, adversary=adversary, config=ConcealConfig(budget=6, operator="fill"))
+    for person, result in zip(people, results, strict=True):
+        originals = embed(tiny_embedder, torch.stack(person))
+        concealed = embed(tiny_embedder, torch.stack(result.images))
+        check = adversary.check([concealed], [originals], torch.zeros(2, dtype=torch.long))
+        assert bool(check.private.all()) == result.success
+        assert result.steps <= 6
+
+
+def test_inputs_are_not_modified(tiny_embedder):
+    person = _person(3)
+    copies = [p.clone() for p in person]
+    conceal_person(person, adversary=_adversary(tiny_embedder), budget=2)
+    assert all(torch.equal(a, b) for a, b in zip(person, copies, strict=True))
+
+
+def test_bad_input(tiny_embedder):
+    with pytest.raises(ValueError, match="non-empty"):
+        conceal_people([], adversary=_adversary(tiny_embedder))
+    with pytest.raises(ValueError, match=r"each appearance must be a float tensor \(3, H, W\)"):
+        conceal_person([torch.rand(128, 48)], adversary=_adversary(tiny_embedder))
+    with pytest.raises(ValueError, match="strength must be a number in"):
+        ConcealConfig(strength=2.0)
+    with pytest.raises(ValueError, match="galleries must have the same length"):
+        Adversary([TinyEmbedder()], [])
+
+
+@pytest.mark.viper
+def test_real_viper_persons_are_concealed_honestly(viper_root):
+    from reid_model import default_metadata, load_viper
+
+    adversary = Adversary.default()
+    test_ids = default_metadata()["split"]["test"][:6]
+    samples = select(load_viper(viper_root), test_ids)
+    images = load_images([s.path for s in samples])
+    people = [[images[i] for i, s in enumerate(samples) if s.person_id == pid] for pid in test_ids]
+    results = conceal_people(people, adversary=adversary)
+    for person, result in zip(people, results, strict=True):
+        assert len(result.images) == 2
+        concealed = adversary.embed(torch.stack(result.images))
+        originals = adversary.embed(torch.stack(person))
+        check = adversary.check(concealed, originals, torch.zeros(2, dtype=torch.long))
+        assert bool(check.private.all()) == result.success
+    assert sum(r.success for r in results) >= 5
+    assert sum(r.area for r in results) / len(results) < 0.9

@@ -1,0 +1,79 @@
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from reid_model import ImageReadError, load_images, read_image, resize, write_image
+
+
+def test_round_trip(tmp_path):
+    image = torch.rand(3, 20, 10)
+    write_image(tmp_path / "a.png", image)
+    back = read_image(tmp_path / "a.png")
+    assert back.dtype == torch.float32 and back.shape == (3, 20, 10)
+    assert torch.allclose(back, image, atol=1 / 255)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temporary file left behind
+
+
+def test_channel_order_is_rgb(tmp_path):
+    bgr = np.zeros((4, 4, 3), np.uint8)
+    bgr[..., 2] = 255  # red in OpenCV's BGR
+    cv2.imwrite(str(tmp_path / "red.png"), bgr)
+    image = read_image(tmp_path / "red.png")
+    assert image[0].min() == 1.0 and image[1:].max() == 0.0
+
+
+def test_grayscale_rgba_and_16_bit(tmp_path):
+    cv2.imwrite(str(tmp_path / "gray.png"), np.full((5, 4), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "rgba.png"), np.full((5, 4, 4), 255, np.uint8))
+    cv2.imwrite(str(tmp_path / "deep.png"), np.full((5, 4, 3), 65535, np.uint16))
+    for name, value in [("gray.png", 128 / 255), ("rgba.png", 1.0), ("deep.png", 1.0)]:
+        image = read_image(tmp_path / name)
+        assert image.shape == (3, 5, 4)
+        assert torch.allclose(image, torch.full_like(image, value))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"hello, not an image", "not a readable image"), (None, "truncated")],
+)
+def test_bad_files(tmp_path, content, message):
+    path = tmp_path / "bad.png"
+    if content is None:
+        cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+        content = path.read_bytes()[:200]
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=message) as info:
+        read_image(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_image(tmp_path / "missing.png")
+
+
+def _png_header_only(width, height):
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+
+
+def test_too_large_to_decode_safely(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header_only(40000, 40000))
+    with pytest.raises(ImageReadError, match="too large to decode safely"):
+        read_image(path)
+
+
+def test_resize_and_load(tmp_path):
+    assert resize(torch.rand(2, 3, 256, 96), (128, 48)).shape == (2, 3, 128, 48)
+    write_image(tmp_path / "a.png", torch.rand(3, 256, 96))
+    write_image(tmp_path / "b.bmp", torch.rand(3, 128, 48))
+    batch = load_images([tmp_path / "a.png", tmp_path / "b.bmp"])
+    assert batch.shape == (2, 3, 128, 48) and 0 <= batch.min() and batch.max() <= 1

@@ -1,0 +1,51 @@
+import json
+
+import pytest
+import torch
+
+from reid_model import TrainConfig, load_checkpoint, load_splits, train
+
+SMALL = {"widths": [8, 16], "stripes": 2, "embedding_dim": 8}
+
+
+def _config(root, out, **kw):
+    base = dict(data=str(root), arch="stripe", arch_config=SMALL, epochs=2, persons_per_batch=4,
+                loss="margin", mining="hard", id_loss=0.5, out=str(out), warmup_epochs=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_writes_everything(fake_viper, tmp_path):
+    metrics = train(_config(fake_viper, tmp_path / "run"), progress=False)
+    run = tmp_path / "run"
+    for name in ("best.safetensors", "best.json", "last.safetensors", "train_state.safetensors",
+                 "split.json", "metrics.json", "history.json"):
+        assert (run / name).is_file(), name
+    assert set(metrics) >= {"train", "val", "test"}
+    assert 0.0 <= metrics["test"]["seed_error"] <= 1.0
+    meta = json.loads((run / "best.json").read_text())
+    assert meta["train_config"]["epochs"] == 2 and "metrics" in meta and meta["split"]["test"]
+    assert load_splits(run / "split.json")[0].test == tuple(meta["split"]["test"])
+
+
+def test_resumed_run_equals_unbroken_run(fake_viper, tmp_path):
+    train(_config(fake_viper, tmp_path / "whole"), progress=False)
+    train(_config(fake_viper, tmp_path / "parts", epochs=1), progress=False)
+    train(_config(fake_viper, tmp_path / "parts"), progress=False)
+    whole = load_checkpoint(tmp_path / "whole" / "last.safetensors").state_dict()
+    parts = load_checkpoint(tmp_path / "parts" / "last.safetensors").state_dict()
+    for key in whole:
+        assert torch.allclose(whole[key], parts[key], atol=1e-6), key
+
+
+def test_seed_network_trains_with_the_seed_loss(fake_viper, tmp_path):
+    metrics = train(_config(fake_viper, tmp_path / "seed", arch="triplet", arch_config={}, loss="softmax",
+                            mining="random", id_loss=0.0, epochs=1), progress=False)
+    assert metrics["test"]["num_persons"] >= 2
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TrainConfig(loss="contrastive")
+    with pytest.raises(ValueError, match="epochs must be > 0, got 0"):
+        TrainConfig(epochs=0)
