@@ -24,6 +24,10 @@ CONFIGS = {
     "seed_softmax_hard": TrainConfig(arch="triplet", loss="softmax", mining="hard", lr=5e-4),
     # A stronger CPU-friendly embedder: residual stages, stripe pooling, margin + identity loss.
     "stripe": TrainConfig(arch="stripe", loss="margin", mining="hard", id_loss=1.0, lr=1e-3),
+    # An independent attacker for the privacy audit: same architecture, another seed and loss.
+    "stripe_independent": TrainConfig(
+        arch="stripe", loss="softmax", mining="hard", id_loss=1.0, lr=1e-3, seed=1
+    ),
 }
 
 

@@ -17,6 +17,24 @@ import torch
 from reid_model import Embedder, default_gallery, embed, load_default
 
 
+def match_pairs(groups: torch.Tensor, *, include_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index pairs ``(concealed, original)`` of appearances of the same person.
+
+    Without ``include_self`` an appearance is paired with its own original only when its person
+    has no other appearance.
+
+    Example:
+        >>> match_pairs(torch.tensor([0, 0, 1]))
+        (tensor([0, 1, 2]), tensor([1, 0, 2]))
+    """
+    same = groups[:, None] == groups[None, :]
+    if not include_self:
+        alone = same.sum(1) == 1
+        same &= ~torch.eye(len(groups), dtype=torch.bool) | alone[:, None]
+    a_idx, b_idx = torch.nonzero(same, as_tuple=True)
+    return a_idx, b_idx
+
+
 @dataclass(frozen=True)
 class PrivacyCheck:
     """Per-appearance outcome of :meth:`Adversary.check`, worst case over models and originals.
@@ -41,6 +59,10 @@ class Adversary:
         galleries: one ``(G, D)`` tensor of other people's embeddings per model.
         max_match_rate: largest tolerated fraction of triplets where C holds (0.5 = chance).
         top_k: the true identity must rank below this many gallery items.
+        include_self: also match each concealed appearance against its own original. By default
+            a person seen more than once is checked across appearances only (an attacker with the
+            very original has no need of re-identification); a person seen once is always
+            checked against their own original, the only one there is.
 
     Example:
         >>> adversary = Adversary.default()
@@ -52,6 +74,7 @@ class Adversary:
     galleries: Sequence[torch.Tensor]
     max_match_rate: float = 0.5
     top_k: int = 10
+    include_self: bool = False
     _devices: list[torch.device] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -74,13 +97,11 @@ class Adversary:
             model.eval().requires_grad_(False)
 
     @classmethod
-    def default(
-        cls, *, device: str | torch.device = "cpu", max_match_rate: float = 0.5, top_k: int = 10
-    ) -> Adversary:
-        """The bundled model with its bundled gallery."""
+    def default(cls, *, device: str | torch.device = "cpu", **options: float | bool) -> Adversary:
+        """The bundled model with its bundled gallery; ``options`` set the privacy target."""
         model = load_default(device=device)
         gallery, _ = default_gallery()
-        return cls([model], [gallery.to(device)], max_match_rate=max_match_rate, top_k=top_k)
+        return cls([model], [gallery.to(device)], **options)  # type: ignore[arg-type]
 
     def embed(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Embeddings ``(B, D_m)`` of a batch under each model."""
@@ -99,7 +120,7 @@ class Adversary:
             originals: per model, ``(A, D)`` embeddings of the original appearances (same order).
             groups: ``(A,)`` person index of each appearance.
         """
-        a_idx, b_idx = torch.nonzero(groups[:, None] == groups[None, :], as_tuple=True)
+        a_idx, b_idx = match_pairs(groups, include_self=self.include_self)
         n = len(groups)
         match_rate = torch.zeros(n)
         rank = torch.full((n,), float("inf"))

@@ -125,6 +125,11 @@ def _checkpoint_split(meta: dict[str, Any], samples: list, split: str):  # type:
 # (registration block)
 from deid._cli_conceal import conceal_command  # noqa: E402
 main.add_command(conceal_command)
+from deid._cli_audit import audit_command  # noqa: E402
+main.add_command(audit_command)
+from deid._cli_attribution import analyze_command, explain_command  # noqa: E402
+main.add_command(explain_command)
+main.add_command(analyze_command)
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ result says so. People are processed together in batches, so a folder runs at ba
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -19,8 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from attribution import DistanceScore, explain, grid_regions, region_scores
-from deid.adversary import Adversary, PrivacyCheck
+from attribution import METHODS, DistanceScore, explain, grid_regions, region_scores
+from deid.adversary import Adversary, PrivacyCheck, match_pairs
 from deid.operators import OPERATORS, Operator, build_operator
 from reid_model import read_image, resize
 from reid_model._check import check_choice
@@ -32,13 +33,20 @@ MODEL_SIZE = (128, 48)
 class ConcealConfig:
     """Settings of the conceal loop; each ``deid conceal`` flag sets one field.
 
+    The mask grows on a geometric schedule: after step ``t`` it holds about
+    ``first_cells * growth**t`` grid cells, each step's new cells being the ones the latest
+    attribution ranks highest. The step that reaches privacy is then refined: the smallest prefix
+    of that step's cells (in attribution order) that still defeats the adversary is kept.
+
     Attributes:
         operator: operator name (``deid.OPERATORS``), or several joined by ``+``.
         strength: the operator's strength in (0, 1].
         method: attribution method that ranks the cells (``attribution.METHODS``).
         grid: rows and columns of mask cells over the crop.
-        cells_per_step: cells added to the mask per step.
+        first_cells: cells in the mask after the first step.
+        growth: factor by which the mask grows per step (> 1).
         budget: largest number of steps before the whole-crop fallback.
+        refine: binary-search the shortest private prefix of the last step's cells.
         max_match_rate: target: condition C may hold for at most this fraction of triplets.
         top_k: target: the true identity must not be among the adversary's top-k.
         fallback_operator: operator of the last resort when the configured one, on the whole
@@ -49,8 +57,10 @@ class ConcealConfig:
     strength: float = 1.0
     method: str = "saliency"
     grid: tuple[int, int] = (16, 6)
-    cells_per_step: int = 4
-    budget: int = 24
+    first_cells: int = 4
+    growth: float = 2.0
+    budget: int = 6
+    refine: bool = True
     max_match_rate: float = 0.5
     top_k: int = 10
     fallback_operator: str = "fill"
@@ -58,10 +68,21 @@ class ConcealConfig:
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength
         check_choice("fallback_operator", self.fallback_operator, OPERATORS)
+        check_choice("method", self.method, METHODS)
         if self.budget < 0:
             raise ValueError(f"budget must be >= 0, got {self.budget}")
-        if self.cells_per_step < 1:
-            raise ValueError(f"cells_per_step must be >= 1, got {self.cells_per_step}")
+        if self.first_cells < 1:
+            raise ValueError(f"first_cells must be >= 1, got {self.first_cells}")
+        if not self.growth > 1.0:
+            raise ValueError(f"growth must be > 1, got {self.growth}")
+
+    def schedule(self, n_cells: int) -> list[int]:
+        """Cells in the mask after each step: ``[0, n_1, n_2, ...]``, strictly growing, capped."""
+        counts = [0]
+        while counts[-1] < n_cells and len(counts) <= self.budget:
+            step = len(counts) - 1
+            counts.append(min(n_cells, max(counts[-1] + 1, math.ceil(self.first_cells * self.growth**step))))
+        return counts
 
 
 @dataclass
@@ -129,20 +150,34 @@ class _People:
     def _to_model(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
 
-    def render(self, operator: Operator, masks: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def render(
+        self, operator: Operator, masks: torch.Tensor, subset: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor | None], torch.Tensor]:
         """Apply ``operator`` with each person's mask ``(P, 1, 128, 48)`` at input resolution.
 
-        Returns the concealed appearances (input resolution) and their model-size versions.
+        Args:
+            operator: the concealing operator.
+            masks: one mask per person, in normalized crop coordinates.
+            subset: ``(A,)`` bool, the appearances to render (default all).
+
+        Returns:
+            The concealed appearances at input resolution (None outside ``subset``) and the
+            model-size versions of the rendered ones, in appearance order.
         """
-        out: list[torch.Tensor] = [torch.empty(0)] * len(self.images)
+        subset = torch.ones(len(self.images), dtype=torch.bool) if subset is None else subset
+        out: list[torch.Tensor | None] = [None] * len(self.images)
         for size, (idx, batch) in self.by_size.items():
+            keep = subset[idx]
+            if not bool(keep.any()):
+                continue
+            idx, batch = idx[keep], batch[keep]
             mask = masks[self.groups[idx]]
             if size != MODEL_SIZE:
                 mask = F.interpolate(mask, size=size, mode="nearest")
             concealed = operator(batch, mask.to(batch))
             for j, i in enumerate(idx.tolist()):
                 out[i] = concealed[j]
-        return out, self._to_model(out)
+        return out, self._to_model([img for img in out if img is not None])
 
 
 def _cell_masks(cells: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
@@ -151,23 +186,82 @@ def _cell_masks(cells: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
     return (chosen.float() @ cells.reshape(r, -1).float()).clamp(max=1.0).reshape(-1, 1, h, w)
 
 
+def _references(originals: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Per appearance, the mean original embedding of the appearances it is checked against."""
+    a_idx, b_idx = match_pairs(groups)
+    sums = torch.zeros_like(originals).index_add_(0, a_idx, originals[b_idx])
+    return sums / torch.bincount(a_idx, minlength=len(groups)).clamp(min=1)[:, None].to(originals)
+
+
 def _attribute(
-    adversary: Adversary, images: torch.Tensor, originals: list[torch.Tensor], groups: torch.Tensor, method: str
+    adversary: Adversary, images: torch.Tensor, references: list[torch.Tensor], method: str
 ) -> torch.Tensor:
     """Per-appearance evidence for the match ``(A, 1, H, W)``, pooled over the adversary's models.
 
-    The score is minus the distance to the centroid of the person's original embeddings; only
-    positive attribution (evidence for the match) counts, normalized per appearance and model.
+    The score is minus the distance to the appearance's reference embedding; only positive
+    attribution (evidence for the match) counts, normalized per appearance and model.
     """
     pooled = torch.zeros(len(images), 1, *images.shape[-2:])
-    n_people = int(groups.max()) + 1
-    for model, orig in zip(adversary.models, originals, strict=True):
-        centroids = torch.zeros(n_people, orig.shape[1]).index_add_(0, groups, orig)
-        centroids /= torch.bincount(groups, minlength=n_people).clamp(min=1)[:, None].float()
-        attributions = explain(DistanceScore(model, centroids[groups]), images, method=method)
+    for model, reference in zip(adversary.models, references, strict=True):
+        attributions = explain(DistanceScore(model, reference), images, method=method)
         positive = attributions.detach().float().cpu().clamp(min=0)
         pooled += positive / positive.sum(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
     return pooled
+
+
+def _private_people(check: PrivacyCheck, groups: torch.Tensor, n_people: int) -> torch.Tensor:
+    return torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
+
+
+def _check_people(
+    batch: _People,
+    operator: Operator,
+    adversary: Adversary,
+    masks: torch.Tensor,
+    originals: list[torch.Tensor],
+    people: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Render and check the appearances of ``people`` ``(P,)`` bool with ``masks``.
+
+    Returns per-person privacy ``(P,)`` (False outside ``people``) and the rendered model-size
+    views of those appearances.
+    """
+    subset = people[batch.groups]
+    view = batch.render(operator, masks, subset)[1]
+    check = adversary.check(adversary.embed(view), [o[subset] for o in originals], batch.groups[subset])
+    private = _private_people(check, batch.groups[subset], len(people))
+    return private & people, view
+
+
+def _refine(
+    batch: _People,
+    operator: Operator,
+    adversary: Adversary,
+    cells: torch.Tensor,
+    order: torch.Tensor,
+    people: torch.Tensor,
+    low: int,
+    originals: list[torch.Tensor],
+) -> None:
+    """Binary-search the shortest private prefix of each person's ranked cells.
+
+    ``people`` were not private with their first ``low`` cells and are private with all of their
+    cells; each round checks all of them at once. Cells beyond the shortest private prefix leave
+    the mask (``order`` is updated in place).
+    """
+    total = (order < len(cells) + 1).sum(1)
+    lo = torch.full_like(total, low)
+    hi = total.clone()
+    while True:
+        searching = people & (hi - lo > 1)
+        if not bool(searching.any()):
+            break
+        mid = (lo + hi) // 2
+        masks = _cell_masks(cells, order < mid[:, None])
+        private, _ = _check_people(batch, operator, adversary, masks, originals, searching)
+        hi = torch.where(searching & private, mid, hi)
+        lo = torch.where(searching & ~private, mid, lo)
+    order[people[:, None] & (order >= hi[:, None])] = len(cells) + 1
 
 
 def conceal_people(
@@ -200,46 +294,52 @@ def conceal_people(
     n_people = len(people)
     operator = build_operator(config.operator, config.strength)
     cells = grid_regions(*MODEL_SIZE, rows=config.grid[0], cols=config.grid[1])
-    chosen = torch.zeros(n_people, len(cells), dtype=torch.bool)
+    schedule = config.schedule(len(cells))
+    # order[p, r]: when cell r joined person p's mask (0, 1, 2, ...), or a large number if never.
+    never = len(cells) + 1
+    order = torch.full((n_people, len(cells)), never, dtype=torch.long)
     originals = adversary.embed(batch.model_inputs)
+    references = [_references(o, groups) for o in originals]
     before = adversary.check(originals, originals, groups)
 
     steps = torch.zeros(n_people, dtype=torch.long)
     done = torch.zeros(n_people, dtype=torch.bool)
     first_attributions = torch.zeros(len(groups), 1, *MODEL_SIZE) if keep_attributions else None
-    for step in range(config.budget + 1):
-        concealed, model_view = batch.render(operator, _cell_masks(cells, chosen))
-        check = adversary.check(adversary.embed(model_view), originals, groups)
-        private = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
+    for step in range(len(schedule)):
+        active = ~done
+        private, view = _check_people(batch, operator, adversary, _cell_masks(cells, order < never), originals, active)
+        if step > 0 and config.refine and bool(private.any()):
+            _refine(batch, operator, adversary, cells, order, private, schedule[step - 1], originals)
         done |= private
-        if bool(done.all()) or step == config.budget:
+        if bool(done.all()) or step == len(schedule) - 1:
             break
-        active = ~done[groups] 
-        pooled = _attribute(adversary, model_view[active], [o[active] for o in originals], groups[active], config.method)
+        keep = ~private[groups[active[groups]]]  # the rendered appearances still to conceal
+        pooled = _attribute(adversary, view[keep], [r[~done[groups]] for r in references], config.method)
         if first_attributions is not None and step == 0:
-            first_attributions[active] = pooled
-        person_maps = torch.zeros(n_people, 1, *MODEL_SIZE).index_add_(0, groups[active], pooled)
-        cell_score = region_scores(person_maps, cells).masked_fill(chosen, float("-inf"))
-        top = cell_score.topk(min(config.cells_per_step, len(cells)), dim=1).indices
-        grow = ~done & ~chosen.all(dim=1)
-        chosen[grow] = chosen[grow].scatter(1, top[grow], True)
-        steps[grow] += 1
+            first_attributions[~done[groups]] = pooled
+        person_maps = torch.zeros(n_people, 1, *MODEL_SIZE).index_add_(0, groups[~done[groups]], pooled)
+        cell_score = region_scores(person_maps, cells).masked_fill(order < never, float("-inf"))
+        add = schedule[step + 1] - schedule[step]
+        ranked = cell_score.topk(add, dim=1).indices
+        rows = torch.nonzero(~done).flatten()
+        order[rows[:, None], ranked[rows]] = schedule[step] + torch.arange(add)
+        steps[rows] += 1
 
-    masks = _cell_masks(cells, chosen)
+    masks = _cell_masks(cells, order < never)
+    concealed, model_view = batch.render(operator, masks)
+    check = adversary.check(adversary.embed(model_view), originals, groups)
     fallback_op: list[str | None] = [None] * n_people
-    failed = ~done
+    failed = ~_private_people(check, groups, n_people)
     if bool(failed.any()):
         # Fallback: the whole crop, with the configured operator, then the last-resort operator.
         masks[failed] = 1.0
         concealed, model_view = batch.render(operator, masks)
         check = adversary.check(adversary.embed(model_view), originals, groups)
-        private = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
         for p in torch.nonzero(failed).flatten().tolist():
             fallback_op[p] = config.operator
-        still = failed & ~private
+        still = failed & ~_private_people(check, groups, n_people)
         if bool(still.any()):
-            last = build_operator(config.fallback_operator, 1.0)
-            last_images, last_view = batch.render(last, masks)
+            last_images, last_view = batch.render(build_operator(config.fallback_operator, 1.0), masks)
             replace_idx = still[groups]
             for i in torch.nonzero(replace_idx).flatten().tolist():
                 concealed[i] = last_images[i]
@@ -247,7 +347,7 @@ def conceal_people(
             check = adversary.check(adversary.embed(model_view), originals, groups)
             for p in torch.nonzero(still).flatten().tolist():
                 fallback_op[p] = config.fallback_operator
-    final_private = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
+    final_private = _private_people(check, groups, n_people)
 
     results = []
     for p in range(n_people):

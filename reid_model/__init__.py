@@ -5,6 +5,7 @@ from reid_model.checkpoint import CheckpointError, load_checkpoint, read_metadat
 from reid_model.data import DatasetError, Sample, load_dataset, load_folder, load_market1501, load_viper
 from reid_model.embedders import ARCHITECTURES, Embedder, StripeEmbedder, TripletEmbedder, build_embedder
 from reid_model.evaluation import evaluate, evaluate_embeddings, retrieval_metrics, seed_error
+from reid_model.handcrafted import HandcraftedMatcher, lomo_features
 from reid_model.inference import embed
 from reid_model.io import (
     ImageReadError,
@@ -42,6 +43,7 @@ __all__ = [
     "CheckpointError",
     "DatasetError",
     "Embedder",
+    "HandcraftedMatcher",
     "ImageReadError",
     "MarginTripletLoss",
     "PersonBatchSampler",
@@ -72,6 +74,7 @@ __all__ = [
     "load_market1501",
     "load_splits",
     "load_viper",
+    "lomo_features",
     "make_split",
     "margin_triplet_loss",
     "person_ids",

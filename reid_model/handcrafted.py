@@ -51,7 +51,9 @@ def rgb_to_hsv(images: torch.Tensor) -> torch.Tensor:
     hue = torch.stack([((g - b) / safe) % 6, (b - r) / safe + 2, (r - g) / safe + 4], 1)
     hue = hue.gather(1, argmax[:, None]).squeeze(1) / 6.0
     hue = torch.where(chroma > 0, hue, torch.zeros_like(hue))
-    saturation = torch.where(value > 0, chroma / torch.where(value > 0, value, torch.ones_like(value)), 0 * value)
+    saturation = torch.where(
+        value > 0, chroma / torch.where(value > 0, value, torch.ones_like(value)), 0 * value
+    )
     return torch.stack([hue, saturation, value], 1)
 
 
@@ -67,7 +69,9 @@ def _gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-def retinex(images: torch.Tensor, *, sigmas: Sequence[float] = RETINEX_SIGMAS, clip: float = 0.01) -> torch.Tensor:
+def retinex(
+    images: torch.Tensor, *, sigmas: Sequence[float] = RETINEX_SIGMAS, clip: float = 0.01
+) -> torch.Tensor:
     """Multi-scale Retinex with a per-image colour balance: ``(B, 3, H, W)`` in, same out.
 
     Each channel becomes the mean over ``sigmas`` of ``log(I) - log(G_sigma * I)``; the result is
@@ -97,8 +101,8 @@ def _siltp_codes(gray: torch.Tensor, radius: int, tau: float) -> torch.Tensor:
     r = radius
     neighbours = (
         padded[:, r : r + h, 2 * r :],  # right
-        padded[:, : h, r : r + w],  # up
-        padded[:, r : r + h, : w],  # left
+        padded[:, :h, r : r + w],  # up
+        padded[:, r : r + h, :w],  # left
         padded[:, 2 * r :, r : r + w],  # down
     )
     codes = torch.zeros_like(gray, dtype=torch.long)
@@ -109,7 +113,7 @@ def _siltp_codes(gray: torch.Tensor, radius: int, tau: float) -> torch.Tensor:
 
 
 def _max_occurrence(codes: torch.Tensor, bins: int) -> torch.Tensor:
-    """Histograms of ``codes (B, H, W)`` in sliding windows, maximized along each row: ``(B, rows, bins)``.
+    """Histograms of ``codes (B, H, W)`` in sliding windows, maxed along rows: ``(B, rows, bins)``.
 
     A 10 x 10 window sliding by 5 is the union of 2 x 2 cells of 5 x 5 pixels, so cell histograms
     are counted once (a single ``bincount``) and summed in pairs.
@@ -155,14 +159,20 @@ def lomo_features(
         batch = images[start : start + chunk_size]
         if use_retinex:
             batch = retinex(batch)
-        colour, texture = [], {radius: [] for radius in SILTP_RADII}
+        colour: list[torch.Tensor] = []
+        texture: dict[int, list[torch.Tensor]] = {radius: [] for radius in SILTP_RADII}
         for scale in range(SCALES):
             if scale:
                 batch = F.avg_pool2d(batch, 2)
             hsv = (rgb_to_hsv(batch) * HSV_BINS).long().clamp_(0, HSV_BINS - 1)
             joint = (hsv[:, 0] * HSV_BINS + hsv[:, 1]) * HSV_BINS + hsv[:, 2]
             colour.append(_max_occurrence(joint, HSV_BINS**3))
-            gray = (batch * torch.tensor([0.299, 0.587, 0.114], dtype=dtype, device=batch.device).view(1, 3, 1, 1)).sum(1)
+            gray = (
+                batch
+                * torch.tensor([0.299, 0.587, 0.114], dtype=dtype, device=batch.device).view(
+                    1, 3, 1, 1
+                )
+            ).sum(1)
             for radius in SILTP_RADII:
                 texture[radius].append(_max_occurrence(_siltp_codes(gray, radius, SILTP_TAU), 3**4))
         groups = [colour, *texture.values()]
@@ -243,9 +253,7 @@ class HandcraftedMatcher:
         """LOMO descriptors ``(B, 26960)`` of ``images (B, 3, H, W)``, before any learnt metric."""
         return lomo_features(images, use_retinex=self.use_retinex)
 
-    def fit(
-        self, images: torch.Tensor, labels: Sequence[int] | torch.Tensor
-    ) -> HandcraftedMatcher:
+    def fit(self, images: torch.Tensor, labels: Sequence[int] | torch.Tensor) -> HandcraftedMatcher:
         """Learn the metric from training persons: ``images (N, 3, H, W)``, ``labels (N,)``.
 
         Returns the matcher itself. With ``metric="none"`` nothing is learnt.
@@ -253,7 +261,9 @@ class HandcraftedMatcher:
         check_images(images)
         labels_t = torch.as_tensor(labels, device=images.device).long()
         if labels_t.shape != (len(images),):
-            raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels_t.shape)}")
+            raise ValueError(
+                f"labels must have shape ({len(images)},), got {tuple(labels_t.shape)}"
+            )
         if self.metric == "none":
             return self
         features = self.features(images).double()
@@ -293,10 +303,14 @@ class HandcraftedMatcher:
         if self.metric == "none":
             return features
         if self.projection is None or self.mean is None:
-            raise RuntimeError(f"HandcraftedMatcher(metric={self.metric!r}) must be fit before embedding")
-        projected = (features.double() - self.mean.to(features.device)) @ self.projection.to(features.device)
+            raise RuntimeError(
+                f"HandcraftedMatcher(metric={self.metric!r}) must be fit before embedding"
+            )
+        projected = (features.double() - self.mean.to(features.device)) @ self.projection.to(
+            features.device
+        )
         return projected.to(features.dtype)
 
     def distance(self, query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
-        """Distances ``distmat (Q, G)`` between images ``query (Q, 3, H, W)`` and ``gallery (G, 3, H, W)``."""
+        """``distmat (Q, G)`` between images ``query (Q, 3, H, W)`` and ``gallery (G, 3, H, W)``."""
         return torch.cdist(self.embed(query), self.embed(gallery))

@@ -1,0 +1,119 @@
+"""What the batch runner plugs in by default: the adversary, the conceal loop and heatmaps.
+
+Kept apart from :mod:`deid.batch` so the runner can be tested with stand-ins, and so the
+names the conceal loop uses live in one small place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from deid._inputs import BatchError
+
+if TYPE_CHECKING:
+    from deid.adversary import Adversary
+    from deid.batch import BatchConfig, ConcealBatch, CropResult, HeatmapWriter
+
+
+def build_adversary(config: BatchConfig) -> Adversary:
+    """The run's adversary: the bundled model and gallery, or ``--weights`` and its gallery.
+
+    A checkpoint ``model.safetensors`` needs its gallery of other people's embeddings beside it
+    as ``model_gallery.safetensors`` (tensors ``embeddings (G, D)`` and ``labels (G,)``), the
+    layout of the bundled default.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from deid.adversary import Adversary
+    from reid_model import CheckpointError, load_checkpoint
+
+    options = {"top_k": config.top_k} if config.top_k is not None else {}
+    if not config.weights:
+        return Adversary.default(device=config.device, **options)
+    weights = Path(config.weights)
+    gallery_path = weights.with_name(weights.stem + "_gallery.safetensors")
+    try:
+        model = load_checkpoint(weights, device=config.device)
+        gallery = load_file(str(gallery_path))["embeddings"]
+    except (CheckpointError, FileNotFoundError, SafetensorError, KeyError, OSError) as exc:
+        raise BatchError(
+            f"cannot use --weights {weights}: {exc}; a checkpoint needs its gallery beside it as "
+            f"{gallery_path.name} (embeddings (G, D), labels (G,))",
+            param="weights",
+        ) from exc
+    return Adversary([model], [gallery.to(config.device)], **options)
+
+
+def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
+    """``conceal_batch`` backed by :func:`deid.conceal.conceal_people` with the run's settings."""
+    from deid.batch import CropResult
+    from deid.conceal import ConcealConfig, conceal_people
+
+    options = {
+        k: v for k, v in (("top_k", config.top_k), ("budget", config.budget)) if v is not None
+    }
+    loop = ConcealConfig(operator=config.operator, strength=config.strength, **options)  # type: ignore[arg-type]
+
+    def conceal_batch(
+        people: list[list[torch.Tensor]], paths: list[list[Path]]
+    ) -> list[list[CropResult]]:
+        results = conceal_people(
+            people,
+            config=loop,
+            adversary=adversary,
+            device=config.device,
+            keep_attributions=config.heatmaps,
+        )
+        return [
+            [
+                CropResult(
+                    image=image,
+                    steps=r.steps,
+                    area=r.area,
+                    fallback=r.fallback,
+                    success=r.success,
+                    scores_before=r.scores_before,
+                    scores_after=r.scores_after,
+                    attribution=None if r.attributions is None else r.attributions[i],
+                )
+                for i, image in enumerate(r.images)
+            ]
+            for r in results
+        ]
+
+    return conceal_batch
+
+
+def heatmap_writer(adversary: Adversary) -> HeatmapWriter:
+    """Write each crop's attribution overlay (PNG) with ``attribution.save_heatmap``.
+
+    Uses the conceal loop's own attribution (what drove the mask) when given; otherwise the
+    match of the crop to itself under the first adversary model, by Integrated Gradients
+    from a black image.
+    """
+    from attribution import DistanceScore, explain, save_heatmap
+    from reid_model import embed
+
+    model = adversary.models[0]
+
+    def write_heatmaps(
+        originals: list[torch.Tensor], attributions: list[torch.Tensor | None], paths: list[Path]
+    ) -> None:
+        for image, attribution, path in zip(originals, attributions, paths, strict=True):
+            if attribution is None or not bool(attribution.abs().sum() > 0):
+                batch = image[None]
+                attribution = explain(DistanceScore(model, embed(model, batch)), batch)[0]
+            elif tuple(attribution.shape[-2:]) != tuple(image.shape[-2:]):
+                attribution = torch.nn.functional.interpolate(
+                    attribution[None].float(),
+                    size=tuple(image.shape[-2:]),
+                    mode="bilinear",
+                    align_corners=False,
+                )[0]
+            save_heatmap(path, image, attribution)
+
+    return write_heatmaps

@@ -1,0 +1,379 @@
+"""The work loop of :func:`deid.batch.run_batch`: read, group, queue, conceal, write, record.
+
+People wait in a queue until about ``batch_size`` crops are ready, then go to the conceal
+function in one call; a failing call is retried person by person so one bad person fails
+alone. Each finished image is written atomically and recorded at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from tqdm import tqdm
+
+from deid._inputs import InputFile, Inputs, group_files
+from deid._report import Record, Report
+from deid.detection import Box, boxes_for, crop_boxes, detect_people, is_person_crop, paste_crops
+from reid_model.io import ImageReadError, read_image, write_image
+
+if TYPE_CHECKING:
+    from deid.batch import BatchConfig
+
+
+@dataclass(frozen=True)
+class CropResult:
+    """One concealed appearance, as the batch runner records it.
+
+    Attributes:
+        image: the concealed crop ``(3, H, W)`` at the input's resolution.
+        steps: the conceal loop's steps for the person.
+        area: the fraction of the crop concealed.
+        fallback: whether the whole person had to be concealed.
+        success: whether the adversary no longer matches the person.
+        scores_before: the adversary's scores on the originals.
+        scores_after: the adversary's scores on the concealed images.
+        attribution: ``(1, h, w)`` what drove the match (for heatmaps), or None.
+    """
+
+    image: torch.Tensor
+    steps: int = 0
+    area: float = 1.0
+    fallback: bool = False
+    success: bool = True
+    scores_before: Any = None
+    scores_after: Any = None
+    attribution: torch.Tensor | None = None
+
+
+Result = CropResult | Mapping[str, Any]
+#: ``conceal_group(images, paths)``: one person's appearances ``(3, H, W)`` and their files;
+#: returns one :class:`CropResult` (or a mapping of its fields) per image, in order.
+ConcealGroup = Callable[[list[torch.Tensor], list[Path]], Sequence[Result]]
+#: ``conceal_batch(people, paths)``: several people at once, one list of results per person.
+ConcealBatch = Callable[[list[list[torch.Tensor]], list[list[Path]]], Sequence[Sequence[Result]]]
+#: ``write_heatmaps(originals, attributions, paths)``: writes one overlay per crop to ``paths``.
+HeatmapWriter = Callable[[list[torch.Tensor], list["torch.Tensor | None"], list[Path]], None]
+
+
+@dataclass
+class _Job:
+    """A group of crops (one person) or one frame (one person per box), waiting to be concealed."""
+
+    key: str
+    members: list[InputFile]
+    images: list[torch.Tensor]
+    people: list[list[torch.Tensor]]
+    boxes: list[Box] = field(default_factory=list)
+    source: str = ""
+    seconds: float = 0.0  # detection time, then plus this job's share of the conceal call
+    results: list[list[CropResult]] = field(default_factory=list)
+
+    @property
+    def is_frame(self) -> bool:
+        return self.key.startswith("frame:")
+
+    @property
+    def crops(self) -> int:
+        return sum(len(p) for p in self.people)
+
+
+class Runner:
+    """One batch run: turns :class:`~deid._inputs.Inputs` into outputs and report records."""
+
+    def __init__(
+        self,
+        config: BatchConfig,
+        output: Path,
+        report: Report,
+        conceal_batch: ConcealBatch,
+        write_heatmaps: HeatmapWriter | None,
+        boxes: dict[str, list[Box]] | None,
+    ) -> None:
+        self.config, self.output, self.report = config, output, report
+        self.conceal_batch, self.write_heatmaps, self.boxes = conceal_batch, write_heatmaps, boxes
+        self.resumed = 0
+        self.warnings: list[str] = []
+        self.pending: list[_Job] = []
+
+    def run(self, found: Inputs) -> None:
+        for problem in found.problems:
+            self.report.add(
+                Record(input=str(problem.path), status=problem.status, error=problem.error)
+            )
+        disable = None if self.config.progress else True  # None: only on a terminal
+        with tqdm(total=len(found.files), unit="image", desc="conceal", disable=disable) as bar:
+            for key, members in group_files(found.files, self.config.group_by).items():
+                self._enqueue(key, members)
+                if sum(job.crops for job in self.pending) >= self.config.batch_size:
+                    self._flush()
+                bar.update(len(members))
+            self._flush()
+
+    # ------------------------------------------------------------------ reading and queueing
+
+    def _done(self, file: InputFile) -> Record | None:
+        record = self.report.previous.get(str(file.path))
+        if record is None or record.status not in ("ok", "no_person"):
+            return None
+        if record.output is not None and not Path(record.output).is_file():
+            return None
+        return None if record.status == "ok" and record.output is None else record
+
+    def _enqueue(self, key: str, members: list[InputFile]) -> None:
+        done = {m.path: self._done(m) for m in members}
+        images: dict[Path, torch.Tensor] = {}
+        for member in members:
+            if done[member.path] is None:
+                self._read(member, key, images)
+        if images:  # something to conceal: the group shares one mask, so redo finished members too
+            for member in members:
+                if done[member.path] is not None:
+                    self._read(member, key, images)
+        for member in members:
+            previous = done[member.path]
+            if previous is not None and member.path not in images:
+                self.report.add(previous)
+                self.resumed += 1
+        crops = [m for m in members if m.path in images and self._is_crop(m, images[m.path])]
+        if crops:
+            person = [images[m.path] for m in crops]
+            self.pending.append(_Job(key, crops, person, [person]))
+        for member in members:
+            if member.path in images and member not in crops:
+                self._enqueue_frame(member, images[member.path])
+
+    def _read(self, member: InputFile, key: str, images: dict[Path, torch.Tensor]) -> None:
+        try:
+            images[member.path] = read_image(member.path)
+        except ImageReadError as exc:
+            self._record(member, "failed", group=key, error=exc.reason)
+        except OSError as exc:
+            self._record(member, "failed", group=key, error=f"cannot read: {_describe(exc)}")
+
+    def _given_boxes(self, member: InputFile) -> list[Box] | None:
+        return None if self.boxes is None else boxes_for(self.boxes, member.path, member.relative)
+
+    def _is_crop(self, member: InputFile, image: torch.Tensor) -> bool:
+        return self._given_boxes(member) is None and is_person_crop(image)
+
+    def _enqueue_frame(self, member: InputFile, image: torch.Tensor) -> None:
+        key = f"frame:{member.relative.as_posix()}"
+        given = self._given_boxes(member)
+        source = "the boxes file" if given is not None else "the HOG detector"
+        start = time.perf_counter()
+        try:
+            crops, used = crop_boxes(image, given if given is not None else detect_people(image))
+        except Exception as exc:
+            self._record(
+                member,
+                "failed",
+                group=key,
+                kind="frame",
+                error=f"detection failed: {_describe(exc)}",
+            )
+            return
+        if crops:
+            people = [[c] for c in crops]
+            detection = time.perf_counter() - start
+            self.pending.append(
+                _Job(key, [member], [image], people, used, source, seconds=detection)
+            )
+            return
+        error, note = f"no person found by {source}", "not written: the frame was not anonymized"
+        target = None
+        if self.config.keep_undetected:
+            target = self._write(member, image, key, "frame")
+            if target is None:
+                return
+            note = "written UNCHANGED because of --keep-undetected: NOT anonymized"
+        out = None if target is None else str(target)
+        self._record(
+            member,
+            "no_person",
+            output=out,
+            group=key,
+            kind="frame",
+            persons=0,
+            error=error,
+            note=note,
+        )
+
+    # ------------------------------------------------------------------ concealing and writing
+
+    def _flush(self) -> None:
+        jobs, self.pending = self.pending, []
+        people = [person for job in jobs for person in job.people]
+        if not people:
+            return
+        paths = [
+            [m.path for m in job.members] if not job.is_frame else [job.members[0].path]
+            for job in jobs
+            for _ in job.people
+        ]
+        outcomes: list[list[CropResult] | Exception]
+        start = time.perf_counter()
+        try:
+            outcomes = list(self._conceal(people, paths))
+        except Exception:  # find the person who fails, so that the others still go through
+            outcomes = []
+            for person, files in zip(people, paths, strict=True):
+                try:
+                    outcomes.extend(self._conceal([person], [files]))
+                except Exception as exc:
+                    outcomes.append(exc)
+        per_crop = (time.perf_counter() - start) / sum(len(person) for person in people)
+        for job in jobs:
+            job.seconds += per_crop * job.crops
+            mine, outcomes = outcomes[: len(job.people)], outcomes[len(job.people) :]
+            failure = next((r for r in mine if isinstance(r, Exception)), None)
+            job.results = [r for r in mine if not isinstance(r, Exception)]
+            if failure is not None:
+                error = f"conceal failed: {_describe(failure)}"
+                kind = "frame" if job.is_frame else "crop"
+                for member in job.members:
+                    self._record(member, "failed", group=job.key, kind=kind, error=error)
+            elif job.is_frame:
+                self._finish_frame(job)
+            else:
+                self._finish_crops(job)
+
+    def _conceal(
+        self, people: list[list[torch.Tensor]], paths: list[list[Path]]
+    ) -> list[list[CropResult]]:
+        """Run ``conceal_batch`` and check what it returns; raises with a readable message."""
+        out = [[_as_result(r) for r in person] for person in self.conceal_batch(people, paths)]
+        if len(out) != len(people):
+            raise ValueError(
+                f"conceal returned results for {len(out)} people, expected {len(people)}"
+            )
+        for images, results in zip(people, out, strict=True):
+            if len(results) != len(images):
+                raise ValueError(f"conceal returned {len(results)} images for {len(images)}")
+            for image, result in zip(images, results, strict=True):
+                if tuple(result.image.shape) != tuple(image.shape):
+                    got, want = tuple(result.image.shape), tuple(image.shape)
+                    raise ValueError(f"conceal returned shape {got} for {want}")
+        return out
+
+    def _finish_crops(self, job: _Job) -> None:
+        seconds = round(job.seconds / len(job.members), 4)
+        heatmaps = []
+        for member, image, result in zip(job.members, job.images, job.results[0], strict=True):
+            target = self._write(member, result.image, job.key, "crop")
+            if target is None:
+                continue
+            heatmaps.append(
+                (image, result.attribution, target.with_name(target.stem + ".heatmap.png"))
+            )
+            note = (
+                None
+                if result.success
+                else "the adversary still matches this person after the fallback"
+            )
+            self._record(
+                member,
+                "ok",
+                output=str(target),
+                group=job.key,
+                kind="crop",
+                persons=1,
+                steps=result.steps,
+                area=result.area,
+                fallback=result.fallback,
+                success=result.success,
+                scores_before=result.scores_before,
+                scores_after=result.scores_after,
+                note=note,
+                seconds=seconds,
+            )
+        self._heatmaps(heatmaps)
+
+    def _finish_frame(self, job: _Job) -> None:
+        member, image = job.members[0], job.images[0]
+        results = [person[0] for person in job.results]
+        target = self._write(
+            member, paste_crops(image, [r.image for r in results], job.boxes), job.key, "frame"
+        )
+        if target is None:
+            return
+        area = sum(r.area * b.w * b.h for r, b in zip(results, job.boxes, strict=True)) / (
+            image.shape[1] * image.shape[2]
+        )
+        boxes = ", ".join(str(tuple(b[:4])) for b in job.boxes)
+        still = [str(i) for i, r in enumerate(results) if not r.success]
+        matched = f"; the adversary still matches person {', '.join(still)}" if still else ""
+        self._record(
+            member,
+            "ok",
+            output=str(target),
+            group=job.key,
+            kind="frame",
+            persons=len(results),
+            steps=max(r.steps for r in results),
+            area=min(1.0, area),
+            fallback=any(r.fallback for r in results),
+            success=all(r.success for r in results),
+            scores_before=[r.scores_before for r in results],
+            scores_after=[r.scores_after for r in results],
+            note=f"{len(results)} people from {job.source}: {boxes}" + matched,
+            seconds=round(job.seconds, 4),
+        )
+        self._heatmaps(
+            [(crop[0], r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
+             for i, (crop, r) in enumerate(zip(job.people, results, strict=True))]
+        )  # fmt: skip
+
+    def _record(self, member: InputFile, status: str, **fields: Any) -> None:
+        self.report.add(
+            Record(
+                input=str(member.path), status=status, relative=member.relative.as_posix(), **fields
+            )
+        )
+
+    def _write(self, member: InputFile, image: torch.Tensor, group: str, kind: str) -> Path | None:
+        target = self.output / member.relative
+        try:
+            if os.path.realpath(target) == os.path.realpath(member.path):
+                raise OSError(f"the output path is the input file itself: {member.path}")
+            write_image(target, image)
+        except (OSError, ValueError) as exc:
+            self._record(
+                member,
+                "failed",
+                group=group,
+                kind=kind,
+                error=f"cannot write {target}: {_describe(exc)}",
+            )
+            return None
+        return target
+
+    def _heatmaps(self, items: list[tuple[torch.Tensor, torch.Tensor | None, Path]]) -> None:
+        if self.write_heatmaps is None or not items:
+            return
+        originals, attributions, paths = (list(x) for x in zip(*items, strict=True))
+        try:
+            self.write_heatmaps(originals, attributions, paths)
+        except Exception as exc:
+            self.warnings.append(f"heatmaps for {paths[0]} failed: {_describe(exc)}")
+
+
+def _as_result(value: Any) -> CropResult:
+    if isinstance(value, CropResult):
+        return value
+    if isinstance(value, Mapping):
+        return CropResult(**value)
+    raise TypeError(
+        f"conceal must return CropResult objects or mappings, got {type(value).__name__}"
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({type(exc).__name__})"
+    return f"{exc} ({type(exc).__name__})" if str(exc) else type(exc).__name__
