@@ -74,9 +74,7 @@ def main() -> None:
     started = time.perf_counter()
     samples = load_viper(args.data)
     meta = default_metadata()["split"]
-    split = Split(
-        meta["name"], meta["seed"], tuple(meta["train"]), tuple(meta["val"]), tuple(meta["test"])
-    )
+    split = Split(meta["name"], meta["seed"], tuple(meta["train"]), tuple(meta["val"]), tuple(meta["test"]))
     train = select(samples, split.train)
     train_images = load_images([s.path for s in train])
     timings["load data"] = time.perf_counter() - started
@@ -116,16 +114,12 @@ def main() -> None:
     crops = 2 * len(split.test)
     for row in rows[:: len(attackers)]:
         rate = crops / row["conceal_seconds"] if row["conceal_seconds"] > 0 else float("inf")
-        print(
-            f"  conceal {row['method']:16s} {row['conceal_seconds']:6.1f} s  ({rate:8.1f} crops/s)"
-        )
+        print(f"  conceal {row['method']:16s} {row['conceal_seconds']:6.1f} s  ({rate:8.1f} crops/s)")
     per_attacker = {
         a.name: sum(r["attack_seconds"] for r in rows if r["attacker"] == a.name) for a in attackers
     }
     for name, seconds in per_attacker.items():
-        print(
-            f"  attack  {name:16s} {seconds:6.1f} s  (all methods; adaptive includes fine-tuning)"
-        )
+        print(f"  attack  {name:16s} {seconds:6.1f} s  (all methods; adaptive includes fine-tuning)")
     conceal = sum(r["conceal_seconds"] for r in rows[:: len(attackers)])
     other = timings["audit"] - conceal - sum(per_attacker.values())
     print(f"  other: utility, HOG, before-metrics, concealing training persons {other:6.1f} s")

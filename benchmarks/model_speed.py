@@ -77,7 +77,9 @@ def measure(arch: str, *, batch: int, channels_last: bool, repeats: int) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--batch", type=int, default=96)
     parser.add_argument("--repeats", type=int, default=4)
@@ -86,7 +88,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     peak = matmul_flops_per_second()
     print(f"threads {torch.get_num_threads()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s")
-    print(f"{'model':8s} {'layout':13s} {'train img/s':>11s} {'of peak':>7s} {'infer img/s':>11s} {'of peak':>7s}")
+    print(
+        f"{'model':8s} {'layout':13s} {'train img/s':>11s} {'of peak':>7s} {'infer img/s':>11s} {'of peak':>7s}"
+    )
     for arch in ("triplet", "stripe"):
         for channels_last in (False, True):
             m = measure(arch, batch=args.batch, channels_last=channels_last, repeats=args.repeats)

@@ -32,7 +32,9 @@ CONFIGS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("names", nargs="*", default=["seed_softmax", "seed_margin", "stripe"])
     parser.add_argument("--data", default="../shared/data/viper")
     parser.add_argument("--runs", default="runs/models")
@@ -42,7 +44,11 @@ def main() -> None:
     rows = []
     for name in args.names:
         config = replace(
-            CONFIGS[name], data=args.data, epochs=args.epochs, threads=args.threads, out=str(Path(args.runs) / name)
+            CONFIGS[name],
+            data=args.data,
+            epochs=args.epochs,
+            threads=args.threads,
+            out=str(Path(args.runs) / name),
         )
         metrics = train(config, progress=False)
         rows.append((name, metrics))

@@ -23,7 +23,9 @@ KEYS = ("rank1", "rank5", "rank10", "rank20", "mAP")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default="../shared/data/viper")
     parser.add_argument("--config", default="stripe", choices=sorted(CONFIGS))
     parser.add_argument("--trials", type=int, default=10)
@@ -33,17 +35,32 @@ def main() -> None:
     rows = []
     for trial in range(args.trials):
         config = replace(
-            CONFIGS[args.config], data=args.data, split="viper316", trial=trial, epochs=args.epochs,
+            CONFIGS[args.config],
+            data=args.data,
+            split="viper316",
+            trial=trial,
+            epochs=args.epochs,
             out=str(Path(args.runs) / args.config / f"trial{trial}"),
         )
         test = train(config, progress=False)["test"]
         rows.append([test[k] for k in KEYS])
         print(f"trial {trial}: " + " ".join(f"{k} {test[k]:.1%}" for k in KEYS), flush=True)
     mean = np.mean(rows, axis=0)
-    print(f"mean of {len(rows)} trials ({args.config}, {args.epochs} epochs): " + " ".join(f"{k} {v:.1%}" for k, v in zip(KEYS, mean, strict=True)))
+    print(
+        f"mean of {len(rows)} trials ({args.config}, {args.epochs} epochs): "
+        + " ".join(f"{k} {v:.1%}" for k, v in zip(KEYS, mean, strict=True))
+    )
     Path(args.runs).mkdir(parents=True, exist_ok=True)
     (Path(args.runs) / f"{args.config}_summary.json").write_text(
-        json.dumps({"config": args.config, "epochs": args.epochs, "trials": rows, "mean": dict(zip(KEYS, mean.tolist(), strict=True))}, indent=1)
+        json.dumps(
+            {
+                "config": args.config,
+                "epochs": args.epochs,
+                "trials": rows,
+                "mean": dict(zip(KEYS, mean.tolist(), strict=True)),
+            },
+            indent=1,
+        )
     )
 
 

@@ -45,7 +45,9 @@ def build_adversary(config: BatchConfig) -> Adversary:
             f"{gallery_path.name} (embeddings (G, D), labels (G,))",
             param="weights",
         ) from exc
-    return Adversary([model], [gallery.to(config.device)], **options)
+    if config.top_k is not None:
+        return Adversary([model], [gallery.to(config.device)], top_k=config.top_k)
+    return Adversary([model], [gallery.to(config.device)])
 
 
 def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
@@ -53,14 +55,10 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     from deid.batch import CropResult
     from deid.conceal import ConcealConfig, conceal_people
 
-    options = {
-        k: v for k, v in (("top_k", config.top_k), ("budget", config.budget)) if v is not None
-    }
+    options = {k: v for k, v in (("top_k", config.top_k), ("budget", config.budget)) if v is not None}
     loop = ConcealConfig(operator=config.operator, strength=config.strength, **options)  # type: ignore[arg-type]
 
-    def conceal_batch(
-        people: list[list[torch.Tensor]], paths: list[list[Path]]
-    ) -> list[list[CropResult]]:
+    def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
         results = conceal_people(
             people,
             config=loop,

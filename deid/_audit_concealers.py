@@ -142,17 +142,13 @@ class LoopConcealer:
             self.adversary = Adversary.default(
                 device=self.device, max_match_rate=c.max_match_rate, top_k=c.top_k
             )
-        return conceal_people(
-            people, config=self.config, adversary=self.adversary, device=self.device
-        )
+        return conceal_people(people, config=self.config, adversary=self.adversary, device=self.device)
 
     def __call__(self, images: Sequence[torch.Tensor]) -> PersonResult:
         return self.conceal_people([list(images)])[0]
 
 
-def loop_concealers(
-    operators: Sequence[str] | None = None, **options: Any
-) -> dict[str, LoopConcealer]:
+def loop_concealers(operators: Sequence[str] | None = None, **options: Any) -> dict[str, LoopConcealer]:
     """The conceal loop with each operator, named ``loop_<operator>``.
 
     Args:

@@ -53,9 +53,7 @@ def _clean(value: Any) -> Any:
 def rows_to_csv(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as CSV text (missing or NaN values are empty)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n"
-    )
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if _clean(row.get(k)) is None else row.get(k) for k in COLUMNS})
@@ -127,9 +125,7 @@ def plot_privacy_utility(rows: Sequence[dict[str, Any]], path: str | os.PathLike
         )
         for r in own:
             colour = colours(methods.index(r["method"]) % 10)
-            ax.scatter(
-                [100 * r["area"]], [100 * r["rank1"]], marker=marker, color=colour, s=50, alpha=0.85
-            )
+            ax.scatter([100 * r["area"]], [100 * r["rank1"]], marker=marker, color=colour, s=50, alpha=0.85)
     chance = 100 * rows[0]["rank1_chance"] if rows else 0.0
     ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
     ax.axhline(2 * chance, color="grey", linestyle=":", linewidth=1)
@@ -148,14 +144,10 @@ def plot_privacy_utility(rows: Sequence[dict[str, Any]], path: str | os.PathLike
             label="original queries",
         )
     )
-    handles.append(
-        plt.Line2D([], [], color="grey", linestyle="--", label=f"chance ({chance:.1f}%)")
-    )
+    handles.append(plt.Line2D([], [], color="grey", linestyle="--", label=f"chance ({chance:.1f}%)"))
     handles.append(plt.Line2D([], [], color="grey", linestyle=":", label="2 x chance"))
     handles += [Patch(color=colours(i % 10), label=m) for i, m in enumerate(methods)]
-    ax.legend(
-        handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False
-    )
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     ax.set_xlabel("area concealed (% of the crop)")
     ax.set_ylabel("attacker rank-1, concealed query vs original gallery (%)")
     ax.set_xlim(-3, 103)

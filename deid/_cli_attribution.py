@@ -94,8 +94,7 @@ def _dataset_pairs(data: str, persons: tuple[int, ...]) -> list[tuple[Path, Path
             f"persons {missing} are not in {data} with two camera views", param_hint="--person"
         )
     return [
-        (Path(a.path), Path(b.path), f"person_{pid}")
-        for pid, a, b in zip(ids, views_a, views_b, strict=True)
+        (Path(a.path), Path(b.path), f"person_{pid}") for pid, a, b in zip(ids, views_a, views_b, strict=True)
     ]
 
 
@@ -127,9 +126,7 @@ def _dataset_pairs(data: str, persons: tuple[int, ...]) -> list[tuple[Path, Path
     default=0.02,
     help="Blur the maps by this fraction of the image height (0: raw pixels).",
 )
-@click.option(
-    "--out", required=True, type=click.Path(file_okay=False), help="Folder for the heatmap PNGs."
-)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the heatmap PNGs.")
 def explain_command(
     paths: tuple[str, ...],
     data: str | None,
@@ -146,9 +143,7 @@ def explain_command(
     any pair failed.
     """
     if bool(paths) == bool(data):
-        raise click.UsageError(
-            "give either PROBE GALLERY pairs or --data with --person, not both or neither"
-        )
+        raise click.UsageError("give either PROBE GALLERY pairs or --data with --person, not both or neither")
     pairs = _dataset_pairs(data, persons) if data else _pairs(paths)
     model = _load_model(weights)
     out_dir = Path(out)
@@ -172,9 +167,7 @@ def explain_command(
         probe_attr = explain(model, probe, reference=gallery, method=method)
         gallery_attr = explain(model, gallery, reference=probe, method=method)
         distance = float((embed(model, probe) - embed(model, gallery)).norm())
-        save_pair_heatmap(
-            target, probe[0], probe_attr[0], gallery[0], gallery_attr[0], smooth=smooth
-        )
+        save_pair_heatmap(target, probe[0], probe_attr[0], gallery[0], gallery_attr[0], smooth=smooth)
         click.echo(f"{target}  (distance {distance:.3f})")
     if failed:
         raise click.ClickException(f"{failed} of {len(pairs)} pairs failed")
@@ -184,9 +177,7 @@ def explain_command(
 @click.option(
     "--data", type=click.Path(file_okay=False), default="../shared/data/viper", help="Dataset root."
 )
-@click.option(
-    "--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto"
-)
+@click.option("--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto")
 @click.option(
     "--attributes",
     "attributes_csv",
@@ -225,9 +216,7 @@ def explain_command(
     default=_ANALYSIS["fill"],
     help="How a concealed region is filled: the image's mean colour or a strong blur.",
 )
-@click.option(
-    "--attribute", "attributes", multiple=True, help="Only these attribute columns (repeatable)."
-)
+@click.option("--attribute", "attributes", multiple=True, help="Only these attribute columns (repeatable).")
 @click.option(
     "--min-positives",
     type=click.IntRange(min=1),
@@ -240,9 +229,7 @@ def explain_command(
     default=_ANALYSIS["probe_persons"],
     help="Persons whose embeddings the linear probe uses: all labelled ones or the analyzed ones.",
 )
-@click.option(
-    "--probe-min-positives", type=click.IntRange(min=2), default=_ANALYSIS["probe_min_positives"]
-)
+@click.option("--probe-min-positives", type=click.IntRange(min=2), default=_ANALYSIS["probe_min_positives"])
 @click.option("--folds", type=click.IntRange(min=2), default=_ANALYSIS["folds"])
 @click.option(
     "--permutations",
@@ -256,13 +243,9 @@ def explain_command(
     default=_ANALYSIS["examples"],
     help="Persons in heatmaps.png.",
 )
-@click.option(
-    "--internal-batch-size", type=click.IntRange(min=1), default=_ANALYSIS["internal_batch_size"]
-)
+@click.option("--internal-batch-size", type=click.IntRange(min=1), default=_ANALYSIS["internal_batch_size"])
 @click.option("--seed", type=int, default=_ANALYSIS["seed"])
-@click.option(
-    "--out", type=click.Path(file_okay=False), default="runs/analysis", help="Output folder."
-)
+@click.option("--out", type=click.Path(file_okay=False), default="runs/analysis", help="Output folder.")
 def analyze_command(
     data: str,
     dataset: str,

@@ -61,9 +61,7 @@ def _methods(spec: str, device: str) -> dict[str, Concealer]:
         elif token in baselines:
             methods[token] = baselines[token]
         elif token == "loop":
-            methods.update(
-                {f"loop_{op}": LoopConcealer(operator=op, device=device) for op in OPERATORS}
-            )
+            methods.update({f"loop_{op}": LoopConcealer(operator=op, device=device) for op in OPERATORS})
         elif token.startswith("loop_"):
             try:
                 build_operator(token[5:])
@@ -96,9 +94,7 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
                 f"attackers {missing} need --independent-weights", param_hint="--attackers"
             )
         if missing:
-            click.echo(
-                f"note: no --independent-weights, so attackers {missing} are left out", err=True
-            )
+            click.echo(f"note: no --independent-weights, so attackers {missing} are left out", err=True)
         names = [n for n in names if n not in NEEDS_WEIGHTS]
     if not names:
         raise click.BadParameter("no attacker left to run", param_hint="--attackers")
@@ -109,15 +105,12 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
 @click.option(
     "--data", type=click.Path(file_okay=False), default="../shared/data/viper", help="Dataset root."
 )
-@click.option(
-    "--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto"
-)
+@click.option("--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto")
 @click.option(
     "--split",
     type=click.Choice(["seed", "viper316"]),
     default="seed",
-    help="seed: the bundled model's split (its test persons are audited); "
-    "viper316: 316/316 trial 0.",
+    help="seed: the bundled model's split (its test persons are audited); viper316: 316/316 trial 0.",
 )
 @click.option(
     "--methods",
@@ -165,12 +158,8 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
     default=None,
     help="Audit only the first N test persons.",
 )
-@click.option(
-    "--detector/--no-detector", default=True, help="Run OpenCV's HOG people detector on the crops."
-)
-@click.option(
-    "--seed", type=int, default=0, help="Fixes the seed-error triplets and the fine-tuning."
-)
+@click.option("--detector/--no-detector", default=True, help="Run OpenCV's HOG people detector on the crops.")
+@click.option("--seed", type=int, default=0, help="Fixes the seed-error triplets and the fine-tuning.")
 @click.option("--device", default="cpu")
 def audit_command(
     data: str,
@@ -198,9 +187,7 @@ def audit_command(
     try:
         samples = load_dataset(data, kind=dataset)
         adversary = load_default(device=device)
-        independent = (
-            load_checkpoint(independent_weights, device=device) if independent_weights else None
-        )
+        independent = load_checkpoint(independent_weights, device=device) if independent_weights else None
     except (CheckpointError, DatasetError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     split_obj = _split(samples, split)
@@ -246,6 +233,4 @@ def audit_command(
     }
     paths = write_report(rows, out, metadata=metadata)
     click.echo(format_table(rows))
-    click.echo(
-        f"wrote {paths['csv']}, {paths['json']} and {paths['png']} ({metadata['seconds']:.0f}s)"
-    )
+    click.echo(f"wrote {paths['csv']}, {paths['json']} and {paths['png']} ({metadata['seconds']:.0f}s)")

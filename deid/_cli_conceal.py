@@ -31,9 +31,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 
 @click.command("conceal", context_settings={"show_default": True})
 @click.argument("inputs", nargs=-1, required=True)
-@click.option(
-    "-o", "--output", required=True, type=click.Path(file_okay=False), help="Output folder."
-)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option(
     "--operator",
     default=_LOOP["operator"],
@@ -64,9 +62,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default=None,
     help="The JSON report (a CSV goes beside it).  [default: OUTPUT/report.json]",
 )
-@click.option(
-    "--resume/--no-resume", default=False, help="Skip inputs the report already lists as done."
-)
+@click.option("--resume/--no-resume", default=False, help="Skip inputs the report already lists as done.")
 @click.option(
     "--boxes",
     type=click.Path(dir_okay=False),
@@ -77,8 +73,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "--weights",
     type=click.Path(dir_okay=False),
     default=None,
-    help="An adversary checkpoint (with NAME_gallery.safetensors beside it); "
-    "the bundled one when omitted.",
+    help="An adversary checkpoint (with NAME_gallery.safetensors beside it); the bundled one when omitted.",
 )
 @click.option(
     "--top-k",
@@ -98,9 +93,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default=False,
     help="Also write frames where nobody was detected, unchanged (marked in the report).",
 )
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), default=32, help="Person crops per conceal call."
-)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, help="Person crops per conceal call.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
 @click.pass_context
 def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any) -> None:
@@ -124,14 +117,11 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         raise click.ClickException(str(exc)) from exc
     counts = summary.counts
     click.echo(
-        ", ".join(f"{n} {status}" for status, n in counts.items())
-        + f" ({summary.resumed} kept from before)"
+        ", ".join(f"{n} {status}" for status, n in counts.items()) + f" ({summary.resumed} kept from before)"
     )
     if summary.still_matched:
         matched = summary.still_matched
-        click.echo(
-            f"warning: the adversary still matches {matched} image(s); see the report", err=True
-        )
+        click.echo(f"warning: the adversary still matches {matched} image(s); see the report", err=True)
     if counts["no_person"]:
         click.echo(
             f"warning: {counts['no_person']} frame(s) had nobody detected and were not anonymized",

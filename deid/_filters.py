@@ -61,9 +61,7 @@ def hue_saturation_matrix(
         [[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]],
         dtype=torch.float64,
     )
-    rotation = (
-        cos * torch.eye(3, dtype=torch.float64) + sin * cross + (1 - cos) * torch.outer(axis, axis)
-    )
+    rotation = cos * torch.eye(3, dtype=torch.float64) + sin * cross + (1 - cos) * torch.outer(axis, axis)
     luma = torch.tensor(LUMA, dtype=torch.float64)
     grey = luma.expand(3, 3)  # every output channel takes the luma
     desaturate = saturation * torch.eye(3, dtype=torch.float64) + (1 - saturation) * grey
@@ -75,9 +73,7 @@ def color_transform(images: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,bjhw->bihw", matrix, images)
 
 
-def inpaint_images(
-    images: torch.Tensor, mask: torch.Tensor, *, radius: float, method: str
-) -> torch.Tensor:
+def inpaint_images(images: torch.Tensor, mask: torch.Tensor, *, radius: float, method: str) -> torch.Tensor:
     """OpenCV inpainting of ``images (B, 3, H, W)`` where ``mask (B or 1, 1, H, W) > 0``.
 
     Runs per image and channel on 16-bit copies (OpenCV's Telea mis-handles float input and
@@ -86,9 +82,7 @@ def inpaint_images(
     dtype and device and no gradient.
     """
     flag = INPAINT_METHODS[method]
-    arrays = np.round(images.detach().to("cpu", torch.float64).clamp(0, 1).numpy() * 65535).astype(
-        np.uint16
-    )
+    arrays = np.round(images.detach().to("cpu", torch.float64).clamp(0, 1).numpy() * 65535).astype(np.uint16)
     holes = (mask.detach() > 0).to("cpu").numpy().astype(np.uint8)
     out = arrays.copy()
     for i, image in enumerate(arrays):
@@ -100,6 +94,4 @@ def inpaint_images(
             continue
         for c in range(image.shape[0]):
             out[i, c] = cv2.inpaint(np.ascontiguousarray(image[c]), hole, radius, flag)
-    return torch.from_numpy(out.astype(np.float64) / 65535).to(
-        device=images.device, dtype=images.dtype
-    )
+    return torch.from_numpy(out.astype(np.float64) / 65535).to(device=images.device, dtype=images.dtype)

@@ -128,11 +128,7 @@ def _collect_path(
         found.folders.append(path)
         before = len(pending)
         _walk(path, found, pending, out_real)
-        if (
-            top
-            and len(pending) == before
-            and not any(_is_under(p.path, path) for p in found.problems)
-        ):
+        if top and len(pending) == before and not any(_is_under(p.path, path) for p in found.problems):
             found.problems.append(InputProblem(path, "skipped", "empty folder: no files found"))
         return
     roots.append(path.parent)
@@ -183,11 +179,7 @@ def _walk(top: Path, found: Inputs, pending: list[Path], out_real: Path) -> None
         key = (stat.st_dev, stat.st_ino)
         if key in visited:
             first = visited[key]
-            kind = (
-                "a symlink loop"
-                if _is_under(first, folder) or _is_under(folder, first)
-                else "a duplicate"
-            )
+            kind = "a symlink loop" if _is_under(first, folder) or _is_under(folder, first) else "a duplicate"
             found.problems.append(
                 InputProblem(
                     folder,
@@ -217,9 +209,7 @@ def _walk(top: Path, found: Inputs, pending: list[Path], out_real: Path) -> None
             elif is_file:
                 _add_file(path, found, pending)
             else:
-                reason = (
-                    "a symlink loop" if _is_loop(path) else "not a regular file or a broken symlink"
-                )
+                reason = "a symlink loop" if _is_loop(path) else "not a regular file or a broken symlink"
                 found.problems.append(InputProblem(path, "failed", f"cannot read: {reason}"))
         stack.extend(reversed(subfolders))
 
@@ -272,9 +262,7 @@ def check_output(found: Inputs, output: Path, reports: Iterable[Path]) -> None:
                     param="report",
                 )
         if any(real == Path(os.path.realpath(f.path)) for f in found.files):
-            raise BatchError(
-                f"report {report} is one of the inputs; choose another", param="report"
-            )
+            raise BatchError(f"report {report} is one of the inputs; choose another", param="report")
 
 
 def group_key(file: InputFile, group_by: str) -> str:
@@ -301,9 +289,7 @@ def group_key(file: InputFile, group_by: str) -> str:
 def group_files(files: Sequence[InputFile], group_by: str) -> dict[str, list[InputFile]]:
     """Group images by person, keeping the order in which groups first appear."""
     if group_by not in GROUP_BY:
-        raise BatchError(
-            f"group_by must be one of {list(GROUP_BY)}, got {group_by!r}", param="group_by"
-        )
+        raise BatchError(f"group_by must be one of {list(GROUP_BY)}, got {group_by!r}", param="group_by")
     groups: dict[str, list[InputFile]] = {}
     for file in files:
         groups.setdefault(group_key(file, group_by), []).append(file)

@@ -103,9 +103,7 @@ class Runner:
 
     def run(self, found: Inputs) -> None:
         for problem in found.problems:
-            self.report.add(
-                Record(input=str(problem.path), status=problem.status, error=problem.error)
-            )
+            self.report.add(Record(input=str(problem.path), status=problem.status, error=problem.error))
         disable = None if self.config.progress else True  # None: only on a terminal
         with tqdm(total=len(found.files), unit="image", desc="conceal", disable=disable) as bar:
             for key, members in group_files(found.files, self.config.group_by).items():
@@ -181,9 +179,7 @@ class Runner:
         if crops:
             people = [[c] for c in crops]
             detection = time.perf_counter() - start
-            self.pending.append(
-                _Job(key, [member], [image], people, used, source, seconds=detection)
-            )
+            self.pending.append(_Job(key, [member], [image], people, used, source, seconds=detection))
             return
         error, note = f"no person found by {source}", "not written: the frame was not anonymized"
         target = None
@@ -243,15 +239,11 @@ class Runner:
             else:
                 self._finish_crops(job)
 
-    def _conceal(
-        self, people: list[list[torch.Tensor]], paths: list[list[Path]]
-    ) -> list[list[CropResult]]:
+    def _conceal(self, people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
         """Run ``conceal_batch`` and check what it returns; raises with a readable message."""
         out = [[_as_result(r) for r in person] for person in self.conceal_batch(people, paths)]
         if len(out) != len(people):
-            raise ValueError(
-                f"conceal returned results for {len(out)} people, expected {len(people)}"
-            )
+            raise ValueError(f"conceal returned results for {len(out)} people, expected {len(people)}")
         for images, results in zip(people, out, strict=True):
             if len(results) != len(images):
                 raise ValueError(f"conceal returned {len(results)} images for {len(images)}")
@@ -268,14 +260,8 @@ class Runner:
             target = self._write(member, result.image, job.key, "crop")
             if target is None:
                 continue
-            heatmaps.append(
-                (image, result.attribution, target.with_name(target.stem + ".heatmap.png"))
-            )
-            note = (
-                None
-                if result.success
-                else "the adversary still matches this person after the fallback"
-            )
+            heatmaps.append((image, result.attribution, target.with_name(target.stem + ".heatmap.png")))
+            note = None if result.success else "the adversary still matches this person after the fallback"
             self._record(
                 member,
                 "ok",
@@ -331,9 +317,7 @@ class Runner:
 
     def _record(self, member: InputFile, status: str, **fields: Any) -> None:
         self.report.add(
-            Record(
-                input=str(member.path), status=status, relative=member.relative.as_posix(), **fields
-            )
+            Record(input=str(member.path), status=status, relative=member.relative.as_posix(), **fields)
         )
 
     def _write(self, member: InputFile, image: torch.Tensor, group: str, kind: str) -> Path | None:
@@ -368,9 +352,7 @@ def _as_result(value: Any) -> CropResult:
         return value
     if isinstance(value, Mapping):
         return CropResult(**value)
-    raise TypeError(
-        f"conceal must return CropResult objects or mappings, got {type(value).__name__}"
-    )
+    raise TypeError(f"conceal must return CropResult objects or mappings, got {type(value).__name__}")
 
 
 def _describe(exc: BaseException) -> str:

@@ -132,6 +132,8 @@ class Adversary:
             # Rank of the original among the gallery, for the concealed image as query.
             pair_rank = 1 + (torch.cdist(conc[a_idx], gallery) < d_pos[:, None]).sum(1).float()
             match_rate = torch.maximum(match_rate, torch.zeros(n).scatter_reduce(0, a_idx, rate, "amax"))
-            rank = torch.minimum(rank, torch.full((n,), float("inf")).scatter_reduce(0, a_idx, pair_rank, "amin"))
+            rank = torch.minimum(
+                rank, torch.full((n,), float("inf")).scatter_reduce(0, a_idx, pair_rank, "amin")
+            )
         private = (match_rate <= self.max_match_rate) & (rank > self.top_k)
         return PrivacyCheck(match_rate=match_rate, rank=rank, private=private)

@@ -146,8 +146,7 @@ def handcrafted_attacker(matcher: HandcraftedMatcher, *, name: str = "handcrafte
     """
     if not matcher.fitted:
         raise ValueError(
-            f"matcher must be fitted first (metric={matcher.metric!r}); "
-            "call matcher.fit(images, labels)"
+            f"matcher must be fitted first (metric={matcher.metric!r}); call matcher.fit(images, labels)"
         )
     return Attacker(name, embed_fn=matcher.embed)
 
@@ -204,9 +203,7 @@ def finetune(
     cameras_t = torch.as_tensor(cameras).long().cpu()
     for name, t in (("labels", labels_t), ("cameras", cameras_t)):
         if t.shape != (len(concealed_images),):
-            raise ValueError(
-                f"{name} must have shape ({len(concealed_images)},), got {tuple(t.shape)}"
-            )
+            raise ValueError(f"{name} must have shape ({len(concealed_images)},), got {tuple(t.shape)}")
     images = concealed_images
     if original_images is not None:
         check_images(original_images, "original_images")

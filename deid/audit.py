@@ -65,10 +65,7 @@ PSNR_CAP = 100.0
 
 
 def _stack(images: Any, n: int, what: str) -> torch.Tensor:
-    if isinstance(images, torch.Tensor) and images.ndim == 4:
-        out = images
-    else:
-        out = torch.stack(list(images))
+    out = images if isinstance(images, torch.Tensor) and images.ndim == 4 else torch.stack(list(images))
     if len(out) != n:
         raise ValueError(f"{what} must hold {n} items (one per appearance), got {len(out)}")
     return out
@@ -95,9 +92,7 @@ def _normalize_output(
     mask = mask if isinstance(mask, torch.Tensor) else _stack(mask, n, f"method {method!r}: masks")
     mask = mask.to(images.device, images.dtype)
     if mask.shape[-2:] != images.shape[-2:]:
-        mask = F.interpolate(
-            mask, size=images.shape[-2:], mode="bilinear", align_corners=False
-        ).clamp(0, 1)
+        mask = F.interpolate(mask, size=images.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
     return images, mask.expand(n, 1, *images.shape[-2:]), fallback
 
 
@@ -205,9 +200,7 @@ def audit(
     test_ids = sorted(split.test)[:max_persons] if max_persons else sorted(split.test)
     originals, labels, cameras = load(test_ids)
     if not (cameras == query_camera).any() or (cameras == query_camera).all():
-        raise ValueError(
-            f"test persons need appearances from camera {query_camera} and from another camera"
-        )
+        raise ValueError(f"test persons need appearances from camera {query_camera} and from another camera")
     adaptive = any(a.adaptive for a in attackers)
     train = load(sorted(split.train)[:adapt_persons]) if adaptive else None
     say = log or (lambda line: None)
@@ -233,10 +226,7 @@ def audit(
         utility = _utility(concealed, originals, masks, detector)
         known = [bool(f) for f in fallbacks if f is not None]
         fallback_rate = float(np.mean(known)) if known else float("nan")
-        say(
-            f"{method}: concealed {len(originals)} crops in {seconds:.1f}s, "
-            f"area {utility['area']:.1%}"
-        )
+        say(f"{method}: concealed {len(originals)} crops in {seconds:.1f}s, area {utility['area']:.1%}")
         train_concealed = None
         if train is not None:
             train_started = time.perf_counter()
@@ -272,10 +262,7 @@ def audit(
                     "method": method,
                     "attacker": attacker.name,
                     "persons": len(test_ids),
-                    **{
-                        f"{k}_before": scores_before[k]
-                        for k in ("rank1", "rank5", "mAP", "seed_error")
-                    },
+                    **{f"{k}_before": scores_before[k] for k in ("rank1", "rank5", "mAP", "seed_error")},
                     **after,
                     "c2c_rank1": c2c["rank1"],
                     "c2c_mAP": c2c["mAP"],

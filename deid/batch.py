@@ -19,6 +19,7 @@ import torch
 from deid._inputs import GROUP_BY, BatchError, check_output, collect_inputs
 from deid._report import Report
 from deid._runner import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter, Result, Runner
+from deid.conceal import ConcealConfig
 from deid.detection import BoxesError, load_boxes
 from deid.operators import build_operator
 
@@ -41,8 +42,8 @@ class BatchConfig:
 
     inputs: tuple[str, ...]
     output: str
-    operator: str = "blur"
-    strength: float = 1.0
+    operator: str = ConcealConfig.operator
+    strength: float = ConcealConfig.strength
     group_by: str = "auto"
     heatmaps: bool = False
     device: str = "cpu"
@@ -58,9 +59,7 @@ class BatchConfig:
 
     def __post_init__(self) -> None:
         if not self.inputs:
-            raise BatchError(
-                "inputs must name at least one file, folder or glob, got none", param="inputs"
-            )
+            raise BatchError("inputs must name at least one file, folder or glob, got none", param="inputs")
         if self.group_by not in GROUP_BY:
             raise BatchError(
                 f"group_by must be one of {list(GROUP_BY)}, got {self.group_by!r}", param="group_by"
@@ -98,9 +97,7 @@ class BatchSummary:
 def per_group(conceal_group: ConcealGroup) -> ConcealBatch:
     """A ``conceal_batch`` that calls ``conceal_group`` once per person."""
 
-    def conceal_batch(
-        people: list[list[torch.Tensor]], paths: list[list[Path]]
-    ) -> list[Sequence[Result]]:
+    def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[Sequence[Result]]:
         return [conceal_group(images, files) for images, files in zip(people, paths, strict=True)]
 
     return conceal_batch
@@ -153,28 +150,18 @@ def run_batch(
         if config.heatmaps and write_heatmaps is None:
             write_heatmaps = _adapter.heatmap_writer(adversary)
     # What shapes the outputs; a resumed run warns when these differ from the earlier run's.
-    settings = {
-        k: v for k, v in asdict(config).items() if k not in ("progress", "batch_size", "resume")
-    }
+    settings = {k: v for k, v in asdict(config).items() if k not in ("progress", "batch_size", "resume")}
     try:
         report = Report(report_path, settings=settings, resume=config.resume)
     except OSError as exc:
-        raise BatchError(
-            f"cannot write the report at {report_path}: {exc}", param="report"
-        ) from exc
-    runner = Runner(
-        config, output, report, conceal_batch, write_heatmaps if config.heatmaps else None, boxes
-    )
+        raise BatchError(f"cannot write the report at {report_path}: {exc}", param="report") from exc
+    runner = Runner(config, output, report, conceal_batch, write_heatmaps if config.heatmaps else None, boxes)
     try:
         runner.run(found)
     finally:
         report.close()
     warnings = list(runner.warnings)
     if config.resume and report.previous_settings not in (None, report.settings):
-        warnings.append(
-            "the settings differ from the resumed run's; finished files were kept as they were"
-        )
+        warnings.append("the settings differ from the resumed run's; finished files were kept as they were")
     still = sum(1 for r in report.records.values() if r.status == "ok" and r.success is False)
-    return BatchSummary(
-        report.counts(), still, runner.resumed, report.json_path, report.csv_path, warnings
-    )
+    return BatchSummary(report.counts(), still, runner.resumed, report.json_path, report.csv_path, warnings)

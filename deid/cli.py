@@ -12,15 +12,17 @@ import click
 from reid_model import (
     CheckpointError,
     DatasetError,
+    Sample,
+    Split,
     TrainConfig,
     evaluate,
     load_checkpoint,
     load_dataset,
     load_default,
     make_split,
+    person_ids,
     train,
     viper_protocol_splits,
-    person_ids,
 )
 from reid_model.io import write_bytes_atomic
 
@@ -67,7 +69,9 @@ def train_command(resume: bool, **options: Any) -> None:
 
 
 def _metrics_table(metrics: dict[str, Any]) -> str:
-    lines = [f"{'part':6s} {'persons':>7s} {'seed err':>8s} {'rank1':>6s} {'rank5':>6s} {'rank10':>6s} {'rank20':>6s} {'mAP':>6s}"]
+    lines = [
+        f"{'part':6s} {'persons':>7s} {'seed err':>8s} {'rank1':>6s} {'rank5':>6s} {'rank10':>6s} {'rank20':>6s} {'mAP':>6s}"
+    ]
     for part in ("train", "val", "test"):
         if part in metrics:
             m = metrics[part]
@@ -79,14 +83,29 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
 
 
 @main.command("evaluate")
-@click.option("--viper", "data", type=click.Path(file_okay=False), default="../shared/data/viper",
-              help="Dataset root (VIPeR, Market-1501 or a person/camera folder tree).")
+@click.option(
+    "--viper",
+    "data",
+    type=click.Path(file_okay=False),
+    default="../shared/data/viper",
+    help="Dataset root (VIPeR, Market-1501 or a person/camera folder tree).",
+)
 @click.option("--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto")
-@click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="A .safetensors checkpoint; the bundled model when omitted.")
-@click.option("--split", type=click.Choice(["seed", "viper316"]), default="seed",
-              help="seed: the checkpoint's own split; viper316: test persons of the 316/316 protocol.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the metrics here.")
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A .safetensors checkpoint; the bundled model when omitted.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["seed", "viper316"]),
+    default="seed",
+    help="seed: the checkpoint's own split; viper316: test persons of the 316/316 protocol.",
+)
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the metrics here."
+)
 def evaluate_command(data: str, dataset: str, weights: str | None, split: str, json_out: str | None) -> None:
     """Evaluate an embedder: the seed's error on train/val/test, CMC rank-1/5/10/20 and mAP."""
     try:
@@ -110,12 +129,12 @@ def evaluate_command(data: str, dataset: str, weights: str | None, split: str, j
         click.echo(f"wrote {json_out}")
 
 
-def _checkpoint_split(meta: dict[str, Any], samples: list, split: str):  # type: ignore[no-untyped-def]
-    from reid_model import Split
-
+def _checkpoint_split(meta: dict[str, Any], samples: list[Sample], split: str) -> Split:
     if split == "seed" and "split" in meta:
         s = meta["split"]
-        return Split(s["name"], s["seed"], tuple(s["train"]), tuple(s["val"]), tuple(s["test"]), s.get("trial", 0))
+        return Split(
+            s["name"], s["seed"], tuple(s["train"]), tuple(s["val"]), tuple(s["test"]), s.get("trial", 0)
+        )
     if split == "seed":
         return make_split(TrainConfig(), samples)
     return viper_protocol_splits(person_ids(samples), trials=1)[0]
@@ -124,10 +143,13 @@ def _checkpoint_split(meta: dict[str, Any], samples: list, split: str):  # type:
 # Subcommands that live in their own modules register here, one line each.
 # (registration block)
 from deid._cli_conceal import conceal_command  # noqa: E402
+
 main.add_command(conceal_command)
 from deid._cli_audit import audit_command  # noqa: E402
+
 main.add_command(audit_command)
 from deid._cli_attribution import analyze_command, explain_command  # noqa: E402
+
 main.add_command(explain_command)
 main.add_command(analyze_command)
 

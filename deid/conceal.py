@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from attribution import METHODS, DistanceScore, explain, grid_regions, region_scores
 from deid.adversary import Adversary, PrivacyCheck, match_pairs
-from deid.operators import OPERATORS, Operator, build_operator
+from deid.operators import OPERATORS, Fill, Operator, build_operator
 from reid_model import read_image, resize
 from reid_model._check import check_choice
 
@@ -49,11 +49,13 @@ class ConcealConfig:
         refine: binary-search the shortest private prefix of the last step's cells.
         max_match_rate: target: condition C may hold for at most this fraction of triplets.
         top_k: target: the true identity must not be among the adversary's top-k.
-        fallback_operator: operator of the last resort when the configured one, on the whole
-            crop, still leaves the person matched.
+        fallback_operator: what the fallback tries on the whole crop after the configured
+            operator: ``"auto"`` tries grey, black and white fills and colour-shifted noise and
+            keeps the first that defeats the adversary (else the one matched least); an
+            operator name tries that one.
     """
 
-    operator: str = "blur"
+    operator: str = "fill"
     strength: float = 1.0
     method: str = "saliency"
     grid: tuple[int, int] = (16, 6)
@@ -63,11 +65,11 @@ class ConcealConfig:
     refine: bool = True
     max_match_rate: float = 0.5
     top_k: int = 10
-    fallback_operator: str = "fill"
+    fallback_operator: str = "auto"
 
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength
-        check_choice("fallback_operator", self.fallback_operator, OPERATORS)
+        check_choice("fallback_operator", self.fallback_operator, {"auto", *OPERATORS})
         check_choice("method", self.method, METHODS)
         if self.budget < 0:
             raise ValueError(f"budget must be >= 0, got {self.budget}")
@@ -142,9 +144,14 @@ class _People:
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, img in enumerate(self.images):
             if img.ndim != 3 or img.shape[0] != 3 or not img.is_floating_point():
-                raise ValueError(f"each appearance must be a float tensor (3, H, W), got {tuple(img.shape)} {img.dtype}")
+                raise ValueError(
+                    f"each appearance must be a float tensor (3, H, W), got {tuple(img.shape)} {img.dtype}"
+                )
             by_size.setdefault((img.shape[1], img.shape[2]), []).append(i)
-        self.by_size = {size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx])) for size, idx in by_size.items()}
+        self.by_size = {
+            size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx]))
+            for size, idx in by_size.items()
+        }
         self.model_inputs = self._to_model(self.images)
 
     def _to_model(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -264,6 +271,59 @@ def _refine(
     order[people[:, None] & (order >= hi[:, None])] = len(cells) + 1
 
 
+def _fallback_operators(config: ConcealConfig) -> list[tuple[str, Operator]]:
+    """Whole-crop treatments tried in order by the fallback."""
+    first = [(config.operator, build_operator(config.operator, config.strength))]
+    if config.fallback_operator != "auto":
+        return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
+    palette = [
+        ("fill grey", Fill(color=0.5)),
+        ("fill black", Fill(color=0.0)),
+        ("fill white", Fill(color=1.0)),
+        ("noise+color_shift", build_operator("noise+color_shift", 1.0)),
+    ]
+    return first + palette
+
+
+def _fallback(
+    batch: _People,
+    adversary: Adversary,
+    config: ConcealConfig,
+    masks: torch.Tensor,
+    originals: list[torch.Tensor],
+    failed: torch.Tensor,
+    names: list[str | None],
+) -> tuple[list[torch.Tensor | None], torch.Tensor, PrivacyCheck]:
+    """Conceal the whole crop of the ``failed`` people; try each fallback operator in turn.
+
+    A person takes the first treatment that makes them private, or else the one that leaves the
+    lowest match rate. ``names`` records each person's treatment.
+    """
+    groups = batch.groups
+    n_people = len(failed)
+    concealed, view = batch.render(build_operator(config.operator, config.strength), masks)
+    best_rate = torch.full((n_people,), float("inf"))
+    pending = failed.clone()
+    for name, op in _fallback_operators(config):
+        if not bool(pending.any()):
+            break
+        subset = pending[groups]
+        images, trial_view = batch.render(op, masks, subset)
+        check = adversary.check(adversary.embed(trial_view), [o[subset] for o in originals], groups[subset])
+        private = _private_people(check, groups[subset], n_people) & pending
+        rate = torch.zeros(n_people).scatter_reduce(0, groups[subset], check.match_rate, "amax")
+        better = pending & (private | (rate < best_rate))
+        for i in torch.nonzero(subset).flatten().tolist():
+            if better[groups[i]]:
+                concealed[i] = images[i]
+        view[torch.nonzero(better[groups]).flatten()] = trial_view[better[groups[subset]]]
+        for p in torch.nonzero(better).flatten().tolist():
+            names[p] = name
+        best_rate = torch.where(better, rate, best_rate)
+        pending &= ~private
+    return concealed, view, adversary.check(adversary.embed(view), originals, groups)
+
+
 def conceal_people(
     people: Sequence[Sequence[torch.Tensor]],
     *,
@@ -307,7 +367,9 @@ def conceal_people(
     first_attributions = torch.zeros(len(groups), 1, *MODEL_SIZE) if keep_attributions else None
     for step in range(len(schedule)):
         active = ~done
-        private, view = _check_people(batch, operator, adversary, _cell_masks(cells, order < never), originals, active)
+        private, view = _check_people(
+            batch, operator, adversary, _cell_masks(cells, order < never), originals, active
+        )
         if step > 0 and config.refine and bool(private.any()):
             _refine(batch, operator, adversary, cells, order, private, schedule[step - 1], originals)
         done |= private
@@ -331,22 +393,10 @@ def conceal_people(
     fallback_op: list[str | None] = [None] * n_people
     failed = ~_private_people(check, groups, n_people)
     if bool(failed.any()):
-        # Fallback: the whole crop, with the configured operator, then the last-resort operator.
         masks[failed] = 1.0
-        concealed, model_view = batch.render(operator, masks)
-        check = adversary.check(adversary.embed(model_view), originals, groups)
-        for p in torch.nonzero(failed).flatten().tolist():
-            fallback_op[p] = config.operator
-        still = failed & ~_private_people(check, groups, n_people)
-        if bool(still.any()):
-            last_images, last_view = batch.render(build_operator(config.fallback_operator, 1.0), masks)
-            replace_idx = still[groups]
-            for i in torch.nonzero(replace_idx).flatten().tolist():
-                concealed[i] = last_images[i]
-            model_view = torch.where(replace_idx[:, None, None, None], last_view, model_view)
-            check = adversary.check(adversary.embed(model_view), originals, groups)
-            for p in torch.nonzero(still).flatten().tolist():
-                fallback_op[p] = config.fallback_operator
+        concealed, model_view, check = _fallback(
+            batch, adversary, config, masks, originals, failed, fallback_op
+        )
     final_private = _private_people(check, groups, n_people)
 
     results = []
@@ -393,7 +443,9 @@ def conceal_person(
         (True, 0.25)
     """
     config = replace(config or ConcealConfig(), **options)
-    appearances = list(images.unbind(0)) if isinstance(images, torch.Tensor) and images.ndim == 4 else list(images)
+    appearances = (
+        list(images.unbind(0)) if isinstance(images, torch.Tensor) and images.ndim == 4 else list(images)
+    )
     return conceal_people(
         [appearances], config=config, adversary=adversary, device=device, keep_attributions=keep_attributions
     )[0]

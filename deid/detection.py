@@ -41,15 +41,11 @@ class BoxesError(ValueError):
 
 def _check_image(image: object) -> torch.Tensor:
     if not isinstance(image, torch.Tensor):
-        raise TypeError(
-            f"image must be a torch.Tensor of shape (3, H, W), got {type(image).__name__}"
-        )
+        raise TypeError(f"image must be a torch.Tensor of shape (3, H, W), got {type(image).__name__}")
     if image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(f"image must have shape (3, H, W), got {tuple(image.shape)}")
     if not image.is_floating_point():
-        raise TypeError(
-            f"image must be a floating-point tensor with values in [0, 1], got {image.dtype}"
-        )
+        raise TypeError(f"image must be a floating-point tensor with values in [0, 1], got {image.dtype}")
     return image
 
 
@@ -120,9 +116,7 @@ def detect_people(
     factor = min(upscale, max_side / max(height, width, 1))
     searched = image
     if factor != 1.0:
-        searched = resize(
-            image[None], (max(1, round(height * factor)), max(1, round(width * factor)))
-        )[0]
+        searched = resize(image[None], (max(1, round(height * factor)), max(1, round(width * factor))))[0]
     if searched.shape[-2] < 128 or searched.shape[-1] < 64:
         return []
     rects, weights = _hog().detectMultiScale(
@@ -175,9 +169,7 @@ def crop_boxes(
     return crops, used
 
 
-def paste_crops(
-    image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Sequence[Box]
-) -> torch.Tensor:
+def paste_crops(image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Sequence[Box]) -> torch.Tensor:
     """Paste ``crops`` (each ``(3, h, w)``) into a copy of ``image (3, H, W)`` at ``boxes``.
 
     ``boxes`` are the clipped boxes returned by :func:`crop_boxes`; later crops win where boxes
@@ -191,21 +183,15 @@ def paste_crops(
     """
     _check_image(image)
     if len(crops) != len(boxes):
-        raise ValueError(
-            f"crops and boxes must have the same length, got {len(crops)} and {len(boxes)}"
-        )
+        raise ValueError(f"crops and boxes must have the same length, got {len(crops)} and {len(boxes)}")
     height, width = image.shape[-2:]
     out = image.clone()
     for i, (crop, box) in enumerate(zip(crops, boxes, strict=True)):
         if tuple(crop.shape) != (3, box.h, box.w):
             got = tuple(crop.shape)
-            raise ValueError(
-                f"crops[{i}] must have shape (3, {box.h}, {box.w}) to fit {box}, got {got}"
-            )
+            raise ValueError(f"crops[{i}] must have shape (3, {box.h}, {box.w}) to fit {box}, got {got}")
         if box.x < 0 or box.y < 0 or box.x + box.w > width or box.y + box.h > height:
-            raise ValueError(
-                f"boxes[{i}] = {box} must lie inside the image of {width}x{height} pixels"
-            )
+            raise ValueError(f"boxes[{i}] = {box} must lie inside the image of {width}x{height} pixels")
         out[:, box.y : box.y + box.h, box.x : box.x + box.w] = crop.to(out.dtype)
     return out
 
@@ -247,9 +233,7 @@ def load_boxes(path: str | os.PathLike[str]) -> dict[str, list[Box]]:
         if not isinstance(entries, list):
             kind = type(entries).__name__
             raise BoxesError(f"boxes file {path}: {key!r} must map to a list of boxes, got {kind}")
-        out[key] = [
-            _parse_box(entry, f"boxes file {path}: {key!r}[{i}]") for i, entry in enumerate(entries)
-        ]
+        out[key] = [_parse_box(entry, f"boxes file {path}: {key!r}[{i}]") for i, entry in enumerate(entries)]
     return out
 
 
@@ -257,19 +241,13 @@ def _parse_box(entry: Any, where: str) -> Box:
     if isinstance(entry, Mapping):
         missing = [k for k in ("x", "y", "w", "h") if k not in entry]
         if missing:
-            raise BoxesError(
-                f"{where} lacks {missing}; a box needs x, y, w, h (and optionally score)"
-            )
+            raise BoxesError(f"{where} lacks {missing}; a box needs x, y, w, h (and optionally score)")
         values = [entry["x"], entry["y"], entry["w"], entry["h"], entry.get("score", 1.0)]
     elif isinstance(entry, list) and len(entry) in (4, 5):
         values = [*entry, 1.0] if len(entry) == 4 else list(entry)
     else:
-        raise BoxesError(
-            f"{where} must be [x, y, w, h], [x, y, w, h, score] or an object, got {entry!r}"
-        )
-    if not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
-    ):
+        raise BoxesError(f"{where} must be [x, y, w, h], [x, y, w, h, score] or an object, got {entry!r}")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
         raise BoxesError(f"{where} must hold finite numbers, got {entry!r}")
     x, y, w, h, score = values
     if w <= 0 or h <= 0:

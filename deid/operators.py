@@ -64,13 +64,9 @@ def _fill_color(images: torch.Tensor, color: Color) -> torch.Tensor:
     if isinstance(color, str):
         check_choice("color", color, {"mean"})
         return images.mean(dim=(2, 3), keepdim=True)
-    values = (
-        (float(color),) * 3 if isinstance(color, int | float) else tuple(float(c) for c in color)
-    )
+    values = (float(color),) * 3 if isinstance(color, int | float) else tuple(float(c) for c in color)
     if len(values) != 3 or not all(0.0 <= v <= 1.0 for v in values):
-        raise ValueError(
-            f"color must be a value or an (r, g, b) triple in [0, 1] or 'mean', got {color!r}"
-        )
+        raise ValueError(f"color must be a value or an (r, g, b) triple in [0, 1] or 'mean', got {color!r}")
     return torch.tensor(values, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
 
 
@@ -209,9 +205,7 @@ def color_shift(
     images, mask = _checked(images, mask)
     if not 0 <= saturation <= 1:
         raise ValueError(f"saturation must be in [0, 1], got {saturation}")
-    matrix = _filters.hue_saturation_matrix(
-        hue, saturation, dtype=images.dtype, device=images.device
-    )
+    matrix = _filters.hue_saturation_matrix(hue, saturation, dtype=images.dtype, device=images.device)
     return _blend(images, mask, _filters.color_transform(images, matrix))
 
 
@@ -274,9 +268,7 @@ class Pixelate(Operator):
     def __post_init__(self) -> None:
         _check_size("block", self.block, self.relative)
         if not self.relative and self.block != int(self.block):
-            raise ValueError(
-                f"block must be a whole number of pixels when relative=False, got {self.block}"
-            )
+            raise ValueError(f"block must be a whole number of pixels when relative=False, got {self.block}")
 
     def transform(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         width = images.shape[-1]
@@ -434,9 +426,7 @@ def build_operator(name: str, strength: float = 1.0) -> Operator:
     if not isinstance(strength, int | float) or isinstance(strength, bool) or not 0 < strength <= 1:
         raise ValueError(f"strength must be a number in (0, 1], got {strength!r}")
     if not isinstance(name, str) or not name:
-        raise ValueError(
-            f"name must be one of {sorted(OPERATORS)} or several joined by '+', got {name!r}"
-        )
+        raise ValueError(f"name must be one of {sorted(OPERATORS)} or several joined by '+', got {name!r}")
     parts = name.split("+")
     for part in parts:
         check_choice("operator name", part, OPERATORS)

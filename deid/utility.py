@@ -38,9 +38,7 @@ def _check_pair(images: object, reference: object) -> tuple[torch.Tensor, torch.
 
 def _untouched_weights(mask: torch.Tensor | None, images: torch.Tensor) -> torch.Tensor:
     if mask is None:
-        return torch.ones(
-            len(images), 1, *images.shape[-2:], dtype=images.dtype, device=images.device
-        )
+        return torch.ones(len(images), 1, *images.shape[-2:], dtype=images.dtype, device=images.device)
     mask = check_mask(mask, images).to(images.dtype)
     return (1 - mask).expand(len(images), 1, *images.shape[-2:])
 
@@ -88,9 +86,7 @@ def ssim(
     """
     images, reference = _check_pair(images, reference)
     if win_size % 2 == 0 or win_size < 3 or win_size > min(images.shape[-2:]):
-        raise ValueError(
-            f"win_size must be odd, >= 3 and at most {min(images.shape[-2:])}, got {win_size}"
-        )
+        raise ValueError(f"win_size must be odd, >= 3 and at most {min(images.shape[-2:])}, got {win_size}")
     weights = _untouched_weights(mask, images)
     x, y = images.double(), reference.double()
     n = win_size * win_size
@@ -185,8 +181,7 @@ def person_scores(images: torch.Tensor) -> torch.Tensor:
     check_images(images)
     hog, weights, bias = _hog()
     scores = [
-        float(np.asarray(hog.compute(_hog_window(image))).reshape(-1) @ weights) + bias
-        for image in images
+        float(np.asarray(hog.compute(_hog_window(image))).reshape(-1) @ weights) + bias for image in images
     ]
     return torch.tensor(scores, dtype=torch.float32)
 

@@ -22,7 +22,9 @@ def check_mask(mask: object, images: torch.Tensor, name: str = "mask") -> torch.
         raise TypeError(f"{name} must be a torch.Tensor of shape (B, 1, H, W), got {type(mask).__name__}")
     b, _, h, w = images.shape
     if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[2:] != (h, w) or mask.shape[0] not in (1, b):
-        raise ValueError(f"{name} must have shape ({b}, 1, {h}, {w}) or (1, 1, {h}, {w}), got {tuple(mask.shape)}")
+        raise ValueError(
+            f"{name} must have shape ({b}, 1, {h}, {w}) or (1, 1, {h}, {w}), got {tuple(mask.shape)}"
+        )
     return mask
 
 

@@ -93,7 +93,7 @@ def load_folder(root: str | os.PathLike[str]) -> list[Sample]:
     root = Path(root)
     _require_dir(root, "dataset")
     person_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    samples = []
+    samples: list[Sample] = []
     for index, person_dir in enumerate(person_dirs):
         pid = int(person_dir.name) if person_dir.name.isdigit() else index
         camera_dirs = sorted(p for p in person_dir.iterdir() if p.is_dir())

@@ -25,6 +25,8 @@ class Embedder(nn.Module):
     input_size: tuple[int, int] = (128, 48)
     embedding_dim: int
     arch: str
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(
         self,
@@ -114,9 +116,7 @@ class _BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
-            )
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))

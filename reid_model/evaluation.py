@@ -95,6 +95,10 @@ def evaluate(
         if not ids:
             continue
         subset = select(samples, ids)
-        batch = images[[index[s] for s in subset]] if images is not None else load_images([s.path for s in subset])
+        batch = (
+            images[[index[s] for s in subset]]
+            if images is not None
+            else load_images([s.path for s in subset])
+        )
         results[part] = evaluate_embeddings(embed(model, batch), subset, seed=seed)
     return results

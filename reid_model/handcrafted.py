@@ -140,9 +140,7 @@ def _normalize_group(histograms: list[torch.Tensor], dtype: torch.dtype) -> torc
     return F.normalize(feature, dim=1)
 
 
-def lomo_features(
-    images: torch.Tensor, *, use_retinex: bool = False, chunk_size: int = 128
-) -> torch.Tensor:
+def lomo_features(images: torch.Tensor, *, use_retinex: bool = False, chunk_size: int = 128) -> torch.Tensor:
     """LOMO descriptors ``(B, D)`` of images ``(B, 3, H, W)`` in [0, 1], resized to 128 x 48.
 
     D is 26,960 for 128 x 48 crops: (512 HSV + 2 x 81 SILTP bins) x (24 + 11 + 5) rows.
@@ -168,10 +166,7 @@ def lomo_features(
             joint = (hsv[:, 0] * HSV_BINS + hsv[:, 1]) * HSV_BINS + hsv[:, 2]
             colour.append(_max_occurrence(joint, HSV_BINS**3))
             gray = (
-                batch
-                * torch.tensor([0.299, 0.587, 0.114], dtype=dtype, device=batch.device).view(
-                    1, 3, 1, 1
-                )
+                batch * torch.tensor([0.299, 0.587, 0.114], dtype=dtype, device=batch.device).view(1, 3, 1, 1)
             ).sum(1)
             for radius in SILTP_RADII:
                 texture[radius].append(_max_occurrence(_siltp_codes(gray, radius, SILTP_TAU), 3**4))
@@ -182,9 +177,7 @@ def lomo_features(
     return torch.cat(chunks)
 
 
-def _pair_covariances(
-    features: torch.Tensor, labels: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair_covariances(features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Covariances of within-person and between-person differences over all ordered pairs."""
     n = len(features)
     _, group, counts = torch.unique(labels, return_inverse=True, return_counts=True)
@@ -261,9 +254,7 @@ class HandcraftedMatcher:
         check_images(images)
         labels_t = torch.as_tensor(labels, device=images.device).long()
         if labels_t.shape != (len(images),):
-            raise ValueError(
-                f"labels must have shape ({len(images)},), got {tuple(labels_t.shape)}"
-            )
+            raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels_t.shape)}")
         if self.metric == "none":
             return self
         features = self.features(images).double()
@@ -303,12 +294,8 @@ class HandcraftedMatcher:
         if self.metric == "none":
             return features
         if self.projection is None or self.mean is None:
-            raise RuntimeError(
-                f"HandcraftedMatcher(metric={self.metric!r}) must be fit before embedding"
-            )
-        projected = (features.double() - self.mean.to(features.device)) @ self.projection.to(
-            features.device
-        )
+            raise RuntimeError(f"HandcraftedMatcher(metric={self.metric!r}) must be fit before embedding")
+        projected = (features.double() - self.mean.to(features.device)) @ self.projection.to(features.device)
         return projected.to(features.dtype)
 
     def distance(self, query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:

@@ -47,9 +47,7 @@ def margin_triplet_loss(
 class SoftmaxTripletLoss(nn.Module):
     """Module form of :func:`softmax_triplet_loss` (the seed's loss)."""
 
-    def forward(
-        self, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
-    ) -> torch.Tensor:
+    def forward(self, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
         return softmax_triplet_loss(anchor, positive, negative)
 
 
@@ -60,9 +58,7 @@ class MarginTripletLoss(nn.Module):
         super().__init__()
         self.margin = margin
 
-    def forward(
-        self, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
-    ) -> torch.Tensor:
+    def forward(self, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
         return margin_triplet_loss(anchor, positive, negative, margin=self.margin)
 
 

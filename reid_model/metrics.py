@@ -29,10 +29,10 @@ def triplet_error(d_pos: torch.Tensor, d_neg: torch.Tensor) -> float:
 
 def cmc_map(
     distmat: torch.Tensor | np.ndarray,
-    query_ids: Sequence[int] | np.ndarray,
-    gallery_ids: Sequence[int] | np.ndarray,
-    query_cams: Sequence[int] | np.ndarray | None = None,
-    gallery_cams: Sequence[int] | np.ndarray | None = None,
+    query_ids: Sequence[int] | np.ndarray | torch.Tensor,
+    gallery_ids: Sequence[int] | np.ndarray | torch.Tensor,
+    query_cams: Sequence[int] | np.ndarray | torch.Tensor | None = None,
+    gallery_cams: Sequence[int] | np.ndarray | torch.Tensor | None = None,
     *,
     max_rank: int = 20,
 ) -> tuple[np.ndarray, float]:

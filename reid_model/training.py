@@ -86,7 +86,9 @@ def _lr_at(config: TrainConfig, progress: float) -> float:
     return config.lr * 0.5 * (1 + math.cos(math.pi * (progress - config.warmup_epochs) / span))
 
 
-def _save_state(path: Path, epoch: int, optimizer: torch.optim.Optimizer, head: nn.Module | None, best: float) -> None:
+def _save_state(
+    path: Path, epoch: int, optimizer: torch.optim.Optimizer, head: nn.Module | None, best: float
+) -> None:
     state = optimizer.state_dict()
     tensors = {}
     steps = {}
@@ -154,7 +156,7 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
 
     torch.manual_seed(config.seed)
     model = build_embedder(config.arch, **config.arch_config).to(device)
-    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    model = model.to(memory_format=torch.channels_last)
     head = nn.Linear(model.embedding_dim, len(id_index), bias=False).to(device) if config.id_loss else None
     params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -180,7 +182,9 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     meta_base = {"train_config": asdict(config), "split": asdict(split)}
     started = time.perf_counter()
     images_seen = 0
-    bar = tqdm(range(start_epoch, config.epochs), disable=not progress, desc=f"train {config.arch}", unit="epoch")
+    bar = tqdm(
+        range(start_epoch, config.epochs), disable=not progress, desc=f"train {config.arch}", unit="epoch"
+    )
     for epoch in bar:
         torch.manual_seed(config.seed * 7919 + epoch)
         generator = torch.Generator().manual_seed(config.seed * 104_729 + epoch)
@@ -195,11 +199,15 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
                 images = augment(images, augmentation, generator=generator)
             images = images.to(device).contiguous(memory_format=torch.channels_last)
             embeddings = model(images)
-            a, p, n = batch_triplets(embeddings, labels[batch].to(device), mining=config.mining, generator=generator)
+            a, p, n = batch_triplets(
+                embeddings, labels[batch].to(device), mining=config.mining, generator=generator
+            )
             loss = loss_fn(embeddings[a], embeddings[p], embeddings[n])
             if head is not None:
                 logits = head(F.normalize(embeddings, dim=1)) * 16.0
-                loss = loss + config.id_loss * F.cross_entropy(logits, classes[batch].to(device), label_smoothing=0.1)
+                loss = loss + config.id_loss * F.cross_entropy(
+                    logits, classes[batch].to(device), label_smoothing=0.1
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -211,10 +219,14 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
             record.update({"val_error": val["seed_error"], "val_rank1": val["rank1"], "val_mAP": val["mAP"]})
         history.append(record)
         score = record.get("val_mAP", float(epoch))
-        save_checkpoint(out / "last.safetensors", model, {**meta_base, "epoch": epoch + 1, "history": history[-1]})
+        save_checkpoint(
+            out / "last.safetensors", model, {**meta_base, "epoch": epoch + 1, "history": history[-1]}
+        )
         if score > best:
             best = score
-            save_checkpoint(out / "best.safetensors", model, {**meta_base, "epoch": epoch + 1, "history": history[-1]})
+            save_checkpoint(
+                out / "best.safetensors", model, {**meta_base, "epoch": epoch + 1, "history": history[-1]}
+            )
         _save_state(state_file, epoch + 1, optimizer, head, best)
         write_bytes_atomic(history_file, json.dumps(history, indent=1).encode())
         bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "epoch"})

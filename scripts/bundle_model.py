@@ -18,7 +18,9 @@ from reid_model.pretrained import DEFAULT_GALLERY, DEFAULT_WEIGHTS
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run", type=Path, help="A training run folder holding best.safetensors.")
     parser.add_argument("--data", default="../shared/data/viper")
     args = parser.parse_args()
@@ -27,7 +29,9 @@ def main() -> None:
     for key in ("format", "arch", "arch_config", "input_size", "embedding_dim", "normalization"):
         meta.pop(key, None)
     meta["bundled_from"] = str(args.run)
-    meta["gallery"] = "embeddings of the split's validation persons (both cameras), in default_gallery.safetensors"
+    meta["gallery"] = (
+        "embeddings of the split's validation persons (both cameras), in default_gallery.safetensors"
+    )
     save_checkpoint(DEFAULT_WEIGHTS, model, meta)
     samples = select(load_dataset(args.data), meta["split"]["val"])
     embeddings = embed(model, load_images([s.path for s in samples]))
@@ -36,7 +40,9 @@ def main() -> None:
         "labels": torch.tensor([s.person_id for s in samples]),
         "cameras": torch.tensor([s.camera_id for s in samples]),
     }
-    write_bytes_atomic(DEFAULT_GALLERY, save(tensors, metadata={"persons": "validation split of the bundled model"}))
+    write_bytes_atomic(
+        DEFAULT_GALLERY, save(tensors, metadata={"persons": "validation split of the bundled model"})
+    )
     print(f"bundled {args.run} -> {DEFAULT_WEIGHTS} and {DEFAULT_GALLERY} ({len(samples)} gallery images)")
 
 

@@ -27,7 +27,9 @@ def viper_root() -> Path:
     return VIPER
 
 
-def write_random_image(path: Path, *, seed: int, size: tuple[int, int] = (128, 48), colour: int | None = None) -> Path:
+def write_random_image(
+    path: Path, *, seed: int, size: tuple[int, int] = (128, 48), colour: int | None = None
+) -> Path:
     """Write a random uint8 BGR image of ``size`` (height, width); ``colour`` biases it per person."""
     rng = np.random.default_rng(seed)
     image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
@@ -57,7 +59,10 @@ class TinyEmbedder(Embedder):
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(3, 8, 5, stride=4, padding=2), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU()
+            nn.Conv2d(3, 8, 5, stride=4, padding=2),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, stride=2, padding=1),
+            nn.ReLU(),
         )
         self.fc = nn.Linear(8, self.embedding_dim)
 

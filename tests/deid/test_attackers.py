@@ -44,21 +44,14 @@ def test_embedding_attacker_distances_are_l2_between_embeddings():
         for g in range(5):
             expected = (query[q].mean(dim=(1, 2)) - gallery[g].mean(dim=(1, 2))).norm()
             assert float(distmat[q, g]) == pytest.approx(float(expected), abs=1e-6)
-    assert (
-        not attacker.adaptive
-        and attacker.adapt(query, query, torch.zeros(2), torch.zeros(2)) is attacker
-    )
+    assert not attacker.adaptive and attacker.adapt(query, query, torch.zeros(2), torch.zeros(2)) is attacker
 
 
 def test_distance_attacker_gets_the_images():
-    attacker = Attacker(
-        "pixels", distance_fn=lambda q, g: torch.cdist(q.flatten(1), g.flatten(1), p=1)
-    )
+    attacker = Attacker("pixels", distance_fn=lambda q, g: torch.cdist(q.flatten(1), g.flatten(1), p=1))
     query, gallery = torch.rand(3, 3, 4, 4), torch.rand(2, 3, 4, 4)
     assert torch.equal(attacker.features(query), query)
-    assert torch.allclose(
-        attacker(query, gallery), (query[:, None] - gallery[None]).abs().flatten(2).sum(2)
-    )
+    assert torch.allclose(attacker(query, gallery), (query[:, None] - gallery[None]).abs().flatten(2).sum(2))
     assert "distance" in repr(attacker)
 
 

@@ -59,9 +59,7 @@ def test_retrieval_scores_against_brute_force():
 
 def test_retrieval_scores_seed_error_uses_rows_as_anchors():
     labels, cameras = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
-    perfect = torch.tensor(
-        [[9, 1, 5, 5], [1, 9, 5, 5], [5, 5, 9, 1], [5, 5, 1, 9]], dtype=torch.float32
-    )
+    perfect = torch.tensor([[9, 1, 5, 5], [1, 9, 5, 5], [5, 5, 9, 1], [5, 5, 1, 9]], dtype=torch.float32)
     assert retrieval_scores(perfect, labels, cameras)["seed_error"] == 0.0
     assert retrieval_scores(-perfect, labels, cameras)["seed_error"] == 1.0
     with pytest.raises(ValueError, match=r"distmat must have shape \(4, 4\)"):
@@ -125,9 +123,7 @@ class HalfGrey:
         mask[:, 64:] = 1
         from types import SimpleNamespace
 
-        return SimpleNamespace(
-            images=list(stacked * (1 - mask) + 0.5 * mask), mask=mask, fallback=False
-        )
+        return SimpleNamespace(images=list(stacked * (1 - mask) + 0.5 * mask), mask=mask, fallback=False)
 
 
 def test_audit_end_to_end_on_synthetic_persons(tiny_embedder, tmp_path):
@@ -155,24 +151,17 @@ def test_audit_end_to_end_on_synthetic_persons(tiny_embedder, tmp_path):
     assert lines and lines[0].startswith("blackout")
     for r in rows:
         assert (
-            r["persons"] == 4
-            and r["rank1_chance"] == pytest.approx(0.25)
-            and r["seed_error_chance"] == 0.5
+            r["persons"] == 4 and r["rank1_chance"] == pytest.approx(0.25) and r["seed_error_chance"] == 0.5
         )
         assert 0 <= r["rank1"] <= 1 and 0 <= r["mAP"] <= 1 and 0 <= r["seed_error"] <= 1
     # the hand-crafted matcher finds every original; blackout takes everything away
     assert by[("blackout", "handcrafted")]["rank1_before"] == 1.0
-    assert by[("blackout", "pixels")]["area"] == 1.0 and by[("blackout", "pixels")][
-        "ssim"
-    ] == pytest.approx(0, abs=0.05)
-    assert by[("blackout", "pixels")]["c2c_rank1"] == pytest.approx(0.25)  # all concealed crops tie
-    assert (
-        by[("half_grey", "pixels")]["area"] == 0.5
-        and by[("half_grey", "pixels")]["fallback_rate"] == 0.0
+    assert by[("blackout", "pixels")]["area"] == 1.0 and by[("blackout", "pixels")]["ssim"] == pytest.approx(
+        0, abs=0.05
     )
-    assert (
-        by[("half_grey", "pixels")]["psnr_untouched"] == 100.0
-    )  # identical untouched half, capped
+    assert by[("blackout", "pixels")]["c2c_rank1"] == pytest.approx(0.25)  # all concealed crops tie
+    assert by[("half_grey", "pixels")]["area"] == 0.5 and by[("half_grey", "pixels")]["fallback_rate"] == 0.0
+    assert by[("half_grey", "pixels")]["psnr_untouched"] == 100.0  # identical untouched half, capped
     assert np.isnan(by[("head_blur", "pixels")]["fallback_rate"])
     assert by[("head_blur", "handcrafted")]["rank1"] == 1.0  # the head is not what identifies them
     # the concealed crops keep the consistent half: concealed-to-concealed still matches
@@ -221,9 +210,7 @@ def test_audit_bad_input(tiny_embedder):
         )
     with pytest.raises(ValueError, match="at least one concealer"):
         audit({}, samples, split, [attacker], images=images)
-    wrong = {
-        "crop": lambda person: (torch.stack(list(person))[..., :64, :], torch.zeros(1, 64, 48))
-    }
+    wrong = {"crop": lambda person: (torch.stack(list(person))[..., :64, :], torch.zeros(1, 64, 48))}
     with pytest.raises(ValueError, match="method 'crop' must return images of shape"):
         audit(wrong, samples, split, [attacker], images=images, detector=False)
 
@@ -261,9 +248,7 @@ def test_audit_command_bad_options(fake_viper, tmp_path):
     assert result.exit_code == 2 and "need --independent-weights" in result.output
     result = runner.invoke(main, [*base, "--methods", "loop_smear"])
     assert result.exit_code == 2 and "operator name must be one of" in result.output
-    result = runner.invoke(
-        main, ["audit", "--data", str(fake_viper), "--out", str(fake_viper / "out")]
-    )
+    result = runner.invoke(main, ["audit", "--data", str(fake_viper), "--out", str(fake_viper / "out")])
     assert result.exit_code == 2 and "must not be inside the dataset" in result.output
 
 
@@ -275,9 +260,7 @@ def test_baseline_audit_on_viper_test_persons(viper_root):
 
     split = seed_split(range(632), seed=0)
     train = select(samples, split.train)
-    matcher = HandcraftedMatcher().fit(
-        load_images([s.path for s in train]), [s.person_id for s in train]
-    )
+    matcher = HandcraftedMatcher().fit(load_images([s.path for s in train]), [s.person_id for s in train])
     rows = audit(
         {k: v for k, v in baseline_concealers().items() if k in ("blackout", "head_blur")},
         samples,

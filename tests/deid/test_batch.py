@@ -22,9 +22,7 @@ from tests.deid.conftest import StandIn, tree_hashes, write_crop
 
 
 def _config(inputs, output, **options) -> BatchConfig:
-    return BatchConfig(
-        inputs=tuple(str(i) for i in inputs), output=str(output), progress=False, **options
-    )
+    return BatchConfig(inputs=tuple(str(i) for i in inputs), output=str(output), progress=False, **options)
 
 
 def _records(summary) -> dict[str, dict]:
@@ -36,9 +34,7 @@ def _huge_png(path: Path, width: int = 100_000, height: int = 100_000) -> Path:
     """A PNG whose header claims ``width x height`` pixels (with valid CRCs) and no real data."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
@@ -164,9 +160,7 @@ def test_group_keys(name, group_by, key):
 
 def test_run_conceals_groups_together_and_mirrors_the_tree(crop_tree, tmp_path, stand_in):
     before = tree_hashes(crop_tree)
-    summary = run_batch(
-        _config([crop_tree], tmp_path / "out", group_by="viper"), conceal_group=stand_in
-    )
+    summary = run_batch(_config([crop_tree], tmp_path / "out", group_by="viper"), conceal_group=stand_in)
     assert summary.exit_code == 0 and summary.counts["ok"] == 7
     groups = sorted(sorted(p.name for p in call) for call in stand_in.calls)
     assert groups == [
@@ -196,9 +190,7 @@ def test_batches_several_people_per_call(crop_tree, tmp_path):
         return [[CropResult(image=torch.zeros_like(i)) for i in person] for person in people]
 
     run_batch(_config([crop_tree], tmp_path / "out", batch_size=4), conceal_batch=conceal_batch)
-    assert (
-        sum(calls) == 4 and max(calls) > 1
-    )  # 3 VIPeR persons and x.png, in fewer calls than people
+    assert sum(calls) == 4 and max(calls) > 1  # 3 VIPeR persons and x.png, in fewer calls than people
 
 
 def test_bad_files_are_reported_per_file_and_the_batch_goes_on(tmp_path, stand_in):
@@ -224,9 +216,7 @@ def test_bad_files_are_reported_per_file_and_the_batch_goes_on(tmp_path, stand_i
     (out / "keep.txt").write_text("written earlier")
     before = tree_hashes(root)
 
-    summary = run_batch(
-        _config([root, tmp_path / "empty"], out, group_by="none"), conceal_group=stand_in
-    )
+    summary = run_batch(_config([root, tmp_path / "empty"], out, group_by="none"), conceal_group=stand_in)
     records = _records(summary)
     for name in ("good.png", "gray.png", "rgba.png", "deep.png"):
         assert records[name]["status"] == "ok", records[name]
@@ -243,8 +233,7 @@ def test_bad_files_are_reported_per_file_and_the_batch_goes_on(tmp_path, stand_i
         assert records[name]["status"] == "failed", records[name]
         assert message in records[name]["error"], records[name]
     assert (
-        records["notes.txt"]["status"] == "skipped"
-        and "not an image file" in records["notes.txt"]["error"]
+        records["notes.txt"]["status"] == "skipped" and "not an image file" in records["notes.txt"]["error"]
     )
     assert records["loop"]["status"] == "skipped" and "symlink loop" in records["loop"]["error"]
     assert records["empty"]["status"] == "skipped" and "empty folder" in records["empty"]["error"]
@@ -260,19 +249,12 @@ def test_unwritable_output_folder_with_permissions(tmp_path, stand_in):
     os.chmod(out / "ro", 0o500)
     try:
         if os.access(out / "ro", os.W_OK):
-            pytest.skip(
-                "running as root: chmod does not stop writes (the blocked-path case covers this)"
-            )
+            pytest.skip("running as root: chmod does not stop writes (the blocked-path case covers this)")
         write_crop(tmp_path / "in" / "ro" / "a.png", seed=0)
         write_crop(tmp_path / "in" / "ok" / "b.png", seed=1)
-        summary = run_batch(
-            _config([tmp_path / "in"], out, group_by="none"), conceal_group=stand_in
-        )
+        summary = run_batch(_config([tmp_path / "in"], out, group_by="none"), conceal_group=stand_in)
         records = _records(summary)
-        assert (
-            records["a.png"]["status"] == "failed"
-            and "Permission denied" in records["a.png"]["error"]
-        )
+        assert records["a.png"]["status"] == "failed" and "Permission denied" in records["a.png"]["error"]
         assert records["b.png"]["status"] == "ok"
     finally:
         os.chmod(out / "ro", 0o700)
@@ -300,9 +282,7 @@ def test_a_conceal_returning_the_wrong_shape_is_a_failure(crop_tree, tmp_path):
     def conceal_group(images, paths):
         return [{"image": torch.zeros(3, 10, 10)} for _ in images]
 
-    summary = run_batch(
-        _config([crop_tree / "cam_a"], tmp_path / "out"), conceal_group=conceal_group
-    )
+    summary = run_batch(_config([crop_tree / "cam_a"], tmp_path / "out"), conceal_group=conceal_group)
     assert summary.counts["failed"] == 3
     assert "conceal returned shape (3, 10, 10)" in _records(summary)["000_45.bmp"]["error"]
     assert not (tmp_path / "out" / "000_45.bmp").exists()
@@ -312,15 +292,9 @@ def test_an_unmatched_person_is_said_so(crop_tree, tmp_path):
     def conceal_group(images, paths):
         return [CropResult(image=i, success=False, fallback=True) for i in images]
 
-    summary = run_batch(
-        _config([crop_tree / "cam_a"], tmp_path / "out"), conceal_group=conceal_group
-    )
+    summary = run_batch(_config([crop_tree / "cam_a"], tmp_path / "out"), conceal_group=conceal_group)
     record = _records(summary)["000_45.bmp"]
-    assert (
-        record["success"] is False
-        and record["fallback"] is True
-        and "still matches" in record["note"]
-    )
+    assert record["success"] is False and record["fallback"] is True and "still matches" in record["note"]
     assert summary.still_matched == 3
 
 
@@ -355,11 +329,7 @@ def test_a_frame_with_nobody_is_reported_and_kept_only_on_request(tmp_path, stan
     cv2.imwrite(str(tmp_path / "scene.png"), np.full((480, 640, 3), 128, np.uint8))
     summary = run_batch(_config([tmp_path / "scene.png"], tmp_path / "out"), conceal_group=stand_in)
     record = _records(summary)["scene.png"]
-    assert (
-        record["status"] == "no_person"
-        and "HOG detector" in record["error"]
-        and record["output"] is None
-    )
+    assert record["status"] == "no_person" and "HOG detector" in record["error"] and record["output"] is None
     assert not (tmp_path / "out" / "scene.png").exists()
     kept = run_batch(
         _config([tmp_path / "scene.png"], tmp_path / "out2", keep_undetected=True),
@@ -393,9 +363,7 @@ def test_resume_skips_done_files_and_redoes_failed_and_missing_ones(crop_tree, t
     summary = run_batch(_config([crop_tree], out, resume=True), conceal_group=again)
     assert again.calls == [] and summary.resumed == 7 and summary.counts["ok"] == 7
     assert summary.warnings == []
-    changed = run_batch(
-        _config([crop_tree], out, resume=True, strength=0.5), conceal_group=StandIn()
-    )
+    changed = run_batch(_config([crop_tree], out, resume=True, strength=0.5), conceal_group=StandIn())
     assert "settings differ" in changed.warnings[0]
     (out / "extra" / "sub" / "x.png").unlink()  # a lost output is redone
     third = StandIn()
@@ -440,9 +408,7 @@ def test_a_resumed_group_with_a_new_member_is_redone_whole(crop_tree, tmp_path):
     write_crop(crop_tree / "cam_b" / "000_180.bmp", seed=7)
     again = StandIn()
     run_batch(_config([crop_tree], out, resume=True), conceal_group=again)
-    assert [sorted(p.name for p in c) for c in again.calls] == [
-        ["000_180.bmp", "000_45.bmp", "000_90.bmp"]
-    ]
+    assert [sorted(p.name for p in c) for c in again.calls] == [["000_180.bmp", "000_45.bmp", "000_90.bmp"]]
 
 
 def test_unwritable_report_is_refused_up_front(crop_tree, tmp_path, stand_in):
@@ -493,9 +459,7 @@ def test_the_heatmap_writer_draws_attributions(tmp_path, tiny_embedder):
     from deid.adversary import Adversary
     from reid_model import embed
 
-    gallery = embed(
-        tiny_embedder, torch.rand(4, 3, 128, 48, generator=torch.Generator().manual_seed(0))
-    )
+    gallery = embed(tiny_embedder, torch.rand(4, 3, 128, 48, generator=torch.Generator().manual_seed(0)))
     write = heatmap_writer(Adversary([tiny_embedder], [gallery]))
     image = torch.rand(3, 128, 48)
     write([image, image], [None, torch.rand(1, 128, 48)], [tmp_path / "a.png", tmp_path / "b.png"])

@@ -29,9 +29,7 @@ def _run(args, stand_in=None):
 
 def _outputs(root: Path) -> list[str]:
     return sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.is_file() and "report" not in p.name
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and "report" not in p.name
     )
 
 
@@ -42,9 +40,7 @@ def test_conceal_mirrors_the_tree_and_leaves_inputs_byte_identical(crop_tree, tm
     assert "7 ok, 0 failed" in result.output
     assert _outputs(tmp_path / "out") == sorted(before)
     assert tree_hashes(crop_tree) == before
-    assert (tmp_path / "out" / "report.json").is_file() and (
-        tmp_path / "out" / "report.csv"
-    ).is_file()
+    assert (tmp_path / "out" / "report.json").is_file() and (tmp_path / "out" / "report.csv").is_file()
 
 
 def test_resume_skips_done_files(crop_tree, tmp_path, stand_in):
@@ -71,10 +67,7 @@ def test_refuses_an_output_inside_the_input(crop_tree, tmp_path, stand_in, insid
     before = tree_hashes(crop_tree)
     result = _run([crop_tree, "-o", crop_tree / inside], stand_in)
     assert result.exit_code == 2
-    assert (
-        "Invalid value for -o/--output" in result.output
-        and "inside the input folder" in result.output
-    )
+    assert "Invalid value for -o/--output" in result.output and "inside the input folder" in result.output
     assert tree_hashes(crop_tree) == before and stand_in.calls == []
 
 
@@ -109,9 +102,7 @@ def test_composed_operator_and_glob_inputs(crop_tree, tmp_path, stand_in):
     )
     assert result.exit_code == 0, result.output
     assert _outputs(tmp_path / "out") == sorted(
-        f"{cam}/{pid:03d}_{angle}.bmp"
-        for cam, angle in (("cam_a", 45), ("cam_b", 90))
-        for pid in range(3)
+        f"{cam}/{pid:03d}_{angle}.bmp" for cam, angle in (("cam_a", 45), ("cam_b", 90)) for pid in range(3)
     )
 
 
@@ -123,9 +114,7 @@ def test_end_to_end_with_the_real_conceal_loop(tmp_path):
     write_crop(root / "cam_a" / "007_45.bmp", seed=1)
     write_crop(root / "cam_b" / "007_90.bmp", seed=2, size=(256, 96))
     before = tree_hashes(root)
-    result = _run(
-        [root, "-o", tmp_path / "out", "--budget", "2", "--heatmaps", "--operator", "pixelate"]
-    )
+    result = _run([root, "-o", tmp_path / "out", "--budget", "2", "--heatmaps", "--operator", "pixelate"])
     assert result.exit_code == 0, result.output
     assert tree_hashes(root) == before
     records = {

@@ -23,9 +23,7 @@ from reid_model.io import read_image
 
 def _background(height: int, width: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    yy, xx = torch.meshgrid(
-        torch.linspace(0, 1, height), torch.linspace(0, 1, width), indexing="ij"
-    )
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, height), torch.linspace(0, 1, width), indexing="ij")
     smooth = torch.stack([0.3 + 0.3 * xx, 0.35 + 0.2 * yy, torch.full_like(xx, 0.4)])
     return (smooth + 0.03 * torch.randn(3, height, width, generator=g)).clamp(0, 1)
 
@@ -40,17 +38,15 @@ def _iou(a: Box, b: Box) -> float:
 def _frame(viper_root, person_ids, *, scale: int, seed: int) -> tuple[torch.Tensor, list[Box]]:
     """Real VIPeR crops (scaled by ``scale``) pasted at fixed places into a textured background."""
     height, width = (480, 640) if scale == 1 else (600, 900)
-    places = (
-        [(40, 60), (260, 200), (470, 100)] if scale == 1 else [(40, 60), (330, 300), (640, 120)]
-    )
+    places = [(40, 60), (260, 200), (470, 100)] if scale == 1 else [(40, 60), (330, 300), (640, 120)]
     frame, truth = _background(height, width, seed), []
     files = sorted((viper_root / "cam_a").glob("*.bmp"))
     for (x, y), pid in zip(places, person_ids, strict=True):
         crop = read_image(files[pid])
         if scale != 1:
-            crop = F.interpolate(
-                crop[None], scale_factor=scale, mode="bicubic", align_corners=False
-            )[0].clamp(0, 1)
+            crop = F.interpolate(crop[None], scale_factor=scale, mode="bicubic", align_corners=False)[
+                0
+            ].clamp(0, 1)
         h, w = crop.shape[1:]
         frame[:, y : y + h, x : x + w] = crop
         truth.append(Box(x, y, w, h))

@@ -34,9 +34,7 @@ SHAPES = [(1, 3, 128, 48), (2, 3, 33, 17), (3, 3, 8, 5)]
 
 
 def _images(shape, dtype=torch.float32, seed=0):
-    return torch.rand(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(
-        dtype
-    )
+    return torch.rand(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(dtype)
 
 
 def _box_mask(shape, dtype=torch.float32):
@@ -149,9 +147,7 @@ def test_fill_colours():
     ones = torch.ones(1, 1, 6, 4)
     assert torch.equal(fill(images, ones), torch.full_like(images, 0.5))
     rgb = fill(images, ones, color=(1.0, 0.0, 0.25))
-    assert torch.equal(rgb[:, 0], torch.ones(2, 6, 4)) and torch.equal(
-        rgb[:, 2], torch.full((2, 6, 4), 0.25)
-    )
+    assert torch.equal(rgb[:, 0], torch.ones(2, 6, 4)) and torch.equal(rgb[:, 2], torch.full((2, 6, 4), 0.25))
     mean = fill(images, ones, color="mean")
     assert torch.allclose(mean, images.mean(dim=(2, 3), keepdim=True).expand_as(images))
     half = fill(images, ones, color=0.0, opacity=0.5)
@@ -183,9 +179,7 @@ def test_noise_is_seeded():
 
 @pytest.mark.parametrize("method", ["telea", "ns"])
 def test_inpaint_restores_a_smooth_image_and_keeps_float_precision(method):
-    yy, xx = torch.meshgrid(
-        torch.linspace(0.2, 0.6, 40), torch.linspace(0.3, 0.5, 20), indexing="ij"
-    )
+    yy, xx = torch.meshgrid(torch.linspace(0.2, 0.6, 40), torch.linspace(0.3, 0.5, 20), indexing="ij")
     images = torch.stack([yy, xx, (yy + xx) / 2])[None].double()
     mask = _box_mask((1, 3, 40, 20), torch.float64)
     out = inpaint(images, mask, radius=3, method=method)

@@ -24,9 +24,7 @@ def test_ssim_matches_scikit_image(shape, win_size):
     images, reference = _pair(shape)
     ours = ssim(images, reference, win_size=win_size)
     ref = [
-        structural_similarity(
-            r.numpy(), i.numpy(), channel_axis=0, data_range=1.0, win_size=win_size
-        )
+        structural_similarity(r.numpy(), i.numpy(), channel_axis=0, data_range=1.0, win_size=win_size)
         for i, r in zip(images, reference, strict=True)
     ]
     np.testing.assert_allclose(ours.numpy(), ref, rtol=1e-10)

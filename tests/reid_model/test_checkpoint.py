@@ -41,7 +41,7 @@ def test_corrupt_weights(tmp_path):
 
 def test_foreign_files(tmp_path):
     (tmp_path / "x.safetensors").write_bytes(b"PK\x03\x04 a pickle zip")
-    with pytest.raises(CheckpointError, match="metadata .* is missing"):
+    with pytest.raises(CheckpointError, match=r"metadata .* is missing"):
         load_checkpoint(tmp_path / "x.safetensors")
     (tmp_path / "x.json").write_text('{"format": "something-else"}')
     with pytest.raises(CheckpointError, match="is not a deid checkpoint"):

@@ -28,8 +28,13 @@ def test_viper_empty_camera_folder(tmp_path):
 
 def test_market_loader_drops_junk(tmp_path):
     folder = tmp_path / "bounding_box_train"
-    for name in ["0002_c1s1_000451_03.jpg", "0002_c3s1_000551_01.jpg", "0000_c1s1_000001_01.jpg",
-                 "-1_c2s1_000002_01.jpg", "0007_c6s1_000003_02.jpg"]:
+    for name in [
+        "0002_c1s1_000451_03.jpg",
+        "0002_c3s1_000551_01.jpg",
+        "0000_c1s1_000001_01.jpg",
+        "-1_c2s1_000002_01.jpg",
+        "0007_c6s1_000003_02.jpg",
+    ]:
         write_random_image(folder / name, seed=len(name))
     samples = load_market1501(tmp_path)
     assert [(s.person_id, s.camera_id) for s in samples] == [(2, 0), (2, 2), (7, 5)]
@@ -44,7 +49,10 @@ def test_folder_loader_both_layouts(tmp_path):
     (tmp_path / "bob" / "notes.txt").write_text("not an image")
     samples = load_folder(tmp_path)
     assert [(Path(s.path).name, s.person_id, s.camera_id) for s in samples] == [
-        ("a.png", 0, 0), ("b.png", 0, 1), ("x.png", 1, 0), ("y.png", 1, 1)
+        ("a.png", 0, 0),
+        ("b.png", 0, 1),
+        ("x.png", 1, 0),
+        ("y.png", 1, 1),
     ]
 
 

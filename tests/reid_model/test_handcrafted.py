@@ -133,9 +133,7 @@ def test_rank1_on_viper_seed_split_test_persons(viper_root):
     samples = load_viper(viper_root)
     split = seed_split(range(632), seed=0)
     train, test = select(samples, split.train), select(samples, split.test)
-    matcher = HandcraftedMatcher().fit(
-        load_images([s.path for s in train]), [s.person_id for s in train]
-    )
+    matcher = HandcraftedMatcher().fit(load_images([s.path for s in train]), [s.person_id for s in train])
     metrics = retrieval_metrics(
         matcher.embed(load_images([s.path for s in test])),
         [s.person_id for s in test],

@@ -61,7 +61,12 @@ def _png_header_only(width, height):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_too_large_to_decode_safely(tmp_path):
@@ -76,4 +81,4 @@ def test_resize_and_load(tmp_path):
     write_image(tmp_path / "a.png", torch.rand(3, 256, 96))
     write_image(tmp_path / "b.bmp", torch.rand(3, 128, 48))
     batch = load_images([tmp_path / "a.png", tmp_path / "b.bmp"])
-    assert batch.shape == (2, 3, 128, 48) and 0 <= batch.min() and batch.max() <= 1
+    assert batch.shape == (2, 3, 128, 48) and batch.min() >= 0 and batch.max() <= 1

@@ -33,9 +33,7 @@ def test_softmax_loss_is_small_when_condition_c_holds_clearly():
 def test_margin_loss_against_brute_force():
     g = torch.Generator().manual_seed(1)
     a, p, n = (torch.randn(6, 4, generator=g) for _ in range(3))
-    expected = sum(
-        max(0.0, float((a[i] - p[i]).norm() - (a[i] - n[i]).norm()) + 0.5) for i in range(6)
-    ) / 6
+    expected = sum(max(0.0, float((a[i] - p[i]).norm() - (a[i] - n[i]).norm()) + 0.5) for i in range(6)) / 6
     assert margin_triplet_loss(a, p, n, margin=0.5).item() == pytest.approx(expected, rel=1e-5)
     assert MarginTripletLoss(margin=0.5)(a, p, n).item() == pytest.approx(expected, rel=1e-5)
 

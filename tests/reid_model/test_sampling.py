@@ -16,7 +16,9 @@ def test_triplet_sampler_never_pairs_a_person_with_themselves(counts, seed, epoc
         counts[0] = 2
     labels = [pid for pid, c in enumerate(counts) for _ in range(c)]
     cameras = [i for c in counts for i in range(c)]
-    triplets = TripletSampler(labels=labels, cameras=cameras, seed=seed, negatives_per_anchor=2).sample(epoch=epoch)
+    triplets = TripletSampler(labels=labels, cameras=cameras, seed=seed, negatives_per_anchor=2).sample(
+        epoch=epoch
+    )
     for anchor, positive, negative in triplets.tolist():
         assert anchor != positive
         assert labels[anchor] == labels[positive]

@@ -31,6 +31,9 @@ def test_wrong_sizes():
 
 
 def test_round_trip(tmp_path):
-    splits = viper_protocol_splits(range(20), trials=3, seed=5) + [seed_split(range(20), seed=1, sizes=(10, 5, 5))]
+    splits = [
+        *viper_protocol_splits(range(20), trials=3, seed=5),
+        seed_split(range(20), seed=1, sizes=(10, 5, 5)),
+    ]
     save_splits(tmp_path / "splits.json", splits)
     assert load_splits(tmp_path / "splits.json") == splits

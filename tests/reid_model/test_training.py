@@ -9,8 +9,18 @@ SMALL = {"widths": [8, 16], "stripes": 2, "embedding_dim": 8}
 
 
 def _config(root, out, **kw):
-    base = dict(data=str(root), arch="stripe", arch_config=SMALL, epochs=2, persons_per_batch=4,
-                loss="margin", mining="hard", id_loss=0.5, out=str(out), warmup_epochs=1)
+    base = dict(
+        data=str(root),
+        arch="stripe",
+        arch_config=SMALL,
+        epochs=2,
+        persons_per_batch=4,
+        loss="margin",
+        mining="hard",
+        id_loss=0.5,
+        out=str(out),
+        warmup_epochs=1,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -18,8 +28,15 @@ def _config(root, out, **kw):
 def test_training_writes_everything(fake_viper, tmp_path):
     metrics = train(_config(fake_viper, tmp_path / "run"), progress=False)
     run = tmp_path / "run"
-    for name in ("best.safetensors", "best.json", "last.safetensors", "train_state.safetensors",
-                 "split.json", "metrics.json", "history.json"):
+    for name in (
+        "best.safetensors",
+        "best.json",
+        "last.safetensors",
+        "train_state.safetensors",
+        "split.json",
+        "metrics.json",
+        "history.json",
+    ):
         assert (run / name).is_file(), name
     assert set(metrics) >= {"train", "val", "test"}
     assert 0.0 <= metrics["test"]["seed_error"] <= 1.0
@@ -39,8 +56,19 @@ def test_resumed_run_equals_unbroken_run(fake_viper, tmp_path):
 
 
 def test_seed_network_trains_with_the_seed_loss(fake_viper, tmp_path):
-    metrics = train(_config(fake_viper, tmp_path / "seed", arch="triplet", arch_config={}, loss="softmax",
-                            mining="random", id_loss=0.0, epochs=1), progress=False)
+    metrics = train(
+        _config(
+            fake_viper,
+            tmp_path / "seed",
+            arch="triplet",
+            arch_config={},
+            loss="softmax",
+            mining="random",
+            id_loss=0.0,
+            epochs=1,
+        ),
+        progress=False,
+    )
     assert metrics["test"]["num_persons"] >= 2
 
 

@@ -1,0 +1,73 @@
+"""Person crops concealed per second in batch mode (``deid conceal``), and where the time goes.
+
+    python benchmarks/conceal_speed.py --data ../shared/data/viper --persons 40 [--method saliency]
+
+Copies the first N test persons of the bundled model's split (both cameras) into a temporary
+folder, runs the batch runner on it under cProfile and prints crops/s with the share of time
+spent in attribution, the operators, the adversary's embeddings and checks, and file I/O.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from deid.batch import BatchConfig, run_batch
+from reid_model import default_metadata, load_viper, select
+
+PARTS = {
+    "attribution": ("methods.py", "explain"),
+    "operators": ("operators.py", "__call__"),
+    "adversary embed": ("adversary.py", "embed"),
+    "adversary check": ("adversary.py", "check"),
+    "read images": ("io.py", "read_image"),
+    "write images": ("io.py", "write_image"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default="../shared/data/viper")
+    parser.add_argument("--persons", type=int, default=40)
+    parser.add_argument("--operator", default="fill")
+    args = parser.parse_args()
+    ids = default_metadata()["split"]["test"][: args.persons]
+    samples = select(load_viper(args.data), ids)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "in"
+        for s in samples:
+            dest = src / ("cam_a" if s.camera_id == 0 else "cam_b") / Path(s.path).name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(s.path, dest)
+        config = BatchConfig(
+            inputs=(str(src),),
+            output=str(Path(tmp) / "out"),
+            operator=args.operator,
+            group_by="viper",
+            progress=False,
+        )
+        profile = cProfile.Profile()
+        start = time.perf_counter()
+        profile.enable()
+        summary = run_batch(config)
+        profile.disable()
+        elapsed = time.perf_counter() - start
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    print(
+        f"{len(samples)} crops ({args.persons} persons, operator {args.operator}) in {elapsed:.1f} s: "
+        f"{len(samples) / elapsed:.2f} crops/s; counts {summary.counts}"
+    )
+    for part, (filename, function) in PARTS.items():
+        seconds = sum(v[3] for k, v in stats.items() if k[0].endswith(filename) and k[2] == function)
+        print(f"  {part:16s} {seconds:7.1f} s  {seconds / elapsed:6.1%}")
+
+
+if __name__ == "__main__":
+    main()

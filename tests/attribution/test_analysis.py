@@ -1,0 +1,108 @@
+"""The soft-biometric analysis on a tiny fake dataset: tables, report files and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from attribution import AnalysisConfig, analyze, load_attributes, write_report
+from reid_model import DatasetError, load_viper, read_image
+
+CONFIG = AnalysisConfig(min_positives=2, probe_min_positives=3, folds=2, permutations=1, examples=3)
+
+
+@pytest.fixture
+def result(tiny_embedder, fake_viper, attributes_csv):
+    return analyze(
+        tiny_embedder,
+        load_viper(fake_viper),
+        load_attributes(attributes_csv),
+        range(12),
+        config=CONFIG,
+    )
+
+
+def test_tables_hold_what_they_promise(result):
+    assert result.persons == list(range(12))
+    assert result.regions == ["head", "upper_body", "lower_body", "feet"]
+    shares = [row["share"] for row in result.region_shares]
+    assert sum(shares) == pytest.approx(1.0, abs=1e-5)
+    assert sum(row["share_signed"] for row in result.region_shares) == pytest.approx(1.0, abs=1e-4)
+    assert {row["attribute"] for row in result.shares_by_attribute} == {
+        "upperBodyRed",
+        "hairLong",
+        "personalMale",
+        "footwearWhite",
+    }
+    assert {row["attribute"] for row in result.probe} == {
+        "upperBodyRed",
+        "hairLong",
+        "personalMale",
+        "footwearWhite",
+    }
+    aucs = [row["roc_auc"] for row in result.probe]
+    assert aucs == sorted(aucs, reverse=True)
+    assert result.concealment[0]["region"] == "none"
+    assert {row["attribute"] for row in result.impact} == {
+        "upperBodyRed",
+        "hairLong",
+        "footwearWhite",
+    }  # personal*: no region
+    assert [row["rank"] for row in result.impact] == [1, 2, 3]
+    assert result.info["probe_persons"] == 12 and len(result.findings) >= 3
+    assert result.examples["views_a"].shape == (3, 3, 128, 48)
+
+
+def test_report_files_are_written(result, tmp_path):
+    written = write_report(result, tmp_path / "report")
+    names = {p.name for p in written}
+    for name in (
+        "region_shares.csv",
+        "shares_by_attribute.csv",
+        "probe.csv",
+        "concealment.csv",
+        "impact.csv",
+        "summary.json",
+        "findings.txt",
+        "region_shares.png",
+        "probe.png",
+        "concealment.png",
+        "impact.png",
+        "heatmaps.png",
+    ):
+        assert name in names and (tmp_path / "report" / name).stat().st_size > 0
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["regions"] == result.regions and summary["config"]["min_positives"] == 2
+    assert read_image(tmp_path / "report" / "heatmaps.png").shape[0] == 3
+    header = (tmp_path / "report" / "region_shares.csv").read_text().splitlines()[0]
+    assert header.startswith("region,area,share")
+
+
+def test_selected_attributes_only(tiny_embedder, fake_viper, attributes_csv):
+    config = AnalysisConfig(**{**CONFIG.__dict__, "attributes": ("hairLong",)})
+    result = analyze(
+        tiny_embedder,
+        load_viper(fake_viper),
+        load_attributes(attributes_csv),
+        range(12),
+        config=config,
+    )
+    assert {row["attribute"] for row in result.probe} == {"hairLong"}
+
+
+def test_errors_name_the_problem(tiny_embedder, fake_viper, attributes_csv):
+    samples, table = load_viper(fake_viper), load_attributes(attributes_csv)
+    with pytest.raises(DatasetError, match="the dataset is empty"):
+        analyze(tiny_embedder, [], table, range(12), config=CONFIG)
+    with pytest.raises(
+        DatasetError,
+        match="need at least 2 persons seen by two cameras among the 2 requested persons, got 0",
+    ):
+        analyze(tiny_embedder, samples, table, [500, 501], config=CONFIG)
+    config = AnalysisConfig(**{**CONFIG.__dict__, "attributes": ("carryingUmbrella",)})
+    with pytest.raises(ValueError, match="unknown attribute column 'carryingUmbrella'"):
+        analyze(tiny_embedder, samples, table, range(12), config=config)
+    config = AnalysisConfig(**{**CONFIG.__dict__, "probe_persons": "some"})
+    with pytest.raises(ValueError, match=r"probe_persons must be one of \['all', 'analyzed'\], got 'some'"):
+        analyze(tiny_embedder, samples, table, range(12), config=config)

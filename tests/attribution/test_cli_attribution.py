@@ -1,0 +1,293 @@
+"""``deid explain`` and ``deid analyze`` through click's CliRunner on a tiny fake dataset."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from click.testing import CliRunner, Result
+
+from deid.cli import main
+from reid_model import read_image, save_checkpoint
+from reid_model.checkpoint import load_checkpoint
+
+
+def _run(*args: object) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_explain_pairs_of_files(fake_viper, tiny_checkpoint, tmp_path):
+    probe, gallery = fake_viper / "cam_a" / "000_0.bmp", fake_viper / "cam_b" / "000_90.bmp"
+    result = _run(
+        "explain",
+        probe,
+        gallery,
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "out",
+        "--method",
+        "saliency",
+    )
+    assert result.exit_code == 0, result.output
+    written = tmp_path / "out" / "000_0__000_90.png"
+    assert read_image(written).shape == (3, 128, 4 * 48 + 3 * 4)
+    assert "distance" in result.output
+
+
+def test_explain_folders_and_globs_pair_in_sorted_order(fake_viper, tiny_checkpoint, tmp_path):
+    result = _run(
+        "explain",
+        fake_viper / "cam_a",
+        fake_viper / "cam_b",
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "folders",
+        "--method",
+        "grad_cam",
+    )
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "folders").glob("*.png"))) == 12
+    result = _run(
+        "explain",
+        f"{fake_viper}/cam_a/00[0-2]_*.bmp",
+        f"{fake_viper}/cam_b/00[0-2]_*.bmp",
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "globs",
+        "--method",
+        "grad_cam",
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "globs").glob("*.png"))[0] == "000_0__000_90.png"
+
+
+def test_explain_dataset_persons(fake_viper, tiny_checkpoint, tmp_path):
+    result = _run(
+        "explain",
+        "--data",
+        fake_viper,
+        "--person",
+        3,
+        "--person",
+        5,
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "out",
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["person_3.png", "person_5.png"]
+
+
+def test_explain_bad_inputs(fake_viper, tiny_checkpoint, tmp_path):
+    probe = fake_viper / "cam_a" / "000_0.bmp"
+    result = _run("explain", probe, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "an even number of paths), got 1 paths" in result.output
+    result = _run(
+        "explain",
+        probe,
+        tmp_path / "nope.png",
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "o",
+    )
+    assert result.exit_code == 2 and "nope.png does not exist" in result.output
+    result = _run(
+        "explain",
+        fake_viper / "cam_a",
+        probe,
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "o",
+    )
+    assert result.exit_code == 2 and "gives 12 images" in result.output
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    result = _run(
+        "explain",
+        probe,
+        broken,
+        probe,
+        probe,
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "o",
+    )
+    assert result.exit_code == 1 and "failed: cannot read image" in result.output
+    assert (tmp_path / "o" / "000_0__000_0.png").is_file()  # the good pair is still written
+    result = _run("explain", "--data", fake_viper, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "--person" in result.output
+    result = _run(
+        "explain",
+        "--data",
+        fake_viper,
+        "--person",
+        99,
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "o",
+    )
+    assert result.exit_code == 2 and "99" in result.output
+    result = _run("explain", probe, probe, "--method", "lime", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "'lime' is not one of" in result.output
+    result = _run(
+        "explain",
+        probe,
+        probe,
+        "--weights",
+        tmp_path / "missing.safetensors",
+        "--out",
+        tmp_path / "o",
+    )
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_explain_never_overwrites_inputs(fake_viper, tiny_checkpoint, tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    shutil.copy(fake_viper / "cam_a" / "000_0.bmp", folder / "a.png")
+    shutil.copy(fake_viper / "cam_b" / "000_90.bmp", folder / "b.png")
+    (folder / "a__b.png").write_bytes((folder / "a.png").read_bytes())
+    result = _run(
+        "explain", folder / "a.png", folder / "b.png", "--weights", tiny_checkpoint, "--out", folder
+    )
+    assert result.exit_code == 0  # a__b.png is an output name, not one of this run's inputs
+    result = _run(
+        "explain",
+        folder / "a__b.png",
+        folder / "a__b.png",
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        folder,
+    )
+    assert result.exit_code == 0
+    before = (folder / "a.png").read_bytes()
+    result = _run(
+        "explain", folder / "a.png", folder / "a.png", "--weights", tiny_checkpoint, "--out", folder
+    )
+    assert (folder / "a.png").read_bytes() == before  # writes a__a.png, never a.png
+
+
+def test_analyze_writes_tables_and_plots(fake_viper, attributes_csv, tiny_checkpoint, tmp_path):
+    out = tmp_path / "analysis"
+    result = _run(
+        "analyze",
+        "--data",
+        fake_viper,
+        "--attributes",
+        attributes_csv,
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        out,
+        "--min-positives",
+        2,
+        "--probe-min-positives",
+        3,
+        "--folds",
+        2,
+        "--permutations",
+        1,
+        "--examples",
+        2,
+        "--method",
+        "saliency",
+    )
+    assert result.exit_code == 0, result.output
+    assert "attribution share by region" in result.output
+    for name in (
+        "region_shares.csv",
+        "probe.csv",
+        "concealment.csv",
+        "impact.csv",
+        "summary.json",
+        "region_shares.png",
+        "probe.png",
+        "heatmaps.png",
+    ):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["persons"] == list(range(12)) and summary["config"]["method"] == "saliency"
+
+
+def test_analyze_bad_inputs(fake_viper, attributes_csv, tiny_checkpoint, tmp_path):
+    base = [
+        "analyze",
+        "--data",
+        fake_viper,
+        "--attributes",
+        attributes_csv,
+        "--weights",
+        tiny_checkpoint,
+        "--out",
+        tmp_path / "a",
+        "--permutations",
+        0,
+    ]
+    result = _run(*base, "--attribute", "hairLnog")
+    assert result.exit_code == 2 and "unknown attribute column 'hairLnog'" in result.output
+    assert "did you mean ['hairLong']" in result.output
+    empty = tmp_path / "empty"
+    (empty / "cam_a").mkdir(parents=True)
+    (empty / "cam_b").mkdir()
+    result = _run("analyze", "--data", empty, "--attributes", attributes_csv, "--weights", tiny_checkpoint)
+    assert result.exit_code == 2 and "has no images" in result.output
+    result = _run(
+        "analyze",
+        "--data",
+        tmp_path / "nowhere",
+        "--attributes",
+        attributes_csv,
+        "--weights",
+        tiny_checkpoint,
+    )
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = _run(*base[:4], tmp_path / "missing.csv", *base[5:])
+    assert result.exit_code == 2 and "missing.csv does not exist" in result.output
+
+
+def test_analyze_needs_a_split_for_test_persons(fake_viper, attributes_csv, tmp_path):
+    model = load_checkpoint(_tiny_without_split(tmp_path))
+    path = save_checkpoint(tmp_path / "nosplit.safetensors", model, {})
+    base = [
+        "analyze",
+        "--data",
+        fake_viper,
+        "--attributes",
+        attributes_csv,
+        "--weights",
+        path,
+        "--out",
+        tmp_path / "a",
+        "--permutations",
+        0,
+        "--min-positives",
+        2,
+        "--probe-min-positives",
+        3,
+        "--folds",
+        2,
+        "--method",
+        "grad_cam",
+    ]
+    result = _run(*base)
+    assert result.exit_code == 2 and "use --persons all" in result.output
+    result = _run(*base, "--persons", "all", "--limit", 6)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["persons"] == list(range(6))
+
+
+def _tiny_without_split(tmp_path):
+    from reid_model import StripeEmbedder
+
+    return save_checkpoint(
+        tmp_path / "plain.safetensors", StripeEmbedder(widths=(8, 16), stripes=2, embedding_dim=8)
+    )

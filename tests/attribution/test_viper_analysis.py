@@ -1,0 +1,41 @@
+"""The analysis on a few real VIPeR test persons with the bundled model (skipped without data)."""
+
+from __future__ import annotations
+
+import pytest
+
+from attribution import AnalysisConfig, analyze, load_attributes, write_report
+from reid_model import default_metadata, load_default, load_viper
+
+
+@pytest.mark.viper
+def test_analysis_on_real_viper_persons(viper_root, tmp_path):
+    attributes = viper_root.parent / "viper_attributes.csv"
+    if not attributes.is_file():
+        pytest.skip(f"VIPeR attribute labels not found at {attributes}")
+    persons = default_metadata()["split"]["test"][:16]
+    config = AnalysisConfig(
+        attributes=(
+            "personalMale",
+            "carryingBackpack",
+            "upperBodyBlack",
+            "lowerBodyJeans",
+            "hairLong",
+        ),
+        min_positives=3,
+        probe_persons="analyzed",
+        probe_min_positives=3,
+        folds=3,
+        permutations=1,
+        examples=4,
+    )
+    result = analyze(
+        load_default(), load_viper(viper_root), load_attributes(attributes), persons, config=config
+    )
+    assert len(result.persons) == 16
+    assert sum(row["share"] for row in result.region_shares) == pytest.approx(1.0, abs=1e-5)
+    everything = result.concealment[-1]
+    assert everything["region"] == "everything" and everything["rank1"] <= result.concealment[0]["rank1"]
+    assert result.probe and result.impact
+    written = write_report(result, tmp_path)
+    assert (tmp_path / "heatmaps.png") in written

@@ -1,0 +1,35 @@
+"""The bundled model on the real VIPeR data (skipped where ../shared/data/viper is absent)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from deid.cli import main
+from reid_model import Split, default_metadata, evaluate, load_default, load_viper
+
+SEED_TEST_ERROR = 0.13125  # the seed's reported test error
+
+
+@pytest.mark.viper
+def test_bundled_model_reproduces_the_seed_table(viper_root):
+    model = load_default()
+    meta = default_metadata()
+    s = meta["split"]
+    split = Split(s["name"], s["seed"], tuple(s["train"]), tuple(s["val"]), tuple(s["test"]))
+    assert (len(split.train), len(split.val), len(split.test)) == (404, 101, 127)
+    metrics = evaluate(model, load_viper(viper_root), split)
+    assert metrics["test"]["seed_error"] <= SEED_TEST_ERROR
+    # The metadata's recorded metrics are what a fresh evaluation gives.
+    assert metrics["test"]["seed_error"] == pytest.approx(meta["metrics"]["test"]["seed_error"], abs=1e-6)
+
+
+@pytest.mark.viper
+def test_evaluate_command_writes_json(viper_root, tmp_path):
+    out = tmp_path / "metrics.json"
+    result = CliRunner().invoke(main, ["evaluate", "--viper", str(viper_root), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert set(data["parts"]) == {"train", "val", "test"}
+    assert data["parts"]["test"]["seed_error"] <= SEED_TEST_ERROR
+    assert "rank1" in data["parts"]["test"] and "mAP" in data["parts"]["test"]
