@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/viper")
     parser.add_argument("--persons", type=int, default=40)
     parser.add_argument("--operator", default="fill")
+    parser.add_argument("--batch-size", type=int, default=32, help="crops per conceal call")
     args = parser.parse_args()
     ids = default_metadata()["split"]["test"][: args.persons]
     samples = select(load_viper(args.data), ids)
