@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from reid_model._check import check_positive
+from reid_model._check import check_images, check_positive
 from reid_model.io import resize, to_uint8_bgr
 
 
@@ -40,13 +40,7 @@ class BoxesError(ValueError):
 
 
 def _check_image(image: object) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a torch.Tensor of shape (3, H, W), got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must have shape (3, H, W), got {tuple(image.shape)}")
-    if not image.is_floating_point():
-        raise TypeError(f"image must be a floating-point tensor with values in [0, 1], got {image.dtype}")
-    return image
+    return check_images(image, "image", batched=False)
 
 
 def is_person_crop(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 
 
-def check_images(images: object, name: str = "images") -> torch.Tensor:
-    """Check that ``images`` is a float tensor of shape (B, 3, H, W) and return it."""
+def check_images(images: object, name: str = "images", *, batched: bool = True) -> torch.Tensor:
+    """Check that ``images`` is a float tensor of shape (B, 3, H, W) (or (3, H, W) when not
+    ``batched``) and return it."""
+    shape = "(B, 3, H, W)" if batched else "(3, H, W)"
     if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, 3, H, W), got {type(images).__name__}")
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (B, 3, H, W), got {tuple(images.shape)}")
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(images).__name__}")
+    if images.ndim != (4 if batched else 3) or images.shape[-3] != 3:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(images.shape)}")
     if not images.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor with values in [0, 1], got {images.dtype}")
     return images
