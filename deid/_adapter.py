@@ -56,7 +56,7 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     from deid.conceal import ConcealConfig, conceal_people
 
     options = {k: v for k, v in (("top_k", config.top_k), ("budget", config.budget)) if v is not None}
-    loop = ConcealConfig(operator=config.operator, strength=config.strength, **options)  # type: ignore[arg-type]
+    loop = ConcealConfig(operator=config.operator, strength=config.strength, method=config.method, **options)  # type: ignore[arg-type]
 
     def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
         results = conceal_people(

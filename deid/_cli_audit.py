@@ -30,6 +30,7 @@ from reid_model import (
     select,
     viper_protocol_splits,
 )
+from reid_model.pretrained import INDEPENDENT_WEIGHTS
 
 ATTACKERS = ("adversary", "independent", "handcrafted", "adaptive")
 NEEDS_WEIGHTS = ("independent", "adaptive")
@@ -87,7 +88,7 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
                 f"unknown attacker {name!r}; expected some of {list(ATTACKERS)}",
                 param_hint="--attackers",
             )
-    if weights is None:
+    if not weights:
         missing = [n for n in names if n in NEEDS_WEIGHTS]
         if missing and spec is not None:
             raise click.BadParameter(
@@ -131,8 +132,9 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
 @click.option(
     "--independent-weights",
     type=click.Path(dir_okay=False),
-    default=None,
-    help="A reid_model checkpoint trained independently of the loop's adversary.",
+    default=str(INDEPENDENT_WEIGHTS),
+    help="A reid_model checkpoint trained independently of the loop's adversary "
+    "(default: the bundled seed network).",
 )
 @click.option(
     "--out",

@@ -88,6 +88,13 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="Mask-growing steps before the whole-person fallback.",
 )
 @click.option(
+    "--method",
+    type=click.Choice(["integrated_gradients", "saliency", "grad_cam", "gradient_shap"]),
+    default=_LOOP["method"],
+    help="Attribution that ranks the cells to conceal: integrated_gradients conceals less area but "
+    "leaks more to other attackers and is about 3x slower than saliency.",
+)
+@click.option(
     "--keep-undetected",
     is_flag=True,
     default=False,

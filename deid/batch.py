@@ -53,6 +53,7 @@ class BatchConfig:
     weights: str | None = None
     top_k: int | None = None
     budget: int | None = None
+    method: str = ConcealConfig.method
     keep_undetected: bool = False
     batch_size: int = 32
     progress: bool = True

@@ -15,6 +15,9 @@ from reid_model.embedders import Embedder
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "default.safetensors"
 DEFAULT_GALLERY = WEIGHTS_DIR / "default_gallery.safetensors"
+#: The seed network trained with the seed's loss on the same persons: an attacker that the
+#: conceal loop never sees (``deid audit``'s independent and adaptive attackers).
+INDEPENDENT_WEIGHTS = WEIGHTS_DIR / "independent.safetensors"
 
 
 def default_weights_path() -> Path:

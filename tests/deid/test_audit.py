@@ -244,8 +244,11 @@ def test_audit_command_bad_options(fake_viper, tmp_path):
     base = ["audit", "--data", str(fake_viper), "--out", str(tmp_path / "o")]
     result = runner.invoke(main, [*base, "--methods", "smear"])
     assert result.exit_code == 2 and "unknown method 'smear'" in result.output
-    result = runner.invoke(main, [*base, "--attackers", "adaptive"])
+    result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", ""])
     assert result.exit_code == 2 and "need --independent-weights" in result.output
+    missing = tmp_path / "missing.safetensors"
+    result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", str(missing)])
+    assert result.exit_code == 1 and f"checkpoint {missing} does not exist" in result.output
     result = runner.invoke(main, [*base, "--methods", "loop_smear"])
     assert result.exit_code == 2 and "operator name must be one of" in result.output
     result = runner.invoke(main, ["audit", "--data", str(fake_viper), "--out", str(fake_viper / "out")])
