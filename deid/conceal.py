@@ -217,7 +217,9 @@ def _attribute(
     """
     pooled = torch.zeros(len(images), 1, *images.shape[-2:])
     for model, reference in zip(adversary.models, references, strict=True):
-        options = {"n_steps": config.ig_steps} if config.method == "integrated_gradients" else {}
+        options: dict[str, Any] = (
+            {"n_steps": config.ig_steps} if config.method == "integrated_gradients" else {}
+        )
         attributions = explain(DistanceScore(model, reference), images, method=config.method, **options)
         positive = attributions.detach().float().cpu().clamp(min=0)
         pooled += positive / positive.sum(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
