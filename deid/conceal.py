@@ -18,15 +18,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from attribution import METHODS, DistanceScore, explain, grid_regions, region_scores
+from deid._fallback import conceal_whole_crops
+from deid._people import MODEL_SIZE, People, cell_masks, check_people, private_people, refine
 from deid.adversary import Adversary, PrivacyCheck, match_pairs
-from deid.operators import OPERATORS, Fill, Operator, build_operator
-from reid_model import read_image, resize
+from deid.operators import OPERATORS, build_operator
+from reid_model import read_image
 from reid_model._check import check_choice
-
-MODEL_SIZE = (128, 48)
 
 
 @dataclass(frozen=True)
@@ -142,64 +141,6 @@ def _scores(check: PrivacyCheck, index: torch.Tensor) -> dict[str, float]:
     }
 
 
-class _People:
-    """The appearances of a batch of people, grouped by size so operators run batched."""
-
-    def __init__(self, people: Sequence[Sequence[torch.Tensor]]) -> None:
-        self.images = [img for person in people for img in person]
-        self.groups = torch.tensor([p for p, person in enumerate(people) for _ in person], dtype=torch.long)
-        by_size: dict[tuple[int, int], list[int]] = {}
-        for i, img in enumerate(self.images):
-            if img.ndim != 3 or img.shape[0] != 3 or not img.is_floating_point():
-                raise ValueError(
-                    f"each appearance must be a float tensor (3, H, W), got {tuple(img.shape)} {img.dtype}"
-                )
-            by_size.setdefault((img.shape[1], img.shape[2]), []).append(i)
-        self.by_size = {
-            size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx]))
-            for size, idx in by_size.items()
-        }
-        self.model_inputs = self._to_model(self.images)
-
-    def _to_model(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
-        return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
-
-    def render(
-        self, operator: Operator, masks: torch.Tensor, subset: torch.Tensor | None = None
-    ) -> tuple[list[torch.Tensor | None], torch.Tensor]:
-        """Apply ``operator`` with each person's mask ``(P, 1, 128, 48)`` at input resolution.
-
-        Args:
-            operator: the concealing operator.
-            masks: one mask per person, in normalized crop coordinates.
-            subset: ``(A,)`` bool, the appearances to render (default all).
-
-        Returns:
-            The concealed appearances at input resolution (None outside ``subset``) and the
-            model-size versions of the rendered ones, in appearance order.
-        """
-        subset = torch.ones(len(self.images), dtype=torch.bool) if subset is None else subset
-        out: list[torch.Tensor | None] = [None] * len(self.images)
-        for size, (idx, batch) in self.by_size.items():
-            keep = subset[idx]
-            if not bool(keep.any()):
-                continue
-            idx, batch = idx[keep], batch[keep]
-            mask = masks[self.groups[idx]]
-            if size != MODEL_SIZE:
-                mask = F.interpolate(mask, size=size, mode="nearest")
-            concealed = operator(batch, mask.to(batch))
-            for j, i in enumerate(idx.tolist()):
-                out[i] = concealed[j]
-        return out, self._to_model([img for img in out if img is not None])
-
-
-def _cell_masks(cells: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-    """Masks ``(P, 1, H, W)`` from chosen cells ``(P, R)`` over cells ``(R, H, W)``."""
-    r, h, w = cells.shape
-    return (chosen.float() @ cells.reshape(r, -1).float()).clamp(max=1.0).reshape(-1, 1, h, w)
-
-
 def _references(originals: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
     """Per appearance, the mean original embedding of the appearances it is checked against."""
     a_idx, b_idx = match_pairs(groups)
@@ -224,114 +165,6 @@ def _attribute(
         positive = attributions.detach().float().cpu().clamp(min=0)
         pooled += positive / positive.sum(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
     return pooled
-
-
-def _private_people(check: PrivacyCheck, groups: torch.Tensor, n_people: int) -> torch.Tensor:
-    return torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
-
-
-def _check_people(
-    batch: _People,
-    operator: Operator,
-    adversary: Adversary,
-    masks: torch.Tensor,
-    originals: list[torch.Tensor],
-    people: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Render and check the appearances of ``people`` ``(P,)`` bool with ``masks``.
-
-    Returns per-person privacy ``(P,)`` (False outside ``people``) and the rendered model-size
-    views of those appearances.
-    """
-    subset = people[batch.groups]
-    view = batch.render(operator, masks, subset)[1]
-    check = adversary.check(adversary.embed(view), [o[subset] for o in originals], batch.groups[subset])
-    private = _private_people(check, batch.groups[subset], len(people))
-    return private & people, view
-
-
-def _refine(
-    batch: _People,
-    operator: Operator,
-    adversary: Adversary,
-    cells: torch.Tensor,
-    order: torch.Tensor,
-    people: torch.Tensor,
-    low: int,
-    originals: list[torch.Tensor],
-) -> None:
-    """Binary-search the shortest private prefix of each person's ranked cells.
-
-    ``people`` were not private with their first ``low`` cells and are private with all of their
-    cells; each round checks all of them at once. Cells beyond the shortest private prefix leave
-    the mask (``order`` is updated in place).
-    """
-    total = (order < len(cells) + 1).sum(1)
-    lo = torch.full_like(total, low)
-    hi = total.clone()
-    while True:
-        searching = people & (hi - lo > 1)
-        if not bool(searching.any()):
-            break
-        mid = (lo + hi) // 2
-        masks = _cell_masks(cells, order < mid[:, None])
-        private, _ = _check_people(batch, operator, adversary, masks, originals, searching)
-        hi = torch.where(searching & private, mid, hi)
-        lo = torch.where(searching & ~private, mid, lo)
-    order[people[:, None] & (order >= hi[:, None])] = len(cells) + 1
-
-
-def _fallback_operators(config: ConcealConfig) -> list[tuple[str, Operator]]:
-    """Whole-crop treatments tried in order by the fallback."""
-    first = [(config.operator, build_operator(config.operator, config.strength))]
-    if config.fallback_operator != "auto":
-        return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
-    palette = [
-        ("fill grey", Fill(color=0.5)),
-        ("fill black", Fill(color=0.0)),
-        ("fill white", Fill(color=1.0)),
-        ("noise+color_shift", build_operator("noise+color_shift", 1.0)),
-    ]
-    return first + palette
-
-
-def _fallback(
-    batch: _People,
-    adversary: Adversary,
-    config: ConcealConfig,
-    masks: torch.Tensor,
-    originals: list[torch.Tensor],
-    failed: torch.Tensor,
-    names: list[str | None],
-) -> tuple[list[torch.Tensor | None], torch.Tensor, PrivacyCheck]:
-    """Conceal the whole crop of the ``failed`` people; try each fallback operator in turn.
-
-    A person takes the first treatment that makes them private, or else the one that leaves the
-    lowest match rate. ``names`` records each person's treatment.
-    """
-    groups = batch.groups
-    n_people = len(failed)
-    concealed, view = batch.render(build_operator(config.operator, config.strength), masks)
-    best_rate = torch.full((n_people,), float("inf"))
-    pending = failed.clone()
-    for name, op in _fallback_operators(config):
-        if not bool(pending.any()):
-            break
-        subset = pending[groups]
-        images, trial_view = batch.render(op, masks, subset)
-        check = adversary.check(adversary.embed(trial_view), [o[subset] for o in originals], groups[subset])
-        private = _private_people(check, groups[subset], n_people) & pending
-        rate = torch.zeros(n_people).scatter_reduce(0, groups[subset], check.match_rate, "amax")
-        better = pending & (private | (rate < best_rate))
-        for i in torch.nonzero(subset).flatten().tolist():
-            if better[groups[i]]:
-                concealed[i] = images[i]
-        view[torch.nonzero(better[groups]).flatten()] = trial_view[better[groups[subset]]]
-        for p in torch.nonzero(better).flatten().tolist():
-            names[p] = name
-        best_rate = torch.where(better, rate, best_rate)
-        pending &= ~private
-    return concealed, view, adversary.check(adversary.embed(view), originals, groups)
 
 
 def conceal_people(
@@ -359,7 +192,7 @@ def conceal_people(
         adversary = Adversary.default(device=device, max_match_rate=config.max_match_rate, top_k=config.top_k)
     if not people or any(len(person) == 0 for person in people):
         raise ValueError("people must be a non-empty list of non-empty lists of appearances")
-    batch = _People(people)
+    batch = People(people)
     groups = batch.groups
     n_people = len(people)
     operator = build_operator(config.operator, config.strength)
@@ -377,11 +210,11 @@ def conceal_people(
     first_attributions = torch.zeros(len(groups), 1, *MODEL_SIZE) if keep_attributions else None
     for step in range(len(schedule)):
         active = ~done
-        private, view = _check_people(
-            batch, operator, adversary, _cell_masks(cells, order < never), originals, active
+        private, view = check_people(
+            batch, operator, adversary, cell_masks(cells, order < never), originals, active
         )
         if step > 0 and config.refine and bool(private.any()):
-            _refine(batch, operator, adversary, cells, order, private, schedule[step - 1], originals)
+            refine(batch, operator, adversary, cells, order, private, schedule[step - 1], originals)
         done |= private
         if bool(done.all()) or step == len(schedule) - 1:
             break
@@ -397,17 +230,17 @@ def conceal_people(
         order[rows[:, None], ranked[rows]] = schedule[step] + torch.arange(add)
         steps[rows] += 1
 
-    masks = _cell_masks(cells, order < never)
+    masks = cell_masks(cells, order < never)
     concealed, model_view = batch.render(operator, masks)
     check = adversary.check(adversary.embed(model_view), originals, groups)
     fallback_op: list[str | None] = [None] * n_people
-    failed = ~_private_people(check, groups, n_people)
+    failed = ~private_people(check, groups, n_people)
     if bool(failed.any()):
         masks[failed] = 1.0
-        concealed, model_view, check = _fallback(
+        concealed, model_view, check = conceal_whole_crops(
             batch, adversary, config, masks, originals, failed, fallback_op
         )
-    final_private = _private_people(check, groups, n_people)
+    final_private = private_people(check, groups, n_people)
 
     results = []
     for p in range(n_people):

@@ -1,0 +1,128 @@
+"""The appearances of a batch of people, their masks, and the privacy search over mask sizes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from deid.adversary import Adversary, PrivacyCheck
+from deid.operators import Operator
+from reid_model import resize
+
+#: The adversary's input size (height, width): masks live in these normalized crop coordinates.
+MODEL_SIZE = (128, 48)
+
+
+class People:
+    """The appearances of a batch of people, grouped by size so operators run batched."""
+
+    def __init__(self, people: Sequence[Sequence[torch.Tensor]]) -> None:
+        self.images = [img for person in people for img in person]
+        self.groups = torch.tensor([p for p, person in enumerate(people) for _ in person], dtype=torch.long)
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(self.images):
+            if img.ndim != 3 or img.shape[0] != 3 or not img.is_floating_point():
+                raise ValueError(
+                    f"each appearance must be a float tensor (3, H, W), got {tuple(img.shape)} {img.dtype}"
+                )
+            by_size.setdefault((img.shape[1], img.shape[2]), []).append(i)
+        self.by_size = {
+            size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx]))
+            for size, idx in by_size.items()
+        }
+        self.model_inputs = self._to_model(self.images)
+
+    def _to_model(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
+
+    def render(
+        self, operator: Operator, masks: torch.Tensor, subset: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor | None], torch.Tensor]:
+        """Apply ``operator`` with each person's mask ``(P, 1, 128, 48)`` at input resolution.
+
+        Args:
+            operator: the concealing operator.
+            masks: one mask per person, in normalized crop coordinates.
+            subset: ``(A,)`` bool, the appearances to render (default all).
+
+        Returns:
+            The concealed appearances at input resolution (None outside ``subset``) and the
+            model-size versions of the rendered ones, in appearance order.
+        """
+        subset = torch.ones(len(self.images), dtype=torch.bool) if subset is None else subset
+        out: list[torch.Tensor | None] = [None] * len(self.images)
+        for size, (idx, batch) in self.by_size.items():
+            keep = subset[idx]
+            if not bool(keep.any()):
+                continue
+            idx, batch = idx[keep], batch[keep]
+            mask = masks[self.groups[idx]]
+            if size != MODEL_SIZE:
+                mask = F.interpolate(mask, size=size, mode="nearest")
+            concealed = operator(batch, mask.to(batch))
+            for j, i in enumerate(idx.tolist()):
+                out[i] = concealed[j]
+        return out, self._to_model([img for img in out if img is not None])
+
+
+def cell_masks(cells: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Masks ``(P, 1, H, W)`` from chosen cells ``(P, R)`` over cells ``(R, H, W)``."""
+    r, h, w = cells.shape
+    return (chosen.float() @ cells.reshape(r, -1).float()).clamp(max=1.0).reshape(-1, 1, h, w)
+
+
+def private_people(check: PrivacyCheck, groups: torch.Tensor, n_people: int) -> torch.Tensor:
+    return torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
+
+
+def check_people(
+    batch: People,
+    operator: Operator,
+    adversary: Adversary,
+    masks: torch.Tensor,
+    originals: list[torch.Tensor],
+    people: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Render and check the appearances of ``people`` ``(P,)`` bool with ``masks``.
+
+    Returns per-person privacy ``(P,)`` (False outside ``people``) and the rendered model-size
+    views of those appearances.
+    """
+    subset = people[batch.groups]
+    view = batch.render(operator, masks, subset)[1]
+    check = adversary.check(adversary.embed(view), [o[subset] for o in originals], batch.groups[subset])
+    private = private_people(check, batch.groups[subset], len(people))
+    return private & people, view
+
+
+def refine(
+    batch: People,
+    operator: Operator,
+    adversary: Adversary,
+    cells: torch.Tensor,
+    order: torch.Tensor,
+    people: torch.Tensor,
+    low: int,
+    originals: list[torch.Tensor],
+) -> None:
+    """Binary-search the shortest private prefix of each person's ranked cells.
+
+    ``people`` were not private with their first ``low`` cells and are private with all of their
+    cells; each round checks all of them at once. Cells beyond the shortest private prefix leave
+    the mask (``order`` is updated in place).
+    """
+    total = (order < len(cells) + 1).sum(1)
+    lo = torch.full_like(total, low)
+    hi = total.clone()
+    while True:
+        searching = people & (hi - lo > 1)
+        if not bool(searching.any()):
+            break
+        mid = (lo + hi) // 2
+        masks = cell_masks(cells, order < mid[:, None])
+        private, _ = check_people(batch, operator, adversary, masks, originals, searching)
+        hi = torch.where(searching & private, mid, hi)
+        lo = torch.where(searching & ~private, mid, lo)
+    order[people[:, None] & (order >= hi[:, None])] = len(cells) + 1
