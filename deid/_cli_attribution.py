@@ -20,6 +20,7 @@ from attribution import (
     save_pair_heatmap,
     write_report,
 )
+from deid._cli_options import dataset_option, weights_option
 from reid_model import (
     CheckpointError,
     DatasetError,
@@ -114,12 +115,7 @@ def _dataset_pairs(data: str, persons: tuple[int, ...]) -> list[tuple[Path, Path
     help="With --data: a person id to explain (repeatable).",
 )
 @click.option("--method", type=click.Choice(METHODS), default="integrated_gradients")
-@click.option(
-    "--weights",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="A .safetensors checkpoint; the bundled model when omitted.",
-)
+@weights_option
 @click.option(
     "--smooth",
     type=click.FloatRange(min=0),
@@ -177,7 +173,7 @@ def explain_command(
 @click.option(
     "--data", type=click.Path(file_okay=False), default="../shared/data/viper", help="Dataset root."
 )
-@click.option("--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto")
+@dataset_option
 @click.option(
     "--attributes",
     "attributes_csv",
@@ -185,12 +181,7 @@ def explain_command(
     default="../shared/data/viper_attributes.csv",
     help="CSV of 0/1 attributes per person_id.",
 )
-@click.option(
-    "--weights",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="A .safetensors checkpoint; the bundled model when omitted.",
-)
+@weights_option
 @click.option(
     "--persons",
     type=click.Choice(["test", "all"]),

@@ -10,6 +10,7 @@ import click
 import torch
 
 from deid._audit_concealers import BASELINES, Concealer, LoopConcealer, baseline_concealers
+from deid._cli_options import dataset_option
 from deid.attackers import Attacker, adaptive_attacker, handcrafted_attacker, model_attacker
 from deid.audit import audit, format_table, write_report
 from deid.operators import OPERATORS, build_operator
@@ -106,7 +107,7 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
 @click.option(
     "--data", type=click.Path(file_okay=False), default="../shared/data/viper", help="Dataset root."
 )
-@click.option("--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto")
+@dataset_option
 @click.option(
     "--split",
     type=click.Choice(["seed", "viper316"]),

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from deid._cli_options import dataset_option, weights_option
 from reid_model import (
     CheckpointError,
     DatasetError,
@@ -37,7 +38,7 @@ def main() -> None:
 
 @main.command("train")
 @click.option("--data", type=click.Path(file_okay=False), default=_DEFAULTS["data"], help="Dataset root.")
-@click.option("--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto")
+@dataset_option
 @click.option("--split", type=click.Choice(["seed", "viper316"]), default=_DEFAULTS["split"])
 @click.option("--split-seed", type=int, default=_DEFAULTS["split_seed"])
 @click.option("--trial", type=int, default=_DEFAULTS["trial"], help="Trial of the viper316 protocol.")
@@ -90,13 +91,8 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
     default="../shared/data/viper",
     help="Dataset root (VIPeR, Market-1501 or a person/camera folder tree).",
 )
-@click.option("--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto")
-@click.option(
-    "--weights",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="A .safetensors checkpoint; the bundled model when omitted.",
-)
+@dataset_option
+@weights_option
 @click.option(
     "--split",
     type=click.Choice(["seed", "viper316"]),
