@@ -111,6 +111,13 @@ def evaluate_command(data: str, dataset: str, weights: str | None, split: str, j
         raise click.ClickException(str(exc)) from exc
     meta = getattr(model, "metadata", {})
     split_obj = _checkpoint_split(meta, samples, split)
+    seen = set(meta.get("split", {}).get("train", ())) & set(split_obj.test)
+    if seen:
+        raise click.ClickException(
+            f"the checkpoint was trained on {len(seen)} of the {len(split_obj.test)} test persons of split "
+            f"{split_obj.name!r}; evaluate it on its own split (--split seed) or train one per trial "
+            "(benchmarks/viper_protocol.py)"
+        )
     metrics = evaluate(model, samples, split_obj)
     result = {
         "weights": str(weights or "bundled default"),

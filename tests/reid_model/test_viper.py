@@ -33,3 +33,10 @@ def test_evaluate_command_writes_json(viper_root, tmp_path):
     assert set(data["parts"]) == {"train", "val", "test"}
     assert data["parts"]["test"]["seed_error"] <= SEED_TEST_ERROR
     assert "rank1" in data["parts"]["test"] and "mAP" in data["parts"]["test"]
+
+
+@pytest.mark.viper
+def test_evaluating_on_persons_the_model_trained_on_is_refused(viper_root):
+    result = CliRunner().invoke(main, ["evaluate", "--viper", str(viper_root), "--split", "viper316"])
+    assert result.exit_code == 1
+    assert "was trained on" in result.output and "test persons of split 'viper316'" in result.output
