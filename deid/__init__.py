@@ -1,7 +1,18 @@
 """deid: conceal what makes a person re-identifiable, checked against a re-id adversary."""
 
 from deid.adversary import Adversary, PrivacyCheck
+from deid.attackers import (
+    Attacker,
+    adaptive_attacker,
+    checkpoint_attacker,
+    finetune,
+    handcrafted_attacker,
+    model_attacker,
+)
+from deid.audit import audit
+from deid.batch import BatchConfig, BatchError, BatchSummary, CropResult, run_batch
 from deid.conceal import ConcealConfig, FrameResult, PersonResult, conceal, conceal_people, conceal_person
+from deid.detection import Box, BoxesError, crop_boxes, detect_people, is_person_crop, load_boxes, paste_crops
 from deid.operators import (
     OPERATORS,
     Blur,
@@ -20,14 +31,22 @@ from deid.operators import (
     noise,
     pixelate,
 )
+from deid.utility import area_concealed, person_detected, psnr, ssim
 
 __all__ = [
     "OPERATORS",
     "Adversary",
+    "Attacker",
+    "BatchConfig",
+    "BatchError",
+    "BatchSummary",
     "Blur",
+    "Box",
+    "BoxesError",
     "ColorShift",
     "Compose",
     "ConcealConfig",
+    "CropResult",
     "Fill",
     "FrameResult",
     "Inpaint",
@@ -36,14 +55,30 @@ __all__ = [
     "PersonResult",
     "Pixelate",
     "PrivacyCheck",
+    "adaptive_attacker",
+    "area_concealed",
+    "audit",
     "blur",
     "build_operator",
+    "checkpoint_attacker",
     "color_shift",
     "conceal",
     "conceal_people",
     "conceal_person",
+    "crop_boxes",
+    "detect_people",
     "fill",
+    "finetune",
+    "handcrafted_attacker",
     "inpaint",
+    "is_person_crop",
+    "load_boxes",
+    "model_attacker",
     "noise",
+    "paste_crops",
+    "person_detected",
     "pixelate",
+    "psnr",
+    "run_batch",
+    "ssim",
 ]
