@@ -44,13 +44,7 @@ def _split(samples: list[Sample], split: str) -> Split:
         return viper_protocol_splits(sorted(ids), trials=1)[0]
     meta = default_metadata().get("split", {})
     if meta and set(meta["train"]) | set(meta["val"]) | set(meta["test"]) == ids:
-        return Split(
-            meta["name"],
-            meta["seed"],
-            tuple(meta["train"]),
-            tuple(meta["val"]),
-            tuple(meta["test"]),
-        )
+        return Split.from_dict(meta)
     return make_split(TrainConfig(), samples)
 
 

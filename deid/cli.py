@@ -134,10 +134,7 @@ def evaluate_command(data: str, dataset: str, weights: str | None, split: str, j
 
 def _checkpoint_split(meta: dict[str, Any], samples: list[Sample], split: str) -> Split:
     if split == "seed" and "split" in meta:
-        s = meta["split"]
-        return Split(
-            s["name"], s["seed"], tuple(s["train"]), tuple(s["val"]), tuple(s["test"]), s.get("trial", 0)
-        )
+        return Split.from_dict(meta["split"])
     if split == "seed":
         return make_split(TrainConfig(), samples)
     return viper_protocol_splits(person_ids(samples), trials=1)[0]

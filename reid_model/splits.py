@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from reid_model.data import Sample
 
@@ -23,6 +24,19 @@ class Split:
     test: tuple[int, ...] = ()
     trial: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Split:
+        """Rebuild a split from its JSON form (``split.json``, checkpoint metadata)."""
+        return cls(
+            name=data["name"],
+            seed=data["seed"],
+            train=tuple(data["train"]),
+            val=tuple(data.get("val", ())),
+            test=tuple(data.get("test", ())),
+            trial=data.get("trial", 0),
+            extra=data.get("extra", {}),
+        )
 
     def __post_init__(self) -> None:
         sets = [set(self.train), set(self.val), set(self.test)]
@@ -92,15 +106,4 @@ def save_splits(path: str | os.PathLike[str], splits: Sequence[Split]) -> None:
 def load_splits(path: str | os.PathLike[str]) -> list[Split]:
     """Load splits written by :func:`save_splits`."""
     payload = json.loads(Path(path).read_text())
-    return [
-        Split(
-            name=d["name"],
-            seed=d["seed"],
-            train=tuple(d["train"]),
-            val=tuple(d["val"]),
-            test=tuple(d["test"]),
-            trial=d.get("trial", 0),
-            extra=d.get("extra", {}),
-        )
-        for d in payload
-    ]
+    return [Split.from_dict(d) for d in payload]

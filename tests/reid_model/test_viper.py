@@ -15,8 +15,7 @@ SEED_TEST_ERROR = 0.13125  # the seed's reported test error
 def test_bundled_model_reproduces_the_seed_table(viper_root):
     model = load_default()
     meta = default_metadata()
-    s = meta["split"]
-    split = Split(s["name"], s["seed"], tuple(s["train"]), tuple(s["val"]), tuple(s["test"]))
+    split = Split.from_dict(meta["split"])
     assert (len(split.train), len(split.val), len(split.test)) == (404, 101, 127)
     metrics = evaluate(model, load_viper(viper_root), split)
     assert metrics["test"]["seed_error"] <= SEED_TEST_ERROR
