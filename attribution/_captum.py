@@ -43,19 +43,22 @@ def integrated_gradients(
     args: tuple,
     baseline: torch.Tensor,
     batch: int,
+    *,
+    delta: bool = True,
     **options: Any,
 ) -> Result:
     _check_options("integrated_gradients", options, ("n_steps", "method"))
-    attr, delta = IntegratedGradients(score).attribute(
+    out = IntegratedGradients(score).attribute(
         inputs,
         baselines=baseline,
         additional_forward_args=args,
         n_steps=options.get("n_steps", IG_STEPS),
         method=options.get("method", "gausslegendre"),
         internal_batch_size=max(batch, len(inputs)),
-        return_convergence_delta=True,
+        return_convergence_delta=delta,
     )
-    return attr.sum(dim=1, keepdim=True), delta
+    attr, gap = out if delta else (out, None)
+    return attr.sum(dim=1, keepdim=True), gap
 
 
 def saliency(
@@ -78,18 +81,21 @@ def gradient_shap(
     args: tuple,
     baseline: torch.Tensor,
     batch: int,
+    *,
+    delta: bool = True,
     **options: Any,
 ) -> Result:
     _check_options("gradient_shap", options, ("n_samples", "stdevs"))
-    attr, delta = GradientShap(score).attribute(
+    out = GradientShap(score).attribute(
         inputs,
         baselines=baseline,
         n_samples=options.get("n_samples", 8),
         stdevs=options.get("stdevs", 0.02),
         additional_forward_args=args,
-        return_convergence_delta=True,
+        return_convergence_delta=delta,
     )
-    return attr.sum(dim=1, keepdim=True), delta
+    attr, gap = out if delta else (out, None)
+    return attr.sum(dim=1, keepdim=True), gap
 
 
 def occlusion(

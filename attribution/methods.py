@@ -196,6 +196,8 @@ def explain(
     chunk = _chunk(method, internal_batch_size, method_options)
     if method == "grad_cam" and method_options.get("layer") is None:
         method_options["layer"] = cam_layer(model, score.input_size)
+    # Captum's convergence delta costs two more forward passes: only when asked for.
+    extra = {"delta": return_delta} if method in ("integrated_gradients", "gradient_shap") else {}
     was_training = model.training
     model.eval()
     parts, deltas = [], []
@@ -205,7 +207,7 @@ def explain(
             chunk_base = base if method == "gradient_shap" else base[part]
             chunk_args = tuple(a[part] for a in args)
             attr, delta = RUNNERS[method](
-                score, inputs[part], chunk_args, chunk_base, internal_batch_size, **method_options
+                score, inputs[part], chunk_args, chunk_base, internal_batch_size, **method_options, **extra
             )
             parts.append(attr.detach())
             deltas.append(None if delta is None else delta.detach())
