@@ -2,10 +2,11 @@
 
 from reid_model.augment import Augmentation, augment
 from reid_model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from reid_model.color_stripes import ColorStripeEmbedder, stripe_histograms
 from reid_model.data import DatasetError, Sample, load_dataset, load_folder, load_market1501, load_viper
 from reid_model.embedders import ARCHITECTURES, Embedder, StripeEmbedder, TripletEmbedder, build_embedder
 from reid_model.evaluation import evaluate, evaluate_embeddings, retrieval_metrics, seed_error
-from reid_model.handcrafted import HandcraftedMatcher, lomo_features
+from reid_model.handcrafted import HandcraftedMatcher, fit_xqda, lomo_features
 from reid_model.inference import embed
 from reid_model.io import (
     ImageReadError,
@@ -41,6 +42,7 @@ __all__ = [
     "ARCHITECTURES",
     "Augmentation",
     "CheckpointError",
+    "ColorStripeEmbedder",
     "DatasetError",
     "Embedder",
     "HandcraftedMatcher",
@@ -65,6 +67,7 @@ __all__ = [
     "embed",
     "evaluate",
     "evaluate_embeddings",
+    "fit_xqda",
     "is_image_file",
     "load_checkpoint",
     "load_dataset",
@@ -88,6 +91,7 @@ __all__ = [
     "seed_split",
     "select",
     "softmax_triplet_loss",
+    "stripe_histograms",
     "train",
     "triplet_distances",
     "triplet_error",

@@ -38,7 +38,8 @@ class Embedder(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
-    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+    def check_input(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` if they are a float batch at the input size, else a clear error."""
         check_images(images)
         if tuple(images.shape[-2:]) != self.input_size:
             h, w = self.input_size
@@ -46,7 +47,10 @@ class Embedder(nn.Module):
                 f"images must be {h} high x {w} wide for {self.arch}, got {tuple(images.shape)}; "
                 "resize them with reid_model.resize first"
             )
-        return (images - self.mean) / self.std
+        return images
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        return (self.check_input(images) - self.mean) / self.std
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -197,6 +197,45 @@ def _pair_covariances(features: torch.Tensor, labels: torch.Tensor) -> tuple[tor
     return within / n_within, (all_pairs - within) / n_between
 
 
+def fit_xqda(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    metric: str = "xqda",
+    pca_dim: int = 600,
+    xqda_dim: int = 100,
+    regularization: float = 1e-3,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Learn a PCA then XQDA metric on descriptors ``features (N, F)`` of persons ``labels (N,)``.
+
+    Returns ``mean (F,)`` and ``projection (F, D)``: plain L2 distance between
+    ``(x - mean) @ projection`` is the learnt distance. ``metric="pca"`` stops after the PCA.
+    """
+    mean = features.mean(0)
+    centred = features - mean
+    _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
+    keep = int(min(pca_dim, (singular > singular[0] * 1e-6).sum()))
+    pca = vh[:keep].T
+    if metric == "pca":
+        return mean, pca
+    reduced = centred @ pca
+    within, between = _pair_covariances(reduced, labels)
+    eye = torch.eye(keep, dtype=within.dtype, device=within.device)
+    chol = torch.linalg.cholesky(within + regularization * eye)
+    half = torch.linalg.solve_triangular(chol, between, upper=False)
+    whitened = torch.linalg.solve_triangular(chol, half.T, upper=False)
+    eigvals, eigvecs = torch.linalg.eigh((whitened + whitened.T) / 2)
+    order = eigvals.argsort(descending=True)[:xqda_dim]
+    eigvals, eigvecs = eigvals[order], eigvecs[:, order]
+    useful = eigvals > 1
+    if not useful.any():
+        useful[0] = True
+    eigvals, eigvecs = eigvals[useful], eigvecs[:, useful]
+    directions = torch.linalg.solve_triangular(chol.T, eigvecs, upper=True)
+    scale = (1 - 1 / eigvals.clamp_min(1 + 1e-9)).sqrt()
+    return mean, pca @ (directions * scale)
+
+
 class HandcraftedMatcher:
     """LOMO features with an XQDA metric (or PCA, or none): a re-id matcher without a network.
 
@@ -257,31 +296,14 @@ class HandcraftedMatcher:
             raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels_t.shape)}")
         if self.metric == "none":
             return self
-        features = self.features(images).double()
-        self.mean = features.mean(0)
-        centred = features - self.mean
-        _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
-        keep = int(min(self.pca_dim, (singular > singular[0] * 1e-6).sum()))
-        pca = vh[:keep].T
-        if self.metric == "pca":
-            self.projection = pca
-            return self
-        reduced = centred @ pca
-        within, between = _pair_covariances(reduced, labels_t)
-        eye = torch.eye(keep, dtype=within.dtype, device=within.device)
-        chol = torch.linalg.cholesky(within + self.regularization * eye)
-        half = torch.linalg.solve_triangular(chol, between, upper=False)
-        whitened = torch.linalg.solve_triangular(chol, half.T, upper=False)
-        eigvals, eigvecs = torch.linalg.eigh((whitened + whitened.T) / 2)
-        order = eigvals.argsort(descending=True)[: self.xqda_dim]
-        eigvals, eigvecs = eigvals[order], eigvecs[:, order]
-        useful = eigvals > 1
-        if not useful.any():
-            useful[0] = True
-        eigvals, eigvecs = eigvals[useful], eigvecs[:, useful]
-        directions = torch.linalg.solve_triangular(chol.T, eigvecs, upper=True)
-        scale = (1 - 1 / eigvals.clamp_min(1 + 1e-9)).sqrt()
-        self.projection = pca @ (directions * scale)
+        self.mean, self.projection = fit_xqda(
+            self.features(images).double(),
+            labels_t,
+            metric=self.metric,
+            pca_dim=self.pca_dim,
+            xqda_dim=self.xqda_dim,
+            regularization=self.regularization,
+        )
         return self
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:

@@ -19,13 +19,16 @@ from reid_model._check import check_choice, check_positive
 from reid_model.augment import Augmentation, augment
 from reid_model.checkpoint import load_checkpoint, save_checkpoint
 from reid_model.data import Sample, load_dataset
-from reid_model.embedders import ARCHITECTURES, Embedder, build_embedder
+from reid_model.embedders import Embedder, StripeEmbedder, TripletEmbedder, build_embedder
 from reid_model.evaluation import evaluate, evaluate_embeddings
 from reid_model.inference import embed
 from reid_model.io import load_images, write_bytes_atomic
 from reid_model.losses import LOSSES
 from reid_model.sampling import PersonBatchSampler, batch_triplets
 from reid_model.splits import Split, person_ids, save_splits, seed_split, select, viper_protocol_splits
+
+#: Architectures trained by gradient descent (ColorStripeEmbedder is fitted in closed form).
+TRAINABLE = (TripletEmbedder.arch, StripeEmbedder.arch)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class TrainConfig:
     out: str = "runs/train"
 
     def __post_init__(self) -> None:
-        check_choice("arch", self.arch, ARCHITECTURES)
+        check_choice("arch", self.arch, TRAINABLE)
         check_choice("loss", self.loss, LOSSES)
         check_choice("mining", self.mining, ("random", "hard"))
         check_choice("split", self.split, ("seed", "viper316"))
