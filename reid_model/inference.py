@@ -9,7 +9,7 @@ from reid_model.embedders import Embedder
 from reid_model.io import resize
 
 
-def embed(model: Embedder, images: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+def embed(model: Embedder, images: torch.Tensor, *, batch_size: int = 64) -> torch.Tensor:
     """Embed a batch of images ``(B, 3, H, W)`` in [0, 1] as ``(B, D)``; any size is resized.
 
     The model is used in eval mode and in channels-last memory format, the fast layout for
