@@ -31,9 +31,10 @@ def build_adversary(config: BatchConfig) -> Adversary:
     from deid.adversary import Adversary
     from reid_model import CheckpointError, load_checkpoint
 
-    options = {"top_k": config.top_k} if config.top_k is not None else {}
     if not config.weights:
-        return Adversary.default(device=config.device, **options)
+        if config.top_k is None:
+            return Adversary.default(device=config.device)
+        return Adversary.default(device=config.device, top_k=config.top_k)
     weights = Path(config.weights)
     gallery_path = weights.with_name(weights.stem + "_gallery.safetensors")
     try:
@@ -56,7 +57,14 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     from deid.conceal import ConcealConfig, conceal_people
 
     options = {k: v for k, v in (("top_k", config.top_k), ("budget", config.budget)) if v is not None}
-    loop = ConcealConfig(operator=config.operator, strength=config.strength, method=config.method, **options)  # type: ignore[arg-type]
+    loop = ConcealConfig(
+        operator=config.operator,
+        strength=config.strength,
+        method=config.method,
+        colors=config.colors,
+        seed=config.seed,
+        **options,  # type: ignore[arg-type]
+    )
 
     def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
         results = conceal_people(
@@ -77,6 +85,7 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
                     scores_before=r.scores_before,
                     scores_after=r.scores_after,
                     attribution=None if r.attributions is None else r.attributions[i],
+                    outfit=r.outfit,
                 )
                 for i, image in enumerate(r.images)
             ]

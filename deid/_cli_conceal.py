@@ -92,7 +92,20 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     type=click.Choice(["integrated_gradients", "saliency", "grad_cam", "gradient_shap"]),
     default=_LOOP["method"],
     help="Attribution that ranks the cells to conceal: integrated_gradients conceals less area but "
-    "leaks more to other attackers and is about 3x slower than saliency.",
+    "leaks more to other attackers and is about 2x slower than saliency.",
+)
+@click.option(
+    "--colors",
+    type=click.Choice(["outfit", "fixed"]),
+    default=_LOOP["colors"],
+    help="With --operator fill: 'outfit' fills each person with a two-tone outfit drawn at random "
+    "among those that defeat the adversary; 'fixed' fills everyone with mid grey.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seeds the outfit draw for a reproducible run [default: fresh randomness each run].",
 )
 @click.option(
     "--keep-undetected",

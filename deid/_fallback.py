@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from deid._outfits import Outfits
 from deid._people import People, private_people
 from deid.adversary import Adversary, PrivacyCheck
 from deid.operators import Fill, Operator, build_operator
@@ -14,9 +15,11 @@ if TYPE_CHECKING:
     from deid.conceal import ConcealConfig
 
 
-def fallback_operators(config: ConcealConfig) -> list[tuple[str, Operator]]:
-    """Whole-crop treatments tried in order by the fallback."""
-    first = [(config.operator, build_operator(config.operator, config.strength))]
+def fallback_operators(
+    config: ConcealConfig, operator: Operator | Outfits
+) -> list[tuple[str, Operator | Outfits]]:
+    """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first."""
+    first: list[tuple[str, Operator | Outfits]] = [(config.operator, operator)]
     if config.fallback_operator != "auto":
         return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
     palette = [
@@ -32,36 +35,42 @@ def conceal_whole_crops(
     batch: People,
     adversary: Adversary,
     config: ConcealConfig,
+    operator: Operator | Outfits,
     masks: torch.Tensor,
     originals: list[torch.Tensor],
     failed: torch.Tensor,
     names: list[str | None],
-) -> tuple[list[torch.Tensor | None], torch.Tensor, PrivacyCheck]:
+    concealed: list[torch.Tensor | None],
+    embeddings: list[torch.Tensor],
+) -> tuple[list[torch.Tensor | None], PrivacyCheck]:
     """Conceal the whole crop of the ``failed`` people; try each fallback operator in turn.
 
-    A person takes the first treatment that makes them private, or else the one that leaves the
-    lowest match rate. ``names`` records each person's treatment.
+    ``concealed`` and ``embeddings`` are the loop's final images and their embeddings (updated
+    in place); only the failed people's appearances are rendered and embedded again. A person takes the first
+    treatment that makes them private, or else the one that leaves the lowest match rate.
+    ``names`` records each person's treatment.
     """
     groups = batch.groups
     n_people = len(failed)
-    concealed, view = batch.render(build_operator(config.operator, config.strength), masks)
     best_rate = torch.full((n_people,), float("inf"))
     pending = failed.clone()
-    for name, op in fallback_operators(config):
+    for name, op in fallback_operators(config, operator):
         if not bool(pending.any()):
             break
         subset = pending[groups]
         images, trial_view = batch.render(op, masks, subset)
-        check = adversary.check(adversary.embed(trial_view), [o[subset] for o in originals], groups[subset])
+        trial = adversary.embed(trial_view)
+        check = adversary.check(trial, [o[subset] for o in originals], groups[subset])
         private = private_people(check, groups[subset], n_people) & pending
         rate = torch.zeros(n_people).scatter_reduce(0, groups[subset], check.match_rate, "amax")
         better = pending & (private | (rate < best_rate))
-        for i in torch.nonzero(subset).flatten().tolist():
-            if better[groups[i]]:
-                concealed[i] = images[i]
-        view[torch.nonzero(better[groups]).flatten()] = trial_view[better[groups[subset]]]
+        rows, keep = torch.nonzero(better[groups]).flatten(), better[groups[subset]]
+        for i in rows.tolist():
+            concealed[i] = images[i]
+        for full, part in zip(embeddings, trial, strict=True):
+            full[rows] = part[keep]
         for p in torch.nonzero(better).flatten().tolist():
             names[p] = name
         best_rate = torch.where(better, rate, best_rate)
         pending &= ~private
-    return concealed, view, adversary.check(adversary.embed(view), originals, groups)
+    return concealed, adversary.check(embeddings, originals, groups)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from deid._outfits import Outfits
 from deid.adversary import Adversary, PrivacyCheck
 from deid.operators import Operator
 from reid_model import resize
@@ -38,12 +39,12 @@ class People:
         return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
 
     def render(
-        self, operator: Operator, masks: torch.Tensor, subset: torch.Tensor | None = None
+        self, operator: Operator | Outfits, masks: torch.Tensor, subset: torch.Tensor | None = None
     ) -> tuple[list[torch.Tensor | None], torch.Tensor]:
         """Apply ``operator`` with each person's mask ``(P, 1, 128, 48)`` at input resolution.
 
         Args:
-            operator: the concealing operator.
+            operator: the concealing operator, or each person's outfit.
             masks: one mask per person, in normalized crop coordinates.
             subset: ``(A,)`` bool, the appearances to render (default all).
 
@@ -61,7 +62,10 @@ class People:
             mask = masks[self.groups[idx]]
             if size != MODEL_SIZE:
                 mask = F.interpolate(mask, size=size, mode="nearest")
-            concealed = operator(batch, mask.to(batch))
+            if isinstance(operator, Outfits):
+                concealed = operator.apply(batch, mask, self.groups[idx])
+            else:
+                concealed = operator(batch, mask.to(batch))
             for j, i in enumerate(idx.tolist()):
                 out[i] = concealed[j]
         return out, self._to_model([img for img in out if img is not None])
@@ -79,39 +83,52 @@ def private_people(check: PrivacyCheck, groups: torch.Tensor, n_people: int) -> 
 
 def check_people(
     batch: People,
-    operator: Operator,
+    operator: Operator | Outfits,
     adversary: Adversary,
     masks: torch.Tensor,
     originals: list[torch.Tensor],
     people: torch.Tensor,
+    latest: list[torch.Tensor],
+    *,
+    private_only: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Render and check the appearances of ``people`` ``(P,)`` bool with ``masks``.
+
+    ``latest`` holds, per model, the embeddings ``(A, D)`` of every appearance under its
+    person's current mask; the rows of ``people`` (with ``private_only``, of those found
+    private) are overwritten with this check's embeddings, so the final check needs no new
+    forward pass.
 
     Returns per-person privacy ``(P,)`` (False outside ``people``) and the rendered model-size
     views of those appearances.
     """
     subset = people[batch.groups]
     view = batch.render(operator, masks, subset)[1]
-    check = adversary.check(adversary.embed(view), [o[subset] for o in originals], batch.groups[subset])
-    private = private_people(check, batch.groups[subset], len(people))
-    return private & people, view
+    embeddings = adversary.embed(view)
+    check = adversary.check(embeddings, [o[subset] for o in originals], batch.groups[subset])
+    private = private_people(check, batch.groups[subset], len(people)) & people
+    rows = (private if private_only else people)[batch.groups[subset]]
+    for full, part in zip(latest, embeddings, strict=True):
+        full[torch.nonzero(subset).flatten()[rows]] = part[rows]
+    return private, view
 
 
 def refine(
     batch: People,
-    operator: Operator,
+    operator: Operator | Outfits,
     adversary: Adversary,
     cells: torch.Tensor,
     order: torch.Tensor,
     people: torch.Tensor,
     low: int,
     originals: list[torch.Tensor],
+    latest: list[torch.Tensor],
 ) -> None:
     """Binary-search the shortest private prefix of each person's ranked cells.
 
     ``people`` were not private with their first ``low`` cells and are private with all of their
     cells; each round checks all of them at once. Cells beyond the shortest private prefix leave
-    the mask (``order`` is updated in place).
+    the mask (``order`` is updated in place, and ``latest`` as in :func:`check_people`).
     """
     total = (order < len(cells) + 1).sum(1)
     lo = torch.full_like(total, low)
@@ -122,7 +139,9 @@ def refine(
             break
         mid = (lo + hi) // 2
         masks = cell_masks(cells, order < mid[:, None])
-        private, _ = check_people(batch, operator, adversary, masks, originals, searching)
+        private, _ = check_people(
+            batch, operator, adversary, masks, originals, searching, latest, private_only=True
+        )
         hi = torch.where(searching & private, mid, hi)
         lo = torch.where(searching & ~private, mid, lo)
     order[people[:, None] & (order >= hi[:, None])] = len(cells) + 1

@@ -45,6 +45,7 @@ class Record:
     success: bool | None = None
     scores_before: Any = None
     scores_after: Any = None
+    outfit: Any = None
     note: str | None = None
     seconds: float | None = None
 

@@ -39,6 +39,7 @@ class CropResult:
         scores_before: the adversary's scores on the originals.
         scores_after: the adversary's scores on the concealed images.
         attribution: ``(1, h, w)`` what drove the match (for heatmaps), or None.
+        outfit: the person's ``[top, bottom]`` fill colours when the loop used an outfit.
     """
 
     image: torch.Tensor
@@ -49,6 +50,7 @@ class CropResult:
     scores_before: Any = None
     scores_after: Any = None
     attribution: torch.Tensor | None = None
+    outfit: list[list[float]] | None = None
 
 
 Result = CropResult | Mapping[str, Any]
@@ -275,6 +277,7 @@ class Runner:
                 success=result.success,
                 scores_before=result.scores_before,
                 scores_after=result.scores_after,
+                outfit=result.outfit,
                 note=note,
                 seconds=seconds,
             )
@@ -307,6 +310,7 @@ class Runner:
             success=all(r.success for r in results),
             scores_before=[r.scores_before for r in results],
             scores_after=[r.scores_after for r in results],
+            outfit=[r.outfit for r in results],
             note=f"{len(results)} people from {job.source}: {boxes}" + matched,
             seconds=round(job.seconds, 4),
         )

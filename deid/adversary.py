@@ -2,19 +2,25 @@
 
 An ``Adversary`` holds one or more embedders, each with a gallery of other people's embeddings
 (the negatives). A concealed appearance is private when, for every model and every original
-appearance of the same person, condition C (the original is closer to the concealed image than
-to a negative) holds for at most ``max_match_rate`` of the gallery, and the original is not in
-the concealed image's top-``top_k`` among the gallery.
+appearance of the same person, condition C with the concealed appearance as anchor (the original
+is closer to it than a negative is) holds for at most ``max_match_rate`` of the gallery, and the
+original is not in the concealed image's top-``top_k`` among the gallery. The concealed image is
+the attacker's query, so with ``max_match_rate=0.5`` the true identity must rank in the worse
+half of the gallery: the adversary does no better than chance on that appearance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from reid_model import Embedder, default_gallery, embed, load_default
+from reid_model.pretrained import color_gallery, load_color_matcher
+
+_DEFAULTS: dict[tuple[str, bool, tuple[tuple[str, float | bool], ...]], Adversary] = {}
 
 
 def match_pairs(groups: torch.Tensor, *, include_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,7 +81,8 @@ class Adversary:
     max_match_rate: float = 0.5
     top_k: int = 10
     include_self: bool = False
-    _devices: list[torch.device] = field(default_factory=list, init=False, repr=False)
+    #: Derived data that depends only on the models (for example embeddings of fixed images).
+    cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.models) == 0:
@@ -97,11 +104,29 @@ class Adversary:
             model.eval().requires_grad_(False)
 
     @classmethod
-    def default(cls, *, device: str | torch.device = "cpu", **options: float | bool) -> Adversary:
-        """The bundled model with its bundled gallery; ``options`` set the privacy target."""
-        model = load_default(device=device)
-        gallery, _ = default_gallery()
-        return cls([model], [gallery.to(device)], **options)  # type: ignore[arg-type]
+    def default(
+        cls, *, device: str | torch.device = "cpu", color: bool = True, **options: float | bool
+    ) -> Adversary:
+        """The bundled adversary; ``options`` set the privacy target.
+
+        It is the bundled network and, with ``color``, the bundled colour-stripe matcher
+        (:class:`reid_model.ColorStripeEmbedder`), each with its embeddings of the same gallery
+        persons: a concealed appearance must defeat both. The network alone leaves the colours of
+        the visible parts to a hand-crafted attacker (``deid audit``).
+
+        Built once per process for each device, ensemble and target, so repeated
+        ``deid.conceal`` calls load the weights (and embed the loop's fill outfits) only once.
+        """
+        key = (str(torch.device(device)), color, tuple(sorted(options.items())))
+        if key not in _DEFAULTS:
+            models, galleries = [load_default(device=device)], [default_gallery()[0].to(device)]
+            if color:
+                models.append(load_color_matcher(device=device))
+                galleries.append(color_gallery()[0].to(device))
+            adversary = cls(models, galleries, **options)  # type: ignore[arg-type]
+            adversary.cache["bundled"] = True  # the bundled models: precomputed data may be used
+            _DEFAULTS[key] = adversary
+        return _DEFAULTS[key]
 
     def embed(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Embeddings ``(B, D_m)`` of a batch under each model."""
@@ -126,14 +151,45 @@ class Adversary:
         rank = torch.full((n,), float("inf"))
         for conc, orig, gallery in zip(concealed, originals, self.galleries, strict=True):
             conc, orig, gallery = conc.float().cpu(), orig.float().cpu(), gallery.float().cpu()
+            # Condition C with the concealed image as anchor x, the original as x+, a negative as x-.
             d_pos = (conc[a_idx] - orig[b_idx]).norm(dim=1)
-            # Condition C with the original as anchor, the concealed image as x+, a negative as x-.
-            rate = (d_pos[:, None] < torch.cdist(orig[b_idx], gallery)).float().mean(1)
+            d_neg = torch.cdist(conc[a_idx], gallery)
+            rate = (d_pos[:, None] < d_neg).float().mean(1)
             # Rank of the original among the gallery, for the concealed image as query.
-            pair_rank = 1 + (torch.cdist(conc[a_idx], gallery) < d_pos[:, None]).sum(1).float()
+            pair_rank = 1 + (d_neg < d_pos[:, None]).sum(1).float()
             match_rate = torch.maximum(match_rate, torch.zeros(n).scatter_reduce(0, a_idx, rate, "amax"))
             rank = torch.minimum(
                 rank, torch.full((n,), float("inf")).scatter_reduce(0, a_idx, pair_rank, "amin")
+            )
+        private = (match_rate <= self.max_match_rate) & (rank > self.top_k)
+        return PrivacyCheck(match_rate=match_rate, rank=rank, private=private)
+
+    def check_shared(
+        self,
+        shared: Sequence[torch.Tensor],
+        originals: Sequence[torch.Tensor],
+        groups: torch.Tensor,
+    ) -> PrivacyCheck:
+        """:meth:`check` for ``K`` candidate images each given to every appearance at once.
+
+        ``shared`` holds per model ``(K, D)`` embeddings of images that do not depend on the
+        appearance (a whole crop filled with one outfit, say). The result's fields are ``(K, A)``:
+        row ``k`` is what :meth:`check` returns when every appearance is concealed as image ``k``.
+        """
+        a_idx, b_idx = match_pairs(groups, include_self=self.include_self)
+        n, k = len(groups), len(shared[0])
+        match_rate = torch.zeros(k, n)
+        rank = torch.full((k, n), float("inf"))
+        for conc, orig, gallery in zip(shared, originals, self.galleries, strict=True):
+            conc, orig, gallery = conc.float().cpu(), orig.float().cpu(), gallery.float().cpu()
+            d_pos = torch.cdist(conc, orig[b_idx])  # (K, pairs)
+            d_neg = torch.cdist(conc, gallery)[:, None, :]  # (K, 1, G)
+            rate = (d_pos[:, :, None] < d_neg).float().mean(2)
+            pair_rank = 1 + (d_neg < d_pos[:, :, None]).sum(2).float()
+            index = a_idx.expand(k, -1)
+            match_rate = torch.maximum(match_rate, torch.zeros(k, n).scatter_reduce(1, index, rate, "amax"))
+            rank = torch.minimum(
+                rank, torch.full((k, n), float("inf")).scatter_reduce(1, index, pair_rank, "amin")
             )
         private = (match_rate <= self.max_match_rate) & (rank > self.top_k)
         return PrivacyCheck(match_rate=match_rate, rank=rank, private=private)

@@ -54,6 +54,8 @@ class BatchConfig:
     top_k: int | None = None
     budget: int | None = None
     method: str = ConcealConfig.method
+    colors: str = ConcealConfig.colors
+    seed: int | None = None
     keep_undetected: bool = False
     batch_size: int = 32
     progress: bool = True

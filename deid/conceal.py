@@ -7,12 +7,16 @@ identity-revealing cells are added to the person's mask, and the operator is app
 mask, in the crop's normalized coordinates, and one operator setting go to every appearance of
 the person. A step budget bounds the loop; when it runs out the whole crop is concealed and the
 result says so. People are processed together in batches, so a folder runs at batch speed.
+
+The default adversary is an ensemble (the bundled network and a colour-stripe matcher) and the
+default fill is a per-person two-tone outfit drawn among those that defeat it (``colors``).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,11 +25,15 @@ import torch
 
 from attribution import METHODS, DistanceScore, explain, grid_regions, region_scores
 from deid._fallback import conceal_whole_crops
+from deid._outfits import Outfits, choose_outfits
 from deid._people import MODEL_SIZE, People, cell_masks, check_people, private_people, refine
 from deid.adversary import Adversary, PrivacyCheck, match_pairs
-from deid.operators import OPERATORS, build_operator
+from deid.operators import OPERATORS, Operator, build_operator
 from reid_model import read_image
 from reid_model._check import check_choice
+
+#: Attribution methods that take a baseline: the loop gives them the fully concealed images.
+BASELINE_METHODS = frozenset({"integrated_gradients", "occlusion", "feature_ablation"})
 
 
 @dataclass(frozen=True)
@@ -35,17 +43,21 @@ class ConcealConfig:
     The mask grows on a geometric schedule: after step ``t`` it holds about
     ``first_cells * growth**t`` grid cells, each step's new cells being the ones the latest
     attribution ranks highest. The step that reaches privacy is then refined: the smallest prefix
-    of that step's cells (in attribution order) that still defeats the adversary is kept.
+    of that step's cells (in attribution order) that still defeats the adversary is kept. The
+    default first step takes half of the 96 cells: at the chance-level target the VIPeR test
+    persons need 87% of the crop on average, so smaller first steps only add checks (on the 127 VIPeR
+    test persons in one call, 16 first cells gave 85.8% of the crop at 15.7 crops/s, 48 gave
+    87.2% at 21.8 crops/s).
 
     Attributes:
         operator: operator name (``deid.OPERATORS``), or several joined by ``+``.
         strength: the operator's strength in (0, 1].
-        method: attribution method that ranks the cells (``attribution.METHODS``). Integrated
-            Gradients (mean-colour baseline) is the most faithful in ``benchmarks/faithfulness.py``
-            and defeats the loop's adversary with the least area (76% of the crop on VIPeR test
-            persons against 86% with saliency), but that tighter mask leaks more to attackers the
-            loop never saw (hand-crafted rank-1 7.9% against 2.4%) and runs about 3x slower, so
-            the default is ``saliency``.
+        method: attribution method that ranks the cells (``attribution.METHODS``); methods with a
+            baseline take the fully concealed image as it. Integrated Gradients is the most
+            faithful in ``benchmarks/faithfulness.py`` and defeats the loop's adversary with less
+            area (79.0% of the crop on the VIPeR test persons against 87.6% with saliency), but
+            that tighter mask leaks more to attackers the loop never saw (hand-crafted rank-1
+            6.3% against 1.6%) and runs about 2x slower, so the default is ``saliency``.
         ig_steps: integration steps when ``method`` is Integrated Gradients.
         grid: rows and columns of mask cells over the crop.
         first_cells: cells in the mask after the first step.
@@ -58,6 +70,14 @@ class ConcealConfig:
             operator: ``"auto"`` tries grey, black and white fills and colour-shifted noise and
             keeps the first that defeats the adversary (else the one matched least); an
             operator name tries that one.
+        colors: the fill's colours when ``operator`` is ``"fill"``: ``"outfit"`` gives each
+            person a two-tone outfit (top and bottom colour) drawn at random among those that
+            defeat the adversary on the whole crop (see :mod:`deid._outfits`); ``"fixed"`` fills
+            everyone with mid grey. A fill that tells nothing about the person leaves about half
+            of the people ranked in the better half of the gallery, so ``"fixed"`` often ends in
+            the fallback under the chance-level target.
+        seed: seeds the outfit draw for a reproducible run; None draws from the operating
+            system's entropy, so nobody can replay the draw.
     """
 
     operator: str = "fill"
@@ -65,18 +85,21 @@ class ConcealConfig:
     method: str = "saliency"
     ig_steps: int = 4
     grid: tuple[int, int] = (16, 6)
-    first_cells: int = 4
+    first_cells: int = 48
     growth: float = 2.0
     budget: int = 6
     refine: bool = True
     max_match_rate: float = 0.5
     top_k: int = 10
     fallback_operator: str = "auto"
+    colors: str = "outfit"
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength
         check_choice("fallback_operator", self.fallback_operator, {"auto", *OPERATORS})
         check_choice("method", self.method, METHODS)
+        check_choice("colors", self.colors, {"outfit", "fixed"})
         if self.budget < 0:
             raise ValueError(f"budget must be >= 0, got {self.budget}")
         if self.first_cells < 1:
@@ -104,6 +127,7 @@ class PersonResult:
         success: whether the adversary's final check finds every appearance private.
         fallback: whether the budget ran out and the whole crop was concealed.
         fallback_operator: the operator used on the whole crop by the fallback, or None.
+        outfit: ``[top, bottom]`` RGB fill colours when the loop filled with an outfit, or None.
         area: fraction of the crop concealed.
         scores_before, scores_after: the adversary's worst-case ``match_rate`` (fraction of
             triplets where C holds) and best ``rank`` of a true original, before and after.
@@ -120,6 +144,7 @@ class PersonResult:
     scores_before: dict[str, float]
     scores_after: dict[str, float]
     attributions: torch.Tensor | None = field(default=None, repr=False)
+    outfit: list[list[float]] | None = None
 
     def summary(self) -> dict[str, Any]:
         """The JSON-friendly fields (no tensors)."""
@@ -128,6 +153,7 @@ class PersonResult:
             "success": self.success,
             "fallback": self.fallback,
             "fallback_operator": self.fallback_operator,
+            "outfit": self.outfit,
             "area": self.area,
             "scores_before": self.scores_before,
             "scores_after": self.scores_after,
@@ -149,18 +175,24 @@ def _references(originals: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
 
 
 def _attribute(
-    adversary: Adversary, images: torch.Tensor, references: list[torch.Tensor], config: ConcealConfig
+    adversary: Adversary,
+    images: torch.Tensor,
+    references: list[torch.Tensor],
+    concealed: torch.Tensor,
+    config: ConcealConfig,
 ) -> torch.Tensor:
     """Per-appearance evidence for the match ``(A, 1, H, W)``, pooled over the adversary's models.
 
     The score is minus the distance to the appearance's reference embedding; only positive
-    attribution (evidence for the match) counts, normalized per appearance and model.
+    attribution (evidence for the match) counts, normalized per appearance and model. Methods
+    with a baseline take the fully ``concealed`` images as it, so a pixel's attribution is its
+    share of what concealing it would change.
     """
     pooled = torch.zeros(len(images), 1, *images.shape[-2:])
+    options: dict[str, Any] = {"baseline": concealed} if config.method in BASELINE_METHODS else {}
+    if config.method == "integrated_gradients":
+        options["n_steps"] = config.ig_steps
     for model, reference in zip(adversary.models, references, strict=True):
-        options: dict[str, Any] = (
-            {"n_steps": config.ig_steps} if config.method == "integrated_gradients" else {}
-        )
         attributions = explain(DistanceScore(model, reference), images, method=config.method, **options)
         positive = attributions.detach().float().cpu().clamp(min=0)
         pooled += positive / positive.sum(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
@@ -195,7 +227,6 @@ def conceal_people(
     batch = People(people)
     groups = batch.groups
     n_people = len(people)
-    operator = build_operator(config.operator, config.strength)
     cells = grid_regions(*MODEL_SIZE, rows=config.grid[0], cols=config.grid[1])
     schedule = config.schedule(len(cells))
     # order[p, r]: when cell r joined person p's mask (0, 1, 2, ...), or a large number if never.
@@ -204,22 +235,39 @@ def conceal_people(
     originals = adversary.embed(batch.model_inputs)
     references = [_references(o, groups) for o in originals]
     before = adversary.check(originals, originals, groups)
+    operator: Operator | Outfits = build_operator(config.operator, config.strength)
+    if config.operator == "fill" and config.colors == "outfit":
+        seed = secrets.randbits(63) if config.seed is None else config.seed
+        operator = choose_outfits(
+            adversary,
+            originals,
+            groups,
+            n_people,
+            MODEL_SIZE,
+            opacity=config.strength,
+            generator=torch.Generator().manual_seed(seed),
+        )
 
+    whole = batch.render(operator, torch.ones(n_people, 1, *MODEL_SIZE))[1]  # fully concealed views
+    latest = [o.clone() for o in originals]  # embeddings under each person's current mask
     steps = torch.zeros(n_people, dtype=torch.long)
     done = torch.zeros(n_people, dtype=torch.bool)
     first_attributions = torch.zeros(len(groups), 1, *MODEL_SIZE) if keep_attributions else None
     for step in range(len(schedule)):
         active = ~done
-        private, view = check_people(
-            batch, operator, adversary, cell_masks(cells, order < never), originals, active
-        )
+        if step == 0:  # nothing concealed yet: the check of the originals themselves
+            private, view = private_people(before, groups, n_people), batch.model_inputs
+        else:
+            masks = cell_masks(cells, order < never)
+            private, view = check_people(batch, operator, adversary, masks, originals, active, latest)
         if step > 0 and config.refine and bool(private.any()):
-            refine(batch, operator, adversary, cells, order, private, schedule[step - 1], originals)
+            refine(batch, operator, adversary, cells, order, private, schedule[step - 1], originals, latest)
         done |= private
         if bool(done.all()) or step == len(schedule) - 1:
             break
         keep = ~private[groups[active[groups]]]  # the rendered appearances still to conceal
-        pooled = _attribute(adversary, view[keep], [r[~done[groups]] for r in references], config)
+        todo = ~done[groups]
+        pooled = _attribute(adversary, view[keep], [r[todo] for r in references], whole[todo], config)
         if first_attributions is not None and step == 0:
             first_attributions[~done[groups]] = pooled
         person_maps = torch.zeros(n_people, 1, *MODEL_SIZE).index_add_(0, groups[~done[groups]], pooled)
@@ -231,14 +279,23 @@ def conceal_people(
         steps[rows] += 1
 
     masks = cell_masks(cells, order < never)
-    concealed, model_view = batch.render(operator, masks)
-    check = adversary.check(adversary.embed(model_view), originals, groups)
+    concealed = batch.render(operator, masks)[0]
+    check = adversary.check(latest, originals, groups)
     fallback_op: list[str | None] = [None] * n_people
     failed = ~private_people(check, groups, n_people)
     if bool(failed.any()):
         masks[failed] = 1.0
-        concealed, model_view, check = conceal_whole_crops(
-            batch, adversary, config, masks, originals, failed, fallback_op
+        concealed, check = conceal_whole_crops(
+            batch,
+            adversary,
+            config,
+            operator,
+            masks,
+            originals,
+            failed,
+            fallback_op,
+            concealed,
+            latest,
         )
     final_private = private_people(check, groups, n_people)
 
@@ -257,6 +314,7 @@ def conceal_people(
                 scores_before=_scores(before, idx),
                 scores_after=_scores(check, idx),
                 attributions=first_attributions[idx] if first_attributions is not None else None,
+                outfit=operator.colors(p) if isinstance(operator, Outfits) else None,
             )
         )
     return results

@@ -130,3 +130,22 @@ def test_end_to_end_with_the_real_conceal_loop(tmp_path):
             tmp_path / "out" / f"{rel}.heatmap.png"
         ).is_file()
     assert records["007_45.bmp"]["area"] == records["007_90.bmp"]["area"]  # one mask for the person
+
+
+def test_seeded_outfit_runs_are_reproducible(tmp_path):
+    """With --seed the outfit draw, hence every output byte, repeats; the report names the outfit."""
+    if reason := _conceal_loop_missing():
+        pytest.skip(reason)
+    root = tmp_path / "in"
+    write_crop(root / "cam_a" / "003_45.bmp", seed=3)
+    write_crop(root / "cam_b" / "003_90.bmp", seed=4)
+    for out in ("one", "two"):
+        result = _run([root, "-o", tmp_path / out, "--seed", "7", "--colors", "outfit"])
+        assert result.exit_code == 0, result.output
+    images = [
+        {k: v for k, v in tree_hashes(tmp_path / out).items() if k.endswith(".bmp")} for out in ("one", "two")
+    ]
+    assert len(images[0]) == 2 and images[0] == images[1]
+    records = json.loads((tmp_path / "one" / "report.json").read_text())["records"]
+    outfits = [r["outfit"] for r in records]
+    assert outfits[0] == outfits[1] and len(outfits[0]) == 2  # one outfit for the person

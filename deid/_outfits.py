@@ -1,0 +1,136 @@
+"""Per-person fill colours: a two-tone "outfit" unlike the person, chosen against the adversary.
+
+Under the chance-level target the concealed appearance must sit no closer to the person's
+originals than to half of the gallery. A fill that carries no information about the person
+meets that for only about half of the people (the true identity then ranks anywhere, uniformly),
+so the loop fills each person with an outfit that moves them away: a top and a bottom colour
+from the 27 colours of a 3-level RGB cube. Filling the whole crop with an outfit gives the same
+image for everyone, so the 729 outfits are embedded once per adversary and scored against every
+person at the cost of one distance matrix.
+
+The outfit is drawn at random among those that defeat the adversary on the whole crop, not the
+single best one: a deterministic choice is a function of the person's look that anyone with the
+public model could recompute and use to narrow the gallery, while a random choice among the
+private outfits tells an attacker little more than that the person is unlike the outfit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save
+
+from deid.adversary import Adversary
+from reid_model import write_bytes_atomic
+
+#: The colours an outfit's top and bottom are drawn from: a 3-level RGB cube.
+COLORS = torch.tensor(list(itertools.product((0.0, 0.5, 1.0), repeat=3)))
+#: Fraction of the crop's height, from the top, that the top colour covers.
+SPLIT = 0.5
+#: The default adversary's outfit embeddings, shipped so a process need not embed 729 images
+#: before its first crop (``scripts/bundle_outfits.py`` writes it; a test checks it is current).
+BUNDLED = Path(__file__).parent / "weights" / "outfits.safetensors"
+
+
+def outfit_canvases(tops: torch.Tensor, bottoms: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Images ``(N, 3, H, W)`` of two-tone outfits from colours ``(N, 3)``."""
+    height, width = size
+    split = round(SPLIT * height)
+    rows = torch.arange(height)[None, None, :, None] < split
+    return torch.where(rows, tops[:, :, None, None], bottoms[:, :, None, None]).expand(-1, -1, -1, width)
+
+
+class Outfits:
+    """The loop's fill for a batch of people: one two-tone outfit per person.
+
+    Args:
+        tops, bottoms: ``(P, 3)`` RGB colours in [0, 1] per person.
+        opacity: how much of the outfit covers the image, in (0, 1].
+    """
+
+    def __init__(self, tops: torch.Tensor, bottoms: torch.Tensor, opacity: float = 1.0) -> None:
+        self.tops, self.bottoms, self.opacity = tops, bottoms, opacity
+
+    def apply(self, images: torch.Tensor, mask: torch.Tensor, persons: torch.Tensor) -> torch.Tensor:
+        """Fill ``images (B, 3, H, W)`` inside ``mask`` with the outfits of ``persons (B,)``."""
+        canvas = outfit_canvases(
+            self.tops[persons], self.bottoms[persons], (images.shape[-2], images.shape[-1])
+        ).to(images)
+        return torch.lerp(images, torch.lerp(images, canvas, self.opacity), mask.to(images))
+
+    def colors(self, person: int) -> list[list[float]]:
+        """``[top, bottom]`` RGB colours of one person's outfit."""
+        return [self.tops[person].tolist(), self.bottoms[person].tolist()]
+
+
+def _outfit_embeddings(adversary: Adversary, size: tuple[int, int]) -> list[torch.Tensor]:
+    """Per model, embeddings of every whole-crop outfit at ``size``, cached on the adversary."""
+    key = f"outfits {size}"
+    if key not in adversary.cache and adversary.cache.get("bundled"):
+        load_outfit_embeddings(adversary, BUNDLED, size)
+    if key not in adversary.cache:
+        tops, bottoms = _all_pairs()
+        adversary.cache[key] = adversary.embed(outfit_canvases(tops, bottoms, size))
+    cached: list[torch.Tensor] = adversary.cache[key]
+    return cached
+
+
+def save_outfit_embeddings(adversary: Adversary, path: Path, size: tuple[int, int]) -> None:
+    """Write the adversary's outfit embeddings with the palette they were made from."""
+    tensors = {f"model{i}": e.contiguous() for i, e in enumerate(_outfit_embeddings(adversary, size))}
+    tensors["colors"], tensors["split"] = COLORS, torch.tensor(SPLIT)
+    write_bytes_atomic(path, save(tensors))
+
+
+def load_outfit_embeddings(adversary: Adversary, path: Path, size: tuple[int, int]) -> bool:
+    """Fill the adversary's outfit cache from ``path`` if it was made with today's palette."""
+    if not path.is_file():
+        return False
+    tensors = load_file(str(path))
+    n_models = len(adversary.models)
+    if not (
+        torch.equal(tensors["colors"], COLORS)
+        and float(tensors["split"]) == SPLIT
+        and all(f"model{i}" in tensors for i in range(n_models))
+    ):
+        return False
+    adversary.cache[f"outfits {size}"] = [tensors[f"model{i}"] for i in range(n_models)]
+    return True
+
+
+def _all_pairs() -> tuple[torch.Tensor, torch.Tensor]:
+    top, bottom = torch.cartesian_prod(torch.arange(len(COLORS)), torch.arange(len(COLORS))).unbind(1)
+    return COLORS[top], COLORS[bottom]
+
+
+def choose_outfits(
+    adversary: Adversary,
+    originals: list[torch.Tensor],
+    groups: torch.Tensor,
+    n_people: int,
+    size: tuple[int, int],
+    *,
+    opacity: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Outfits:
+    """Draw each person's outfit at random among those that, filling the whole crop, are private.
+
+    ``originals`` are the adversary's embeddings of the appearances, ``groups (A,)`` their
+    persons and ``size`` the model input size. A person for whom no outfit is private gets the
+    one with the lowest match rate.
+    """
+    check = adversary.check_shared(_outfit_embeddings(adversary, size), originals, groups)  # (K, A)
+    n_outfits = len(check.private)
+    index = groups.expand(n_outfits, -1)
+    worst = torch.zeros(n_outfits, n_people).scatter_reduce(1, index, check.match_rate, "amax")
+    private = torch.ones(n_outfits, n_people, dtype=torch.bool).scatter_reduce(
+        1, index, check.private, "amin"
+    )
+    weights = private.T.float()  # (P, K): a uniform draw among the private outfits
+    none = weights.sum(1) == 0
+    weights[none] = torch.nn.functional.one_hot(worst.T[none].argmin(1), n_outfits).float()
+    choice = torch.multinomial(weights, 1, generator=generator).flatten()
+    tops, bottoms = _all_pairs()
+    return Outfits(tops[choice], bottoms[choice], opacity)

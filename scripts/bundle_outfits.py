@@ -1,0 +1,23 @@
+"""Embed the conceal loop's fill outfits with the default adversary and ship them.
+
+    python scripts/bundle_outfits.py
+
+Run it after bundling a new default model or colour matcher; ``tests/deid/test_outfits.py``
+fails while the shipped file is out of date.
+"""
+
+from __future__ import annotations
+
+from deid import Adversary
+from deid._outfits import BUNDLED, save_outfit_embeddings
+from deid._people import MODEL_SIZE
+
+
+def main() -> None:
+    adversary = Adversary([*Adversary.default().models], [*Adversary.default().galleries])
+    save_outfit_embeddings(adversary, BUNDLED, MODEL_SIZE)
+    print(f"wrote {BUNDLED}")
+
+
+if __name__ == "__main__":
+    main()
