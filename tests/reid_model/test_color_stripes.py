@@ -80,3 +80,10 @@ def test_bundled_matcher_reproduces_its_test_scores(viper_root):
     shipped = read_metadata(COLOR_WEIGHTS)["metrics"]["test"]
     assert metrics["rank1"] == pytest.approx(shipped["rank1"])
     assert metrics["rank1"] > 0.25  # chance is 1/127
+
+
+def test_training_refuses_the_fitted_matcher():
+    from reid_model import TrainConfig
+
+    with pytest.raises(ValueError, match=r"arch must be one of \['stripe', 'triplet'\], got 'color_stripes'"):
+        TrainConfig(arch="color_stripes")
