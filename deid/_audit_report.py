@@ -75,7 +75,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     originals of the other camera); ``c2c`` matches concealed queries to a concealed gallery.
     """
     header = (
-        f"{'method':16s} {'attacker':12s} {'r1 orig':>7s} {'-> conc':>7s} {'chance':>7s} "
+        f"{'method':16s} {'attacker':18s} {'r1 orig':>7s} {'-> conc':>7s} {'chance':>7s} "
         f"{'rank5':>6s} "
         f"{'mAP':>6s} {'seedErr':>7s} {'c2c r1':>7s} {'area':>6s} {'SSIM':>5s} {'SSIMu':>5s} "
         f"{'PSNR':>5s} {'PSNRu':>5s} {'det0':>6s} {'det':>6s} {'fallbk':>6s}"
@@ -83,7 +83,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [header]
     for r in rows:
         lines.append(
-            f"{r['method']:16s} {r['attacker']:12s} "
+            f"{r['method']:16s} {r['attacker']:18s} "
             f"{_pct(r.get('rank1_before'))} {_pct(r.get('rank1'))} "
             f"{_pct(r.get('rank1_chance'))} {_pct(r.get('rank5'))} {_pct(r.get('mAP'))} "
             f"{_pct(r.get('seed_error'))} {_pct(r.get('c2c_rank1'))} {_pct(r.get('area'))} "

@@ -31,10 +31,15 @@ from reid_model import (
     select,
     viper_protocol_splits,
 )
-from reid_model.pretrained import INDEPENDENT_WEIGHTS
+from reid_model.pretrained import INDEPENDENT_STRIPE_WEIGHTS, INDEPENDENT_WEIGHTS
 
-ATTACKERS = ("adversary", "independent", "handcrafted", "adaptive")
-NEEDS_WEIGHTS = ("independent", "adaptive")
+ATTACKERS = ("adversary", "independent", "independent_stripe", "handcrafted", "adaptive")
+#: The option each attacker's weights come from.
+NEEDS_WEIGHTS = {
+    "independent": "--independent-weights",
+    "adaptive": "--independent-weights",
+    "independent_stripe": "--independent-stripe-weights",
+}
 
 
 def _split(samples: list[Sample], split: str) -> Split:
@@ -48,7 +53,7 @@ def _split(samples: list[Sample], split: str) -> Split:
     return make_split(TrainConfig(), samples)
 
 
-def _methods(spec: str, device: str) -> dict[str, Concealer]:
+def _methods(spec: str, device: str, seed: int) -> dict[str, Concealer]:
     baselines = baseline_concealers()
     methods: dict[str, Concealer] = {}
     for token in (t.strip() for t in spec.split(",") if t.strip()):
@@ -57,13 +62,15 @@ def _methods(spec: str, device: str) -> dict[str, Concealer]:
         elif token in baselines:
             methods[token] = baselines[token]
         elif token == "loop":
-            methods.update({f"loop_{op}": LoopConcealer(operator=op, device=device) for op in OPERATORS})
+            methods.update(
+                {f"loop_{op}": LoopConcealer(operator=op, device=device, seed=seed) for op in OPERATORS}
+            )
         elif token.startswith("loop_"):
             try:
                 build_operator(token[5:])
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--methods") from exc
-            methods[token] = LoopConcealer(operator=token[5:], device=device)
+            methods[token] = LoopConcealer(operator=token[5:], device=device, seed=seed)
         else:
             raise click.BadParameter(
                 f"unknown method {token!r}; expected 'baselines', one of {list(BASELINES)}, 'loop' "
@@ -75,7 +82,7 @@ def _methods(spec: str, device: str) -> dict[str, Concealer]:
     return methods
 
 
-def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
+def _attacker_names(spec: str | None, weights: dict[str, str | None]) -> list[str]:
     names = [t.strip() for t in (spec or ",".join(ATTACKERS)).split(",") if t.strip()]
     for name in names:
         if name not in ATTACKERS:
@@ -83,15 +90,13 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
                 f"unknown attacker {name!r}; expected some of {list(ATTACKERS)}",
                 param_hint="--attackers",
             )
-    if not weights:
-        missing = [n for n in names if n in NEEDS_WEIGHTS]
-        if missing and spec is not None:
-            raise click.BadParameter(
-                f"attackers {missing} need --independent-weights", param_hint="--attackers"
-            )
-        if missing:
-            click.echo(f"note: no --independent-weights, so attackers {missing} are left out", err=True)
-        names = [n for n in names if n not in NEEDS_WEIGHTS]
+    missing = [n for n in names if n in NEEDS_WEIGHTS and not weights[NEEDS_WEIGHTS[n]]]
+    if missing and spec is not None:
+        needed = sorted({NEEDS_WEIGHTS[n] for n in missing})
+        raise click.BadParameter(f"attackers {missing} need {' and '.join(needed)}", param_hint="--attackers")
+    if missing:
+        click.echo(f"note: no weights given for attackers {missing}, so they are left out", err=True)
+    names = [n for n in names if n not in missing]
     if not names:
         raise click.BadParameter("no attacker left to run", param_hint="--attackers")
     return names
@@ -129,7 +134,14 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
     type=click.Path(dir_okay=False),
     default=str(INDEPENDENT_WEIGHTS),
     help="A reid_model checkpoint trained independently of the loop's adversary "
-    "(default: the bundled seed network).",
+    "(default: the bundled seed network); also the adaptive attacker's starting point.",
+)
+@click.option(
+    "--independent-stripe-weights",
+    type=click.Path(dir_okay=False),
+    default=str(INDEPENDENT_STRIPE_WEIGHTS),
+    help="A second independent checkpoint (default: the bundled stripe network trained with "
+    "another seed and loss).",
 )
 @click.option(
     "--out",
@@ -156,7 +168,12 @@ def _attacker_names(spec: str | None, weights: str | None) -> list[str]:
     help="Audit only the first N test persons.",
 )
 @click.option("--detector/--no-detector", default=True, help="Run OpenCV's HOG people detector on the crops.")
-@click.option("--seed", type=int, default=0, help="Fixes the seed-error triplets and the fine-tuning.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    help="Fixes the seed-error triplets, the loop's outfits and the fine-tuning.",
+)
 @click.option("--device", default="cpu")
 def audit_command(
     data: str,
@@ -165,6 +182,7 @@ def audit_command(
     methods: str,
     attackers: str | None,
     independent_weights: str | None,
+    independent_stripe_weights: str | None,
     out: str,
     finetune_epochs: int,
     finetune_persons: int | None,
@@ -179,12 +197,21 @@ def audit_command(
         raise click.BadParameter(
             f"the output folder {out} must not be inside the dataset {data}", param_hint="--out"
         )
-    names = _attacker_names(attackers, independent_weights)
-    concealers = _methods(methods, device)
+    names = _attacker_names(
+        attackers,
+        {
+            "--independent-weights": independent_weights,
+            "--independent-stripe-weights": independent_stripe_weights,
+        },
+    )
+    concealers = _methods(methods, device, seed)
     try:
         samples = load_dataset(data, kind=dataset)
         adversary = load_default(device=device)
         independent = load_checkpoint(independent_weights, device=device) if independent_weights else None
+        stripe = (
+            load_checkpoint(independent_stripe_weights, device=device) if independent_stripe_weights else None
+        )
     except (CheckpointError, DatasetError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     split_obj = _split(samples, split)
@@ -200,6 +227,8 @@ def audit_command(
             built.append(handcrafted_attacker(matcher))
         elif name == "independent" and independent is not None:
             built.append(model_attacker(independent, name="independent"))
+        elif name == "independent_stripe" and stripe is not None:
+            built.append(model_attacker(stripe, name="independent_stripe"))
         elif name == "adaptive" and independent is not None:
             built.append(adaptive_attacker(independent, epochs=finetune_epochs, seed=seed))
     rows = audit(
@@ -222,6 +251,7 @@ def audit_command(
         },
         "attackers": names,
         "independent_weights": independent_weights,
+        "independent_stripe_weights": independent_stripe_weights,
         "finetune_epochs": finetune_epochs,
         "finetune_persons": finetune_persons,
         "device": device,

@@ -226,7 +226,7 @@ def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
             "--methods",
             "blur,blackout",
             "--attackers",
-            "adversary,handcrafted",
+            "adversary,handcrafted,independent_stripe",
             "--out",
             str(out),
             "--no-detector",
@@ -235,8 +235,9 @@ def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "blackout" in result.output and "handcrafted" in result.output
+    assert "independent_stripe" in result.output  # the bundled second independent network
     assert sorted(p.name for p in out.iterdir()) == ["audit.csv", "audit.json", "audit.png"]
-    assert len(json.loads((out / "audit.json").read_text())["rows"]) == 4
+    assert len(json.loads((out / "audit.json").read_text())["rows"]) == 6
 
 
 def test_audit_command_bad_options(fake_viper, tmp_path):
@@ -246,6 +247,10 @@ def test_audit_command_bad_options(fake_viper, tmp_path):
     assert result.exit_code == 2 and "unknown method 'smear'" in result.output
     result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", ""])
     assert result.exit_code == 2 and "need --independent-weights" in result.output
+    result = runner.invoke(
+        main, [*base, "--attackers", "independent_stripe", "--independent-stripe-weights", ""]
+    )
+    assert result.exit_code == 2 and "need --independent-stripe-weights" in result.output
     missing = tmp_path / "missing.safetensors"
     result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", str(missing)])
     assert result.exit_code == 1 and f"checkpoint {missing} does not exist" in result.output
