@@ -1,10 +1,13 @@
 """Time the privacy audit on real VIPeR (seed split test persons) and print its table.
 
-    python benchmarks/audit.py --data ../shared/data/viper [--methods baselines,loop_blur]
-        [--independent-weights runs/models/stripe/best.safetensors] [--finetune-epochs 3]
+    python benchmarks/audit.py --data ../shared/data/viper [--methods baselines,loop_fill]
+        [--independent-weights W.safetensors] [--finetune-epochs 3]
+        [--loop-method integrated_gradients] [--network-only]
 
-Attackers: the loop's adversary (the bundled model) and the hand-crafted LOMO + XQDA matcher,
-plus the independent embedder and its adaptive fine-tuned version when weights are given.
+Attackers: the loop's adversary (the bundled model), the two bundled independent embedders
+(``independent``: the seed network; ``independent_stripe``: the default's architecture with
+another seed and loss), the hand-crafted LOMO + XQDA matcher, and the independent embedder
+fine-tuned on concealed training persons (adaptive). The loop's outfits are drawn with seed 0.
 Prints the time of each phase, crops concealed per second per method, and the audit table;
 writes audit.csv/json/png to --out.
 """
@@ -13,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import torch
 
+from deid import Adversary
 from deid.attackers import (
     Attacker,
     adaptive_attacker,
@@ -41,18 +46,19 @@ from reid_model import (
     load_viper,
     select,
 )
+from reid_model.pretrained import INDEPENDENT_STRIPE_WEIGHTS, INDEPENDENT_WEIGHTS
 
 
-def _methods(spec: str) -> dict[str, Concealer]:
+def _methods(spec: str, **loop: Any) -> dict[str, Concealer]:
     baselines = baseline_concealers()
     methods: dict[str, Concealer] = {}
     for token in spec.split(","):
         if token == "baselines":
             methods.update(baselines)
         elif token == "loop":
-            methods.update(loop_concealers())
+            methods.update(loop_concealers(seed=0, **loop))
         elif token.startswith("loop_"):
-            methods.update(loop_concealers([token[5:]]))
+            methods.update(loop_concealers([token[5:]], seed=0, **loop))
         else:
             methods[token] = baselines[token]
     return methods
@@ -64,17 +70,21 @@ def main() -> None:
     )
     parser.add_argument("--data", default="../shared/data/viper")
     parser.add_argument("--methods", default="baselines")
-    parser.add_argument("--independent-weights", default=None)
+    parser.add_argument("--independent-weights", default=str(INDEPENDENT_WEIGHTS))
+    parser.add_argument("--independent-stripe-weights", default=str(INDEPENDENT_STRIPE_WEIGHTS))
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--finetune-persons", type=int, default=200)
     parser.add_argument("--out", default="runs/audit_benchmark")
+    parser.add_argument("--loop-method", default="saliency", help="The loop's attribution method.")
+    parser.add_argument(
+        "--network-only", action="store_true", help="The loop's adversary without the colour matcher."
+    )
     args = parser.parse_args()
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     samples = load_viper(args.data)
-    meta = default_metadata()["split"]
-    split = Split(meta["name"], meta["seed"], tuple(meta["train"]), tuple(meta["val"]), tuple(meta["test"]))
+    split = Split.from_dict(default_metadata()["split"])
     train = select(samples, split.train)
     train_images = load_images([s.path for s in train])
     timings["load data"] = time.perf_counter() - started
@@ -83,9 +93,9 @@ def main() -> None:
     attackers: list[Attacker] = [model_attacker(load_default(), name="adversary")]
     matcher = HandcraftedMatcher().fit(train_images, [s.person_id for s in train])
     attackers.append(handcrafted_attacker(matcher))
+    attackers.append(checkpoint_attacker(args.independent_stripe_weights, name="independent_stripe"))
     if args.independent_weights:
-        independent = checkpoint_attacker(args.independent_weights)
-        attackers.append(independent)
+        attackers.append(checkpoint_attacker(args.independent_weights))
         attackers.append(
             adaptive_attacker(
                 load_checkpoint(args.independent_weights),
@@ -94,7 +104,10 @@ def main() -> None:
         )
     timings["build attackers (LOMO + XQDA fit on 404 persons)"] = time.perf_counter() - t
 
-    methods = _methods(args.methods)
+    loop: dict[str, Any] = {"method": args.loop_method}
+    if args.network_only:
+        loop["adversary"] = Adversary.default(color=False)
+    methods = _methods(args.methods, **loop)
     t = time.perf_counter()
     rows = audit(
         methods,
