@@ -146,23 +146,12 @@ class Adversary:
             groups: ``(A,)`` person index of each appearance.
         """
         a_idx, b_idx = match_pairs(groups, include_self=self.include_self)
-        n = len(groups)
-        match_rate = torch.zeros(n)
-        rank = torch.full((n,), float("inf"))
-        for conc, orig, gallery in zip(concealed, originals, self.galleries, strict=True):
-            conc, orig, gallery = conc.float().cpu(), orig.float().cpu(), gallery.float().cpu()
-            # Condition C with the concealed image as anchor x, the original as x+, a negative as x-.
-            d_pos = (conc[a_idx] - orig[b_idx]).norm(dim=1)
-            d_neg = torch.cdist(conc[a_idx], gallery)
-            rate = (d_pos[:, None] < d_neg).float().mean(1)
-            # Rank of the original among the gallery, for the concealed image as query.
-            pair_rank = 1 + (d_neg < d_pos[:, None]).sum(1).float()
-            match_rate = torch.maximum(match_rate, torch.zeros(n).scatter_reduce(0, a_idx, rate, "amax"))
-            rank = torch.minimum(
-                rank, torch.full((n,), float("inf")).scatter_reduce(0, a_idx, pair_rank, "amin")
-            )
-        private = (match_rate <= self.max_match_rate) & (rank > self.top_k)
-        return PrivacyCheck(match_rate=match_rate, rank=rank, private=private)
+        distances = []
+        for conc, orig, gallery in self._on_cpu(concealed, originals):
+            anchors = conc[a_idx]
+            distances.append(((anchors - orig[b_idx]).norm(dim=1)[None], torch.cdist(anchors, gallery)[None]))
+        verdict = self._verdict(distances, a_idx, len(groups))
+        return PrivacyCheck(verdict.match_rate[0], verdict.rank[0], verdict.private[0])
 
     def check_shared(
         self,
@@ -177,16 +166,36 @@ class Adversary:
         row ``k`` is what :meth:`check` returns when every appearance is concealed as image ``k``.
         """
         a_idx, b_idx = match_pairs(groups, include_self=self.include_self)
-        n, k = len(groups), len(shared[0])
-        match_rate = torch.zeros(k, n)
-        rank = torch.full((k, n), float("inf"))
-        for conc, orig, gallery in zip(shared, originals, self.galleries, strict=True):
-            conc, orig, gallery = conc.float().cpu(), orig.float().cpu(), gallery.float().cpu()
-            d_pos = torch.cdist(conc, orig[b_idx])  # (K, pairs)
-            d_neg = torch.cdist(conc, gallery)[:, None, :]  # (K, 1, G)
-            rate = (d_pos[:, :, None] < d_neg).float().mean(2)
-            pair_rank = 1 + (d_neg < d_pos[:, :, None]).sum(2).float()
-            index = a_idx.expand(k, -1)
+        distances = [
+            (torch.cdist(conc, orig[b_idx]), torch.cdist(conc, gallery)[:, None, :])
+            for conc, orig, gallery in self._on_cpu(shared, originals)
+        ]
+        return self._verdict(distances, a_idx, len(groups))
+
+    def _on_cpu(
+        self, concealed: Sequence[torch.Tensor], originals: Sequence[torch.Tensor]
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        return [
+            (c.float().cpu(), o.float().cpu(), g.float().cpu())
+            for c, o, g in zip(concealed, originals, self.galleries, strict=True)
+        ]
+
+    def _verdict(
+        self, distances: list[tuple[torch.Tensor, torch.Tensor]], a_idx: torch.Tensor, n: int
+    ) -> PrivacyCheck:
+        """Worst case over models and pairs, per appearance, from each model's pair distances.
+
+        ``distances`` holds per model ``d_pos (K, pairs)``, the concealed anchor to its original,
+        and ``d_neg (K, pairs or 1, G)``, the anchor to each gallery negative.
+        """
+        k = len(distances[0][0])
+        index = a_idx.expand(k, -1)
+        match_rate, rank = torch.zeros(k, n), torch.full((k, n), float("inf"))
+        for d_pos, d_neg in distances:
+            # Condition C with the concealed image as anchor x, the original as x+, a negative as x-.
+            rate = (d_pos[..., None] < d_neg).float().mean(-1)
+            # Rank of the original among the gallery, for the concealed image as query.
+            pair_rank = 1 + (d_neg < d_pos[..., None]).sum(-1).float()
             match_rate = torch.maximum(match_rate, torch.zeros(k, n).scatter_reduce(1, index, rate, "amax"))
             rank = torch.minimum(
                 rank, torch.full((k, n), float("inf")).scatter_reduce(1, index, pair_rank, "amin")
