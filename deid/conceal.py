@@ -199,6 +199,24 @@ def _attribute(
     return pooled
 
 
+def _operator(
+    config: ConcealConfig, adversary: Adversary, originals: list[torch.Tensor], groups: torch.Tensor
+) -> Operator | Outfits:
+    """The configured operator, or with ``colors="outfit"`` each person's drawn outfit."""
+    if config.operator != "fill" or config.colors != "outfit":
+        return build_operator(config.operator, config.strength)
+    seed = secrets.randbits(63) if config.seed is None else config.seed
+    return choose_outfits(
+        adversary,
+        originals,
+        groups,
+        int(groups.max()) + 1,
+        MODEL_SIZE,
+        opacity=config.strength,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
 def conceal_people(
     people: Sequence[Sequence[torch.Tensor]],
     *,
@@ -235,19 +253,7 @@ def conceal_people(
     originals = adversary.embed(batch.model_inputs)
     references = [_references(o, groups) for o in originals]
     before = adversary.check(originals, originals, groups)
-    operator: Operator | Outfits = build_operator(config.operator, config.strength)
-    if config.operator == "fill" and config.colors == "outfit":
-        seed = secrets.randbits(63) if config.seed is None else config.seed
-        operator = choose_outfits(
-            adversary,
-            originals,
-            groups,
-            n_people,
-            MODEL_SIZE,
-            opacity=config.strength,
-            generator=torch.Generator().manual_seed(seed),
-        )
-
+    operator = _operator(config, adversary, originals, groups)
     whole = batch.render(operator, torch.ones(n_people, 1, *MODEL_SIZE))[1]  # fully concealed views
     latest = [o.clone() for o in originals]  # embeddings under each person's current mask
     steps = torch.zeros(n_people, dtype=torch.long)
@@ -269,8 +275,8 @@ def conceal_people(
         todo = ~done[groups]
         pooled = _attribute(adversary, view[keep], [r[todo] for r in references], whole[todo], config)
         if first_attributions is not None and step == 0:
-            first_attributions[~done[groups]] = pooled
-        person_maps = torch.zeros(n_people, 1, *MODEL_SIZE).index_add_(0, groups[~done[groups]], pooled)
+            first_attributions[todo] = pooled
+        person_maps = torch.zeros(n_people, 1, *MODEL_SIZE).index_add_(0, groups[todo], pooled)
         cell_score = region_scores(person_maps, cells).masked_fill(order < never, float("-inf"))
         add = schedule[step + 1] - schedule[step]
         ranked = cell_score.topk(add, dim=1).indices
@@ -286,16 +292,7 @@ def conceal_people(
     if bool(failed.any()):
         masks[failed] = 1.0
         concealed, check = conceal_whole_crops(
-            batch,
-            adversary,
-            config,
-            operator,
-            masks,
-            originals,
-            failed,
-            fallback_op,
-            concealed,
-            latest,
+            batch, adversary, config, operator, masks, originals, failed, fallback_op, concealed, latest
         )
     final_private = private_people(check, groups, n_people)
 
