@@ -2,12 +2,13 @@
 
     python benchmarks/audit.py --data ../shared/data/viper [--methods baselines,loop_fill]
         [--independent-weights W.safetensors] [--finetune-epochs 3]
-        [--loop-method integrated_gradients] [--network-only]
+        [--loop-method integrated_gradients] [--network-only] [--loop-seed 0]
 
 Attackers: the loop's adversary (the bundled model), the two bundled independent embedders
 (``independent``: the seed network; ``independent_stripe``: the default's architecture with
 another seed and loss), the hand-crafted LOMO + XQDA matcher, and the independent embedder
-fine-tuned on concealed training persons (adaptive). The loop's outfits are drawn with seed 0.
+fine-tuned on concealed training persons (adaptive). The loop's outfits are drawn with
+``--loop-seed`` (0).
 Prints the time of each phase, crops concealed per second per method, and the audit table;
 writes audit.csv/json/png to --out.
 """
@@ -56,9 +57,9 @@ def _methods(spec: str, **loop: Any) -> dict[str, Concealer]:
         if token == "baselines":
             methods.update(baselines)
         elif token == "loop":
-            methods.update(loop_concealers(seed=0, **loop))
+            methods.update(loop_concealers(**loop))
         elif token.startswith("loop_"):
-            methods.update(loop_concealers([token[5:]], seed=0, **loop))
+            methods.update(loop_concealers([token[5:]], **loop))
         else:
             methods[token] = baselines[token]
     return methods
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--finetune-persons", type=int, default=200)
     parser.add_argument("--out", default="runs/audit_benchmark")
     parser.add_argument("--loop-method", default="saliency", help="The loop's attribution method.")
+    parser.add_argument("--loop-seed", type=int, default=0, help="Seeds the loop's outfit draw.")
     parser.add_argument(
         "--network-only", action="store_true", help="The loop's adversary without the colour matcher."
     )
@@ -104,7 +106,7 @@ def main() -> None:
         )
     timings["build attackers (LOMO + XQDA fit on 404 persons)"] = time.perf_counter() - t
 
-    loop: dict[str, Any] = {"method": args.loop_method}
+    loop: dict[str, Any] = {"method": args.loop_method, "seed": args.loop_seed}
     if args.network_only:
         loop["adversary"] = Adversary.default(color=False)
     methods = _methods(args.methods, **loop)
