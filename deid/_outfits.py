@@ -32,6 +32,8 @@ SPLIT = 0.5
 #: The default adversary's outfit embeddings, shipped so a process need not embed 729 images
 #: before its first crop (``scripts/bundle_outfits.py`` writes it; a test checks it is current).
 BUNDLED = Path(__file__).parent / "weights" / "outfits.safetensors"
+#: Outfits scored per pass: 64 outfits x 256 appearance pairs x 202 negatives is 13 MB per model.
+_CHUNK = 64
 
 
 def outfit_canvases(tops: torch.Tensor, bottoms: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -121,13 +123,16 @@ def choose_outfits(
     persons and ``size`` the model input size. A person for whom no outfit is private gets the
     one with the lowest match rate.
     """
-    check = adversary.check_shared(_outfit_embeddings(adversary, size), originals, groups)  # (K, A)
-    n_outfits = len(check.private)
-    index = groups.expand(n_outfits, -1)
-    worst = torch.zeros(n_outfits, n_people).scatter_reduce(1, index, check.match_rate, "amax")
-    private = torch.ones(n_outfits, n_people, dtype=torch.bool).scatter_reduce(
-        1, index, check.private, "amin"
-    )
+    embeddings = _outfit_embeddings(adversary, size)
+    n_outfits = len(embeddings[0])
+    worst = torch.zeros(n_outfits, n_people)
+    private = torch.ones(n_outfits, n_people, dtype=torch.bool)
+    for start in range(0, n_outfits, _CHUNK):  # bounds the (K, pairs, G) comparison's memory
+        part = slice(start, start + _CHUNK)
+        check = adversary.check_shared([e[part] for e in embeddings], originals, groups)  # (k, A)
+        index = groups.expand(len(check.private), -1)
+        worst[part] = worst[part].scatter_reduce(1, index, check.match_rate, "amax")
+        private[part] = private[part].scatter_reduce(1, index, check.private, "amin")
     weights = private.T.float()  # (P, K): a uniform draw among the private outfits
     none = weights.sum(1) == 0
     weights[none] = torch.nn.functional.one_hot(worst.T[none].argmin(1), n_outfits).float()
