@@ -46,9 +46,9 @@ def conceal_whole_crops(
     """Conceal the whole crop of the ``failed`` people; try each fallback operator in turn.
 
     ``concealed`` and ``embeddings`` are the loop's final images and their embeddings (updated
-    in place); only the failed people's appearances are rendered and embedded again. A person takes the first
-    treatment that makes them private, or else the one that leaves the lowest match rate.
-    ``names`` records each person's treatment.
+    in place); only the failed people's appearances are rendered and embedded again. A person
+    takes the first treatment that makes them private, or else the one that leaves the lowest
+    match rate. ``names`` records each person's treatment.
     """
     groups = batch.groups
     n_people = len(failed)
