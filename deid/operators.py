@@ -306,6 +306,10 @@ class Fill(Operator):
 class Noise(Operator):
     """Gaussian noise of ``std``, seeded: the same images and seed give the same noise.
 
+    Every image of one size gets the same noise field, so an image's result does not depend on
+    which other images share its batch (the conceal loop renders people in varying batches and
+    must get the same pixels each time).
+
     Example:
         >>> op = Noise(std=0.3, seed=1)
         >>> x, m = torch.rand(1, 3, 8, 4), torch.ones(1, 1, 8, 4)
@@ -322,7 +326,7 @@ class Noise(Operator):
 
     def transform(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed)
-        draws = torch.randn(images.shape, generator=generator, dtype=images.dtype)
+        draws = torch.randn((1, *images.shape[1:]), generator=generator, dtype=images.dtype)
         return images + self.std * draws.to(images.device)
 
 

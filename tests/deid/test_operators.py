@@ -322,3 +322,9 @@ def test_bad_configuration_raises(make, message):
 def test_empty_batch_passes_through():
     out = build_operator("blur")(torch.rand(0, 3, 8, 4), torch.ones(1, 1, 8, 4))
     assert out.shape == (0, 3, 8, 4)
+
+
+def test_noise_operator_gives_an_image_the_same_pixels_in_any_batch():
+    images, ones = torch.rand(3, 3, 8, 4), torch.ones(3, 1, 8, 4)
+    op = build_operator("noise", 0.5)
+    assert torch.equal(op(images, ones)[1:2], op(images[1:2], ones[1:2]))
