@@ -46,7 +46,8 @@ def stripe_histograms(images: torch.Tensor, *, bins: int = 4, stripes: int = 8) 
         raise ValueError(f"the image height {height} must be a multiple of stripes={stripes}")
     # Each channel value lies between two bin centres and votes for both, linearly: a pixel's
     # joint vote goes to the 8 corners of its cell of the colour cube (weights summing to 1).
-    position = images * (bins - 1)
+    # Values outside [0, 1] (an attribution method's noisy samples, say) count as the nearest end.
+    position = images.clamp(0.0, 1.0) * (bins - 1)
     low = position.detach().floor().clamp(max=bins - 2)
     upper_share = position - low  # (B, 3, H, W), differentiable
     low = low.long()
@@ -88,6 +89,8 @@ class ColorStripeEmbedder(Embedder):
             raise ValueError(f"bins must be >= 2, got {bins}")
         check_positive("stripes", stripes)
         check_positive("embedding_dim", embedding_dim)
+        if self.input_size[0] % stripes:
+            raise ValueError(f"stripes must divide the input height {self.input_size[0]}, got {stripes}")
         self.bins, self.stripes, self.embedding_dim = bins, stripes, embedding_dim
         features = bins**3 * stripes
         self.center: torch.Tensor

@@ -37,6 +37,13 @@ def test_histograms_match_the_dense_definition(bins, stripes):
     )
 
 
+def test_values_outside_the_unit_range_count_as_its_ends():
+    images = torch.rand(2, 3, 16, 6) * 1.6 - 0.3  # what GradientShap's noisy samples look like
+    out = stripe_histograms(images, bins=4, stripes=2)
+    assert torch.isfinite(out).all()
+    assert torch.equal(out, stripe_histograms(images.clamp(0, 1), bins=4, stripes=2))
+
+
 def test_each_stripe_is_a_distribution():
     histograms = stripe_histograms(torch.rand(2, 3, 128, 48)).reshape(2, 8, 64)
     assert torch.allclose((histograms**2).sum(2), torch.ones(2, 8), atol=1e-3)
@@ -64,6 +71,8 @@ def test_bad_arguments_raise_clearly():
         stripe_histograms(torch.rand(1, 3, 10, 4))
     with pytest.raises(ValueError, match="bins must be >= 2, got 1"):
         ColorStripeEmbedder(bins=1)
+    with pytest.raises(ValueError, match="stripes must divide the input height 128, got 7"):
+        ColorStripeEmbedder(stripes=7)
     with pytest.raises(ValueError, match=r"labels must have shape \(4,\), got \(3,\)"):
         ColorStripeEmbedder.fit(torch.rand(4, 3, 128, 48), [0, 0, 1])
 
