@@ -16,18 +16,25 @@ if TYPE_CHECKING:
 
 
 def fallback_operators(
-    config: ConcealConfig, operator: Operator | Outfits
+    config: ConcealConfig, operator: Operator | Outfits, outfits: Outfits | None = None
 ) -> list[tuple[str, Operator | Outfits]]:
-    """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first."""
+    """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first.
+
+    With ``"auto"`` the palette ends with ``outfits`` (each person's drawn outfit), when given
+    and not already the loop's own fill: a fixed colour defeats the chance-level target for
+    only part of the people, a drawn outfit for nearly all.
+    """
     first: list[tuple[str, Operator | Outfits]] = [(config.operator, operator)]
     if config.fallback_operator != "auto":
         return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
-    palette = [
+    palette: list[tuple[str, Operator | Outfits]] = [
         ("fill grey", Fill(color=0.5)),
         ("fill black", Fill(color=0.0)),
         ("fill white", Fill(color=1.0)),
         ("noise+color_shift", build_operator("noise+color_shift", 1.0)),
     ]
+    if outfits is not None and outfits is not operator:
+        palette.append(("outfit", outfits))
     return first + palette
 
 
@@ -42,6 +49,7 @@ def conceal_whole_crops(
     names: list[str | None],
     concealed: list[torch.Tensor | None],
     embeddings: list[torch.Tensor],
+    outfits: Outfits | None = None,
 ) -> tuple[list[torch.Tensor | None], PrivacyCheck]:
     """Conceal the whole crop of the ``failed`` people; try each fallback operator in turn.
 
@@ -54,7 +62,7 @@ def conceal_whole_crops(
     n_people = len(failed)
     best_rate = torch.full((n_people,), float("inf"))
     pending = failed.clone()
-    for name, op in fallback_operators(config, operator):
+    for name, op in fallback_operators(config, operator, outfits):
         if not bool(pending.any()):
             break
         subset = pending[groups]

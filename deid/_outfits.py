@@ -82,7 +82,7 @@ def _outfit_embeddings(adversary: Adversary, size: tuple[int, int]) -> list[torc
 def save_outfit_embeddings(adversary: Adversary, path: Path, size: tuple[int, int]) -> None:
     """Write the adversary's outfit embeddings with the palette they were made from."""
     tensors = {f"model{i}": e.contiguous() for i, e in enumerate(_outfit_embeddings(adversary, size))}
-    tensors["colors"], tensors["split"] = COLORS, torch.tensor(SPLIT)
+    tensors["colors"], tensors["split"], tensors["size"] = COLORS, torch.tensor(SPLIT), torch.tensor(size)
     write_bytes_atomic(path, save(tensors))
 
 
@@ -95,6 +95,7 @@ def load_outfit_embeddings(adversary: Adversary, path: Path, size: tuple[int, in
     if not (
         torch.equal(tensors["colors"], COLORS)
         and float(tensors["split"]) == SPLIT
+        and tensors.get("size", torch.tensor(())).tolist() == list(size)
         and all(f"model{i}" in tensors for i in range(n_models))
     ):
         return False

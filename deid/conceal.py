@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from attribution import METHODS, DistanceScore, explain, grid_regions, region_scores
+from attribution import METHODS, DistanceScore, cam_layer, explain, grid_regions, region_scores
 from deid._fallback import conceal_whole_crops
 from deid._outfits import Outfits, choose_outfits
 from deid._people import MODEL_SIZE, People, cell_masks, check_people, private_people, refine
@@ -174,6 +174,14 @@ def _references(originals: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
     return sums / torch.bincount(a_idx, minlength=len(groups)).clamp(min=1)[:, None].to(originals)
 
 
+def _has_cam_layer(model: torch.nn.Module) -> bool:
+    try:
+        cam_layer(model)
+    except ValueError:
+        return False
+    return True
+
+
 def _attribute(
     adversary: Adversary,
     images: torch.Tensor,
@@ -193,7 +201,10 @@ def _attribute(
     if config.method == "integrated_gradients":
         options["n_steps"] = config.ig_steps
     for model, reference in zip(adversary.models, references, strict=True):
-        attributions = explain(DistanceScore(model, reference), images, method=config.method, **options)
+        method = config.method
+        if method == "grad_cam" and not _has_cam_layer(model):
+            method = "saliency"  # e.g. the colour matcher: no convolutional map to take Grad-CAM of
+        attributions = explain(DistanceScore(model, reference), images, method=method, **options)
         positive = attributions.detach().float().cpu().clamp(min=0)
         pooled += positive / positive.sum(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
     return pooled
@@ -205,6 +216,23 @@ def _operator(
     """The configured operator, or with ``colors="outfit"`` each person's drawn outfit."""
     if config.operator != "fill" or config.colors != "outfit":
         return build_operator(config.operator, config.strength)
+    return _outfits(config, adversary, originals, groups, opacity=config.strength)
+
+
+def _filled(treatment: str | None, operator: Operator | Outfits, config: ConcealConfig) -> bool:
+    """Whether a person's final images wear their outfit: the loop's or the fallback's."""
+    return treatment == "outfit" or (isinstance(operator, Outfits) and treatment in (None, config.operator))
+
+
+def _outfits(
+    config: ConcealConfig,
+    adversary: Adversary,
+    originals: list[torch.Tensor],
+    groups: torch.Tensor,
+    *,
+    opacity: float = 1.0,
+) -> Outfits:
+    """Each person's outfit, drawn with the configured seed (or fresh entropy)."""
     seed = secrets.randbits(63) if config.seed is None else config.seed
     return choose_outfits(
         adversary,
@@ -212,7 +240,7 @@ def _operator(
         groups,
         int(groups.max()) + 1,
         MODEL_SIZE,
-        opacity=config.strength,
+        opacity=opacity,
         generator=torch.Generator().manual_seed(seed),
     )
 
@@ -289,10 +317,23 @@ def conceal_people(
     check = adversary.check(latest, originals, groups)
     fallback_op: list[str | None] = [None] * n_people
     failed = ~private_people(check, groups, n_people)
+    outfits = operator if isinstance(operator, Outfits) else None
     if bool(failed.any()):
         masks[failed] = 1.0
+        if outfits is None and config.fallback_operator == "auto":
+            outfits = _outfits(config, adversary, originals, groups)
         concealed, check = conceal_whole_crops(
-            batch, adversary, config, operator, masks, originals, failed, fallback_op, concealed, latest
+            batch,
+            adversary,
+            config,
+            operator,
+            masks,
+            originals,
+            failed,
+            fallback_op,
+            concealed,
+            latest,
+            outfits,
         )
     final_private = private_people(check, groups, n_people)
 
@@ -311,7 +352,9 @@ def conceal_people(
                 scores_before=_scores(before, idx),
                 scores_after=_scores(check, idx),
                 attributions=first_attributions[idx] if first_attributions is not None else None,
-                outfit=operator.colors(p) if isinstance(operator, Outfits) else None,
+                outfit=outfits.colors(p)
+                if outfits is not None and _filled(fallback_op[p], operator, config)
+                else None,
             )
         )
     return results

@@ -95,6 +95,7 @@ def test_outfits_need_the_palette_they_were_made_with(tmp_path):
     save_outfit_embeddings(adversary, tmp_path / "o.safetensors", MODEL_SIZE)
     assert load_outfit_embeddings(_adversary(TinyEmbedder()), tmp_path / "o.safetensors", MODEL_SIZE)
     assert not load_outfit_embeddings(adversary, tmp_path / "missing.safetensors", MODEL_SIZE)
+    assert not load_outfit_embeddings(adversary, tmp_path / "o.safetensors", (256, 96))
     two_models = Adversary([TinyEmbedder(), TinyEmbedder()], [adversary.galleries[0]] * 2)
     assert not load_outfit_embeddings(two_models, tmp_path / "o.safetensors", MODEL_SIZE)
 
