@@ -46,8 +46,10 @@ def stripe_histograms(images: torch.Tensor, *, bins: int = 4, stripes: int = 8) 
         raise ValueError(f"the image height {height} must be a multiple of stripes={stripes}")
     # Each channel value lies between two bin centres and votes for both, linearly: a pixel's
     # joint vote goes to the 8 corners of its cell of the colour cube (weights summing to 1).
-    # Values outside [0, 1] (an attribution method's noisy samples, say) count as the nearest end.
-    position = images.clamp(0.0, 1.0) * (bins - 1)
+    # Values outside [0, 1] (an attribution method's noisy samples, say) count as the nearest end;
+    # the clamp is straight-through, so saturated pixels (exactly 0 or 1) keep their gradient.
+    position = images * (bins - 1)
+    position = position + (position.clamp(0, bins - 1) - position).detach()
     low = position.detach().floor().clamp(max=bins - 2)
     upper_share = position - low  # (B, 3, H, W), differentiable
     low = low.long()

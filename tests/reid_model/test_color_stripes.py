@@ -96,3 +96,11 @@ def test_training_refuses_the_fitted_matcher():
 
     with pytest.raises(ValueError, match=r"arch must be one of \['stripe', 'triplet'\], got 'color_stripes'"):
         TrainConfig(arch="color_stripes")
+
+
+def test_saturated_pixels_keep_their_gradient():
+    images = torch.zeros(1, 3, 8, 2)
+    images[..., 1] = 1.0
+    images.requires_grad_()
+    (stripe_histograms(images, bins=3, stripes=1) * torch.arange(27.0)).sum().backward()
+    assert bool((images.grad != 0).all())
