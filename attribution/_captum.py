@@ -37,6 +37,12 @@ def _check_options(method: str, options: dict[str, Any], allowed: tuple[str, ...
         raise TypeError(f"method {method!r} got unknown options {unknown}; it accepts {sorted(allowed)}")
 
 
+def _summed(out: Any, delta: bool) -> Result:
+    """Channel-summed attributions and Captum's convergence delta (None when not asked for)."""
+    attr, gap = out if delta else (out, None)
+    return attr.sum(dim=1, keepdim=True), gap
+
+
 def integrated_gradients(
     score: MatchScore,
     inputs: torch.Tensor,
@@ -57,8 +63,7 @@ def integrated_gradients(
         internal_batch_size=max(batch, len(inputs)),
         return_convergence_delta=delta,
     )
-    attr, gap = out if delta else (out, None)
-    return attr.sum(dim=1, keepdim=True), gap
+    return _summed(out, delta)
 
 
 def saliency(
@@ -94,8 +99,7 @@ def gradient_shap(
         additional_forward_args=args,
         return_convergence_delta=delta,
     )
-    attr, gap = out if delta else (out, None)
-    return attr.sum(dim=1, keepdim=True), gap
+    return _summed(out, delta)
 
 
 def occlusion(
