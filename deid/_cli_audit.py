@@ -125,8 +125,8 @@ def _attacker_names(spec: str | None, weights: dict[str, str | None]) -> list[st
     "--attackers",
     default=None,
     help=(
-        "Comma-separated among adversary, independent, handcrafted, adaptive "
-        "[default: all; independent and adaptive only with --independent-weights]."
+        "Comma-separated among adversary, independent, independent_stripe, handcrafted, adaptive "
+        "[default: all those whose weights are given; all are bundled]."
     ),
 )
 @click.option(

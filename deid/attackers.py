@@ -6,10 +6,11 @@ each image set once) or a distance function of two image batches. An attacker ma
 *adapt*: given concealed and original images of training persons, return a new attacker (the
 adaptive attacker fine-tunes its embedder on them).
 
-The audit's four attackers:
+The audit's attackers:
 
-1. :func:`model_attacker` on the conceal loop's own adversary (``reid_model.load_default()``);
-2. :func:`checkpoint_attacker`: an independently trained embedder (any reid_model checkpoint);
+1. :func:`model_attacker` on the conceal loop's own adversary network (``reid_model.load_default()``);
+2. :func:`checkpoint_attacker`: independently trained embedders (any reid_model checkpoint; the
+   bundled ``independent`` seed network and ``independent_stripe``);
 3. :func:`handcrafted_attacker`: LOMO + XQDA (``reid_model.HandcraftedMatcher``), no network;
 4. :func:`adaptive_attacker`: an embedder fine-tuned (:func:`finetune`) on concealed training
    persons, to match concealed queries to original galleries.
