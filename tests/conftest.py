@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -13,18 +14,53 @@ from torch import nn
 from reid_model import Embedder
 
 REPO = Path(__file__).resolve().parents[1]
-VIPER = REPO.parent / "shared" / "data" / "viper"
-VIPER_ATTRIBUTES = REPO.parent / "shared" / "data" / "viper_attributes.csv"
+DATA = REPO.parent / "shared" / "data"
+VIPER = DATA / "viper"
+VIPER_ATTRIBUTES = DATA / "viper_attributes.csv"
+PENNFUDAN = DATA / "pennfudan"
+PETS_VIDEO = DATA / "video" / "pets09_s2l1.avi"
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+def require_data(path: Path, what: str, expected: str) -> Path:
+    """``path`` if it exists; otherwise skip the test, or fail it under CI (``CI=true``).
+
+    CI runs with ``../shared`` beside the repository, so a missing data set there is a broken
+    set-up, not a reason to pass: every real-data test would be skipped and the run still green.
+    """
+    if path.exists():
+        return path
+    message = f"real {what} not found at {path} (expected {expected} beside the repo)"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{message}; CI must run with the data present", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture
 def viper_root() -> Path:
-    """The real VIPeR folder; the test is skipped with a message when it is absent."""
-    if not (VIPER / "cam_a").is_dir():
-        pytest.skip(f"real VIPeR data not found at {VIPER} (expected ../shared/data/viper beside the repo)")
+    """The real VIPeR folder; skipped with a message when absent (a failure under CI)."""
+    require_data(VIPER / "cam_a", "VIPeR data", "../shared/data/viper")
     return VIPER
+
+
+@pytest.fixture
+def viper_attributes() -> Path:
+    """The real PETA labels for VIPeR; skipped when absent (fails under CI)."""
+    return require_data(VIPER_ATTRIBUTES, "VIPeR attribute labels", "../shared/data/viper_attributes.csv")
+
+
+@pytest.fixture
+def pennfudan_root() -> Path:
+    """The real Penn-Fudan folder (frames, masks, annotations); skipped when absent (fails under CI)."""
+    require_data(PENNFUDAN / "PNGImages", "Penn-Fudan data", "../shared/data/pennfudan")
+    return PENNFUDAN
+
+
+@pytest.fixture
+def pets_video() -> Path:
+    """The real PETS 2009 S2.L1 clip; skipped when absent (fails under CI)."""
+    return require_data(PETS_VIDEO, "PETS 2009 video", "../shared/data/video/pets09_s2l1.avi")
 
 
 def write_random_image(

@@ -9,10 +9,8 @@ from reid_model import default_metadata, load_default, load_viper
 
 
 @pytest.mark.viper
-def test_analysis_on_real_viper_persons(viper_root, tmp_path):
-    attributes = viper_root.parent / "viper_attributes.csv"
-    if not attributes.is_file():
-        pytest.skip(f"VIPeR attribute labels not found at {attributes}")
+def test_analysis_on_real_viper_persons(viper_root, viper_attributes, tmp_path):
+    attributes = viper_attributes
     persons = default_metadata()["split"]["test"][:16]
     config = AnalysisConfig(
         attributes=(
