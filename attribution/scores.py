@@ -70,7 +70,7 @@ class MatchScore:
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Embed ``images (B, 3, H, W)`` with gradients; other sizes are resized differentiably."""
-        check_images(images)
+        check_images(images, unit_range=False)  # Captum feeds noisy samples (SHAP, NoiseTunnel)
         if tuple(images.shape[-2:]) != self.input_size:
             shrink = images.shape[-2] > self.input_size[0]
             images = F.interpolate(

@@ -30,7 +30,7 @@ from deid._people import MODEL_SIZE, People, cell_masks, check_people, private_p
 from deid.adversary import Adversary, PrivacyCheck, match_pairs
 from deid.operators import OPERATORS, Operator, build_operator
 from reid_model import read_image
-from reid_model._check import check_choice
+from reid_model._check import check_choice, check_images
 
 #: Attribution methods that take a baseline: the loop gives them the fully concealed images.
 BASELINE_METHODS = frozenset({"integrated_gradients", "occlusion", "feature_ablation"})
@@ -270,6 +270,14 @@ def conceal_people(
         adversary = Adversary.default(device=device, max_match_rate=config.max_match_rate, top_k=config.top_k)
     if not people or any(len(person) == 0 for person in people):
         raise ValueError("people must be a non-empty list of non-empty lists of appearances")
+    for p, person in enumerate(people):  # values here; People reports the wrong types and shapes
+        for a, appearance in enumerate(person):
+            if (
+                isinstance(appearance, torch.Tensor)
+                and appearance.ndim == 3
+                and appearance.is_floating_point()
+            ):
+                check_images(appearance, f"people[{p}][{a}]", batched=False)
     batch = People(people)
     groups = batch.groups
     n_people = len(people)
@@ -435,6 +443,7 @@ def conceal(
 
     if isinstance(image, str | os.PathLike):
         image = read_image(image)
+    check_images(image, "image", batched=False)
     config = replace(config or ConcealConfig(), **options)
     if is_person_crop(image):
         result = conceal_person([image], config=config, adversary=adversary, device=device)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import torch
 
+#: Float round-off tolerated outside [0, 1] by :func:`check_images` (e.g. 1.0000001 after a resize).
+RANGE_TOLERANCE = 1e-4
 
-def check_images(images: object, name: str = "images", *, batched: bool = True) -> torch.Tensor:
+
+def check_images(
+    images: object, name: str = "images", *, batched: bool = True, unit_range: bool = True
+) -> torch.Tensor:
     """Check that ``images`` is a float tensor of shape (B, 3, H, W) (or (3, H, W) when not
-    ``batched``) and return it."""
+    ``batched``), with no empty dimension except B, finite and (when ``unit_range``) in [0, 1]
+    within :data:`RANGE_TOLERANCE`, and return it.
+
+    ``unit_range=False`` is for internal callers fed an attribution method's noisy samples."""
     shape = "(B, 3, H, W)" if batched else "(3, H, W)"
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(images).__name__}")
@@ -15,6 +23,24 @@ def check_images(images: object, name: str = "images", *, batched: bool = True) 
         raise ValueError(f"{name} must have shape {shape}, got {tuple(images.shape)}")
     if not images.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor with values in [0, 1], got {images.dtype}")
+    if images.shape[-1] == 0 or images.shape[-2] == 0:
+        raise ValueError(
+            f"{name} must have H >= 1 and W >= 1, got an empty tensor of shape {tuple(images.shape)}"
+        )
+    if images.numel() == 0:
+        return images
+    values = images.detach()
+    if not bool(torch.isfinite(values).all()):
+        bad = int((~torch.isfinite(values)).sum())
+        raise ValueError(f"{name} must have values that are all finite, got {bad} NaN or infinite value(s)")
+    if unit_range:
+        low, high = float(values.amin()), float(values.amax())
+        if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+            hint = " (uint8-scale pixels? divide by 255)" if high > 1.5 else ""
+            raise ValueError(
+                f"{name} must have values in [0, 1] (tolerance {RANGE_TOLERANCE}), "
+                f"got values in [{low:.6g}, {high:.6g}]{hint}"
+            )
     return images
 
 

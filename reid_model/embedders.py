@@ -40,7 +40,8 @@ class Embedder(nn.Module):
 
     def check_input(self, images: torch.Tensor) -> torch.Tensor:
         """``images`` if they are a float batch at the input size, else a clear error."""
-        check_images(images)
+        # Not range-checked: attribution methods (NoiseTunnel) feed noisy samples; entry points check.
+        check_images(images, unit_range=False)
         if tuple(images.shape[-2:]) != self.input_size:
             h, w = self.input_size
             raise ValueError(
