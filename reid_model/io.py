@@ -6,6 +6,7 @@ Inside the library an image batch is float32 ``(B, 3, H, W)``, RGB, in [0, 1].
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,10 @@ from reid_model._check import check_images
 #: Largest image (in pixels) decoded by default: an 8K frame is 33 M pixels.
 MAX_PIXELS = 64_000_000
 #: File endings read as images.
-IMAGE_SUFFIXES = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
+#: ``.gif``: only the first frame is read.
+IMAGE_SUFFIXES = frozenset({".bmp", ".gif", ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
+#: EXIF Orientation tag.
+_ORIENTATION = 0x0112
 
 
 class ImageReadError(ValueError):
@@ -38,22 +42,50 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def _header_size(path: Path) -> tuple[int, int]:
-    """Read (width, height) from the header without decoding the pixels."""
+def _header(path: Path) -> tuple[int, int, int]:
+    """Read (width, height, EXIF orientation 1..8) from the header without decoding the pixels."""
     try:
         with Image.open(path) as im:
-            return im.size
+            orientation = im.getexif().get(_ORIENTATION, 1)
+            return *im.size, orientation if orientation in range(1, 9) else 1
     except Image.DecompressionBombError as exc:
         raise ImageReadError(path, f"image too large to decode safely ({exc})") from exc
     except Exception as exc:
+        size = _tiff_size(path)  # Pillow cannot open float RGB TIFFs; OpenCV decodes them
+        if size is not None:
+            return *size, 1
         raise ImageReadError(path, f"not a readable image file ({type(exc).__name__}: {exc})") from exc
 
 
-def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
-    """Read an image file as a float32 RGB tensor ``(3, H, W)`` in [0, 1].
+def _tiff_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from a TIFF's first IFD, or None if ``path`` is not a readable TIFF."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            if head[:4] not in (b"II*\x00", b"MM\x00*"):
+                return None
+            order = "<" if head[:2] == b"II" else ">"
+            handle.seek(int.from_bytes(head[4:8], "little" if order == "<" else "big"))
+            (count,) = struct.unpack(order + "H", handle.read(2))
+            size: dict[int, int] = {}
+            for _ in range(min(count, 4096)):
+                tag, kind, _n, value = struct.unpack(order + "HHI4s", handle.read(12))
+                if tag in (256, 257):  # ImageWidth, ImageLength: SHORT or LONG
+                    size[tag] = struct.unpack(
+                        order + ("H" if kind == 3 else "I"), value[: 2 if kind == 3 else 4]
+                    )[0]
+    except (OSError, struct.error):
+        return None
+    return (size[256], size[257]) if len(size) == 2 else None
 
-    Grayscale is repeated to three channels, an alpha channel is dropped and 16-bit images
-    are scaled by 65535.
+
+def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """Read an image file as a float32 RGB tensor ``(3, H, W)`` in [0, 1], upright.
+
+    The EXIF orientation is applied (a phone photo comes out as it displays). Grayscale is
+    repeated to three channels, an alpha channel is dropped, 16-bit images are scaled by 65535,
+    float (e.g. float32 TIFF) images are read as they are and must lie in [0, 1], and of a GIF
+    only the first frame is read.
 
     Args:
         path: the image file.
@@ -72,16 +104,32 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
         raise ImageReadError(path, "no such file")
     if path.stat().st_size == 0:
         raise ImageReadError(path, "the file is empty (0 bytes)")
-    width, height = _header_size(path)
+    width, height, orientation = _header(path)
     if width * height > max_pixels:
         raise ImageReadError(
             path, f"image too large to decode safely: {width}x{height} pixels, limit {max_pixels}"
         )
     data = np.fromfile(path, dtype=np.uint8)
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    # IMREAD_UNCHANGED never applies EXIF orientation: it is applied below, from the header.
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if array is None or array.size == 0:
         raise ImageReadError(path, "the image data is corrupt or truncated")
-    return _array_to_tensor(array, path)
+    return _array_to_tensor(_upright(array, orientation), path)
+
+
+def _upright(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to a decoded ``(H, W, ...)`` array, so the scene is upright."""
+    if orientation in (5, 6, 7, 8):  # the stored image is turned by a quarter
+        array = np.rot90(array, k=-1 if orientation in (5, 6) else 1)
+        if orientation in (5, 7):
+            array = array[:, ::-1]
+    elif orientation == 2:
+        array = array[:, ::-1]
+    elif orientation == 3:
+        array = array[::-1, ::-1]
+    elif orientation == 4:
+        array = array[::-1]
+    return np.ascontiguousarray(array)
 
 
 def _array_to_tensor(array: np.ndarray, path: Path) -> torch.Tensor:
@@ -91,6 +139,14 @@ def _array_to_tensor(array: np.ndarray, path: Path) -> torch.Tensor:
         scale = 65535.0
     elif array.dtype in (np.float32, np.float64):
         scale = 1.0
+        if not np.isfinite(array).all():
+            raise ImageReadError(path, f"float ({array.dtype}) image with NaN or infinite values")
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0:
+            raise ImageReadError(
+                path,
+                f"float ({array.dtype}) image with values in [{low:.6g}, {high:.6g}], expected [0, 1]",
+            )
     else:
         raise ImageReadError(path, f"unsupported pixel type {array.dtype}, expected 8 or 16 bit")
     if array.ndim == 2:
