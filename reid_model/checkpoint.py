@@ -11,6 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
+from reid_model._checkpoint_schema import MAX_METADATA_BYTES, SchemaError, check_metadata
 from reid_model.embedders import ARCHITECTURES, Embedder, build_embedder
 from reid_model.io import write_bytes_atomic
 
@@ -56,10 +57,17 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     meta_file = metadata_path(path)
     if not meta_file.is_file():
         raise CheckpointError(f"checkpoint metadata {meta_file} is missing (expected beside {path})")
+    size = meta_file.stat().st_size
+    if size > MAX_METADATA_BYTES:
+        raise CheckpointError(
+            f"checkpoint metadata {meta_file} is {size} bytes, expected at most {MAX_METADATA_BYTES}"
+        )
     try:
         meta = json.loads(meta_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"checkpoint metadata {meta_file} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise CheckpointError(f"checkpoint metadata {meta_file} is nested too deeply to be read") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(
             f"{meta_file} is not a deid checkpoint: expected format {FORMAT!r}, "
@@ -69,6 +77,10 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(
             f"{meta_file} is for architecture {meta.get('arch')!r}; this library knows {sorted(ARCHITECTURES)}"
         )
+    try:
+        check_metadata(meta)
+    except SchemaError as exc:
+        raise CheckpointError(f"checkpoint metadata {meta_file}: {exc}") from exc
     return meta
 
 
@@ -95,6 +107,11 @@ def load_checkpoint(
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} is not a readable safetensors file: {exc}") from exc
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"checkpoint {path}: tensor {key!r} must be finite, got NaN or infinite values"
+            )
     norm = meta.get("normalization", {})
     model = build_embedder(meta["arch"], **meta.get("arch_config", {}))
     if norm:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from reid_model.checkpoint import load_checkpoint, read_metadata
+from reid_model.checkpoint import CheckpointError, load_checkpoint, read_metadata
 from reid_model.embedders import Embedder
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -50,11 +51,65 @@ def default_metadata() -> dict[str, Any]:
     return read_metadata(default_weights_path())
 
 
+#: Largest gallery file read (bytes).
+MAX_GALLERY_BYTES = 512_000_000
+
+
+def check_gallery(tensors: dict[str, torch.Tensor], path: Path, width: int) -> dict[str, torch.Tensor]:
+    """Check a gallery: ``embeddings (G, width)`` finite floats and ``labels (G,)`` integers, G >= 2."""
+    if not {"embeddings", "labels"} <= set(tensors) or not set(tensors) <= {
+        "embeddings",
+        "labels",
+        "cameras",
+    }:
+        raise CheckpointError(
+            f"gallery {path} must hold 'embeddings' and 'labels' (and optionally 'cameras'), got {sorted(tensors)}"
+        )
+    embeddings, labels = tensors["embeddings"], tensors["labels"]
+    if embeddings.ndim != 2 or embeddings.shape[1] != width or not embeddings.is_floating_point():
+        raise CheckpointError(
+            f"gallery {path}: embeddings must be float (G, {width}) for its model, "
+            f"got {embeddings.dtype} {tuple(embeddings.shape)}"
+        )
+    if labels.ndim != 1 or labels.is_floating_point() or labels.shape[0] != embeddings.shape[0]:
+        raise CheckpointError(
+            f"gallery {path}: labels must be integers ({embeddings.shape[0]},) like the embeddings, "
+            f"got {labels.dtype} {tuple(labels.shape)}"
+        )
+    if embeddings.shape[0] < 2:
+        raise CheckpointError(
+            f"gallery {path}: embeddings must hold at least 2 rows, got {embeddings.shape[0]}"
+        )
+    if not bool(torch.isfinite(embeddings).all()):
+        bad = int((~torch.isfinite(embeddings)).sum())
+        raise CheckpointError(
+            f"gallery {path}: embeddings must be finite, got {bad} NaN or infinite value(s)"
+        )
+    return tensors
+
+
+def load_gallery(path: str | Path, *, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read and check a gallery file (safetensors): ``embeddings (G, width)`` and ``labels (G,)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"the gallery {path} does not exist")
+    size = path.stat().st_size
+    if size > MAX_GALLERY_BYTES:
+        raise CheckpointError(f"gallery {path} is {size} bytes, expected at most {MAX_GALLERY_BYTES}")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"gallery {path} is not a readable safetensors file: {exc}") from exc
+    check_gallery(tensors, path, width)
+    return tensors["embeddings"], tensors["labels"]
+
+
 @cache
-def _gallery(path: Path) -> dict[str, torch.Tensor]:
+def _gallery(path: Path, weights: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"the bundled gallery {path} is missing from this install")
-    return load_file(str(path))
+    embeddings, labels = load_gallery(path, width=read_metadata(weights)["embedding_dim"])
+    return {"embeddings": embeddings, "labels": labels}
 
 
 def default_gallery() -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,7 +118,7 @@ def default_gallery() -> tuple[torch.Tensor, torch.Tensor]:
     They are the bundled model's embeddings of VIPeR persons it was not trained on (its
     validation persons), so the conceal loop has negatives without any dataset at hand.
     """
-    gallery = _gallery(DEFAULT_GALLERY)
+    gallery = _gallery(DEFAULT_GALLERY, DEFAULT_WEIGHTS)
     return gallery["embeddings"].clone(), gallery["labels"].clone()
 
 
@@ -71,10 +126,10 @@ def load_color_matcher(*, device: str | torch.device = "cpu") -> Embedder:
     """The bundled colour-stripe matcher (:class:`reid_model.ColorStripeEmbedder`)."""
     if not COLOR_WEIGHTS.is_file():
         raise FileNotFoundError(f"the bundled colour matcher {COLOR_WEIGHTS} is missing from this install")
-    return load_checkpoint(COLOR_WEIGHTS, device=device)
+    return load_checkpoint(COLOR_WEIGHTS, arch="color_stripes", device=device)
 
 
 def color_gallery() -> tuple[torch.Tensor, torch.Tensor]:
     """The colour matcher's embeddings ``(G, D)`` of the same gallery persons, and their labels."""
-    gallery = _gallery(COLOR_GALLERY)
+    gallery = _gallery(COLOR_GALLERY, COLOR_WEIGHTS)
     return gallery["embeddings"].clone(), gallery["labels"].clone()

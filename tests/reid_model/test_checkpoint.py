@@ -26,7 +26,7 @@ def test_wrong_architecture_requested(tmp_path):
 def test_weights_of_another_architecture(tmp_path):
     save_checkpoint(tmp_path / "m.safetensors", StripeEmbedder(widths=(8, 16), stripes=2, embedding_dim=16))
     meta = json.loads((tmp_path / "m.json").read_text())
-    meta["arch"], meta["arch_config"] = "triplet", {}
+    meta["arch"], meta["arch_config"], meta["embedding_dim"] = "triplet", {}, 128
     (tmp_path / "m.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="does not fit architecture 'triplet'"):
         load_checkpoint(tmp_path / "m.safetensors")
