@@ -46,8 +46,12 @@ def _header(path: Path) -> tuple[int, int, int]:
     """Read (width, height, EXIF orientation 1..8) from the header without decoding the pixels."""
     try:
         with Image.open(path) as im:
-            orientation = im.getexif().get(_ORIENTATION, 1)
-            return *im.size, orientation if orientation in range(1, 9) else 1
+            width, height = im.size
+            try:
+                orientation = im.getexif().get(_ORIENTATION, 1)
+            except Exception:  # unreadable metadata: the pixel decoder below gives the reason
+                orientation = 1
+            return width, height, orientation if orientation in range(1, 9) else 1
     except Image.DecompressionBombError as exc:
         raise ImageReadError(path, f"image too large to decode safely ({exc})") from exc
     except Exception as exc:

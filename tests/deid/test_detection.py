@@ -86,11 +86,17 @@ def test_no_detection_on_an_empty_scene_or_a_tiny_image():
         ((3, 1080, 1920), False),
         ((3, 500, 200), False),
         ((3, 48, 128), False),
-        ((3, 0, 10), False),
     ],
 )
 def test_is_person_crop(shape, crop):
     assert is_person_crop(torch.zeros(shape)) is crop
+
+
+def test_an_empty_image_is_an_error_not_a_frame():
+    with pytest.raises(
+        ValueError, match=r"image must have H >= 1 and W >= 1, got an empty tensor of shape \(3, 0, 10\)"
+    ):
+        is_person_crop(torch.zeros(3, 0, 10))
 
 
 def test_crop_paste_round_trip_and_the_frame_is_not_modified():
