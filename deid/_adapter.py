@@ -25,11 +25,8 @@ def build_adversary(config: BatchConfig) -> Adversary:
     as ``model_gallery.safetensors`` (tensors ``embeddings (G, D)`` and ``labels (G,)``), the
     layout of the bundled default.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     from deid.adversary import Adversary
-    from reid_model import CheckpointError, load_checkpoint
+    from reid_model import CheckpointError, load_checkpoint, load_gallery
 
     if not config.weights:
         if config.top_k is None:
@@ -39,8 +36,8 @@ def build_adversary(config: BatchConfig) -> Adversary:
     gallery_path = weights.with_name(weights.stem + "_gallery.safetensors")
     try:
         model = load_checkpoint(weights, device=config.device)
-        gallery = load_file(str(gallery_path))["embeddings"]
-    except (CheckpointError, FileNotFoundError, SafetensorError, KeyError, OSError) as exc:
+        gallery = load_gallery(gallery_path, width=model.embedding_dim)[0]
+    except (CheckpointError, FileNotFoundError, OSError) as exc:
         raise BatchError(
             f"cannot use --weights {weights}: {exc}; a checkpoint needs its gallery beside it as "
             f"{gallery_path.name} (embeddings (G, D), labels (G,))",

@@ -25,7 +25,13 @@ from reid_model.losses import (
     triplet_distances,
 )
 from reid_model.metrics import cmc_map, condition_c, triplet_error
-from reid_model.pretrained import default_gallery, default_metadata, default_weights_path, load_default
+from reid_model.pretrained import (
+    default_gallery,
+    default_metadata,
+    default_weights_path,
+    load_default,
+    load_gallery,
+)
 from reid_model.sampling import PersonBatchSampler, TripletSampler, batch_triplets
 from reid_model.splits import (
     Split,
@@ -73,6 +79,7 @@ __all__ = [
     "load_dataset",
     "load_default",
     "load_folder",
+    "load_gallery",
     "load_images",
     "load_market1501",
     "load_splits",

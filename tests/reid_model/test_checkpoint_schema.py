@@ -126,3 +126,18 @@ def test_bad_galleries_are_refused(
 ) -> None:
     with pytest.raises(CheckpointError, match=message):
         load_gallery(_gallery(tmp_path, embeddings, labels), width=256)
+
+
+def test_deid_weights_with_a_nan_gallery_is_refused(tmp_path: Path) -> None:
+    from deid._adapter import build_adversary
+    from deid._inputs import BatchError
+    from deid.batch import BatchConfig
+
+    weights, meta = _copy(tmp_path)
+    _write(weights, meta)
+    _gallery(tmp_path, torch.full((4, 256), float("nan")), torch.arange(4)).rename(
+        tmp_path / "model_gallery.safetensors"
+    )
+    config = BatchConfig(inputs=(str(tmp_path),), output=str(tmp_path / "out"), weights=str(weights))
+    with pytest.raises(BatchError, match="embeddings must be finite"):
+        build_adversary(config)
