@@ -167,7 +167,8 @@ class Report:
         writer.writeheader()
         for row in records:
             writer.writerow({k: _csv_cell(row[k]) for k in FIELDS})
-        write_bytes_atomic(self.csv_path, buffer.getvalue().encode())
+        # a name that is not valid UTF-8 holds lone surrogates (os.fsdecode): escape them
+        write_bytes_atomic(self.csv_path, buffer.getvalue().encode("utf-8", "backslashreplace"))
         self._last_flush = time.monotonic()
 
     def close(self) -> None:
