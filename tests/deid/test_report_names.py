@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from deid._report import Record, Report
 
 
@@ -23,3 +25,17 @@ def test_non_utf8_name_is_escaped_and_found_on_resume(tmp_path: Path) -> None:
         assert name in again.previous
     finally:
         again.close()
+
+
+def test_output_under_a_file_blames_output(tmp_path: Path, stand_in) -> None:
+    from deid._inputs import BatchError
+    from deid.batch import BatchConfig, run_batch
+    from tests.deid.conftest import write_crop
+
+    crop = write_crop(tmp_path / "in" / "a.png", seed=0)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    config = BatchConfig(inputs=(str(crop),), output=str(blocker / "out"), progress=False)
+    with pytest.raises(BatchError) as info:
+        run_batch(config, conceal_group=stand_in)
+    assert info.value.param == "output" and "file.txt" in str(info.value)
