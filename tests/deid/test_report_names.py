@@ -39,3 +39,17 @@ def test_output_under_a_file_blames_output(tmp_path: Path, stand_in) -> None:
     with pytest.raises(BatchError) as info:
         run_batch(config, conceal_group=stand_in)
     assert info.value.param == "output" and "file.txt" in str(info.value)
+
+
+def test_resume_after_a_torn_journal_line_keeps_the_next_record(tmp_path: Path) -> None:
+    report = Report(tmp_path / "report", settings={})
+    report.add(Record(input="a.png", status="failed", error="x"))
+    report.close()
+    with open(tmp_path / "report.jsonl", "ab") as handle:
+        handle.write(b'{"input": "b.png", "sta')
+    with pytest.warns(UserWarning, match="cut short"):
+        again = Report(tmp_path / "report", settings={}, resume=True)
+    again.add(Record(input="c.png", status="failed", error="y"))
+    again.close()
+    lines = (tmp_path / "report.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["input"] for line in lines] == ["a.png", "c.png"]
