@@ -14,6 +14,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,8 @@ class Report:
         self.previous: dict[str, Record] = self._load() if resume else {}
         self._last_flush = 0.0
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        if resume:
+            _cut_torn_line(self.journal_path)
         self._journal = open(self.journal_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
         self.flush()
 
@@ -167,7 +170,8 @@ class Report:
         writer.writeheader()
         for row in records:
             writer.writerow({k: _csv_cell(row[k]) for k in FIELDS})
-        write_bytes_atomic(self.csv_path, buffer.getvalue().encode())
+        # a name that is not valid UTF-8 holds lone surrogates (os.fsdecode): escape them
+        write_bytes_atomic(self.csv_path, buffer.getvalue().encode("utf-8", "backslashreplace"))
         self._last_flush = time.monotonic()
 
     def close(self) -> None:
@@ -176,6 +180,22 @@ class Report:
             self.flush()
         finally:
             self._journal.close()
+
+
+def _cut_torn_line(path: Path) -> None:
+    """Drop a last journal line cut short by a kill, so the next record starts on its own line."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return
+    if not data or data.endswith(b"\n"):
+        return
+    keep = data.rfind(b"\n") + 1
+    warnings.warn(
+        f"report journal {path}: dropped a last line cut short ({len(data) - keep} bytes)", stacklevel=3
+    )
+    with open(path, "r+b") as handle:
+        handle.truncate(keep)
 
 
 def _csv_cell(value: Any) -> Any:

@@ -138,6 +138,13 @@ def run_batch(
     output = Path(config.output)
     found = collect_inputs(config.inputs, output=output)
     report_path = config.report_path
+    for parent in (output, *output.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise BatchError(
+                    f"output folder {output}: {parent} is a file, expected a folder", param="output"
+                )
+            break
     check_output(found, output, [report_path.with_suffix(s) for s in (".json", ".csv", ".jsonl")])
     try:
         boxes = load_boxes(config.boxes) if config.boxes else None
