@@ -5,6 +5,7 @@ Inside the library an image batch is float32 ``(B, 3, H, W)``, RGB, in [0, 1].
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import tempfile
@@ -197,6 +198,85 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
+def output_format(path: str | os.PathLike[str]) -> str:
+    """The file format an output at ``path`` is written in: its lower-case suffix, ``.png`` if none."""
+    return Path(path).suffix.lower() or ".png"
+
+
+def quantize(image: torch.Tensor) -> torch.Tensor:
+    """Round a float image in [0, 1] to the 256 levels of a uint8 file (values ``k / 255``).
+
+    ``to_uint8_bgr(quantize(x))`` equals ``to_uint8_bgr(x)``: the result is what an 8-bit file holds.
+    """
+    return (image.detach().float().clamp(0, 1) * 255.0).round() / 255.0
+
+
+def encode_image(image: torch.Tensor, suffix: str = ".png") -> bytes:
+    """Encode one float RGB image ``(3, H, W)`` in [0, 1] as the bytes of a ``suffix`` file.
+
+    The encoding is what :func:`write_image` writes: uint8 rounding, then OpenCV's encoder for
+    the format with its default settings (JPEG quality 95).
+
+    Raises:
+        ValueError: ``image`` is not ``(3, H, W)`` or OpenCV cannot encode ``suffix``.
+
+    Example:
+        >>> data = encode_image(torch.rand(3, 128, 48), ".jpg")
+        >>> decode_image(data).shape
+        torch.Size([3, 128, 48])
+    """
+    suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    try:
+        ok, encoded = cv2.imencode(suffix, to_uint8_bgr(image))
+    except cv2.error as exc:
+        raise ValueError(f"cannot encode an image as {suffix!r}: {exc}") from exc
+    if not ok:
+        raise ValueError(f"cannot encode an image as {suffix!r}")
+    return encoded.tobytes()
+
+
+def decode_image(data: bytes, *, name: str = "<bytes>") -> torch.Tensor:
+    """Decode the bytes of an image file as a float32 RGB tensor ``(3, H, W)`` in [0, 1].
+
+    No EXIF orientation is applied: these are bytes the library wrote (it writes no metadata).
+
+    Raises:
+        ImageReadError: the bytes are empty or do not decode; the message names ``name``.
+    """
+    if len(data) == 0:
+        raise ImageReadError(name, "the file is empty (0 bytes)")
+    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.size == 0:
+        raise ImageReadError(name, "the image data is corrupt or truncated")
+    return _array_to_tensor(array, Path(name))
+
+
+def as_written(image: torch.Tensor, suffix: str = ".png") -> tuple[bytes, torch.Tensor]:
+    """The bytes of ``image`` as a ``suffix`` file, and the image read back from them ``(3, H, W)``.
+
+    Example:
+        >>> data, back = as_written(torch.rand(3, 128, 48), ".png")
+        >>> bool((back * 255).round().eq(back * 255).all())
+        True
+    """
+    data = encode_image(image, suffix)
+    return data, decode_image(data, name=f"<{suffix} encoding>")
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 digest of ``data`` as 64 lower-case hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 digest of the file at ``path`` as 64 lower-case hex digits (read in chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:
     """Write one float RGB image ``(3, H, W)`` in [0, 1] atomically; the format follows the suffix.
 
@@ -204,11 +284,11 @@ def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:
         >>> write_image("out/person.png", torch.rand(3, 128, 48))  # doctest: +SKIP
     """
     path = Path(path)
-    suffix = path.suffix.lower() or ".png"
-    ok, encoded = cv2.imencode(suffix, to_uint8_bgr(image))
-    if not ok:
-        raise ValueError(f"cannot encode an image as {suffix!r} for {path}")
-    write_bytes_atomic(path, encoded.tobytes())
+    try:
+        data = encode_image(image, output_format(path))
+    except ValueError as exc:
+        raise ValueError(f"{exc} for {path}") from exc
+    write_bytes_atomic(path, data)
 
 
 def resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
