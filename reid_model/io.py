@@ -84,6 +84,19 @@ def _tiff_size(path: Path) -> tuple[int, int] | None:
     return (size[256], size[257]) if len(size) == 2 else None
 
 
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) of the image at ``path`` as :func:`read_image` returns it (upright), from the header.
+
+    Raises:
+        ImageReadError: the file is missing or its header is not an image's.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(path, "no such file")
+    width, height, orientation = _header(path)
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """Read an image file as a float32 RGB tensor ``(3, H, W)`` in [0, 1], upright.
 
