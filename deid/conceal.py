@@ -379,6 +379,8 @@ def conceal_people(
     if bool(late.any()):  # the written bytes disagree with the loop's last check: whole crop
         masks[late] = 1.0
         failed |= late
+        if outfits is None and config.fallback_operator == "auto":
+            outfits = _outfits(config, adversary, originals, groups)
         concealed, _ = conceal_whole_crops(
             batch,
             adversary,

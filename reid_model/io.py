@@ -185,8 +185,17 @@ def to_uint8_bgr(image: torch.Tensor) -> np.ndarray:
     """Turn one float RGB image ``(3, H, W)`` in [0, 1] into a uint8 BGR array ``(H, W, 3)``."""
     if image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(f"image must have shape (3, H, W), got {tuple(image.shape)}")
-    array = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
-    return cv2.cvtColor(array.permute(1, 2, 0).cpu().numpy(), cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(_levels(image).astype(np.uint8).transpose(1, 2, 0), cv2.COLOR_RGB2BGR)
+
+
+def _levels(image: torch.Tensor) -> np.ndarray:
+    """``image`` scaled to [0, 255] and rounded half to even, as a float32 numpy array.
+
+    In numpy rather than torch: one small image per call, where torch's thread pool costs about
+    100x the work on a busy CPU (33 ms against 0.3 ms for a 128x48 crop).
+    """
+    array = image.detach().to("cpu", torch.float32).numpy()
+    return np.rint(np.clip(array, 0.0, 1.0) * np.float32(255.0))
 
 
 def from_uint8_bgr(array: np.ndarray) -> torch.Tensor:
@@ -221,7 +230,7 @@ def quantize(image: torch.Tensor) -> torch.Tensor:
 
     ``to_uint8_bgr(quantize(x))`` equals ``to_uint8_bgr(x)``: the result is what an 8-bit file holds.
     """
-    return (image.detach().float().clamp(0, 1) * 255.0).round() / 255.0
+    return torch.from_numpy(_levels(image) / np.float32(255.0)).to(image.device)
 
 
 def encode_image(image: torch.Tensor, suffix: str = ".png") -> bytes:
