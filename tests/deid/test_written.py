@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import deid._runner
-from deid import Adversary, BatchConfig, ConcealConfig, CropResult, conceal_people, run_batch
+from deid import Adversary, BatchConfig, ConcealConfig, CropResult, conceal, conceal_people, run_batch
 from deid._inputs import InputFile, Inputs
 from deid._report import Report
 from deid._runner import Runner
@@ -48,6 +48,11 @@ class RoundingDetector(Embedder):
 def _rounding_adversary() -> Adversary:
     gallery = torch.stack([torch.linspace(0.7, 1.3, 20), torch.zeros(20)], dim=1)
     return Adversary([RoundingDetector()], [gallery], top_k=3)
+
+
+def _adversary(model: Embedder) -> Adversary:
+    gallery = embed(model, torch.rand(20, 3, 128, 48, generator=torch.Generator().manual_seed(5)))
+    return Adversary([model], [gallery])
 
 
 def _crop(seed: int) -> torch.Tensor:
@@ -109,8 +114,7 @@ def test_a_person_private_only_as_a_float_tensor_is_not_reported_private():
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
 def test_the_returned_bytes_are_the_returned_image_encoded_and_hold_the_verdict(tiny_embedder, suffix):
-    gallery = embed(tiny_embedder, torch.rand(20, 3, 128, 48, generator=torch.Generator().manual_seed(5)))
-    adversary = Adversary([tiny_embedder], [gallery])
+    adversary = _adversary(tiny_embedder)
     people = [[_crop(1), _crop(2)], [_crop(3)]]
     formats = [[suffix, suffix], [suffix]]
     results = conceal_people(people, adversary=adversary, formats=formats, config=ConcealConfig(seed=0))
@@ -246,3 +250,18 @@ def test_a_full_disk_fails_that_file_and_the_batch_goes_on(crop_tree, tmp_path, 
     assert "No space left on device" in records["001_90.bmp"]["error"]
     assert "001_90.bmp" in records["001_90.bmp"]["error"]
     assert summary.counts["ok"] == 6 and summary.exit_code == 1
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_the_python_api_verdict_holds_for_the_image_it_returns_saved(tiny_embedder, suffix):
+    adversary = _adversary(tiny_embedder)
+    crop = _crop(4)
+    frame = conceal(crop, adversary=adversary, output_format=suffix, details=True, seed=0)
+    (person,) = frame.people
+    assert person.encoded is not None and person.encoded[0] == encode_image(frame.image, suffix)
+    written = decode_image(person.encoded[0])
+    check = adversary.check(
+        adversary.embed(written[None]), adversary.embed(crop[None]), torch.zeros(1).long()
+    )
+    assert bool(check.private[0]) == person.success == frame.success
+    assert torch.equal(frame.image, quantize(frame.image))  # 8-bit files hold it exactly
