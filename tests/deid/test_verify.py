@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -124,3 +125,20 @@ def test_verify_rechecks_the_written_file_not_the_report(viper_root, tmp_path):
     result = verify(out)
     assert [r.outcome for r in result.failures] == ["contradicted"]
     assert result.failures[0].output == record["output"]
+
+
+def test_a_frame_is_rechecked_person_by_person_at_the_reported_boxes(tmp_path, tiny_embedder):
+    frame = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "f.png"), frame)
+    (tmp_path / "boxes.json").write_text(json.dumps({"f.png": [[30, 20, 48, 128], [250, 100, 48, 128]]}))
+
+    def one_person_left(people, paths):  # person 0 concealed, person 1 untouched, both "private"
+        return [[CropResult(image=torch.full_like(p[0], 0.5) if i == 0 else p[0], success=True)]
+                for i, p in enumerate(people)]  # fmt: skip
+
+    config = _config([tmp_path / "in"], tmp_path / "out", boxes=str(tmp_path / "boxes.json"))
+    run_batch(config, conceal_batch=one_person_left)
+    result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
+    (record,) = result.records
+    assert record.outcome == "contradicted" and record.match_rate == 1.0
