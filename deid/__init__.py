@@ -32,6 +32,7 @@ from deid.operators import (
     pixelate,
 )
 from deid.utility import area_concealed, person_detected, psnr, ssim
+from deid.verify import Verification, VerifyError, verify
 
 __all__ = [
     "OPERATORS",
@@ -55,6 +56,8 @@ __all__ = [
     "PersonResult",
     "Pixelate",
     "PrivacyCheck",
+    "Verification",
+    "VerifyError",
     "adaptive_attacker",
     "area_concealed",
     "audit",
@@ -81,4 +84,5 @@ __all__ = [
     "psnr",
     "run_batch",
     "ssim",
+    "verify",
 ]

@@ -14,6 +14,7 @@ import torch
 from deid._inputs import BatchError
 
 if TYPE_CHECKING:
+    from deid._runner import WrittenCheck
     from deid.adversary import Adversary
     from deid.batch import BatchConfig, ConcealBatch, CropResult, HeatmapWriter
 
@@ -52,6 +53,7 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     """``conceal_batch`` backed by :func:`deid.conceal.conceal_people` with the run's settings."""
     from deid.batch import CropResult
     from deid.conceal import ConcealConfig, conceal_people
+    from reid_model.io import output_format
 
     options = {k: v for k, v in (("top_k", config.top_k), ("budget", config.budget)) if v is not None}
     loop = ConcealConfig(
@@ -64,12 +66,14 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     )
 
     def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
+        # an output keeps its input's suffix, so its format; a frame's people are checked in the frame's
         results = conceal_people(
             people,
             config=loop,
             adversary=adversary,
             device=config.device,
             keep_attributions=config.heatmaps,
+            formats=[[output_format(p) for p in files] for files in paths],
         )
         return [
             [
@@ -83,6 +87,7 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
                     scores_after=r.scores_after,
                     attribution=None if r.attributions is None else r.attributions[i],
                     outfit=r.outfit,
+                    encoded=None if r.encoded is None else r.encoded[i],
                 )
                 for i, image in enumerate(r.images)
             ]
@@ -90,6 +95,26 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
         ]
 
     return conceal_batch
+
+
+def written_checker(adversary: Adversary) -> WrittenCheck:
+    """Check people as re-cut from a written frame, each against their own original crop.
+
+    The same rule as the conceal loop's (:meth:`deid.adversary.Adversary.check`): a person is
+    private when no model matches the re-cut crop to the original better than chance.
+    """
+    from deid._people import MODEL_SIZE
+    from reid_model import resize
+
+    def check(originals: list[torch.Tensor], written: list[torch.Tensor]) -> list[bool]:
+        def views(images: list[torch.Tensor]) -> torch.Tensor:
+            return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
+
+        groups = torch.arange(len(originals))
+        verdict = adversary.check(adversary.embed(views(written)), adversary.embed(views(originals)), groups)
+        return [bool(p) for p in verdict.private]
+
+    return check
 
 
 def heatmap_writer(adversary: Adversary) -> HeatmapWriter:

@@ -11,16 +11,35 @@ from deid._outfits import Outfits
 from deid.adversary import Adversary, PrivacyCheck
 from deid.operators import Operator
 from reid_model import resize
+from reid_model.io import as_written, quantize
 
 #: The adversary's input size (height, width): masks live in these normalized crop coordinates.
 MODEL_SIZE = (128, 48)
 
 
 class People:
-    """The appearances of a batch of people, grouped by size so operators run batched."""
+    """The appearances of a batch of people, grouped by size so operators run batched.
 
-    def __init__(self, people: Sequence[Sequence[torch.Tensor]]) -> None:
+    ``formats`` gives, per person and appearance, the file format its output is written in
+    (``".png"``, ``".jpg"``, ...; default ``".png"``). Rendered appearances are rounded to uint8
+    and the adversary sees them as encoded in that format and decoded again: every check of the
+    loop is taken on the image as it will be written.
+    """
+
+    def __init__(
+        self, people: Sequence[Sequence[torch.Tensor]], formats: Sequence[Sequence[str]] | None = None
+    ) -> None:
         self.images = [img for person in people for img in person]
+        if formats is None:
+            formats = [[".png"] * len(person) for person in people]
+        if len(formats) != len(people) or any(
+            len(f) != len(person) for f, person in zip(formats, people, strict=False)
+        ):
+            got = [len(f) for f in formats]
+            raise ValueError(
+                f"formats must give one format per appearance, {[len(p) for p in people]} per person, got {got}"
+            )
+        self.formats = [str(f) for person in formats for f in person]
         self.groups = torch.tensor([p for p, person in enumerate(people) for _ in person], dtype=torch.long)
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, img in enumerate(self.images):
@@ -38,6 +57,10 @@ class People:
     def _to_model(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
 
+    def written(self, index: int, image: torch.Tensor) -> tuple[bytes, torch.Tensor]:
+        """Appearance ``index`` as it is written: its file's bytes and the image decoded from them."""
+        return as_written(image, self.formats[index])
+
     def render(
         self, operator: Operator | Outfits, masks: torch.Tensor, subset: torch.Tensor | None = None
     ) -> tuple[list[torch.Tensor | None], torch.Tensor]:
@@ -49,11 +72,13 @@ class People:
             subset: ``(A,)`` bool, the appearances to render (default all).
 
         Returns:
-            The concealed appearances at input resolution (None outside ``subset``) and the
-            model-size versions of the rendered ones, in appearance order.
+            The concealed appearances at input resolution, their changed pixels rounded to uint8
+            levels (None outside ``subset``), and the model-size versions of the rendered ones as written and decoded
+            again (see :meth:`written`), in appearance order.
         """
         subset = torch.ones(len(self.images), dtype=torch.bool) if subset is None else subset
         out: list[torch.Tensor | None] = [None] * len(self.images)
+        seen: list[torch.Tensor | None] = [None] * len(self.images)
         for size, (idx, batch) in self.by_size.items():
             keep = subset[idx]
             if not bool(keep.any()):
@@ -67,8 +92,10 @@ class People:
             else:
                 concealed = operator(batch, mask.to(batch))
             for j, i in enumerate(idx.tolist()):
-                out[i] = concealed[j]
-        return out, self._to_model([img for img in out if img is not None])
+                changed = concealed[j] != batch[j]  # pixels left alone stay bit-exact
+                out[i] = torch.where(changed, quantize(concealed[j]).to(concealed), concealed[j])
+                seen[i] = self.written(i, concealed[j])[1].to(concealed)
+        return out, self._to_model([img for img in seen if img is not None])
 
 
 def cell_masks(cells: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:

@@ -49,6 +49,7 @@ class Record:
     outfit: Any = None
     note: str | None = None
     seconds: float | None = None
+    sha256: str | None = None  # of the output file's bytes, as written
 
 
 FIELDS = tuple(f.name for f in fields(Record))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,16 @@ from tqdm import tqdm
 from deid._inputs import InputFile, Inputs, group_files
 from deid._report import Record, Report
 from deid.detection import Box, boxes_for, crop_boxes, detect_people, is_person_crop, paste_crops
-from reid_model.io import ImageReadError, read_image, write_image
+from reid_model.io import (
+    ImageReadError,
+    decode_image,
+    encode_image,
+    image_size,
+    output_format,
+    read_image,
+    sha256_hex,
+    write_bytes_atomic,
+)
 
 if TYPE_CHECKING:
     from deid.batch import BatchConfig
@@ -40,6 +49,8 @@ class CropResult:
         scores_after: the adversary's scores on the concealed images.
         attribution: ``(1, h, w)`` what drove the match (for heatmaps), or None.
         outfit: the person's ``[top, bottom]`` fill colours when the loop used an outfit.
+        encoded: the output file's bytes on which ``success`` was judged (the runner writes
+            exactly these), or None to let the runner encode ``image`` in the output's format.
     """
 
     image: torch.Tensor
@@ -51,6 +62,7 @@ class CropResult:
     scores_after: Any = None
     attribution: torch.Tensor | None = None
     outfit: list[list[float]] | None = None
+    encoded: bytes | None = None
 
 
 Result = CropResult | Mapping[str, Any]
@@ -61,6 +73,9 @@ ConcealGroup = Callable[[list[torch.Tensor], list[Path]], Sequence[Result]]
 ConcealBatch = Callable[[list[list[torch.Tensor]], list[list[Path]]], Sequence[Sequence[Result]]]
 #: ``write_heatmaps(originals, attributions, paths)``: writes one overlay per crop to ``paths``.
 HeatmapWriter = Callable[[list[torch.Tensor], list["torch.Tensor | None"], list[Path]], None]
+#: ``check_written(originals, written)``: per person (one original crop and the crop re-cut from
+#: the written, decoded frame), whether the adversary finds the written crop private.
+WrittenCheck = Callable[[list[torch.Tensor], list[torch.Tensor]], list[bool]]
 
 
 @dataclass
@@ -96,8 +111,10 @@ class Runner:
         conceal_batch: ConcealBatch,
         write_heatmaps: HeatmapWriter | None,
         boxes: dict[str, list[Box]] | None,
+        check_written: WrittenCheck | None = None,
     ) -> None:
         self.config, self.output, self.report = config, output, report
+        self.check_written = check_written
         self.conceal_batch, self.write_heatmaps, self.boxes = conceal_batch, write_heatmaps, boxes
         self.resumed = 0
         self.warnings: list[str] = []
@@ -118,12 +135,18 @@ class Runner:
     # ------------------------------------------------------------------ reading and queueing
 
     def _done(self, file: InputFile) -> Record | None:
+        """The earlier run's record of ``file`` if it finished and its output is intact, else None."""
         record = self.report.previous.get(str(file.path))
         if record is None or record.status not in ("ok", "no_person"):
             return None
-        if record.output is not None and not Path(record.output).is_file():
+        if record.status == "ok" and record.output is None:
             return None
-        return None if record.status == "ok" and record.output is None else record
+        if record.output is not None:
+            problem = _output_problem(file, record)
+            if problem is not None:
+                self.warnings.append(f"redoing {file.path}: its output {record.output} {problem}")
+                return None
+        return record
 
     def _enqueue(self, key: str, members: list[InputFile]) -> None:
         done = {m.path: self._done(m) for m in members}
@@ -185,10 +208,12 @@ class Runner:
             return
         error, note = f"no person found by {source}", "not written: the frame was not anonymized"
         target = None
+        digest = None
         if self.config.keep_undetected:
-            target = self._write(member, image, key, "frame")
-            if target is None:
+            written = self._write(member, image, key, "frame")
+            if written is None:
                 return
+            target, digest = written
             note = "written UNCHANGED because of --keep-undetected: NOT anonymized"
         out = None if target is None else str(target)
         self._record(
@@ -200,6 +225,7 @@ class Runner:
             persons=0,
             error=error,
             note=note,
+            sha256=digest,
         )
 
     # ------------------------------------------------------------------ concealing and writing
@@ -259,9 +285,10 @@ class Runner:
         seconds = round(job.seconds / len(job.members), 4)
         heatmaps = []
         for member, image, result in zip(job.members, job.images, job.results[0], strict=True):
-            target = self._write(member, result.image, job.key, "crop")
-            if target is None:
+            written = self._write(member, result.image, job.key, "crop", result.encoded)
+            if written is None:
                 continue
+            target, digest = written
             heatmaps.append((image, result.attribution, target.with_name(target.stem + ".heatmap.png")))
             note = None if result.success else "the adversary still matches this person after the fallback"
             self._record(
@@ -280,17 +307,31 @@ class Runner:
                 outfit=result.outfit,
                 note=note,
                 seconds=seconds,
+                sha256=digest,
             )
         self._heatmaps(heatmaps)
 
     def _finish_frame(self, job: _Job) -> None:
         member, image = job.members[0], job.images[0]
         results = [person[0] for person in job.results]
-        target = self._write(
-            member, paste_crops(image, [r.image for r in results], job.boxes), job.key, "frame"
-        )
-        if target is None:
+        frame = paste_crops(image, [r.image for r in results], job.boxes)
+        try:  # the verdict is taken on the people re-cut from the frame as written and decoded
+            data = encode_image(frame, output_format(self.output / member.relative))
+            if self.check_written is not None:
+                written, _ = crop_boxes(decode_image(data, name=str(member.path)), job.boxes)
+                private = self.check_written([person[0] for person in job.people], written)
+                results = [
+                    r if p else replace(r, success=False) for r, p in zip(results, private, strict=True)
+                ]
+        except ValueError as exc:
+            self._record(
+                member, "failed", group=job.key, kind="frame", error=f"cannot encode: {_describe(exc)}"
+            )
             return
+        written_out = self._write(member, frame, job.key, "frame", data)
+        if written_out is None:
+            return
+        target, digest = written_out
         area = sum(r.area * b.w * b.h for r, b in zip(results, job.boxes, strict=True)) / (
             image.shape[1] * image.shape[2]
         )
@@ -313,6 +354,7 @@ class Runner:
             outfit=[r.outfit for r in results],
             note=f"{len(results)} people from {job.source}: {boxes}" + matched,
             seconds=round(job.seconds, 4),
+            sha256=digest,
         )
         self._heatmaps(
             [(crop[0], r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
@@ -324,12 +366,27 @@ class Runner:
             Record(input=str(member.path), status=status, relative=member.relative.as_posix(), **fields)
         )
 
-    def _write(self, member: InputFile, image: torch.Tensor, group: str, kind: str) -> Path | None:
+    def _write(
+        self, member: InputFile, image: torch.Tensor, group: str, kind: str, encoded: bytes | None = None
+    ) -> tuple[Path, str] | None:
+        """Write ``encoded`` (or ``image`` encoded in the output's format) atomically.
+
+        Returns the output path and the SHA-256 of the bytes written; on any failure (the disk
+        is full, the folder read-only, the bytes do not decode to ``image``'s size) records
+        ``member`` as failed and returns None, so the batch goes on.
+        """
         target = self.output / member.relative
         try:
             if os.path.realpath(target) == os.path.realpath(member.path):
                 raise OSError(f"the output path is the input file itself: {member.path}")
-            write_image(target, image)
+            if encoded is None:
+                encoded = encode_image(image, output_format(target))
+            else:
+                back = decode_image(encoded, name=str(target))
+                if tuple(back.shape) != tuple(image.shape):
+                    got, want = tuple(back.shape), tuple(image.shape)
+                    raise ValueError(f"the encoded output decodes to shape {got}, expected {want}")
+            write_bytes_atomic(target, encoded)
         except (OSError, ValueError) as exc:
             self._record(
                 member,
@@ -339,7 +396,7 @@ class Runner:
                 error=f"cannot write {target}: {_describe(exc)}",
             )
             return None
-        return target
+        return target, sha256_hex(encoded)
 
     def _heatmaps(self, items: list[tuple[torch.Tensor, torch.Tensor | None, Path]]) -> None:
         if self.write_heatmaps is None or not items:
@@ -349,6 +406,27 @@ class Runner:
             self.write_heatmaps(originals, attributions, paths)
         except Exception as exc:
             self.warnings.append(f"heatmaps for {paths[0]} failed: {_describe(exc)}")
+
+
+def _output_problem(file: InputFile, record: Record) -> str | None:
+    """Why an earlier run's output cannot be kept (missing, changed, undecodable, wrong size), or None."""
+    path = Path(str(record.output))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot be read: {_describe(exc)}"
+    if not record.sha256:
+        return "has no sha256 in the report"
+    if sha256_hex(data) != record.sha256:
+        return f"has sha256 {sha256_hex(data)[:12]}..., the report says {record.sha256[:12]}..."
+    try:
+        output = decode_image(data, name=str(path))
+        width, height = image_size(file.path)
+    except ImageReadError as exc:
+        return f"does not decode: {exc.reason}"
+    if (output.shape[2], output.shape[1]) != (width, height):
+        return f"is {output.shape[2]}x{output.shape[1]} pixels, the input {width}x{height}"
+    return None
 
 
 def _as_result(value: Any) -> CropResult:

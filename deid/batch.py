@@ -152,10 +152,13 @@ def run_batch(
         raise BatchError(str(exc), param="boxes") from exc
     if conceal_batch is None and conceal_group is not None:
         conceal_batch = per_group(conceal_group)
+    check_written = None
     if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
         from deid import _adapter
 
         adversary = _adapter.build_adversary(config)
+        if conceal_batch is None:  # the loop's own adversary also checks the written frames
+            check_written = _adapter.written_checker(adversary)
         conceal_batch = conceal_batch or _adapter.person_concealer(config, adversary)
         if config.heatmaps and write_heatmaps is None:
             write_heatmaps = _adapter.heatmap_writer(adversary)
@@ -165,7 +168,8 @@ def run_batch(
         report = Report(report_path, settings=settings, resume=config.resume)
     except OSError as exc:
         raise BatchError(f"cannot write the report at {report_path}: {exc}", param="report") from exc
-    runner = Runner(config, output, report, conceal_batch, write_heatmaps if config.heatmaps else None, boxes)
+    heatmaps = write_heatmaps if config.heatmaps else None
+    runner = Runner(config, output, report, conceal_batch, heatmaps, boxes, check_written)
     try:
         runner.run(found)
     finally:

@@ -152,6 +152,9 @@ from deid._cli_attribution import analyze_command, explain_command  # noqa: E402
 
 main.add_command(explain_command)
 main.add_command(analyze_command)
+from deid._cli_verify import verify_command  # noqa: E402
+
+main.add_command(verify_command)
 
 if __name__ == "__main__":
     main()

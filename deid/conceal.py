@@ -132,6 +132,9 @@ class PersonResult:
         scores_before, scores_after: the adversary's worst-case ``match_rate`` (fraction of
             triplets where C holds) and best ``rank`` of a true original, before and after.
         attributions: ``(N, 1, 128, 48)`` the first step's attributions (for heatmaps).
+        encoded: per appearance, the bytes of its output file (in the format it was concealed
+            for) on which the final check was taken; ``images`` are these files' pixels before
+            encoding, rounded to uint8 levels.
     """
 
     images: list[torch.Tensor]
@@ -145,6 +148,7 @@ class PersonResult:
     scores_after: dict[str, float]
     attributions: torch.Tensor | None = field(default=None, repr=False)
     outfit: list[list[float]] | None = None
+    encoded: list[bytes] | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-friendly fields (no tensors)."""
@@ -245,6 +249,24 @@ def _outfits(
     )
 
 
+def _written_check(
+    batch: People,
+    adversary: Adversary,
+    originals: list[torch.Tensor],
+    concealed: Sequence[torch.Tensor | None],
+) -> tuple[list[bytes], PrivacyCheck]:
+    """Encode every final appearance in its output format, decode it, and check what was decoded."""
+    encoded, decoded = [], []
+    for i, image in enumerate(concealed):
+        if image is None:
+            raise RuntimeError(f"appearance {i} was never rendered")
+        data, back = batch.written(i, image)
+        encoded.append(data)
+        decoded.append(back.to(image))
+    embeddings = adversary.embed(batch._to_model(decoded))
+    return encoded, adversary.check(embeddings, originals, batch.groups)
+
+
 def conceal_people(
     people: Sequence[Sequence[torch.Tensor]],
     *,
@@ -252,8 +274,14 @@ def conceal_people(
     adversary: Adversary | None = None,
     device: str | torch.device = "cpu",
     keep_attributions: bool = False,
+    formats: Sequence[Sequence[str]] | None = None,
 ) -> list[PersonResult]:
     """Conceal several people at once; each person is a list of appearances ``(3, H, W)``.
+
+    Every check, the final one included, is taken on the image as written: rounded to uint8,
+    encoded in its output format and decoded again (the final check on exactly the bytes
+    returned in :attr:`PersonResult.encoded`). A person private as a float tensor but matched
+    once written goes on to larger masks or the fallback like any other matched person.
 
     Args:
         people: per person, its appearances as float RGB tensors in [0, 1] (any size).
@@ -261,6 +289,8 @@ def conceal_people(
         adversary: the re-id adversary and its gallery; the bundled default when None.
         device: where the adversary runs when it is built here.
         keep_attributions: keep the first step's attributions in the results (for heatmaps).
+        formats: per person and appearance, the output file format (``".png"``, ``".jpg"``,
+            ...) the verdict must hold for; ``".png"`` (lossless uint8) for all when None.
 
     Returns:
         One :class:`PersonResult` per person, in order.
@@ -278,7 +308,7 @@ def conceal_people(
                 and appearance.is_floating_point()
             ):
                 check_images(appearance, f"people[{p}][{a}]", batched=False)
-    batch = People(people)
+    batch = People(people, formats)
     groups = batch.groups
     n_people = len(people)
     cells = grid_regions(*MODEL_SIZE, rows=config.grid[0], cols=config.grid[1])
@@ -322,15 +352,15 @@ def conceal_people(
 
     masks = cell_masks(cells, order < never)
     concealed = batch.render(operator, masks)[0]
-    check = adversary.check(latest, originals, groups)
+    loop_check = adversary.check(latest, originals, groups)
     fallback_op: list[str | None] = [None] * n_people
-    failed = ~private_people(check, groups, n_people)
+    failed = ~private_people(loop_check, groups, n_people)
     outfits = operator if isinstance(operator, Outfits) else None
     if bool(failed.any()):
         masks[failed] = 1.0
         if outfits is None and config.fallback_operator == "auto":
             outfits = _outfits(config, adversary, originals, groups)
-        concealed, check = conceal_whole_crops(
+        concealed, loop_check = conceal_whole_crops(
             batch,
             adversary,
             config,
@@ -343,7 +373,29 @@ def conceal_people(
             latest,
             outfits,
         )
+    encoded, check = _written_check(batch, adversary, originals, concealed)
     final_private = private_people(check, groups, n_people)
+    late = private_people(loop_check, groups, n_people) & ~final_private
+    if bool(late.any()):  # the written bytes disagree with the loop's last check: whole crop
+        masks[late] = 1.0
+        failed |= late
+        if outfits is None and config.fallback_operator == "auto":
+            outfits = _outfits(config, adversary, originals, groups)
+        concealed, _ = conceal_whole_crops(
+            batch,
+            adversary,
+            config,
+            operator,
+            masks,
+            originals,
+            late,
+            fallback_op,
+            concealed,
+            latest,
+            outfits,
+        )
+        encoded, check = _written_check(batch, adversary, originals, concealed)
+        final_private = private_people(check, groups, n_people)
 
     results = []
     for p in range(n_people):
@@ -363,6 +415,7 @@ def conceal_people(
                 outfit=outfits.colors(p)
                 if outfits is not None and _filled(fallback_op[p], operator, config)
                 else None,
+                encoded=[encoded[i] for i in idx.tolist()],
             )
         )
     return results
@@ -421,6 +474,7 @@ def conceal(
     config: ConcealConfig | None = None,
     adversary: Adversary | None = None,
     device: str | torch.device = "cpu",
+    output_format: str = ".png",
     **options: Any,
 ) -> torch.Tensor | FrameResult:
     """Conceal the person in a crop, or every detected person in a full frame.
@@ -429,9 +483,18 @@ def conceal(
     in; a larger frame goes through OpenCV's HOG people detector first, each person is concealed
     and pasted back. A frame with no detection raises, rather than pass as anonymized.
 
+    The verdict holds for the image as it will be saved: the pixels the loop changed are
+    rounded to uint8 levels (``k / 255``), so writing the result as 8-bit PNG, BMP or TIFF
+    (``reid_model.io.write_image``) changes none of them, and each person was checked after
+    encoding in ``output_format`` and decoding again. For a lossy ``output_format`` (``".jpg"``)
+    each person's crop is checked as encoded on its own; in a full frame the encoder also sees
+    the surrounding pixels, so re-check the saved frame with ``deid verify`` (``deid conceal``
+    does that check on the whole frame itself).
+
     Args:
         image: ``(3, H, W)`` float RGB in [0, 1], or an image file path.
         details: return a :class:`FrameResult` (masks, steps, scores, fallback) instead of the image.
+        output_format: the file format the result will be written in (``".png"``, ``".jpg"``, ...).
         config, options: loop settings (see :class:`ConcealConfig`).
 
     Example:
@@ -446,7 +509,9 @@ def conceal(
     check_images(image, "image", batched=False)
     config = replace(config or ConcealConfig(), **options)
     if is_person_crop(image):
-        result = conceal_person([image], config=config, adversary=adversary, device=device)
+        result = conceal_people(
+            [[image]], config=config, adversary=adversary, device=device, formats=[[output_format]]
+        )[0]
         frame = FrameResult(result.images[0], [result], [], True)
     else:
         crops, boxes = crop_boxes(image, detect_people(image))
@@ -455,6 +520,12 @@ def conceal(
                 f"no person detected in the frame of {image.shape[2]}x{image.shape[1]} pixels; "
                 "pass person boxes or a person crop"
             )
-        people = conceal_people([[c] for c in crops], config=config, adversary=adversary, device=device)
+        people = conceal_people(
+            [[c] for c in crops],
+            config=config,
+            adversary=adversary,
+            device=device,
+            formats=[[output_format]] * len(crops),
+        )
         frame = FrameResult(paste_crops(image, [p.images[0] for p in people], boxes), people, boxes, True)
     return frame if details else frame.image

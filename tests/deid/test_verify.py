@@ -1,0 +1,144 @@
+"""``deid verify``: a finished run's written files re-checked (sha256, the adversary's rule)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from deid import Adversary, BatchConfig, CropResult, VerifyError, run_batch, verify
+from deid.cli import main
+from reid_model import embed
+from tests.deid.conftest import StandIn
+
+
+def _config(inputs, output, **options) -> BatchConfig:
+    return BatchConfig(inputs=tuple(str(i) for i in inputs), output=str(output), progress=False, **options)
+
+
+def _verify_cli(*args):
+    return CliRunner().invoke(main, ["verify", *map(str, args)])
+
+
+def _unchanged(images, paths):
+    """A conceal that hands the person back untouched and claims success: what verify must catch."""
+    return [CropResult(image=image, success=True) for image in images]
+
+
+def _adversary(model) -> Adversary:
+    gallery = embed(model, torch.rand(20, 3, 128, 48, generator=torch.Generator().manual_seed(5)))
+    return Adversary([model], [gallery])
+
+
+def test_an_untouched_person_reported_private_is_contradicted(crop_tree, tmp_path, tiny_embedder):
+    # each file its own person: an untouched crop is checked against itself, rank 1
+    run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=_unchanged)
+    result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
+    assert result.counts()["contradicted"] == 7 and result.exit_code == 1
+    assert all(r.reported is True and r.match_rate is not None for r in result.failures)
+
+
+def test_a_record_not_private_as_reported_holds_its_verdict(crop_tree, tmp_path, tiny_embedder):
+    def honest(images, paths):
+        return [CropResult(image=image, success=False) for image in images]
+
+    run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=honest)
+    result = verify(tmp_path / "out" / "report.json", adversary=_adversary(tiny_embedder))
+    assert result.counts()["not_private_as_reported"] == 7 and result.exit_code == 0
+
+
+def test_missing_and_changed_outputs_fail_naming_the_file(crop_tree, tmp_path, tiny_embedder):
+    out = tmp_path / "out"
+    run_batch(_config([crop_tree], out), conceal_group=StandIn())
+    adversary = _adversary(tiny_embedder)
+    assert verify(out, adversary=adversary).counts()["missing_or_changed"] == 0
+    (out / "cam_a" / "000_45.bmp").unlink()
+    shutil.copy(crop_tree / "cam_b" / "001_90.bmp", out / "cam_b" / "001_90.bmp")
+    result = verify(out, adversary=adversary)
+    assert result.exit_code == 1 and result.counts()["missing_or_changed"] == 2
+    details = {Path(r.output).name: r.detail for r in result.failures}
+    assert "No such file" in details["000_45.bmp"] and "sha256" in details["001_90.bmp"]
+
+
+def test_verify_names_a_missing_or_foreign_report(tmp_path):
+    with pytest.raises(VerifyError, match="no such file"):
+        verify(tmp_path / "nothing.json")
+    (tmp_path / "other.json").write_text(json.dumps({"records": []}))
+    with pytest.raises(VerifyError, match="not a deid conceal report"):
+        verify(tmp_path / "other.json")
+    result = _verify_cli(tmp_path)
+    assert result.exit_code != 0 and "report.json: no such file" in result.output
+
+
+def _viper_jpegs(viper_root: Path, folder: Path, persons: int = 2) -> Path:
+    """The first ``persons`` VIPeR persons, both cameras, re-encoded as JPEG inputs."""
+    for cam in ("cam_a", "cam_b"):
+        for path in sorted((viper_root / cam).glob("*.bmp"))[:persons]:
+            target = folder / cam / (path.stem + ".jpg")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(target), cv2.imread(str(path)))
+    return folder
+
+
+@pytest.mark.viper
+def test_a_real_run_verifies_and_tampering_makes_verify_fail(viper_root, tmp_path):
+    inputs = _viper_jpegs(viper_root, tmp_path / "in")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["conceal", str(inputs), "-o", str(out), "--no-progress", "--seed", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    checked = _verify_cli(out)
+    assert checked.exit_code == 0, checked.output
+    assert "contradicted (reported private, still matched)      0" in checked.output
+    records = json.loads((out / "report.json").read_text())["records"]
+    private = [r for r in records if r["success"]]
+    assert len(records) == 4 and private, "the loop made nobody private: nothing to tamper with"
+    tampered = Path(private[0]["output"])
+    shutil.copy(private[0]["input"], tampered)  # the original crop in place of the concealed one
+    deleted = Path(next(r for r in records if r["output"] != str(tampered))["output"])
+    deleted.unlink()
+    checked = _verify_cli(out)
+    assert checked.exit_code == 1
+    assert str(tampered) in checked.output and str(deleted) in checked.output
+    assert "2 record(s) do not hold their verdict" in checked.output
+
+
+@pytest.mark.viper
+def test_verify_rechecks_the_written_file_not_the_report(viper_root, tmp_path):
+    # Hash rewritten to match: only the adversary's re-check can tell the original crop is there.
+    inputs = _viper_jpegs(viper_root, tmp_path / "in", persons=1)
+    out = tmp_path / "out"
+    run_batch(_config([inputs], out, seed=0, group_by="none"))
+    report = json.loads((out / "report.json").read_text())
+    record = next(r for r in report["records"] if r["success"])
+    shutil.copy(record["input"], record["output"])
+    record["sha256"] = hashlib.sha256(Path(record["output"]).read_bytes()).hexdigest()
+    (out / "report.json").write_text(json.dumps(report))
+    result = verify(out)
+    assert [r.outcome for r in result.failures] == ["contradicted"]
+    assert result.failures[0].output == record["output"]
+
+
+def test_a_frame_is_rechecked_person_by_person_at_the_reported_boxes(tmp_path, tiny_embedder):
+    frame = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "f.png"), frame)
+    (tmp_path / "boxes.json").write_text(json.dumps({"f.png": [[30, 20, 48, 128], [250, 100, 48, 128]]}))
+
+    def one_person_left(people, paths):  # person 0 concealed, person 1 untouched, both "private"
+        return [[CropResult(image=torch.full_like(p[0], 0.5) if i == 0 else p[0], success=True)]
+                for i, p in enumerate(people)]  # fmt: skip
+
+    config = _config([tmp_path / "in"], tmp_path / "out", boxes=str(tmp_path / "boxes.json"))
+    run_batch(config, conceal_batch=one_person_left)
+    result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
+    (record,) = result.records
+    assert record.outcome == "contradicted" and record.match_rate == 1.0
