@@ -227,7 +227,8 @@ def load_boxes(path: str | os.PathLike[str]) -> dict[str, list[Box]]:
     The file is one object mapping an image to its boxes. The key is the image's path relative
     to the folder mirrored under the output folder, its absolute path, or its file name. Each
     box is ``[x, y, w, h]``, ``[x, y, w, h, score]`` or ``{"x": .., "y": .., "w": .., "h": ..}``
-    (optional ``"score"``), in pixels of the image; an empty list says there is nobody::
+    (optional ``"score"``), or a person of ``deid detect --json`` (``{"box": [x, y, w, h],
+    "score": ..}``, other keys ignored), in pixels of the image; an empty list says there is nobody::
 
         {
           "street/0001.jpg": [[212, 40, 96, 192], {"x": 20, "y": 33, "w": 60, "h": 150}],
@@ -263,7 +264,12 @@ def load_boxes(path: str | os.PathLike[str]) -> dict[str, list[Box]]:
 
 
 def _parse_box(entry: Any, where: str) -> Box:
-    if isinstance(entry, Mapping):
+    if isinstance(entry, Mapping) and "box" in entry:  # a person of ``deid detect --json``
+        box = entry["box"]
+        if not (isinstance(box, list) and len(box) == 4):
+            raise BoxesError(f'{where}: "box" must be [x, y, w, h], got {box!r}')
+        values = [*box, entry.get("score", 1.0)]
+    elif isinstance(entry, Mapping):
         missing = [k for k in ("x", "y", "w", "h") if k not in entry]
         if missing:
             raise BoxesError(f"{where} lacks {missing}; a box needs x, y, w, h (and optionally score)")
