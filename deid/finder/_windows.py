@@ -27,10 +27,12 @@ def window_matrix(window: np.ndarray) -> np.ndarray:
     return np.array([[k, 0.0, half - k * cx], [0.0, k, half - k * cy]], dtype=np.float64)
 
 
-def cut_windows(rgb: np.ndarray, windows: np.ndarray) -> np.ndarray:
+def cut_windows(rgb: np.ndarray, windows: np.ndarray, spans: np.ndarray | None = None) -> np.ndarray:
     """The ``(N, 256, 256, 3)`` uint8 model inputs for ``windows (N, 3)`` of ``rgb (H, W, 3)``.
 
-    Outside the frame the input is black, as in MediaPipe's letterboxing."""
+    Outside the frame the input is black, as in MediaPipe's letterboxing; with ``spans (N, 2)``
+    (frame columns ``x0, x1``) the window is also black left of ``x0`` and right of ``x1``, so
+    that a neighbour beside the person does not draw the model to it."""
     out = np.zeros((len(windows), INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
     for i, window in enumerate(windows):
         cv2.warpAffine(
@@ -42,6 +44,12 @@ def cut_windows(rgb: np.ndarray, windows: np.ndarray) -> np.ndarray:
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=(0, 0, 0),
         )
+        if spans is not None:
+            k = INPUT_SIZE / float(window[2])
+            u0 = int(np.clip(np.floor(k * (spans[i, 0] - window[0]) + INPUT_SIZE / 2), 0, INPUT_SIZE))
+            u1 = int(np.clip(np.ceil(k * (spans[i, 1] - window[0]) + INPUT_SIZE / 2), 0, INPUT_SIZE))
+            out[i, :, :u0] = 0
+            out[i, :, u1:] = 0
     return out
 
 

@@ -59,6 +59,8 @@ class FinderConfig:
         confirm: presence probability that confirms a person.
         reject: presence below which a proposal is rejected; in between it is uncertain.
         gate: silhouette pixels are kept within this many torso lengths of the skeleton.
+        span: the first pass sees only the proposal's columns widened by this fraction of its
+            width on each side (None: the whole square window), which keeps neighbours out.
         duplicate: two persons whose torso keypoints lie within this many torso lengths of each
             other on average are one person.
     """
@@ -73,6 +75,7 @@ class FinderConfig:
     reject: float = 0.1
     gate: float = 0.45
     duplicate: float = 0.3
+    span: float | None = 0.25
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reject <= self.confirm <= 1.0:
@@ -293,7 +296,11 @@ def find_people(
         ],
         axis=1,
     )
-    first = _candidates(model.run(cut_windows(rgb, windows)), windows, proposals)
+    spans = None
+    if config.span is not None:
+        margin = config.span * proposals[:, 2]
+        spans = np.stack([proposals[:, 0] - margin, proposals[:, 0] + proposals[:, 2] + margin], axis=1)
+    first = _candidates(model.run(cut_windows(rgb, windows, spans)), windows, proposals)
     alive = [c for c in first if c.presence >= config.reject]
     refined = _refine(rgb, alive, model, config)
     confirmed = _dedupe([c for c in refined if c.presence >= config.confirm], config)
