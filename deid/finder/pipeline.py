@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -61,6 +62,8 @@ class FinderConfig:
         gate: silhouette pixels are kept within this many torso lengths of the skeleton.
         span: the first pass sees only the proposal's columns widened by this fraction of its
             width on each side (None: the whole square window), which keeps neighbours out.
+        neighbours: look again, in a window of its own, at a person-sized blob of a window's
+            segmentation that no confirmed skeleton claims (a neighbour the window hid).
         duplicate: two persons whose torso keypoints lie within this many torso lengths of each
             other on average are one person.
     """
@@ -76,6 +79,7 @@ class FinderConfig:
     gate: float = 0.45
     duplicate: float = 0.3
     span: float | None = 0.25
+    neighbours: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reject <= self.confirm <= 1.0:
@@ -207,6 +211,38 @@ def _dedupe(candidates: list[_Candidate], config: FinderConfig) -> list[_Candida
     return kept
 
 
+def _neighbours(
+    rgb: np.ndarray,
+    confirmed: list[_Candidate],
+    silhouettes: list[np.ndarray],
+    model: PoseModel,
+    config: FinderConfig,
+) -> list[_Candidate]:
+    """A window holding two people yields one; the other often shows in its segmentation as a
+    person-sized blob no skeleton claims. Such blobs get a window of their own, in one batch."""
+    height, width = rgb.shape[:2]
+    claimed = np.zeros((height, width), dtype=bool)
+    for mask in silhouettes:
+        claimed |= mask
+    windows, spans, boxes = [], [], []
+    for cand, mask in zip(confirmed, silhouettes, strict=True):
+        box = _box_of(mask)
+        if box is None:
+            continue
+        free = (logits_to_frame(cand.logits, cand.window, height, width) > 0) & ~claimed
+        count, _, stats, _ = cv2.connectedComponentsWithStats(free.astype(np.uint8), connectivity=8)
+        for x, y, w, h, area in stats[1:count]:
+            if h >= 0.35 * box[3] and area >= 0.08 * mask.sum():
+                windows.append([x + w / 2, y + h / 2, max(h, box[3]) * 1.1])
+                spans.append([x - 0.25 * w, x + 1.25 * w])
+                boxes.append([x, y, w, h, 0.0])
+    if not windows:
+        return []
+    stacked = np.asarray(windows, dtype=np.float64)
+    out = model.run(cut_windows(rgb, stacked, np.asarray(spans, dtype=np.float64)))
+    return _candidates(out, stacked, np.asarray(boxes, dtype=np.float64))
+
+
 def _box_of(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     ys = np.flatnonzero(mask.any(axis=1))
     xs = np.flatnonzero(mask.any(axis=0))
@@ -304,10 +340,17 @@ def find_people(
     alive = [c for c in first if c.presence >= config.reject]
     refined = _refine(rgb, alive, model, config)
     confirmed = _dedupe([c for c in refined if c.presence >= config.confirm], config)
-    people: list[Person] = []
+    silhouettes = _silhouettes(confirmed, height, width, config)
     unsure = [c for c in alive if c.presence < config.confirm]
     unsure += [c for c in refined if c.presence < config.confirm]
-    for cand, mask in zip(confirmed, _silhouettes(confirmed, height, width, config), strict=True):
+    if config.neighbours:
+        extra = _neighbours(rgb, confirmed, silhouettes, model, config)
+        if extra:
+            unsure += [c for c in extra if c.presence < config.confirm]
+            confirmed = _dedupe(confirmed + [c for c in extra if c.presence >= config.confirm], config)
+            silhouettes = _silhouettes(confirmed, height, width, config)
+    people: list[Person] = []
+    for cand, mask in zip(confirmed, silhouettes, strict=True):
         box = _box_of(mask)
         if box is None:  # the model says a person but outlines nothing here: unsure
             unsure.append(cand)
