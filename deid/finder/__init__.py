@@ -5,6 +5,7 @@ sha256-checked, run by OpenCV); see :func:`find_people`.
 """
 
 from deid.finder._windows import POSE_CONNECTIONS
+from deid.finder.crop import find_person_in_crop
 from deid.finder.model import (
     MODEL_PATH,
     MODEL_SHA256,
@@ -14,6 +15,7 @@ from deid.finder.model import (
     check_model_file,
 )
 from deid.finder.pipeline import MIN_FRAME, FinderConfig, FrameTooSmallError, Person, find_people
+from deid.finder.regions import person_regions
 
 __all__ = [
     "MIN_FRAME",
@@ -28,4 +30,6 @@ __all__ = [
     "PoseOutput",
     "check_model_file",
     "find_people",
+    "find_person_in_crop",
+    "person_regions",
 ]
