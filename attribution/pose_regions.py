@@ -48,12 +48,12 @@ def pose_regions(keypoints: torch.Tensor, silhouette: torch.Tensor) -> dict[str,
     if keypoints.shape[1] not in (2, 3):
         raise ValueError(f"keypoints must have shape (33, 2) or (33, 3), got {tuple(keypoints.shape)}")
     if not isinstance(silhouette, torch.Tensor) or silhouette.ndim != 2 or silhouette.dtype != torch.bool:
-        got = (
+        kind = (
             f"{silhouette.dtype} {tuple(silhouette.shape)}"
             if isinstance(silhouette, torch.Tensor)
             else type(silhouette).__name__
         )
-        raise ValueError(f"silhouette must be a bool tensor of shape (H, W), got {got}")
+        raise ValueError(f"silhouette must be a bool tensor of shape (H, W), got {kind}")
     points = keypoints[:, :2].detach().cpu().double().numpy()
     if not np.isfinite(points).all():
         raise ValueError("keypoints must be finite, got NaN or infinite coordinates")
