@@ -12,7 +12,8 @@ For a frame:
    skeleton (so a neighbour caught in the window is not claimed); where two silhouettes meet,
    a pixel goes to the nearer skeleton. The box is the silhouette's bounding box.
 4. A proposal scored between ``reject`` and ``confirm`` that no confirmed person covers is kept
-   as *uncertain*: its HOG box, a box-shaped mask, ``uncertain=True``. Callers conceal it by box
+   as *uncertain*: its HOG box grown to the keypoints the model placed in its window, a
+   box-shaped mask, ``uncertain=True``. Callers conceal it by box
    (or flag it); it is never dropped silently.
 """
 
@@ -100,7 +101,7 @@ class Person:
     """One person found in a frame.
 
     Attributes:
-        box: the tight box around the silhouette (the proposal's box when ``uncertain``), with
+        box: the tight box around the silhouette (the grown proposal box when ``uncertain``), with
             the presence probability as its score.
         score: the landmark model's person-presence probability in [0, 1].
         mask: ``(H, W)`` bool silhouette at the frame's resolution (the box when ``uncertain``).
@@ -376,7 +377,21 @@ def _uncertain(
     out: list[Person] = []
     taken = list(confirmed)
     for cand in sorted(unsure, key=lambda c: -c.presence):
+        # The proposal's box grown to the keypoints the model placed inside its window: a HOG box
+        # often holds only part of the person (e.g. the upper body), and an uncertain person is
+        # concealed by this box, so it errs on the side of covering more.
         x, y, w, h = cand.proposal[:4]
+        cx, cy, side = cand.window
+        points = cand.points
+        inside = (np.abs(points[:, 0] - cx) <= side / 2) & (np.abs(points[:, 1] - cy) <= side / 2)
+        if inside.any():
+            (px0, py0), (px1, py1) = points[inside].min(axis=0), points[inside].max(axis=0)
+            x, y, w, h = (
+                min(x, px0),
+                min(y, py0),
+                max(x + w, px1) - min(x, px0),
+                max(y + h, py1) - min(y, py0),
+            )
         x0, y0 = max(0, int(np.floor(x))), max(0, int(np.floor(y)))
         x1, y1 = min(width, int(np.ceil(x + w))), min(height, int(np.ceil(y + h)))
         if x1 <= x0 or y1 <= y0:
