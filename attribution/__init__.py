@@ -20,6 +20,7 @@ from attribution.heatmaps import (
 )
 from attribution.methods import INTERNAL_BATCH_SIZE, METHODS, explain
 from attribution.pairs import paired_views
+from attribution.pose_regions import POSE_PARTS, pose_regions
 from attribution.probe import linear_probe
 from attribution.regions import (
     BODY_BANDS,
@@ -37,6 +38,7 @@ __all__ = [
     "BODY_BANDS",
     "INTERNAL_BATCH_SIZE",
     "METHODS",
+    "POSE_PARTS",
     "AnalysisConfig",
     "AnalysisResult",
     "AttributeTable",
@@ -57,6 +59,7 @@ __all__ = [
     "pair_heatmap",
     "paired_views",
     "person_errors",
+    "pose_regions",
     "region_concealment",
     "region_labels",
     "region_scores",

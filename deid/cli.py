@@ -145,6 +145,9 @@ def _checkpoint_split(meta: dict[str, Any], samples: list[Sample], split: str) -
 from deid._cli_conceal import conceal_command  # noqa: E402
 
 main.add_command(conceal_command)
+from deid._cli_detect import detect_command  # noqa: E402
+
+main.add_command(detect_command)
 from deid._cli_audit import audit_command  # noqa: E402
 
 main.add_command(audit_command)

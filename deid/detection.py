@@ -68,7 +68,7 @@ def _hog() -> cv2.HOGDescriptor:
     return hog
 
 
-def detect_people(
+def hog_people(
     image: torch.Tensor,
     *,
     min_score: float = 0.0,
@@ -78,7 +78,9 @@ def detect_people(
     upscale: float = 1.5,
     max_side: int = 1280,
 ) -> list[Box]:
-    """Detect upright people in ``image (3, H, W)`` with OpenCV's HOG + linear SVM detector.
+    """Upright people in ``image (3, H, W)`` by OpenCV's HOG + linear SVM detector alone.
+
+    This was the finder before :mod:`deid.finder`; it stays as the benchmark's baseline.
 
     The detector's window is 64x128 (a person about 96 pixels high); smaller people are missed.
     The frame is searched enlarged by ``upscale`` (finds more of the small people: on VIPeR
@@ -100,7 +102,7 @@ def detect_people(
         Boxes ``(x, y, w, h, score)`` in ``image``'s pixels, best score first.
 
     Example:
-        >>> boxes = detect_people(reid_model.read_image("street.jpg"))  # doctest: +SKIP
+        >>> boxes = hog_people(reid_model.read_image("street.jpg"))  # doctest: +SKIP
         >>> boxes[0]  # doctest: +SKIP
         Box(x=212, y=40, w=96, h=192, score=1.31)
     """
@@ -126,6 +128,35 @@ def detect_people(
         x, y, w, h = (round(float(v) / factor) for v in found[i])
         boxes.append(Box(max(0, x), max(0, y), w, h, float(scores[i])))
     return sorted(boxes, key=lambda b: -b.score)
+
+
+def detect_people(image: torch.Tensor, *, uncertain: bool = True) -> list[Box]:
+    """The people in ``image (3, H, W)``: the boxes of :func:`deid.finder.find_people`.
+
+    Each box is tight around the person's silhouette and scored by the pose model's presence
+    probability. Proposals the finder could neither confirm nor reject come after the confirmed
+    people, as their (loose) HOG boxes with a score below the confirmation threshold, so that the
+    frame path conceals them by box rather than passing them silently.
+
+    Args:
+        image: ``(3, H, W)`` float RGB in [0, 1].
+        uncertain: also return the uncertain proposals' boxes.
+
+    Returns:
+        Boxes ``(x, y, w, h, score)`` in ``image``'s pixels: confirmed best first, then uncertain.
+        An image smaller than the finder can search (see :data:`deid.finder.MIN_FRAME`) has
+        no box: it is a crop for the crop path, not a frame.
+
+    Example:
+        >>> detect_people(torch.rand(3, 20, 30))
+        []
+    """
+    from deid.finder import MIN_FRAME, find_people
+
+    _check_image(image)
+    if image.shape[-2] < MIN_FRAME[0] or image.shape[-1] < MIN_FRAME[1]:
+        return []
+    return [p.box for p in find_people(image) if uncertain or not p.uncertain]
 
 
 def crop_boxes(
@@ -196,7 +227,8 @@ def load_boxes(path: str | os.PathLike[str]) -> dict[str, list[Box]]:
     The file is one object mapping an image to its boxes. The key is the image's path relative
     to the folder mirrored under the output folder, its absolute path, or its file name. Each
     box is ``[x, y, w, h]``, ``[x, y, w, h, score]`` or ``{"x": .., "y": .., "w": .., "h": ..}``
-    (optional ``"score"``), in pixels of the image; an empty list says there is nobody::
+    (optional ``"score"``), or a person of ``deid detect --json`` (``{"box": [x, y, w, h],
+    "score": ..}``, other keys ignored), in pixels of the image; an empty list says there is nobody::
 
         {
           "street/0001.jpg": [[212, 40, 96, 192], {"x": 20, "y": 33, "w": 60, "h": 150}],
@@ -232,7 +264,12 @@ def load_boxes(path: str | os.PathLike[str]) -> dict[str, list[Box]]:
 
 
 def _parse_box(entry: Any, where: str) -> Box:
-    if isinstance(entry, Mapping):
+    if isinstance(entry, Mapping) and "box" in entry:  # a person of ``deid detect --json``
+        box = entry["box"]
+        if not (isinstance(box, list) and len(box) == 4):
+            raise BoxesError(f'{where}: "box" must be [x, y, w, h], got {box!r}')
+        values = [*box, entry.get("score", 1.0)]
+    elif isinstance(entry, Mapping):
         missing = [k for k in ("x", "y", "w", "h") if k not in entry]
         if missing:
             raise BoxesError(f"{where} lacks {missing}; a box needs x, y, w, h (and optionally score)")

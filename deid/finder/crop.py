@@ -1,0 +1,53 @@
+"""The pose of a person crop (VIPeR, Market-1501): the whole crop is the model's window."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from deid.detection import Box
+from deid.finder._windows import aligned_window, cut_windows
+from deid.finder.model import PoseModel, default_model
+from deid.finder.pipeline import FinderConfig, Person, _box_of, _candidates, _keypoints, _silhouettes, _to_rgb
+from reid_model._check import check_images
+
+
+def find_person_in_crop(
+    image: torch.Tensor, *, config: FinderConfig | None = None, model: PoseModel | None = None
+) -> Person:
+    """The one person of a crop ``(3, H, W)``: presence score, silhouette and keypoints.
+
+    The model's window is centred on the crop (as tall as the crop, with MediaPipe's margin),
+    then re-centred on the landmarks found, keeping the pass with the higher presence. A crop
+    whose presence stays under ``config.confirm`` (or whose silhouette comes out empty) is
+    returned ``uncertain`` with the whole crop as its mask: conceal all of it.
+
+    Example:
+        >>> person = find_person_in_crop(reid_model.read_image("000_45.bmp"))  # doctest: +SKIP
+        >>> person.mask.shape, person.keypoints.shape  # doctest: +SKIP
+        (torch.Size([128, 48]), torch.Size([33, 3]))
+    """
+    image = check_images(image, "image", batched=False)
+    config = config or FinderConfig()
+    model = model or default_model()
+    rgb = _to_rgb(image)
+    height, width = rgb.shape[:2]
+    windows = np.array([[width / 2, height / 2, 1.25 * max(height, width)]])
+    proposal = np.array([[0.0, 0.0, width, height, 0.0]])
+    first = _candidates(model.run(cut_windows(rgb, windows)), windows, proposal)[0]
+    best = first
+    second_window = aligned_window(first.landmarks, first.window)[None]
+    if np.isfinite(second_window).all() and second_window[0, 2] >= 8:
+        second = _candidates(model.run(cut_windows(rgb, second_window)), second_window, proposal)[0]
+        best = second if second.presence > first.presence else first
+    mask = _silhouettes([best], height, width, config)[0]
+    box = _box_of(mask)
+    keypoints = torch.from_numpy(_keypoints(best))
+    if best.presence < config.confirm or box is None:
+        whole = torch.ones(height, width, dtype=torch.bool)
+        return Person(
+            Box(0, 0, width, height, best.presence), best.presence, whole, keypoints, uncertain=True
+        )
+    return Person(
+        Box(*box, score=best.presence), best.presence, torch.from_numpy(mask), keypoints, uncertain=False
+    )
