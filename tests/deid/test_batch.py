@@ -191,7 +191,9 @@ def test_batches_several_people_per_call(crop_tree, tmp_path):
         calls.append(len(people))
         return [[CropResult(image=torch.zeros_like(i), success=True) for i in person] for person in people]
 
-    run_batch(_config([crop_tree], tmp_path / "out", batch_size=4, group_by="viper"), conceal_batch=conceal_batch)
+    run_batch(
+        _config([crop_tree], tmp_path / "out", batch_size=4, group_by="viper"), conceal_batch=conceal_batch
+    )
     assert sum(calls) == 4 and max(calls) > 1  # 3 VIPeR persons and x.png, in fewer calls than people
 
 
