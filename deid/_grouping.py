@@ -56,8 +56,12 @@ def partner_match(adversary: Adversary, images: Sequence[torch.Tensor]) -> torch
         adversary: the models and galleries that must see the group as one person.
         images: ``N`` appearances ``(3, H, W)``, any sizes.
     """
-    embeddings = adversary.embed(People([list(images)]).model_inputs)
-    match = torch.ones(len(images), len(images))
+    return _match(adversary, adversary.embed(People([list(images)]).model_inputs))
+
+
+def _match(adversary: Adversary, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
+    n = len(embeddings[0])
+    match = torch.ones(n, n)
     for emb, gallery in zip(embeddings, adversary.galleries, strict=True):
         emb, gallery = emb.float().cpu(), gallery.float().cpu()
         d_pair = torch.cdist(emb, emb)  # (N, N)
@@ -75,10 +79,29 @@ def split_group(adversary: Adversary, images: Sequence[torch.Tensor]) -> GroupSp
         adversary: the adversary the conceal loop must defeat.
         images: the group's appearances ``(3, H, W)``.
     """
-    n = len(images)
-    if n < 2:
-        return GroupSplit([list(range(n))], [None] * n)
-    match = partner_match(adversary, images)
+    if len(images) < 2:
+        return GroupSplit([list(range(len(images)))], [None] * len(images))
+    return _split(partner_match(adversary, images))
+
+
+def split_groups(adversary: Adversary, people: Sequence[Sequence[torch.Tensor]]) -> list[GroupSplit]:
+    """:func:`split_group` for each claimed person, embedding every group's appearances at once."""
+    claimed = [p for p, person in enumerate(people) if len(person) > 1]
+    splits = [GroupSplit([list(range(len(person)))], [None] * len(person)) for person in people]
+    if not claimed:
+        return splits
+    embeddings = adversary.embed(People([list(people[p]) for p in claimed]).model_inputs)
+    start = 0
+    for p in claimed:
+        stop = start + len(people[p])
+        splits[p] = _split(_match(adversary, [e[start:stop] for e in embeddings]))
+        start = stop
+    return splits
+
+
+def _split(match: torch.Tensor) -> GroupSplit:
+    """The connected parts of the link graph ``match >= MIN_PARTNER_MATCH``, with each reason."""
+    n = len(match)
     linked = match >= MIN_PARTNER_MATCH
     part_of = list(range(n))
 
@@ -115,8 +138,3 @@ def split_group(adversary: Adversary, images: Sequence[torch.Tensor]) -> GroupSp
                 f"(best partner beats {best:.2f} of the gallery; {rule})"
             )
     return GroupSplit(list(parts.values()), reasons)
-
-
-def split_groups(adversary: Adversary, people: Sequence[Sequence[torch.Tensor]]) -> list[GroupSplit]:
-    """:func:`split_group` for each claimed person."""
-    return [split_group(adversary, person) for person in people]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deid import Adversary
-from deid._grouping import MIN_PARTNER_MATCH, partner_match, split_group
+from deid._grouping import MIN_PARTNER_MATCH, partner_match, split_group, split_groups
 from deid._inputs import InputFile, detect_layout, group_files
 from reid_model import embed, load_images, load_viper, select
 from tests.conftest import TinyEmbedder
@@ -136,3 +136,10 @@ def test_the_rule_on_the_viper_test_persons(viper_root):
     same = torch.eye(127, dtype=torch.bool)
     assert int(linked[same].sum()) == 113  # of 127 true pairs
     assert int((~linked[~same]).sum()) == 14726  # of 16002 pairs of different persons
+
+
+def test_split_groups_matches_split_group_one_by_one(tiny_embedder):
+    x, y = _image(1), _image(2)
+    adversary = _adversary(tiny_embedder, [x, y])
+    people = [[x], [x, y], [y, y.clone(), x], [x, x.clone()]]
+    assert split_groups(adversary, people) == [split_group(adversary, person) for person in people]
