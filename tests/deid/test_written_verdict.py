@@ -107,8 +107,7 @@ _ROUNDING = pytest.mark.xfail(
 @pytest.mark.parametrize(
     ("layout", "suffix"),
     [
-        ("viper", ".bmp"),
-        ("viper", ".png"),
+        ("viper", ".bmp"),  # lossless: what the loop returned, rounded to uint8
         pytest.param("viper", ".jpg", marks=_ROUNDING),
         pytest.param("phone", ".bmp", marks=_ROUNDING),
     ],
