@@ -50,7 +50,13 @@ def build_adversary(config: BatchConfig) -> Adversary:
 
 
 def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
-    """``conceal_batch`` backed by :func:`deid.conceal.conceal_people` with the run's settings."""
+    """``conceal_batch`` backed by :func:`deid.conceal.conceal_people` with the run's settings.
+
+    A claimed person (a group of files) is first split into the parts the adversary sees as one
+    person (:func:`deid._grouping.split_groups`); each part is concealed as a person, and each
+    crop's result carries why it was (or was not) concealed with its group.
+    """
+    from deid._grouping import split_groups
     from deid.batch import CropResult
     from deid.conceal import ConcealConfig, conceal_people
     from reid_model.io import output_format
@@ -66,35 +72,42 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     )
 
     def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
-        # an output keeps its input's suffix, so its format; a frame's people are checked in the frame's
+        splits = split_groups(adversary, people)
+        parts = [(p, part) for p, split in enumerate(splits) for part in split.parts]
+        # an output keeps its input's suffix, so its format: each appearance is checked as written
         results = conceal_people(
-            people,
+            [[people[p][i] for i in part] for p, part in parts],
             config=loop,
             adversary=adversary,
             device=config.device,
             keep_attributions=config.heatmaps,
-            formats=[[output_format(p) for p in files] for files in paths],
+            formats=[[output_format(paths[p][i]) for i in part] for p, part in parts],
         )
-        return [
-            [
-                CropResult(
-                    image=image,
+        out: list[list[CropResult | None]] = [[None] * len(person) for person in people]
+        for (p, part), r in zip(parts, results, strict=True):
+            for j, i in enumerate(part):
+                out[p][i] = CropResult(
+                    image=r.images[j],
                     steps=r.steps,
                     area=r.area,
                     fallback=r.fallback,
                     success=r.success,
                     scores_before=r.scores_before,
                     scores_after=r.scores_after,
-                    attribution=None if r.attributions is None else r.attributions[i],
+                    attribution=None if r.attributions is None else r.attributions[j],
                     outfit=r.outfit,
-                    encoded=None if r.encoded is None else r.encoded[i],
+                    encoded=None if r.encoded is None else r.encoded[j],
+                    group_reason=splits[p].reasons[i],
                 )
-                for i, image in enumerate(r.images)
-            ]
-            for r in results
-        ]
+        return [[_filled(result) for result in person] for person in out]
 
     return conceal_batch
+
+
+def _filled(result: CropResult | None) -> CropResult:
+    if result is None:  # every appearance is in exactly one part: this cannot happen
+        raise RuntimeError("an appearance was left out of its group's split")
+    return result
 
 
 def written_checker(adversary: Adversary) -> WrittenCheck:

@@ -48,9 +48,11 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "--group-by",
     type=click.Choice(GROUP_BY),
     default="auto",
-    help="Appearances of one person share one mask. auto: Market-1501 then VIPeR file "
-    "names; folder: one person per folder; viper: NNN_AA.bmp; market: 0002_c1s1_...; "
-    "none: each file alone.",
+    help="Appearances of one person share one mask. auto: VIPeR (cam_a/, cam_b/ NNN_AA.bmp) or "
+    "Market-1501 (0002_c1s1_000451_03.jpg) names only when every input has them, else each file "
+    "alone; folder: one person per folder; viper, market: those names; none: each file alone. "
+    "A group is split where the adversary does not see its appearances as one person "
+    "(the record's group_reason says why).",
 )
 @click.option(
     "--heatmaps/--no-heatmaps", default=False, help="Write attribution overlays beside the outputs."

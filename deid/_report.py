@@ -48,6 +48,8 @@ class Record:
     scores_after: Any = None
     outfit: Any = None
     note: str | None = None
+    #: Why a crop was or was not concealed together with the rest of its group.
+    group_reason: str | None = None
     seconds: float | None = None
     sha256: str | None = None  # of the output file's bytes, as written
 

@@ -41,28 +41,31 @@ class CropResult:
 
     Attributes:
         image: the concealed crop ``(3, H, W)`` at the input's resolution.
+        success: whether the adversary no longer matches the person. Required: a verdict is
+            never a default.
         steps: the conceal loop's steps for the person.
         area: the fraction of the crop concealed.
         fallback: whether the whole person had to be concealed.
-        success: whether the adversary no longer matches the person.
         scores_before: the adversary's scores on the originals.
         scores_after: the adversary's scores on the concealed images.
         attribution: ``(1, h, w)`` what drove the match (for heatmaps), or None.
         outfit: the person's ``[top, bottom]`` fill colours when the loop used an outfit.
         encoded: the output file's bytes on which ``success`` was judged (the runner writes
             exactly these), or None to let the runner encode ``image`` in the output's format.
+        group_reason: why the crop was (or was not) concealed with the rest of its group.
     """
 
     image: torch.Tensor
+    success: bool
     steps: int = 0
     area: float = 1.0
     fallback: bool = False
-    success: bool = True
     scores_before: Any = None
     scores_after: Any = None
     attribution: torch.Tensor | None = None
     outfit: list[list[float]] | None = None
     encoded: bytes | None = None
+    group_reason: str | None = None
 
 
 Result = CropResult | Mapping[str, Any]
@@ -306,6 +309,7 @@ class Runner:
                 scores_after=result.scores_after,
                 outfit=result.outfit,
                 note=note,
+                group_reason=result.group_reason,
                 seconds=seconds,
                 sha256=digest,
             )
@@ -433,6 +437,9 @@ def _as_result(value: Any) -> CropResult:
     if isinstance(value, CropResult):
         return value
     if isinstance(value, Mapping):
+        if not isinstance(value.get("success"), bool):
+            got = value.get("success", "nothing")
+            raise TypeError(f"conceal must give each crop a verdict, success True or False, got {got!r}")
         return CropResult(**value)
     raise TypeError(f"conceal must return CropResult objects or mappings, got {type(value).__name__}")
 

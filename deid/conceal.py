@@ -464,7 +464,8 @@ class FrameResult:
 
     @property
     def success(self) -> bool:
-        return self.detected and all(p.success for p in self.people)
+        """Whether every person in the image is private; False when nobody was found."""
+        return self.detected and bool(self.people) and all(p.success for p in self.people)
 
 
 def conceal(

@@ -197,8 +197,10 @@ def crop_boxes(
 def paste_crops(image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Sequence[Box]) -> torch.Tensor:
     """Paste ``crops`` (each ``(3, h, w)``) into a copy of ``image (3, H, W)`` at ``boxes``.
 
-    ``boxes`` are the clipped boxes returned by :func:`crop_boxes`; later crops win where boxes
-    overlap. The input image is not modified.
+    ``boxes`` are the clipped boxes returned by :func:`crop_boxes`. Only the pixels a crop
+    changed are pasted: where boxes overlap, a later person's untouched pixels (still the
+    original frame's) never undo an earlier person's concealment; where both changed a pixel,
+    the later crop wins. The input image is not modified.
 
     Example:
         >>> frame = torch.rand(3, 480, 640)
@@ -217,7 +219,10 @@ def paste_crops(image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Seque
             raise ValueError(f"crops[{i}] must have shape (3, {box.h}, {box.w}) to fit {box}, got {got}")
         if box.x < 0 or box.y < 0 or box.x + box.w > width or box.y + box.h > height:
             raise ValueError(f"boxes[{i}] = {box} must lie inside the image of {width}x{height} pixels")
-        out[:, box.y : box.y + box.h, box.x : box.x + box.w] = crop.to(out.dtype)
+        region = out[:, box.y : box.y + box.h, box.x : box.x + box.w]
+        crop = crop.to(out.dtype)
+        changed = (crop != image[:, box.y : box.y + box.h, box.x : box.x + box.w]).any(0)
+        region[:, changed] = crop[:, changed]
     return out
 
 

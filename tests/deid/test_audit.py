@@ -192,8 +192,25 @@ def test_audit_with_the_conceal_loop_on_a_tiny_adversary(tiny_embedder):
         detector=False,
     )
     assert len(rows) == 1 and 0 < rows[0]["area"] <= 1
-    assert rows[0]["fallback_rate"] in (0.0, 0.5, 1.0)
+    assert 0.0 <= rows[0]["fallback_rate"] <= 1.0
     assert np.isnan(rows[0]["detected"])
+
+
+@pytest.mark.parametrize(("target", "fallback_rate"), [("hopeless", 1.0), ("lenient", 0.0)])
+def test_audit_fallback_rate_is_the_loops(tiny_embedder, target, fallback_rate):
+    """A gallery nobody can beat sends every person to the fallback; a lenient target, nobody."""
+    samples, images = _fake_data(4, seed=1)
+    split = Split("toy", 0, train=(0, 1), test=(2, 3))
+    if target == "hopeless":  # a million units away: the original always beats every negative
+        adversary = Adversary([tiny_embedder], [embed(tiny_embedder, images[:4]) + 1e6], top_k=1)
+    else:  # each appearance is in the gallery itself, so C never holds for all of it
+        adversary = Adversary([tiny_embedder], [embed(tiny_embedder, images)], max_match_rate=0.99, top_k=0)
+    loop = LoopConcealer(adversary=adversary, operator="fill", budget=1, grid=(4, 2), seed=0)
+    rows = audit(
+        {"loop_fill": loop}, samples, split, [model_attacker(tiny_embedder)], images=images, detector=False
+    )
+    assert rows[0]["fallback_rate"] == fallback_rate
+    assert rows[0]["area"] == (1.0 if target == "hopeless" else 0.0)
 
 
 def test_audit_bad_input(tiny_embedder):

@@ -140,11 +140,13 @@ def test_refuses_a_report_inside_an_input_folder(crop_tree, tmp_path):
     ("name", "group_by", "key"),
     [
         ("cam_a/000_45.bmp", "viper", "viper:000"),
-        ("cam_b/000_90.bmp", "auto", "viper:000"),
+        ("cam_b/000_90.bmp", "auto", "file:cam_b/000_90.bmp"),  # auto is decided by group_files
+        ("x/000_90.bmp", "viper", "file:x/000_90.bmp"),  # VIPeR crops live in cam_a/ or cam_b/
+        ("cam_a/20240101_000001.bmp", "viper", "file:cam_a/20240101_000001.bmp"),
         ("q/0002_c1s1_000451_03.jpg", "market", "market:0002"),
-        ("q/0002_c1s1_000451_03.jpg", "auto", "market:0002"),
+        ("q/0002_c1s1_000451_03_x.jpg", "market", "file:q/0002_c1s1_000451_03_x.jpg"),
         ("q/0000_c1s1_000451_03.jpg", "market", "file:q/0000_c1s1_000451_03.jpg"),
-        ("q/-1_c1s1_000451_03.jpg", "auto", "file:q/-1_c1s1_000451_03.jpg"),
+        ("q/-1_c1s1_000451_03.jpg", "market", "file:q/-1_c1s1_000451_03.jpg"),
         ("people/anna/1.png", "folder", "folder:people/anna"),
         ("street.jpg", "auto", "file:street.jpg"),
         ("cam_a/000_45.bmp", "none", "file:cam_a/000_45.bmp"),
@@ -187,9 +189,11 @@ def test_batches_several_people_per_call(crop_tree, tmp_path):
 
     def conceal_batch(people, paths):
         calls.append(len(people))
-        return [[CropResult(image=torch.zeros_like(i)) for i in person] for person in people]
+        return [[CropResult(image=torch.zeros_like(i), success=True) for i in person] for person in people]
 
-    run_batch(_config([crop_tree], tmp_path / "out", batch_size=4), conceal_batch=conceal_batch)
+    run_batch(
+        _config([crop_tree], tmp_path / "out", batch_size=4, group_by="viper"), conceal_batch=conceal_batch
+    )
     assert sum(calls) == 4 and max(calls) > 1  # 3 VIPeR persons and x.png, in fewer calls than people
 
 
@@ -264,7 +268,7 @@ def test_a_failing_person_does_not_stop_the_others(crop_tree, tmp_path):
     def conceal_group(images, paths):
         if any(p.name.startswith("001") for p in paths):
             raise RuntimeError("boom")
-        return [CropResult(image=torch.zeros_like(i)) for i in images]
+        return [CropResult(image=torch.zeros_like(i), success=True) for i in images]
 
     summary = run_batch(_config([crop_tree], tmp_path / "out"), conceal_group=conceal_group)
     records = _records(summary)
@@ -280,7 +284,7 @@ def test_a_failing_person_does_not_stop_the_others(crop_tree, tmp_path):
 
 def test_a_conceal_returning_the_wrong_shape_is_a_failure(crop_tree, tmp_path):
     def conceal_group(images, paths):
-        return [{"image": torch.zeros(3, 10, 10)} for _ in images]
+        return [{"image": torch.zeros(3, 10, 10), "success": True} for _ in images]
 
     summary = run_batch(_config([crop_tree / "cam_a"], tmp_path / "out"), conceal_group=conceal_group)
     assert summary.counts["failed"] == 3
@@ -381,12 +385,14 @@ def test_a_killed_run_loses_nothing_and_a_resume_finishes_it(crop_tree, tmp_path
             return super().__call__(images, paths)
 
     with pytest.raises(KeyboardInterrupt):
-        run_batch(_config([crop_tree], out, batch_size=1), conceal_group=Killed())
+        run_batch(_config([crop_tree], out, batch_size=1, group_by="viper"), conceal_group=Killed())
     report = json.loads((out / "report.json").read_text())
     done = {Path(r["input"]).name for r in report["records"] if r["status"] == "ok"}
     assert done == {"000_45.bmp", "000_90.bmp", "001_45.bmp", "001_90.bmp"}
     rest = StandIn()
-    summary = run_batch(_config([crop_tree], out, resume=True, batch_size=1), conceal_group=rest)
+    summary = run_batch(
+        _config([crop_tree], out, resume=True, batch_size=1, group_by="viper"), conceal_group=rest
+    )
     assert sorted(p.name for c in rest.calls for p in c) == ["002_45.bmp", "002_90.bmp", "x.png"]
     assert summary.counts["ok"] == 7 and summary.resumed == 4
 
@@ -404,10 +410,10 @@ def test_the_journal_recovers_records_the_json_had_not_caught_up_with(crop_tree,
 
 def test_a_resumed_group_with_a_new_member_is_redone_whole(crop_tree, tmp_path):
     out = tmp_path / "out"
-    run_batch(_config([crop_tree], out), conceal_group=StandIn())
+    run_batch(_config([crop_tree], out, group_by="viper"), conceal_group=StandIn())
     write_crop(crop_tree / "cam_b" / "000_180.bmp", seed=7)
     again = StandIn()
-    run_batch(_config([crop_tree], out, resume=True), conceal_group=again)
+    run_batch(_config([crop_tree], out, resume=True, group_by="viper"), conceal_group=again)
     assert [sorted(p.name for p in c) for c in again.calls] == [["000_180.bmp", "000_45.bmp", "000_90.bmp"]]
 
 
