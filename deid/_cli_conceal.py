@@ -67,7 +67,9 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "--boxes",
     type=click.Path(dir_okay=False),
     default=None,
-    help="JSON of person boxes per image, used instead of the detector.",
+    help="JSON of person boxes [x, y, w, h] per image, used instead of the detector; keyed by the path "
+    "relative to an input folder, the full path, or a file name no other input has. A box partly "
+    "outside its frame is clipped (with a warning); wholly outside fails that file.",
 )
 @click.option(
     "--weights",

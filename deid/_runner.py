@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from deid._inputs import InputFile, Inputs, group_files
 from deid._report import Record, Report
-from deid.detection import Box, boxes_for, crop_boxes, detect_people, is_person_crop, paste_crops
+from deid.detection import Box, BoxesError, clip_boxes, crop_boxes, detect_people, is_person_crop, paste_crops
 from reid_model.io import ImageReadError, read_image, write_image
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class Runner:
         report: Report,
         conceal_batch: ConcealBatch,
         write_heatmaps: HeatmapWriter | None,
-        boxes: dict[str, list[Box]] | None,
+        boxes: dict[Path, list[Box]] | None,
     ) -> None:
         self.config, self.output, self.report = config, output, report
         self.conceal_batch, self.write_heatmaps, self.boxes = conceal_batch, write_heatmaps, boxes
@@ -157,7 +157,7 @@ class Runner:
             self._record(member, "failed", group=key, error=f"cannot read: {_describe(exc)}")
 
     def _given_boxes(self, member: InputFile) -> list[Box] | None:
-        return None if self.boxes is None else boxes_for(self.boxes, member.path, member.relative)
+        return None if self.boxes is None else self.boxes.get(member.path)
 
     def _is_crop(self, member: InputFile, image: torch.Tensor) -> bool:
         return self._given_boxes(member) is None and is_person_crop(image)
@@ -166,6 +166,16 @@ class Runner:
         key = f"frame:{member.relative.as_posix()}"
         given = self._given_boxes(member)
         source = "the boxes file" if given is not None else "the HOG detector"
+        if given is not None:
+            try:
+                given, clipped = clip_boxes(given, image.shape[-1], image.shape[-2])
+            except BoxesError as exc:
+                error = f"--boxes: {exc}; not written"
+                self._record(member, "failed", group=key, kind="frame", error=error)
+                return
+            if clipped:  # said in the record's note and on stderr, never silently
+                source += f" (warning: {'; '.join(clipped)})"
+                self.warnings.append(f"{member.path}: {'; '.join(clipped)}")
         start = time.perf_counter()
         try:
             crops, used = crop_boxes(image, given if given is not None else detect_people(image))

@@ -20,7 +20,7 @@ from deid._inputs import GROUP_BY, BatchError, check_output, collect_inputs
 from deid._report import Report
 from deid._runner import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter, Result, Runner
 from deid.conceal import ConcealConfig
-from deid.detection import BoxesError, load_boxes
+from deid.detection import Box, BoxesError, load_boxes, match_boxes
 from deid.operators import build_operator
 
 __all__ = [
@@ -146,8 +146,13 @@ def run_batch(
                 )
             break
     check_output(found, output, [report_path.with_suffix(s) for s in (".json", ".csv", ".jsonl")])
+    boxes: dict[Path, list[Box]] | None = None
+    unused: list[str] = []
     try:
-        boxes = load_boxes(config.boxes) if config.boxes else None
+        if config.boxes:
+            files = [f.path for f in found.files]
+            where = f"boxes file {config.boxes}"
+            boxes, unused = match_boxes(load_boxes(config.boxes), files, found.roots, source=where)
     except BoxesError as exc:
         raise BatchError(str(exc), param="boxes") from exc
     if conceal_batch is None and conceal_group is not None:
@@ -171,6 +176,11 @@ def run_batch(
     finally:
         report.close()
     warnings = list(runner.warnings)
+    if unused:
+        keys = ", ".join(repr(k) for k in unused[:5]) + (
+            f" and {len(unused) - 5} more" if len(unused) > 5 else ""
+        )
+        warnings.append(f"boxes file {config.boxes}: {len(unused)} key(s) name no input: {keys}")
     if config.resume and report.previous_settings not in (None, report.settings):
         warnings.append("the settings differ from the resumed run's; finished files were kept as they were")
     still = sum(1 for r in report.records.values() if r.status == "ok" and r.success is False)
