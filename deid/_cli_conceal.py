@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from deid._inputs import GROUP_BY
+from deid._report import ReportError
 from deid.batch import BatchConfig, BatchError, run_batch
 from deid.conceal import ConcealConfig
 from deid.operators import OPERATORS, build_operator
@@ -122,7 +123,10 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     """Conceal every person in INPUT... (files, folders, globs) until the re-id adversary fails.
 
     Outputs mirror the input folders under OUTPUT; inputs are never modified. Each input gets a
-    record in the report; the exit code is 1 when any file failed.
+    record in the report; the exit code is 1 when any file failed, or when the report cannot be
+    written (the run stops; the last complete report stays). One run at a time per OUTPUT: a
+    lock file (.deid-conceal.lock, with the owner's PID and host) refuses a second run, and one
+    left by a run that died is taken over with a warning.
     """
     hooks = ctx.obj if isinstance(ctx.obj, dict) else {}  # tests inject stand-ins here
     try:
@@ -133,6 +137,8 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
             conceal_batch=hooks.get("conceal_batch"),
             write_heatmaps=hooks.get("write_heatmaps"),
         )
+    except ReportError as exc:  # one line, no usage: the options were fine, the disk was not
+        raise click.ClickException(str(exc)) from exc
     except BatchError as exc:
         if exc.param in _PARAM_HINTS:
             raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc

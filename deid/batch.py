@@ -10,6 +10,8 @@ atomically; inputs are only read. Every input gets a record in the report (see
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +19,8 @@ from pathlib import Path
 import torch
 
 from deid._inputs import GROUP_BY, BatchError, check_output, collect_inputs
-from deid._report import Report
+from deid._lock import FolderLock
+from deid._report import Report, ReportError
 from deid._runner import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter, Result, Runner
 from deid.conceal import ConcealConfig
 from deid.detection import Box, BoxesError, load_boxes, match_boxes
@@ -106,6 +109,33 @@ def per_group(conceal_group: ConcealGroup) -> ConcealBatch:
     return conceal_batch
 
 
+def _lock_folders(output: Path, report: Path) -> list[tuple[Path, str]]:
+    """The folders one run holds: the output folder, and the report's when it is elsewhere."""
+    folders = [(output, "output")]
+    if os.path.realpath(report.parent) != os.path.realpath(output):
+        folders.append((report.parent, "report"))
+    return folders
+
+
+def _concealers(
+    config: BatchConfig,
+    conceal_group: ConcealGroup | None,
+    conceal_batch: ConcealBatch | None,
+    write_heatmaps: HeatmapWriter | None,
+) -> tuple[ConcealBatch, HeatmapWriter | None]:
+    """The conceal function and heatmap writer of a run: the given ones, else the bundled loop."""
+    if conceal_batch is None and conceal_group is not None:
+        conceal_batch = per_group(conceal_group)
+    if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
+        from deid import _adapter
+
+        adversary = _adapter.build_adversary(config)
+        conceal_batch = conceal_batch or _adapter.person_concealer(config, adversary)
+        if config.heatmaps and write_heatmaps is None:
+            write_heatmaps = _adapter.heatmap_writer(adversary)
+    return conceal_batch, write_heatmaps if config.heatmaps else None
+
+
 def run_batch(
     config: BatchConfig,
     *,
@@ -125,9 +155,11 @@ def run_batch(
             default each crop's attribution overlay (:func:`attribution.save_heatmap`).
 
     Raises:
-        BatchError: the output folder or report would overlap the inputs, the report cannot
-            be written, or the boxes file is malformed. Problems with single files are
-            reported per file instead.
+        BatchError: the output folder or report would overlap the inputs, the boxes file is
+            malformed or names inputs ambiguously, or another run holds the output folder
+            (a ``LockError``). Problems with single files are reported per file instead.
+        ReportError: the report cannot be written (up front, or during the run: the run
+            stops there, the last complete report stays on disk).
 
     Example:
         >>> config = BatchConfig(inputs=("photos",), output="anonymized")
@@ -155,27 +187,22 @@ def run_batch(
             boxes, unused = match_boxes(load_boxes(config.boxes), files, found.roots, source=where)
     except BoxesError as exc:
         raise BatchError(str(exc), param="boxes") from exc
-    if conceal_batch is None and conceal_group is not None:
-        conceal_batch = per_group(conceal_group)
-    if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
-        from deid import _adapter
-
-        adversary = _adapter.build_adversary(config)
-        conceal_batch = conceal_batch or _adapter.person_concealer(config, adversary)
-        if config.heatmaps and write_heatmaps is None:
-            write_heatmaps = _adapter.heatmap_writer(adversary)
-    # What shapes the outputs; a resumed run warns when these differ from the earlier run's.
-    settings = {k: v for k, v in asdict(config).items() if k not in ("progress", "batch_size", "resume")}
-    try:
+    with contextlib.ExitStack() as held:
+        locks = [held.enter_context(FolderLock(f, param=p)) for f, p in _lock_folders(output, report_path)]
+        conceal_batch, write_heatmaps = _concealers(config, conceal_group, conceal_batch, write_heatmaps)
+        # What shapes the outputs; a resumed run warns when these differ from the earlier run's.
+        unshaping = ("progress", "batch_size", "queue_megapixels", "resume")
+        settings = {k: v for k, v in asdict(config).items() if k not in unshaping}
         report = Report(report_path, settings=settings, resume=config.resume)
-    except OSError as exc:
-        raise BatchError(f"cannot write the report at {report_path}: {exc}", param="report") from exc
-    runner = Runner(config, output, report, conceal_batch, write_heatmaps if config.heatmaps else None, boxes)
-    try:
-        runner.run(found)
-    finally:
-        report.close()
-    warnings = list(runner.warnings)
+        runner = Runner(config, output, report, conceal_batch, write_heatmaps, boxes)
+        try:
+            runner.run(found)
+        except ReportError as exc:
+            raise ReportError(exc.path, OSError(exc.reason), during_run=True) from exc
+        finally:
+            report.close()
+    warnings = [w for lock in locks for w in lock.warnings]
+    warnings.extend(runner.warnings)
     if unused:
         keys = ", ".join(repr(k) for k in unused[:5]) + (
             f" and {len(unused) - 5} more" if len(unused) > 5 else ""
