@@ -116,7 +116,19 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default=False,
     help="Also write frames where nobody was detected, unchanged (marked in the report).",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, help="Person crops per conceal call.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=32,
+    help="Person crops per conceal call (at most; --queue-megapixels may send fewer).",
+)
+@click.option(
+    "--queue-megapixels",
+    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    default=48.0,
+    help="Bounds memory: megapixels of images (whole frames and the people cut from them) held "
+    "while waiting for a conceal call, about 12 MB each. A frame larger than this goes alone.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
 @click.pass_context
 def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any) -> None:

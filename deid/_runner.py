@@ -1,8 +1,10 @@
 """The work loop of :func:`deid.batch.run_batch`: read, group, queue, conceal, write, record.
 
-People wait in a queue until about ``batch_size`` crops are ready, then go to the conceal
-function in one call; a failing call is retried person by person so one bad person fails
-alone. Each finished image is written atomically and recorded at once.
+People wait in a queue until about ``batch_size`` crops are ready, or until the images held
+(whole frames and the people cut from them) would pass ``queue_megapixels``, then go to the
+conceal function in one call; a failing call is retried person by person so one bad person
+fails alone. Frames are queued as they are read, so memory stays within the budget (plus one
+frame). Each finished image is written atomically and recorded at once.
 """
 
 from __future__ import annotations
@@ -110,8 +112,6 @@ class Runner:
         with tqdm(total=len(found.files), unit="image", desc="conceal", disable=disable) as bar:
             for key, members in group_files(found.files, self.config.group_by).items():
                 self._enqueue(key, members)
-                if sum(job.crops for job in self.pending) >= self.config.batch_size:
-                    self._flush()
                 bar.update(len(members))
             self._flush()
 
@@ -126,27 +126,53 @@ class Runner:
         return None if record.status == "ok" and record.output is None else record
 
     def _enqueue(self, key: str, members: list[InputFile]) -> None:
+        """Queue a group's crops as one person, and each of its frames as soon as it is read."""
         done = {m.path: self._done(m) for m in members}
-        images: dict[Path, torch.Tensor] = {}
+        crops: dict[Path, torch.Tensor] = {}
+        read: set[Path] = set()
         for member in members:
             if done[member.path] is None:
-                self._read(member, key, images)
-        if images:  # something to conceal: the group shares one mask, so redo finished members too
+                self._take(member, key, crops, read)
+        if read:  # something to conceal: the group shares one mask, so redo finished members too
             for member in members:
                 if done[member.path] is not None:
-                    self._read(member, key, images)
+                    self._take(member, key, crops, read)
         for member in members:
             previous = done[member.path]
-            if previous is not None and member.path not in images:
+            if previous is not None and member.path not in read:
                 self.report.add(previous)
                 self.resumed += 1
-        crops = [m for m in members if m.path in images and self._is_crop(m, images[m.path])]
         if crops:
-            person = [images[m.path] for m in crops]
-            self.pending.append(_Job(key, crops, person, [person]))
-        for member in members:
-            if member.path in images and member not in crops:
-                self._enqueue_frame(member, images[member.path])
+            kept = [m for m in members if m.path in crops]
+            person = [crops[m.path] for m in kept]
+            self._hold(_Job(key, kept, person, [person]))
+
+    def _take(self, member: InputFile, key: str, crops: dict[Path, torch.Tensor], read: set[Path]) -> None:
+        """Read ``member``: keep a person crop for its group, queue a frame at once (not all held)."""
+        images: dict[Path, torch.Tensor] = {}
+        self._read(member, key, images)
+        if member.path not in images:
+            return
+        read.add(member.path)
+        if self._is_crop(member, images[member.path]):
+            crops[member.path] = images[member.path]
+        else:
+            self._enqueue_frame(member, images.pop(member.path))
+
+    def _hold(self, job: _Job) -> None:
+        """Queue ``job``; flush at ``batch_size`` crops, or first if ``job`` would take the queue
+        past the pixel budget (a job larger than the whole budget goes through alone)."""
+        budget = self.config.queue_megapixels * 1e6
+        if self.pending and self.queued_pixels + _pixels(job) > budget:
+            self._flush()
+        self.pending.append(job)
+        if self.queued_pixels > budget or sum(j.crops for j in self.pending) >= self.config.batch_size:
+            self._flush()
+
+    @property
+    def queued_pixels(self) -> int:
+        """Pixels of the images waiting in the queue: whole frames, crops and the people cut out."""
+        return sum(_pixels(job) for job in self.pending)
 
     def _read(self, member: InputFile, key: str, images: dict[Path, torch.Tensor]) -> None:
         try:
@@ -191,7 +217,7 @@ class Runner:
         if crops:
             people = [[c] for c in crops]
             detection = time.perf_counter() - start
-            self.pending.append(_Job(key, [member], [image], people, used, source, seconds=detection))
+            self._hold(_Job(key, [member], [image], people, used, source, seconds=detection))
             return
         error, note = f"no person found by {source}", "not written: the frame was not anonymized"
         target = None
@@ -359,6 +385,13 @@ class Runner:
             self.write_heatmaps(originals, attributions, paths)
         except Exception as exc:
             self.warnings.append(f"heatmaps for {paths[0]} failed: {_describe(exc)}")
+
+
+def _pixels(job: _Job) -> int:
+    images = list(job.images)
+    if job.is_frame:  # the people cut out of a frame are copies held beside it
+        images += [crop for person in job.people for crop in person]
+    return sum(image.shape[-2] * image.shape[-1] for image in images)
 
 
 def _as_result(value: Any) -> CropResult:

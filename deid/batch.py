@@ -61,6 +61,7 @@ class BatchConfig:
     seed: int | None = None
     keep_undetected: bool = False
     batch_size: int = 32
+    queue_megapixels: float = 48.0
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -72,6 +73,11 @@ class BatchConfig:
             )
         if self.batch_size < 1:
             raise BatchError(f"batch_size must be >= 1, got {self.batch_size}", param="batch_size")
+        if not self.queue_megapixels > 0 or self.queue_megapixels == float("inf"):
+            raise BatchError(
+                f"queue_megapixels must be a finite number > 0, got {self.queue_megapixels}",
+                param="queue_megapixels",
+            )
         try:
             build_operator(self.operator, self.strength)
         except ValueError as exc:
