@@ -31,8 +31,8 @@ CROPS = sorted((ROOT / "examples" / "images").glob("cam_*/*.bmp"))
 
 def make_frames(folder: Path, *, frames: int, megapixels: float, people: int) -> Path:
     """Write the frames (JPEG) and their boxes file; returns the boxes file."""
-    height = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
-    width = int(round(height * 4 / 3))
+    height = round((megapixels * 1e6 * 3 / 4) ** 0.5)
+    width = round(height * 4 / 3)
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True)
     boxes = {}
@@ -55,8 +55,8 @@ def make_frames(folder: Path, *, frames: int, megapixels: float, people: int) ->
     return path
 
 
-def peak_of(command: list[str]) -> tuple[float, float, int]:
-    """Run ``command``; returns its max RSS in MB, its wall time in seconds and its exit code."""
+def peak_of(command: list[str]) -> tuple[float, float, float, int]:
+    """Run ``command``; returns its max RSS in MB, its wall and CPU seconds and its exit code."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -66,17 +66,22 @@ def peak_of(command: list[str]) -> tuple[float, float, int]:
     if child.returncode != 0:
         assert child.stderr is not None
         sys.stderr.write(child.stderr.read().decode(errors="replace"))
-    return usage.ru_maxrss / 1024, seconds, child.returncode  # ru_maxrss is in KB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return usage.ru_maxrss / 1024, seconds, cpu, child.returncode  # ru_maxrss is in KB on Linux
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--people", type=int, default=1, help="people per frame")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        boxes = make_frames(Path(tmp) / "in", frames=args.frames, megapixels=args.megapixels, people=args.people)
+        boxes = make_frames(
+            Path(tmp) / "in", frames=args.frames, megapixels=args.megapixels, people=args.people
+        )
         print(f"{args.frames} frames of {args.megapixels:g} MP, {args.people} person(s) each, --boxes")
         runs = {"before (budget unlimited)": ["--queue-megapixels", "1000000"], "after (default budget)": []}
         peaks = {}
@@ -85,9 +90,11 @@ def main() -> None:
                 sys.executable, "-m", "deid.cli", "conceal", str(Path(tmp) / "in"),
                 "-o", str(Path(tmp) / f"out{len(peaks)}"), "--boxes", str(boxes), "--no-progress", *extra,
             ]  # fmt: skip
-            peak, seconds, code = peak_of(command)
+            peak, seconds, cpu, code = peak_of(command)
             peaks[name] = peak
-            print(f"{name:28s} peak RSS {peak:7.0f} MB   {seconds:6.1f} s   exit {code}")
+            print(
+                f"{name:28s} peak RSS {peak:7.0f} MB   wall {seconds:6.1f} s   CPU {cpu:6.1f} s   exit {code}"
+            )
         before, after = peaks.values()
         print(f"peak memory after / before: {after / before:.2f}")
 

@@ -125,9 +125,10 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 @click.option(
     "--queue-megapixels",
     type=click.FloatRange(min=0, min_open=True, max=1e6),
-    default=48.0,
+    default=BatchConfig.queue_megapixels,
     help="Bounds memory: megapixels of images (whole frames and the people cut from them) held "
-    "while waiting for a conceal call, about 12 MB each. A frame larger than this goes alone.",
+    "while waiting for a conceal call (3 MB each for 8-bit frames, else 12 MB). A frame larger "
+    "than this goes alone; a smaller budget means fewer people per call, which is slower.",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
 @click.pass_context

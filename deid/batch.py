@@ -61,7 +61,7 @@ class BatchConfig:
     seed: int | None = None
     keep_undetected: bool = False
     batch_size: int = 32
-    queue_megapixels: float = 48.0
+    queue_megapixels: float = 96.0
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -66,7 +66,13 @@ def test_frames_are_queued_against_a_pixel_budget(tmp_path, monkeypatch):
                 "held": sum(n for ref, n in alive if ref() is not None),
             }
         )
-        return [[CropResult(image=torch.full_like(c, 0.5), steps=1, area=1.0, fallback=False, success=True) for c in p] for p in people]
+        return [
+            [
+                CropResult(image=torch.full_like(c, 0.5), steps=1, area=1.0, fallback=False, success=True)
+                for c in p
+            ]
+            for p in people
+        ]
 
     monkeypatch.setattr(deid._runner, "read_image", tracked_read)
     config = BatchConfig(
@@ -97,7 +103,13 @@ def test_crops_are_still_batched_by_count(crop_tree, tmp_path):
 
     def conceal_batch(people, paths):
         sizes.append(sum(len(p) for p in people))
-        return [[CropResult(image=torch.full_like(c, 0.5), steps=1, area=1.0, fallback=False, success=True) for c in p] for p in people]
+        return [
+            [
+                CropResult(image=torch.full_like(c, 0.5), steps=1, area=1.0, fallback=False, success=True)
+                for c in p
+            ]
+            for p in people
+        ]
 
     config = BatchConfig(inputs=(str(crop_tree),), output=str(tmp_path / "out"), batch_size=3, progress=False)
     run_batch(config, conceal_batch=conceal_batch)
@@ -109,3 +121,14 @@ def test_a_bad_budget_is_refused(tmp_path, value):
     with pytest.raises(BatchError, match="queue_megapixels must be a finite number > 0") as info:
         BatchConfig(inputs=(str(tmp_path),), output=str(tmp_path / "out"), queue_megapixels=value)
     assert info.value.param == "queue_megapixels"
+
+
+def test_a_waiting_frame_is_held_in_8_bits_only_when_that_is_exact():
+    from deid._runner import _compact, _Job
+
+    eight = torch.randint(0, 256, (3, 40, 30), dtype=torch.uint8).float() / 255.0
+    held = _compact(eight)
+    assert held.dtype == torch.uint8
+    assert torch.equal(_Job("frame:x", [], [held], []).images[0], eight)  # bit for bit as read
+    sixteen = torch.randint(0, 65536, (3, 40, 30)).float() / 65535.0
+    assert _compact(sixteen).dtype == torch.float32 and torch.equal(_compact(sixteen), sixteen)
