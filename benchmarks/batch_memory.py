@@ -1,6 +1,6 @@
 """Peak memory of ``deid conceal`` on phone-sized frames, with and without the queue's pixel budget.
 
-    python benchmarks/batch_memory.py [--frames 32] [--megapixels 12] [--people 1]
+    python benchmarks/batch_memory.py [--frames 32] [--megapixels 12] [--people 1] [--old ../main]
 
 Makes FRAMES frames of MEGAPIXELS (4:3) in a temporary folder: a plain background with real
 person crops (``examples/images``, enlarged 4x) pasted on it, and a ``--boxes`` file naming them,
@@ -8,7 +8,8 @@ so no detector runs and the conceal loop only sees a few crops. Then runs ``deid
 them twice as a child process, once with the budget effectively unlimited
 (``--queue-megapixels 1000000``: every frame waits until ``--batch-size`` crops are queued, the
 old behaviour) and once with the default budget, and prints each run's peak resident memory (the
-child's max RSS from ``wait4``), its wall time, and the ratio.
+child's max RSS from ``wait4``), its wall and CPU time, and the ratio. ``--old CHECKOUT`` adds a
+first run of another checkout of the project (one without the budget, say) on the same frames.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ def make_frames(folder: Path, *, frames: int, megapixels: float, people: int) ->
     return path
 
 
-def peak_of(command: list[str]) -> tuple[float, float, float, int]:
-    """Run ``command``; returns its max RSS in MB, its wall and CPU seconds and its exit code."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def peak_of(command: list[str], *, code: Path = ROOT) -> tuple[float, float, float, int]:
+    """Run ``command`` with ``code`` first on the path; returns its max RSS in MB, its wall and
+    CPU seconds and its exit code."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
     start = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--people", type=int, default=1, help="people per frame")
+    parser.add_argument("--old", type=Path, default=None, help="another checkout to run first, as is")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         boxes = make_frames(
@@ -84,18 +87,21 @@ def main() -> None:
         )
         print(f"{args.frames} frames of {args.megapixels:g} MP, {args.people} person(s) each, --boxes")
         runs = {"before (budget unlimited)": ["--queue-megapixels", "1000000"], "after (default budget)": []}
+        if args.old is not None:
+            runs = {f"old code ({args.old})": [], **runs}
         peaks = {}
         for name, extra in runs.items():
             command = [
                 sys.executable, "-m", "deid.cli", "conceal", str(Path(tmp) / "in"),
                 "-o", str(Path(tmp) / f"out{len(peaks)}"), "--boxes", str(boxes), "--no-progress", *extra,
             ]  # fmt: skip
-            peak, seconds, cpu, code = peak_of(command)
+            checkout = args.old.resolve() if name.startswith("old") and args.old else ROOT
+            peak, seconds, cpu, code = peak_of(command, code=checkout)
             peaks[name] = peak
             print(
                 f"{name:28s} peak RSS {peak:7.0f} MB   wall {seconds:6.1f} s   CPU {cpu:6.1f} s   exit {code}"
             )
-        before, after = peaks.values()
+        before, after = peaks["before (budget unlimited)"], peaks["after (default budget)"]
         print(f"peak memory after / before: {after / before:.2f}")
 
 

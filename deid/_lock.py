@@ -96,7 +96,7 @@ class FolderLock:
                 raise ReportError(self.folder, exc) from exc
             reason = f"{exc.strerror or exc} ({type(exc).__name__})"
             raise BatchError(
-                f"cannot create the output folder {self.folder}: {reason}", param="output"
+                f"cannot write to the output folder {self.folder}: {reason}", param="output"
             ) from exc
         except BaseException:
             self._remove_created()
