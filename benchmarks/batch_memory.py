@@ -61,7 +61,8 @@ def peak_of(command: list[str], *, code: Path = ROOT) -> tuple[float, float, flo
     CPU seconds and its exit code."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     start = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # run from the checkout: ``python -m`` puts the working folder first on the path
+    child = subprocess.Popen(command, env=env, cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
