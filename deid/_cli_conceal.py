@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from deid._inputs import GROUP_BY
+from deid._report import ReportError
 from deid.batch import BatchConfig, BatchError, run_batch
 from deid.conceal import ConcealConfig
 from deid.operators import OPERATORS, build_operator
@@ -69,7 +70,9 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "--boxes",
     type=click.Path(dir_okay=False),
     default=None,
-    help="JSON of person boxes per image, used instead of the detector.",
+    help="JSON of person boxes [x, y, w, h] per image, used instead of the detector; keyed by the path "
+    "relative to an input folder, the full path, or a file name no other input has. A box partly "
+    "outside its frame is clipped (with a warning); wholly outside fails that file.",
 )
 @click.option(
     "--weights",
@@ -115,14 +118,30 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default=False,
     help="Also write frames where nobody was detected, unchanged (marked in the report).",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, help="Person crops per conceal call.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=32,
+    help="Person crops per conceal call (at most; --queue-megapixels may send fewer).",
+)
+@click.option(
+    "--queue-megapixels",
+    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    default=BatchConfig.queue_megapixels,
+    help="Bounds memory: megapixels of images (whole frames and the people cut from them) held "
+    "while waiting for a conceal call (3 MB each for 8-bit frames, else 12 MB). A frame larger "
+    "than this goes alone; a smaller budget means fewer people per call, which is slower.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
 @click.pass_context
 def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any) -> None:
     """Conceal every person in INPUT... (files, folders, globs) until the re-id adversary fails.
 
     Outputs mirror the input folders under OUTPUT; inputs are never modified. Each input gets a
-    record in the report; the exit code is 1 when any file failed.
+    record in the report; the exit code is 1 when any file failed, or when the report cannot be
+    written (the run stops; the last complete report stays). One run at a time per OUTPUT: a
+    lock file (.deid-conceal.lock, with the owner's PID and host) refuses a second run, and one
+    left by a run that died is taken over with a warning.
     """
     hooks = ctx.obj if isinstance(ctx.obj, dict) else {}  # tests inject stand-ins here
     try:
@@ -133,6 +152,8 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
             conceal_batch=hooks.get("conceal_batch"),
             write_heatmaps=hooks.get("write_heatmaps"),
         )
+    except ReportError as exc:  # one line, no usage: the options were fine, the disk was not
+        raise click.ClickException(str(exc)) from exc
     except BatchError as exc:
         if exc.param in _PARAM_HINTS:
             raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc

@@ -60,6 +60,9 @@ class Inputs:
     folders: list[Path] = field(default_factory=list)
     patterns: list[str] = field(default_factory=list)
     input_files: list[Path] = field(default_factory=list)
+    #: The folders the inputs were given under (folders, glob bases, files' parents) and the
+    #: folder the outputs mirror: what a ``--boxes`` key may be relative to.
+    roots: list[Path] = field(default_factory=list)
 
 
 def _glob_base(pattern: str) -> Path:
@@ -98,8 +101,10 @@ def collect_inputs(inputs: Sequence[str | os.PathLike[str]], *, output: Path) ->
                 _collect_path(Path(os.path.abspath(match)), found, [], pending, out_real, top=True)
         else:
             found.problems.append(InputProblem(path, "failed", "no such file or folder"))
+    found.roots = list(dict.fromkeys(roots))
     if pending:
         common = Path(os.path.commonpath([str(r) for r in roots]))
+        found.roots.append(common)
         seen: set[Path] = set()
         for file in pending:
             if file not in seen:

@@ -1,18 +1,24 @@
 """The batch report: one record per input, kept as JSON and CSV, safe against a killed run.
 
-Each record is appended to a journal (``<report>.jsonl``, flushed to disk) the moment it is
-made; the JSON and CSV are rewritten atomically (temporary file, then rename) at most every
+Each record is appended to a journal (``<report>.jsonl``) the moment it is made, as one
+``write`` of a whole line, synced to disk; a line that could not be written whole (disk full)
+is cut off again, so the journal stays valid JSONL. The JSON and CSV are rewritten atomically
+(both written to temporary files and synced, then renamed over the old ones) at most every
 ``interval`` seconds and at the end. A resumed run reads the JSON and then the journal, so a
-run killed at any point loses no finished record.
+run killed at any point loses no finished record. When the report cannot be written, a
+:class:`ReportError` stops the run and the last complete report stays on disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import math
 import os
+import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, fields
@@ -21,7 +27,7 @@ from typing import Any
 
 import torch
 
-from reid_model.io import write_bytes_atomic
+from deid._inputs import BatchError
 
 FORMAT = "deid-conceal-report"
 VERSION = 1
@@ -74,6 +80,26 @@ def plain(value: Any) -> Any:
     return value
 
 
+class ReportError(BatchError):
+    """The report (JSON, CSV or journal) cannot be written; the run stops, the last report is kept.
+
+    Attributes:
+        path: the file (or folder) that could not be written.
+        reason: what the operating system said.
+    """
+
+    def __init__(self, path: Path, exc: OSError, *, during_run: bool = False) -> None:
+        self.path = path
+        self.reason = f"{exc.strerror or exc} ({type(exc).__name__})"
+        message = f"cannot write the report at {path}: {self.reason}"
+        if during_run:
+            message += (
+                "; the run stopped and the report on disk holds the records made before; "
+                "rerun with --resume once the report can be written"
+            )
+        super().__init__(message, param="report")
+
+
 def _record_from(data: dict[str, Any]) -> Record | None:
     if (
         not isinstance(data, dict)
@@ -108,11 +134,20 @@ class Report:
         self.previous_settings: dict[str, Any] | None = None
         self.previous: dict[str, Record] = self._load() if resume else {}
         self._last_flush = 0.0
-        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        if resume:
-            _cut_torn_line(self.journal_path)
-        self._journal = open(self.journal_path, "a" if resume else "w", encoding="utf-8")  # noqa: SIM115
-        self.flush()
+        self._broken = False  # a write failed: the files on disk are the last complete report
+        try:
+            self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+            if resume:
+                _cut_torn_line(self.journal_path)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if resume else os.O_TRUNC)
+            self._journal = os.open(self.journal_path, flags, 0o666)
+        except OSError as exc:
+            raise ReportError(self.journal_path, exc) from exc
+        try:
+            self.flush()
+        except BaseException:
+            os.close(self._journal)
+            raise
 
     def _load(self) -> dict[str, Record]:
         records: dict[str, Record] = {}
@@ -143,12 +178,30 @@ class Report:
         """Store ``record`` (replacing any earlier one for the same input) and journal it."""
         record.scores_before = plain(record.scores_before)
         record.scores_after = plain(record.scores_after)
+        line = (json.dumps(plain(asdict(record))) + "\n").encode("utf-8", "backslashreplace")
+        self._append(line)
         self.records[record.input] = record
-        self._journal.write(json.dumps(plain(asdict(record))) + "\n")
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
         if time.monotonic() - self._last_flush >= self.interval:
             self.flush()
+
+    def _append(self, line: bytes) -> None:
+        """Append one whole line to the journal, or nothing: a short write is cut off again."""
+        if self._broken:
+            raise ReportError(self.journal_path, OSError("an earlier write of the report failed"))
+        size = os.fstat(self._journal).st_size
+        try:
+            written = os.write(self._journal, line)
+            while written < len(line):  # a short write: the disk is full, or a signal came
+                more = os.write(self._journal, line[written:])
+                if more == 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written += more
+            os.fsync(self._journal)
+        except OSError as exc:
+            self._broken = True
+            with contextlib.suppress(OSError):  # if even this fails, a resumed run cuts the torn line
+                os.ftruncate(self._journal, size)
+            raise ReportError(self.journal_path, exc) from exc
 
     def counts(self) -> dict[str, int]:
         """How many records have each status."""
@@ -158,7 +211,13 @@ class Report:
         return out
 
     def flush(self) -> None:
-        """Rewrite the JSON and CSV atomically with every record so far."""
+        """Rewrite the JSON and CSV atomically with every record so far.
+
+        Raises:
+            ReportError: they cannot be written; the earlier JSON and CSV are left as they were.
+        """
+        if self._broken:
+            raise ReportError(self.json_path, OSError("an earlier write of the report failed"))
         records = [plain(asdict(r)) for r in self.records.values()]
         document = {
             "format": FORMAT,
@@ -167,22 +226,81 @@ class Report:
             "counts": self.counts(),
             "records": records,
         }
-        write_bytes_atomic(self.json_path, (json.dumps(document, indent=1) + "\n").encode())
+        text = json.dumps(document, indent=1) + "\n"
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
         for row in records:
             writer.writerow({k: _csv_cell(row[k]) for k in FIELDS})
         # a name that is not valid UTF-8 holds lone surrogates (os.fsdecode): escape them
-        write_bytes_atomic(self.csv_path, buffer.getvalue().encode("utf-8", "backslashreplace"))
+        contents = {
+            self.json_path: text.encode("utf-8", "backslashreplace"),
+            self.csv_path: buffer.getvalue().encode("utf-8", "backslashreplace"),
+        }
+        _replace_together(contents)
         self._last_flush = time.monotonic()
 
     def close(self) -> None:
-        """Write the final JSON and CSV and close the journal."""
+        """Write the final JSON and CSV (unless a write already failed) and close the journal."""
         try:
-            self.flush()
+            if not self._broken:
+                self.flush()
         finally:
-            self._journal.close()
+            os.close(self._journal)
+
+
+def _replace_together(contents: dict[Path, bytes]) -> None:
+    """Write each file to a synced temporary file beside it, then rename them all over the old ones.
+
+    Nothing is replaced unless every temporary file was written whole (a full disk leaves the
+    old files as they were); raises :class:`ReportError` naming the file that failed.
+    """
+    temporary: dict[Path, str] = {}
+    current = next(iter(contents))
+    try:
+        for path, data in contents.items():
+            current = path
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temporary[path] = tmp
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+        for path, tmp in temporary.items():
+            current = path
+            if path.is_dir():  # os.replace would say "Is a directory" without the name
+                raise IsADirectoryError(errno.EISDIR, f"{path} is a folder, expected a file")
+            os.replace(tmp, path)
+        _sync_folder(next(iter(contents)).parent)
+    except OSError as exc:
+        for tmp in temporary.values():
+            Path(tmp).unlink(missing_ok=True)
+        raise ReportError(current, exc) from exc
+    except BaseException:
+        for tmp in temporary.values():
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames durable (best effort: not every file system can sync a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _cut_torn_line(path: Path) -> None:

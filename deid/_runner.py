@@ -1,8 +1,11 @@
 """The work loop of :func:`deid.batch.run_batch`: read, group, queue, conceal, write, record.
 
-People wait in a queue until about ``batch_size`` crops are ready, then go to the conceal
-function in one call; a failing call is retried person by person so one bad person fails
-alone. Each finished image is written atomically and recorded at once.
+People wait in a queue until about ``batch_size`` crops are ready, or until the images held
+(whole frames and the people cut from them) would pass ``queue_megapixels``, then go to the
+conceal function in one call; a failing call is retried person by person so one bad person
+fails alone. Frames are queued as they are read, so memory stays within the budget (plus one
+frame); a waiting 8-bit frame is held as uint8 (3 bytes a pixel instead of 12). Each finished
+image is written atomically and recorded at once.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from tqdm import tqdm
 
 from deid._inputs import InputFile, Inputs, group_files
 from deid._report import Record, Report
-from deid.detection import Box, boxes_for, crop_boxes, detect_people, is_person_crop, paste_crops
+from deid.detection import Box, BoxesError, clip_boxes, crop_boxes, detect_people, is_person_crop, paste_crops
 from reid_model.io import (
     ImageReadError,
     decode_image,
@@ -87,12 +90,17 @@ class _Job:
 
     key: str
     members: list[InputFile]
-    images: list[torch.Tensor]
+    held: list[torch.Tensor]  # the images as read; a waiting 8-bit frame as uint8 (see _compact)
     people: list[list[torch.Tensor]]
     boxes: list[Box] = field(default_factory=list)
     source: str = ""
     seconds: float = 0.0  # detection time, then plus this job's share of the conceal call
     results: list[list[CropResult]] = field(default_factory=list)
+
+    @property
+    def images(self) -> list[torch.Tensor]:
+        """The images ``(3, H, W)`` float in [0, 1], exactly as read."""
+        return [image if image.is_floating_point() else image.float().div_(255.0) for image in self.held]
 
     @property
     def is_frame(self) -> bool:
@@ -113,7 +121,7 @@ class Runner:
         report: Report,
         conceal_batch: ConcealBatch,
         write_heatmaps: HeatmapWriter | None,
-        boxes: dict[str, list[Box]] | None,
+        boxes: dict[Path, list[Box]] | None,
         check_written: WrittenCheck | None = None,
     ) -> None:
         self.config, self.output, self.report = config, output, report
@@ -130,8 +138,6 @@ class Runner:
         with tqdm(total=len(found.files), unit="image", desc="conceal", disable=disable) as bar:
             for key, members in group_files(found.files, self.config.group_by).items():
                 self._enqueue(key, members)
-                if sum(job.crops for job in self.pending) >= self.config.batch_size:
-                    self._flush()
                 bar.update(len(members))
             self._flush()
 
@@ -152,27 +158,53 @@ class Runner:
         return record
 
     def _enqueue(self, key: str, members: list[InputFile]) -> None:
+        """Queue a group's crops as one person, and each of its frames as soon as it is read."""
         done = {m.path: self._done(m) for m in members}
-        images: dict[Path, torch.Tensor] = {}
+        crops: dict[Path, torch.Tensor] = {}
+        read: set[Path] = set()
         for member in members:
             if done[member.path] is None:
-                self._read(member, key, images)
-        if images:  # something to conceal: the group shares one mask, so redo finished members too
+                self._take(member, key, crops, read)
+        if read:  # something to conceal: the group shares one mask, so redo finished members too
             for member in members:
                 if done[member.path] is not None:
-                    self._read(member, key, images)
+                    self._take(member, key, crops, read)
         for member in members:
             previous = done[member.path]
-            if previous is not None and member.path not in images:
+            if previous is not None and member.path not in read:
                 self.report.add(previous)
                 self.resumed += 1
-        crops = [m for m in members if m.path in images and self._is_crop(m, images[m.path])]
         if crops:
-            person = [images[m.path] for m in crops]
-            self.pending.append(_Job(key, crops, person, [person]))
-        for member in members:
-            if member.path in images and member not in crops:
-                self._enqueue_frame(member, images[member.path])
+            kept = [m for m in members if m.path in crops]
+            person = [crops[m.path] for m in kept]
+            self._hold(_Job(key, kept, person, [person]))
+
+    def _take(self, member: InputFile, key: str, crops: dict[Path, torch.Tensor], read: set[Path]) -> None:
+        """Read ``member``: keep a person crop for its group, queue a frame at once (not all held)."""
+        images: dict[Path, torch.Tensor] = {}
+        self._read(member, key, images)
+        if member.path not in images:
+            return
+        read.add(member.path)
+        if self._is_crop(member, images[member.path]):
+            crops[member.path] = images[member.path]
+        else:
+            self._enqueue_frame(member, images.pop(member.path))
+
+    def _hold(self, job: _Job) -> None:
+        """Queue ``job``; flush at ``batch_size`` crops, or first if ``job`` would take the queue
+        past the pixel budget (a job larger than the whole budget goes through alone)."""
+        budget = self.config.queue_megapixels * 1e6
+        if self.pending and self.queued_pixels + _pixels(job) > budget:
+            self._flush()
+        self.pending.append(job)
+        if self.queued_pixels > budget or sum(j.crops for j in self.pending) >= self.config.batch_size:
+            self._flush()
+
+    @property
+    def queued_pixels(self) -> int:
+        """Pixels of the images waiting in the queue: whole frames, crops and the people cut out."""
+        return sum(_pixels(job) for job in self.pending)
 
     def _read(self, member: InputFile, key: str, images: dict[Path, torch.Tensor]) -> None:
         try:
@@ -183,7 +215,7 @@ class Runner:
             self._record(member, "failed", group=key, error=f"cannot read: {_describe(exc)}")
 
     def _given_boxes(self, member: InputFile) -> list[Box] | None:
-        return None if self.boxes is None else boxes_for(self.boxes, member.path, member.relative)
+        return None if self.boxes is None else self.boxes.get(member.path)
 
     def _is_crop(self, member: InputFile, image: torch.Tensor) -> bool:
         return self._given_boxes(member) is None and is_person_crop(image)
@@ -192,6 +224,16 @@ class Runner:
         key = f"frame:{member.relative.as_posix()}"
         given = self._given_boxes(member)
         source = "the boxes file" if given is not None else "the HOG detector"
+        if given is not None:
+            try:
+                given, clipped = clip_boxes(given, image.shape[-1], image.shape[-2])
+            except BoxesError as exc:
+                error = f"--boxes: {exc}; not written"
+                self._record(member, "failed", group=key, kind="frame", error=error)
+                return
+            if clipped:  # said in the record's note and on stderr, never silently
+                source += f" (warning: {'; '.join(clipped)})"
+                self.warnings.append(f"{member.path}: {'; '.join(clipped)}")
         start = time.perf_counter()
         try:
             crops, used = crop_boxes(image, given if given is not None else detect_people(image))
@@ -207,7 +249,8 @@ class Runner:
         if crops:
             people = [[c] for c in crops]
             detection = time.perf_counter() - start
-            self.pending.append(_Job(key, [member], [image], people, used, source, seconds=detection))
+            frame = [_compact(image)]
+            self._hold(_Job(key, [member], frame, people, used, source, seconds=detection))
             return
         error, note = f"no person found by {source}", "not written: the frame was not anonymized"
         target = None
@@ -431,6 +474,19 @@ def _output_problem(file: InputFile, record: Record) -> str | None:
     if (output.shape[2], output.shape[1]) != (width, height):
         return f"is {output.shape[2]}x{output.shape[1]} pixels, the input {width}x{height}"
     return None
+
+
+def _compact(image: torch.Tensor) -> torch.Tensor:
+    """``image`` as uint8 when that holds it exactly (an 8-bit file: a quarter of the memory)."""
+    levels = torch.mul(image, 255.0).round_().to(torch.uint8)
+    return levels if torch.equal(levels.float().div_(255.0), image) else image
+
+
+def _pixels(job: _Job) -> int:
+    images = list(job.held)
+    if job.is_frame:  # the people cut out of a frame are copies held beside it
+        images += [crop for person in job.people for crop in person]
+    return sum(image.shape[-2] * image.shape[-1] for image in images)
 
 
 def _as_result(value: Any) -> CropResult:

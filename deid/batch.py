@@ -10,6 +10,8 @@ atomically; inputs are only read. Every input gets a record in the report (see
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,10 +19,11 @@ from pathlib import Path
 import torch
 
 from deid._inputs import GROUP_BY, BatchError, check_output, collect_inputs
-from deid._report import Report
-from deid._runner import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter, Result, Runner
+from deid._lock import FolderLock
+from deid._report import Report, ReportError
+from deid._runner import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter, Result, Runner, WrittenCheck
 from deid.conceal import ConcealConfig
-from deid.detection import BoxesError, load_boxes
+from deid.detection import Box, BoxesError, load_boxes, match_boxes
 from deid.operators import build_operator
 
 __all__ = [
@@ -58,6 +61,7 @@ class BatchConfig:
     seed: int | None = None
     keep_undetected: bool = False
     batch_size: int = 32
+    queue_megapixels: float = 96.0
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -69,6 +73,11 @@ class BatchConfig:
             )
         if self.batch_size < 1:
             raise BatchError(f"batch_size must be >= 1, got {self.batch_size}", param="batch_size")
+        if not self.queue_megapixels > 0 or self.queue_megapixels == float("inf"):
+            raise BatchError(
+                f"queue_megapixels must be a finite number > 0, got {self.queue_megapixels}",
+                param="queue_megapixels",
+            )
         try:
             build_operator(self.operator, self.strength)
         except ValueError as exc:
@@ -106,6 +115,37 @@ def per_group(conceal_group: ConcealGroup) -> ConcealBatch:
     return conceal_batch
 
 
+def _lock_folders(output: Path, report: Path) -> list[tuple[Path, str]]:
+    """The folders one run holds: the output folder, and the report's when it is elsewhere."""
+    folders = [(output, "output")]
+    if os.path.realpath(report.parent) != os.path.realpath(output):
+        folders.append((report.parent, "report"))
+    return folders
+
+
+def _concealers(
+    config: BatchConfig,
+    conceal_group: ConcealGroup | None,
+    conceal_batch: ConcealBatch | None,
+    write_heatmaps: HeatmapWriter | None,
+) -> tuple[ConcealBatch, HeatmapWriter | None, WrittenCheck | None]:
+    """The conceal function, heatmap writer and written-frame check of a run: the given ones,
+    else the bundled loop (whose adversary also checks the people re-cut from written frames)."""
+    if conceal_batch is None and conceal_group is not None:
+        conceal_batch = per_group(conceal_group)
+    check_written = None
+    if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
+        from deid import _adapter
+
+        adversary = _adapter.build_adversary(config)
+        if conceal_batch is None:
+            check_written = _adapter.written_checker(adversary)
+        conceal_batch = conceal_batch or _adapter.person_concealer(config, adversary)
+        if config.heatmaps and write_heatmaps is None:
+            write_heatmaps = _adapter.heatmap_writer(adversary)
+    return conceal_batch, write_heatmaps if config.heatmaps else None, check_written
+
+
 def run_batch(
     config: BatchConfig,
     *,
@@ -125,9 +165,11 @@ def run_batch(
             default each crop's attribution overlay (:func:`attribution.save_heatmap`).
 
     Raises:
-        BatchError: the output folder or report would overlap the inputs, the report cannot
-            be written, or the boxes file is malformed. Problems with single files are
-            reported per file instead.
+        BatchError: the output folder or report would overlap the inputs, the boxes file is
+            malformed or names inputs ambiguously, or another run holds the output folder
+            (a ``LockError``). Problems with single files are reported per file instead.
+        ReportError: the report cannot be written (up front, or during the run: the run
+            stops there, the last complete report stays on disk).
 
     Example:
         >>> config = BatchConfig(inputs=("photos",), output="anonymized")
@@ -146,35 +188,38 @@ def run_batch(
                 )
             break
     check_output(found, output, [report_path.with_suffix(s) for s in (".json", ".csv", ".jsonl")])
+    boxes: dict[Path, list[Box]] | None = None
+    unused: list[str] = []
     try:
-        boxes = load_boxes(config.boxes) if config.boxes else None
+        if config.boxes:
+            files = [f.path for f in found.files]
+            where = f"boxes file {config.boxes}"
+            boxes, unused = match_boxes(load_boxes(config.boxes), files, found.roots, source=where)
     except BoxesError as exc:
         raise BatchError(str(exc), param="boxes") from exc
-    if conceal_batch is None and conceal_group is not None:
-        conceal_batch = per_group(conceal_group)
-    check_written = None
-    if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
-        from deid import _adapter
-
-        adversary = _adapter.build_adversary(config)
-        if conceal_batch is None:  # the loop's own adversary also checks the written frames
-            check_written = _adapter.written_checker(adversary)
-        conceal_batch = conceal_batch or _adapter.person_concealer(config, adversary)
-        if config.heatmaps and write_heatmaps is None:
-            write_heatmaps = _adapter.heatmap_writer(adversary)
-    # What shapes the outputs; a resumed run warns when these differ from the earlier run's.
-    settings = {k: v for k, v in asdict(config).items() if k not in ("progress", "batch_size", "resume")}
-    try:
+    with contextlib.ExitStack() as held:
+        locks = [held.enter_context(FolderLock(f, param=p)) for f, p in _lock_folders(output, report_path)]
+        conceal_batch, write_heatmaps, check_written = _concealers(
+            config, conceal_group, conceal_batch, write_heatmaps
+        )
+        # What shapes the outputs; a resumed run warns when these differ from the earlier run's.
+        unshaping = ("progress", "batch_size", "queue_megapixels", "resume")
+        settings = {k: v for k, v in asdict(config).items() if k not in unshaping}
         report = Report(report_path, settings=settings, resume=config.resume)
-    except OSError as exc:
-        raise BatchError(f"cannot write the report at {report_path}: {exc}", param="report") from exc
-    heatmaps = write_heatmaps if config.heatmaps else None
-    runner = Runner(config, output, report, conceal_batch, heatmaps, boxes, check_written)
-    try:
-        runner.run(found)
-    finally:
-        report.close()
-    warnings = list(runner.warnings)
+        runner = Runner(config, output, report, conceal_batch, write_heatmaps, boxes, check_written)
+        try:
+            runner.run(found)
+        except ReportError as exc:
+            raise ReportError(exc.path, OSError(exc.reason), during_run=True) from exc
+        finally:
+            report.close()
+    warnings = [w for lock in locks for w in lock.warnings]
+    warnings.extend(runner.warnings)
+    if unused:
+        keys = ", ".join(repr(k) for k in unused[:5]) + (
+            f" and {len(unused) - 5} more" if len(unused) > 5 else ""
+        )
+        warnings.append(f"boxes file {config.boxes}: {len(unused)} key(s) name no input: {keys}")
     if config.resume and report.previous_settings not in (None, report.settings):
         warnings.append("the settings differ from the resumed run's; finished files were kept as they were")
     still = sum(1 for r in report.records.values() if r.status == "ok" and r.success is False)

@@ -159,16 +159,58 @@ def detect_people(image: torch.Tensor, *, uncertain: bool = True) -> list[Box]:
     return [p.box for p in find_people(image) if uncertain or not p.uncertain]
 
 
+def clip_boxes(boxes: Sequence[Box], width: int, height: int) -> tuple[list[Box], list[str]]:
+    """Clip ``boxes`` to a frame of ``width x height`` pixels, saying which were clipped.
+
+    A box partly outside the frame is cut to the part inside it, with a warning; a box with
+    nothing inside the frame is an error (it was probably meant for another image), never
+    dropped silently.
+
+    Returns:
+        The clipped boxes, in order, and one warning per clipped box naming it.
+
+    Raises:
+        BoxesError: a box lies wholly outside the frame.
+
+    Example:
+        >>> boxes, warnings = clip_boxes([Box(380, 10, 40, 100)], 400, 300)
+        >>> boxes
+        [Box(x=380, y=10, w=20, h=100, score=1.0)]
+        >>> warnings[0]
+        'box 0 [380, 10, 40, 100] reaches outside the 400x300 frame: clipped to [380, 10, 20, 100]'
+    """
+    out, warnings = [], []
+    for i, box in enumerate(boxes):
+        x0, y0 = max(0, box.x), max(0, box.y)
+        x1, y1 = min(width, box.x + box.w), min(height, box.y + box.h)
+        given = [box.x, box.y, box.w, box.h]
+        if x1 <= x0 or y1 <= y0:
+            raise BoxesError(
+                f"box {i} {given} lies wholly outside the {width}x{height} frame; "
+                "expected a box overlapping the image (is it meant for another file?)"
+            )
+        clipped = Box(x0, y0, x1 - x0, y1 - y0, box.score)
+        if clipped != box:
+            kept = [clipped.x, clipped.y, clipped.w, clipped.h]
+            warnings.append(f"box {i} {given} reaches outside the {width}x{height} frame: clipped to {kept}")
+        out.append(clipped)
+    return out, warnings
+
+
 def crop_boxes(
     image: torch.Tensor, boxes: Sequence[Box], *, padding: float = 0.0
 ) -> tuple[list[torch.Tensor], list[Box]]:
     """Cut ``boxes`` out of ``image (3, H, W)``, grown by ``padding`` (a fraction of each side).
 
-    Boxes are clipped to the image; boxes with nothing left inside it are dropped.
+    Boxes are clipped to the image (see :func:`clip_boxes` to be told which); a box with
+    nothing inside the image is an error.
 
     Returns:
         The crops ``(3, h, w)`` (copies) and the clipped boxes they came from, for
         :func:`paste_crops`.
+
+    Raises:
+        BoxesError: a box lies wholly outside the image.
 
     Example:
         >>> crops, used = crop_boxes(torch.rand(3, 480, 640), [Box(10, 20, 48, 128)])
@@ -179,18 +221,15 @@ def crop_boxes(
     if padding < 0:
         raise ValueError(f"padding must be >= 0, got {padding}")
     height, width = image.shape[-2:]
-    crops, used = [], []
+    clip_boxes(boxes, width, height)  # a box wholly outside is an error before any growing
+    grown = []
     for box in boxes:
         dx, dy = box.w * padding, box.h * padding
-        x0, y0 = max(0, math.floor(box.x - dx)), max(0, math.floor(box.y - dy))
-        x1, y1 = (
-            min(width, math.ceil(box.x + box.w + dx)),
-            min(height, math.ceil(box.y + box.h + dy)),
-        )
-        if x1 <= x0 or y1 <= y0:
-            continue
-        crops.append(image[:, y0:y1, x0:x1].clone())
-        used.append(Box(x0, y0, x1 - x0, y1 - y0, box.score))
+        x0, y0 = math.floor(box.x - dx), math.floor(box.y - dy)
+        x1, y1 = math.ceil(box.x + box.w + dx), math.ceil(box.y + box.h + dy)
+        grown.append(Box(x0, y0, x1 - x0, y1 - y0, box.score))
+    used, _ = clip_boxes(grown, width, height)
+    crops = [image[:, b.y : b.y + b.h, b.x : b.x + b.w].clone() for b in used]
     return crops, used
 
 
@@ -230,7 +269,8 @@ def load_boxes(path: str | os.PathLike[str]) -> dict[str, list[Box]]:
     """Read user-provided person boxes from a JSON file.
 
     The file is one object mapping an image to its boxes. The key is the image's path relative
-    to the folder mirrored under the output folder, its absolute path, or its file name. Each
+    to an input folder, its full path, or its bare file name when no other input has that name
+    (see :func:`match_boxes`). Each
     box is ``[x, y, w, h]``, ``[x, y, w, h, score]`` or ``{"x": .., "y": .., "w": .., "h": ..}``
     (optional ``"score"``), or a person of ``deid detect --json`` (``{"box": [x, y, w, h],
     "score": ..}``, other keys ignored), in pixels of the image; an empty list says there is nobody::
@@ -291,9 +331,71 @@ def _parse_box(entry: Any, where: str) -> Box:
     return Box(round(x), round(y), max(1, round(w)), max(1, round(h)), float(score))
 
 
-def boxes_for(boxes: Mapping[str, list[Box]], path: Path, relative: Path) -> list[Box] | None:
-    """The boxes given for an image, by relative path, absolute path or file name; else None."""
-    for key in (relative.as_posix(), str(path), str(path.resolve()), path.name):
-        if key in boxes:
-            return boxes[key]
-    return None
+def match_boxes(
+    boxes: Mapping[str, list[Box]], files: Sequence[Path], roots: Sequence[Path], *, source: str = "boxes"
+) -> tuple[dict[Path, list[Box]], list[str]]:
+    """Assign each key of a boxes file (see :func:`load_boxes`) to the one input it names.
+
+    A key names an input by its path relative to one of ``roots`` (the input folders), by its
+    full path (or a path relative to the working folder), or by its bare file name. A key that
+    names more than one input, or two keys with different boxes for one input, is an error:
+    boxes are never applied to a file they were not meant for.
+
+    Args:
+        boxes: boxes by key, as :func:`load_boxes` returns them.
+        files: the input files, absolute.
+        roots: the folders the inputs were given under (absolute).
+        source: how errors name the boxes file.
+
+    Returns:
+        The boxes of each matched input, and the keys that name no input.
+
+    Raises:
+        BoxesError: a key names several inputs, or one input gets two different box lists.
+
+    Example:
+        >>> found, unused = match_boxes({"camA/f.png": []}, [Path("/in/camA/f.png")], [Path("/in")])
+        >>> found, unused
+        ({PosixPath('/in/camA/f.png'): []}, [])
+    """
+    names: dict[str, set[Path]] = {}  # every way a key may name each file
+    for file in files:
+        for name in _names(file, roots):
+            names.setdefault(name, set()).add(file)
+    out: dict[Path, list[Box]] = {}
+    by: dict[Path, str] = {}
+    unused = []
+    for key, entries in boxes.items():
+        matches = set().union(*(names.get(k, set()) for k in _key_forms(key)))
+        if len(matches) > 1:
+            listed = ", ".join(sorted(str(m) for m in matches))
+            raise BoxesError(
+                f"{source}: key {key!r} matches {len(matches)} inputs ({listed}); expected one: key them "
+                "by their path relative to the input folder or by their full path"
+            )
+        if not matches:
+            unused.append(key)
+            continue
+        file = matches.pop()
+        if file in out and out[file] != entries:
+            raise BoxesError(
+                f"{source}: keys {by[file]!r} and {key!r} both name {file} with different boxes; "
+                "expected one entry per image"
+            )
+        out[file], by[file] = list(entries), key
+    return out, unused
+
+
+def _names(file: Path, roots: Sequence[Path]) -> set[str]:
+    out = {file.name, os.fspath(file), os.path.realpath(file)}
+    for root in roots:
+        if root in file.parents:
+            out.add(file.relative_to(root).as_posix())
+    return out
+
+
+def _key_forms(key: str) -> set[str]:
+    if os.path.isabs(key):
+        return {os.path.normpath(key), os.path.realpath(key)}
+    relative = os.path.normpath(key)
+    return {relative, os.path.abspath(key), os.path.realpath(key)}

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from deid.detection import (
     Box,
     BoxesError,
-    boxes_for,
+    clip_boxes,
     crop_boxes,
     detect_people,
     is_person_crop,
     load_boxes,
+    match_boxes,
     paste_crops,
 )
 from reid_model.io import read_image
@@ -117,9 +118,14 @@ def test_crop_paste_round_trip_and_the_frame_is_not_modified():
     assert torch.equal(changed, expected)
 
 
-def test_crop_drops_boxes_outside_the_frame():
-    crops, used = crop_boxes(torch.rand(3, 50, 50), [Box(60, 10, 10, 10), Box(10, 10, 5, 5)])
-    assert len(crops) == 1 and used == [Box(10, 10, 5, 5)]
+def test_crop_refuses_a_box_outside_the_frame_and_clip_says_what_it_cut():
+    with pytest.raises(BoxesError, match=r"box 0 \[60, 10, 10, 10\] lies wholly outside the 50x50 frame"):
+        crop_boxes(torch.rand(3, 50, 50), [Box(60, 10, 10, 10), Box(10, 10, 5, 5)])
+    with pytest.raises(BoxesError, match="wholly outside"):  # padding does not pull it back in
+        crop_boxes(torch.rand(3, 50, 50), [Box(52, 10, 10, 10)], padding=0.5)
+    boxes, warnings = clip_boxes([Box(10, 10, 5, 5), Box(45, -5, 10, 20, 0.5)], 50, 50)
+    assert boxes == [Box(10, 10, 5, 5), Box(45, 0, 5, 15, 0.5)]
+    assert warnings == ["box 1 [45, -5, 10, 20] reaches outside the 50x50 frame: clipped to [45, 0, 5, 15]"]
 
 
 def test_paste_bad_input_raises():
@@ -159,11 +165,9 @@ def test_load_boxes_accepts_the_documented_forms(tmp_path):
         Box(20, 33, 60, 150),
     ]
     assert boxes["0002.jpg"] == []
-    image = tmp_path / "street" / "0001.jpg"
-    assert boxes_for(boxes, image, image.relative_to(tmp_path)) == boxes["street/0001.jpg"]
-    other = tmp_path / "x" / "0002.jpg"
-    assert boxes_for(boxes, other, other.relative_to(tmp_path)) == []  # by file name
-    assert boxes_for(boxes, tmp_path / "none.jpg", __import__("pathlib").Path("none.jpg")) is None
+    image, other, none = tmp_path / "street" / "0001.jpg", tmp_path / "x" / "0002.jpg", tmp_path / "n.jpg"
+    found, unused = match_boxes(boxes, [image, other, none], [tmp_path])
+    assert found == {image: boxes["street/0001.jpg"], other: []} and unused == []  # other: by file name
 
 
 @pytest.mark.parametrize(
