@@ -111,7 +111,9 @@ def test_crops_are_still_batched_by_count(crop_tree, tmp_path):
             for p in people
         ]
 
-    config = BatchConfig(inputs=(str(crop_tree),), output=str(tmp_path / "out"), batch_size=3, progress=False)
+    config = BatchConfig(
+        inputs=(str(crop_tree),), output=str(tmp_path / "out"), batch_size=3, group_by="viper", progress=False
+    )
     run_batch(config, conceal_batch=conceal_batch)
     assert sizes == [4, 3]  # persons 000 and 001 (2 crops each) pass 3; then 002 and x.png
 
