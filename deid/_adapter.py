@@ -116,16 +116,10 @@ def written_checker(adversary: Adversary) -> WrittenCheck:
     The same rule as the conceal loop's (:meth:`deid.adversary.Adversary.check`): a person is
     private when no model matches the re-cut crop to the original better than chance.
     """
-    from deid._people import MODEL_SIZE
-    from reid_model import resize
+    from deid._people import private_recut
 
     def check(originals: list[torch.Tensor], written: list[torch.Tensor]) -> list[bool]:
-        def views(images: list[torch.Tensor]) -> torch.Tensor:
-            return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
-
-        groups = torch.arange(len(originals))
-        verdict = adversary.check(adversary.embed(views(written)), adversary.embed(views(originals)), groups)
-        return [bool(p) for p in verdict.private]
+        return private_recut(adversary, originals, written)
 
     return check
 

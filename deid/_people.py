@@ -104,6 +104,23 @@ def cell_masks(cells: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
     return (chosen.float() @ cells.reshape(r, -1).float()).clamp(max=1.0).reshape(-1, 1, h, w)
 
 
+def private_recut(
+    adversary: Adversary, originals: list[torch.Tensor], recut: list[torch.Tensor]
+) -> list[bool]:
+    """Whether each person re-cut from a written frame is private against their own original crop.
+
+    The conceal loop's rule (:meth:`deid.adversary.Adversary.check`), one person per group: after
+    pasting, a neighbour's concealment or the frame's encoding can change what the adversary sees.
+    """
+
+    def views(images: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([resize(image[None], MODEL_SIZE) for image in images])
+
+    groups = torch.arange(len(originals))
+    verdict = adversary.check(adversary.embed(views(recut)), adversary.embed(views(originals)), groups)
+    return [bool(p) for p in verdict.private]
+
+
 def private_people(check: PrivacyCheck, groups: torch.Tensor, n_people: int) -> torch.Tensor:
     return torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
 

@@ -26,11 +26,12 @@ import torch
 from attribution import METHODS, DistanceScore, cam_layer, explain, grid_regions, region_scores
 from deid._fallback import conceal_whole_crops
 from deid._outfits import Outfits, choose_outfits
-from deid._people import MODEL_SIZE, People, cell_masks, check_people, private_people, refine
+from deid._people import MODEL_SIZE, People, cell_masks, check_people, private_people, private_recut, refine
 from deid.adversary import Adversary, PrivacyCheck, match_pairs
 from deid.operators import OPERATORS, Operator, build_operator
 from reid_model import read_image
 from reid_model._check import check_choice, check_images
+from reid_model.io import as_written
 
 #: Attribution methods that take a baseline: the loop gives them the fully concealed images.
 BASELINE_METHODS = frozenset({"integrated_gradients", "occlusion", "feature_ablation"})
@@ -481,16 +482,17 @@ def conceal(
     """Conceal the person in a crop, or every detected person in a full frame.
 
     Works with no other argument: the bundled adversary and gallery are used. A crop goes straight
-    in; a larger frame goes through OpenCV's HOG people detector first, each person is concealed
-    and pasted back. A frame with no detection raises, rather than pass as anonymized.
+    in; a larger frame goes through the person finder first (:func:`deid.detection.detect_people`,
+    unsure people included), each person is concealed and pasted back, and each is judged again
+    as cut from the pasted frame (a person matched there is reported not private). A frame with
+    no detection raises, rather than pass as anonymized.
 
     The verdict holds for the image as it will be saved: the pixels the loop changed are
     rounded to uint8 levels (``k / 255``), so writing the result as 8-bit PNG, BMP or TIFF
     (``reid_model.io.write_image``) changes none of them, and each person was checked after
     encoding in ``output_format`` and decoding again. For a lossy ``output_format`` (``".jpg"``)
-    each person's crop is checked as encoded on its own; in a full frame the encoder also sees
-    the surrounding pixels, so re-check the saved frame with ``deid verify`` (``deid conceal``
-    does that check on the whole frame itself).
+    each person's crop is checked as encoded on its own, and a full frame's people once more as
+    cut from the whole frame encoded in ``output_format``.
 
     Args:
         image: ``(3, H, W)`` float RGB in [0, 1], or an image file path.
@@ -521,6 +523,9 @@ def conceal(
                 f"no person detected in the frame of {image.shape[2]}x{image.shape[1]} pixels; "
                 "pass person boxes or a person crop"
             )
+        adversary = adversary or Adversary.default(
+            device=device, max_match_rate=config.max_match_rate, top_k=config.top_k
+        )
         people = conceal_people(
             [[c] for c in crops],
             config=config,
@@ -528,5 +533,14 @@ def conceal(
             device=device,
             formats=[[output_format]] * len(crops),
         )
-        frame = FrameResult(paste_crops(image, [p.images[0] for p in people], boxes), people, boxes, True)
+        pasted = paste_crops(image, [p.images[0] for p in people], boxes)
+        # Judge each person as cut from the frame as it will be saved: a neighbour's concealment
+        # pasted over an overlapping box, or the frame's encoding, can change the verdict.
+        recut, _ = crop_boxes(as_written(pasted, output_format)[1], boxes)
+        held = private_recut(adversary, crops, recut)
+        people = [
+            p if ok or not p.success else replace(p, success=False)
+            for p, ok in zip(people, held, strict=True)
+        ]
+        frame = FrameResult(pasted, people, boxes, True)
     return frame if details else frame.image
