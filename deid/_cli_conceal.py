@@ -138,8 +138,10 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     """Conceal every person in INPUT... (files, folders, globs) until the re-id adversary fails.
 
     Outputs mirror the input folders under OUTPUT; inputs are never modified. Each input gets a
-    record in the report; the exit code is 1 when any file failed, or when the report cannot be
-    written (the run stops; the last complete report stays). One run at a time per OUTPUT: a
+    record in the report. Exit code: 0 when every output written is private; 1 when any file
+    failed, or when the report cannot be written (the run stops; the last complete report
+    stays); 3 when every file was written but the adversary still matches a person in some
+    (their records say `success: false`). One run at a time per OUTPUT: a
     lock file (.deid-conceal.lock, with the owner's PID and host) refuses a second run, and one
     left by a run that died is taken over with a warning.
     """

@@ -102,8 +102,14 @@ class BatchSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when no file failed, 1 otherwise."""
-        return 1 if self.counts.get("failed", 0) else 0
+        """1 when a file failed; else 3 when a written output is still matched; else 0.
+
+        0 means every output written is private by the adversary's check; a script that
+        publishes the outputs on success never publishes a person the report calls matched.
+        """
+        if self.counts.get("failed", 0):
+            return 1
+        return 3 if self.still_matched else 0
 
 
 def per_group(conceal_group: ConcealGroup) -> ConcealBatch:

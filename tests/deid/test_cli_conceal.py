@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from deid.batch import CropResult
 from deid.cli import main
 from reid_model import read_image
 from tests.conftest import REPO
@@ -66,6 +67,18 @@ def test_exit_code_is_1_when_a_file_failed(crop_tree, tmp_path, stand_in):
     broken = next(r for r in records if r["input"].endswith("broken.png"))
     assert broken["status"] == "failed" and "not a readable image file" in broken["error"]
     assert (tmp_path / "r.csv").is_file()
+
+
+def test_exit_code_is_3_when_a_written_person_is_still_matched(crop_tree, tmp_path):
+    def half_private(images, paths):
+        return [
+            CropResult(image=torch.full_like(image, 0.5), success="001" not in path.name)
+            for image, path in zip(images, paths, strict=True)
+        ]
+
+    result = _run([crop_tree, "-o", tmp_path / "out", "--group-by", "viper"], half_private)
+    assert result.exit_code == 3, result.output
+    assert "7 ok, 0 failed" in result.output and "still matches 2 image(s)" in result.output
 
 
 @pytest.mark.parametrize("inside", ["", "cam_a/anon"])
