@@ -58,6 +58,8 @@ class Record:
     group_reason: str | None = None
     seconds: float | None = None
     sha256: str | None = None  # of the output file's bytes, as written
+    #: A frame's people as ``[x, y, w, h]`` in its pixels, in the order of the per-person lists.
+    boxes: list[list[int]] | None = None
 
 
 FIELDS = tuple(f.name for f in fields(Record))

@@ -223,7 +223,7 @@ class Runner:
     def _enqueue_frame(self, member: InputFile, image: torch.Tensor) -> None:
         key = f"frame:{member.relative.as_posix()}"
         given = self._given_boxes(member)
-        source = "the boxes file" if given is not None else "the HOG detector"
+        source = "the boxes file" if given is not None else "the person finder"
         if given is not None:
             try:
                 given, clipped = clip_boxes(given, image.shape[-1], image.shape[-2])
@@ -402,6 +402,7 @@ class Runner:
             note=f"{len(results)} people from {job.source}: {boxes}" + matched,
             seconds=round(job.seconds, 4),
             sha256=digest,
+            boxes=[[b.x, b.y, b.w, b.h] for b in job.boxes],
         )
         self._heatmaps(
             [(crop[0], r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,12 +266,19 @@ def _read(index: int, record: dict[str, Any]) -> _Item | VerifiedRecord:
         return _result(record, "missing_or_changed", f"output {output} has shape {shapes}")
     if record.get("kind") != "frame":
         return _Item(index, record, [image], [original], solo=False)
-    boxes = [Box(*map(int, m.groups())) for m in _BOX.finditer(str(record.get("note") or ""))]
+    boxes = _frame_boxes(record)
     if len(boxes) != record.get("persons"):
         return _result(
-            record, "cannot_check", f"the note lists {len(boxes)} boxes for {record.get('persons')} people"
+            record, "cannot_check", f"the record lists {len(boxes)} boxes for {record.get('persons')} people"
         )
     return _Item(index, record, crop_boxes(image, boxes)[0], crop_boxes(original, boxes)[0], solo=True)
+
+
+def _frame_boxes(record: Mapping[str, Any]) -> list[Box]:
+    """A frame record's people boxes: its ``boxes`` field, or (reports before it) its note."""
+    if record.get("boxes") is not None:
+        return [Box(*map(int, box)) for box in record["boxes"]]
+    return [Box(*map(int, m.groups())) for m in _BOX.finditer(str(record.get("note") or ""))]
 
 
 def _chunks(items: list[_Item]) -> Iterator[list[_Item]]:

@@ -333,7 +333,7 @@ def test_a_frame_with_nobody_is_reported_and_kept_only_on_request(tmp_path, stan
     cv2.imwrite(str(tmp_path / "scene.png"), np.full((480, 640, 3), 128, np.uint8))
     summary = run_batch(_config([tmp_path / "scene.png"], tmp_path / "out"), conceal_group=stand_in)
     record = _records(summary)["scene.png"]
-    assert record["status"] == "no_person" and "HOG detector" in record["error"] and record["output"] is None
+    assert record["status"] == "no_person" and "person finder" in record["error"] and record["output"] is None
     assert not (tmp_path / "out" / "scene.png").exists()
     kept = run_batch(
         _config([tmp_path / "scene.png"], tmp_path / "out2", keep_undetected=True),

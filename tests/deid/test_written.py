@@ -188,7 +188,7 @@ def test_a_frame_is_judged_on_the_people_recut_from_the_written_frame(tmp_path):
 
     config = _config([path], tmp_path / "out")
     report = Report(tmp_path / "out" / "report.json", settings={})
-    boxes = {"frame.jpg": [Box(10, 10, 48, 128), Box(100, 40, 48, 128)]}
+    boxes = {path: [Box(10, 10, 48, 128), Box(100, 40, 48, 128)]}
     runner = Runner(config, tmp_path / "out", report, conceal_batch, None, boxes, check_written)
     runner.run(Inputs([InputFile(path, Path("frame.jpg"))], []))
     report.close()
@@ -215,10 +215,10 @@ def _damage(path: Path, how: str) -> None:
 @pytest.mark.parametrize("how", ["empty", "garbage", "resized", "changed"])
 def test_resume_redoes_an_output_that_is_not_the_one_written(crop_tree, tmp_path, how):
     out = tmp_path / "out"
-    run_batch(_config([crop_tree], out), conceal_group=StandIn())
+    run_batch(_config([crop_tree], out, group_by="viper"), conceal_group=StandIn())
     _damage(out / "cam_a" / "001_45.bmp", how)
     again = StandIn()
-    summary = run_batch(_config([crop_tree], out, resume=True), conceal_group=again)
+    summary = run_batch(_config([crop_tree], out, resume=True, group_by="viper"), conceal_group=again)
     assert [sorted(p.name for p in c) for c in again.calls] == [["001_45.bmp", "001_90.bmp"]]
     assert summary.resumed == 5 and any("001_45.bmp" in w for w in summary.warnings)
     record = _records(summary)["001_45.bmp"]
