@@ -6,6 +6,8 @@ names the conceal loop uses live in one small place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from deid._runner import WrittenCheck
     from deid.adversary import Adversary
     from deid.batch import BatchConfig, ConcealBatch, CropResult, HeatmapWriter
+    from deid.conceal import PersonResult
 
 
 def build_adversary(config: BatchConfig) -> Adversary:
@@ -57,7 +60,6 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     crop's result carries why it was (or was not) concealed with its group.
     """
     from deid._grouping import split_groups
-    from deid.batch import CropResult
     from deid.conceal import ConcealConfig, conceal_people
     from reid_model.io import output_format
 
@@ -71,37 +73,102 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
         **options,  # type: ignore[arg-type]
     )
 
-    def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
-        splits = split_groups(adversary, people)
-        parts = [(p, part) for p, split in enumerate(splits) for part in split.parts]
-        # an output keeps its input's suffix, so its format: each appearance is checked as written
-        results = conceal_people(
-            [[people[p][i] for i in part] for p, part in parts],
+    def conceal(people: list[list[torch.Tensor]], formats: list[list[str]]) -> list[PersonResult]:
+        return conceal_people(
+            people,
             config=loop,
             adversary=adversary,
             device=config.device,
             keep_attributions=config.heatmaps,
-            formats=[[output_format(paths[p][i]) for i in part] for p, part in parts],
+            formats=formats,
+        )
+
+    def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
+        splits = split_groups(adversary, people)
+        parts = [(p, part) for p, split in enumerate(splits) for part in split.parts]
+        # an output keeps its input's suffix, so its format: each appearance is checked as written
+        formats = [[output_format(path) for path in files] for files in paths]
+        results = conceal(
+            [[people[p][i] for i in part] for p, part in parts],
+            [[formats[p][i] for i in part] for p, part in parts],
         )
         out: list[list[CropResult | None]] = [[None] * len(person) for person in people]
         for (p, part), r in zip(parts, results, strict=True):
             for j, i in enumerate(part):
-                out[p][i] = CropResult(
-                    image=r.images[j],
-                    steps=r.steps,
-                    area=r.area,
-                    fallback=r.fallback,
-                    success=r.success,
-                    scores_before=r.scores_before,
-                    scores_after=r.scores_after,
-                    attribution=None if r.attributions is None else r.attributions[j],
-                    outfit=r.outfit,
-                    encoded=None if r.encoded is None else r.encoded[j],
-                    group_reason=splits[p].reasons[i],
-                )
+                out[p][i] = _crop_result(r, j, splits[p].reasons[i])
+        # A split appearance was checked against its own original; it must not match the other
+        # appearances its group claimed either (`deid verify` checks against the whole group).
+        for p, split in enumerate(splits):
+            if len(split.parts) > 1:
+                out[p] = _hold_against_group(adversary, people[p], out[p], formats[p], conceal)
         return [[_filled(result) for result in person] for person in out]
 
     return conceal_batch
+
+
+def _crop_result(r: PersonResult, j: int, reason: str | None) -> CropResult:
+    """The batch's result for appearance ``j`` of the loop's person result ``r``."""
+    from deid.batch import CropResult
+
+    return CropResult(
+        image=r.images[j],
+        steps=r.steps,
+        area=r.area,
+        fallback=r.fallback,
+        success=r.success,
+        scores_before=r.scores_before,
+        scores_after=r.scores_after,
+        attribution=None if r.attributions is None else r.attributions[j],
+        outfit=r.outfit,
+        encoded=None if r.encoded is None else r.encoded[j],
+        group_reason=reason,
+    )
+
+
+def _written(result: CropResult) -> torch.Tensor:
+    from reid_model.io import decode_image
+
+    return result.image if result.encoded is None else decode_image(result.encoded, name="the checked output")
+
+
+def _hold_against_group(
+    adversary: Adversary,
+    originals: list[torch.Tensor],
+    results: list[CropResult | None],
+    formats: list[str],
+    conceal: Callable[[list[list[torch.Tensor]], list[list[str]]], list[PersonResult]],
+) -> list[CropResult | None]:
+    """Check a split group's outputs against every original of the group; fix or flag those matched.
+
+    Each output must defeat the adversary against its own original (the loop's check) and against
+    the group's other originals. When a part's output still matches another appearance, the whole
+    group is concealed again as one person; that result is kept only if every output passes both
+    checks, otherwise the matched outputs are reported not private.
+    """
+    from deid._people import private_recut
+
+    def matched(candidate: list[CropResult]) -> list[bool]:
+        written = [_written(r) for r in candidate]
+        alone = private_recut(adversary, originals, written)
+        together = private_recut(
+            adversary, originals, written, groups=torch.zeros(len(written), dtype=torch.long)
+        )
+        return [not (a and t) for a, t in zip(alone, together, strict=True)]
+
+    first = [_filled(r) for r in results]
+    bad = matched(first)
+    if not any(r.success and b for r, b in zip(first, bad, strict=True)):
+        return list(first)
+    (whole,) = conceal([list(originals)], [formats])
+    note = "concealed with its group: on its own it still matched another appearance of the group"
+    again = [_crop_result(whole, j, note) for j in range(len(originals))]
+    if all(r.success for r in again) and not any(matched(again)):
+        return list(again)
+    flag = "; it still matches another appearance of its group, so it is NOT private"
+    return [
+        replace(r, success=False, group_reason=(r.group_reason or "") + flag) if b and r.success else r
+        for r, b in zip(first, bad, strict=True)
+    ]
 
 
 def _filled(result: CropResult | None) -> CropResult:

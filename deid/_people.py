@@ -105,18 +105,24 @@ def cell_masks(cells: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
 
 
 def private_recut(
-    adversary: Adversary, originals: list[torch.Tensor], recut: list[torch.Tensor]
+    adversary: Adversary,
+    originals: list[torch.Tensor],
+    recut: list[torch.Tensor],
+    *,
+    groups: torch.Tensor | None = None,
 ) -> list[bool]:
-    """Whether each person re-cut from a written frame is private against their own original crop.
+    """Whether each written image is private against the originals of its person.
 
-    The conceal loop's rule (:meth:`deid.adversary.Adversary.check`), one person per group: after
-    pasting, a neighbour's concealment or the frame's encoding can change what the adversary sees.
+    The conceal loop's rule (:meth:`deid.adversary.Adversary.check`). By default each image is
+    its own person, checked against its own original: after pasting, a neighbour's concealment or
+    the frame's encoding can change what the adversary sees. ``groups (N,)`` puts images in one
+    person, each then checked against that person's *other* originals.
     """
 
     def views(images: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat([resize(image[None], MODEL_SIZE) for image in images])
 
-    groups = torch.arange(len(originals))
+    groups = torch.arange(len(originals)) if groups is None else groups
     verdict = adversary.check(adversary.embed(views(recut)), adversary.embed(views(originals)), groups)
     return [bool(p) for p in verdict.private]
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+import deid
 from deid.batch import CropResult
 from deid.cli import main
 from reid_model import read_image
@@ -192,15 +193,32 @@ def test_a_claimed_group_of_two_people_is_split_and_says_why(tmp_path):
     _real_crop("cam_a/001_45.bmp", root / "cam_a" / "000_45.bmp")
     _real_crop("cam_b/014_90.bmp", root / "cam_b" / "000_90.bmp")
     result = _run([root, "-o", tmp_path / "out", "--group-by", "viper", "--seed", "0"])
-    assert result.exit_code == 0, result.output
     records = _report(tmp_path / "out")
+    matched = any(r["success"] is False for r in records.values())
+    assert result.exit_code == (3 if matched else 0), result.output
     for rel in ("cam_a/000_45.bmp", "cam_b/000_90.bmp"):
         record = records[Path(rel).name]
         assert record["group"] == "viper:000" and record["status"] == "ok"
         assert record["group_reason"].startswith("split from its group of 2")
         assert "concealed on its own" in record["group_reason"]
+        # the name claims one person: an output still matching the other view is flagged
+        assert record["success"] is ("NOT private" not in record["group_reason"])
         assert record["area"] > 0.2 and record["scores_before"] == {"match_rate": 1.0, "rank": 1.0}
         assert not torch.equal(read_image(tmp_path / "out" / rel), read_image(root / rel))
+
+
+def test_a_split_appearance_must_not_match_the_rest_of_its_group(tmp_path):
+    """VIPeR 001's two views are one person the adversary does not link before concealment, so
+    they are split; each output must still defeat the adversary against the *other* view too
+    (what `deid verify` checks), or be reported not private."""
+    root = tmp_path / "in"
+    _real_crop("cam_a/001_45.bmp", root / "cam_a" / "001_45.bmp")
+    _real_crop("cam_b/001_90.bmp", root / "cam_b" / "001_90.bmp")
+    result = _run([root, "-o", tmp_path / "out", "--group-by", "viper", "--seed", "0"])
+    records = _report(tmp_path / "out")
+    assert result.exit_code == (3 if any(r["success"] is False for r in records.values()) else 0)
+    checked = deid.verify(tmp_path / "out")
+    assert checked.counts()["contradicted"] == 0 and checked.exit_code == 0
 
 
 def test_seeded_outfit_runs_are_reproducible(tmp_path):
