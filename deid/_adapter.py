@@ -142,8 +142,9 @@ def _hold_against_group(
 
     Each output must defeat the adversary against its own original (the loop's check) and against
     the group's other originals. When a part's output still matches another appearance, the whole
-    group is concealed again as one person; that result is kept only if every output passes both
-    checks, otherwise the matched outputs are reported not private.
+    group is concealed again as one person, each appearance checked against every original of the
+    group; that result is kept only if every output passes both checks, otherwise the matched
+    outputs are reported not private.
     """
     from deid._people import private_recut
 
@@ -159,10 +160,12 @@ def _hold_against_group(
     bad = matched(first)
     if not any(r.success and b for r, b in zip(first, bad, strict=True)):
         return list(first)
-    (whole,) = conceal([list(originals)], [formats])
-    note = "concealed with its group: on its own it still matched another appearance of the group"
-    again = [_crop_result(whole, j, note) for j in range(len(originals))]
-    if all(r.success for r in again) and not any(matched(again)):
+    # Each appearance twice: the loop checks an appearance against the person's *other* originals,
+    # so its copy makes it defeat its own original as well as the rest of the group's.
+    (whole,) = conceal([list(originals) * 2], [formats * 2])
+    note = "on its own it still matched another appearance of its group, so it was concealed again with the group"
+    again = [_crop_result(whole, j, f"{first[j].group_reason}; {note}") for j in range(len(originals))]
+    if whole.success and not any(matched(again)):
         return list(again)
     flag = "; it still matches another appearance of its group, so it is NOT private"
     return [

@@ -43,7 +43,7 @@ def _partners(record: dict, records: list[dict]) -> list[dict]:
         return [record]
     if reason.startswith("grouped"):
         return mates
-    if reason.startswith(("split from its group", "concealed with its group")):
+    if reason.startswith("split from its group"):
         return [record, *mates]
     pytest.fail(f"unexpected group_reason: {reason!r}")
 
