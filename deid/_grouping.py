@@ -13,7 +13,8 @@ A group is split into the connected parts of that link graph; an appearance with
 own person. On the 127 VIPeR test persons with the bundled adversary (network and colour matcher,
 202 gallery persons), 113 of the 127 true cross-camera pairs are linked (89.0%) and 14726 of the
 16002 pairs of different persons are not (92.0%). Splitting a true pair costs consistency, not
-privacy: each part is then checked against its own original, the stricter test.
+privacy: each part is checked against its own original, and the batch then checks its outputs
+against the rest of the group too (``deid._adapter``), as ``deid verify`` does.
 """
 
 from __future__ import annotations
