@@ -60,6 +60,8 @@ class Record:
     sha256: str | None = None  # of the output file's bytes, as written
     #: A frame's people as ``[x, y, w, h]`` in its pixels, in the order of the per-person lists.
     boxes: list[list[int]] | None = None
+    #: Per person of a frame the finder searched: ``score``, ``uncertain``, 33 ``keypoints``.
+    people: list[dict[str, Any]] | None = None
 
 
 FIELDS = tuple(f.name for f in fields(Record))

@@ -22,7 +22,15 @@ from tqdm import tqdm
 
 from deid._inputs import InputFile, Inputs, group_files
 from deid._report import Record, Report
-from deid.detection import Box, BoxesError, clip_boxes, crop_boxes, detect_people, is_person_crop, paste_crops
+from deid.detection import (
+    Box,
+    BoxesError,
+    clip_boxes,
+    crop_boxes,
+    find_frame_people,
+    is_person_crop,
+    paste_crops,
+)
 from reid_model.io import (
     ImageReadError,
     decode_image,
@@ -36,6 +44,7 @@ from reid_model.io import (
 
 if TYPE_CHECKING:
     from deid.batch import BatchConfig
+    from deid.finder import Person
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class _Job:
     source: str = ""
     seconds: float = 0.0  # detection time, then plus this job's share of the conceal call
     results: list[list[CropResult]] = field(default_factory=list)
+    found: list[dict[str, Any]] | None = None  # what the finder saw of each person (not for --boxes)
 
     @property
     def images(self) -> list[torch.Tensor]:
@@ -235,8 +245,12 @@ class Runner:
                 source += f" (warning: {'; '.join(clipped)})"
                 self.warnings.append(f"{member.path}: {'; '.join(clipped)}")
         start = time.perf_counter()
+        found = None
         try:
-            crops, used = crop_boxes(image, given if given is not None else detect_people(image))
+            if given is None:
+                people_found = find_frame_people(image)
+                given, found = [p.box for p in people_found], [_found(p) for p in people_found]
+            crops, used = crop_boxes(image, given)
         except Exception as exc:
             self._record(
                 member,
@@ -250,7 +264,7 @@ class Runner:
             people = [[c] for c in crops]
             detection = time.perf_counter() - start
             frame = [_compact(image)]
-            self._hold(_Job(key, [member], frame, people, used, source, seconds=detection))
+            self._hold(_Job(key, [member], frame, people, used, source, seconds=detection, found=found))
             return
         error, note = f"no person found by {source}", "not written: the frame was not anonymized"
         target = None
@@ -403,6 +417,7 @@ class Runner:
             seconds=round(job.seconds, 4),
             sha256=digest,
             boxes=[[b.x, b.y, b.w, b.h] for b in job.boxes],
+            people=job.found,
         )
         self._heatmaps(
             [(crop[0], r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
@@ -475,6 +490,16 @@ def _output_problem(file: InputFile, record: Record) -> str | None:
     if (output.shape[2], output.shape[1]) != (width, height):
         return f"is {output.shape[2]}x{output.shape[1]} pixels, the input {width}x{height}"
     return None
+
+
+def _found(person: Person) -> dict[str, Any]:
+    """What the report keeps of a person the finder found: score, unsure flag, 33 keypoints."""
+    keypoints = [[round(float(v), 1) for v in point] for point in person.keypoints.tolist()]
+    return {
+        "score": round(float(person.score), 4),
+        "uncertain": bool(person.uncertain),
+        "keypoints": keypoints,
+    }
 
 
 def _compact(image: torch.Tensor) -> torch.Tensor:

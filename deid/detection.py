@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -23,6 +23,9 @@ import torch
 
 from reid_model._check import check_images, check_positive
 from reid_model.io import resize, to_uint8_bgr
+
+if TYPE_CHECKING:
+    from deid.finder import Person
 
 
 class Box(NamedTuple):
@@ -130,6 +133,18 @@ def hog_people(
     return sorted(boxes, key=lambda b: -b.score)
 
 
+def find_frame_people(image: torch.Tensor, *, uncertain: bool = True) -> list[Person]:
+    """The people in ``image (3, H, W)`` as :func:`deid.finder.find_people` finds them (box, score,
+    silhouette, keypoints), confirmed first, then (with ``uncertain``) the unsure proposals; an
+    image smaller than the finder can search has none (see :func:`detect_people`)."""
+    from deid.finder import MIN_FRAME, find_people
+
+    _check_image(image)
+    if image.shape[-2] < MIN_FRAME[0] or image.shape[-1] < MIN_FRAME[1]:
+        return []
+    return [p for p in find_people(image) if uncertain or not p.uncertain]
+
+
 def detect_people(image: torch.Tensor, *, uncertain: bool = True) -> list[Box]:
     """The people in ``image (3, H, W)``: the boxes of :func:`deid.finder.find_people`.
 
@@ -151,12 +166,7 @@ def detect_people(image: torch.Tensor, *, uncertain: bool = True) -> list[Box]:
         >>> detect_people(torch.rand(3, 20, 30))
         []
     """
-    from deid.finder import MIN_FRAME, find_people
-
-    _check_image(image)
-    if image.shape[-2] < MIN_FRAME[0] or image.shape[-1] < MIN_FRAME[1]:
-        return []
-    return [p.box for p in find_people(image) if uncertain or not p.uncertain]
+    return [p.box for p in find_frame_people(image, uncertain=uncertain)]
 
 
 def clip_boxes(boxes: Sequence[Box], width: int, height: int) -> tuple[list[Box], list[str]]:

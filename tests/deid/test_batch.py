@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from deid._inputs import BatchError, InputFile, check_output, collect_inputs, group_key
 from deid._report import FIELDS
 from deid.batch import BatchConfig, CropResult, run_batch
+from deid.finder import find_people
 from reid_model.io import read_image
 from tests.deid.conftest import StandIn, tree_hashes, write_crop
 
@@ -471,3 +473,19 @@ def test_the_heatmap_writer_draws_attributions(tmp_path, tiny_embedder):
     write([image, image], [None, torch.rand(1, 128, 48)], [tmp_path / "a.png", tmp_path / "b.png"])
     for name in ("a.png", "b.png"):
         assert read_image(tmp_path / name).shape == (3, 128, 48)
+
+
+def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_root, tmp_path, stand_in):
+    """A real street frame through the finder: boxes, scores, unsure flags and 33 keypoints per person."""
+    frame = pennfudan_root / "PNGImages" / "PennPed00001.png"
+    (tmp_path / "in").mkdir()
+    shutil.copy(frame, tmp_path / "in" / frame.name)
+    summary = run_batch(_config([tmp_path / "in"], tmp_path / "out"), conceal_group=stand_in)
+    (record,) = json.loads(summary.report_json.read_text())["records"]
+    people = find_people(read_image(frame))
+    assert record["status"] == "ok" and record["kind"] == "frame" and record["persons"] == len(people) >= 2
+    assert record["boxes"] == [[p.box.x, p.box.y, p.box.w, p.box.h] for p in people]
+    assert [p["uncertain"] for p in record["people"]] == [p.uncertain for p in people]
+    for seen, person in zip(record["people"], people, strict=True):
+        assert seen["score"] == pytest.approx(person.score, abs=1e-4)
+        assert torch.allclose(torch.tensor(seen["keypoints"]), person.keypoints, atol=0.051)
