@@ -22,21 +22,17 @@ from typing import Any
 import torch
 
 from deid import Adversary
-from deid.attackers import (
+from deid.audit import (
     Attacker,
     adaptive_attacker,
     checkpoint_attacker,
+    format_table,
     handcrafted_attacker,
     model_attacker,
-)
-from deid.audit import (
-    Concealer,
-    audit,
-    baseline_concealers,
-    format_table,
-    loop_concealers,
     write_report,
 )
+from deid.audit import run_audit
+from deid.audit.concealers import Concealer, baseline_concealers, loop_concealers
 from reid_model import (
     HandcraftedMatcher,
     Split,
@@ -111,7 +107,7 @@ def main() -> None:
         loop["adversary"] = Adversary.default(color=False)
     methods = _methods(args.methods, **loop)
     t = time.perf_counter()
-    rows = audit(
+    rows = run_audit(
         methods,
         samples,
         split,

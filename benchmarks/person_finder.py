@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 import torch
 
-from deid.detection import Box, hog_people
+from deid.boxes import Box
+from deid.detection import hog_people
 from deid.finder import POSE_CONNECTIONS, FinderConfig, Person, find_people
 from reid_model.io import read_image
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import cv2
 
-from deid.verify import OUTCOMES, verify
+from deid.batch import verify
+from deid.batch.verify import OUTCOMES
 from reid_model import default_metadata, load_viper, select
 
 ROOT = Path(__file__).resolve().parents[1]

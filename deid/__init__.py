@@ -1,18 +1,40 @@
-"""deid: conceal what makes a person re-identifiable, checked against a re-id adversary."""
+"""deid: conceal what makes a person re-identifiable, checked against a re-id adversary.
+
+The rooms: :mod:`deid.operators` (what changes pixels), :mod:`deid.loop` (the conceal loop and
+the one path from an image to its concealed people), :mod:`deid.batch` (folders, the report and
+``deid verify``), :mod:`deid.audit` (attackers and utility), :mod:`deid.finder` (people in
+frames), :mod:`deid.cli` (the ``deid`` command); :mod:`deid.adversary`, :mod:`deid.boxes` and
+:mod:`deid.detection` are shared by them.
+"""
 
 from deid.adversary import Adversary, PrivacyCheck
-from deid.attackers import (
+from deid.audit import (
     Attacker,
     adaptive_attacker,
+    area_concealed,
     checkpoint_attacker,
     finetune,
     handcrafted_attacker,
     model_attacker,
+    person_detected,
+    psnr,
+    run_audit,
+    ssim,
 )
-from deid.audit import audit
-from deid.batch import BatchConfig, BatchError, BatchSummary, CropResult, run_batch
-from deid.conceal import ConcealConfig, FrameResult, PersonResult, conceal, conceal_people, conceal_person
-from deid.detection import Box, BoxesError, crop_boxes, detect_people, is_person_crop, load_boxes, paste_crops
+from deid.batch import (
+    BatchConfig,
+    BatchError,
+    BatchSummary,
+    CropResult,
+    Verification,
+    VerifyError,
+    run_batch,
+    verify,
+)
+from deid.batch.boxes import load_boxes
+from deid.boxes import Box, BoxesError, crop_boxes, paste_crops
+from deid.detection import detect_people, is_person_crop
+from deid.loop import ConcealConfig, FrameResult, PersonResult, conceal, conceal_people, conceal_person
 from deid.operators import (
     OPERATORS,
     Blur,
@@ -31,8 +53,6 @@ from deid.operators import (
     noise,
     pixelate,
 )
-from deid.utility import area_concealed, person_detected, psnr, ssim
-from deid.verify import Verification, VerifyError, verify
 
 __all__ = [
     "OPERATORS",
@@ -60,7 +80,6 @@ __all__ = [
     "VerifyError",
     "adaptive_attacker",
     "area_concealed",
-    "audit",
     "blur",
     "build_operator",
     "checkpoint_attacker",
@@ -82,6 +101,7 @@ __all__ = [
     "person_detected",
     "pixelate",
     "psnr",
+    "run_audit",
     "run_batch",
     "ssim",
     "verify",

@@ -9,8 +9,8 @@ fails while the shipped file is out of date.
 from __future__ import annotations
 
 from deid import Adversary
-from deid._outfits import BUNDLED, save_outfit_embeddings
-from deid._people import MODEL_SIZE
+from deid.loop.appearances import MODEL_SIZE
+from deid.operators.outfit import BUNDLED, save_outfit_embeddings
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from reid_model import Embedder
+from reid_model import Embedder, StripeEmbedder, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -113,3 +114,41 @@ class TinyEmbedder(Embedder):
 def tiny_embedder() -> TinyEmbedder:
     torch.manual_seed(0)
     return TinyEmbedder().eval()
+
+
+#: Attributes of the fake dataset's 12 persons (ids 0..11), chosen to split them evenly.
+FAKE_ATTRIBUTES = {
+    "upperBodyRed": lambda pid: pid % 2,
+    "hairLong": lambda pid: int(pid % 3 == 0),
+    "personalMale": lambda pid: int(pid < 6),
+    "footwearWhite": lambda pid: int(pid in (1, 4, 7, 10, 11)),
+}
+
+
+@pytest.fixture
+def attributes_csv(tmp_path: Path) -> Path:
+    """A PETA-style attribute CSV for the ``fake_viper`` persons."""
+    path = tmp_path / "attributes.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["person_id", "official_id", "cam_a_file", "cam_b_file", *FAKE_ATTRIBUTES])
+        for pid in range(12):
+            writer.writerow(
+                [
+                    pid,
+                    pid,
+                    f"{pid:03d}_0.bmp",
+                    f"{pid:03d}_90.bmp",
+                    *(f(pid) for f in FAKE_ATTRIBUTES.values()),
+                ]
+            )
+    return path
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path: Path) -> Path:
+    """A small stripe embedder saved as a checkpoint whose split tests persons 0..11."""
+    torch.manual_seed(0)
+    model = StripeEmbedder(widths=(8, 16), stripes=2, embedding_dim=8).eval()
+    split = {"name": "seed", "seed": 0, "train": [], "val": [], "test": list(range(12)), "trial": 0}
+    return save_checkpoint(tmp_path / "tiny.safetensors", model, {"split": split})

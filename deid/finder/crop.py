@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deid.detection import Box
+from deid.boxes import Box
 from deid.finder._windows import aligned_window, cut_windows
 from deid.finder.model import PoseModel, default_model
 from deid.finder.pipeline import FinderConfig, Person, _box_of, _candidates, _keypoints, _silhouettes, _to_rgb

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from deid.detection import Box
+from deid.boxes import Box
 from deid.finder._windows import (
     aligned_window,
     cut_windows,

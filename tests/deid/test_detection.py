@@ -8,17 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from deid.detection import (
-    Box,
-    BoxesError,
-    clip_boxes,
-    crop_boxes,
-    detect_people,
-    is_person_crop,
-    load_boxes,
-    match_boxes,
-    paste_crops,
-)
+from deid.batch.boxes import BoxesError, load_boxes, match_boxes
+from deid.boxes import Box, clip_boxes, crop_boxes, paste_crops
+from deid.detection import detect_people, is_person_crop
 from reid_model.io import read_image
 
 

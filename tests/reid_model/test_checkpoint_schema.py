@@ -129,9 +129,8 @@ def test_bad_galleries_are_refused(
 
 
 def test_deid_weights_with_a_nan_gallery_is_refused(tmp_path: Path) -> None:
-    from deid._adapter import build_adversary
-    from deid._inputs import BatchError
-    from deid.batch import BatchConfig
+    from deid.batch import BatchConfig, BatchError
+    from deid.batch.wiring import build_adversary
 
     weights, meta = _copy(tmp_path)
     _write(weights, meta)

@@ -1,0 +1,22 @@
+"""Batch concealment behind ``deid conceal INPUT... -o OUTDIR``, its report, and ``deid verify``."""
+
+from deid.batch.config import BatchConfig
+from deid.batch.inputs import BatchError
+from deid.batch.run import BatchSummary, per_group, run_batch
+from deid.batch.runner import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter
+from deid.batch.verify import Verification, VerifyError, verify
+
+__all__ = [
+    "BatchConfig",
+    "BatchError",
+    "BatchSummary",
+    "ConcealBatch",
+    "ConcealGroup",
+    "CropResult",
+    "HeatmapWriter",
+    "Verification",
+    "VerifyError",
+    "per_group",
+    "run_batch",
+    "verify",
+]

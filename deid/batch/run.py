@@ -1,0 +1,189 @@
+"""The batch runner behind ``deid conceal INPUT... -o OUTDIR``.
+
+Inputs (files, folders, globs) are grouped by person. Each group's crops are concealed together
+(one person, one mask); each full frame is searched for people, each person concealed on their
+own and pasted back. People are handed to the conceal function in batches of about
+``batch_size`` crops. Outputs mirror the input folders under the output folder and are written
+atomically; inputs are only read. Every input gets a record in the report (see
+:mod:`deid.batch.report`), written as the run goes, and ``resume`` skips what an earlier run finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from deid.batch import wiring
+from deid.batch.boxes import BoxesError, load_boxes, match_boxes
+from deid.batch.config import BatchConfig
+from deid.batch.inputs import BatchError, check_output, collect_inputs
+from deid.batch.lock import FolderLock
+from deid.batch.report import Report, ReportError
+from deid.batch.runner import (
+    ConcealBatch,
+    ConcealGroup,
+    CropResult,
+    HeatmapWriter,
+    Result,
+    Runner,
+    WrittenCheck,
+)
+from deid.boxes import Box
+
+__all__ = [
+    "BatchConfig",
+    "BatchError",
+    "BatchSummary",
+    "ConcealBatch",
+    "ConcealGroup",
+    "CropResult",
+    "HeatmapWriter",
+    "per_group",
+    "run_batch",
+]
+
+
+@dataclass
+class BatchSummary:
+    """How a batch went: record counts by status, and where the report is."""
+
+    counts: dict[str, int]
+    still_matched: int
+    resumed: int
+    report_json: Path
+    report_csv: Path
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a file failed; else 3 when a written output is still matched; else 0.
+
+        0 means every output written is private by the adversary's check; a script that
+        publishes the outputs on success never publishes a person the report calls matched.
+        """
+        if self.counts.get("failed", 0):
+            return 1
+        return 3 if self.still_matched else 0
+
+
+def per_group(conceal_group: ConcealGroup) -> ConcealBatch:
+    """A ``conceal_batch`` that calls ``conceal_group`` once per person."""
+
+    def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[Sequence[Result]]:
+        return [conceal_group(images, files) for images, files in zip(people, paths, strict=True)]
+
+    return conceal_batch
+
+
+def _lock_folders(output: Path, report: Path) -> list[tuple[Path, str]]:
+    """The folders one run holds: the output folder, and the report's when it is elsewhere."""
+    folders = [(output, "output")]
+    if os.path.realpath(report.parent) != os.path.realpath(output):
+        folders.append((report.parent, "report"))
+    return folders
+
+
+def _concealers(
+    config: BatchConfig,
+    conceal_group: ConcealGroup | None,
+    conceal_batch: ConcealBatch | None,
+    write_heatmaps: HeatmapWriter | None,
+) -> tuple[ConcealBatch, HeatmapWriter | None, WrittenCheck | None]:
+    """The conceal function, heatmap writer and written-frame check of a run: the given ones,
+    else the bundled loop (whose adversary also checks the people re-cut from written frames)."""
+    if conceal_batch is None and conceal_group is not None:
+        conceal_batch = per_group(conceal_group)
+    check_written = None
+    if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
+        adversary = wiring.build_adversary(config)
+        if conceal_batch is None:
+            check_written = wiring.written_checker(adversary)
+        conceal_batch = conceal_batch or wiring.person_concealer(config, adversary)
+        if config.heatmaps and write_heatmaps is None:
+            write_heatmaps = wiring.heatmap_writer(adversary)
+    return conceal_batch, write_heatmaps if config.heatmaps else None, check_written
+
+
+def run_batch(
+    config: BatchConfig,
+    *,
+    conceal_group: ConcealGroup | None = None,
+    conceal_batch: ConcealBatch | None = None,
+    write_heatmaps: HeatmapWriter | None = None,
+) -> BatchSummary:
+    """Conceal every image the inputs name, write the outputs and the report.
+
+    Args:
+        config: the run's settings.
+        conceal_group: conceals one person's appearances (used one person at a time).
+        conceal_batch: conceals several people per call; by default, unless ``conceal_group``
+            is given, the conceal loop (:func:`deid.conceal_people`) against the bundled
+            adversary, or ``config.weights`` with its gallery.
+        write_heatmaps: writes attribution overlays when ``config.heatmaps`` is set; by
+            default each crop's attribution overlay (:func:`attribution.save_heatmap`).
+
+    Raises:
+        BatchError: the output folder or report would overlap the inputs, the boxes file is
+            malformed or names inputs ambiguously, or another run holds the output folder
+            (a ``LockError``). Problems with single files are reported per file instead.
+        ReportError: the report cannot be written (up front, or during the run: the run
+            stops there, the last complete report stays on disk).
+
+    Example:
+        >>> config = BatchConfig(inputs=("photos",), output="anonymized")
+        >>> summary = run_batch(config)  # doctest: +SKIP
+        >>> summary.counts  # doctest: +SKIP
+        {'ok': 12, 'failed': 0, 'skipped': 1, 'no_person': 0}
+    """
+    output = Path(config.output)
+    found = collect_inputs(config.inputs, output=output)
+    report_path = config.report_path
+    for parent in (output, *output.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise BatchError(
+                    f"output folder {output}: {parent} is a file, expected a folder", param="output"
+                )
+            break
+    check_output(found, output, [report_path.with_suffix(s) for s in (".json", ".csv", ".jsonl")])
+    boxes: dict[Path, list[Box]] | None = None
+    unused: list[str] = []
+    try:
+        if config.boxes:
+            files = [f.path for f in found.files]
+            where = f"boxes file {config.boxes}"
+            boxes, unused = match_boxes(load_boxes(config.boxes), files, found.roots, source=where)
+    except BoxesError as exc:
+        raise BatchError(str(exc), param="boxes") from exc
+    with contextlib.ExitStack() as held:
+        locks = [held.enter_context(FolderLock(f, param=p)) for f, p in _lock_folders(output, report_path)]
+        conceal_batch, write_heatmaps, check_written = _concealers(
+            config, conceal_group, conceal_batch, write_heatmaps
+        )
+        # What shapes the outputs; a resumed run warns when these differ from the earlier run's.
+        unshaping = ("progress", "batch_size", "queue_megapixels", "resume")
+        settings = {k: v for k, v in asdict(config).items() if k not in unshaping}
+        report = Report(report_path, settings=settings, resume=config.resume)
+        runner = Runner(config, output, report, conceal_batch, write_heatmaps, boxes, check_written)
+        try:
+            runner.run(found)
+        except ReportError as exc:
+            raise ReportError(exc.path, OSError(exc.reason), during_run=True) from exc
+        finally:
+            report.close()
+    warnings = [w for lock in locks for w in lock.warnings]
+    warnings.extend(runner.warnings)
+    if unused:
+        keys = ", ".join(repr(k) for k in unused[:5]) + (
+            f" and {len(unused) - 5} more" if len(unused) > 5 else ""
+        )
+        warnings.append(f"boxes file {config.boxes}: {len(unused)} key(s) name no input: {keys}")
+    if config.resume and report.previous_settings not in (None, report.settings):
+        warnings.append("the settings differ from the resumed run's; finished files were kept as they were")
+    still = sum(1 for r in report.records.values() if r.status == "ok" and r.success is False)
+    return BatchSummary(report.counts(), still, runner.resumed, report.json_path, report.csv_path, warnings)

@@ -1,0 +1,226 @@
+"""What the batch runner plugs in by default: the adversary, the conceal loop and heatmaps.
+
+Kept apart from :mod:`deid.batch` so the runner can be tested with stand-ins, and so the
+names the conceal loop uses live in one small place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from deid.batch.inputs import BatchError
+
+if TYPE_CHECKING:
+    from deid.adversary import Adversary
+    from deid.batch.config import BatchConfig
+    from deid.batch.runner import ConcealBatch, CropResult, HeatmapWriter, WrittenCheck
+    from deid.loop.results import PersonResult
+
+
+def build_adversary(config: BatchConfig) -> Adversary:
+    """The run's adversary: the bundled model and gallery, or ``--weights`` and its gallery.
+
+    A checkpoint ``model.safetensors`` needs its gallery of other people's embeddings beside it
+    as ``model_gallery.safetensors`` (tensors ``embeddings (G, D)`` and ``labels (G,)``), the
+    layout of the bundled default.
+    """
+    from deid.adversary import Adversary
+    from reid_model import CheckpointError, load_checkpoint, load_gallery
+
+    if not config.weights:
+        if config.top_k is None:
+            return Adversary.default(device=config.device)
+        return Adversary.default(device=config.device, top_k=config.top_k)
+    weights = Path(config.weights)
+    gallery_path = weights.with_name(weights.stem + "_gallery.safetensors")
+    try:
+        model = load_checkpoint(weights, device=config.device)
+        gallery = load_gallery(gallery_path, width=model.embedding_dim)[0]
+    except (CheckpointError, FileNotFoundError, OSError) as exc:
+        raise BatchError(
+            f"cannot use --weights {weights}: {exc}; a checkpoint needs its gallery beside it as "
+            f"{gallery_path.name} (embeddings (G, D), labels (G,))",
+            param="weights",
+        ) from exc
+    if config.top_k is not None:
+        return Adversary([model], [gallery.to(config.device)], top_k=config.top_k)
+    return Adversary([model], [gallery.to(config.device)])
+
+
+def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
+    """``conceal_batch`` backed by :func:`deid.loop.conceal_people` with the run's settings.
+
+    A claimed person (a group of files) is first split into the parts the adversary sees as one
+    person (:func:`deid.loop.grouping.split_groups`); each part is concealed as a person, and each
+    crop's result carries why it was (or was not) concealed with its group.
+    """
+    from deid.loop.config import ConcealConfig
+    from deid.loop.grouping import split_groups
+    from deid.loop.search import conceal_people
+    from reid_model.io import output_format
+
+    options = {k: v for k, v in (("top_k", config.top_k), ("budget", config.budget)) if v is not None}
+    loop = ConcealConfig(
+        operator=config.operator,
+        strength=config.strength,
+        method=config.method,
+        colors=config.colors,
+        seed=config.seed,
+        **options,  # type: ignore[arg-type]
+    )
+
+    def conceal(people: list[list[torch.Tensor]], formats: list[list[str]]) -> list[PersonResult]:
+        return conceal_people(
+            people,
+            config=loop,
+            adversary=adversary,
+            device=config.device,
+            keep_attributions=config.heatmaps,
+            formats=formats,
+        )
+
+    def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
+        splits = split_groups(adversary, people)
+        parts = [(p, part) for p, split in enumerate(splits) for part in split.parts]
+        # an output keeps its input's suffix, so its format: each appearance is checked as written
+        formats = [[output_format(path) for path in files] for files in paths]
+        results = conceal(
+            [[people[p][i] for i in part] for p, part in parts],
+            [[formats[p][i] for i in part] for p, part in parts],
+        )
+        out: list[list[CropResult | None]] = [[None] * len(person) for person in people]
+        for (p, part), r in zip(parts, results, strict=True):
+            for j, i in enumerate(part):
+                out[p][i] = _crop_result(r, j, splits[p].reasons[i])
+        # A split appearance was checked against its own original; it must not match the other
+        # appearances its group claimed either (`deid verify` checks against the whole group).
+        for p, split in enumerate(splits):
+            if len(split.parts) > 1:
+                out[p] = _hold_against_group(adversary, people[p], out[p], formats[p], conceal)
+        return [[_filled(result) for result in person] for person in out]
+
+    return conceal_batch
+
+
+def _crop_result(r: PersonResult, j: int, reason: str | None) -> CropResult:
+    """The batch's result for appearance ``j`` of the loop's person result ``r``."""
+    from deid.batch.runner import CropResult
+
+    return CropResult(
+        image=r.images[j],
+        steps=r.steps,
+        area=r.area,
+        fallback=r.fallback,
+        success=r.success,
+        scores_before=r.scores_before,
+        scores_after=r.scores_after,
+        attribution=None if r.attributions is None else r.attributions[j],
+        outfit=r.outfit,
+        encoded=None if r.encoded is None else r.encoded[j],
+        group_reason=reason,
+    )
+
+
+def _written(result: CropResult) -> torch.Tensor:
+    from reid_model.io import decode_image
+
+    return result.image if result.encoded is None else decode_image(result.encoded, name="the checked output")
+
+
+def _hold_against_group(
+    adversary: Adversary,
+    originals: list[torch.Tensor],
+    results: list[CropResult | None],
+    formats: list[str],
+    conceal: Callable[[list[list[torch.Tensor]], list[list[str]]], list[PersonResult]],
+) -> list[CropResult | None]:
+    """Check a split group's outputs against every original of the group; fix or flag those matched.
+
+    Each output must defeat the adversary against its own original (the loop's check) and against
+    the group's other originals. When a part's output still matches another appearance, the whole
+    group is concealed again as one person, each appearance checked against every original of the
+    group; that result is kept only if every output passes both checks, otherwise the matched
+    outputs are reported not private.
+    """
+    from deid.loop.appearances import private_recut
+
+    def matched(candidate: list[CropResult]) -> list[bool]:
+        written = [_written(r) for r in candidate]
+        alone = private_recut(adversary, originals, written)
+        together = private_recut(
+            adversary, originals, written, groups=torch.zeros(len(written), dtype=torch.long)
+        )
+        return [not (a and t) for a, t in zip(alone, together, strict=True)]
+
+    first = [_filled(r) for r in results]
+    bad = matched(first)
+    if not any(r.success and b for r, b in zip(first, bad, strict=True)):
+        return list(first)
+    # Each appearance twice: the loop checks an appearance against the person's *other* originals,
+    # so its copy makes it defeat its own original as well as the rest of the group's.
+    (whole,) = conceal([list(originals) * 2], [formats * 2])
+    note = "on its own it still matched another appearance of its group, so it was concealed again with the group"
+    again = [_crop_result(whole, j, f"{first[j].group_reason}; {note}") for j in range(len(originals))]
+    if whole.success and not any(matched(again)):
+        return list(again)
+    flag = "; it still matches another appearance of its group, so it is NOT private"
+    return [
+        replace(r, success=False, group_reason=(r.group_reason or "") + flag) if b and r.success else r
+        for r, b in zip(first, bad, strict=True)
+    ]
+
+
+def _filled(result: CropResult | None) -> CropResult:
+    if result is None:  # every appearance is in exactly one part: this cannot happen
+        raise RuntimeError("an appearance was left out of its group's split")
+    return result
+
+
+def written_checker(adversary: Adversary) -> WrittenCheck:
+    """Check people as re-cut from a written frame, each against their own original crop.
+
+    The same rule as the conceal loop's (:meth:`deid.adversary.Adversary.check`): a person is
+    private when no model matches the re-cut crop to the original better than chance.
+    """
+    from deid.loop.appearances import private_recut
+
+    def check(originals: list[torch.Tensor], written: list[torch.Tensor]) -> list[bool]:
+        return private_recut(adversary, originals, written)
+
+    return check
+
+
+def heatmap_writer(adversary: Adversary) -> HeatmapWriter:
+    """Write each crop's attribution overlay (PNG) with ``attribution.save_heatmap``.
+
+    Uses the conceal loop's own attribution (what drove the mask) when given; otherwise the
+    match of the crop to itself under the first adversary model, by Integrated Gradients
+    from a black image.
+    """
+    from attribution import DistanceScore, explain, save_heatmap
+    from reid_model import embed
+
+    model = adversary.models[0]
+
+    def write_heatmaps(
+        originals: list[torch.Tensor], attributions: list[torch.Tensor | None], paths: list[Path]
+    ) -> None:
+        for image, attribution, path in zip(originals, attributions, paths, strict=True):
+            if attribution is None or not bool(attribution.abs().sum() > 0):
+                batch = image[None]
+                attribution = explain(DistanceScore(model, embed(model, batch)), batch)[0]
+            elif tuple(attribution.shape[-2:]) != tuple(image.shape[-2:]):
+                attribution = torch.nn.functional.interpolate(
+                    attribution[None].float(),
+                    size=tuple(image.shape[-2:]),
+                    mode="bilinear",
+                    align_corners=False,
+                )[0]
+            save_heatmap(path, image, attribution)
+
+    return write_heatmaps

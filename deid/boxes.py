@@ -1,0 +1,134 @@
+"""Person boxes in a frame: clip them to the frame, cut the people out, paste them back."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+
+from reid_model._check import check_images
+
+if TYPE_CHECKING:
+    pass
+
+
+class Box(NamedTuple):
+    """A person box in pixels: top-left corner, width, height and a detector score."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float = 1.0
+
+
+class BoxesError(ValueError):
+    """A boxes JSON file could not be used; the message names the file, the entry and the reason."""
+
+
+def clip_boxes(boxes: Sequence[Box], width: int, height: int) -> tuple[list[Box], list[str]]:
+    """Clip ``boxes`` to a frame of ``width x height`` pixels, saying which were clipped.
+
+    A box partly outside the frame is cut to the part inside it, with a warning; a box with
+    nothing inside the frame is an error (it was probably meant for another image), never
+    dropped silently.
+
+    Returns:
+        The clipped boxes, in order, and one warning per clipped box naming it.
+
+    Raises:
+        BoxesError: a box lies wholly outside the frame.
+
+    Example:
+        >>> boxes, warnings = clip_boxes([Box(380, 10, 40, 100)], 400, 300)
+        >>> boxes
+        [Box(x=380, y=10, w=20, h=100, score=1.0)]
+        >>> warnings[0]
+        'box 0 [380, 10, 40, 100] reaches outside the 400x300 frame: clipped to [380, 10, 20, 100]'
+    """
+    out, warnings = [], []
+    for i, box in enumerate(boxes):
+        x0, y0 = max(0, box.x), max(0, box.y)
+        x1, y1 = min(width, box.x + box.w), min(height, box.y + box.h)
+        given = [box.x, box.y, box.w, box.h]
+        if x1 <= x0 or y1 <= y0:
+            raise BoxesError(
+                f"box {i} {given} lies wholly outside the {width}x{height} frame; "
+                "expected a box overlapping the image (is it meant for another file?)"
+            )
+        clipped = Box(x0, y0, x1 - x0, y1 - y0, box.score)
+        if clipped != box:
+            kept = [clipped.x, clipped.y, clipped.w, clipped.h]
+            warnings.append(f"box {i} {given} reaches outside the {width}x{height} frame: clipped to {kept}")
+        out.append(clipped)
+    return out, warnings
+
+
+def crop_boxes(
+    image: torch.Tensor, boxes: Sequence[Box], *, padding: float = 0.0
+) -> tuple[list[torch.Tensor], list[Box]]:
+    """Cut ``boxes`` out of ``image (3, H, W)``, grown by ``padding`` (a fraction of each side).
+
+    Boxes are clipped to the image (see :func:`clip_boxes` to be told which); a box with
+    nothing inside the image is an error.
+
+    Returns:
+        The crops ``(3, h, w)`` (copies) and the clipped boxes they came from, for
+        :func:`paste_crops`.
+
+    Raises:
+        BoxesError: a box lies wholly outside the image.
+
+    Example:
+        >>> crops, used = crop_boxes(torch.rand(3, 480, 640), [Box(10, 20, 48, 128)])
+        >>> crops[0].shape, used[0]
+        (torch.Size([3, 128, 48]), Box(x=10, y=20, w=48, h=128, score=1.0))
+    """
+    check_images(image, "image", batched=False)
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    height, width = image.shape[-2:]
+    clip_boxes(boxes, width, height)  # a box wholly outside is an error before any growing
+    grown = []
+    for box in boxes:
+        dx, dy = box.w * padding, box.h * padding
+        x0, y0 = math.floor(box.x - dx), math.floor(box.y - dy)
+        x1, y1 = math.ceil(box.x + box.w + dx), math.ceil(box.y + box.h + dy)
+        grown.append(Box(x0, y0, x1 - x0, y1 - y0, box.score))
+    used, _ = clip_boxes(grown, width, height)
+    crops = [image[:, b.y : b.y + b.h, b.x : b.x + b.w].clone() for b in used]
+    return crops, used
+
+
+def paste_crops(image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Sequence[Box]) -> torch.Tensor:
+    """Paste ``crops`` (each ``(3, h, w)``) into a copy of ``image (3, H, W)`` at ``boxes``.
+
+    ``boxes`` are the clipped boxes returned by :func:`crop_boxes`. Only the pixels a crop
+    changed are pasted: where boxes overlap, a later person's untouched pixels (still the
+    original frame's) never undo an earlier person's concealment; where both changed a pixel,
+    the later crop wins. The input image is not modified.
+
+    Example:
+        >>> frame = torch.rand(3, 480, 640)
+        >>> crops, used = crop_boxes(frame, [Box(10, 20, 48, 128)])
+        >>> bool(torch.equal(paste_crops(frame, crops, used), frame))
+        True
+    """
+    check_images(image, "image", batched=False)
+    if len(crops) != len(boxes):
+        raise ValueError(f"crops and boxes must have the same length, got {len(crops)} and {len(boxes)}")
+    height, width = image.shape[-2:]
+    out = image.clone()
+    for i, (crop, box) in enumerate(zip(crops, boxes, strict=True)):
+        if tuple(crop.shape) != (3, box.h, box.w):
+            got = tuple(crop.shape)
+            raise ValueError(f"crops[{i}] must have shape (3, {box.h}, {box.w}) to fit {box}, got {got}")
+        if box.x < 0 or box.y < 0 or box.x + box.w > width or box.y + box.h > height:
+            raise ValueError(f"boxes[{i}] = {box} must lie inside the image of {width}x{height} pixels")
+        region = out[:, box.y : box.y + box.h, box.x : box.x + box.w]
+        crop = crop.to(out.dtype)
+        changed = (crop != image[:, box.y : box.y + box.h, box.x : box.x + box.w]).any(0)
+        region[:, changed] = crop[:, changed]
+    return out

@@ -1,0 +1,5 @@
+"""``python -m deid.cli``: the ``deid`` command."""
+
+from deid.cli.app import main
+
+main()

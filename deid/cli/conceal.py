@@ -1,0 +1,182 @@
+"""``deid conceal INPUT... -o OUTDIR``: a thin click layer over :func:`deid.batch.run_batch`."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import click
+
+from deid.batch.config import BatchConfig
+from deid.batch.inputs import GROUP_BY, BatchError
+from deid.batch.report import ReportError
+from deid.batch.run import run_batch
+from deid.loop.config import ConcealConfig
+from deid.operators.registry import OPERATORS, build_operator
+
+_LOOP = {f.name: f.default for f in fields(ConcealConfig)}
+_PARAM_HINTS = {
+    "output": "-o/--output",
+    "report": "--report",
+    "boxes": "--boxes",
+    "weights": "--weights",
+}
+
+
+def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        build_operator(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
+
+
+@click.command("conceal", context_settings={"show_default": True})
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--operator",
+    default=_LOOP["operator"],
+    callback=_check_operator,
+    help=f"One of {', '.join(OPERATORS)}, or several joined by '+' (blur+color_shift).",
+)
+@click.option(
+    "--strength",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=_LOOP["strength"],
+    help="The operator's strength; 1 is the strongest.",
+)
+@click.option(
+    "--group-by",
+    type=click.Choice(GROUP_BY),
+    default="auto",
+    help="Appearances of one person share one mask. auto: VIPeR (cam_a/, cam_b/ NNN_AA.bmp) or "
+    "Market-1501 (0002_c1s1_000451_03.jpg) names only when every input has them, else each file "
+    "alone; folder: one person per folder; viper, market: those names; none: each file alone. "
+    "A group is split where the adversary does not see its appearances as one person "
+    "(the record's group_reason says why).",
+)
+@click.option(
+    "--heatmaps/--no-heatmaps", default=False, help="Write attribution overlays beside the outputs."
+)
+@click.option("--device", default="cpu", help="Torch device of the adversary.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The JSON report (a CSV goes beside it).  [default: OUTPUT/report.json]",
+)
+@click.option("--resume/--no-resume", default=False, help="Skip inputs the report already lists as done.")
+@click.option(
+    "--boxes",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON of person boxes [x, y, w, h] per image, used instead of the detector; keyed by the path "
+    "relative to an input folder, the full path, or a file name no other input has. A box partly "
+    "outside its frame is clipped (with a warning); wholly outside fails that file.",
+)
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An adversary checkpoint (with NAME_gallery.safetensors beside it); the bundled one when omitted.",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=0),
+    default=_LOOP["top_k"],
+    help="Success needs the true identity outside the adversary's top k.",
+)
+@click.option(
+    "--budget",
+    type=click.IntRange(min=0),
+    default=_LOOP["budget"],
+    help="Mask-growing steps before the whole-person fallback.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["integrated_gradients", "saliency", "grad_cam", "gradient_shap"]),
+    default=_LOOP["method"],
+    help="Attribution that ranks the cells to conceal: integrated_gradients conceals less area but "
+    "leaks more to other attackers and is about 2x slower than saliency.",
+)
+@click.option(
+    "--colors",
+    type=click.Choice(["outfit", "fixed"]),
+    default=_LOOP["colors"],
+    help="With --operator fill: 'outfit' fills each person with a two-tone outfit drawn at random "
+    "among those that defeat the adversary; 'fixed' fills everyone with mid grey.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seeds the outfit draw for a reproducible run [default: fresh randomness each run].",
+)
+@click.option(
+    "--keep-undetected",
+    is_flag=True,
+    default=False,
+    help="Also write frames where nobody was detected, unchanged (marked in the report).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=32,
+    help="Person crops per conceal call (at most; --queue-megapixels may send fewer).",
+)
+@click.option(
+    "--queue-megapixels",
+    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    default=BatchConfig.queue_megapixels,
+    help="Bounds memory: megapixels of images (whole frames and the people cut from them) held "
+    "while waiting for a conceal call (3 MB each for 8-bit frames, else 12 MB). A frame larger "
+    "than this goes alone; a smaller budget means fewer people per call, which is slower.",
+)
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
+@click.pass_context
+def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any) -> None:
+    """Conceal every person in INPUT... (files, folders, globs) until the re-id adversary fails.
+
+    Outputs mirror the input folders under OUTPUT; inputs are never modified. Each input gets a
+    record in the report. Exit code: 0 when every output written is private; 1 when any file
+    failed, or when the report cannot be written (the run stops; the last complete report
+    stays); 3 when every file was written but the adversary still matches a person in some
+    (their records say `success: false`). One run at a time per OUTPUT: a
+    lock file (.deid-conceal.lock, with the owner's PID and host) refuses a second run, and one
+    left by a run that died is taken over with a warning.
+    """
+    hooks = ctx.obj if isinstance(ctx.obj, dict) else {}  # tests inject stand-ins here
+    try:
+        config = BatchConfig(inputs=tuple(inputs), **options)
+        summary = run_batch(
+            config,
+            conceal_group=hooks.get("conceal_group"),
+            conceal_batch=hooks.get("conceal_batch"),
+            write_heatmaps=hooks.get("write_heatmaps"),
+        )
+    except ReportError as exc:  # one line, no usage: the options were fine, the disk was not
+        raise click.ClickException(str(exc)) from exc
+    except BatchError as exc:
+        if exc.param in _PARAM_HINTS:
+            raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc
+        raise click.ClickException(str(exc)) from exc
+    counts = summary.counts
+    click.echo(
+        ", ".join(f"{n} {status}" for status, n in counts.items()) + f" ({summary.resumed} kept from before)"
+    )
+    if summary.still_matched:
+        matched = summary.still_matched
+        click.echo(f"warning: the adversary still matches {matched} image(s); see the report", err=True)
+    if counts["no_person"]:
+        click.echo(
+            f"warning: {counts['no_person']} frame(s) had nobody detected and were not anonymized",
+            err=True,
+        )
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"report: {summary.report_json} and {summary.report_csv}")
+    if counts["ok"] + counts["failed"] + counts["no_person"] == 0:
+        click.echo("error: no image files found in the inputs", err=True)
+        ctx.exit(1)
+    ctx.exit(summary.exit_code)

@@ -1,0 +1,125 @@
+"""The appearances of a batch of people: their crops at the adversary's size, and their verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from deid.adversary import Adversary, PrivacyCheck
+from deid.operators.base import Operator
+from deid.operators.outfit import Outfits
+from reid_model import resize
+from reid_model.io import as_written, quantize
+
+#: The adversary's input size (height, width): masks live in these normalized crop coordinates.
+MODEL_SIZE = (128, 48)
+
+
+class People:
+    """The appearances of a batch of people, grouped by size so operators run batched.
+
+    ``formats`` gives, per person and appearance, the file format its output is written in
+    (``".png"``, ``".jpg"``, ...; default ``".png"``). Rendered appearances are rounded to uint8
+    and the adversary sees them as encoded in that format and decoded again: every check of the
+    loop is taken on the image as it will be written.
+    """
+
+    def __init__(
+        self, people: Sequence[Sequence[torch.Tensor]], formats: Sequence[Sequence[str]] | None = None
+    ) -> None:
+        self.images = [img for person in people for img in person]
+        if formats is None:
+            formats = [[".png"] * len(person) for person in people]
+        if len(formats) != len(people) or any(
+            len(f) != len(person) for f, person in zip(formats, people, strict=False)
+        ):
+            got = [len(f) for f in formats]
+            raise ValueError(
+                f"formats must give one format per appearance, {[len(p) for p in people]} per person, got {got}"
+            )
+        self.formats = [str(f) for person in formats for f in person]
+        self.groups = torch.tensor([p for p, person in enumerate(people) for _ in person], dtype=torch.long)
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(self.images):
+            if img.ndim != 3 or img.shape[0] != 3 or not img.is_floating_point():
+                raise ValueError(
+                    f"each appearance must be a float tensor (3, H, W), got {tuple(img.shape)} {img.dtype}"
+                )
+            by_size.setdefault((img.shape[1], img.shape[2]), []).append(i)
+        self.by_size = {
+            size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx]))
+            for size, idx in by_size.items()
+        }
+        self.model_inputs = self._to_model(self.images)
+
+    def _to_model(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
+
+    def written(self, index: int, image: torch.Tensor) -> tuple[bytes, torch.Tensor]:
+        """Appearance ``index`` as it is written: its file's bytes and the image decoded from them."""
+        return as_written(image, self.formats[index])
+
+    def render(
+        self, operator: Operator | Outfits, masks: torch.Tensor, subset: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor | None], torch.Tensor]:
+        """Apply ``operator`` with each person's mask ``(P, 1, 128, 48)`` at input resolution.
+
+        Args:
+            operator: the concealing operator, or each person's outfit.
+            masks: one mask per person, in normalized crop coordinates.
+            subset: ``(A,)`` bool, the appearances to render (default all).
+
+        Returns:
+            The concealed appearances at input resolution, their changed pixels rounded to uint8
+            levels (None outside ``subset``), and the model-size versions of the rendered ones as written and decoded
+            again (see :meth:`written`), in appearance order.
+        """
+        subset = torch.ones(len(self.images), dtype=torch.bool) if subset is None else subset
+        out: list[torch.Tensor | None] = [None] * len(self.images)
+        seen: list[torch.Tensor | None] = [None] * len(self.images)
+        for size, (idx, batch) in self.by_size.items():
+            keep = subset[idx]
+            if not bool(keep.any()):
+                continue
+            idx, batch = idx[keep], batch[keep]
+            mask = masks[self.groups[idx]]
+            if size != MODEL_SIZE:
+                mask = F.interpolate(mask, size=size, mode="nearest")
+            if isinstance(operator, Outfits):
+                concealed = operator.apply(batch, mask, self.groups[idx])
+            else:
+                concealed = operator(batch, mask.to(batch))
+            for j, i in enumerate(idx.tolist()):
+                changed = concealed[j] != batch[j]  # pixels left alone stay bit-exact
+                out[i] = torch.where(changed, quantize(concealed[j]).to(concealed), concealed[j])
+                seen[i] = self.written(i, concealed[j])[1].to(concealed)
+        return out, self._to_model([img for img in seen if img is not None])
+
+
+def private_recut(
+    adversary: Adversary,
+    originals: list[torch.Tensor],
+    recut: list[torch.Tensor],
+    *,
+    groups: torch.Tensor | None = None,
+) -> list[bool]:
+    """Whether each written image is private against the originals of its person.
+
+    The conceal loop's rule (:meth:`deid.adversary.Adversary.check`). By default each image is
+    its own person, checked against its own original: after pasting, a neighbour's concealment or
+    the frame's encoding can change what the adversary sees. ``groups (N,)`` puts images in one
+    person, each then checked against that person's *other* originals.
+    """
+
+    def views(images: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([resize(image[None], MODEL_SIZE) for image in images])
+
+    groups = torch.arange(len(originals)) if groups is None else groups
+    verdict = adversary.check(adversary.embed(views(recut)), adversary.embed(views(originals)), groups)
+    return [bool(p) for p in verdict.private]
+
+
+def private_people(check: PrivacyCheck, groups: torch.Tensor, n_people: int) -> torch.Tensor:
+    return torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")

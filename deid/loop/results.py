@@ -1,0 +1,71 @@
+"""What the conceal loop returns: one result per person, one per image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class PersonResult:
+    """The outcome of concealing one person.
+
+    Attributes:
+        images: concealed appearances ``(3, H, W)``, each at its input's resolution.
+        mask: ``(1, 128, 48)`` the person's mask in normalized crop coordinates (1 = concealed).
+        steps: mask-growing steps taken.
+        success: whether the adversary's final check finds every appearance private.
+        fallback: whether the budget ran out and the whole crop was concealed.
+        fallback_operator: the operator used on the whole crop by the fallback, or None.
+        outfit: ``[top, bottom]`` RGB fill colours when the loop filled with an outfit, or None.
+        area: fraction of the crop concealed.
+        scores_before, scores_after: the adversary's worst-case ``match_rate`` (fraction of
+            triplets where C holds) and best ``rank`` of a true original, before and after.
+        attributions: ``(N, 1, 128, 48)`` the first step's attributions (for heatmaps).
+        encoded: per appearance, the bytes of its output file (in the format it was concealed
+            for) on which the final check was taken; ``images`` are these files' pixels before
+            encoding, rounded to uint8 levels.
+    """
+
+    images: list[torch.Tensor]
+    mask: torch.Tensor
+    steps: int
+    success: bool
+    fallback: bool
+    fallback_operator: str | None
+    area: float
+    scores_before: dict[str, float]
+    scores_after: dict[str, float]
+    attributions: torch.Tensor | None = field(default=None, repr=False)
+    outfit: list[list[float]] | None = None
+    encoded: list[bytes] | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-friendly fields (no tensors)."""
+        return {
+            "steps": self.steps,
+            "success": self.success,
+            "fallback": self.fallback,
+            "fallback_operator": self.fallback_operator,
+            "outfit": self.outfit,
+            "area": self.area,
+            "scores_before": self.scores_before,
+            "scores_after": self.scores_after,
+        }
+
+
+@dataclass
+class FrameResult:
+    """The outcome of :func:`conceal` on one image: a crop or a frame with detected people."""
+
+    image: torch.Tensor
+    people: list[PersonResult]
+    boxes: list[Any]
+    detected: bool
+
+    @property
+    def success(self) -> bool:
+        """Whether every person in the image is private; False when nobody was found."""
+        return self.detected and bool(self.people) and all(p.success for p in self.people)

@@ -1,0 +1,33 @@
+"""Concealing operators: pure functions of ``(images, mask)``, each with a small configured class.
+
+One family per module (blur, pixelate, fill, noise, inpaint, colour); :mod:`deid.operators.base`
+holds the contract every operator keeps, :mod:`deid.operators.registry` the names the CLI uses.
+"""
+
+from deid.operators.base import Compose, Operator
+from deid.operators.blur import Blur, blur
+from deid.operators.colour import ColorShift, color_shift
+from deid.operators.fill import Fill, fill
+from deid.operators.inpaint import Inpaint, inpaint
+from deid.operators.noise import Noise, noise
+from deid.operators.pixelate import Pixelate, pixelate
+from deid.operators.registry import OPERATORS, build_operator
+
+__all__ = [
+    "OPERATORS",
+    "Blur",
+    "ColorShift",
+    "Compose",
+    "Fill",
+    "Inpaint",
+    "Noise",
+    "Operator",
+    "Pixelate",
+    "blur",
+    "build_operator",
+    "color_shift",
+    "fill",
+    "inpaint",
+    "noise",
+    "pixelate",
+]

@@ -1,0 +1,100 @@
+"""``deid.conceal`` itself, with the bundled adversary: a path, a crop tensor, a full frame and back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import deid
+from deid import Adversary, FrameResult
+from deid.boxes import Box, crop_boxes, paste_crops
+from reid_model import read_image
+from tests.conftest import REPO
+
+CROP = REPO / "examples" / "images" / "cam_a" / "014_0.bmp"
+
+
+def _private(adversary: Adversary, concealed: torch.Tensor, original: torch.Tensor) -> bool:
+    """The adversary's verdict on one concealed crop against its own original, recomputed here."""
+    check = adversary.check(
+        adversary.embed(concealed[None]), adversary.embed(original[None]), torch.tensor([0])
+    )
+    return bool(check.private.item())
+
+
+def test_conceal_a_path_and_the_same_crop_as_a_tensor_with_details():
+    original = read_image(CROP)
+    copy = original.clone()
+    from_path = deid.conceal(CROP, seed=0)
+    frame = deid.conceal(original, details=True, seed=0)
+    assert isinstance(from_path, torch.Tensor) and from_path.shape == original.shape
+    assert isinstance(frame, FrameResult) and frame.detected and frame.boxes == []
+    assert torch.equal(from_path, frame.image)
+    assert torch.equal(original, copy)  # the input is not modified
+    changed = (from_path - original).abs().amax(0) > 1 / 255
+    assert float(changed.float().mean()) > 0.2  # a real person alone: concealed, not passed through
+    (person,) = frame.people
+    assert torch.equal(frame.image, person.images[0])
+    assert person.scores_before == {"match_rate": 1.0, "rank": 1.0}  # checked against itself
+    assert frame.success is person.success is _private(Adversary.default(), frame.image, original)
+
+
+def test_conceal_refuses_what_is_not_an_image_tensor():
+    with pytest.raises(TypeError, match=r"image must be a torch.Tensor of shape \(3, H, W\), got ndarray"):
+        deid.conceal(np.zeros((128, 48, 3), np.float32))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no person detected"):
+        deid.conceal(torch.full((3, 300, 400), 0.5))
+
+
+def test_conceal_a_full_frame_through_the_detector_and_back(pennfudan_root):
+    """Two overlapping people of a real street frame: pasted back, background kept, verdict holds."""
+    frame = read_image(pennfudan_root / "PNGImages" / "PennPed00001.png")[:, :, 150:420].contiguous()
+    result = deid.conceal(frame, details=True, seed=0)
+    assert isinstance(result, FrameResult) and result.detected
+    boxes = result.boxes
+    assert len(boxes) == len(result.people) >= 2
+    out = result.image
+    assert out.shape == frame.shape
+
+    inside = torch.zeros(frame.shape[1:], dtype=torch.bool)
+    for box in boxes:
+        inside[box.y : box.y + box.h, box.x : box.x + box.w] = True
+    assert torch.equal(out[:, ~inside], frame[:, ~inside])  # background outside the boxes untouched
+    assert bool((out != frame).any(0)[inside].any())
+
+    originals, _ = crop_boxes(frame, boxes)
+    cut, _ = crop_boxes(out, boxes)
+    adversary = Adversary.default()
+    for i, (person, box) in enumerate(zip(result.people, boxes, strict=True)):
+        mine = person.images[0]
+        assert mine.shape == (3, box.h, box.w)
+        others = torch.zeros(box.h, box.w, dtype=torch.bool)
+        for j, other in enumerate(boxes):
+            if j != i:
+                x0, y0 = max(other.x - box.x, 0), max(other.y - box.y, 0)
+                others[y0 : max(other.y + other.h - box.y, 0), x0 : max(other.x + other.w - box.x, 0)] = True
+        concealed_here = (mine != originals[i]).any(0)
+        pasted = (cut[i] == mine).all(0)
+        # Each pixel this person concealed is in the frame as concealed, or concealed by another
+        # person whose box overlaps: never the original pixel again.
+        still_concealed = (cut[i] != originals[i]).any(0)
+        assert bool((pasted | (others & still_concealed))[concealed_here].all()), f"person {i}"
+        assert bool(pasted[~others].all()), f"person {i} is not pasted back where no box overlaps"
+        # The verdict, recomputed on the person as cut from the returned frame.
+        assert person.success is _private(adversary, cut[i], originals[i]), f"person {i}"
+    assert result.success is all(p.success for p in result.people)
+
+
+def test_a_later_person_never_undoes_an_earlier_persons_concealment():
+    frame = torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(0))
+    boxes = [Box(0, 0, 12, 12), Box(6, 6, 12, 12)]
+    crops, used = crop_boxes(frame, boxes)
+    first = torch.zeros_like(crops[0])  # the first person wholly concealed
+    second = crops[1].clone()
+    second[:, 6:, 6:] = 1.0  # the second person concealed only in its lower right
+    out = paste_crops(frame, [first, second], used)
+    assert torch.equal(out[:, :12, :12][:, :6, :], first[:, :6, :])
+    assert torch.equal(out[:, 6:12, 6:12], torch.zeros(3, 6, 6))  # the overlap stays concealed
+    assert torch.equal(out[:, 12:18, 12:18], torch.ones(3, 6, 6))  # where the later one concealed
+    assert torch.equal(out[:, 12:, :12][:, :, :6], frame[:, 12:, :6])  # outside both boxes

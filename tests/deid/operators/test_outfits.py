@@ -1,0 +1,114 @@
+"""Per-person outfits: canvases, the fill, the private draw, and the shipped embeddings."""
+
+import pytest
+import torch
+
+from deid.adversary import Adversary
+from deid.loop.appearances import MODEL_SIZE
+from deid.operators.outfit import (
+    BUNDLED,
+    COLORS,
+    Outfits,
+    choose_outfits,
+    load_outfit_embeddings,
+    outfit_canvases,
+)
+from reid_model import embed
+from tests.conftest import TinyEmbedder
+
+
+def test_canvas_is_top_colour_above_the_split_and_bottom_colour_below():
+    top, bottom = torch.tensor([[1.0, 0.0, 0.5]]), torch.tensor([[0.0, 0.5, 1.0]])
+    canvas = outfit_canvases(top, bottom, (10, 4))
+    assert canvas.shape == (1, 3, 10, 4)
+    assert torch.equal(canvas[0, :, :5], top.view(3, 1, 1).expand(3, 5, 4))
+    assert torch.equal(canvas[0, :, 5:], bottom.view(3, 1, 1).expand(3, 5, 4))
+
+
+def test_fill_keeps_unmasked_pixels_and_paints_each_persons_outfit():
+    outfits = Outfits(COLORS[[0, 26]], COLORS[[26, 0]])  # black/white and white/black
+    images = torch.rand(3, 3, 8, 4)
+    persons = torch.tensor([0, 1, 1])
+    assert torch.equal(outfits.apply(images, torch.zeros(3, 1, 8, 4), persons), images)
+    filled = outfits.apply(images, torch.ones(3, 1, 8, 4), persons)
+    assert torch.equal(filled[0, :, :4], torch.zeros(3, 4, 4)) and torch.equal(
+        filled[0, :, 4:], torch.ones(3, 4, 4)
+    )
+    assert torch.equal(filled[1], filled[2]) and torch.equal(filled[1, :, :4], torch.ones(3, 4, 4))
+    assert outfits.colors(1) == [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+
+
+def _adversary(model, **kw):
+    gallery = embed(model, torch.rand(30, 3, 128, 48, generator=torch.Generator().manual_seed(3)))
+    return Adversary([model], [gallery], **kw)
+
+
+def test_check_shared_equals_check_with_each_image_given_to_every_appearance(tiny_embedder):
+    adversary = _adversary(tiny_embedder, top_k=2)
+    groups = torch.tensor([0, 0, 1, 2, 2])
+    originals = adversary.embed(torch.rand(5, 3, 128, 48, generator=torch.Generator().manual_seed(4)))
+    shared = adversary.embed(torch.rand(6, 3, 128, 48, generator=torch.Generator().manual_seed(5)))
+    together = adversary.check_shared(shared, originals, groups)
+    for k in range(6):
+        alone = adversary.check([shared[0][k : k + 1].expand(5, -1)], originals, groups)
+        assert torch.allclose(together.match_rate[k], alone.match_rate)
+        assert torch.equal(together.rank[k], alone.rank)
+        assert torch.equal(together.private[k], alone.private)
+
+
+def test_draw_is_private_reproducible_and_random(tiny_embedder):
+    adversary = _adversary(tiny_embedder)
+    groups = torch.tensor([0, 0, 1, 2, 3])
+    originals = adversary.embed(torch.rand(5, 3, 128, 48, generator=torch.Generator().manual_seed(6)))
+
+    def draw(seed):
+        generator = torch.Generator().manual_seed(seed)
+        return choose_outfits(adversary, originals, groups, 4, MODEL_SIZE, generator=generator)
+
+    first = draw(0)
+    assert torch.equal(first.tops, draw(0).tops) and torch.equal(first.bottoms, draw(0).bottoms)
+    assert any(not torch.equal(first.tops, draw(s).tops) for s in range(1, 5))
+    canvases = outfit_canvases(first.tops, first.bottoms, MODEL_SIZE)
+    check = adversary.check(adversary.embed(canvases[groups]), originals, groups)
+    shared = adversary.check_shared(adversary.cache[f"outfits {MODEL_SIZE}"], originals, groups)
+    for p in range(4):
+        rows = groups == p
+        if bool(shared.private[:, rows].all(1).any()):  # some outfit is private for this person
+            assert bool(check.private[rows].all())
+
+
+def test_shipped_outfit_embeddings_are_current():
+    default = Adversary.default()
+    fresh = Adversary(default.models, default.galleries)
+    assert load_outfit_embeddings(fresh, BUNDLED, MODEL_SIZE)
+    shipped = fresh.cache[f"outfits {MODEL_SIZE}"]
+    tops, bottoms = torch.cartesian_prod(torch.arange(27), torch.arange(27))[::97].unbind(1)
+    recomputed = fresh.embed(outfit_canvases(COLORS[tops], COLORS[bottoms], MODEL_SIZE))
+    for s, r in zip(shipped, recomputed, strict=True):
+        assert torch.allclose(s[::97], r, atol=1e-4), "run scripts/bundle_outfits.py"
+
+
+def test_outfits_need_the_palette_they_were_made_with(tmp_path):
+    adversary = _adversary(TinyEmbedder())
+    from deid.operators.outfit import save_outfit_embeddings
+
+    save_outfit_embeddings(adversary, tmp_path / "o.safetensors", MODEL_SIZE)
+    assert load_outfit_embeddings(_adversary(TinyEmbedder()), tmp_path / "o.safetensors", MODEL_SIZE)
+    assert not load_outfit_embeddings(adversary, tmp_path / "missing.safetensors", MODEL_SIZE)
+    assert not load_outfit_embeddings(adversary, tmp_path / "o.safetensors", (256, 96))
+    two_models = Adversary([TinyEmbedder(), TinyEmbedder()], [adversary.galleries[0]] * 2)
+    assert not load_outfit_embeddings(two_models, tmp_path / "o.safetensors", MODEL_SIZE)
+
+
+@pytest.mark.parametrize("colors", ["outfit", "fixed"])
+def test_conceal_reports_the_outfit_only_when_it_used_one(tiny_embedder, colors):
+    from deid import conceal_person
+
+    adversary = _adversary(tiny_embedder)
+    images = [torch.rand(3, 128, 48, generator=torch.Generator().manual_seed(s)) for s in (7, 8)]
+    result = conceal_person(images, adversary=adversary, colors=colors, seed=0)
+    if colors == "outfit":
+        assert len(result.outfit) == 2 and all(len(c) == 3 for c in result.outfit)
+        assert result.summary()["outfit"] == result.outfit
+    else:
+        assert result.outfit is None
