@@ -24,7 +24,7 @@ from attribution.methods import INTERNAL_BATCH_SIZE, explain
 from attribution.pairs import paired_views
 from attribution.regions import body_regions
 from reid_model import Embedder, Sample, embed, load_images
-from reid_model._check import check_choice
+from reid_model.checks import check_choice
 
 PROBE_PERSONS = ("all", "analyzed")
 

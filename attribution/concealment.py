@@ -12,7 +12,7 @@ import torch
 
 from attribution._conceal import conceal
 from reid_model import Embedder, TripletSampler, embed
-from reid_model._check import check_images, check_same_length
+from reid_model.checks import check_images, check_same_length
 from reid_model.evaluation import NEGATIVES_PER_ANCHOR
 
 

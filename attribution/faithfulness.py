@@ -10,7 +10,7 @@ import torch
 
 from attribution._conceal import filler
 from attribution.scores import MatchScore
-from reid_model._check import check_images, check_positive
+from reid_model.checks import check_images, check_positive
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from torch import nn
 from attribution._captum import RUNNERS, cam_layer
 from attribution._conceal import filler
 from attribution.scores import DistanceScore, MatchScore
-from reid_model._check import check_choice, check_images, check_positive
+from reid_model.checks import check_choice, check_images, check_positive
 from reid_model.io import resize
 
 #: Method names accepted by :func:`explain`.

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from skimage.segmentation import slic
 
-from reid_model._check import check_positive
+from reid_model.checks import check_positive
 
 #: Body parts as horizontal bands, (top, bottom) as fractions of the crop height. Calibrated on
 #: VIPeR's 128x48 crops, where the head ends near 16 % of the height, the waist near 52 % and

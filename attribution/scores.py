@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reid_model._check import check_images
+from reid_model.checks import check_images
 
 #: Added under the square root so the distance has a gradient at zero.
 _EPS = 1e-12

@@ -29,9 +29,9 @@ from deid.audit import (
     format_table,
     handcrafted_attacker,
     model_attacker,
+    run_audit,
     write_report,
 )
-from deid.audit import run_audit
 from deid.audit.concealers import Concealer, baseline_concealers, loop_concealers
 from reid_model import (
     HandcraftedMatcher,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from reid_model._check import check_images
+from reid_model.checks import check_images
 
 if TYPE_CHECKING:
     pass

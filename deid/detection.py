@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from deid.boxes import Box
-from reid_model._check import check_images, check_positive
+from reid_model.checks import check_images, check_positive
 from reid_model.io import resize, to_uint8_bgr
 
 if TYPE_CHECKING:

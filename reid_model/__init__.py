@@ -1,6 +1,6 @@
 """reid_model: the re-identification adversary (a triplet-network embedder), its data, training and evaluation."""
 
-from reid_model.augment import Augmentation, augment
+from reid_model.augmentation import Augmentation, augment
 from reid_model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from reid_model.color_stripes import ColorStripeEmbedder, stripe_histograms
 from reid_model.data import DatasetError, Sample, load_dataset, load_folder, load_market1501, load_viper

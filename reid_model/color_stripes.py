@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from reid_model._check import check_images, check_positive
+from reid_model.checks import check_images, check_positive
 from reid_model.embedders import ARCHITECTURES, Embedder
 from reid_model.handcrafted import fit_xqda
 from reid_model.io import resize

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from reid_model._check import check_choice, check_images
+from reid_model.checks import check_choice, check_images
 
 #: Per-channel mean and std of the VIPeR seed-split training images (RGB, [0, 1] scale).
 VIPER_MEAN = (0.4298, 0.4107, 0.3965)

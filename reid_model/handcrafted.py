@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from reid_model._check import check_choice, check_images, check_positive
+from reid_model.checks import check_choice, check_images, check_positive
 from reid_model.io import resize
 
 HSV_BINS = 8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from reid_model._check import check_images
+from reid_model.checks import check_images
 from reid_model.embedders import Embedder
 from reid_model.io import resize
 

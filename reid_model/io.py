@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from reid_model._check import check_images
+from reid_model.checks import check_images
 
 #: Largest image (in pixels) decoded by default: an 8K frame is 33 M pixels.
 MAX_PIXELS = 64_000_000

@@ -15,9 +15,9 @@ from safetensors.torch import load_file, save
 from torch import nn
 from tqdm import tqdm
 
-from reid_model._check import check_choice, check_positive
-from reid_model.augment import Augmentation, augment
+from reid_model.augmentation import Augmentation, augment
 from reid_model.checkpoint import load_checkpoint, save_checkpoint
+from reid_model.checks import check_choice, check_positive
 from reid_model.data import Sample, load_dataset
 from reid_model.embedders import Embedder, StripeEmbedder, TripletEmbedder, build_embedder
 from reid_model.evaluation import evaluate, evaluate_embeddings

@@ -34,7 +34,7 @@ from reid_model import (
     embed,
     load_checkpoint,
 )
-from reid_model._check import check_choice, check_images, check_positive
+from reid_model.checks import check_choice, check_images, check_positive
 from reid_model.io import resize
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]

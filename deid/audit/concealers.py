@@ -22,7 +22,7 @@ from deid.operators.blur import blur
 from deid.operators.fill import fill
 from deid.operators.pixelate import pixelate
 from deid.operators.registry import OPERATORS, build_operator
-from reid_model._check import check_choice
+from reid_model.checks import check_choice
 
 #: Baseline names: whole-crop blur, pixelation with 8 and 16 pixel blocks, blackout, head-only blur.
 BASELINES = ("blur", "pixelate8", "pixelate16", "blackout", "head_blur")

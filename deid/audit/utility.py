@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reid_model._check import check_images, check_mask
+from reid_model.checks import check_images, check_mask
 from reid_model.io import to_uint8_bgr
 
 #: SSIM constants (Wang et al. 2004), as in scikit-image.

@@ -9,7 +9,7 @@ from deid.boxes import Box
 from deid.finder._windows import aligned_window, cut_windows
 from deid.finder.model import PoseModel, default_model
 from deid.finder.pipeline import FinderConfig, Person, _box_of, _candidates, _keypoints, _silhouettes, _to_rgb
-from reid_model._check import check_images
+from reid_model.checks import check_images
 
 
 def find_person_in_crop(

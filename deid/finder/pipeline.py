@@ -35,7 +35,7 @@ from deid.finder._windows import (
 )
 from deid.finder.model import NUM_KEYPOINTS, PoseModel, PoseOutput, default_model
 from deid.finder.proposals import HOG_WINDOW, hog_proposals
-from reid_model._check import check_images
+from reid_model.checks import check_images
 
 #: The smallest frame the finder searches, (height, width) in pixels: HOG's 128x64 window at
 #: the largest enlargement (x2).

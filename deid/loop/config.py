@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from attribution import METHODS
 from deid.operators.registry import OPERATORS, build_operator
-from reid_model._check import check_choice
+from reid_model.checks import check_choice
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from deid.loop.config import ConcealConfig
 from deid.loop.results import FrameResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
-from reid_model._check import check_images
+from reid_model.checks import check_images
 from reid_model.io import as_written
 
 

@@ -31,7 +31,7 @@ from deid.loop.steps import cell_masks, check_people, refine
 from deid.operators.base import Operator
 from deid.operators.outfit import Outfits, choose_outfits
 from deid.operators.registry import build_operator
-from reid_model._check import check_images
+from reid_model.checks import check_images
 
 #: Attribution methods that take a baseline: the loop gives them the fully concealed images.
 BASELINE_METHODS = frozenset({"integrated_gradients", "occlusion", "feature_ablation"})

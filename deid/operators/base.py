@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import torch
 
-from reid_model._check import check_images, check_mask, check_positive
+from reid_model.checks import check_images, check_mask, check_positive
 
 Color = float | tuple[float, float, float] | str
 

@@ -9,7 +9,7 @@ import torch
 
 from deid.operators import _filters
 from deid.operators.base import Operator, blend, check_size, checked, to_pixels
-from reid_model._check import check_positive
+from reid_model.checks import check_positive
 
 
 def blur(images: torch.Tensor, mask: torch.Tensor, *, sigma: float = 3.0) -> torch.Tensor:

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 
 from deid.operators.base import Color, Operator, blend, checked
-from reid_model._check import check_choice
+from reid_model.checks import check_choice
 
 
 def _fill_color(images: torch.Tensor, color: Color) -> torch.Tensor:

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 
 from deid.operators.base import Operator, blend, checked
-from reid_model._check import check_positive
+from reid_model.checks import check_positive
 
 
 def noise(

@@ -9,7 +9,7 @@ from deid.operators.fill import Fill
 from deid.operators.inpaint import Inpaint
 from deid.operators.noise import Noise
 from deid.operators.pixelate import Pixelate
-from reid_model._check import check_choice
+from reid_model.checks import check_choice
 
 #: Operator classes by name, as the CLI's ``--operator`` spells them.
 OPERATORS: dict[str, type[Operator]] = {

@@ -12,7 +12,7 @@ import deid
 from attribution import explain
 from deid.operators import blur
 from reid_model import TripletEmbedder, embed, read_image
-from reid_model._check import RANGE_TOLERANCE, check_images
+from reid_model.checks import RANGE_TOLERANCE, check_images
 
 CROP = Path(__file__).parents[2] / "examples" / "images" / "cam_a" / "001_45.bmp"
 
