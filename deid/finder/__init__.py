@@ -5,6 +5,7 @@ sha256-checked, run by OpenCV); see :func:`find_people`.
 """
 
 from deid.finder._windows import POSE_CONNECTIONS
+from deid.finder.config import MIN_FRAME, FinderConfig, FrameTooSmallError, Person
 from deid.finder.crop import find_person_in_crop
 from deid.finder.model import (
     MODEL_PATH,
@@ -14,7 +15,7 @@ from deid.finder.model import (
     PoseOutput,
     check_model_file,
 )
-from deid.finder.pipeline import MIN_FRAME, FinderConfig, FrameTooSmallError, Person, find_people
+from deid.finder.pipeline import find_people
 from deid.finder.regions import person_regions
 
 __all__ = [

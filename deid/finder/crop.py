@@ -7,8 +7,9 @@ import torch
 
 from deid.boxes import Box
 from deid.finder._windows import aligned_window, cut_windows
+from deid.finder.candidates import box_of, keypoint_array, read_candidates, silhouette_masks, to_rgb
+from deid.finder.config import FinderConfig, Person
 from deid.finder.model import PoseModel, default_model
-from deid.finder.pipeline import FinderConfig, Person, _box_of, _candidates, _keypoints, _silhouettes, _to_rgb
 from reid_model.checks import check_images
 
 
@@ -30,19 +31,19 @@ def find_person_in_crop(
     image = check_images(image, "image", batched=False)
     config = config or FinderConfig()
     model = model or default_model()
-    rgb = _to_rgb(image)
+    rgb = to_rgb(image)
     height, width = rgb.shape[:2]
     windows = np.array([[width / 2, height / 2, 1.25 * max(height, width)]])
     proposal = np.array([[0.0, 0.0, width, height, 0.0]])
-    first = _candidates(model.run(cut_windows(rgb, windows)), windows, proposal)[0]
+    first = read_candidates(model.run(cut_windows(rgb, windows)), windows, proposal)[0]
     best = first
     second_window = aligned_window(first.landmarks, first.window)[None]
     if np.isfinite(second_window).all() and second_window[0, 2] >= 8:
-        second = _candidates(model.run(cut_windows(rgb, second_window)), second_window, proposal)[0]
+        second = read_candidates(model.run(cut_windows(rgb, second_window)), second_window, proposal)[0]
         best = second if second.presence > first.presence else first
-    mask = _silhouettes([best], height, width, config)[0]
-    box = _box_of(mask)
-    keypoints = torch.from_numpy(_keypoints(best))
+    mask = silhouette_masks([best], height, width, config)[0]
+    box = box_of(mask)
+    keypoints = torch.from_numpy(keypoint_array(best))
     if best.presence < config.confirm or box is None:
         whole = torch.ones(height, width, dtype=torch.bool)
         return Person(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from attribution.pose_regions import pose_regions
-from deid.finder.pipeline import Person
+from deid.finder.config import Person
 
 
 def person_regions(person: Person) -> dict[str, torch.Tensor]:

@@ -27,6 +27,7 @@ _RANGE_TOLERANCE = 1e-4
 
 
 def checked(images: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """``images`` and ``mask`` checked (shapes, device, values in [0, 1]); the mask in the images' dtype."""
     images = check_images(images)
     mask = check_mask(mask, images)
     if mask.device != images.device:
@@ -43,11 +44,13 @@ def checked(images: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def blend(images: torch.Tensor, mask: torch.Tensor, effect: torch.Tensor) -> torch.Tensor:
+    """``images`` where ``mask`` is 0, ``effect`` (clamped to [0, 1]) where it is 1, linear between."""
     # lerp is exact at both ends: weight 0 returns images, weight 1 returns the effect.
     return torch.lerp(images, effect.clamp(0.0, 1.0), mask)
 
 
 def check_size(name: str, value: float, relative: bool) -> None:
+    """Refuse a size (sigma, block, radius) that is not positive, or over 1 when relative to the width."""
     check_positive(name, value)
     if relative and value > 1:
         raise ValueError(
@@ -56,6 +59,7 @@ def check_size(name: str, value: float, relative: bool) -> None:
 
 
 def to_pixels(value: float, relative: bool, width: int) -> float:
+    """A size in pixels: ``value`` itself, or ``value`` times ``width`` when relative."""
     return value * width if relative else value
 
 

@@ -1,0 +1,89 @@
+"""The finder's settings and what it returns for each person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from deid.boxes import Box
+
+#: The smallest frame the finder searches, (height, width) in pixels: HOG's 128x64 window at
+#: the largest enlargement (x2).
+MIN_FRAME = (64, 32)
+
+
+class FrameTooSmallError(ValueError):
+    """A frame is smaller than the finder can search."""
+
+
+@dataclass(frozen=True)
+class FinderConfig:
+    """Settings of :func:`find_people` (measured on Penn-Fudan, see ``benchmarks/person_finder.py``).
+
+    Attributes:
+        hit_threshold: HOG's SVM threshold for proposals (OpenCV's default is 0).
+        hog_scale: HOG's pyramid step.
+        upscale: the frame is also searched this much enlarged for small people (1 to skip).
+        upscale_levels: pyramid levels searched on the enlarged frame.
+        merge_reach: proposals whose centres lie within this fraction of a better one's height
+            (at a similar height) share its window.
+        window_scale: a proposal's window side, as a multiple of its box height.
+        confirm: presence probability that confirms a person.
+        reject: presence below which a proposal is rejected; in between it is uncertain.
+        gate: silhouette pixels are kept within this many torso lengths of the skeleton.
+        span: the first pass sees only the proposal's columns widened by this fraction of its
+            width on each side (None: the whole square window), which keeps neighbours out.
+        neighbours: look again, in a window of its own, at a person-sized blob of a window's
+            segmentation that no confirmed skeleton claims (a neighbour the window hid).
+        duplicate: two persons whose torso keypoints lie within this many torso lengths of each
+            other on average are one person.
+    """
+
+    hit_threshold: float = -0.8
+    hog_scale: float = 1.1
+    upscale: float = 1.0
+    upscale_levels: int = 4
+    merge_reach: float = 0.3
+    window_scale: float = 1.0
+    confirm: float = 0.5
+    reject: float = 0.1
+    gate: float = 0.45
+    duplicate: float = 0.3
+    span: float | None = 0.25
+    neighbours: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.reject <= self.confirm <= 1.0:
+            raise ValueError(
+                f"FinderConfig needs 0 <= reject <= confirm <= 1, got reject={self.reject}, "
+                f"confirm={self.confirm}"
+            )
+        for name in ("hog_scale", "upscale"):
+            if getattr(self, name) < 1.0:
+                raise ValueError(f"FinderConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("window_scale", "gate", "duplicate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"FinderConfig.{name} must be > 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person found in a frame.
+
+    Attributes:
+        box: the tight box around the silhouette (the grown proposal box when ``uncertain``), with
+            the presence probability as its score.
+        score: the landmark model's person-presence probability in [0, 1].
+        mask: ``(H, W)`` bool silhouette at the frame's resolution (the box when ``uncertain``).
+        keypoints: ``(33, 3)`` float32 ``x, y, visibility`` in frame pixels, MediaPipe's order
+            (0 nose, 11/12 shoulders, 23/24 hips, 27/28 ankles, ...); points may lie outside the
+            frame (a body cut off by its edge).
+        uncertain: the model could neither confirm nor reject this proposal; conceal it by box.
+    """
+
+    box: Box
+    score: float
+    mask: torch.Tensor
+    keypoints: torch.Tensor
+    uncertain: bool
