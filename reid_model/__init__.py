@@ -5,7 +5,7 @@ from reid_model.checkpoint import CheckpointError, load_checkpoint, read_metadat
 from reid_model.color_stripes import ColorStripeEmbedder, stripe_histograms
 from reid_model.data import DatasetError, Sample, load_dataset, load_folder, load_market1501, load_viper
 from reid_model.embedders import ARCHITECTURES, Embedder, StripeEmbedder, TripletEmbedder, build_embedder
-from reid_model.evaluation import evaluate, evaluate_embeddings, retrieval_metrics, seed_error
+from reid_model.evaluation import evaluate, evaluate_embeddings
 from reid_model.handcrafted import HandcraftedMatcher, fit_xqda, lomo_features
 from reid_model.inference import embed
 from reid_model.io import (
@@ -24,11 +24,30 @@ from reid_model.losses import (
     softmax_triplet_loss,
     triplet_distances,
 )
-from reid_model.metrics import cmc_map, condition_c, triplet_error
+from reid_model.metrics import (
+    NEGATIVES_PER_ANCHOR,
+    cmc_map,
+    condition_c,
+    expected_average_precision,
+    retrieval_metrics,
+    retrieval_scores,
+    seed_error,
+    seed_triplets,
+    triplet_error,
+)
 from reid_model.pretrained import (
+    COLOR_GALLERY,
+    COLOR_WEIGHTS,
+    DEFAULT_GALLERY,
+    DEFAULT_WEIGHTS,
+    INDEPENDENT_STRIPE_WEIGHTS,
+    INDEPENDENT_WEIGHTS,
+    WEIGHTS_DIR,
+    color_gallery,
     default_gallery,
     default_metadata,
     default_weights_path,
+    load_color_matcher,
     load_default,
     load_gallery,
 )
@@ -46,6 +65,14 @@ from reid_model.training import TrainConfig, make_split, train
 
 __all__ = [
     "ARCHITECTURES",
+    "COLOR_GALLERY",
+    "COLOR_WEIGHTS",
+    "DEFAULT_GALLERY",
+    "DEFAULT_WEIGHTS",
+    "INDEPENDENT_STRIPE_WEIGHTS",
+    "INDEPENDENT_WEIGHTS",
+    "NEGATIVES_PER_ANCHOR",
+    "WEIGHTS_DIR",
     "Augmentation",
     "CheckpointError",
     "ColorStripeEmbedder",
@@ -66,6 +93,7 @@ __all__ = [
     "batch_triplets",
     "build_embedder",
     "cmc_map",
+    "color_gallery",
     "condition_c",
     "default_gallery",
     "default_metadata",
@@ -73,9 +101,11 @@ __all__ = [
     "embed",
     "evaluate",
     "evaluate_embeddings",
+    "expected_average_precision",
     "fit_xqda",
     "is_image_file",
     "load_checkpoint",
+    "load_color_matcher",
     "load_dataset",
     "load_default",
     "load_folder",
@@ -92,10 +122,12 @@ __all__ = [
     "read_metadata",
     "resize",
     "retrieval_metrics",
+    "retrieval_scores",
     "save_checkpoint",
     "save_splits",
     "seed_error",
     "seed_split",
+    "seed_triplets",
     "select",
     "softmax_triplet_loss",
     "stripe_histograms",
