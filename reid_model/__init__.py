@@ -4,9 +4,17 @@ from reid_model.augmentation import Augmentation, augment
 from reid_model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from reid_model.color_stripes import ColorStripeEmbedder, stripe_histograms
 from reid_model.data import DatasetError, Sample, load_dataset, load_folder, load_market1501, load_viper
-from reid_model.embedders import ARCHITECTURES, Embedder, StripeEmbedder, TripletEmbedder, build_embedder
+from reid_model.embedders import (
+    ARCHITECTURES,
+    INPUT_SIZE,
+    Embedder,
+    StripeEmbedder,
+    TripletEmbedder,
+    build_embedder,
+)
 from reid_model.evaluation import evaluate, evaluate_embeddings
-from reid_model.handcrafted import HandcraftedMatcher, fit_xqda, lomo_features
+from reid_model.filters import gaussian_blur
+from reid_model.handcrafted import HandcraftedMatcher, fit_xqda
 from reid_model.inference import embed
 from reid_model.io import (
     ImageReadError,
@@ -17,6 +25,7 @@ from reid_model.io import (
     write_bytes_atomic,
     write_image,
 )
+from reid_model.lomo import lomo_features
 from reid_model.losses import (
     MarginTripletLoss,
     SoftmaxTripletLoss,
@@ -71,6 +80,7 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "INDEPENDENT_STRIPE_WEIGHTS",
     "INDEPENDENT_WEIGHTS",
+    "INPUT_SIZE",
     "NEGATIVES_PER_ANCHOR",
     "WEIGHTS_DIR",
     "Augmentation",
@@ -103,6 +113,7 @@ __all__ = [
     "evaluate_embeddings",
     "expected_average_precision",
     "fit_xqda",
+    "gaussian_blur",
     "is_image_file",
     "load_checkpoint",
     "load_color_matcher",
