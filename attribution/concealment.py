@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import torch
 
-from attribution._conceal import conceal
+from attribution._fills import fill_masked
 from reid_model import Embedder, cmc_map, embed, seed_error
 from reid_model.checks import check_images, check_same_length
 
@@ -93,7 +93,7 @@ def region_concealment(
         if name == "none":
             concealed = original
         else:
-            hidden = conceal(views, mask.to(views.device)[None, None], fill=fill)
+            hidden = fill_masked(views, mask.to(views.device)[None, None], fill=fill)
             concealed = embed(model, hidden)
         per_person = (
             person_errors(concealed[:count], original[count:])

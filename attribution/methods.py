@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from attribution._captum import RUNNERS, cam_layer
-from attribution._conceal import filler
+from attribution._fills import filler
 from attribution.scores import DistanceScore, MatchScore
 from reid_model import INPUT_SIZE
 from reid_model.checks import check_choice, check_images, check_positive

@@ -29,7 +29,7 @@ def filler(images: torch.Tensor, fill: str) -> torch.Tensor:
     raise ValueError(f"fill must be one of {list(FILLS)}, got {fill!r}")
 
 
-def conceal(images: torch.Tensor, mask: torch.Tensor, *, fill: str = "mean") -> torch.Tensor:
+def fill_masked(images: torch.Tensor, mask: torch.Tensor, *, fill: str = "mean") -> torch.Tensor:
     """Replace the pixels of ``images (B, 3, H, W)`` under ``mask (B|1, 1, H, W)`` (1 = hidden)."""
     mask = mask.to(images.dtype)
     return images * (1 - mask) + filler(images, fill) * mask
