@@ -23,6 +23,7 @@ from torch import nn
 
 from attribution.regions import grid_regions, region_labels, stack_regions
 from attribution.scores import MatchScore
+from reid_model import INPUT_SIZE
 
 Result = tuple[torch.Tensor, torch.Tensor | None]
 
@@ -153,7 +154,7 @@ def feature_ablation(
     return attr[:, :1] / area[labels][None, None], None
 
 
-def cam_layer(model: nn.Module, input_size: tuple[int, int] = (128, 48)) -> nn.Module:
+def cam_layer(model: nn.Module, input_size: tuple[int, int] = INPUT_SIZE) -> nn.Module:
     """The last layer whose output is still a usable spatial map, located generically.
 
     Runs one probe forward pass and returns the module that finished last among those whose
@@ -210,6 +211,3 @@ RUNNERS = {
     "occlusion": occlusion,
     "saliency": saliency,
 }
-
-#: Rows one image occupies in a model call, per method (bounds the chunk of images per call).
-ROWS_PER_IMAGE = {"gradient_shap": 8, "integrated_gradients": 1}

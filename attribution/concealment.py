@@ -10,10 +10,9 @@ from collections.abc import Mapping
 
 import torch
 
-from attribution._conceal import conceal
-from reid_model import Embedder, TripletSampler, embed
+from attribution._fills import fill_masked
+from reid_model import Embedder, cmc_map, embed, seed_error
 from reid_model.checks import check_images, check_same_length
-from reid_model.evaluation import NEGATIVES_PER_ANCHOR
 
 
 def person_errors(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
@@ -33,26 +32,11 @@ def person_errors(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
     return closer.sum(dim=1) / max(1, len(query) - 1)
 
 
-def _seed_error(
-    concealed: torch.Tensor,
-    original: torch.Tensor,
-    labels: list[int],
-    cameras: list[int],
-    seed: int,
-) -> float:
-    """The seed's error with concealed anchors against original positives and negatives."""
-    triplets = TripletSampler(
-        labels=labels, cameras=cameras, negatives_per_anchor=NEGATIVES_PER_ANCHOR, seed=seed
-    ).sample(epoch=0)
-    anchor = concealed[triplets[:, 0]]
-    d_pos = (anchor - original[triplets[:, 1]]).norm(dim=1)
-    d_neg = (anchor - original[triplets[:, 2]]).norm(dim=1)
-    return float((d_pos >= d_neg).float().mean())
-
-
 def _rank1(query: torch.Tensor, gallery: torch.Tensor) -> float:
-    nearest = torch.cdist(query, gallery).argmin(dim=1)
-    return float((nearest == torch.arange(len(query))).float().mean())
+    """Rank-1 of ``query (P, D)`` against ``gallery (P, D)``, aligned by person."""
+    persons = torch.arange(len(query))
+    cmc, _ = cmc_map(torch.cdist(query, gallery), persons, persons, max_rank=1)
+    return float(cmc[0])
 
 
 def region_concealment(
@@ -109,7 +93,7 @@ def region_concealment(
         if name == "none":
             concealed = original
         else:
-            hidden = conceal(views, mask.to(views.device)[None, None], fill=fill)
+            hidden = fill_masked(views, mask.to(views.device)[None, None], fill=fill)
             concealed = embed(model, hidden)
         per_person = (
             person_errors(concealed[:count], original[count:])
@@ -121,7 +105,7 @@ def region_concealment(
                 "region": name,
                 "area": float(mask.float().mean()),
                 "rank1": _rank1(concealed[:count], original[count:]),
-                "seed_error": _seed_error(concealed, original, labels, cameras, seed),
+                "seed_error": seed_error(concealed, labels, cameras, gallery=original, seed=seed),
                 "person_error": float(per_person.mean()),
             }
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from attribution._conceal import filler
+from attribution._fills import filler
 from attribution.scores import MatchScore
 from reid_model.checks import check_images, check_positive
 

@@ -8,7 +8,7 @@ from typing import Any
 import matplotlib
 import torch
 
-from attribution._conceal import blurred
+from attribution._fills import blurred
 from reid_model.io import write_image
 
 #: Colour maps: diverging for signed maps (red supports the match, blue opposes it).

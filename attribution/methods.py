@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from attribution._captum import RUNNERS, cam_layer
-from attribution._conceal import filler
+from attribution._fills import filler
 from attribution.scores import DistanceScore, MatchScore
+from reid_model import INPUT_SIZE
 from reid_model.checks import check_choice, check_images, check_positive
 from reid_model.io import resize
 
@@ -29,7 +30,7 @@ def _reference_rows(model: nn.Module, reference: torch.Tensor) -> torch.Tensor:
     if reference.ndim == 4:
         check_images(reference, "reference")
         param = next(model.parameters())
-        height, width = getattr(model, "input_size", (128, 48))
+        height, width = getattr(model, "input_size", INPUT_SIZE)
         with torch.no_grad():
             embeddings: torch.Tensor = model(resize(reference, (height, width)).to(param.device, param.dtype))
         return embeddings

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reid_model import INPUT_SIZE
 from reid_model.checks import check_images
 
 #: Added under the square root so the distance has a gradient at zero.
@@ -44,7 +45,7 @@ class MatchScore:
     @property
     def input_size(self) -> tuple[int, int]:
         """The model's input (height, width); other images are resized to it."""
-        height, width = getattr(self.model, "input_size", (128, 48))
+        height, width = getattr(self.model, "input_size", INPUT_SIZE)
         return int(height), int(width)
 
     def forward_args(self) -> tuple[torch.Tensor, ...]:

@@ -34,6 +34,8 @@ from deid.audit import (
 )
 from deid.audit.concealers import Concealer, baseline_concealers, loop_concealers
 from reid_model import (
+    INDEPENDENT_STRIPE_WEIGHTS,
+    INDEPENDENT_WEIGHTS,
     HandcraftedMatcher,
     Split,
     default_metadata,
@@ -43,7 +45,6 @@ from reid_model import (
     load_viper,
     select,
 )
-from reid_model.pretrained import INDEPENDENT_STRIPE_WEIGHTS, INDEPENDENT_WEIGHTS
 
 
 def _methods(spec: str, **loop: Any) -> dict[str, Concealer]:

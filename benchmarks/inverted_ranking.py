@@ -16,8 +16,16 @@ import argparse
 import torch
 
 from deid import Adversary, ConcealConfig, conceal_people
-from reid_model import cmc_map, default_metadata, embed, load_checkpoint, load_images, load_viper, select
-from reid_model.pretrained import INDEPENDENT_STRIPE_WEIGHTS
+from reid_model import (
+    INDEPENDENT_STRIPE_WEIGHTS,
+    cmc_map,
+    default_metadata,
+    embed,
+    load_checkpoint,
+    load_images,
+    load_viper,
+    select,
+)
 
 
 def main() -> None:

@@ -17,8 +17,7 @@ from typing import Any
 
 import torch
 
-from reid_model import Embedder, default_gallery, embed, load_default
-from reid_model.pretrained import color_gallery, load_color_matcher
+from reid_model import Embedder, color_gallery, default_gallery, embed, load_color_matcher, load_default
 
 _DEFAULTS: dict[tuple[str, bool, tuple[tuple[str, float | bool], ...]], Adversary] = {}
 

@@ -47,10 +47,19 @@ def is_person_crop(
 
 
 @cache
-def _hog() -> cv2.HOGDescriptor:
+def people_hog() -> tuple[cv2.HOGDescriptor, np.ndarray, float]:
+    """OpenCV's HOG descriptor (64x128 window) with its default people SVM set, shared by all users.
+
+    Returns:
+        The descriptor (its ``detectMultiScale`` searches frames), and the SVM's weights ``(D,)``
+        and bias for scoring one window's ``compute()`` descriptor by hand. Cached: do not
+        change the descriptor.
+    """
     hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), dtype=np.float32))
-    return hog
+    people = np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), dtype=np.float32)
+    hog.setSVMDetector(people)
+    detector = people.reshape(-1)
+    return hog, detector[:-1], float(detector[-1])
 
 
 def hog_people(
@@ -100,7 +109,7 @@ def hog_people(
         searched = resize(image[None], (max(1, round(height * factor)), max(1, round(width * factor))))[0]
     if searched.shape[-2] < 128 or searched.shape[-1] < 64:
         return []
-    rects, weights = _hog().detectMultiScale(
+    rects, weights = people_hog()[0].detectMultiScale(
         to_uint8_bgr(searched), winStride=(win_stride, win_stride), padding=(8, 8), scale=scale
     )
     found = np.asarray(rects, dtype=np.int64).reshape(-1, 4)

@@ -4,9 +4,17 @@ from reid_model.augmentation import Augmentation, augment
 from reid_model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from reid_model.color_stripes import ColorStripeEmbedder, stripe_histograms
 from reid_model.data import DatasetError, Sample, load_dataset, load_folder, load_market1501, load_viper
-from reid_model.embedders import ARCHITECTURES, Embedder, StripeEmbedder, TripletEmbedder, build_embedder
-from reid_model.evaluation import evaluate, evaluate_embeddings, retrieval_metrics, seed_error
-from reid_model.handcrafted import HandcraftedMatcher, fit_xqda, lomo_features
+from reid_model.embedders import (
+    ARCHITECTURES,
+    INPUT_SIZE,
+    Embedder,
+    StripeEmbedder,
+    TripletEmbedder,
+    build_embedder,
+)
+from reid_model.evaluation import evaluate, evaluate_embeddings
+from reid_model.filters import gaussian_blur
+from reid_model.handcrafted import HandcraftedMatcher, fit_xqda
 from reid_model.inference import embed
 from reid_model.io import (
     ImageReadError,
@@ -17,6 +25,7 @@ from reid_model.io import (
     write_bytes_atomic,
     write_image,
 )
+from reid_model.lomo import lomo_features
 from reid_model.losses import (
     MarginTripletLoss,
     SoftmaxTripletLoss,
@@ -24,11 +33,30 @@ from reid_model.losses import (
     softmax_triplet_loss,
     triplet_distances,
 )
-from reid_model.metrics import cmc_map, condition_c, triplet_error
+from reid_model.metrics import (
+    NEGATIVES_PER_ANCHOR,
+    cmc_map,
+    condition_c,
+    expected_average_precision,
+    retrieval_metrics,
+    retrieval_scores,
+    seed_error,
+    seed_triplets,
+    triplet_error,
+)
 from reid_model.pretrained import (
+    COLOR_GALLERY,
+    COLOR_WEIGHTS,
+    DEFAULT_GALLERY,
+    DEFAULT_WEIGHTS,
+    INDEPENDENT_STRIPE_WEIGHTS,
+    INDEPENDENT_WEIGHTS,
+    WEIGHTS_DIR,
+    color_gallery,
     default_gallery,
     default_metadata,
     default_weights_path,
+    load_color_matcher,
     load_default,
     load_gallery,
 )
@@ -46,6 +74,15 @@ from reid_model.training import TrainConfig, make_split, train
 
 __all__ = [
     "ARCHITECTURES",
+    "COLOR_GALLERY",
+    "COLOR_WEIGHTS",
+    "DEFAULT_GALLERY",
+    "DEFAULT_WEIGHTS",
+    "INDEPENDENT_STRIPE_WEIGHTS",
+    "INDEPENDENT_WEIGHTS",
+    "INPUT_SIZE",
+    "NEGATIVES_PER_ANCHOR",
+    "WEIGHTS_DIR",
     "Augmentation",
     "CheckpointError",
     "ColorStripeEmbedder",
@@ -66,6 +103,7 @@ __all__ = [
     "batch_triplets",
     "build_embedder",
     "cmc_map",
+    "color_gallery",
     "condition_c",
     "default_gallery",
     "default_metadata",
@@ -73,9 +111,12 @@ __all__ = [
     "embed",
     "evaluate",
     "evaluate_embeddings",
+    "expected_average_precision",
     "fit_xqda",
+    "gaussian_blur",
     "is_image_file",
     "load_checkpoint",
+    "load_color_matcher",
     "load_dataset",
     "load_default",
     "load_folder",
@@ -92,10 +133,12 @@ __all__ = [
     "read_metadata",
     "resize",
     "retrieval_metrics",
+    "retrieval_scores",
     "save_checkpoint",
     "save_splits",
     "seed_error",
     "seed_split",
+    "seed_triplets",
     "select",
     "softmax_triplet_loss",
     "stripe_histograms",

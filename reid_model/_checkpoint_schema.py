@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from reid_model.embedders import INPUT_SIZE as MODEL_INPUT_SIZE
+
 #: Largest metadata file read (bytes) and deepest nesting accepted in it.
 MAX_METADATA_BYTES = 16_000_000
 MAX_DEPTH = 32
 #: Largest network built from a checkpoint's ``arch_config`` (parameters, estimated before building).
 MAX_PARAMETERS = 50_000_000
-INPUT_SIZE = [128, 48]
+INPUT_SIZE = list(MODEL_INPUT_SIZE)
 
 
 class SchemaError(ValueError):

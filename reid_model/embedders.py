@@ -17,12 +17,14 @@ from reid_model.checks import check_choice, check_images
 #: Per-channel mean and std of the VIPeR seed-split training images (RGB, [0, 1] scale).
 VIPER_MEAN = (0.4298, 0.4107, 0.3965)
 VIPER_STD = (0.2297, 0.2175, 0.2179)
+#: Every model's input (height, width): crops are resized to it before embedding.
+INPUT_SIZE: tuple[int, int] = (128, 48)
 
 
 class Embedder(nn.Module):
     """Base class: normalization, input checks and the shared interface."""
 
-    input_size: tuple[int, int] = (128, 48)
+    input_size: tuple[int, int] = INPUT_SIZE
     embedding_dim: int
     arch: str
     mean: torch.Tensor

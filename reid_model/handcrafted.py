@@ -1,20 +1,10 @@
-"""A hand-crafted re-id matcher: LOMO features (Liao et al., CVPR 2015) and the XQDA metric.
+"""A hand-crafted re-id matcher: LOMO features (:mod:`reid_model.lomo`) and the XQDA metric.
 
 Nothing here is a neural network, so an attacker built on it needs no training on concealed
-images: it is the classic ELF/LOMO family a privacy audit should face. For each image (resized
-to 128 x 48) and each of three scales (halved each time):
-
-- an optional multi-scale Retinex evens out the lighting of the two cameras;
-- 10 x 10 windows sliding by 5 pixels collect a joint HSV histogram (8 x 8 x 8 bins) and two
-  Scale-Invariant Local Ternary Pattern histograms (SILTP, 4 neighbours at radius 3 and 5,
-  81 bins each);
-- each bin keeps its maximum over the windows of one horizontal row (the "local maximal
-  occurrence" that makes the descriptor robust to viewpoint).
-
-Histograms are log-scaled and each feature group is L2-normalized: 26,960 dimensions on
-128 x 48 crops. :meth:`HandcraftedMatcher.fit` learns XQDA (Cross-view Quadratic Discriminant
-Analysis) on training persons after a PCA, and :meth:`HandcraftedMatcher.embed` maps images to
-a space where plain L2 distance is the XQDA distance. Every step is batched tensor arithmetic.
+images: it is the classic ELF/LOMO family a privacy audit should face.
+:meth:`HandcraftedMatcher.fit` learns XQDA (Cross-view Quadratic Discriminant Analysis) on
+training persons after a PCA, and :meth:`HandcraftedMatcher.embed` maps images to a space where
+plain L2 distance is the XQDA distance.
 """
 
 from __future__ import annotations
@@ -22,159 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from reid_model.checks import check_choice, check_images, check_positive
-from reid_model.io import resize
+from reid_model.lomo import lomo_features
 
-HSV_BINS = 8
-SILTP_RADII = (3, 5)
-SILTP_TAU = 0.3
-WINDOW = 10
-STRIDE = 5
-SCALES = 3
-RETINEX_SIGMAS = (5.0, 20.0)
 METRICS = ("xqda", "pca", "none")
-
-
-def rgb_to_hsv(images: torch.Tensor) -> torch.Tensor:
-    """Convert RGB ``(B, 3, H, W)`` in [0, 1] to HSV ``(B, 3, H, W)``, every channel in [0, 1].
-
-    Example:
-        >>> rgb_to_hsv(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)).flatten().tolist()
-        [0.0, 1.0, 1.0]
-    """
-    r, g, b = images.unbind(1)
-    value, argmax = images.max(1)
-    chroma = value - images.min(1).values
-    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
-    hue = torch.stack([((g - b) / safe) % 6, (b - r) / safe + 2, (r - g) / safe + 4], 1)
-    hue = hue.gather(1, argmax[:, None]).squeeze(1) / 6.0
-    hue = torch.where(chroma > 0, hue, torch.zeros_like(hue))
-    saturation = torch.where(
-        value > 0, chroma / torch.where(value > 0, value, torch.ones_like(value)), 0 * value
-    )
-    return torch.stack([hue, saturation, value], 1)
-
-
-def _gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    radius = int(3 * sigma)
-    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    kernel = torch.exp(-(x**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    c = images.shape[1]
-    out = F.pad(images, (radius, radius, 0, 0), mode="replicate")
-    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    out = F.pad(out, (0, 0, radius, radius), mode="replicate")
-    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
-
-def retinex(
-    images: torch.Tensor, *, sigmas: Sequence[float] = RETINEX_SIGMAS, clip: float = 0.01
-) -> torch.Tensor:
-    """Multi-scale Retinex with a per-image colour balance: ``(B, 3, H, W)`` in, same out.
-
-    Each channel becomes the mean over ``sigmas`` of ``log(I) - log(G_sigma * I)``; the result is
-    stretched to [0, 1] per image between its ``clip`` and ``1 - clip`` quantiles (over all three
-    channels, so hues are kept).
-
-    Example:
-        >>> retinex(torch.rand(2, 3, 128, 48)).shape
-        torch.Size([2, 3, 128, 48])
-    """
-    check_images(images)
-    log_image = torch.log1p(images * 255.0)
-    msr = torch.zeros_like(images)
-    for sigma in sigmas:
-        msr = msr + log_image - torch.log1p(_gaussian_blur(images, sigma) * 255.0)
-    msr = msr / len(sigmas)
-    flat = msr.flatten(1)
-    low = torch.quantile(flat, clip, dim=1).view(-1, 1, 1, 1)
-    high = torch.quantile(flat, 1 - clip, dim=1).view(-1, 1, 1, 1)
-    return ((msr - low) / (high - low).clamp_min(1e-6)).clamp(0.0, 1.0)
-
-
-def _siltp_codes(gray: torch.Tensor, radius: int, tau: float) -> torch.Tensor:
-    """SILTP codes in [0, 81) of a gray batch ``(B, H, W)``: 4 neighbours, 3 states each."""
-    padded = F.pad(gray[:, None], (radius, radius, radius, radius), mode="replicate")[:, 0]
-    h, w = gray.shape[-2:]
-    r = radius
-    neighbours = (
-        padded[:, r : r + h, 2 * r :],  # right
-        padded[:, :h, r : r + w],  # up
-        padded[:, r : r + h, :w],  # left
-        padded[:, 2 * r :, r : r + w],  # down
-    )
-    codes = torch.zeros_like(gray, dtype=torch.long)
-    for k, neighbour in enumerate(neighbours):
-        state = (neighbour > (1 + tau) * gray).long() + 2 * (neighbour < (1 - tau) * gray).long()
-        codes += state * 3**k
-    return codes
-
-
-def _max_occurrence(codes: torch.Tensor, bins: int) -> torch.Tensor:
-    """Histograms of ``codes (B, H, W)`` in sliding windows, maxed along rows: ``(B, rows, bins)``.
-
-    A 10 x 10 window sliding by 5 is the union of 2 x 2 cells of 5 x 5 pixels, so cell histograms
-    are counted once (a single ``bincount``) and summed in pairs.
-    """
-    b, h, w = codes.shape
-    rows, cols = (h - WINDOW) // STRIDE + 1, (w - WINDOW) // STRIDE + 1
-    if rows < 1 or cols < 1:
-        raise ValueError(f"images at this scale must be at least {WINDOW}x{WINDOW}, got {h}x{w}")
-    cell_rows, cell_cols = rows + 1, cols + 1
-    codes = codes[:, : cell_rows * STRIDE, : cell_cols * STRIDE]
-    cell_r = torch.arange(cell_rows * STRIDE, device=codes.device) // STRIDE
-    cell_c = torch.arange(cell_cols * STRIDE, device=codes.device) // STRIDE
-    cell = (cell_r[:, None] * cell_cols + cell_c[None, :])[None]
-    batch = torch.arange(b, device=codes.device).view(b, 1, 1)
-    index = (batch * (cell_rows * cell_cols) + cell) * bins + codes
-    counts = torch.bincount(index.flatten(), minlength=b * cell_rows * cell_cols * bins)
-    cells = counts.view(b, cell_rows, cell_cols, bins)
-    windows = cells[:, :-1, :-1] + cells[:, 1:, :-1] + cells[:, :-1, 1:] + cells[:, 1:, 1:]
-    return windows.amax(dim=2)
-
-
-def _normalize_group(histograms: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
-    feature = torch.log1p(torch.cat([h.flatten(1) for h in histograms], 1).to(dtype))
-    return F.normalize(feature, dim=1)
-
-
-def lomo_features(images: torch.Tensor, *, use_retinex: bool = False, chunk_size: int = 128) -> torch.Tensor:
-    """LOMO descriptors ``(B, D)`` of images ``(B, 3, H, W)`` in [0, 1], resized to 128 x 48.
-
-    D is 26,960 for 128 x 48 crops: (512 HSV + 2 x 81 SILTP bins) x (24 + 11 + 5) rows.
-
-    Example:
-        >>> lomo_features(torch.rand(2, 3, 128, 48)).shape
-        torch.Size([2, 26960])
-    """
-    check_images(images)
-    dtype = images.dtype if images.dtype in (torch.float32, torch.float64) else torch.float32
-    images = resize(images.to(dtype), (128, 48))
-    chunks = []
-    for start in range(0, len(images), chunk_size):
-        batch = images[start : start + chunk_size]
-        if use_retinex:
-            batch = retinex(batch)
-        colour: list[torch.Tensor] = []
-        texture: dict[int, list[torch.Tensor]] = {radius: [] for radius in SILTP_RADII}
-        for scale in range(SCALES):
-            if scale:
-                batch = F.avg_pool2d(batch, 2)
-            hsv = (rgb_to_hsv(batch) * HSV_BINS).long().clamp_(0, HSV_BINS - 1)
-            joint = (hsv[:, 0] * HSV_BINS + hsv[:, 1]) * HSV_BINS + hsv[:, 2]
-            colour.append(_max_occurrence(joint, HSV_BINS**3))
-            gray = (
-                batch * torch.tensor([0.299, 0.587, 0.114], dtype=dtype, device=batch.device).view(1, 3, 1, 1)
-            ).sum(1)
-            for radius in SILTP_RADII:
-                texture[radius].append(_max_occurrence(_siltp_codes(gray, radius, SILTP_TAU), 3**4))
-        groups = [colour, *texture.values()]
-        chunks.append(torch.cat([_normalize_group(g, dtype) for g in groups], 1))
-    if not chunks:
-        return torch.empty(0, 26960, dtype=dtype, device=images.device)
-    return torch.cat(chunks)
 
 
 def _pair_covariances(features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

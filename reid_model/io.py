@@ -1,6 +1,9 @@
 """The I/O edge: files, uint8, OpenCV's BGR and resizing live here and nowhere else.
 
 Inside the library an image batch is float32 ``(B, 3, H, W)``, RGB, in [0, 1].
+
+Over 300 lines on purpose: every uint8/BGR conversion and file write sits in this one module, so
+that how pixels enter and leave the library can be audited in one place.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from reid_model.checks import check_images
+from reid_model.embedders import INPUT_SIZE
 
 #: Largest image (in pixels) decoded by default: an 8K frame is 33 M pixels.
 MAX_PIXELS = 64_000_000
@@ -198,11 +202,6 @@ def _levels(image: torch.Tensor) -> np.ndarray:
     return np.rint(np.clip(array, 0.0, 1.0) * np.float32(255.0))
 
 
-def from_uint8_bgr(array: np.ndarray) -> torch.Tensor:
-    """Turn a uint8 BGR array ``(H, W, 3)`` into a float RGB tensor ``(3, H, W)``."""
-    return _array_to_tensor(array, Path("<array>"))
-
-
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename, so no half file is left."""
     path = Path(path)
@@ -324,7 +323,7 @@ def resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def load_images(
-    paths: Sequence[str | os.PathLike[str]], *, size: tuple[int, int] = (128, 48)
+    paths: Sequence[str | os.PathLike[str]], *, size: tuple[int, int] = INPUT_SIZE
 ) -> torch.Tensor:
     """Read image files and stack them, resized to ``size``, into a batch ``(B, 3, H, W)``.
 

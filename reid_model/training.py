@@ -19,7 +19,7 @@ from reid_model.augmentation import Augmentation, augment
 from reid_model.checkpoint import load_checkpoint, save_checkpoint
 from reid_model.checks import check_choice, check_positive
 from reid_model.data import Sample, load_dataset
-from reid_model.embedders import Embedder, StripeEmbedder, TripletEmbedder, build_embedder
+from reid_model.embedders import StripeEmbedder, TripletEmbedder, build_embedder
 from reid_model.evaluation import evaluate, evaluate_embeddings
 from reid_model.inference import embed
 from reid_model.io import load_images, write_bytes_atomic
@@ -245,8 +245,3 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     save_checkpoint(out / "best.safetensors", best_model, {**best_meta, "metrics": metrics})
     write_bytes_atomic(out / "metrics.json", json.dumps(metrics, indent=1).encode())
     return metrics
-
-
-def trained_model(config: TrainConfig) -> Embedder:
-    """Load the best checkpoint of a finished run."""
-    return load_checkpoint(Path(config.out) / "best.safetensors", device=config.device)

@@ -15,6 +15,8 @@ import torch
 from safetensors.torch import save
 
 from reid_model import (
+    COLOR_GALLERY,
+    COLOR_WEIGHTS,
     ColorStripeEmbedder,
     default_metadata,
     embed,
@@ -25,7 +27,6 @@ from reid_model import (
     select,
 )
 from reid_model.io import write_bytes_atomic
-from reid_model.pretrained import COLOR_GALLERY, COLOR_WEIGHTS
 
 
 def main() -> None:

@@ -12,9 +12,17 @@ from pathlib import Path
 import torch
 from safetensors.torch import save
 
-from reid_model import embed, load_checkpoint, load_dataset, load_images, save_checkpoint, select
+from reid_model import (
+    DEFAULT_GALLERY,
+    DEFAULT_WEIGHTS,
+    embed,
+    load_checkpoint,
+    load_dataset,
+    load_images,
+    save_checkpoint,
+    select,
+)
 from reid_model.io import write_bytes_atomic
-from reid_model.pretrained import DEFAULT_GALLERY, DEFAULT_WEIGHTS
 
 
 def main() -> None:

@@ -2,20 +2,20 @@
 
     python scripts/bundle_outfits.py
 
-Run it after bundling a new default model or colour matcher; ``tests/deid/test_outfits.py``
+Run it after bundling a new default model or colour matcher; ``tests/deid/operators/test_outfits.py``
 fails while the shipped file is out of date.
 """
 
 from __future__ import annotations
 
 from deid import Adversary
-from deid.loop.appearances import MODEL_SIZE
 from deid.operators.outfit import BUNDLED, save_outfit_embeddings
+from reid_model import INPUT_SIZE
 
 
 def main() -> None:
     adversary = Adversary([*Adversary.default().models], [*Adversary.default().galleries])
-    save_outfit_embeddings(adversary, BUNDLED, MODEL_SIZE)
+    save_outfit_embeddings(adversary, BUNDLED, INPUT_SIZE)
     print(f"wrote {BUNDLED}")
 
 

@@ -25,10 +25,9 @@ from deid.audit.attackers import Attacker
 from deid.audit.concealers import (
     Concealer,
 )
-from deid.audit.metrics import retrieval_scores
 from deid.audit.table import COLUMNS
 from deid.audit.utility import area_concealed, person_detected, psnr, ssim
-from reid_model import Sample, Split, load_images, select
+from reid_model import Sample, Split, load_images, retrieval_scores, select
 
 #: PSNR of identical images is infinite; tables report it capped at this many dB.
 PSNR_CAP = 100.0

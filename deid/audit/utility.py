@@ -8,13 +8,12 @@ concealed crop still shows a person (an anonymized pedestrian should still be a 
 
 from __future__ import annotations
 
-from functools import cache
-
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deid.detection import people_hog
 from reid_model.checks import check_images, check_mask
 from reid_model.io import to_uint8_bgr
 
@@ -137,14 +136,6 @@ def psnr(
     return (10 * torch.log10(data_range**2 / mse)).to(images.dtype)
 
 
-@cache
-def _hog() -> tuple[cv2.HOGDescriptor, np.ndarray, float]:
-    hog = cv2.HOGDescriptor()
-    people = cv2.HOGDescriptor_getDefaultPeopleDetector()  # type: ignore[attr-defined]
-    detector = np.asarray(people, dtype=np.float32).reshape(-1)
-    return hog, detector[:-1], float(detector[-1])
-
-
 def _hog_window(image: torch.Tensor) -> np.ndarray:
     """Frame a crop as the detector's training windows: person 96 px high, centred in 64 x 128."""
     h, w = image.shape[-2:]
@@ -179,7 +170,7 @@ def person_scores(images: torch.Tensor) -> torch.Tensor:
         torch.Size([2])
     """
     check_images(images)
-    hog, weights, bias = _hog()
+    hog, weights, bias = people_hog()
     scores = [
         float(np.asarray(hog.compute(_hog_window(image))).reshape(-1) @ weights) + bias for image in images
     ]

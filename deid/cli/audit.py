@@ -16,6 +16,8 @@ from deid.audit.table import format_table, write_report
 from deid.cli.options import dataset_option
 from deid.operators.registry import OPERATORS, build_operator
 from reid_model import (
+    INDEPENDENT_STRIPE_WEIGHTS,
+    INDEPENDENT_WEIGHTS,
     CheckpointError,
     DatasetError,
     HandcraftedMatcher,
@@ -32,7 +34,6 @@ from reid_model import (
     select,
     viper_protocol_splits,
 )
-from reid_model.pretrained import INDEPENDENT_STRIPE_WEIGHTS, INDEPENDENT_WEIGHTS
 
 ATTACKERS = ("adversary", "independent", "independent_stripe", "handcrafted", "adaptive")
 #: The option each attacker's weights come from.

@@ -1,6 +1,7 @@
 """Unmasked image filters behind the operators: each maps ``(B, 3, H, W)`` to ``(B, 3, H, W)``.
 
-The operators in :mod:`deid.operators` blend these with a mask. Everything here is
+The operators in :mod:`deid.operators` blend these with a mask (the Gaussian blur is
+:func:`reid_model.filters.gaussian_blur`, shared with the other packages). Everything here is
 vectorised torch, except :func:`inpaint_images`, which hands each image to OpenCV as 16-bit
 numpy arrays (no uint8, no BGR: each channel is inpainted on its own; the fast-marching
 order depends only on the mask, so this matches a 3-channel call).
@@ -18,25 +19,6 @@ import torch.nn.functional as F
 #: Rec. 601 luma weights, used as the grey an image desaturates to.
 LUMA = (0.299, 0.587, 0.114)
 INPAINT_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
-
-
-def gaussian_kernel1d(sigma: float, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A normalized 1-D Gaussian of radius ``ceil(3 sigma)``, shape ``(2 r + 1,)``."""
-    radius = max(1, math.ceil(3.0 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=dtype, device=device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    return kernel / kernel.sum()
-
-
-def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of ``images (B, C, H, W)`` with edge replication."""
-    kernel = gaussian_kernel1d(sigma, dtype=images.dtype, device=images.device)
-    radius = (kernel.numel() - 1) // 2
-    channels = images.shape[1]
-    out = F.pad(images, (radius, radius, radius, radius), mode="replicate")
-    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    out = F.conv2d(out, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
-    return out
 
 
 def block_average(images: torch.Tensor, block: int) -> torch.Tensor:

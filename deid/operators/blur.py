@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import torch
 
-from deid.operators import _filters
 from deid.operators.base import Operator, blend, check_size, checked, to_pixels
 from reid_model.checks import check_positive
+from reid_model.filters import gaussian_blur
 
 
 def blur(images: torch.Tensor, mask: torch.Tensor, *, sigma: float = 3.0) -> torch.Tensor:
@@ -27,7 +27,7 @@ def blur(images: torch.Tensor, mask: torch.Tensor, *, sigma: float = 3.0) -> tor
     """
     images, mask = checked(images, mask)
     check_positive("sigma", sigma)
-    return blend(images, mask, _filters.gaussian_blur(images, sigma))
+    return blend(images, mask, gaussian_blur(images, sigma))
 
 
 @dataclass(frozen=True)
@@ -48,4 +48,4 @@ class Blur(Operator):
         check_size("sigma", self.sigma, self.relative)
 
     def transform(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return _filters.gaussian_blur(images, to_pixels(self.sigma, self.relative, images.shape[-1]))
+        return gaussian_blur(images, to_pixels(self.sigma, self.relative, images.shape[-1]))

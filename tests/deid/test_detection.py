@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from deid.batch.boxes import BoxesError, load_boxes, match_boxes
 from deid.boxes import Box, clip_boxes, crop_boxes, paste_crops
-from deid.detection import detect_people, is_person_crop
+from deid.detection import detect_people, is_person_crop, people_hog
 from reid_model.io import read_image
 
 
@@ -190,3 +191,16 @@ def test_load_boxes_missing_or_binary_file(tmp_path):
     path.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(BoxesError, match="not a readable JSON file"):
         load_boxes(path)
+
+
+def test_people_hog_weights_are_the_detectors_svm():
+    """The one HOG set-up: scoring a window by hand (the audit's person_scores) gives the detector's score."""
+    hog, weights, bias = people_hog()
+    assert people_hog()[0] is hog and weights.shape == (hog.getDescriptorSize(),)
+    rng = np.random.default_rng(0)
+    window = np.ascontiguousarray(rng.integers(0, 256, (128, 64, 3), dtype=np.uint8))
+    window[16:112, 20:44] = 40  # a dark upright block: some gradient structure
+    found, scores = hog.detect(window, hitThreshold=-100.0)
+    assert len(found) == 1 and tuple(found[0]) == (0, 0)
+    by_hand = float(np.asarray(hog.compute(window)).reshape(-1) @ weights) + bias
+    assert by_hand == pytest.approx(float(np.asarray(scores).reshape(-1)[0]), abs=1e-3)

@@ -11,8 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from reid_model import CheckpointError, load_checkpoint
-from reid_model.pretrained import DEFAULT_GALLERY, WEIGHTS_DIR, load_gallery
+from reid_model import DEFAULT_GALLERY, WEIGHTS_DIR, CheckpointError, load_checkpoint, load_gallery
 
 
 def _copy(tmp_path: Path, name: str = "independent_stripe") -> tuple[Path, dict[str, Any]]:

@@ -79,8 +79,7 @@ def test_bad_arguments_raise_clearly():
 
 @pytest.mark.viper
 def test_bundled_matcher_reproduces_its_test_scores(viper_root):
-    from reid_model import default_metadata, load_viper
-    from reid_model.pretrained import COLOR_WEIGHTS, load_color_matcher, read_metadata
+    from reid_model import COLOR_WEIGHTS, default_metadata, load_color_matcher, load_viper, read_metadata
 
     samples = select(load_viper(viper_root), default_metadata()["split"]["test"])
     metrics = evaluate_embeddings(

@@ -15,7 +15,7 @@ from reid_model import (
     seed_split,
     select,
 )
-from reid_model.handcrafted import _max_occurrence, _siltp_codes, lomo_features, retinex, rgb_to_hsv
+from reid_model.lomo import _max_occurrence, _siltp_codes, lomo_features, retinex, rgb_to_hsv
 
 
 def _persons(n_persons: int = 6, seed: int = 0) -> tuple[torch.Tensor, list[int]]:

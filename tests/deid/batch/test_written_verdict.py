@@ -19,8 +19,7 @@ from click.testing import CliRunner
 
 from deid import Adversary
 from deid.cli import main
-from reid_model import embed, load_default, read_image
-from reid_model.pretrained import color_gallery, default_gallery, load_color_matcher
+from reid_model import color_gallery, default_gallery, embed, load_color_matcher, load_default, read_image
 from tests.conftest import REPO
 
 EXAMPLES = REPO / "examples" / "images"

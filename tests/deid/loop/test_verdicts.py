@@ -19,8 +19,7 @@ from deid.batch import BatchConfig, CropResult, run_batch
 from deid.batch.report import Record
 from deid.batch.wiring import person_concealer
 from deid.loop import FrameResult, PersonResult
-from reid_model import embed, load_default, read_image
-from reid_model.pretrained import color_gallery, default_gallery, load_color_matcher
+from reid_model import color_gallery, default_gallery, embed, load_color_matcher, load_default, read_image
 from tests.conftest import REPO, TinyEmbedder
 from tests.deid.conftest import write_crop
 
