@@ -9,13 +9,12 @@ fails while the shipped file is out of date.
 from __future__ import annotations
 
 from deid import Adversary
-from deid.loop.appearances import MODEL_SIZE
 from deid.operators.outfit import BUNDLED, save_outfit_embeddings
 
 
 def main() -> None:
     adversary = Adversary([*Adversary.default().models], [*Adversary.default().galleries])
-    save_outfit_embeddings(adversary, BUNDLED, MODEL_SIZE)
+    save_outfit_embeddings(adversary, BUNDLED)
     print(f"wrote {BUNDLED}")
 
 
