@@ -119,3 +119,30 @@ def test_conceal_reports_the_outfit_only_when_it_used_one(tiny_embedder, colors)
         assert result.summary()["outfit"] == result.outfit
     else:
         assert result.outfit is None
+
+
+@pytest.mark.parametrize("opacity", [1.0, 0.7, 0.3])
+def test_outfit_fill_keeps_the_operator_contract_bit_for_bit(opacity):
+    """The fill as an Operator gives exactly the pixels of the loop's former outfit blend."""
+    g = torch.Generator().manual_seed(int(opacity * 10))
+    outfits = OutfitFill(COLORS[[3, 26, 9]], COLORS[[20, 0, 14]], opacity)
+    images = torch.rand(4, 3, 20, 7, generator=g)
+    mask = torch.rand(4, 1, 20, 7, generator=g).round() * torch.rand(4, 1, 20, 7, generator=g)
+    persons = torch.tensor([2, 0, 0, 1])
+    canvas = outfit_canvases(outfits.tops[persons], outfits.bottoms[persons], (20, 7))
+    former = torch.lerp(images, torch.lerp(images, canvas, opacity), mask)
+    assert torch.equal(outfits.for_people(persons)(images, mask), former)
+
+
+def test_outfit_fill_bad_input():
+    with pytest.raises(ValueError, match=r"tops must be RGB colours of shape \(N, 3\), got \(3,\)"):
+        OutfitFill(COLORS[0], COLORS[[0]])
+    with pytest.raises(ValueError, match="tops and bottoms must give one colour per outfit, got 2 and 1"):
+        OutfitFill(COLORS[[0, 1]], COLORS[[0]])
+    with pytest.raises(ValueError, match=r"opacity must be in \(0, 1\], got 0.0"):
+        OutfitFill(COLORS[[0]], COLORS[[0]], 0.0)
+    two = OutfitFill(COLORS[[0, 1]], COLORS[[2, 3]])
+    with pytest.raises(ValueError, match=r"images must be one per outfit \(2\), got 3; .*for_people"):
+        two(torch.rand(3, 3, 8, 4), torch.ones(3, 1, 8, 4))
+    with pytest.raises(ValueError, match=r"images must have values in \[0, 1\]"):
+        two(torch.full((2, 3, 8, 4), 2.0), torch.ones(2, 1, 8, 4))
