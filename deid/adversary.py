@@ -7,6 +7,10 @@ is closer to it than a negative is) holds for at most ``max_match_rate`` of the 
 original is not in the concealed image's top-``top_k`` among the gallery. The concealed image is
 the attacker's query, so with ``max_match_rate=0.5`` the true identity must rank in the worse
 half of the gallery: the adversary does no better than chance on that appearance.
+
+The adversary is the judge, so it alone holds the privacy target (``max_match_rate``, ``top_k``);
+:func:`resolve_adversary` builds the bundled one for a target, or refuses a target that
+contradicts the adversary it is given.
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from typing import Any
 
 import torch
 
-from reid_model import Embedder, color_gallery, default_gallery, embed, load_color_matcher, load_default
+from reid_model import (
+    Embedder,
+    color_gallery,
+    default_gallery,
+    embed,
+    load_color_matcher,
+    load_default,
+    resize,
+)
 
 _DEFAULTS: dict[tuple[str, bool, tuple[tuple[str, float | bool], ...]], Adversary] = {}
 
@@ -99,6 +111,9 @@ class Adversary:
             raise ValueError(f"max_match_rate must be in [0, 1), got {self.max_match_rate}")
         if self.top_k < 0:
             raise ValueError(f"top_k must be >= 0, got {self.top_k}")
+        sizes = [tuple(model.input_size) for model in self.models]
+        if len(set(sizes)) > 1:
+            raise ValueError(f"models must share one input size (height, width), got {sizes}")
         for model in self.models:
             model.eval().requires_grad_(False)
 
@@ -126,6 +141,16 @@ class Adversary:
             adversary.cache["bundled"] = True  # the bundled models: precomputed data may be used
             _DEFAULTS[key] = adversary
         return _DEFAULTS[key]
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """``(height, width)`` of the models' input: the crop coordinates the conceal loop's masks use."""
+        height, width = self.models[0].input_size
+        return height, width
+
+    def views(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Images ``(3, H, W)`` of any sizes as one batch ``(N, 3, h, w)`` at :attr:`input_size`."""
+        return torch.cat([resize(image[None], self.input_size) for image in images])
 
     def embed(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Embeddings ``(B, D_m)`` of a batch under each model."""
@@ -201,3 +226,38 @@ class Adversary:
             )
         private = (match_rate <= self.max_match_rate) & (rank > self.top_k)
         return PrivacyCheck(match_rate=match_rate, rank=rank, private=private)
+
+
+def resolve_adversary(
+    adversary: Adversary | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    top_k: int | None = None,
+    max_match_rate: float | None = None,
+) -> Adversary:
+    """The adversary that judges a run: ``adversary``, or the bundled one with the given target.
+
+    The target is the adversary's alone; ``top_k`` and ``max_match_rate`` are a convenience for
+    the bundled default. Given with an ``adversary`` they must agree with its own target: a
+    silently ignored target would report people private under a rule the caller did not ask for.
+
+    Raises:
+        ValueError: ``adversary`` is given and ``top_k`` or ``max_match_rate`` differs from its own.
+
+    Example:
+        >>> resolve_adversary(top_k=5).top_k
+        5
+    """
+    target: dict[str, Any] = {
+        k: v for k, v in (("top_k", top_k), ("max_match_rate", max_match_rate)) if v is not None
+    }
+    if adversary is None:
+        return Adversary.default(device=device, **target)
+    for name, value in target.items():
+        own = getattr(adversary, name)
+        if value != own:
+            raise ValueError(
+                f"{name}={value!r} contradicts the adversary's own {name}={own!r}: the target is the "
+                f"adversary's; build the adversary with {name}={value!r}, or leave {name} unset"
+            )
+    return adversary

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from deid import Adversary
 from deid.operators.outfit import BUNDLED, save_outfit_embeddings
-from reid_model import INPUT_SIZE
 
 
 def main() -> None:
     adversary = Adversary([*Adversary.default().models], [*Adversary.default().galleries])
-    save_outfit_embeddings(adversary, BUNDLED, INPUT_SIZE)
+    save_outfit_embeddings(adversary, BUNDLED)
     print(f"wrote {BUNDLED}")
 
 

@@ -143,10 +143,7 @@ class LoopConcealer:
     def conceal_people(self, people: Sequence[Sequence[torch.Tensor]]) -> list[PersonResult]:
         """Conceal several persons at once (the loop runs them batched)."""
         if self.adversary is None:
-            c = self.config
-            self.adversary = Adversary.default(
-                device=self.device, max_match_rate=c.max_match_rate, top_k=c.top_k
-            )
+            self.adversary = Adversary.default(device=self.device)
         return conceal_people(people, config=self.config, adversary=self.adversary, device=self.device)
 
     def __call__(self, images: Sequence[torch.Tensor]) -> PersonResult:

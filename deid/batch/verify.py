@@ -23,8 +23,6 @@ import torch
 
 from deid.adversary import Adversary
 from deid.boxes import Box, crop_boxes
-from deid.loop.appearances import MODEL_SIZE
-from reid_model import resize
 from reid_model.io import ImageReadError, decode_image, read_image, sha256_hex
 
 #: Outcomes of one record, in table order; the last three fail verification.
@@ -316,7 +314,9 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
             owner.append(-1)
     ids: dict[Any, int] = {}
     groups = torch.tensor([ids.setdefault(p, len(ids)) for p in people], dtype=torch.long)
-    check = adversary.check(adversary.embed(_views(written)), adversary.embed(_views(originals)), groups)
+    check = adversary.check(
+        adversary.embed(adversary.views(written)), adversary.embed(adversary.views(originals)), groups
+    )
     out: dict[int, VerifiedRecord] = {}
     for position, item in enumerate(items):
         mine = torch.tensor([o == position for o in owner])
@@ -335,7 +335,3 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
             outcome = "not_private_as_reported"
         out[item.index] = _result(item.record, outcome, detail, rate)
     return out
-
-
-def _views(images: list[torch.Tensor]) -> torch.Tensor:
-    return torch.cat([resize(image[None], MODEL_SIZE) for image in images])

@@ -64,7 +64,7 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     from deid.loop.search import conceal_people
     from reid_model.io import output_format
 
-    options = {k: v for k, v in (("top_k", config.top_k), ("budget", config.budget)) if v is not None}
+    options = {k: v for k, v in (("budget", config.budget),) if v is not None}
     loop = ConcealConfig(
         operator=config.operator,
         strength=config.strength,

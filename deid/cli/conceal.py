@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from deid.adversary import Adversary
 from deid.batch.config import BatchConfig
 from deid.batch.inputs import GROUP_BY, BatchError
 from deid.batch.report import ReportError
@@ -84,7 +85,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 @click.option(
     "--top-k",
     type=click.IntRange(min=0),
-    default=_LOOP["top_k"],
+    default=Adversary.top_k,
     help="Success needs the true identity outside the adversary's top k.",
 )
 @click.option(

@@ -9,26 +9,27 @@ import torch.nn.functional as F
 
 from deid.adversary import Adversary, PrivacyCheck
 from deid.operators.base import Operator
-from deid.operators.outfit import Outfits
-from reid_model import resize
 from reid_model.io import as_written, quantize
-
-#: The adversary's input size (height, width): masks live in these normalized crop coordinates.
-MODEL_SIZE = (128, 48)
 
 
 class People:
     """The appearances of a batch of people, grouped by size so operators run batched.
 
-    ``formats`` gives, per person and appearance, the file format its output is written in
+    Masks live in the crop coordinates of the ``adversary``'s input size (:attr:`size`), and the
+    adversary sees every appearance resized to it. ``formats`` gives, per person and appearance, the file format its output is written in
     (``".png"``, ``".jpg"``, ...; default ``".png"``). Rendered appearances are rounded to uint8
     and the adversary sees them as encoded in that format and decoded again: every check of the
     loop is taken on the image as it will be written.
     """
 
     def __init__(
-        self, people: Sequence[Sequence[torch.Tensor]], formats: Sequence[Sequence[str]] | None = None
+        self,
+        people: Sequence[Sequence[torch.Tensor]],
+        adversary: Adversary,
+        formats: Sequence[Sequence[str]] | None = None,
     ) -> None:
+        self.size = adversary.input_size
+        self._views = adversary.views
         self.images = [img for person in people for img in person]
         if formats is None:
             formats = [[".png"] * len(person) for person in people]
@@ -52,23 +53,20 @@ class People:
             size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx]))
             for size, idx in by_size.items()
         }
-        self.model_inputs = self._to_model(self.images)
-
-    def _to_model(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
-        return torch.cat([resize(img[None], MODEL_SIZE) for img in images])
+        self.model_inputs = self._views(self.images)
 
     def written(self, index: int, image: torch.Tensor) -> tuple[bytes, torch.Tensor]:
         """Appearance ``index`` as it is written: its file's bytes and the image decoded from them."""
         return as_written(image, self.formats[index])
 
     def render(
-        self, operator: Operator | Outfits, masks: torch.Tensor, subset: torch.Tensor | None = None
+        self, operator: Operator, masks: torch.Tensor, subset: torch.Tensor | None = None
     ) -> tuple[list[torch.Tensor | None], torch.Tensor]:
-        """Apply ``operator`` with each person's mask ``(P, 1, 128, 48)`` at input resolution.
+        """Apply ``operator`` with each person's mask ``(P, 1, h, w)`` at input resolution.
 
         Args:
-            operator: the concealing operator, or each person's outfit.
-            masks: one mask per person, in normalized crop coordinates.
+            operator: the concealing operator (:meth:`Operator.for_people` gives each batch its own).
+            masks: one mask per person, in normalized crop coordinates (:attr:`size`).
             subset: ``(A,)`` bool, the appearances to render (default all).
 
         Returns:
@@ -85,17 +83,14 @@ class People:
                 continue
             idx, batch = idx[keep], batch[keep]
             mask = masks[self.groups[idx]]
-            if size != MODEL_SIZE:
+            if size != self.size:
                 mask = F.interpolate(mask, size=size, mode="nearest")
-            if isinstance(operator, Outfits):
-                concealed = operator.apply(batch, mask, self.groups[idx])
-            else:
-                concealed = operator(batch, mask.to(batch))
+            concealed = operator.for_people(self.groups[idx])(batch, mask.to(batch))
             for j, i in enumerate(idx.tolist()):
                 changed = concealed[j] != batch[j]  # pixels left alone stay bit-exact
                 out[i] = torch.where(changed, quantize(concealed[j]).to(concealed), concealed[j])
                 seen[i] = self.written(i, concealed[j])[1].to(concealed)
-        return out, self._to_model([img for img in seen if img is not None])
+        return out, self._views([img for img in seen if img is not None])
 
 
 def private_recut(
@@ -112,14 +107,13 @@ def private_recut(
     the frame's encoding can change what the adversary sees. ``groups (N,)`` puts images in one
     person, each then checked against that person's *other* originals.
     """
-
-    def views(images: list[torch.Tensor]) -> torch.Tensor:
-        return torch.cat([resize(image[None], MODEL_SIZE) for image in images])
-
     groups = torch.arange(len(originals)) if groups is None else groups
-    verdict = adversary.check(adversary.embed(views(recut)), adversary.embed(views(originals)), groups)
+    verdict = adversary.check(
+        adversary.embed(adversary.views(recut)), adversary.embed(adversary.views(originals)), groups
+    )
     return [bool(p) for p in verdict.private]
 
 
 def private_people(check: PrivacyCheck, groups: torch.Tensor, n_people: int) -> torch.Tensor:
+    """Per person ``(P,)``: whether every appearance of theirs in ``check`` is private."""
     return torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")

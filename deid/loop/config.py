@@ -23,6 +23,9 @@ class ConcealConfig:
     test persons in one call, 16 first cells gave 85.8% of the crop at 15.7 crops/s, 48 gave
     87.2% at 21.8 crops/s).
 
+    The privacy target (``max_match_rate``, ``top_k``) is not a loop setting: the adversary that
+    judges the loop owns it (:class:`deid.adversary.Adversary`).
+
     Attributes:
         operator: operator name (``deid.OPERATORS``), or several joined by ``+``.
         strength: the operator's strength in (0, 1].
@@ -38,8 +41,6 @@ class ConcealConfig:
         growth: factor by which the mask grows per step (> 1).
         budget: largest number of steps before the whole-crop fallback.
         refine: binary-search the shortest private prefix of the last step's cells.
-        max_match_rate: target: condition C may hold for at most this fraction of triplets.
-        top_k: target: the true identity must not be among the adversary's top-k.
         fallback_operator: what the fallback tries on the whole crop after the configured
             operator: ``"auto"`` tries grey, black and white fills and colour-shifted noise and
             keeps the first that defeats the adversary (else the one matched least); an
@@ -63,8 +64,6 @@ class ConcealConfig:
     growth: float = 2.0
     budget: int = 6
     refine: bool = True
-    max_match_rate: float = 0.5
-    top_k: int = 10
     fallback_operator: str = "auto"
     colors: str = "outfit"
     seed: int | None = None

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from deid.adversary import Adversary
+from deid.adversary import Adversary, resolve_adversary
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
 from deid.loop.results import FrameResult
@@ -28,6 +28,8 @@ def conceal(
     adversary: Adversary | None = None,
     device: str | torch.device = "cpu",
     output_format: str = ".png",
+    top_k: int | None = None,
+    max_match_rate: float | None = None,
     **options: Any,
 ) -> torch.Tensor | FrameResult:
     """Conceal the person in a crop, or every detected person in a full frame.
@@ -50,6 +52,8 @@ def conceal(
         details: return a :class:`FrameResult` (masks, steps, scores, fallback) instead of the image.
         output_format: the file format the result will be written in (``".png"``, ``".jpg"``, ...).
         config, options: loop settings (see :class:`ConcealConfig`).
+        top_k, max_match_rate: the bundled adversary's privacy target; with an ``adversary`` they
+            must match its own (:func:`deid.adversary.resolve_adversary`).
 
     Example:
         >>> concealed = deid.conceal("examples/images/000_45.bmp")  # doctest: +SKIP
@@ -63,6 +67,7 @@ def conceal(
         image = read_image(image)
     check_images(image, "image", batched=False)
     config = replace(config or ConcealConfig(), **options)
+    adversary = resolve_adversary(adversary, device=device, top_k=top_k, max_match_rate=max_match_rate)
     if is_person_crop(image):
         result = conceal_people(
             [[image]], config=config, adversary=adversary, device=device, formats=[[output_format]]
@@ -75,9 +80,6 @@ def conceal(
                 f"no person detected in the frame of {image.shape[2]}x{image.shape[1]} pixels; "
                 "pass person boxes or a person crop"
             )
-        adversary = adversary or Adversary.default(
-            device=device, max_match_rate=config.max_match_rate, top_k=config.top_k
-        )
         people = conceal_people(
             [[c] for c in crops],
             config=config,

@@ -57,7 +57,7 @@ def partner_match(adversary: Adversary, images: Sequence[torch.Tensor]) -> torch
         adversary: the models and galleries that must see the group as one person.
         images: ``N`` appearances ``(3, H, W)``, any sizes.
     """
-    return _match(adversary, adversary.embed(People([list(images)]).model_inputs))
+    return _match(adversary, adversary.embed(People([list(images)], adversary).model_inputs))
 
 
 def _match(adversary: Adversary, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -91,7 +91,7 @@ def split_groups(adversary: Adversary, people: Sequence[Sequence[torch.Tensor]])
     splits = [GroupSplit([list(range(len(person)))], [None] * len(person)) for person in people]
     if not claimed:
         return splits
-    embeddings = adversary.embed(People([list(people[p]) for p in claimed]).model_inputs)
+    embeddings = adversary.embed(People([list(people[p]) for p in claimed], adversary).model_inputs)
     start = 0
     for p in claimed:
         stop = start + len(people[p])

@@ -1,6 +1,6 @@
 """Concealing operators: pure functions of ``(images, mask)``, each with a small configured class.
 
-One family per module (blur, pixelate, fill, noise, inpaint, colour); :mod:`deid.operators.base`
+One family per module (blur, pixelate, fill, noise, inpaint, colour, and each person's drawn outfit); :mod:`deid.operators.base`
 holds the contract every operator keeps, :mod:`deid.operators.registry` the names the CLI uses.
 """
 
@@ -10,6 +10,7 @@ from deid.operators.colour import ColorShift, color_shift
 from deid.operators.fill import Fill, fill
 from deid.operators.inpaint import Inpaint, inpaint
 from deid.operators.noise import Noise, noise
+from deid.operators.outfit import OutfitFill
 from deid.operators.pixelate import Pixelate, pixelate
 from deid.operators.registry import OPERATORS, build_operator
 
@@ -22,6 +23,7 @@ __all__ = [
     "Inpaint",
     "Noise",
     "Operator",
+    "OutfitFill",
     "Pixelate",
     "blur",
     "build_operator",

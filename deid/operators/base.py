@@ -75,6 +75,14 @@ class Operator:
         """The effect on the whole of ``images (B, 3, H, W)``, before blending with ``mask``."""
         raise NotImplementedError
 
+    def for_people(self, persons: torch.Tensor) -> Operator:
+        """The operator for a batch whose image ``i`` shows person ``persons[i]`` (``(B,)`` long).
+
+        The same operator unless its settings differ per person (each person's outfit, say):
+        the conceal loop calls this for every batch it renders, so it knows only ``Operator``.
+        """
+        return self
+
     def __call__(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         images, mask = checked(images, mask)
         return blend(images, mask, self.transform(images, mask))

@@ -17,12 +17,15 @@ private outfits tells an attacker little more than that the person is unlike the
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from safetensors.torch import load_file, save
 
 from deid.adversary import Adversary
+from deid.operators.base import Operator
 from reid_model import write_bytes_atomic
 
 #: The colours an outfit's top and bottom are drawn from: a 3-level RGB cube.
@@ -44,50 +47,82 @@ def outfit_canvases(tops: torch.Tensor, bottoms: torch.Tensor, size: tuple[int, 
     return torch.where(rows, tops[:, :, None, None], bottoms[:, :, None, None]).expand(-1, -1, -1, width)
 
 
-class Outfits:
-    """The loop's fill for a batch of people: one two-tone outfit per person.
+@dataclass(frozen=True, eq=False)
+class OutfitFill(Operator):
+    """Fill with two-tone outfits: row ``i`` of ``tops`` and ``bottoms`` dresses image ``i``.
+
+    For a batch of people hold one row per person: :meth:`for_people` picks each image's row, so
+    the conceal loop renders people with it like with any other operator.
 
     Args:
-        tops, bottoms: ``(P, 3)`` RGB colours in [0, 1] per person.
+        tops, bottoms: ``(N, 3)`` RGB colours in [0, 1], the top and bottom of each outfit.
         opacity: how much of the outfit covers the image, in (0, 1].
+
+    Example:
+        >>> fill = OutfitFill(COLORS[[0, 26]], COLORS[[26, 0]])  # black over white, white over black
+        >>> dressed = fill.for_people(torch.tensor([1, 0, 0]))(torch.rand(3, 3, 8, 4), torch.ones(3, 1, 8, 4))
+        >>> dressed[0, :, 0, 0].tolist(), dressed[1, :, -1, 0].tolist()
+        ([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
     """
 
-    def __init__(self, tops: torch.Tensor, bottoms: torch.Tensor, opacity: float = 1.0) -> None:
-        self.tops, self.bottoms, self.opacity = tops, bottoms, opacity
+    tops: torch.Tensor
+    bottoms: torch.Tensor
+    opacity: float = 1.0
+    name: ClassVar[str] = "outfit"
 
-    def apply(self, images: torch.Tensor, mask: torch.Tensor, persons: torch.Tensor) -> torch.Tensor:
-        """Fill ``images (B, 3, H, W)`` inside ``mask`` with the outfits of ``persons (B,)``."""
-        canvas = outfit_canvases(
-            self.tops[persons], self.bottoms[persons], (images.shape[-2], images.shape[-1])
-        ).to(images)
-        return torch.lerp(images, torch.lerp(images, canvas, self.opacity), mask.to(images))
+    def __post_init__(self) -> None:
+        for label, colors in (("tops", self.tops), ("bottoms", self.bottoms)):
+            if not isinstance(colors, torch.Tensor) or colors.ndim != 2 or colors.shape[1] != 3:
+                got = tuple(colors.shape) if isinstance(colors, torch.Tensor) else type(colors).__name__
+                raise ValueError(f"{label} must be RGB colours of shape (N, 3), got {got}")
+        if len(self.tops) != len(self.bottoms):
+            raise ValueError(
+                f"tops and bottoms must give one colour per outfit, got {len(self.tops)} and {len(self.bottoms)}"
+            )
+        if not 0.0 < self.opacity <= 1.0:
+            raise ValueError(f"opacity must be in (0, 1], got {self.opacity}")
+
+    def for_people(self, persons: torch.Tensor) -> OutfitFill:
+        """The outfits of ``persons (B,)``, one row per image of the batch."""
+        return OutfitFill(self.tops[persons], self.bottoms[persons], self.opacity)
+
+    def transform(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if len(images) != len(self.tops):
+            raise ValueError(
+                f"images must be one per outfit ({len(self.tops)}), got {len(images)}; "
+                "for a batch of people use for_people(persons)"
+            )
+        canvas = outfit_canvases(self.tops, self.bottoms, (images.shape[-2], images.shape[-1])).to(images)
+        return torch.lerp(images, canvas, self.opacity)
 
     def colors(self, person: int) -> list[list[float]]:
-        """``[top, bottom]`` RGB colours of one person's outfit."""
+        """``[top, bottom]`` RGB colours of outfit ``person``."""
         return [self.tops[person].tolist(), self.bottoms[person].tolist()]
 
 
-def _outfit_embeddings(adversary: Adversary, size: tuple[int, int]) -> list[torch.Tensor]:
-    """Per model, embeddings of every whole-crop outfit at ``size``, cached on the adversary."""
-    key = f"outfits {size}"
+def _outfit_embeddings(adversary: Adversary) -> list[torch.Tensor]:
+    """Per model, embeddings of every whole-crop outfit at the adversary's input size, cached on it."""
+    key = f"outfits {adversary.input_size}"
     if key not in adversary.cache and adversary.cache.get("bundled"):
-        load_outfit_embeddings(adversary, BUNDLED, size)
+        load_outfit_embeddings(adversary, BUNDLED)
     if key not in adversary.cache:
         tops, bottoms = _all_pairs()
-        adversary.cache[key] = adversary.embed(outfit_canvases(tops, bottoms, size))
+        adversary.cache[key] = adversary.embed(outfit_canvases(tops, bottoms, adversary.input_size))
     cached: list[torch.Tensor] = adversary.cache[key]
     return cached
 
 
-def save_outfit_embeddings(adversary: Adversary, path: Path, size: tuple[int, int]) -> None:
-    """Write the adversary's outfit embeddings with the palette they were made from."""
-    tensors = {f"model{i}": e.contiguous() for i, e in enumerate(_outfit_embeddings(adversary, size))}
-    tensors["colors"], tensors["split"], tensors["size"] = COLORS, torch.tensor(SPLIT), torch.tensor(size)
+def save_outfit_embeddings(adversary: Adversary, path: Path) -> None:
+    """Write the adversary's outfit embeddings with the palette and input size they were made with."""
+    tensors = {f"model{i}": e.contiguous() for i, e in enumerate(_outfit_embeddings(adversary))}
+    size = torch.tensor(adversary.input_size)
+    tensors["colors"], tensors["split"], tensors["size"] = COLORS, torch.tensor(SPLIT), size
     write_bytes_atomic(path, save(tensors))
 
 
-def load_outfit_embeddings(adversary: Adversary, path: Path, size: tuple[int, int]) -> bool:
-    """Fill the adversary's outfit cache from ``path`` if it was made with today's palette."""
+def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
+    """Fill the adversary's outfit cache from ``path`` if made with today's palette at its input size."""
+    size = adversary.input_size
     if not path.is_file():
         return False
     tensors = load_file(str(path))
@@ -112,19 +147,18 @@ def choose_outfits(
     adversary: Adversary,
     originals: list[torch.Tensor],
     groups: torch.Tensor,
-    n_people: int,
-    size: tuple[int, int],
     *,
     opacity: float = 1.0,
     generator: torch.Generator | None = None,
-) -> Outfits:
+) -> OutfitFill:
     """Draw each person's outfit at random among those that, filling the whole crop, are private.
 
-    ``originals`` are the adversary's embeddings of the appearances, ``groups (A,)`` their
-    persons and ``size`` the model input size. A person for whom no outfit is private gets the
-    one with the lowest match rate.
+    ``originals`` are the adversary's embeddings of the appearances and ``groups (A,)`` their
+    persons ``0 .. P-1``; the result holds one outfit per person. A person for whom no outfit is
+    private gets the one with the lowest match rate.
     """
-    embeddings = _outfit_embeddings(adversary, size)
+    n_people = int(groups.max()) + 1
+    embeddings = _outfit_embeddings(adversary)
     n_outfits = len(embeddings[0])
     worst = torch.zeros(n_outfits, n_people)
     private = torch.ones(n_outfits, n_people, dtype=torch.bool)
@@ -139,4 +173,4 @@ def choose_outfits(
     weights[none] = torch.nn.functional.one_hot(worst.T[none].argmin(1), n_outfits).float()
     choice = torch.multinomial(weights, 1, generator=generator).flatten()
     tops, bottoms = _all_pairs()
-    return Outfits(tops[choice], bottoms[choice], opacity)
+    return OutfitFill(tops[choice], bottoms[choice], opacity)

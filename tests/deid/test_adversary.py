@@ -56,3 +56,37 @@ def test_chance_target_puts_the_true_identity_in_the_worse_half():
     assert moved.match_rate.item() == pytest.approx(0.3)
     assert moved.rank.item() == 8.0
     assert bool(moved.private.item())
+
+
+class _WideEmbedder(TinyEmbedder):
+    """The tiny embedder on 256 x 96 inputs: another model input size."""
+
+    input_size = (256, 96)
+
+
+def test_input_size_is_the_embedders_and_views_are_resized_to_it():
+    gallery = torch.randn(5, 8, generator=torch.Generator().manual_seed(0))
+    adversary = Adversary([_WideEmbedder()], [gallery])
+    assert adversary.input_size == (256, 96)
+    views = adversary.views([torch.rand(3, 128, 48), torch.rand(3, 300, 100)])
+    assert views.shape == (2, 3, 256, 96)
+    with pytest.raises(ValueError, match=r"models must share one input size \(height, width\), got"):
+        Adversary([TinyEmbedder(), _WideEmbedder()], [gallery, gallery])
+
+
+def test_the_target_is_the_adversarys_and_a_contradicting_one_is_refused():
+    from deid.adversary import resolve_adversary
+
+    gallery = torch.randn(5, 8, generator=torch.Generator().manual_seed(0))
+    adversary = Adversary([TinyEmbedder()], [gallery], max_match_rate=0.4, top_k=3)
+    assert resolve_adversary(adversary) is adversary
+    assert resolve_adversary(adversary, top_k=3, max_match_rate=0.4) is adversary
+    with pytest.raises(ValueError, match=r"top_k=5 contradicts the adversary's own top_k=3"):
+        resolve_adversary(adversary, top_k=5)
+    with pytest.raises(
+        ValueError, match=r"max_match_rate=0.5 contradicts the adversary's own max_match_rate=0.4"
+    ):
+        resolve_adversary(adversary, max_match_rate=0.5)
+    built = resolve_adversary(top_k=4, max_match_rate=0.3)
+    assert (built.top_k, built.max_match_rate) == (4, 0.3)
+    assert resolve_adversary().top_k == Adversary.top_k

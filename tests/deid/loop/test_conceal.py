@@ -10,7 +10,7 @@ from tests.conftest import TinyEmbedder
 
 def _adversary(model, *, far=False, **kw):
     g = torch.Generator().manual_seed(5)
-    gallery = embed(model, torch.rand(20, 3, 128, 48, generator=g))
+    gallery = embed(model, torch.rand(20, 3, *model.input_size, generator=g))
     if far:
         gallery = gallery + 1e6
     return Adversary([model], [gallery], **kw)
@@ -88,6 +88,49 @@ def test_bad_input(tiny_embedder):
         ConcealConfig(colors="rainbow")
     with pytest.raises(ValueError, match="galleries must have the same length"):
         Adversary([TinyEmbedder()], [])
+
+
+def test_a_target_that_contradicts_the_adversary_is_refused(tiny_embedder):
+    import deid
+
+    adversary = _adversary(tiny_embedder, top_k=2)
+    person = _person(4)
+    with pytest.raises(ValueError, match=r"top_k=5 contradicts the adversary's own top_k=2"):
+        conceal_person(person, adversary=adversary, top_k=5)
+    with pytest.raises(ValueError, match=r"max_match_rate=0.3 contradicts"):
+        conceal_people([person], adversary=adversary, max_match_rate=0.3)
+    with pytest.raises(ValueError, match=r"top_k=3 contradicts"):
+        deid.conceal(person[0], adversary=adversary, top_k=3)
+    # The loop has no target of its own to be silently ignored.
+    with pytest.raises(TypeError, match="top_k"):
+        ConcealConfig(top_k=5)  # type: ignore[call-arg]
+    assert conceal_person(person, adversary=adversary, top_k=2, budget=1).steps <= 1
+
+
+class _WideEmbedder(TinyEmbedder):
+    """The tiny embedder on 256 x 96 inputs: another model input size."""
+
+    input_size = (256, 96)
+
+
+@pytest.mark.parametrize("operator", ["fill", "blur"])
+def test_masks_live_at_the_adversarys_input_size(operator):
+    torch.manual_seed(0)
+    model = _WideEmbedder()
+    adversary = _adversary(model, top_k=2)
+    person = _person(5, sizes=((256, 96), (128, 48)))
+    result = conceal_person(person, adversary=adversary, operator=operator, budget=3, first_cells=8, seed=0)
+    assert result.mask.shape == (1, 256, 96)
+    down = torch.nn.functional.interpolate(result.mask[None], size=(128, 48), mode="nearest")[0]
+    changed_full = (result.images[0] != person[0]).any(0)
+    changed_small = (result.images[1] != person[1]).any(0)
+    assert torch.equal(changed_full, changed_full & (result.mask[0] > 0))
+    assert torch.equal(changed_small, changed_small & (down[0] > 0))
+    originals = adversary.embed(adversary.views(person))
+    check = adversary.check(
+        adversary.embed(adversary.views(result.images)), originals, torch.zeros(2, dtype=torch.long)
+    )
+    assert bool(check.private.all()) == result.success
 
 
 @pytest.mark.viper

@@ -4,11 +4,10 @@ import pytest
 import torch
 
 from deid.adversary import Adversary
-from deid.loop.appearances import MODEL_SIZE
+from deid.operators import Operator, OutfitFill
 from deid.operators.outfit import (
     BUNDLED,
     COLORS,
-    Outfits,
     choose_outfits,
     load_outfit_embeddings,
     outfit_canvases,
@@ -26,11 +25,12 @@ def test_canvas_is_top_colour_above_the_split_and_bottom_colour_below():
 
 
 def test_fill_keeps_unmasked_pixels_and_paints_each_persons_outfit():
-    outfits = Outfits(COLORS[[0, 26]], COLORS[[26, 0]])  # black/white and white/black
+    outfits = OutfitFill(COLORS[[0, 26]], COLORS[[26, 0]])  # black/white and white/black
     images = torch.rand(3, 3, 8, 4)
-    persons = torch.tensor([0, 1, 1])
-    assert torch.equal(outfits.apply(images, torch.zeros(3, 1, 8, 4), persons), images)
-    filled = outfits.apply(images, torch.ones(3, 1, 8, 4), persons)
+    fill = outfits.for_people(torch.tensor([0, 1, 1]))
+    assert isinstance(fill, Operator)
+    assert torch.equal(fill(images, torch.zeros(3, 1, 8, 4)), images)
+    filled = fill(images, torch.ones(3, 1, 8, 4))
     assert torch.equal(filled[0, :, :4], torch.zeros(3, 4, 4)) and torch.equal(
         filled[0, :, 4:], torch.ones(3, 4, 4)
     )
@@ -38,8 +38,14 @@ def test_fill_keeps_unmasked_pixels_and_paints_each_persons_outfit():
     assert outfits.colors(1) == [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
 
 
+class _WideEmbedder(TinyEmbedder):
+    """The tiny embedder on 256 x 96 inputs: another model input size."""
+
+    input_size = (256, 96)
+
+
 def _adversary(model, **kw):
-    gallery = embed(model, torch.rand(30, 3, 128, 48, generator=torch.Generator().manual_seed(3)))
+    gallery = embed(model, torch.rand(30, 3, *model.input_size, generator=torch.Generator().manual_seed(3)))
     return Adversary([model], [gallery], **kw)
 
 
@@ -63,14 +69,15 @@ def test_draw_is_private_reproducible_and_random(tiny_embedder):
 
     def draw(seed):
         generator = torch.Generator().manual_seed(seed)
-        return choose_outfits(adversary, originals, groups, 4, MODEL_SIZE, generator=generator)
+        return choose_outfits(adversary, originals, groups, generator=generator)
 
     first = draw(0)
     assert torch.equal(first.tops, draw(0).tops) and torch.equal(first.bottoms, draw(0).bottoms)
     assert any(not torch.equal(first.tops, draw(s).tops) for s in range(1, 5))
-    canvases = outfit_canvases(first.tops, first.bottoms, MODEL_SIZE)
+    assert first.tops.shape == first.bottoms.shape == (4, 3)
+    canvases = outfit_canvases(first.tops, first.bottoms, adversary.input_size)
     check = adversary.check(adversary.embed(canvases[groups]), originals, groups)
-    shared = adversary.check_shared(adversary.cache[f"outfits {MODEL_SIZE}"], originals, groups)
+    shared = adversary.check_shared(adversary.cache[f"outfits {adversary.input_size}"], originals, groups)
     for p in range(4):
         rows = groups == p
         if bool(shared.private[:, rows].all(1).any()):  # some outfit is private for this person
@@ -80,10 +87,10 @@ def test_draw_is_private_reproducible_and_random(tiny_embedder):
 def test_shipped_outfit_embeddings_are_current():
     default = Adversary.default()
     fresh = Adversary(default.models, default.galleries)
-    assert load_outfit_embeddings(fresh, BUNDLED, MODEL_SIZE)
-    shipped = fresh.cache[f"outfits {MODEL_SIZE}"]
+    assert load_outfit_embeddings(fresh, BUNDLED)
+    shipped = fresh.cache[f"outfits {fresh.input_size}"]
     tops, bottoms = torch.cartesian_prod(torch.arange(27), torch.arange(27))[::97].unbind(1)
-    recomputed = fresh.embed(outfit_canvases(COLORS[tops], COLORS[bottoms], MODEL_SIZE))
+    recomputed = fresh.embed(outfit_canvases(COLORS[tops], COLORS[bottoms], fresh.input_size))
     for s, r in zip(shipped, recomputed, strict=True):
         assert torch.allclose(s[::97], r, atol=1e-4), "run scripts/bundle_outfits.py"
 
@@ -92,12 +99,12 @@ def test_outfits_need_the_palette_they_were_made_with(tmp_path):
     adversary = _adversary(TinyEmbedder())
     from deid.operators.outfit import save_outfit_embeddings
 
-    save_outfit_embeddings(adversary, tmp_path / "o.safetensors", MODEL_SIZE)
-    assert load_outfit_embeddings(_adversary(TinyEmbedder()), tmp_path / "o.safetensors", MODEL_SIZE)
-    assert not load_outfit_embeddings(adversary, tmp_path / "missing.safetensors", MODEL_SIZE)
-    assert not load_outfit_embeddings(adversary, tmp_path / "o.safetensors", (256, 96))
+    save_outfit_embeddings(adversary, tmp_path / "o.safetensors")
+    assert load_outfit_embeddings(_adversary(TinyEmbedder()), tmp_path / "o.safetensors")
+    assert not load_outfit_embeddings(adversary, tmp_path / "missing.safetensors")
+    assert not load_outfit_embeddings(_adversary(_WideEmbedder()), tmp_path / "o.safetensors")
     two_models = Adversary([TinyEmbedder(), TinyEmbedder()], [adversary.galleries[0]] * 2)
-    assert not load_outfit_embeddings(two_models, tmp_path / "o.safetensors", MODEL_SIZE)
+    assert not load_outfit_embeddings(two_models, tmp_path / "o.safetensors")
 
 
 @pytest.mark.parametrize("colors", ["outfit", "fixed"])
@@ -112,3 +119,30 @@ def test_conceal_reports_the_outfit_only_when_it_used_one(tiny_embedder, colors)
         assert result.summary()["outfit"] == result.outfit
     else:
         assert result.outfit is None
+
+
+@pytest.mark.parametrize("opacity", [1.0, 0.7, 0.3])
+def test_outfit_fill_keeps_the_operator_contract_bit_for_bit(opacity):
+    """The fill as an Operator gives exactly the pixels of the loop's former outfit blend."""
+    g = torch.Generator().manual_seed(int(opacity * 10))
+    outfits = OutfitFill(COLORS[[3, 26, 9]], COLORS[[20, 0, 14]], opacity)
+    images = torch.rand(4, 3, 20, 7, generator=g)
+    mask = torch.rand(4, 1, 20, 7, generator=g).round() * torch.rand(4, 1, 20, 7, generator=g)
+    persons = torch.tensor([2, 0, 0, 1])
+    canvas = outfit_canvases(outfits.tops[persons], outfits.bottoms[persons], (20, 7))
+    former = torch.lerp(images, torch.lerp(images, canvas, opacity), mask)
+    assert torch.equal(outfits.for_people(persons)(images, mask), former)
+
+
+def test_outfit_fill_bad_input():
+    with pytest.raises(ValueError, match=r"tops must be RGB colours of shape \(N, 3\), got \(3,\)"):
+        OutfitFill(COLORS[0], COLORS[[0]])
+    with pytest.raises(ValueError, match="tops and bottoms must give one colour per outfit, got 2 and 1"):
+        OutfitFill(COLORS[[0, 1]], COLORS[[0]])
+    with pytest.raises(ValueError, match=r"opacity must be in \(0, 1\], got 0.0"):
+        OutfitFill(COLORS[[0]], COLORS[[0]], 0.0)
+    two = OutfitFill(COLORS[[0, 1]], COLORS[[2, 3]])
+    with pytest.raises(ValueError, match=r"images must be one per outfit \(2\), got 3; .*for_people"):
+        two(torch.rand(3, 3, 8, 4), torch.ones(3, 1, 8, 4))
+    with pytest.raises(ValueError, match=r"images must have values in \[0, 1\]"):
+        two(torch.full((2, 3, 8, 4), 2.0), torch.ones(2, 1, 8, 4))
