@@ -65,7 +65,7 @@ def test_exit_code_is_1_when_a_file_failed(crop_tree, tmp_path, stand_in):
 def test_exit_code_is_3_when_a_written_person_is_still_matched(crop_tree, tmp_path):
     def half_private(images, paths):
         return [
-            CropResult(image=torch.full_like(image, 0.5), success="001" not in path.name)
+            CropResult.of(image=torch.full_like(image, 0.5), success="001" not in path.name)
             for image, path in zip(images, paths, strict=True)
         ]
 
