@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from deid.batch.inputs import GROUP_BY, BatchError
+from deid.batch.grouping import GROUP_BY
+from deid.batch.inputs import BatchError
 from deid.loop.config import ConcealConfig
 
 #: The loop's settings a report has always recorded (the others only when not their default).

@@ -19,7 +19,8 @@ import torch
 from tqdm import tqdm
 
 from deid.batch.boxes import BoxesError
-from deid.batch.inputs import InputFile, Inputs, group_files
+from deid.batch.grouping import group_files
+from deid.batch.inputs import InputFile, Inputs
 from deid.batch.outputs import Outputs, describe
 from deid.batch.queue import Job, Queue, compact
 from deid.batch.report import Record, Report

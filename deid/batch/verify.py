@@ -7,6 +7,9 @@ the original inputs of its group, a frame's people re-cut from the written frame
 reported boxes, each against its own original. A record *contradicts* its verdict when it says
 ``success`` but the written file is still matched; a missing, changed or unreadable output, or
 one that cannot be checked (its inputs are gone), fails verification too.
+
+Kept in one module over 300 lines: reading a report, re-cutting its people and judging them are
+one pass over the records whose outcome types only this pass makes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import torch
 
 from deid.adversary import Adversary
 from deid.boxes import Box, crop_boxes
-from deid.loop.appearances import MODEL_SIZE
 from reid_model import resize
 from reid_model.io import ImageReadError, decode_image, read_image, sha256_hex
 
@@ -316,7 +318,10 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
             owner.append(-1)
     ids: dict[Any, int] = {}
     groups = torch.tensor([ids.setdefault(p, len(ids)) for p in people], dtype=torch.long)
-    check = adversary.check(adversary.embed(_views(written)), adversary.embed(_views(originals)), groups)
+    size = adversary.models[0].input_size  # the adversary's input (height, width)
+    check = adversary.check(
+        adversary.embed(_views(written, size)), adversary.embed(_views(originals, size)), groups
+    )
     out: dict[int, VerifiedRecord] = {}
     for position, item in enumerate(items):
         mine = torch.tensor([o == position for o in owner])
@@ -337,5 +342,6 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
     return out
 
 
-def _views(images: list[torch.Tensor]) -> torch.Tensor:
-    return torch.cat([resize(image[None], MODEL_SIZE) for image in images])
+def _views(images: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """``images`` resized to the adversary's input ``size`` (height, width), as one batch."""
+    return torch.cat([resize(image[None], size) for image in images])

@@ -9,7 +9,8 @@ import click
 
 from deid.adversary import Adversary
 from deid.batch.config import BatchConfig
-from deid.batch.inputs import GROUP_BY, BatchError
+from deid.batch.grouping import GROUP_BY
+from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
 from deid.cli.options import field_help

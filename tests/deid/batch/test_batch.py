@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from deid.batch import BatchConfig, BatchError, CropResult, run_batch
-from deid.batch.inputs import InputFile, check_output, collect_inputs, group_key
+from deid.batch.grouping import group_key
+from deid.batch.inputs import InputFile, check_output, collect_inputs
 from deid.batch.report import FIELDS
 from deid.finder import find_people
 from deid.loop import ConcealConfig
