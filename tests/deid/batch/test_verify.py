@@ -145,3 +145,18 @@ def test_a_frame_is_rechecked_person_by_person_at_the_reported_boxes(tmp_path, t
     result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
     (record,) = result.records
     assert record.outcome == "contradicted" and record.match_rate == 1.0
+
+
+def test_verify_feeds_the_adversary_at_its_embedders_input_size(crop_tree, tmp_path):
+    """No input size is assumed in deid.batch: an embedder of another size is checked at its own."""
+    from tests.conftest import TinyEmbedder
+
+    class Half(TinyEmbedder):
+        input_size = (64, 24)
+
+    torch.manual_seed(0)
+    model = Half().eval()
+    gallery = embed(model, torch.rand(20, 3, 64, 24, generator=torch.Generator().manual_seed(5)))
+    run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=_unchanged)
+    result = verify(tmp_path / "out", adversary=Adversary([model], [gallery]))
+    assert result.counts()["contradicted"] == 7 and result.exit_code == 1
