@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from deid.batch import BatchConfig, run_batch
+from deid.loop import ConcealConfig
 from reid_model import default_metadata, load_viper, select
 
 PARTS = {
@@ -51,7 +52,7 @@ def main() -> None:
         config = BatchConfig(
             inputs=(str(src),),
             output=str(Path(tmp) / "out"),
-            operator=args.operator,
+            loop=ConcealConfig(operator=args.operator),
             group_by="viper",
             batch_size=args.batch_size,
             progress=False,

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from deid.batch.inputs import GROUP_BY, BatchError
+from deid.batch.grouping import GROUP_BY
+from deid.batch.inputs import BatchError
 from deid.loop.config import ConcealConfig
-from deid.operators.registry import build_operator
+
+#: The loop's settings a report has always recorded (the others only when not their default).
+_RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed")
+#: BatchConfig fields that do not change the outputs (a resumed run does not compare them).
+_UNSHAPING = ("progress", "batch_size", "queue_megapixels", "resume")
 
 
 @dataclass(frozen=True)
 class BatchConfig:
-    """The settings of one ``deid conceal`` run; each CLI flag maps to one field."""
+    """The settings of one ``deid conceal`` run; each CLI flag maps to one field.
+
+    Attributes:
+        inputs: files, folders or globs to conceal.
+        output: the output folder; outputs mirror the input folders under it.
+        loop: the conceal loop's settings (operator, attribution method, schedule, ...).
+        top_k: the adversary's target: the true identity must rank below this many gallery
+            items; None for the adversary's default.
+        Other fields: see ``deid conceal --help``.
+    """
 
     inputs: tuple[str, ...]
     output: str
-    operator: str = ConcealConfig.operator
-    strength: float = ConcealConfig.strength
+    loop: ConcealConfig = field(default_factory=ConcealConfig)
     group_by: str = "auto"
     heatmaps: bool = False
     device: str = "cpu"
@@ -26,10 +40,6 @@ class BatchConfig:
     boxes: str | None = None
     weights: str | None = None
     top_k: int | None = None
-    budget: int | None = None
-    method: str = ConcealConfig.method
-    colors: str = ConcealConfig.colors
-    seed: int | None = None
     keep_undetected: bool = False
     batch_size: int = 32
     queue_megapixels: float = 96.0
@@ -38,10 +48,14 @@ class BatchConfig:
     def __post_init__(self) -> None:
         if not self.inputs:
             raise BatchError("inputs must name at least one file, folder or glob, got none", param="inputs")
+        if not isinstance(self.loop, ConcealConfig):
+            raise BatchError(f"loop must be a ConcealConfig, got {type(self.loop).__name__}", param="loop")
         if self.group_by not in GROUP_BY:
             raise BatchError(
                 f"group_by must be one of {list(GROUP_BY)}, got {self.group_by!r}", param="group_by"
             )
+        if self.top_k is not None and self.top_k < 0:
+            raise BatchError(f"top_k must be >= 0, got {self.top_k}", param="top_k")
         if self.batch_size < 1:
             raise BatchError(f"batch_size must be >= 1, got {self.batch_size}", param="batch_size")
         if not self.queue_megapixels > 0 or self.queue_megapixels == float("inf"):
@@ -49,12 +63,32 @@ class BatchConfig:
                 f"queue_megapixels must be a finite number > 0, got {self.queue_megapixels}",
                 param="queue_megapixels",
             )
-        try:
-            build_operator(self.operator, self.strength)
-        except ValueError as exc:
-            raise BatchError(str(exc), param="operator") from exc
 
     @property
     def report_path(self) -> Path:
         """Where the JSON report goes (the CSV and the journal are beside it)."""
         return Path(self.report) if self.report else Path(self.output) / "report.json"
+
+    def settings(self) -> dict[str, Any]:
+        """What shapes the outputs, as the report records it (one flat mapping).
+
+        The run's fields, then the loop's operator, strength, budget, method, colors and seed,
+        and any other loop field set away from its default; a resumed run warns when these
+        differ from the earlier run's.
+        """
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "loop":
+                out.update(self._loop_settings())
+            elif f.name not in _UNSHAPING:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+    def _loop_settings(self) -> dict[str, Any]:
+        loop = asdict(self.loop)
+        defaults = {f.name: f.default for f in fields(ConcealConfig)}
+        out = {name: loop[name] for name in _RECORDED_LOOP}
+        for name, value in loop.items():
+            if name not in out and value != defaults[name]:
+                out[name] = value
+        return out

@@ -7,6 +7,9 @@ is cut off again, so the journal stays valid JSONL. The JSON and CSV are rewritt
 ``interval`` seconds and at the end. A resumed run reads the JSON and then the journal, so a
 run killed at any point loses no finished record. When the report cannot be written, a
 :class:`ReportError` stops the run and the last complete report stays on disk.
+
+Kept in one module over 300 lines: the record, the journal and the atomic rewrite are one
+durability contract (what a kill or a full disk leaves on disk), best read and changed together.
 """
 
 from __future__ import annotations

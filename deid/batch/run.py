@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,16 +24,10 @@ from deid.batch.config import BatchConfig
 from deid.batch.inputs import BatchError, check_output, collect_inputs
 from deid.batch.lock import FolderLock
 from deid.batch.report import Report, ReportError
-from deid.batch.runner import (
-    ConcealBatch,
-    ConcealGroup,
-    CropResult,
-    HeatmapWriter,
-    Result,
-    Runner,
-    WrittenCheck,
-)
+from deid.batch.results import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter, Result, WrittenCheck
+from deid.batch.runner import Runner
 from deid.boxes import Box
+from deid.loop.frames import recut_checker
 
 __all__ = [
     "BatchConfig",
@@ -102,7 +96,7 @@ def _concealers(
     if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
         adversary = wiring.build_adversary(config)
         if conceal_batch is None:
-            check_written = wiring.written_checker(adversary)
+            check_written = recut_checker(adversary)
         conceal_batch = conceal_batch or wiring.person_concealer(config, adversary)
         if config.heatmaps and write_heatmaps is None:
             write_heatmaps = wiring.heatmap_writer(adversary)
@@ -165,10 +159,7 @@ def run_batch(
         conceal_batch, write_heatmaps, check_written = _concealers(
             config, conceal_group, conceal_batch, write_heatmaps
         )
-        # What shapes the outputs; a resumed run warns when these differ from the earlier run's.
-        unshaping = ("progress", "batch_size", "queue_megapixels", "resume")
-        settings = {k: v for k, v in asdict(config).items() if k not in unshaping}
-        report = Report(report_path, settings=settings, resume=config.resume)
+        report = Report(report_path, settings=config.settings(), resume=config.resume)
         runner = Runner(config, output, report, conceal_batch, write_heatmaps, boxes, check_written)
         try:
             runner.run(found)

@@ -1,19 +1,17 @@
 """The work loop of :func:`deid.batch.run_batch`: read, group, queue, conceal, write, record.
 
-People wait in a queue until about ``batch_size`` crops are ready, or until the images held
-(whole frames and the people cut from them) would pass ``queue_megapixels``, then go to the
-conceal function in one call; a failing call is retried person by person so one bad person
-fails alone. Frames are queued as they are read, so memory stays within the budget (plus one
-frame); a waiting 8-bit frame is held as uint8 (3 bytes a pixel instead of 12). Each finished
-image is written atomically and recorded at once.
+Crops of one person are queued together; a frame goes through the one frame path of
+:mod:`deid.loop.frames` (its people found and cut out by :func:`~deid.loop.frames.plan_frame`,
+pasted back and judged as written by :func:`~deid.loop.frames.paste_people`), its people queued
+in between with other frames' and files' people (:mod:`deid.batch.queue`). A failing conceal
+call is retried person by person so one bad person fails alone. Frames are queued as they are
+read, so memory stays within the budget (plus one frame). Each finished image is written
+atomically and recorded at once (:mod:`deid.batch.outputs`).
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,98 +19,28 @@ import torch
 from tqdm import tqdm
 
 from deid.batch.boxes import BoxesError
-from deid.batch.inputs import InputFile, Inputs, group_files
+from deid.batch.grouping import group_files
+from deid.batch.inputs import InputFile, Inputs
+from deid.batch.outputs import Outputs, describe
+from deid.batch.queue import Job, Queue, compact
 from deid.batch.report import Record, Report
-from deid.boxes import Box, clip_boxes, crop_boxes, paste_crops
-from deid.detection import find_frame_people, is_person_crop
-from reid_model.io import (
-    ImageReadError,
-    decode_image,
-    encode_image,
-    image_size,
-    output_format,
-    read_image,
-    sha256_hex,
-    write_bytes_atomic,
+from deid.batch.results import (
+    ConcealBatch,
+    CropResult,
+    HeatmapWriter,
+    WrittenCheck,
+    as_result,
+    crop_outcome,
+    frame_outcome,
 )
+from deid.boxes import Box, clip_boxes
+from deid.detection import is_person_crop
+from deid.loop.frames import FramePeople, paste_people, plan_frame
+from reid_model.io import ImageReadError, output_format, read_image
 
 if TYPE_CHECKING:
     from deid.batch.config import BatchConfig
     from deid.finder import Person
-
-
-@dataclass(frozen=True)
-class CropResult:
-    """One concealed appearance, as the batch runner records it.
-
-    Attributes:
-        image: the concealed crop ``(3, H, W)`` at the input's resolution.
-        success: whether the adversary no longer matches the person. Required: a verdict is
-            never a default.
-        steps: the conceal loop's steps for the person.
-        area: the fraction of the crop concealed.
-        fallback: whether the whole person had to be concealed.
-        scores_before: the adversary's scores on the originals.
-        scores_after: the adversary's scores on the concealed images.
-        attribution: ``(1, h, w)`` what drove the match (for heatmaps), or None.
-        outfit: the person's ``[top, bottom]`` fill colours when the loop used an outfit.
-        encoded: the output file's bytes on which ``success`` was judged (the runner writes
-            exactly these), or None to let the runner encode ``image`` in the output's format.
-        group_reason: why the crop was (or was not) concealed with the rest of its group.
-    """
-
-    image: torch.Tensor
-    success: bool
-    steps: int = 0
-    area: float = 1.0
-    fallback: bool = False
-    scores_before: Any = None
-    scores_after: Any = None
-    attribution: torch.Tensor | None = None
-    outfit: list[list[float]] | None = None
-    encoded: bytes | None = None
-    group_reason: str | None = None
-
-
-Result = CropResult | Mapping[str, Any]
-#: ``conceal_group(images, paths)``: one person's appearances ``(3, H, W)`` and their files;
-#: returns one :class:`CropResult` (or a mapping of its fields) per image, in order.
-ConcealGroup = Callable[[list[torch.Tensor], list[Path]], Sequence[Result]]
-#: ``conceal_batch(people, paths)``: several people at once, one list of results per person.
-ConcealBatch = Callable[[list[list[torch.Tensor]], list[list[Path]]], Sequence[Sequence[Result]]]
-#: ``write_heatmaps(originals, attributions, paths)``: writes one overlay per crop to ``paths``.
-HeatmapWriter = Callable[[list[torch.Tensor], list["torch.Tensor | None"], list[Path]], None]
-#: ``check_written(originals, written)``: per person (one original crop and the crop re-cut from
-#: the written, decoded frame), whether the adversary finds the written crop private.
-WrittenCheck = Callable[[list[torch.Tensor], list[torch.Tensor]], list[bool]]
-
-
-@dataclass
-class _Job:
-    """A group of crops (one person) or one frame (one person per box), waiting to be concealed."""
-
-    key: str
-    members: list[InputFile]
-    held: list[torch.Tensor]  # the images as read; a waiting 8-bit frame as uint8 (see _compact)
-    people: list[list[torch.Tensor]]
-    boxes: list[Box] = field(default_factory=list)
-    source: str = ""
-    seconds: float = 0.0  # detection time, then plus this job's share of the conceal call
-    results: list[list[CropResult]] = field(default_factory=list)
-    found: list[dict[str, Any]] | None = None  # what the finder saw of each person (not for --boxes)
-
-    @property
-    def images(self) -> list[torch.Tensor]:
-        """The images ``(3, H, W)`` float in [0, 1], exactly as read."""
-        return [image if image.is_floating_point() else image.float().div_(255.0) for image in self.held]
-
-    @property
-    def is_frame(self) -> bool:
-        return self.key.startswith("frame:")
-
-    @property
-    def crops(self) -> int:
-        return sum(len(p) for p in self.people)
 
 
 class Runner:
@@ -128,12 +56,16 @@ class Runner:
         boxes: dict[Path, list[Box]] | None,
         check_written: WrittenCheck | None = None,
     ) -> None:
-        self.config, self.output, self.report = config, output, report
-        self.check_written = check_written
-        self.conceal_batch, self.write_heatmaps, self.boxes = conceal_batch, write_heatmaps, boxes
+        self.config, self.report = config, report
+        self.outputs = Outputs(output, report, write_heatmaps)
+        self.conceal_batch, self.boxes, self.check_written = conceal_batch, boxes, check_written
+        self.queue = Queue(batch_size=config.batch_size, megapixels=config.queue_megapixels)
         self.resumed = 0
-        self.warnings: list[str] = []
-        self.pending: list[_Job] = []
+
+    @property
+    def warnings(self) -> list[str]:
+        """What went wrong without failing a file (clipped boxes, heatmaps, redone outputs)."""
+        return self.outputs.warnings
 
     def run(self, found: Inputs) -> None:
         for problem in found.problems:
@@ -143,27 +75,13 @@ class Runner:
             for key, members in group_files(found.files, self.config.group_by).items():
                 self._enqueue(key, members)
                 bar.update(len(members))
-            self._flush()
+            self._conceal_jobs(self.queue.take())
 
     # ------------------------------------------------------------------ reading and queueing
 
-    def _done(self, file: InputFile) -> Record | None:
-        """The earlier run's record of ``file`` if it finished and its output is intact, else None."""
-        record = self.report.previous.get(str(file.path))
-        if record is None or record.status not in ("ok", "no_person"):
-            return None
-        if record.status == "ok" and record.output is None:
-            return None
-        if record.output is not None:
-            problem = _output_problem(file, record)
-            if problem is not None:
-                self.warnings.append(f"redoing {file.path}: its output {record.output} {problem}")
-                return None
-        return record
-
     def _enqueue(self, key: str, members: list[InputFile]) -> None:
         """Queue a group's crops as one person, and each of its frames as soon as it is read."""
-        done = {m.path: self._done(m) for m in members}
+        done = {m.path: self.outputs.done(m) for m in members}
         crops: dict[Path, torch.Tensor] = {}
         read: set[Path] = set()
         for member in members:
@@ -181,48 +99,34 @@ class Runner:
         if crops:
             kept = [m for m in members if m.path in crops]
             person = [crops[m.path] for m in kept]
-            self._hold(_Job(key, kept, person, [person]))
+            self._hold(Job(key, kept, person, [person]))
 
     def _take(self, member: InputFile, key: str, crops: dict[Path, torch.Tensor], read: set[Path]) -> None:
         """Read ``member``: keep a person crop for its group, queue a frame at once (not all held)."""
-        images: dict[Path, torch.Tensor] = {}
-        self._read(member, key, images)
-        if member.path not in images:
+        image = self._read(member, key)
+        if image is None:
             return
         read.add(member.path)
-        if self._is_crop(member, images[member.path]):
-            crops[member.path] = images[member.path]
+        if self._given_boxes(member) is None and is_person_crop(image):
+            crops[member.path] = image
         else:
-            self._enqueue_frame(member, images.pop(member.path))
+            self._enqueue_frame(member, image)
 
-    def _hold(self, job: _Job) -> None:
-        """Queue ``job``; flush at ``batch_size`` crops, or first if ``job`` would take the queue
-        past the pixel budget (a job larger than the whole budget goes through alone)."""
-        budget = self.config.queue_megapixels * 1e6
-        if self.pending and self.queued_pixels + _pixels(job) > budget:
-            self._flush()
-        self.pending.append(job)
-        if self.queued_pixels > budget or sum(j.crops for j in self.pending) >= self.config.batch_size:
-            self._flush()
+    def _hold(self, job: Job) -> None:
+        for jobs in self.queue.add(job):
+            self._conceal_jobs(jobs)
 
-    @property
-    def queued_pixels(self) -> int:
-        """Pixels of the images waiting in the queue: whole frames, crops and the people cut out."""
-        return sum(_pixels(job) for job in self.pending)
-
-    def _read(self, member: InputFile, key: str, images: dict[Path, torch.Tensor]) -> None:
+    def _read(self, member: InputFile, key: str) -> torch.Tensor | None:
         try:
-            images[member.path] = read_image(member.path)
+            return read_image(member.path)
         except ImageReadError as exc:
-            self._record(member, "failed", group=key, error=exc.reason)
+            self.outputs.record(member, "failed", group=key, error=exc.reason)
         except OSError as exc:
-            self._record(member, "failed", group=key, error=f"cannot read: {_describe(exc)}")
+            self.outputs.record(member, "failed", group=key, error=f"cannot read: {describe(exc)}")
+        return None
 
     def _given_boxes(self, member: InputFile) -> list[Box] | None:
         return None if self.boxes is None else self.boxes.get(member.path)
-
-    def _is_crop(self, member: InputFile, image: torch.Tensor) -> bool:
-        return self._given_boxes(member) is None and is_person_crop(image)
 
     def _enqueue_frame(self, member: InputFile, image: torch.Tensor) -> None:
         key = f"frame:{member.relative.as_posix()}"
@@ -233,59 +137,51 @@ class Runner:
                 given, clipped = clip_boxes(given, image.shape[-1], image.shape[-2])
             except BoxesError as exc:
                 error = f"--boxes: {exc}; not written"
-                self._record(member, "failed", group=key, kind="frame", error=error)
+                self.outputs.record(member, "failed", group=key, kind="frame", error=error)
                 return
             if clipped:  # said in the record's note and on stderr, never silently
                 source += f" (warning: {'; '.join(clipped)})"
                 self.warnings.append(f"{member.path}: {'; '.join(clipped)}")
         start = time.perf_counter()
-        found = None
         try:
-            if given is None:
-                people_found = find_frame_people(image)
-                given, found = [p.box for p in people_found], [_found(p) for p in people_found]
-            crops, used = crop_boxes(image, given)
+            people = plan_frame(image, given)
+            found = None if people.found is None else [_found(p) for p in people.found]
         except Exception as exc:
-            self._record(
-                member,
-                "failed",
-                group=key,
-                kind="frame",
-                error=f"detection failed: {_describe(exc)}",
-            )
+            error = f"detection failed: {describe(exc)}"
+            self.outputs.record(member, "failed", group=key, kind="frame", error=error)
             return
-        if crops:
-            people = [[c] for c in crops]
+        if people.crops:
             detection = time.perf_counter() - start
-            frame = [_compact(image)]
-            self._hold(_Job(key, [member], frame, people, used, source, seconds=detection, found=found))
+            held = [compact(image)]
+            crops = [[c] for c in people.crops]
+            self._hold(Job(key, [member], held, crops, people.boxes, source, detection, found=found))
             return
-        error, note = f"no person found by {source}", "not written: the frame was not anonymized"
-        target = None
-        digest = None
+        self._no_person(member, image, key, source)
+
+    def _no_person(self, member: InputFile, image: torch.Tensor, key: str, source: str) -> None:
+        """Record a frame where nobody was found: not written, or unchanged with --keep-undetected."""
+        note, target, digest = "not written: the frame was not anonymized", None, None
         if self.config.keep_undetected:
-            written = self._write(member, image, key, "frame")
+            written = self.outputs.write(member, image, key, "frame")
             if written is None:
                 return
             target, digest = written
             note = "written UNCHANGED because of --keep-undetected: NOT anonymized"
-        out = None if target is None else str(target)
-        self._record(
+        self.outputs.record(
             member,
             "no_person",
-            output=out,
+            output=None if target is None else str(target),
             group=key,
             kind="frame",
             persons=0,
-            error=error,
+            error=f"no person found by {source}",
             note=note,
             sha256=digest,
         )
 
     # ------------------------------------------------------------------ concealing and writing
 
-    def _flush(self) -> None:
-        jobs, self.pending = self.pending, []
+    def _conceal_jobs(self, jobs: list[Job]) -> None:
         people = [person for job in jobs for person in job.people]
         if not people:
             return
@@ -312,10 +208,10 @@ class Runner:
             failure = next((r for r in mine if isinstance(r, Exception)), None)
             job.results = [r for r in mine if not isinstance(r, Exception)]
             if failure is not None:
-                error = f"conceal failed: {_describe(failure)}"
+                error = f"conceal failed: {describe(failure)}"
                 kind = "frame" if job.is_frame else "crop"
                 for member in job.members:
-                    self._record(member, "failed", group=job.key, kind=kind, error=error)
+                    self.outputs.record(member, "failed", group=job.key, kind=kind, error=error)
             elif job.is_frame:
                 self._finish_frame(job)
             else:
@@ -323,7 +219,7 @@ class Runner:
 
     def _conceal(self, people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
         """Run ``conceal_batch`` and check what it returns; raises with a readable message."""
-        out = [[_as_result(r) for r in person] for person in self.conceal_batch(people, paths)]
+        out = [[as_result(r) for r in person] for person in self.conceal_batch(people, paths)]
         if len(out) != len(people):
             raise ValueError(f"conceal returned results for {len(out)} people, expected {len(people)}")
         for images, results in zip(people, out, strict=True):
@@ -335,155 +231,64 @@ class Runner:
                     raise ValueError(f"conceal returned shape {got} for {want}")
         return out
 
-    def _finish_crops(self, job: _Job) -> None:
+    def _finish_crops(self, job: Job) -> None:
         seconds = round(job.seconds / len(job.members), 4)
         heatmaps = []
         for member, image, result in zip(job.members, job.images, job.results[0], strict=True):
-            written = self._write(member, result.image, job.key, "crop", result.encoded)
+            written = self.outputs.write(member, result.image, job.key, "crop", result.encoded)
             if written is None:
                 continue
             target, digest = written
             heatmaps.append((image, result.attribution, target.with_name(target.stem + ".heatmap.png")))
-            note = None if result.success else "the adversary still matches this person after the fallback"
-            self._record(
+            self.outputs.record(
                 member,
                 "ok",
                 output=str(target),
                 group=job.key,
                 kind="crop",
-                persons=1,
-                steps=result.steps,
-                area=result.area,
-                fallback=result.fallback,
-                success=result.success,
-                scores_before=result.scores_before,
-                scores_after=result.scores_after,
-                outfit=result.outfit,
-                note=note,
-                group_reason=result.group_reason,
                 seconds=seconds,
                 sha256=digest,
+                **crop_outcome(result),
             )
-        self._heatmaps(heatmaps)
+        self.outputs.heatmaps(heatmaps)
 
-    def _finish_frame(self, job: _Job) -> None:
+    def _finish_frame(self, job: Job) -> None:
         member, image = job.members[0], job.images[0]
         results = [person[0] for person in job.results]
-        frame = paste_crops(image, [r.image for r in results], job.boxes)
+        people = FramePeople(job.boxes, [person[0] for person in job.people], None)
         try:  # the verdict is taken on the people re-cut from the frame as written and decoded
-            data = encode_image(frame, output_format(self.output / member.relative))
-            if self.check_written is not None:
-                written, _ = crop_boxes(decode_image(data, name=str(member.path)), job.boxes)
-                private = self.check_written([person[0] for person in job.people], written)
-                results = [
-                    r if p else replace(r, success=False) for r, p in zip(results, private, strict=True)
-                ]
-        except ValueError as exc:
-            self._record(
-                member, "failed", group=job.key, kind="frame", error=f"cannot encode: {_describe(exc)}"
+            frame = paste_people(
+                image,
+                people,
+                [r.image for r in results],
+                output_format=output_format(self.outputs.target(member)),
+                check=self.check_written,
             )
+        except ValueError as exc:
+            error = f"cannot encode: {describe(exc)}"
+            self.outputs.record(member, "failed", group=job.key, kind="frame", error=error)
             return
-        written_out = self._write(member, frame, job.key, "frame", data)
-        if written_out is None:
+        if frame.private is not None:
+            results = [r if ok else r.not_private() for r, ok in zip(results, frame.private, strict=True)]
+        written = self.outputs.write(member, frame.image, job.key, "frame", frame.encoded)
+        if written is None:
             return
-        target, digest = written_out
-        area = sum(r.area * b.w * b.h for r, b in zip(results, job.boxes, strict=True)) / (
-            image.shape[1] * image.shape[2]
-        )
-        boxes = ", ".join(str(tuple(b[:4])) for b in job.boxes)
-        still = [str(i) for i, r in enumerate(results) if not r.success]
-        matched = f"; the adversary still matches person {', '.join(still)}" if still else ""
-        self._record(
+        target, digest = written
+        self.outputs.record(
             member,
             "ok",
             output=str(target),
             group=job.key,
             kind="frame",
-            persons=len(results),
-            steps=max(r.steps for r in results),
-            area=min(1.0, area),
-            fallback=any(r.fallback for r in results),
-            success=all(r.success for r in results),
-            scores_before=[r.scores_before for r in results],
-            scores_after=[r.scores_after for r in results],
-            outfit=[r.outfit for r in results],
-            note=f"{len(results)} people from {job.source}: {boxes}" + matched,
             seconds=round(job.seconds, 4),
             sha256=digest,
-            boxes=[[b.x, b.y, b.w, b.h] for b in job.boxes],
             people=job.found,
+            **frame_outcome(results, job.boxes, image.shape[1] * image.shape[2], source=job.source),
         )
-        self._heatmaps(
-            [(crop[0], r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
-             for i, (crop, r) in enumerate(zip(job.people, results, strict=True))]
+        self.outputs.heatmaps(
+            [(crop, r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
+             for i, (crop, r) in enumerate(zip(people.crops, results, strict=True))]
         )  # fmt: skip
-
-    def _record(self, member: InputFile, status: str, **fields: Any) -> None:
-        self.report.add(
-            Record(input=str(member.path), status=status, relative=member.relative.as_posix(), **fields)
-        )
-
-    def _write(
-        self, member: InputFile, image: torch.Tensor, group: str, kind: str, encoded: bytes | None = None
-    ) -> tuple[Path, str] | None:
-        """Write ``encoded`` (or ``image`` encoded in the output's format) atomically.
-
-        Returns the output path and the SHA-256 of the bytes written; on any failure (the disk
-        is full, the folder read-only, the bytes do not decode to ``image``'s size) records
-        ``member`` as failed and returns None, so the batch goes on.
-        """
-        target = self.output / member.relative
-        try:
-            if os.path.realpath(target) == os.path.realpath(member.path):
-                raise OSError(f"the output path is the input file itself: {member.path}")
-            if encoded is None:
-                encoded = encode_image(image, output_format(target))
-            else:
-                back = decode_image(encoded, name=str(target))
-                if tuple(back.shape) != tuple(image.shape):
-                    got, want = tuple(back.shape), tuple(image.shape)
-                    raise ValueError(f"the encoded output decodes to shape {got}, expected {want}")
-            write_bytes_atomic(target, encoded)
-        except (OSError, ValueError) as exc:
-            self._record(
-                member,
-                "failed",
-                group=group,
-                kind=kind,
-                error=f"cannot write {target}: {_describe(exc)}",
-            )
-            return None
-        return target, sha256_hex(encoded)
-
-    def _heatmaps(self, items: list[tuple[torch.Tensor, torch.Tensor | None, Path]]) -> None:
-        if self.write_heatmaps is None or not items:
-            return
-        originals, attributions, paths = (list(x) for x in zip(*items, strict=True))
-        try:
-            self.write_heatmaps(originals, attributions, paths)
-        except Exception as exc:
-            self.warnings.append(f"heatmaps for {paths[0]} failed: {_describe(exc)}")
-
-
-def _output_problem(file: InputFile, record: Record) -> str | None:
-    """Why an earlier run's output cannot be kept (missing, changed, undecodable, wrong size), or None."""
-    path = Path(str(record.output))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return f"cannot be read: {_describe(exc)}"
-    if not record.sha256:
-        return "has no sha256 in the report"
-    if sha256_hex(data) != record.sha256:
-        return f"has sha256 {sha256_hex(data)[:12]}..., the report says {record.sha256[:12]}..."
-    try:
-        output = decode_image(data, name=str(path))
-        width, height = image_size(file.path)
-    except ImageReadError as exc:
-        return f"does not decode: {exc.reason}"
-    if (output.shape[2], output.shape[1]) != (width, height):
-        return f"is {output.shape[2]}x{output.shape[1]} pixels, the input {width}x{height}"
-    return None
 
 
 def _found(person: Person) -> dict[str, Any]:
@@ -494,33 +299,3 @@ def _found(person: Person) -> dict[str, Any]:
         "uncertain": bool(person.uncertain),
         "keypoints": keypoints,
     }
-
-
-def _compact(image: torch.Tensor) -> torch.Tensor:
-    """``image`` as uint8 when that holds it exactly (an 8-bit file: a quarter of the memory)."""
-    levels = torch.mul(image, 255.0).round_().to(torch.uint8)
-    return levels if torch.equal(levels.float().div_(255.0), image) else image
-
-
-def _pixels(job: _Job) -> int:
-    images = list(job.held)
-    if job.is_frame:  # the people cut out of a frame are copies held beside it
-        images += [crop for person in job.people for crop in person]
-    return sum(image.shape[-2] * image.shape[-1] for image in images)
-
-
-def _as_result(value: Any) -> CropResult:
-    if isinstance(value, CropResult):
-        return value
-    if isinstance(value, Mapping):
-        if not isinstance(value.get("success"), bool):
-            got = value.get("success", "nothing")
-            raise TypeError(f"conceal must give each crop a verdict, success True or False, got {got!r}")
-        return CropResult(**value)
-    raise TypeError(f"conceal must return CropResult objects or mappings, got {type(value).__name__}")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror} ({type(exc).__name__})"
-    return f"{exc} ({type(exc).__name__})" if str(exc) else type(exc).__name__

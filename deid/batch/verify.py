@@ -7,6 +7,9 @@ the original inputs of its group, a frame's people re-cut from the written frame
 reported boxes, each against its own original. A record *contradicts* its verdict when it says
 ``success`` but the written file is still matched; a missing, changed or unreadable output, or
 one that cannot be checked (its inputs are gone), fails verification too.
+
+Kept in one module over 300 lines: reading a report, re-cutting its people and judging them are
+one pass over the records whose outcome types only this pass makes.
 """
 
 from __future__ import annotations

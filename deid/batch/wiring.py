@@ -7,18 +7,18 @@ names the conceal loop uses live in one small place.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
 from deid.batch.inputs import BatchError
+from deid.batch.results import CropResult
 
 if TYPE_CHECKING:
     from deid.adversary import Adversary
     from deid.batch.config import BatchConfig
-    from deid.batch.runner import ConcealBatch, CropResult, HeatmapWriter, WrittenCheck
+    from deid.batch.results import ConcealBatch, HeatmapWriter
     from deid.loop.results import PersonResult
 
 
@@ -59,25 +59,14 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     person (:func:`deid.loop.grouping.split_groups`); each part is concealed as a person, and each
     crop's result carries why it was (or was not) concealed with its group.
     """
-    from deid.loop.config import ConcealConfig
     from deid.loop.grouping import split_groups
     from deid.loop.search import conceal_people
     from reid_model.io import output_format
 
-    options = {k: v for k, v in (("budget", config.budget),) if v is not None}
-    loop = ConcealConfig(
-        operator=config.operator,
-        strength=config.strength,
-        method=config.method,
-        colors=config.colors,
-        seed=config.seed,
-        **options,  # type: ignore[arg-type]
-    )
-
     def conceal(people: list[list[torch.Tensor]], formats: list[list[str]]) -> list[PersonResult]:
         return conceal_people(
             people,
-            config=loop,
+            config=config.loop,
             adversary=adversary,
             device=config.device,
             keep_attributions=config.heatmaps,
@@ -96,7 +85,7 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
         out: list[list[CropResult | None]] = [[None] * len(person) for person in people]
         for (p, part), r in zip(parts, results, strict=True):
             for j, i in enumerate(part):
-                out[p][i] = _crop_result(r, j, splits[p].reasons[i])
+                out[p][i] = CropResult(r, j, splits[p].reasons[i])
         # A split appearance was checked against its own original; it must not match the other
         # appearances its group claimed either (`deid verify` checks against the whole group).
         for p, split in enumerate(splits):
@@ -107,26 +96,8 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     return conceal_batch
 
 
-def _crop_result(r: PersonResult, j: int, reason: str | None) -> CropResult:
-    """The batch's result for appearance ``j`` of the loop's person result ``r``."""
-    from deid.batch.runner import CropResult
-
-    return CropResult(
-        image=r.images[j],
-        steps=r.steps,
-        area=r.area,
-        fallback=r.fallback,
-        success=r.success,
-        scores_before=r.scores_before,
-        scores_after=r.scores_after,
-        attribution=None if r.attributions is None else r.attributions[j],
-        outfit=r.outfit,
-        encoded=None if r.encoded is None else r.encoded[j],
-        group_reason=reason,
-    )
-
-
 def _written(result: CropResult) -> torch.Tensor:
+    """The appearance as its output file will hold it."""
     from reid_model.io import decode_image
 
     return result.image if result.encoded is None else decode_image(result.encoded, name="the checked output")
@@ -165,34 +136,17 @@ def _hold_against_group(
     # so its copy makes it defeat its own original as well as the rest of the group's.
     (whole,) = conceal([list(originals) * 2], [formats * 2])
     note = "on its own it still matched another appearance of its group, so it was concealed again with the group"
-    again = [_crop_result(whole, j, f"{first[j].group_reason}; {note}") for j in range(len(originals))]
+    again = [CropResult(whole, j, f"{first[j].group_reason}; {note}") for j in range(len(originals))]
     if whole.success and not any(matched(again)):
         return list(again)
     flag = "; it still matches another appearance of its group, so it is NOT private"
-    return [
-        replace(r, success=False, group_reason=(r.group_reason or "") + flag) if b and r.success else r
-        for r, b in zip(first, bad, strict=True)
-    ]
+    return [r.not_private(flag) if b and r.success else r for r, b in zip(first, bad, strict=True)]
 
 
 def _filled(result: CropResult | None) -> CropResult:
     if result is None:  # every appearance is in exactly one part: this cannot happen
         raise RuntimeError("an appearance was left out of its group's split")
     return result
-
-
-def written_checker(adversary: Adversary) -> WrittenCheck:
-    """Check people as re-cut from a written frame, each against their own original crop.
-
-    The same rule as the conceal loop's (:meth:`deid.adversary.Adversary.check`): a person is
-    private when no model matches the re-cut crop to the original better than chance.
-    """
-    from deid.loop.appearances import private_recut
-
-    def check(originals: list[torch.Tensor], written: list[torch.Tensor]) -> list[bool]:
-        return private_recut(adversary, originals, written)
-
-    return check
 
 
 def heatmap_writer(adversary: Adversary) -> HeatmapWriter:

@@ -9,9 +9,11 @@ import click
 
 from deid.adversary import Adversary
 from deid.batch.config import BatchConfig
-from deid.batch.inputs import GROUP_BY, BatchError
+from deid.batch.grouping import GROUP_BY
+from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
+from deid.cli.options import field_help
 from deid.loop.config import ConcealConfig
 from deid.operators.registry import OPERATORS, build_operator
 
@@ -95,11 +97,43 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="Mask-growing steps before the whole-person fallback.",
 )
 @click.option(
+    "--first-cells",
+    type=click.IntRange(min=1),
+    default=_LOOP["first_cells"],
+    help=field_help(ConcealConfig, "first_cells"),
+)
+@click.option(
+    "--growth",
+    type=click.FloatRange(min=1, min_open=True),
+    default=_LOOP["growth"],
+    help=field_help(ConcealConfig, "growth"),
+)
+@click.option(
+    "--grid",
+    type=(click.IntRange(min=1), click.IntRange(min=1)),
+    default=_LOOP["grid"],
+    metavar="ROWS COLS",
+    help=field_help(ConcealConfig, "grid"),
+)
+@click.option("--refine/--no-refine", default=_LOOP["refine"], help=field_help(ConcealConfig, "refine"))
+@click.option(
+    "--fallback-operator",
+    type=click.Choice(["auto", *OPERATORS]),
+    default=_LOOP["fallback_operator"],
+    help=field_help(ConcealConfig, "fallback_operator"),
+)
+@click.option(
     "--method",
     type=click.Choice(["integrated_gradients", "saliency", "grad_cam", "gradient_shap"]),
     default=_LOOP["method"],
     help="Attribution that ranks the cells to conceal: integrated_gradients conceals less area but "
     "leaks more to other attackers and is about 2x slower than saliency.",
+)
+@click.option(
+    "--ig-steps",
+    type=click.IntRange(min=1),
+    default=_LOOP["ig_steps"],
+    help=field_help(ConcealConfig, "ig_steps"),
 )
 @click.option(
     "--colors",
@@ -111,7 +145,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 @click.option(
     "--seed",
     type=int,
-    default=None,
+    default=_LOOP["seed"],
     help="Seeds the outfit draw for a reproducible run [default: fresh randomness each run].",
 )
 @click.option(
@@ -148,8 +182,14 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     left by a run that died is taken over with a warning.
     """
     hooks = ctx.obj if isinstance(ctx.obj, dict) else {}  # tests inject stand-ins here
+    loop = {name: options.pop(name) for name in _LOOP if name in options}
     try:
-        config = BatchConfig(inputs=tuple(inputs), **options)
+        config = BatchConfig(inputs=tuple(inputs), loop=ConcealConfig(**loop), **options)
+    except ValueError as exc:  # a loop setting the flags' types let through (a BatchError is one too)
+        if isinstance(exc, BatchError) and exc.param in _PARAM_HINTS:
+            raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc
+        raise click.UsageError(str(exc)) from exc
+    try:
         summary = run_batch(
             config,
             conceal_group=hooks.get("conceal_group"),

@@ -1,23 +1,121 @@
-"""One image in, one image out: a crop goes to the loop as it is; a frame is searched for people,
-each person cut out, concealed, pasted back and judged again as cut from the pasted frame.
+"""The one frame path: find a frame's people, cut them out, paste them back concealed and judge
+each again as cut from the frame as written.
+
+:func:`plan_frame` and :func:`paste_people` are the two halves, shared by :func:`conceal` (one
+image) and the batch runner (which queues the people of many frames between the halves).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from deid.adversary import Adversary, resolve_adversary
+from deid.boxes import Box, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
-from deid.loop.results import FrameResult
+from deid.loop.results import FrameResult, PersonResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
 from reid_model.checks import check_images
 from reid_model.io import as_written
+
+if TYPE_CHECKING:
+    from deid.finder import Person
+
+#: ``check_written(originals, written)``: per person (one original crop and the crop re-cut from
+#: the written, decoded frame), whether the adversary finds the written crop private.
+WrittenCheck = Callable[[list[torch.Tensor], list[torch.Tensor]], list[bool]]
+
+
+@dataclass(frozen=True)
+class FramePeople:
+    """A frame's people, ready to be concealed.
+
+    Attributes:
+        boxes: each person's box in the frame's pixels, clipped to the frame.
+        crops: each person cut out at their box ``(3, h, w)`` (copies), in the order of ``boxes``.
+        found: what the person finder saw of each person, or None when the boxes were given.
+    """
+
+    boxes: list[Box]
+    crops: list[torch.Tensor]
+    found: list[Person] | None
+
+
+@dataclass(frozen=True)
+class WrittenFrame:
+    """A frame with its concealed people pasted back, as it will be written.
+
+    Attributes:
+        image: ``(3, H, W)`` the pasted frame.
+        encoded: the bytes of its output file, on which ``private`` was judged.
+        private: per person, whether the adversary finds them private as re-cut from the
+            frame decoded from ``encoded``; None when no check was given.
+    """
+
+    image: torch.Tensor
+    encoded: bytes
+    private: list[bool] | None
+
+
+def plan_frame(image: torch.Tensor, boxes: Sequence[Box] | None = None) -> FramePeople:
+    """Find the people of a frame ``(3, H, W)`` (or take ``boxes``) and cut each one out.
+
+    Unsure people found by :func:`deid.detection.find_frame_people` are included, so that they
+    are concealed by box rather than passed silently.
+
+    Raises:
+        BoxesError: a given box lies wholly outside the frame.
+    """
+    from deid.detection import find_frame_people
+
+    found = None
+    if boxes is None:
+        found = find_frame_people(image)
+        boxes = [person.box for person in found]
+    crops, used = crop_boxes(image, boxes)
+    return FramePeople(used, crops, found)
+
+
+def paste_people(
+    image: torch.Tensor,
+    people: FramePeople,
+    concealed: Sequence[torch.Tensor],
+    *,
+    output_format: str,
+    check: WrittenCheck | None,
+) -> WrittenFrame:
+    """Paste each person's concealed crop back into ``image`` and judge them as written.
+
+    The frame is encoded in ``output_format`` and decoded again; each person is cut from that
+    decoded frame at their box and checked against their own original crop: a neighbour's
+    concealment pasted over an overlapping box, or the frame's encoding, can change the verdict.
+
+    Raises:
+        ValueError: the frame cannot be encoded in ``output_format``.
+    """
+    pasted = paste_crops(image, list(concealed), people.boxes)
+    data, back = as_written(pasted, output_format)
+    private = None
+    if check is not None:
+        recut, _ = crop_boxes(back, people.boxes)
+        private = check(people.crops, recut)
+    return WrittenFrame(pasted, data, private)
+
+
+def recut_checker(adversary: Adversary) -> WrittenCheck:
+    """The written-frame check with ``adversary``: the conceal loop's rule (see
+    :func:`deid.loop.appearances.private_recut`), each person against their own original."""
+
+    def check(originals: list[torch.Tensor], written: list[torch.Tensor]) -> list[bool]:
+        return private_recut(adversary, originals, written)
+
+    return check
 
 
 def conceal(
@@ -35,10 +133,10 @@ def conceal(
     """Conceal the person in a crop, or every detected person in a full frame.
 
     Works with no other argument: the bundled adversary and gallery are used. A crop goes straight
-    in; a larger frame goes through the person finder first (:func:`deid.detection.detect_people`,
-    unsure people included), each person is concealed and pasted back, and each is judged again
-    as cut from the pasted frame (a person matched there is reported not private). A frame with
-    no detection raises, rather than pass as anonymized.
+    in; a larger frame goes through the person finder first (:func:`plan_frame`, unsure people
+    included), each person is concealed and pasted back, and each is judged again as cut from the
+    pasted frame (:func:`paste_people`; a person matched there is reported not private). A frame
+    with no detection raises, rather than pass as anonymized.
 
     The verdict holds for the image as it will be saved: the pixels the loop changed are
     rounded to uint8 levels (``k / 255``), so writing the result as 8-bit PNG, BMP or TIFF
@@ -60,8 +158,7 @@ def conceal(
         >>> concealed.shape
         torch.Size([3, 128, 48])
     """
-    from deid.boxes import crop_boxes, paste_crops
-    from deid.detection import detect_people, is_person_crop
+    from deid.detection import is_person_crop
 
     if isinstance(image, str | os.PathLike):
         image = read_image(image)
@@ -74,27 +171,35 @@ def conceal(
         )[0]
         frame = FrameResult(result.images[0], [result], [], True)
     else:
-        crops, boxes = crop_boxes(image, detect_people(image))
-        if not crops:
+        people = plan_frame(image)
+        if not people.crops:
             raise ValueError(
                 f"no person detected in the frame of {image.shape[2]}x{image.shape[1]} pixels; "
                 "pass person boxes or a person crop"
             )
-        people = conceal_people(
-            [[c] for c in crops],
+        results = conceal_people(
+            [[c] for c in people.crops],
             config=config,
             adversary=adversary,
             device=device,
-            formats=[[output_format]] * len(crops),
+            formats=[[output_format]] * len(people.crops),
         )
-        pasted = paste_crops(image, [p.images[0] for p in people], boxes)
-        # Judge each person as cut from the frame as it will be saved: a neighbour's concealment
-        # pasted over an overlapping box, or the frame's encoding, can change the verdict.
-        recut, _ = crop_boxes(as_written(pasted, output_format)[1], boxes)
-        held = private_recut(adversary, crops, recut)
-        people = [
-            p if ok or not p.success else replace(p, success=False)
-            for p, ok in zip(people, held, strict=True)
-        ]
-        frame = FrameResult(pasted, people, boxes, True)
+        written = paste_people(
+            image,
+            people,
+            [r.images[0] for r in results],
+            output_format=output_format,
+            check=recut_checker(adversary),
+        )
+        frame = FrameResult(written.image, held(results, written.private), people.boxes, True)
     return frame if details else frame.image
+
+
+def held(results: Sequence[PersonResult], private: Sequence[bool] | None) -> list[PersonResult]:
+    """``results`` with each person the written check found matched marked not private."""
+    if private is None:
+        return list(results)
+    return [
+        r if ok or not r.success else replace(r, success=False)
+        for r, ok in zip(results, private, strict=True)
+    ]

@@ -1,6 +1,6 @@
 """Grouping is evidence: appearances share one treatment only when the adversary sees one person.
 
-A batch groups files by name or folder (:func:`deid.batch.inputs.group_files`), but a name is a
+A batch groups files by name or folder (:func:`deid.batch.grouping.group_files`), but a name is a
 claim. The conceal loop checks a person seen more than once across appearances only, so two
 different people put in one group would each be checked against the other and could come out
 untouched. Before a group shares one treatment, the adversary must match its appearances to each

@@ -14,7 +14,8 @@ class PersonResult:
 
     Attributes:
         images: concealed appearances ``(3, H, W)``, each at its input's resolution.
-        mask: ``(1, 128, 48)`` the person's mask in normalized crop coordinates (1 = concealed).
+        mask: ``(1, 128, 48)`` the person's mask in normalized crop coordinates (1 = concealed);
+            None from a concealer that is not the loop (see :meth:`deid.batch.CropResult.of`).
         steps: mask-growing steps taken.
         success: whether the adversary's final check finds every appearance private.
         fallback: whether the budget ran out and the whole crop was concealed.
@@ -30,7 +31,7 @@ class PersonResult:
     """
 
     images: list[torch.Tensor]
-    mask: torch.Tensor
+    mask: torch.Tensor | None
     steps: int
     success: bool
     fallback: bool

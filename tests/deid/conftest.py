@@ -22,7 +22,7 @@ class StandIn:
     def __call__(self, images: list[torch.Tensor], paths: list[Path]) -> list[CropResult]:
         self.calls.append(list(paths))
         return [
-            CropResult(
+            CropResult.of(
                 image=torch.full_like(image, 0.5),
                 steps=1,
                 area=1.0,

@@ -16,9 +16,11 @@ import pytest
 import torch
 
 from deid.batch import BatchConfig, BatchError, CropResult, run_batch
-from deid.batch.inputs import InputFile, check_output, collect_inputs, group_key
+from deid.batch.grouping import group_key
+from deid.batch.inputs import InputFile, check_output, collect_inputs
 from deid.batch.report import FIELDS
 from deid.finder import find_people
+from deid.loop import ConcealConfig
 from reid_model.io import read_image
 from tests.deid.conftest import StandIn, tree_hashes, write_crop
 
@@ -191,7 +193,7 @@ def test_batches_several_people_per_call(crop_tree, tmp_path):
 
     def conceal_batch(people, paths):
         calls.append(len(people))
-        return [[CropResult(image=torch.zeros_like(i), success=True) for i in person] for person in people]
+        return [[CropResult.of(image=torch.zeros_like(i), success=True) for i in person] for person in people]
 
     run_batch(
         _config([crop_tree], tmp_path / "out", batch_size=4, group_by="viper"), conceal_batch=conceal_batch
@@ -270,7 +272,7 @@ def test_a_failing_person_does_not_stop_the_others(crop_tree, tmp_path):
     def conceal_group(images, paths):
         if any(p.name.startswith("001") for p in paths):
             raise RuntimeError("boom")
-        return [CropResult(image=torch.zeros_like(i), success=True) for i in images]
+        return [CropResult.of(image=torch.zeros_like(i), success=True) for i in images]
 
     summary = run_batch(_config([crop_tree], tmp_path / "out"), conceal_group=conceal_group)
     records = _records(summary)
@@ -296,7 +298,7 @@ def test_a_conceal_returning_the_wrong_shape_is_a_failure(crop_tree, tmp_path):
 
 def test_an_unmatched_person_is_said_so(crop_tree, tmp_path):
     def conceal_group(images, paths):
-        return [CropResult(image=i, success=False, fallback=True) for i in images]
+        return [CropResult.of(image=i, success=False, fallback=True) for i in images]
 
     summary = run_batch(_config([crop_tree / "cam_a"], tmp_path / "out"), conceal_group=conceal_group)
     record = _records(summary)["000_45.bmp"]
@@ -369,7 +371,9 @@ def test_resume_skips_done_files_and_redoes_failed_and_missing_ones(crop_tree, t
     summary = run_batch(_config([crop_tree], out, resume=True), conceal_group=again)
     assert again.calls == [] and summary.resumed == 7 and summary.counts["ok"] == 7
     assert summary.warnings == []
-    changed = run_batch(_config([crop_tree], out, resume=True, strength=0.5), conceal_group=StandIn())
+    changed = run_batch(
+        _config([crop_tree], out, resume=True, loop=ConcealConfig(strength=0.5)), conceal_group=StandIn()
+    )
     assert "settings differ" in changed.warnings[0]
     (out / "extra" / "sub" / "x.png").unlink()  # a lost output is redone
     third = StandIn()
@@ -432,8 +436,6 @@ def test_unwritable_report_is_refused_up_front(crop_tree, tmp_path, stand_in):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"operator": "sharpen"}, "operator name must be one of"),
-        ({"strength": 0.0}, "strength must be"),
         ({"group_by": "face"}, "group_by must be one of"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
     ],
@@ -443,6 +445,17 @@ def test_bad_config_raises(options, message, tmp_path):
         _config([tmp_path], tmp_path / "out", **options)
     with pytest.raises(BatchError, match="at least one"):
         BatchConfig(inputs=(), output="out")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"operator": "sharpen"}, "operator name must be one of"), ({"strength": 0.0}, "strength must be")],
+)
+def test_bad_loop_settings_raise_where_the_loop_config_is_made(options, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        _config([tmp_path], tmp_path / "out", loop=ConcealConfig(**options))
+    with pytest.raises(BatchError, match="loop must be a ConcealConfig, got dict"):
+        _config([tmp_path], tmp_path / "out", loop=options)
 
 
 # ----------------------------------------------------------------------------- heatmaps

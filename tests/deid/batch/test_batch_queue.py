@@ -68,7 +68,7 @@ def test_frames_are_queued_against_a_pixel_budget(tmp_path, monkeypatch):
         )
         return [
             [
-                CropResult(image=torch.full_like(c, 0.5), steps=1, area=1.0, fallback=False, success=True)
+                CropResult.of(image=torch.full_like(c, 0.5), steps=1, area=1.0, fallback=False, success=True)
                 for c in p
             ]
             for p in people
@@ -105,7 +105,7 @@ def test_crops_are_still_batched_by_count(crop_tree, tmp_path):
         sizes.append(sum(len(p) for p in people))
         return [
             [
-                CropResult(image=torch.full_like(c, 0.5), steps=1, area=1.0, fallback=False, success=True)
+                CropResult.of(image=torch.full_like(c, 0.5), steps=1, area=1.0, fallback=False, success=True)
                 for c in p
             ]
             for p in people
@@ -126,11 +126,11 @@ def test_a_bad_budget_is_refused(tmp_path, value):
 
 
 def test_a_waiting_frame_is_held_in_8_bits_only_when_that_is_exact():
-    from deid.batch.runner import _compact, _Job
+    from deid.batch.queue import Job, compact
 
     eight = torch.randint(0, 256, (3, 40, 30), dtype=torch.uint8).float() / 255.0
-    held = _compact(eight)
+    held = compact(eight)
     assert held.dtype == torch.uint8
-    assert torch.equal(_Job("frame:x", [], [held], []).images[0], eight)  # bit for bit as read
+    assert torch.equal(Job("frame:x", [], [held], []).images[0], eight)  # bit for bit as read
     sixteen = torch.randint(0, 65536, (3, 40, 30)).float() / 65535.0
-    assert _compact(sixteen).dtype == torch.float32 and torch.equal(_compact(sixteen), sixteen)
+    assert compact(sixteen).dtype == torch.float32 and torch.equal(compact(sixteen), sixteen)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from deid import Adversary, BatchConfig, CropResult, VerifyError, run_batch, verify
+from deid import Adversary, BatchConfig, ConcealConfig, CropResult, VerifyError, run_batch, verify
 from deid.cli import main
 from reid_model import embed
 from tests.deid.conftest import StandIn
@@ -29,7 +29,7 @@ def _verify_cli(*args):
 
 def _unchanged(images, paths):
     """A conceal that hands the person back untouched and claims success: what verify must catch."""
-    return [CropResult(image=image, success=True) for image in images]
+    return [CropResult.of(image=image, success=True) for image in images]
 
 
 def _adversary(model) -> Adversary:
@@ -47,7 +47,7 @@ def test_an_untouched_person_reported_private_is_contradicted(crop_tree, tmp_pat
 
 def test_a_record_not_private_as_reported_holds_its_verdict(crop_tree, tmp_path, tiny_embedder):
     def honest(images, paths):
-        return [CropResult(image=image, success=False) for image in images]
+        return [CropResult.of(image=image, success=False) for image in images]
 
     run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=honest)
     result = verify(tmp_path / "out" / "report.json", adversary=_adversary(tiny_embedder))
@@ -117,7 +117,7 @@ def test_verify_rechecks_the_written_file_not_the_report(viper_root, tmp_path):
     # Hash rewritten to match: only the adversary's re-check can tell the original crop is there.
     inputs = _viper_jpegs(viper_root, tmp_path / "in", persons=1)
     out = tmp_path / "out"
-    run_batch(_config([inputs], out, seed=0, group_by="none"))
+    run_batch(_config([inputs], out, loop=ConcealConfig(seed=0), group_by="none"))
     report = json.loads((out / "report.json").read_text())
     record = next(r for r in report["records"] if r["success"])
     shutil.copy(record["input"], record["output"])
@@ -135,7 +135,7 @@ def test_a_frame_is_rechecked_person_by_person_at_the_reported_boxes(tmp_path, t
     (tmp_path / "boxes.json").write_text(json.dumps({"f.png": [[30, 20, 48, 128], [250, 100, 48, 128]]}))
 
     def one_person_left(people, paths):  # person 0 concealed, person 1 untouched, both "private"
-        return [[CropResult(image=torch.full_like(p[0], 0.5) if i == 0 else p[0], success=True)]
+        return [[CropResult.of(image=torch.full_like(p[0], 0.5) if i == 0 else p[0], success=True)]
                 for i, p in enumerate(people)]  # fmt: skip
 
     config = _config([tmp_path / "in"], tmp_path / "out", boxes=str(tmp_path / "boxes.json"))
@@ -145,3 +145,18 @@ def test_a_frame_is_rechecked_person_by_person_at_the_reported_boxes(tmp_path, t
     result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
     (record,) = result.records
     assert record.outcome == "contradicted" and record.match_rate == 1.0
+
+
+def test_verify_feeds_the_adversary_at_its_embedders_input_size(crop_tree, tmp_path):
+    """No input size is assumed in deid.batch: an embedder of another size is checked at its own."""
+    from tests.conftest import TinyEmbedder
+
+    class Half(TinyEmbedder):
+        input_size = (64, 24)
+
+    torch.manual_seed(0)
+    model = Half().eval()
+    gallery = embed(model, torch.rand(20, 3, 64, 24, generator=torch.Generator().manual_seed(5)))
+    run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=_unchanged)
+    result = verify(tmp_path / "out", adversary=Adversary([model], [gallery]))
+    assert result.counts()["contradicted"] == 7 and result.exit_code == 1

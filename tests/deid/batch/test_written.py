@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-import deid.batch.runner
+import deid.batch.outputs
 from deid import Adversary, BatchConfig, ConcealConfig, CropResult, conceal, conceal_people, run_batch
 from deid.batch.inputs import InputFile, Inputs
 from deid.batch.report import Report
@@ -77,7 +77,7 @@ def test_as_written_is_what_write_image_writes(tmp_path, suffix):
     image = torch.rand(3, 40, 30, generator=torch.Generator().manual_seed(0))
     data, back = as_written(image, suffix)
     path = tmp_path / f"x{suffix}"
-    deid.batch.runner.write_bytes_atomic(path, encode_image(image, suffix))
+    deid.batch.outputs.write_bytes_atomic(path, encode_image(image, suffix))
     assert path.read_bytes() == data
     assert torch.equal(read_image(path), back)
     if suffix != ".jpg":  # lossless: the file holds the rounded image exactly
@@ -148,7 +148,7 @@ def test_the_runner_writes_the_checked_bytes_and_records_their_sha256(tmp_path):
         for image, path in zip(images, paths, strict=True):
             data = encode_image(1 - image, path.suffix)
             sent[path.name] = data
-            out.append(CropResult(image=1 - image, success=True, encoded=data))
+            out.append(CropResult.of(image=1 - image, success=True, encoded=data))
         return out
 
     summary = run_batch(_config([root], tmp_path / "out", group_by="none"), conceal_group=conceal_group)
@@ -164,7 +164,9 @@ def test_bytes_that_do_not_decode_to_the_image_are_a_failure_not_an_output(tmp_p
     write_crop(root / "a.png", seed=0)
 
     def conceal_group(images, paths):
-        return [CropResult(image=i, success=True, encoded=encode_image(torch.zeros(3, 8, 8))) for i in images]
+        return [
+            CropResult.of(image=i, success=True, encoded=encode_image(torch.zeros(3, 8, 8))) for i in images
+        ]
 
     summary = run_batch(_config([root], tmp_path / "out"), conceal_group=conceal_group)
     record = _records(summary)["a.png"]
@@ -184,7 +186,7 @@ def test_a_frame_is_judged_on_the_people_recut_from_the_written_frame(tmp_path):
         return [True, False]
 
     def conceal_batch(people, paths):
-        return [[CropResult(image=torch.full_like(p[0], 0.3), success=True)] for p in people]
+        return [[CropResult.of(image=torch.full_like(p[0], 0.3), success=True)] for p in people]
 
     config = _config([path], tmp_path / "out")
     report = Report(tmp_path / "out" / "report.json", settings={})
@@ -236,14 +238,14 @@ def test_resume_keeps_an_intact_output(crop_tree, tmp_path):
 
 
 def test_a_full_disk_fails_that_file_and_the_batch_goes_on(crop_tree, tmp_path, monkeypatch):
-    real = deid.batch.runner.write_bytes_atomic
+    real = deid.batch.outputs.write_bytes_atomic
 
     def write(path, data):
         if Path(path).name == "001_90.bmp":
             raise OSError(errno.ENOSPC, "No space left on device")
         real(path, data)
 
-    monkeypatch.setattr(deid.batch.runner, "write_bytes_atomic", write)
+    monkeypatch.setattr(deid.batch.outputs, "write_bytes_atomic", write)
     summary = run_batch(_config([crop_tree], tmp_path / "out"), conceal_group=StandIn())
     records = _records(summary)
     assert records["001_90.bmp"]["status"] == "failed"

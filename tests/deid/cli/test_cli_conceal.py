@@ -65,7 +65,7 @@ def test_exit_code_is_1_when_a_file_failed(crop_tree, tmp_path, stand_in):
 def test_exit_code_is_3_when_a_written_person_is_still_matched(crop_tree, tmp_path):
     def half_private(images, paths):
         return [
-            CropResult(image=torch.full_like(image, 0.5), success="001" not in path.name)
+            CropResult.of(image=torch.full_like(image, 0.5), success="001" not in path.name)
             for image, path in zip(images, paths, strict=True)
         ]
 
@@ -227,3 +227,97 @@ def test_seeded_outfit_runs_are_reproducible(tmp_path):
     assert all(r["group"] == "viper:014" for r in records)
     outfits = [r["outfit"] for r in records]
     assert outfits[0] == outfits[1] and len(outfits[0]) == 2  # one outfit for the person
+
+
+# ----------------------------------------------------------------------------- the loop's settings
+
+
+#: What a report's settings held before BatchConfig held a ConcealConfig: a default run keeps them.
+_SETTINGS = {
+    "inputs", "output", "operator", "strength", "group_by", "heatmaps", "device", "report", "boxes",
+    "weights", "top_k", "budget", "method", "colors", "seed", "keep_undetected",
+}  # fmt: skip
+
+
+def _capture(monkeypatch, stand_in):
+    """Run the real batch with ``stand_in`` and keep the BatchConfig the CLI built."""
+    import deid.cli.conceal as command
+
+    seen = []
+
+    def run_batch(config, **hooks):
+        seen.append(config)
+        return deid.run_batch(config, conceal_group=stand_in)
+
+    monkeypatch.setattr(command, "run_batch", run_batch)
+    return seen
+
+
+def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_path, monkeypatch, stand_in):
+    from dataclasses import fields
+
+    from deid.cli.conceal import conceal_command
+
+    names = {p.name for p in conceal_command.params}
+    loop = {f.name for f in fields(deid.ConcealConfig)} - {"top_k", "max_match_rate"}  # the adversary's
+    assert loop <= names, f"ConcealConfig fields without a flag: {sorted(loop - names)}"
+    seen = _capture(monkeypatch, stand_in)
+    args = ["--grid", "8", "3", "--first-cells", "4", "--growth", "3", "--no-refine", "--ig-steps", "2"]
+    args += [
+        "--fallback-operator",
+        "blur",
+        "--budget",
+        "2",
+        "--method",
+        "integrated_gradients",
+        "--seed",
+        "5",
+    ]
+    result = _run([crop_tree, "-o", tmp_path / "out", *args, "--top-k", "3"])
+    assert result.exit_code == 0, result.output
+    (config,) = seen
+    expected = deid.ConcealConfig(
+        grid=(8, 3),
+        first_cells=4,
+        growth=3.0,
+        refine=False,
+        ig_steps=2,
+        fallback_operator="blur",
+        budget=2,
+        method="integrated_gradients",
+        seed=5,
+    )
+    assert config.loop == expected and config.top_k == 3
+    settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
+    assert settings["grid"] == [8, 3] and settings["first_cells"] == 4 and settings["refine"] is False
+    assert settings["fallback_operator"] == "blur" and settings["top_k"] == 3 and settings["budget"] == 2
+
+
+def test_a_default_run_records_the_settings_it_always_did(crop_tree, tmp_path, monkeypatch, stand_in):
+    seen = _capture(monkeypatch, stand_in)
+    assert _run([crop_tree, "-o", tmp_path / "out"]).exit_code == 0
+    assert seen[0].loop == deid.ConcealConfig()  # the defaults come from the config
+    settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
+    assert set(settings) == _SETTINGS and settings["top_k"] == deid.Adversary.top_k
+
+
+def test_loop_flags_say_what_the_config_docstring_says():
+    from deid.cli.conceal import conceal_command
+    from deid.cli.options import field_help
+
+    helps = {p.name: getattr(p, "help", "") for p in conceal_command.params}
+    assert (
+        helps["first_cells"]
+        == field_help(deid.ConcealConfig, "first_cells")
+        == ("Cells in the mask after the first step.")
+    )
+    assert "``" not in helps["fallback_operator"] and helps["grid"].startswith("Rows and columns")
+    with pytest.raises(ValueError, match="has no attribute 'nope'"):
+        field_help(deid.ConcealConfig, "nope")
+
+
+def test_a_bad_loop_setting_is_a_usage_error(crop_tree, tmp_path, stand_in):
+    result = CliRunner().invoke(
+        main, ["conceal", str(crop_tree), "-o", str(tmp_path / "out"), "--growth", "1"], obj={}
+    )
+    assert result.exit_code == 2 and "--growth" in result.output and not (tmp_path / "out").exists()

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from deid import Adversary
-from deid.batch.inputs import InputFile, detect_layout, group_files
+from deid.batch.grouping import detect_layout, group_files
+from deid.batch.inputs import InputFile
 from deid.loop.grouping import MIN_PARTNER_MATCH, partner_match, split_group, split_groups
 from reid_model import embed, load_images, load_viper, select
 from tests.conftest import TinyEmbedder

@@ -8,13 +8,14 @@ private when only some of its people are, and an ensemble verdict that forgets o
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from deid import Adversary
+from deid import Adversary, ConcealConfig
 from deid.batch import BatchConfig, CropResult, run_batch
 from deid.batch.report import Record
 from deid.batch.wiring import person_concealer
@@ -34,7 +35,7 @@ def _records(summary) -> dict[str, dict]:
 # ----------------------------------------------------------------------------- no success defaults
 
 
-@pytest.mark.parametrize("kind", [CropResult, PersonResult, Record])
+@pytest.mark.parametrize("kind", [PersonResult, Record])
 def test_no_result_type_defaults_to_success(kind):
     success = next(f for f in dataclasses.fields(kind) if f.name == "success")
     default = success.default
@@ -45,8 +46,29 @@ def test_no_result_type_defaults_to_success(kind):
 
 
 def test_a_crop_result_needs_a_verdict():
+    assert inspect.signature(CropResult.of).parameters["success"].default is inspect.Parameter.empty
     with pytest.raises(TypeError, match="success"):
-        CropResult(image=torch.zeros(3, 8, 4))  # type: ignore[call-arg]
+        CropResult.of(image=torch.zeros(3, 8, 4))  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="success must be True or False, got None"):
+        CropResult.of(torch.zeros(3, 8, 4), success=None)  # type: ignore[arg-type]
+
+
+def test_a_crop_result_is_its_persons_appearance_and_verdict():
+    """The batch's result composes the loop's: image, bytes, attribution and verdict are the person's."""
+    person = dataclasses.replace(
+        _person_result(True),
+        images=[torch.zeros(3, 8, 4), torch.ones(3, 8, 4)],
+        encoded=[b"a", b"b"],
+        attributions=torch.rand(2, 1, 128, 48),
+    )
+    second = CropResult(person, 1, "grouped")
+    assert second.image is person.images[1] and second.encoded == b"b" and second.success is True
+    assert person.attributions is not None and torch.equal(second.attribution, person.attributions[1])
+    flagged = second.not_private("; matched")
+    assert flagged.success is False and flagged.group_reason == "grouped; matched"
+    assert person.success is True  # the loop's result is not changed
+    with pytest.raises(ValueError, match="index must name one of the person's 2 appearances, got 2"):
+        CropResult(person, 2)
 
 
 def test_a_conceal_returning_no_verdict_fails_the_file(tmp_path):
@@ -79,7 +101,10 @@ def test_the_loop_verdict_reaches_the_batch_record(tmp_path):
     for name, seed in (("a.png", 1), ("b.png", 2)):
         write_crop(tmp_path / "in" / name, seed=seed)
     config = BatchConfig(
-        inputs=(str(tmp_path / "in"),), output=str(tmp_path / "out"), progress=False, budget=1
+        inputs=(str(tmp_path / "in"),),
+        output=str(tmp_path / "out"),
+        progress=False,
+        loop=ConcealConfig(budget=1),
     )
     conceal_batch = person_concealer(config, _hopeless_adversary())
     results = conceal_batch([[_person(1)], [_person(2)]], [[Path("a.png")], [Path("b.png")]])
@@ -104,7 +129,7 @@ def _frame_run(tmp_path, verdicts):
 
     def conceal_batch(people, paths):
         return [
-            [CropResult(image=torch.zeros_like(image), success=next(verdict)) for image in person]
+            [CropResult.of(image=torch.zeros_like(image), success=next(verdict)) for image in person]
             for person in people
         ]
 

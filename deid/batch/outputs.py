@@ -1,0 +1,126 @@
+"""The runner's outputs: each finished image written atomically and recorded at once.
+
+Also what a resumed run keeps: an earlier record whose output is still intact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deid.batch.inputs import InputFile
+from deid.batch.report import Record, Report
+from deid.batch.results import HeatmapWriter
+from reid_model.io import (
+    ImageReadError,
+    decode_image,
+    encode_image,
+    image_size,
+    output_format,
+    sha256_hex,
+    write_bytes_atomic,
+)
+
+
+class Outputs:
+    """Writes outputs under ``folder`` and records every input in ``report``.
+
+    Failures to write are recorded per file (the batch goes on); heatmap failures and outputs
+    redone on resume are collected in :attr:`warnings`.
+    """
+
+    def __init__(self, folder: Path, report: Report, write_heatmaps: HeatmapWriter | None) -> None:
+        self.folder, self.report, self.write_heatmaps = folder, report, write_heatmaps
+        self.warnings: list[str] = []
+
+    def record(self, member: InputFile, status: str, **fields: Any) -> None:
+        """Add ``member``'s record to the report."""
+        self.report.add(
+            Record(input=str(member.path), status=status, relative=member.relative.as_posix(), **fields)
+        )
+
+    def done(self, file: InputFile) -> Record | None:
+        """The earlier run's record of ``file`` if it finished and its output is intact, else None."""
+        record = self.report.previous.get(str(file.path))
+        if record is None or record.status not in ("ok", "no_person"):
+            return None
+        if record.status == "ok" and record.output is None:
+            return None
+        if record.output is not None:
+            problem = _output_problem(file, record)
+            if problem is not None:
+                self.warnings.append(f"redoing {file.path}: its output {record.output} {problem}")
+                return None
+        return record
+
+    def write(
+        self, member: InputFile, image: torch.Tensor, group: str, kind: str, encoded: bytes | None = None
+    ) -> tuple[Path, str] | None:
+        """Write ``encoded`` (or ``image`` encoded in the output's format) atomically.
+
+        Returns the output path and the SHA-256 of the bytes written; on any failure (the disk
+        is full, the folder read-only, the bytes do not decode to ``image``'s size) records
+        ``member`` as failed and returns None, so the batch goes on.
+        """
+        target = self.target(member)
+        try:
+            if os.path.realpath(target) == os.path.realpath(member.path):
+                raise OSError(f"the output path is the input file itself: {member.path}")
+            if encoded is None:
+                encoded = encode_image(image, output_format(target))
+            else:
+                back = decode_image(encoded, name=str(target))
+                if tuple(back.shape) != tuple(image.shape):
+                    got, want = tuple(back.shape), tuple(image.shape)
+                    raise ValueError(f"the encoded output decodes to shape {got}, expected {want}")
+            write_bytes_atomic(target, encoded)
+        except (OSError, ValueError) as exc:
+            error = f"cannot write {target}: {describe(exc)}"
+            self.record(member, "failed", group=group, kind=kind, error=error)
+            return None
+        return target, sha256_hex(encoded)
+
+    def target(self, member: InputFile) -> Path:
+        """Where ``member``'s output goes: its relative path under the output folder."""
+        return self.folder / member.relative
+
+    def heatmaps(self, items: list[tuple[torch.Tensor, torch.Tensor | None, Path]]) -> None:
+        """Write ``(original, attribution, path)`` overlays; a failure is a warning, not a failed file."""
+        if self.write_heatmaps is None or not items:
+            return
+        originals, attributions, paths = (list(x) for x in zip(*items, strict=True))
+        try:
+            self.write_heatmaps(originals, attributions, paths)
+        except Exception as exc:
+            self.warnings.append(f"heatmaps for {paths[0]} failed: {describe(exc)}")
+
+
+def _output_problem(file: InputFile, record: Record) -> str | None:
+    """Why an earlier run's output cannot be kept (missing, changed, undecodable, wrong size), or None."""
+    path = Path(str(record.output))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot be read: {describe(exc)}"
+    if not record.sha256:
+        return "has no sha256 in the report"
+    if sha256_hex(data) != record.sha256:
+        return f"has sha256 {sha256_hex(data)[:12]}..., the report says {record.sha256[:12]}..."
+    try:
+        output = decode_image(data, name=str(path))
+        width, height = image_size(file.path)
+    except ImageReadError as exc:
+        return f"does not decode: {exc.reason}"
+    if (output.shape[2], output.shape[1]) != (width, height):
+        return f"is {output.shape[2]}x{output.shape[1]} pixels, the input {width}x{height}"
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """An exception in a few words for a record: the message and the exception's type."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({type(exc).__name__})"
+    return f"{exc} ({type(exc).__name__})" if str(exc) else type(exc).__name__

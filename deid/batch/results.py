@@ -1,0 +1,200 @@
+"""What a conceal function hands the batch runner, and the report fields made from it.
+
+The chain composes rather than copies: the loop returns one :class:`~deid.loop.PersonResult`
+per person; a :class:`CropResult` is one appearance of it (the person's result, which appearance,
+and the batch's group reason); a report record's outcome fields are made from those results by
+:func:`crop_outcome` (a crop) or :func:`frame_outcome` (a frame's people), and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deid.boxes import Box
+from deid.loop.frames import WrittenCheck
+from deid.loop.results import PersonResult
+
+__all__ = [
+    "ConcealBatch",
+    "ConcealGroup",
+    "CropResult",
+    "HeatmapWriter",
+    "Result",
+    "WrittenCheck",
+    "as_result",
+    "crop_outcome",
+    "frame_outcome",
+]
+
+
+@dataclass(frozen=True)
+class CropResult:
+    """One concealed appearance: appearance ``index`` of the loop's result for its person.
+
+    A concealer that is not the loop makes one with :meth:`of`. The verdict is the person's
+    ``success``, which has no default: a result without one cannot be made.
+
+    Attributes:
+        person: the conceal loop's result for the person this appearance belongs to (its
+            steps, area, fallback, scores and outfit are the person's).
+        index: which of ``person``'s appearances this is.
+        group_reason: why the crop was (or was not) concealed with the rest of its group.
+    """
+
+    person: PersonResult
+    index: int = 0
+    group_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < len(self.person.images):
+            raise ValueError(
+                f"index must name one of the person's {len(self.person.images)} appearances, got {self.index}"
+            )
+
+    @classmethod
+    def of(
+        cls,
+        image: torch.Tensor,
+        *,
+        success: bool,
+        steps: int = 0,
+        area: float = 1.0,
+        fallback: bool = False,
+        scores_before: Any = None,
+        scores_after: Any = None,
+        attribution: torch.Tensor | None = None,
+        outfit: list[list[float]] | None = None,
+        encoded: bytes | None = None,
+        group_reason: str | None = None,
+    ) -> CropResult:
+        """The result of a concealer that is not the loop, for one appearance.
+
+        Args:
+            image: the concealed crop ``(3, H, W)`` at the input's resolution.
+            success: whether the adversary no longer matches the person (required).
+            attribution: ``(1, h, w)`` what drove the match (for heatmaps), or None.
+            encoded: the output file's bytes on which ``success`` was judged (the runner writes
+                exactly these), or None to let the runner encode ``image`` in the output's format.
+            steps, area, fallback, scores_before, scores_after, outfit, group_reason: as recorded
+                in the report (see :class:`deid.loop.PersonResult`).
+
+        Example:
+            >>> CropResult.of(torch.zeros(3, 128, 48), success=True).success
+            True
+        """
+        if not isinstance(success, bool):
+            raise TypeError(f"success must be True or False, got {success!r}")
+        person = PersonResult(
+            images=[image],
+            mask=None,
+            steps=steps,
+            success=success,
+            fallback=fallback,
+            fallback_operator=None,
+            area=area,
+            scores_before=scores_before,
+            scores_after=scores_after,
+            attributions=None if attribution is None else attribution[None],
+            outfit=outfit,
+            encoded=None if encoded is None else [encoded],
+        )
+        return cls(person, 0, group_reason)
+
+    @property
+    def image(self) -> torch.Tensor:
+        """The concealed crop ``(3, H, W)`` at the input's resolution."""
+        return self.person.images[self.index]
+
+    @property
+    def success(self) -> bool:
+        """Whether the adversary no longer matches the person."""
+        return self.person.success
+
+    @property
+    def encoded(self) -> bytes | None:
+        """The output file's bytes on which ``success`` was judged, or None (the runner encodes)."""
+        return None if self.person.encoded is None else self.person.encoded[self.index]
+
+    @property
+    def attribution(self) -> torch.Tensor | None:
+        """``(1, h, w)`` what drove the mask (for heatmaps), or None."""
+        attributions = self.person.attributions
+        return None if attributions is None else attributions[self.index]
+
+    def not_private(self, reason: str | None = None) -> CropResult:
+        """This result with its verdict turned to not private (``reason`` added to the group reason)."""
+        group_reason = self.group_reason if reason is None else (self.group_reason or "") + reason
+        return replace(self, person=replace(self.person, success=False), group_reason=group_reason)
+
+
+Result = CropResult | Mapping[str, Any]
+#: ``conceal_group(images, paths)``: one person's appearances ``(3, H, W)`` and their files;
+#: returns one :class:`CropResult` (or a mapping of :meth:`CropResult.of`'s arguments) per image.
+ConcealGroup = Callable[[list[torch.Tensor], list[Path]], Sequence[Result]]
+#: ``conceal_batch(people, paths)``: several people at once, one list of results per person.
+ConcealBatch = Callable[[list[list[torch.Tensor]], list[list[Path]]], Sequence[Sequence[Result]]]
+#: ``write_heatmaps(originals, attributions, paths)``: writes one overlay per crop to ``paths``.
+HeatmapWriter = Callable[[list[torch.Tensor], list["torch.Tensor | None"], list[Path]], None]
+
+
+def as_result(value: Any) -> CropResult:
+    """A conceal function's result for one crop as a :class:`CropResult`; raises when it has no verdict."""
+    if isinstance(value, CropResult):
+        return value
+    if isinstance(value, Mapping):
+        if not isinstance(value.get("success"), bool):
+            got = value.get("success", "nothing")
+            raise TypeError(f"conceal must give each crop a verdict, success True or False, got {got!r}")
+        return CropResult.of(**value)
+    raise TypeError(f"conceal must return CropResult objects or mappings, got {type(value).__name__}")
+
+
+def crop_outcome(result: CropResult) -> dict[str, Any]:
+    """A crop record's outcome fields, from its appearance's result."""
+    person = result.person
+    note = None if person.success else "the adversary still matches this person after the fallback"
+    return {
+        "persons": 1,
+        "steps": person.steps,
+        "area": person.area,
+        "fallback": person.fallback,
+        "success": person.success,
+        "scores_before": person.scores_before,
+        "scores_after": person.scores_after,
+        "outfit": person.outfit,
+        "note": note,
+        "group_reason": result.group_reason,
+    }
+
+
+def frame_outcome(
+    results: Sequence[CropResult], boxes: Sequence[Box], pixels: int, *, source: str
+) -> dict[str, Any]:
+    """A frame record's outcome fields from its people's results (one per box, in order).
+
+    The frame's ``success`` holds only when every person's does; ``area`` is the fraction of the
+    frame's ``pixels`` concealed; the scores and outfits are listed per person; the note names
+    ``source`` (where the boxes came from), the boxes and the people still matched.
+    """
+    people = [r.person for r in results]
+    area = sum(p.area * b.w * b.h for p, b in zip(people, boxes, strict=True)) / pixels
+    still = [str(i) for i, p in enumerate(people) if not p.success]
+    matched = f"; the adversary still matches person {', '.join(still)}" if still else ""
+    listed = ", ".join(str(tuple(b[:4])) for b in boxes)
+    return {
+        "persons": len(people),
+        "steps": max(p.steps for p in people),
+        "area": min(1.0, area),
+        "fallback": any(p.fallback for p in people),
+        "success": bool(people) and all(p.success for p in people),
+        "scores_before": [p.scores_before for p in people],
+        "scores_after": [p.scores_after for p in people],
+        "outfit": [p.outfit for p in people],
+        "note": f"{len(people)} people from {source}: {listed}" + matched,
+        "boxes": [[b.x, b.y, b.w, b.h] for b in boxes],
+    }

@@ -1,0 +1,86 @@
+"""The one frame path: a frame's people planned, pasted back concealed and judged as written."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deid.boxes import Box, BoxesError
+from deid.loop.frames import FramePeople, WrittenFrame, held, paste_people, plan_frame
+from deid.loop.results import PersonResult
+from reid_model.io import decode_image
+
+
+def _frame(seed: int = 0) -> torch.Tensor:
+    levels = torch.randint(0, 256, (3, 90, 120), generator=torch.Generator().manual_seed(seed))
+    return levels.float() / 255.0
+
+
+def test_plan_frame_cuts_given_boxes_clipped_and_keeps_the_frame():
+    frame = _frame()
+    copy = frame.clone()
+    people = plan_frame(frame, [Box(10, 5, 20, 40), Box(110, 60, 30, 50)])
+    assert isinstance(people, FramePeople) and people.found is None
+    assert people.boxes == [Box(10, 5, 20, 40), Box(110, 60, 10, 30)]  # the second clipped
+    assert torch.equal(people.crops[0], frame[:, 5:45, 10:30])
+    assert torch.equal(people.crops[1], frame[:, 60:90, 110:120])
+    assert torch.equal(frame, copy)  # the input is not modified
+    with pytest.raises(BoxesError):
+        plan_frame(frame, [Box(500, 500, 10, 10)])
+
+
+def test_plan_frame_without_boxes_asks_the_finder(monkeypatch):
+    import deid.detection
+
+    calls = []
+    monkeypatch.setattr(deid.detection, "find_frame_people", lambda image: calls.append(image) or [])
+    people = plan_frame(_frame())
+    assert len(calls) == 1 and people.boxes == [] and people.crops == [] and people.found == []
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_paste_people_judges_each_person_recut_from_the_written_bytes(suffix):
+    frame = _frame(1)
+    people = plan_frame(frame, [Box(10, 5, 20, 40), Box(25, 20, 20, 40)])  # overlapping
+    concealed = [torch.zeros_like(people.crops[0]), torch.ones_like(people.crops[1])]
+    seen = []
+
+    def check(originals, recut):
+        seen.append((originals, recut))
+        return [False, True]
+
+    written = paste_people(frame, people, concealed, output_format=suffix, check=check)
+    assert isinstance(written, WrittenFrame) and written.private == [False, True]
+    back = decode_image(written.encoded, name="frame")
+    originals, recut = seen[0]
+    assert originals is people.crops
+    # each person as cut from the decoded file: the neighbour pasted later covers the overlap
+    assert torch.equal(recut[0], back[:, 5:45, 10:30]) and torch.equal(recut[1], back[:, 20:60, 25:45])
+    assert torch.equal(written.image[:, 20:60, 25:45], torch.ones(3, 40, 20))
+    assert torch.equal(written.image[:, 0:5], frame[:, 0:5])  # outside the boxes: kept
+    if suffix == ".png":
+        assert torch.equal(back, written.image)
+    unchecked = paste_people(frame, people, concealed, output_format=suffix, check=None)
+    assert unchecked.private is None and unchecked.encoded == written.encoded
+
+
+def _result(success: bool) -> PersonResult:
+    return PersonResult(
+        images=[torch.zeros(3, 8, 4)],
+        mask=None,
+        steps=1,
+        success=success,
+        fallback=False,
+        fallback_operator=None,
+        area=1.0,
+        scores_before={},
+        scores_after={},
+    )
+
+
+def test_held_marks_a_person_matched_as_written_not_private():
+    results = [_result(True), _result(True), _result(False)]
+    out = held(results, [True, False, True])
+    assert [r.success for r in out] == [True, False, False]
+    assert out[0] is results[0] and results[1].success is True  # the loop's results are kept
+    assert held(results, None) == results
