@@ -110,7 +110,7 @@ def audit_split(samples: Sequence[Sample], name: str = "seed") -> Split:
     meta = default_metadata().get("split", {})
     if meta and set(meta["train"]) | set(meta["val"]) | set(meta["test"]) == ids:
         return Split.from_dict(meta)
-    return make_split(TrainConfig(), samples)
+    return make_split(TrainConfig(), list(samples))
 
 
 def build_concealers(spec: str | Sequence[str], **loop_options: Any) -> dict[str, Concealer]:

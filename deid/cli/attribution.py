@@ -33,7 +33,7 @@ from reid_model import (
     read_image,
 )
 
-_ANALYSIS = {f.name: f.default for f in fields(AnalysisConfig)}
+_ANALYSIS: dict[str, Any] = {f.name: f.default for f in fields(AnalysisConfig)}
 
 
 def _load_model(weights: str | None) -> Embedder:

@@ -27,7 +27,7 @@ from reid_model import (
 )
 from reid_model.io import write_bytes_atomic
 
-_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.name != "arch_config"}
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f.name != "arch_config"}
 
 
 @click.command("train")
