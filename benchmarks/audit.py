@@ -3,6 +3,7 @@
     python benchmarks/audit.py --data ../shared/data/viper [--methods baselines,loop_fill]
         [--independent-weights W.safetensors] [--finetune-epochs 3]
         [--loop-method integrated_gradients] [--network-only] [--loop-seed 0]
+        [--attackers adversary,handcrafted,independent_stripe,independent,adaptive]
 
 Attackers: the loop's adversary (the bundled model), the two bundled independent embedders
 (``independent``: the seed network; ``independent_stripe``: the default's architecture with
@@ -23,43 +24,18 @@ import torch
 
 from deid import Adversary
 from deid.audit import (
-    Attacker,
-    adaptive_attacker,
-    checkpoint_attacker,
+    audit_split,
+    build_attackers,
+    build_concealers,
+    choose_attackers,
     format_table,
-    handcrafted_attacker,
-    model_attacker,
     run_audit,
     write_report,
 )
-from deid.audit.concealers import Concealer, baseline_concealers, loop_concealers
-from reid_model import (
-    INDEPENDENT_STRIPE_WEIGHTS,
-    INDEPENDENT_WEIGHTS,
-    HandcraftedMatcher,
-    Split,
-    default_metadata,
-    load_checkpoint,
-    load_default,
-    load_images,
-    load_viper,
-    select,
-)
+from reid_model import INDEPENDENT_STRIPE_WEIGHTS, INDEPENDENT_WEIGHTS, load_viper
 
-
-def _methods(spec: str, **loop: Any) -> dict[str, Concealer]:
-    baselines = baseline_concealers()
-    methods: dict[str, Concealer] = {}
-    for token in spec.split(","):
-        if token == "baselines":
-            methods.update(baselines)
-        elif token == "loop":
-            methods.update(loop_concealers(**loop))
-        elif token.startswith("loop_"):
-            methods.update(loop_concealers([token[5:]], **loop))
-        else:
-            methods[token] = baselines[token]
-    return methods
+#: The default attackers, in the table's order (the audit builds them in the order named).
+ATTACKER_ORDER = "adversary,handcrafted,independent_stripe,independent,adaptive"
 
 
 def main() -> None:
@@ -68,6 +44,7 @@ def main() -> None:
     )
     parser.add_argument("--data", default="../shared/data/viper")
     parser.add_argument("--methods", default="baselines")
+    parser.add_argument("--attackers", default=ATTACKER_ORDER, help="Comma-separated, in the table's order.")
     parser.add_argument("--independent-weights", default=str(INDEPENDENT_WEIGHTS))
     parser.add_argument("--independent-stripe-weights", default=str(INDEPENDENT_STRIPE_WEIGHTS))
     parser.add_argument("--finetune-epochs", type=int, default=3)
@@ -83,30 +60,29 @@ def main() -> None:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     samples = load_viper(args.data)
-    split = Split.from_dict(default_metadata()["split"])
-    train = select(samples, split.train)
-    train_images = load_images([s.path for s in train])
+    split = audit_split(samples, "seed")
     timings["load data"] = time.perf_counter() - started
 
     t = time.perf_counter()
-    attackers: list[Attacker] = [model_attacker(load_default(), name="adversary")]
-    matcher = HandcraftedMatcher().fit(train_images, [s.person_id for s in train])
-    attackers.append(handcrafted_attacker(matcher))
-    attackers.append(checkpoint_attacker(args.independent_stripe_weights, name="independent_stripe"))
-    if args.independent_weights:
-        attackers.append(checkpoint_attacker(args.independent_weights))
-        attackers.append(
-            adaptive_attacker(
-                load_checkpoint(args.independent_weights),
-                epochs=args.finetune_epochs,
-            )
-        )
+    names, _ = choose_attackers(
+        args.attackers,
+        independent_weights=args.independent_weights or None,
+        independent_stripe_weights=args.independent_stripe_weights or None,
+    )
+    attackers = build_attackers(
+        names,
+        samples,
+        split,
+        independent_weights=args.independent_weights or None,
+        independent_stripe_weights=args.independent_stripe_weights or None,
+        finetune_epochs=args.finetune_epochs,
+    )
     timings["build attackers (LOMO + XQDA fit on 404 persons)"] = time.perf_counter() - t
 
     loop: dict[str, Any] = {"method": args.loop_method, "seed": args.loop_seed}
     if args.network_only:
         loop["adversary"] = Adversary.default(color=False)
-    methods = _methods(args.methods, **loop)
+    methods = build_concealers(args.methods, **loop)
     t = time.perf_counter()
     rows = run_audit(
         methods,

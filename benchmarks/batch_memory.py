@@ -42,7 +42,10 @@ def make_frames(folder: Path, *, frames: int, megapixels: float, people: int) ->
         frame[:] = rng.integers(60, 200, 3, dtype=np.uint8)  # a plain background
         mine = []
         for j in range(people):
-            crop = cv2.imread(str(CROPS[(i + j) % len(CROPS)]))
+            source = CROPS[(i + j) % len(CROPS)]
+            crop = cv2.imread(str(source))
+            if crop is None:
+                raise OSError(f"cannot read {source}")
             crop = cv2.resize(crop, (crop.shape[1] * 4, crop.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
             h, w = crop.shape[:2]
             x = int(rng.integers(0, width - w))
@@ -90,7 +93,7 @@ def main() -> None:
         runs = {"before (budget unlimited)": ["--queue-megapixels", "1000000"], "after (default budget)": []}
         if args.old is not None:
             runs = {f"old code ({args.old})": [], **runs}
-        peaks = {}
+        peaks: dict[str, float] = {}
         for name, extra in runs.items():
             command = [
                 sys.executable, "-m", "deid.cli", "conceal", str(Path(tmp) / "in"),

@@ -37,7 +37,8 @@ def _inputs(samples: list, folder: Path, suffix: str) -> int:
     for s in samples:
         dest = folder / ("cam_a" if s.camera_id == 0 else "cam_b") / (Path(s.path).stem + suffix)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(dest), cv2.imread(str(s.path))):
+        image = cv2.imread(str(s.path))
+        if image is None or not cv2.imwrite(str(dest), image):
             raise OSError(f"cannot write {dest}")
     return len(samples)
 

@@ -3,7 +3,6 @@ soft-biometric analysis): thin click layers over the ``attribution`` package."""
 
 from __future__ import annotations
 
-import glob
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,11 @@ from attribution import (
     analyze,
     explain,
     load_attributes,
-    paired_views,
     save_pair_heatmap,
     write_report,
 )
-from deid.cli.options import dataset_option, weights_option
+from deid.cli.options import data_option, dataset_option, seed_option, weights_option
+from deid.pairs import ImagePair, PairsError, image_pairs, person_pairs
 from reid_model import (
     CheckpointError,
     DatasetError,
@@ -28,14 +27,13 @@ from reid_model import (
     ImageReadError,
     default_metadata,
     embed,
-    is_image_file,
     load_checkpoint,
     load_dataset,
     load_default,
     read_image,
 )
 
-_ANALYSIS = {f.name: f.default for f in fields(AnalysisConfig)}
+_ANALYSIS: dict[str, Any] = {f.name: f.default for f in fields(AnalysisConfig)}
 
 
 def _load_model(weights: str | None) -> Embedder:
@@ -45,67 +43,29 @@ def _load_model(weights: str | None) -> Embedder:
         raise click.BadParameter(str(exc), param_hint="--weights") from exc
 
 
-def _expand(argument: str) -> list[Path]:
-    """A file, a folder (its image files) or a glob, as a sorted list of image files."""
-    path = Path(argument)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
-    elif path.exists():
-        files = [path]
-    elif glob.has_magic(argument):
-        files = sorted(Path(p) for p in glob.glob(argument) if is_image_file(p))
-    else:
-        raise click.BadParameter(f"{argument} does not exist", param_hint="PROBE GALLERY")
-    if not files:
-        raise click.BadParameter(f"{argument} holds no image files", param_hint="PROBE GALLERY")
-    return files
-
-
-def _pairs(paths: tuple[str, ...]) -> list[tuple[Path, Path, str]]:
-    if len(paths) % 2:
-        raise click.BadParameter(
-            f"expected PROBE GALLERY pairs (an even number of paths), got {len(paths)} paths",
-            param_hint="PROBE GALLERY",
-        )
-    pairs: list[tuple[Path, Path, str]] = []
-    for probe_arg, gallery_arg in zip(paths[::2], paths[1::2], strict=True):
-        probes, galleries = _expand(probe_arg), _expand(gallery_arg)
-        if len(probes) != len(galleries):
-            raise click.BadParameter(
-                f"{probe_arg} gives {len(probes)} images and {gallery_arg} gives {len(galleries)}; "
-                "a probe and its gallery must give the same number (paired in sorted order)",
-                param_hint="PROBE GALLERY",
-            )
-        pairs.extend((p, g, f"{p.stem}__{g.stem}") for p, g in zip(probes, galleries, strict=True))
-    return pairs
-
-
-def _dataset_pairs(data: str, persons: tuple[int, ...]) -> list[tuple[Path, Path, str]]:
+def _pairs(paths: tuple[str, ...], data: str | None, persons: tuple[int, ...]) -> list[ImagePair]:
+    """The pairs from PROBE GALLERY arguments, or from --data with --person."""
+    if data is None:
+        try:
+            return image_pairs(paths)
+        except PairsError as exc:
+            raise click.BadParameter(str(exc), param_hint="PROBE GALLERY") from exc
     if not persons:
         raise click.BadParameter(
             "give the persons to explain with --person ID (repeatable)", param_hint="--person"
         )
     try:
-        ids, views_a, views_b = paired_views(load_dataset(data), persons, minimum=0)
+        return person_pairs(load_dataset(data), persons, source=data)
+    except PairsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--person") from exc
     except DatasetError as exc:
         raise click.BadParameter(str(exc), param_hint="--data/--person") from exc
-    missing = sorted(set(persons) - set(ids))
-    if missing:
-        raise click.BadParameter(
-            f"persons {missing} are not in {data} with two camera views", param_hint="--person"
-        )
-    return [
-        (Path(a.path), Path(b.path), f"person_{pid}") for pid, a, b in zip(ids, views_a, views_b, strict=True)
-    ]
 
 
 @click.command("explain", context_settings={"show_default": True})
 @click.argument("paths", nargs=-1, metavar="[PROBE GALLERY]...")
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="A dataset root (VIPeR, Market-1501, person/camera folders) instead of pairs.",
+@data_option(
+    default=None, help="A dataset root (VIPeR, Market-1501, person/camera folders) instead of pairs."
 )
 @click.option(
     "--person",
@@ -115,7 +75,7 @@ def _dataset_pairs(data: str, persons: tuple[int, ...]) -> list[tuple[Path, Path
     help="With --data: a person id to explain (repeatable).",
 )
 @click.option("--method", type=click.Choice(METHODS), default="integrated_gradients")
-@weights_option
+@weights_option()
 @click.option(
     "--smooth",
     type=click.FloatRange(min=0),
@@ -140,22 +100,17 @@ def explain_command(
     """
     if bool(paths) == bool(data):
         raise click.UsageError("give either PROBE GALLERY pairs or --data with --person, not both or neither")
-    pairs = _dataset_pairs(data, persons) if data else _pairs(paths)
+    pairs = _pairs(paths, data, persons)
     model = _load_model(weights)
     out_dir = Path(out)
-    inputs = {p.resolve() for pair in pairs for p in pair[:2]}
+    inputs = {p.resolve() for pair in pairs for p in (pair.probe, pair.gallery)}
     failed = 0
-    used: set[str] = set()
-    for probe_path, gallery_path, name in pairs:
-        stem, n = name, 1
-        while stem in used:
-            n, stem = n + 1, f"{name}_{n + 1}"
-        used.add(stem)
-        target = out_dir / f"{stem}.png"
+    for pair in pairs:
+        target = out_dir / f"{pair.name}.png"
         if target.resolve() in inputs:
             raise click.BadParameter(f"{target} would overwrite an input image", param_hint="--out")
         try:
-            probe, gallery = read_image(probe_path)[None], read_image(gallery_path)[None]
+            probe, gallery = read_image(pair.probe)[None], read_image(pair.gallery)[None]
         except ImageReadError as exc:
             click.echo(f"failed: {exc}", err=True)
             failed += 1
@@ -170,10 +125,8 @@ def explain_command(
 
 
 @click.command("analyze", context_settings={"show_default": True})
-@click.option(
-    "--data", type=click.Path(file_okay=False), default="../shared/data/viper", help="Dataset root."
-)
-@dataset_option
+@data_option()
+@dataset_option()
 @click.option(
     "--attributes",
     "attributes_csv",
@@ -181,7 +134,7 @@ def explain_command(
     default="../shared/data/viper_attributes.csv",
     help="CSV of 0/1 attributes per person_id.",
 )
-@weights_option
+@weights_option()
 @click.option(
     "--persons",
     type=click.Choice(["test", "all"]),
@@ -235,7 +188,7 @@ def explain_command(
     help="Persons in heatmaps.png.",
 )
 @click.option("--internal-batch-size", type=click.IntRange(min=1), default=_ANALYSIS["internal_batch_size"])
-@click.option("--seed", type=int, default=_ANALYSIS["seed"])
+@seed_option(default=_ANALYSIS["seed"])
 @click.option("--out", type=click.Path(file_okay=False), default="runs/analysis", help="Output folder.")
 def analyze_command(
     data: str,

@@ -1,24 +1,114 @@
-"""Click options shared by several ``deid`` subcommands, declared once."""
+"""Click options shared by several ``deid`` subcommands, declared once.
+
+A dataset is always ``--data ROOT`` (with ``--dataset`` for its layout), a checkpoint
+``--weights``, a torch device ``--device`` and a seed ``--seed``. Each is a factory
+(``@data_option()``) taking what differs by command: the default, the help text.
+"""
 
 from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
-#: ``--dataset``: the dataset layout, or ``auto`` to guess it from the folder.
-dataset_option = click.option(
-    "--dataset", type=click.Choice(["auto", "viper", "market1501", "folder"]), default="auto"
-)
+F = TypeVar("F", bound=Callable[..., Any])
 
-#: ``--weights``: a checkpoint to use instead of the bundled model.
-weights_option = click.option(
-    "--weights",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="A .safetensors checkpoint; the bundled model when omitted.",
-)
+#: Where the project's commands look for VIPeR by default.
+VIPER_ROOT = "../shared/data/viper"
+_DATA_HELP = "Dataset root (VIPeR, Market-1501 or a person/camera folder tree)."
+#: ``ctx.meta`` key of a deprecated alias of ``--data`` seen before ``--data`` was processed.
+_ALIAS_KEY = "deid.cli.options.data_alias"
+
+
+def _data_from_alias(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """``--data``'s value, or the deprecated alias's when only the alias was given."""
+    alias = ctx.meta.get(_ALIAS_KEY)
+    if alias is None:
+        return value
+    if ctx.get_parameter_source("data") is ParameterSource.COMMANDLINE:
+        raise click.BadParameter(f"give --data or {alias[0]}, not both", param_hint="--data")
+    return alias[1]
+
+
+def _alias_callback(flag: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        click.echo(f"warning: {flag} is deprecated; use --data", err=True)
+        if "data" not in ctx.params:  # --data is processed later: it takes the alias's value
+            ctx.meta[_ALIAS_KEY] = (flag, value)
+        elif ctx.get_parameter_source("data") is ParameterSource.COMMANDLINE:
+            raise click.BadParameter(f"give --data or {flag}, not both", param_hint="--data")
+        else:
+            ctx.params["data"] = value
+
+    return callback
+
+
+def data_option(
+    *, default: str | None = VIPER_ROOT, help: str = _DATA_HELP, deprecated: tuple[str, ...] = ()
+) -> Callable[[F], F]:
+    """``--data ROOT``: a dataset folder, the one name of that option in every command.
+
+    Args:
+        default: the root used when the flag is omitted (None: no dataset).
+        help: the flag's help text.
+        deprecated: old flag names still accepted (hidden, with a warning on stderr), e.g.
+            ``("--viper",)``; giving one of them together with ``--data`` is an error.
+    """
+
+    def decorate(function: F) -> F:
+        for flag in deprecated:
+            function = click.option(
+                flag,
+                flag.lstrip("-").replace("-", "_") + "_alias",
+                type=click.Path(file_okay=False),
+                default=None,
+                hidden=True,
+                expose_value=False,
+                callback=_alias_callback(flag),
+                help="Deprecated: --data.",
+            )(function)
+        return click.option(
+            "--data",
+            type=click.Path(file_okay=False),
+            default=default,
+            help=help,
+            callback=_data_from_alias if deprecated else None,
+        )(function)
+
+    return decorate
+
+
+def dataset_option() -> Callable[[F], F]:
+    """``--dataset``: the layout of ``--data``, or ``auto`` to guess it from the folder."""
+    return click.option(
+        "--dataset",
+        type=click.Choice(["auto", "viper", "market1501", "folder"]),
+        default="auto",
+        help="The layout of --data: VIPeR, Market-1501, person/camera folders, or guessed.",
+    )
+
+
+def weights_option(
+    *, help: str = "A .safetensors checkpoint; the bundled model when omitted."
+) -> Callable[[F], F]:
+    """``--weights``: a checkpoint to use instead of the bundled model (None when omitted)."""
+    return click.option("--weights", type=click.Path(dir_okay=False), default=None, help=help)
+
+
+def device_option(*, default: str = "cpu", help: str = "Torch device.") -> Callable[[F], F]:
+    """``--device``: where the networks run (``cpu``, ``cuda``, ``cuda:1``...)."""
+    return click.option("--device", default=default, help=help)
+
+
+def seed_option(*, default: int = 0, help: str | None = None) -> Callable[[F], F]:
+    """``--seed``: an integer that makes the run reproducible."""
+    return click.option("--seed", type=int, default=default, help=help)
 
 
 def field_help(cls: type, name: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from deid.cli.options import dataset_option, weights_option
+from deid.cli.options import data_option, dataset_option, device_option, seed_option, weights_option
 from reid_model import (
     CheckpointError,
     DatasetError,
@@ -27,12 +27,12 @@ from reid_model import (
 )
 from reid_model.io import write_bytes_atomic
 
-_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.name != "arch_config"}
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f.name != "arch_config"}
 
 
 @click.command("train")
-@click.option("--data", type=click.Path(file_okay=False), default=_DEFAULTS["data"], help="Dataset root.")
-@dataset_option
+@data_option(default=_DEFAULTS["data"])
+@dataset_option()
 @click.option("--split", type=click.Choice(["seed", "viper316"]), default=_DEFAULTS["split"])
 @click.option("--split-seed", type=int, default=_DEFAULTS["split_seed"])
 @click.option("--trial", type=int, default=_DEFAULTS["trial"], help="Trial of the viper316 protocol.")
@@ -47,9 +47,9 @@ _DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.name != "arch_c
 @click.option("--weight-decay", type=float, default=_DEFAULTS["weight_decay"])
 @click.option("--warmup-epochs", type=int, default=_DEFAULTS["warmup_epochs"])
 @click.option("--augment/--no-augment", default=_DEFAULTS["augment"])
-@click.option("--seed", type=int, default=_DEFAULTS["seed"])
+@seed_option(default=_DEFAULTS["seed"])
 @click.option("--threads", type=int, default=_DEFAULTS["threads"], help="Torch threads (0: default).")
-@click.option("--device", default=_DEFAULTS["device"])
+@device_option(default=_DEFAULTS["device"])
 @click.option("--out", type=click.Path(file_okay=False), default=_DEFAULTS["out"], help="Run folder.")
 @click.option("--resume/--no-resume", default=True, help="Continue a run found in --out.")
 def train_command(resume: bool, **options: Any) -> None:
@@ -78,15 +78,9 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
 
 
 @click.command("evaluate")
-@click.option(
-    "--viper",
-    "data",
-    type=click.Path(file_okay=False),
-    default="../shared/data/viper",
-    help="Dataset root (VIPeR, Market-1501 or a person/camera folder tree).",
-)
-@dataset_option
-@weights_option
+@data_option(deprecated=("--viper",))
+@dataset_option()
+@weights_option()
 @click.option(
     "--split",
     type=click.Choice(["seed", "viper316"]),

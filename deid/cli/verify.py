@@ -5,17 +5,15 @@ from __future__ import annotations
 import click
 
 from deid.batch.verify import VerifyError, verify
+from deid.cli.options import device_option, weights_option
 
 
 @click.command("verify", context_settings={"show_default": True})
 @click.argument("report_or_folder", type=click.Path())
-@click.option(
-    "--weights",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Check with this adversary checkpoint.  [default: the run's recorded --weights, else the bundled one]",
+@weights_option(
+    help="Check with this adversary checkpoint.  [default: the run's recorded --weights, else the bundled one]"
 )
-@click.option("--device", default="cpu", help="Torch device of the adversary.")
+@device_option(help="Torch device of the adversary.")
 @click.pass_context
 def verify_command(ctx: click.Context, report_or_folder: str, weights: str | None, device: str) -> None:
     """Re-check the files a `deid conceal` run wrote: sha256, and the adversary on each written output.

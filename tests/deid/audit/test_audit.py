@@ -1,4 +1,4 @@
-"""The privacy audit: metrics against brute force, baselines, end to end on tiny data, the CLI."""
+"""The privacy audit: metrics against brute force, baselines, end to end on tiny data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from deid.adversary import Adversary
 from deid.audit import (
@@ -21,14 +20,7 @@ from deid.audit import (
 )
 from deid.audit.concealers import BASELINES, Concealer, LoopConcealer, MaskConcealer, baseline_concealers
 from deid.audit.table import COLUMNS
-from deid.cli import main
-from reid_model import (
-    HandcraftedMatcher,
-    Split,
-    embed,
-    load_images,
-    load_viper,
-)
+from reid_model import HandcraftedMatcher, Split, embed, load_images, load_viper
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -186,51 +178,6 @@ def test_audit_bad_input(tiny_embedder):
     wrong = {"crop": lambda person: (torch.stack(list(person))[..., :64, :], torch.zeros(1, 64, 48))}
     with pytest.raises(ValueError, match="method 'crop' must return images of shape"):
         run_audit(wrong, samples, split, [attacker], images=images, detector=False)
-
-
-def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
-    out = tmp_path / "audit"
-    result = CliRunner().invoke(
-        main,
-        [
-            "audit",
-            "--data",
-            str(fake_viper),
-            "--methods",
-            "blur,blackout",
-            "--attackers",
-            "adversary,handcrafted,independent_stripe",
-            "--out",
-            str(out),
-            "--no-detector",
-        ],
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    assert "blackout" in result.output and "handcrafted" in result.output
-    assert "independent_stripe" in result.output  # the bundled second independent network
-    assert sorted(p.name for p in out.iterdir()) == ["audit.csv", "audit.json", "audit.png"]
-    assert len(json.loads((out / "audit.json").read_text())["rows"]) == 6
-
-
-def test_audit_command_bad_options(fake_viper, tmp_path):
-    runner = CliRunner()
-    base = ["audit", "--data", str(fake_viper), "--out", str(tmp_path / "o")]
-    result = runner.invoke(main, [*base, "--methods", "smear"])
-    assert result.exit_code == 2 and "unknown method 'smear'" in result.output
-    result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", ""])
-    assert result.exit_code == 2 and "need --independent-weights" in result.output
-    result = runner.invoke(
-        main, [*base, "--attackers", "independent_stripe", "--independent-stripe-weights", ""]
-    )
-    assert result.exit_code == 2 and "need --independent-stripe-weights" in result.output
-    missing = tmp_path / "missing.safetensors"
-    result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", str(missing)])
-    assert result.exit_code == 1 and f"checkpoint {missing} does not exist" in result.output
-    result = runner.invoke(main, [*base, "--methods", "loop_smear"])
-    assert result.exit_code == 2 and "operator name must be one of" in result.output
-    result = runner.invoke(main, ["audit", "--data", str(fake_viper), "--out", str(fake_viper / "out")])
-    assert result.exit_code == 2 and "must not be inside the dataset" in result.output
 
 
 @pytest.mark.viper

@@ -28,7 +28,7 @@ def test_train_then_evaluate(fake_viper, tmp_path):
         main,
         [
             "evaluate",
-            "--viper",
+            "--data",
             str(fake_viper),
             "--weights",
             str(run / "best.safetensors"),
@@ -51,6 +51,6 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
 def test_foreign_checkpoint_is_a_clear_error(fake_viper, tmp_path):
     bad = tmp_path / "model.safetensors"
     bad.write_bytes(b"not a checkpoint")
-    result = CliRunner().invoke(main, ["evaluate", "--viper", str(fake_viper), "--weights", str(bad)])
+    result = CliRunner().invoke(main, ["evaluate", "--data", str(fake_viper), "--weights", str(bad)])
     assert result.exit_code != 0
     assert "metadata" in result.output and "missing" in result.output

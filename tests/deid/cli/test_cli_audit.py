@@ -1,0 +1,54 @@
+"""``deid audit``: its flags, outputs and exit codes, on the fake VIPeR tree."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from deid.cli import main
+
+
+def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
+    out = tmp_path / "audit"
+    result = CliRunner().invoke(
+        main,
+        [
+            "audit",
+            "--data",
+            str(fake_viper),
+            "--methods",
+            "blur,blackout",
+            "--attackers",
+            "adversary,handcrafted,independent_stripe",
+            "--out",
+            str(out),
+            "--no-detector",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "blackout" in result.output and "handcrafted" in result.output
+    assert "independent_stripe" in result.output  # the bundled second independent network
+    assert sorted(p.name for p in out.iterdir()) == ["audit.csv", "audit.json", "audit.png"]
+    assert len(json.loads((out / "audit.json").read_text())["rows"]) == 6
+
+
+def test_audit_command_bad_options(fake_viper, tmp_path):
+    runner = CliRunner()
+    base = ["audit", "--data", str(fake_viper), "--out", str(tmp_path / "o")]
+    result = runner.invoke(main, [*base, "--methods", "smear"])
+    assert result.exit_code == 2 and "unknown method 'smear'" in result.output
+    result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", ""])
+    assert result.exit_code == 2 and "need independent_weights" in result.output
+    result = runner.invoke(
+        main, [*base, "--attackers", "independent_stripe", "--independent-stripe-weights", ""]
+    )
+    assert result.exit_code == 2 and "need independent_stripe_weights" in result.output
+    missing = tmp_path / "missing.safetensors"
+    result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", str(missing)])
+    assert result.exit_code == 1 and f"checkpoint {missing} does not exist" in result.output
+    result = runner.invoke(main, [*base, "--methods", "loop_smear"])
+    assert result.exit_code == 2 and "operator name must be one of" in result.output
+    result = runner.invoke(main, ["audit", "--data", str(fake_viper), "--out", str(fake_viper / "out")])
+    assert result.exit_code == 2 and "must not be inside the dataset" in result.output
