@@ -20,6 +20,8 @@ from deid.audit.attackers import Attacker, adaptive_attacker, handcrafted_attack
 from deid.audit.concealers import BASELINES, Concealer, baseline_concealers, loop_concealers
 from deid.operators.registry import OPERATORS, build_operator
 from reid_model import (
+    INDEPENDENT_STRIPE_WEIGHTS,
+    INDEPENDENT_WEIGHTS,
     Embedder,
     HandcraftedMatcher,
     Sample,
@@ -34,7 +36,6 @@ from reid_model import (
     select,
     viper_protocol_splits,
 )
-from reid_model.pretrained import INDEPENDENT_STRIPE_WEIGHTS, INDEPENDENT_WEIGHTS
 
 #: The audit's attackers, in their default order.
 ATTACKERS = ("adversary", "independent", "independent_stripe", "handcrafted", "adaptive")

@@ -24,22 +24,10 @@ from deid.batch.config import BatchConfig
 from deid.batch.inputs import BatchError, check_output, collect_inputs
 from deid.batch.lock import FolderLock
 from deid.batch.report import Report, ReportError
-from deid.batch.results import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter, Result, WrittenCheck
+from deid.batch.results import ConcealBatch, ConcealGroup, HeatmapWriter, Result, WrittenCheck
 from deid.batch.runner import Runner
 from deid.boxes import Box
 from deid.loop.frames import recut_checker
-
-__all__ = [
-    "BatchConfig",
-    "BatchError",
-    "BatchSummary",
-    "ConcealBatch",
-    "ConcealGroup",
-    "CropResult",
-    "HeatmapWriter",
-    "per_group",
-    "run_batch",
-]
 
 
 @dataclass

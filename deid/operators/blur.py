@@ -8,8 +8,8 @@ from typing import ClassVar
 import torch
 
 from deid.operators.base import Operator, blend, check_size, checked, to_pixels
+from reid_model import gaussian_blur
 from reid_model.checks import check_positive
-from reid_model.filters import gaussian_blur
 
 
 def blur(images: torch.Tensor, mask: torch.Tensor, *, sigma: float = 3.0) -> torch.Tensor:
