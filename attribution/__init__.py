@@ -20,7 +20,7 @@ from attribution.heatmaps import (
 )
 from attribution.methods import INTERNAL_BATCH_SIZE, METHODS, explain
 from attribution.pairs import paired_views
-from attribution.pose_regions import POSE_PARTS, pose_regions
+from attribution.pose import POSE_PARTS, pose_regions
 from attribution.probe import linear_probe
 from attribution.regions import (
     BODY_BANDS,

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 
 from deid.batch import verify
-from deid.batch.verify import OUTCOMES
+from deid.batch.verification import OUTCOMES
 from reid_model import default_metadata, load_viper, select
 
 ROOT = Path(__file__).resolve().parents[1]

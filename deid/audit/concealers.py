@@ -18,9 +18,9 @@ from deid.adversary import Adversary
 from deid.loop.config import ConcealConfig
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
-from deid.operators.blur import blur
-from deid.operators.fill import fill
-from deid.operators.pixelate import pixelate
+from deid.operators.blurring import blur
+from deid.operators.filling import fill
+from deid.operators.pixelation import pixelate
 from deid.operators.registry import OPERATORS, build_operator
 from reid_model.checks import check_choice
 

@@ -4,7 +4,7 @@ from deid.batch.config import BatchConfig
 from deid.batch.inputs import BatchError
 from deid.batch.results import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter
 from deid.batch.run import BatchSummary, per_group, run_batch
-from deid.batch.verify import Verification, VerifyError, verify
+from deid.batch.verification import Verification, VerifyError, verify
 
 __all__ = [
     "BatchConfig",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from deid.batch.verify import VerifyError, verify
+from deid.batch.verification import VerifyError, verify
 from deid.cli.options import device_option, weights_option
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from attribution.pose_regions import pose_regions
+from attribution.pose import pose_regions
 from deid.finder.config import Person
 
 
 def person_regions(person: Person) -> dict[str, torch.Tensor]:
     """``head``, ``torso``, ``arms``, ``legs``, ``feet`` of ``person``: name -> ``(H, W)`` bool,
     a partition of its silhouette by the nearest part of its skeleton
-    (:func:`attribution.pose_regions.pose_regions`).
+    (:func:`attribution.pose.pose_regions`).
 
     An uncertain person has no pose to trust: every region is empty except ``torso``, which is
     its whole (box) mask, so a caller concealing by region still covers all of it.

@@ -7,7 +7,7 @@ import torch
 from deid.loop.config import ConcealConfig
 from deid.loop.state import Concealment, Problem
 from deid.operators.base import Operator
-from deid.operators.fill import Fill
+from deid.operators.filling import Fill
 from deid.operators.registry import build_operator
 
 

@@ -5,13 +5,13 @@ holds the contract every operator keeps, :mod:`deid.operators.registry` the name
 """
 
 from deid.operators.base import Compose, Operator
-from deid.operators.blur import Blur, blur
+from deid.operators.blurring import Blur, blur
 from deid.operators.colour import ColorShift, color_shift
-from deid.operators.fill import Fill, fill
-from deid.operators.inpaint import Inpaint, inpaint
-from deid.operators.noise import Noise, noise
+from deid.operators.filling import Fill, fill
+from deid.operators.inpainting import Inpaint, inpaint
+from deid.operators.noising import Noise, noise
 from deid.operators.outfit import OutfitFill
-from deid.operators.pixelate import Pixelate, pixelate
+from deid.operators.pixelation import Pixelate, pixelate
 from deid.operators.registry import OPERATORS, build_operator
 
 __all__ = [

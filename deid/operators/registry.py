@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from deid.operators.base import Compose, Operator
-from deid.operators.blur import Blur
+from deid.operators.blurring import Blur
 from deid.operators.colour import ColorShift
-from deid.operators.fill import Fill
-from deid.operators.inpaint import Inpaint
-from deid.operators.noise import Noise
-from deid.operators.pixelate import Pixelate
+from deid.operators.filling import Fill
+from deid.operators.inpainting import Inpaint
+from deid.operators.noising import Noise
+from deid.operators.pixelation import Pixelate
 from reid_model.checks import check_choice
 
 #: Operator classes by name, as the CLI's ``--operator`` spells them.
