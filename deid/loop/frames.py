@@ -154,8 +154,8 @@ def conceal(
             must match its own (:func:`deid.adversary.resolve_adversary`).
 
     Example:
-        >>> concealed = deid.conceal("examples/images/000_45.bmp")  # doctest: +SKIP
-        >>> concealed.shape
+        >>> concealed = deid.conceal("examples/images/cam_a/001_45.bmp")  # doctest: +SKIP
+        >>> concealed.shape  # doctest: +SKIP
         torch.Size([3, 128, 48])
     """
     from deid.detection import is_person_crop

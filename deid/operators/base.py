@@ -93,6 +93,7 @@ class Compose(Operator):
     """Several operators chained on the whole image, then blended once with the mask.
 
     Example:
+        >>> from deid.operators import Blur, ColorShift
         >>> op = Compose(Blur(sigma=2.0), ColorShift(saturation=0.0))
         >>> op(torch.rand(1, 3, 32, 16), torch.ones(1, 1, 32, 16)).shape
         torch.Size([1, 3, 32, 16])
