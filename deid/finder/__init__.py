@@ -1,24 +1,22 @@
 """The person finder: boxes, silhouettes and keypoints for every person in a frame, offline on the CPU.
 
-HOG proposals are confirmed, re-centred and outlined by MediaPipe's pose landmark model (vendored,
-sha256-checked, run by OpenCV); see :func:`find_people`.
+MediaPipe's BlazePose person detector and OpenCV's HOG propose; MediaPipe's pose landmark model
+confirms, re-centres and outlines (both models vendored, sha256-checked, run by LiteRT or
+OpenCV); see :func:`find_people`.
 """
 
 from deid.finder._windows import POSE_CONNECTIONS
 from deid.finder.config import MIN_FRAME, FinderConfig, FrameTooSmallError, Person
 from deid.finder.crop import find_person_in_crop
-from deid.finder.model import (
-    MODEL_PATH,
-    MODEL_SHA256,
-    ModelFileError,
-    PoseModel,
-    PoseOutput,
-    check_model_file,
-)
+from deid.finder.detector import DETECTOR_PATH, DETECTOR_SHA256, PersonDetector
+from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
-from deid.finder.regions import person_regions
+from deid.finder.regions import crop_body_regions, person_regions
+from deid.finder.runtime import ModelFileError, has_litert
 
 __all__ = [
+    "DETECTOR_PATH",
+    "DETECTOR_SHA256",
     "MIN_FRAME",
     "MODEL_PATH",
     "MODEL_SHA256",
@@ -27,10 +25,13 @@ __all__ = [
     "FrameTooSmallError",
     "ModelFileError",
     "Person",
+    "PersonDetector",
     "PoseModel",
     "PoseOutput",
     "check_model_file",
+    "crop_body_regions",
     "find_people",
     "find_person_in_crop",
+    "has_litert",
     "person_regions",
 ]

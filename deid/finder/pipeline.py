@@ -19,13 +19,14 @@ For a frame:
 
 from __future__ import annotations
 
+import warnings
+from functools import cache
+
 import numpy as np
 import torch
 
 from deid.boxes import Box
-from deid.finder._windows import (
-    cut_windows,
-)
+from deid.finder._windows import WINDOW_MARGIN, cut_windows
 from deid.finder.candidates import (
     Candidate,
     box_of,
@@ -40,9 +41,27 @@ from deid.finder.candidates import (
     to_rgb,
 )
 from deid.finder.config import MIN_FRAME, FinderConfig, FrameTooSmallError, Person
+from deid.finder.detector import PersonDetector, default_detector, detect_windows
 from deid.finder.model import PoseModel, default_model
 from deid.finder.proposals import HOG_WINDOW, hog_proposals
+from deid.finder.runtime import has_litert
 from reid_model.checks import check_images
+
+#: A span that hides nothing (columns far outside any frame).
+_WIDE = 1e7
+
+
+@cache
+def _default_detector() -> PersonDetector | None:
+    if has_litert():
+        return default_detector()
+    warnings.warn(
+        "the LiteRT runtime (pip install ai-edge-litert) is not installed: the person finder "
+        "proposes with HOG alone, which misses more people (see benchmarks/person_finder.py)",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return None
 
 
 def _check_frame(image: object) -> torch.Tensor:
@@ -58,14 +77,20 @@ def _check_frame(image: object) -> torch.Tensor:
 
 
 def find_people(
-    image: torch.Tensor, *, config: FinderConfig | None = None, model: PoseModel | None = None
+    image: torch.Tensor,
+    *,
+    config: FinderConfig | None = None,
+    model: PoseModel | None = None,
+    detector: PersonDetector | None = None,
 ) -> list[Person]:
     """Find every person in ``image (3, H, W)``: box, presence score, silhouette and keypoints.
 
     Args:
         image: the frame, float RGB in [0, 1].
         config: the finder's settings (default :class:`FinderConfig`).
-        model: the pose model (default: the vendored file, checked and loaded once).
+        model: the pose landmark model (default: the vendored file, checked and loaded once).
+        detector: the person detector (default: the vendored file when ``config.detector`` and
+            LiteRT is installed; without LiteRT the finder proposes with HOG alone and warns).
 
     Returns:
         Confirmed persons (best score first), then the uncertain proposals (best first).
@@ -82,32 +107,13 @@ def find_people(
     image = _check_frame(image)
     config = config or FinderConfig()
     model = model or default_model()
+    if detector is None and config.detector:
+        detector = _default_detector()
     rgb = to_rgb(image)
     height, width = rgb.shape[:2]
-    proposals = merge_boxes(
-        hog_proposals(
-            rgb,
-            hit_threshold=config.hit_threshold,
-            scale=config.hog_scale,
-            upscale=config.upscale,
-            upscale_levels=config.upscale_levels,
-        ),
-        config.merge_reach,
-    )
-    if len(proposals) == 0:
+    windows, proposals, spans = _proposals(rgb, config, detector)
+    if len(windows) == 0:
         return []
-    windows = np.stack(
-        [
-            proposals[:, 0] + proposals[:, 2] / 2,
-            proposals[:, 1] + proposals[:, 3] / 2,
-            proposals[:, 3] * config.window_scale,
-        ],
-        axis=1,
-    )
-    spans = None
-    if config.span is not None:
-        margin = config.span * proposals[:, 2]
-        spans = np.stack([proposals[:, 0] - margin, proposals[:, 0] + proposals[:, 2] + margin], axis=1)
     first = read_candidates(model.run(cut_windows(rgb, windows, spans)), windows, proposals)
     alive = [c for c in first if c.presence >= config.reject]
     refined = recentre(rgb, alive, model, config)
@@ -136,10 +142,75 @@ def find_people(
                 uncertain=False,
             )
         )
+    people = _without_parts(people, config.part)
     people.sort(key=lambda p: -p.score)
     confirmed_boxes = [np.array([p.box.x, p.box.y, p.box.w, p.box.h], dtype=np.float64) for p in people]
     people += _uncertain(unsure, confirmed_boxes, height, width)
     return people
+
+
+def _without_parts(people: list[Person], part: float) -> list[Person]:
+    """Drop a person whose box lies inside a much taller person's box: the model, shown a close
+    view of a leg or a torso in a small window, sometimes confirms it as a whole small person."""
+    kept = []
+    for person in people:
+        b = person.box
+        inside = False
+        for other in people:
+            o = other.box
+            if other is person or b.h > part * o.h:
+                continue
+            overlap = max(0, min(b.x + b.w, o.x + o.w) - max(b.x, o.x)) * max(
+                0, min(b.y + b.h, o.y + o.h) - max(b.y, o.y)
+            )
+            inside = inside or overlap >= 0.9 * b.w * b.h
+        if not inside:
+            kept.append(person)
+    return kept
+
+
+def _proposals(
+    rgb: np.ndarray, config: FinderConfig, detector: PersonDetector | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The landmark model's first windows ``(N, 3)``, the proposal box of each ``(N, 5)`` and the
+    columns each may see ``(N, 2)``: the detector's windows, then HOG's that no detector window
+    already explains."""
+    windows, boxes, spans = [], [], []
+    if detector is not None:
+        for _score, cx, cy, side in detect_windows(
+            rgb,
+            detector,
+            tiles=config.tiles,
+            overlap=config.tile_overlap,
+            threshold=config.detect_threshold,
+            reach=config.detect_reach,
+        ):
+            radius = side / (2 * WINDOW_MARGIN)
+            windows.append([cx, cy, side])
+            boxes.append([cx - 0.4 * radius, cy - radius, 0.8 * radius, 2 * radius, _score])
+            spans.append([-_WIDE, _WIDE])
+    if config.hit_threshold is not None:
+        found = hog_proposals(
+            rgb,
+            hit_threshold=config.hit_threshold,
+            scale=config.hog_scale,
+            upscale=config.upscale,
+            upscale_levels=config.upscale_levels,
+        )
+        for box in merge_boxes(found, config.merge_reach) if len(found) else []:
+            x, y, w, h = box[:4]
+            cx, cy = x + w / 2, y + h / 2
+            if any(abs(cx - u[0]) < 0.25 * w and abs(cy - u[1]) < 0.3 * h for u in windows):
+                continue  # the detector has this one
+            margin = (config.span if config.span is not None else _WIDE) * w
+            windows.append([cx, cy, h * config.window_scale])
+            boxes.append(list(box))
+            spans.append([x - margin, x + w + margin])
+    return (
+        np.asarray(windows, dtype=np.float64).reshape(-1, 3),
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 5),
+        np.asarray(spans, dtype=np.float64).reshape(-1, 2),
+    )
 
 
 def _uncertain(unsure: list[Candidate], confirmed: list[np.ndarray], height: int, width: int) -> list[Person]:

@@ -59,7 +59,7 @@ def test_a_corrupt_model_file_is_a_clear_error(tmp_path):
         main, ["detect", str(src), "--json", str(tmp_path / "o.json"), "--model", str(bad)]
     )
     assert result.exit_code != 0
-    assert f"pose model file {bad}: sha256 is" in result.output
+    assert f"model file {bad}: sha256 is" in result.output
     assert MODEL_SHA256 in result.output
     assert not (tmp_path / "o.json").exists()
 

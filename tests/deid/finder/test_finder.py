@@ -124,3 +124,18 @@ def test_viper_crops_get_a_pose_and_body_regions(viper_root):
         assert rows["head"] < rows["torso"] < rows["legs"]
     # Measured: all 6 (and the first 20 of cam_a) confirmed with presence >= 0.99; one of margin.
     assert confirmed >= 5, f"{confirmed} of 6 VIPeR crops confirmed"
+
+
+@pytest.mark.viper
+def test_crop_body_regions_partition_each_crop(viper_root):
+    from deid.finder import crop_body_regions
+
+    files = sorted((viper_root / "cam_a").glob("*.bmp"))[:6]
+    views = torch.stack([read_image(f) for f in files])
+    masks, how = crop_body_regions(views)
+    assert list(masks) == ["head", "torso", "arms", "legs", "feet", "background"]
+    stacked = torch.stack(list(masks.values())).int()
+    assert stacked.shape == (6, 6, 128, 48) and bool((stacked.sum(0) == 1).all())  # a partition
+    posed = int(how.split(" for ")[1].split(" of ")[0])
+    assert how.endswith(f"horizontal bands (BODY_BANDS) for {6 - posed}") and posed >= 4
+    assert int(masks["background"].sum()) > 0 and int(masks["head"].flatten(1).any(1).sum()) == 6

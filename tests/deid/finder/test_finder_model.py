@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
-from deid.finder import MODEL_PATH, MODEL_SHA256, ModelFileError, PoseModel, check_model_file
+from deid.finder import (
+    DETECTOR_PATH,
+    DETECTOR_SHA256,
+    MODEL_PATH,
+    MODEL_SHA256,
+    ModelFileError,
+    PersonDetector,
+    PoseModel,
+    check_model_file,
+)
+from deid.finder.detector import detect_windows, tile_origins
+from deid.finder.runtime import check_file
 
 
 def test_the_vendored_file_passes_its_checksum():
@@ -59,3 +72,56 @@ def test_bad_windows_are_refused():
         PoseModel().run(np.zeros((1, 256, 256, 3), np.float32))
     with pytest.raises(ValueError, match=r"got uint8 \(256, 256, 3\)"):
         PoseModel().run(np.zeros((256, 256, 3), np.uint8))
+
+
+def test_litert_and_opencv_agree_on_real_windows(pennfudan_root):
+    rgb = cv2.cvtColor(cv2.imread(str(pennfudan_root / "PNGImages" / "PennPed00001.png")), cv2.COLOR_BGR2RGB)
+    windows = np.stack(
+        [cv2.resize(rgb[0:400, 100:400], (256, 256)), cv2.resize(rgb[50:350, 200:500], (256, 256))]
+    )
+    fast, slow = PoseModel(backend="litert"), PoseModel(backend="opencv")
+    assert (fast.backend, slow.backend) == ("litert", "opencv")
+    a, b = fast.run(windows), slow.run(windows)
+    assert np.abs(a.presence - b.presence).max() < 1e-3
+    assert np.abs(a.landmarks[..., :2] - b.landmarks[..., :2]).max() < 0.05  # window pixels
+    assert ((a.segmentation > 0) == (b.segmentation > 0)).mean() > 0.999
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend must be 'auto', 'litert' or 'opencv', got 'onnx'"):
+        PoseModel(backend="onnx")  # type: ignore[arg-type]
+
+
+def test_the_vendored_detector_passes_its_checksum_and_a_corrupt_one_is_refused(tmp_path):
+    assert check_file(DETECTOR_PATH, sha256=DETECTOR_SHA256, what="x") == DETECTOR_PATH
+    bad = tmp_path / "pose_detection.tflite"
+    bad.write_bytes(DETECTOR_PATH.read_bytes()[:-10])
+    with pytest.raises(ModelFileError, match=rf"{bad}: sha256 is .* expected the pose_detection.tflite"):
+        PersonDetector(bad)
+
+
+def test_detector_outputs_and_tiles():
+    detector = PersonDetector()
+    scores, points = detector.run(np.zeros((2, 224, 224, 3), np.uint8))
+    assert scores.shape == (2, 2254) and points.shape == (2, 2254, 2, 2)
+    assert ((scores >= 0) & (scores <= 1)).all()
+    with pytest.raises(ValueError, match=r"tiles must be \(N, 224, 224, 3\) uint8"):
+        detector.run(np.zeros((1, 256, 256, 3), np.uint8))
+    # tiles cover the frame, overlapping, the last flush with the far edge
+    origins = tile_origins(480, 640, 300, 0.5)
+    assert {x for x, _ in origins} == {0, 150, 300, 340} and {y for _, y in origins} == {0, 150, 180}
+    assert tile_origins(100, 100, 300, 0.5) == [(0, 0)]
+
+
+def test_the_detector_finds_the_people_of_a_real_frame(pennfudan_root):
+    rgb = cv2.cvtColor(cv2.imread(str(pennfudan_root / "PNGImages" / "PennPed00011.png")), cv2.COLOR_BGR2RGB)
+    windows = detect_windows(rgb, PersonDetector())
+    assert windows.shape[1] == 4 and len(windows) >= 1
+    assert (np.diff(windows[:, 0]) <= 0).all()  # best first
+    text = (pennfudan_root / "Annotation" / "PennPed00011.txt").read_text(encoding="latin-1")
+    boxes = [tuple(map(int, m)) for m in re.findall(r"\((\d+), (\d+)\) - \((\d+), (\d+)\)", text)]
+    assert boxes
+    for x0, y0, x1, y1 in boxes:  # each labelled person has a window on them, of about their size
+        on = (windows[:, 1] > x0) & (windows[:, 1] < x1) & (windows[:, 2] > y0) & (windows[:, 2] < y1)
+        ratio = windows[on, 3] / (y1 - y0)
+        assert ((ratio > 0.6) & (ratio < 2.0)).any(), (x0, y0, x1, y1, windows[on])
