@@ -9,6 +9,7 @@ from typing import Any
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.loop.config import ConcealConfig
+from deid.loop.frames import UNCERTAIN
 
 #: The loop's settings a report has always recorded (the others only when not their default).
 _RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed")
@@ -41,6 +42,7 @@ class BatchConfig:
     weights: str | None = None
     top_k: int | None = None
     keep_undetected: bool = False
+    uncertain: str = "conceal"
     batch_size: int = 32
     queue_megapixels: float = 96.0
     progress: bool = True
@@ -53,6 +55,10 @@ class BatchConfig:
         if self.group_by not in GROUP_BY:
             raise BatchError(
                 f"group_by must be one of {list(GROUP_BY)}, got {self.group_by!r}", param="group_by"
+            )
+        if self.uncertain not in UNCERTAIN:
+            raise BatchError(
+                f"uncertain must be one of {list(UNCERTAIN)}, got {self.uncertain!r}", param="uncertain"
             )
         if self.top_k is not None and self.top_k < 0:
             raise BatchError(f"top_k must be >= 0, got {self.top_k}", param="top_k")

@@ -30,6 +30,7 @@ class Job:
     seconds: float = 0.0  # detection time, then plus this job's share of the conceal call
     results: list[list[CropResult]] = field(default_factory=list)
     found: list[dict[str, Any]] | None = None  # what the finder saw of each person (not for --boxes)
+    flagged: list[Box] = field(default_factory=list)  # unsure people left unchanged (--uncertain flag)
 
     @property
     def images(self) -> list[torch.Tensor]:

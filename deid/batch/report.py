@@ -65,6 +65,8 @@ class Record:
     boxes: list[list[int]] | None = None
     #: Per person of a frame the finder searched: ``score``, ``uncertain``, 33 ``keypoints``.
     people: list[dict[str, Any]] | None = None
+    #: Unsure people left unchanged by ``--uncertain flag``, ``[x, y, w, h]``: the frame is not private.
+    flagged: list[list[int]] | None = None
 
 
 FIELDS = tuple(f.name for f in fields(Record))

@@ -173,28 +173,40 @@ def crop_outcome(result: CropResult) -> dict[str, Any]:
 
 
 def frame_outcome(
-    results: Sequence[CropResult], boxes: Sequence[Box], pixels: int, *, source: str
+    results: Sequence[CropResult],
+    boxes: Sequence[Box],
+    pixels: int,
+    *,
+    source: str,
+    flagged: Sequence[Box] = (),
 ) -> dict[str, Any]:
     """A frame record's outcome fields from its people's results (one per box, in order).
 
-    The frame's ``success`` holds only when every person's does; ``area`` is the fraction of the
-    frame's ``pixels`` concealed; the scores and outfits are listed per person; the note names
-    ``source`` (where the boxes came from), the boxes and the people still matched.
+    The frame's ``success`` holds only when every person's does and no unsure person was left
+    unchanged (``flagged``, with ``--uncertain flag``); ``area`` is the fraction of the frame's
+    ``pixels`` concealed; the scores and outfits are listed per person; the note names ``source``
+    (where the boxes came from), the boxes, the people still matched and the flagged ones.
     """
     people = [r.person for r in results]
     area = sum(p.area * b.w * b.h for p, b in zip(people, boxes, strict=True)) / pixels
     still = [str(i) for i, p in enumerate(people) if not p.success]
     matched = f"; the adversary still matches person {', '.join(still)}" if still else ""
+    if flagged:
+        matched += (
+            f"; {len(flagged)} unsure person(s) flagged and left UNCHANGED (--uncertain flag): "
+            + ", ".join(str(tuple(b[:4])) for b in flagged)
+        )
     listed = ", ".join(str(tuple(b[:4])) for b in boxes)
     return {
         "persons": len(people),
         "steps": max(p.steps for p in people),
         "area": min(1.0, area),
         "fallback": any(p.fallback for p in people),
-        "success": bool(people) and all(p.success for p in people),
+        "success": bool(people) and not flagged and all(p.success for p in people),
         "scores_before": [p.scores_before for p in people],
         "scores_after": [p.scores_after for p in people],
         "outfit": [p.outfit for p in people],
         "note": f"{len(people)} people from {source}: {listed}" + matched,
         "boxes": [[b.x, b.y, b.w, b.h] for b in boxes],
+        "flagged": [[b.x, b.y, b.w, b.h] for b in flagged],
     }

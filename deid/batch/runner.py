@@ -144,7 +144,7 @@ class Runner:
                 self.warnings.append(f"{member.path}: {'; '.join(clipped)}")
         start = time.perf_counter()
         try:
-            people = plan_frame(image, given)
+            people = plan_frame(image, given, uncertain=self.config.uncertain)
             found = None if people.found is None else [_found(p) for p in people.found]
         except Exception as exc:
             error = f"detection failed: {describe(exc)}"
@@ -154,12 +154,18 @@ class Runner:
             detection = time.perf_counter() - start
             held = [compact(image)]
             crops = [[c] for c in people.crops]
-            self._hold(Job(key, [member], held, crops, people.boxes, source, detection, found=found))
+            job = Job(key, [member], held, crops, people.boxes, source, detection, found=found)
+            job.flagged = people.flagged
+            self._hold(job)
             return
-        self._no_person(member, image, key, source)
+        self._no_person(member, image, key, source, people.flagged)
 
-    def _no_person(self, member: InputFile, image: torch.Tensor, key: str, source: str) -> None:
-        """Record a frame where nobody was found: not written, or unchanged with --keep-undetected."""
+    def _no_person(
+        self, member: InputFile, image: torch.Tensor, key: str, source: str, flagged: list[Box]
+    ) -> None:
+        """Record a frame where nobody was found: not written, or unchanged with --keep-undetected.
+
+        ``flagged``: unsure people the finder saw, left out by ``--uncertain flag``."""
         note, target, digest = "not written: the frame was not anonymized", None, None
         if self.config.keep_undetected:
             written = self.outputs.write(member, image, key, "frame")
@@ -174,8 +180,9 @@ class Runner:
             group=key,
             kind="frame",
             persons=0,
-            error=f"no person found by {source}",
+            error=f"no person found by {source}" + _flagged_note(flagged),
             note=note,
+            flagged=[[b.x, b.y, b.w, b.h] for b in flagged],
             sha256=digest,
         )
 
@@ -283,12 +290,20 @@ class Runner:
             seconds=round(job.seconds, 4),
             sha256=digest,
             people=job.found,
-            **frame_outcome(results, job.boxes, image.shape[1] * image.shape[2], source=job.source),
+            **frame_outcome(
+                results, job.boxes, image.shape[1] * image.shape[2], source=job.source, flagged=job.flagged
+            ),
         )
         self.outputs.heatmaps(
             [(crop, r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
              for i, (crop, r) in enumerate(zip(people.crops, results, strict=True))]
         )  # fmt: skip
+
+
+def _flagged_note(flagged: list[Box]) -> str:
+    if not flagged:
+        return ""
+    return f"; {len(flagged)} unsure person(s) flagged and left unchanged (--uncertain flag)"
 
 
 def _found(person: Person) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from deid.batch.report import ReportError
 from deid.batch.run import run_batch
 from deid.cli.options import field_help
 from deid.loop.config import ConcealConfig
+from deid.loop.frames import UNCERTAIN
 from deid.operators.registry import OPERATORS, build_operator
 
 _LOOP = {f.name: f.default for f in fields(ConcealConfig)}
@@ -153,6 +154,14 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     is_flag=True,
     default=False,
     help="Also write frames where nobody was detected, unchanged (marked in the report).",
+)
+@click.option(
+    "--uncertain",
+    type=click.Choice(UNCERTAIN),
+    default="conceal",
+    help="People the finder is unsure of (a proposal it could neither confirm nor reject): "
+    "'conceal' them by their box, or 'flag' them: left unchanged, listed in the report, and the "
+    "frame is not reported private.",
 )
 @click.option(
     "--batch-size",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -21,11 +21,14 @@ from deid.loop.config import ConcealConfig
 from deid.loop.results import FrameResult, PersonResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
-from reid_model.checks import check_images
+from reid_model.checks import check_choice, check_images
 from reid_model.io import as_written
 
 if TYPE_CHECKING:
     from deid.finder import Person
+
+#: What :func:`plan_frame` may do with people the finder is unsure of.
+UNCERTAIN = ("conceal", "flag")
 
 #: ``check_written(originals, written)``: per person (one original crop and the crop re-cut from
 #: the written, decoded frame), whether the adversary finds the written crop private.
@@ -40,11 +43,14 @@ class FramePeople:
         boxes: each person's box in the frame's pixels, clipped to the frame.
         crops: each person cut out at their box ``(3, h, w)`` (copies), in the order of ``boxes``.
         found: what the person finder saw of each person, or None when the boxes were given.
+        flagged: the boxes of unsure people left out with ``uncertain="flag"``: not concealed,
+            so a frame with any is never private.
     """
 
     boxes: list[Box]
     crops: list[torch.Tensor]
     found: list[Person] | None
+    flagged: list[Box] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,23 +69,34 @@ class WrittenFrame:
     private: list[bool] | None
 
 
-def plan_frame(image: torch.Tensor, boxes: Sequence[Box] | None = None) -> FramePeople:
+def plan_frame(
+    image: torch.Tensor, boxes: Sequence[Box] | None = None, *, uncertain: str = "conceal"
+) -> FramePeople:
     """Find the people of a frame ``(3, H, W)`` (or take ``boxes``) and cut each one out.
 
-    Unsure people found by :func:`deid.detection.find_frame_people` are included, so that they
-    are concealed by box rather than passed silently.
+    Args:
+        image: the frame.
+        boxes: the people's boxes, when the caller brings them (the finder is not run).
+        uncertain: what becomes of people the finder is unsure of: ``"conceal"`` them by their
+            box like the others, or ``"flag"`` them (left unchanged, listed in ``flagged``;
+            the frame is then never private). Never dropped silently.
 
     Raises:
         BoxesError: a given box lies wholly outside the frame.
+        ValueError: ``uncertain`` is neither ``"conceal"`` nor ``"flag"``.
     """
     from deid.detection import find_frame_people
 
-    found = None
+    check_choice("uncertain", uncertain, UNCERTAIN)
+    found, flagged = None, []
     if boxes is None:
         found = find_frame_people(image)
+        if uncertain == "flag":
+            flagged = [person.box for person in found if person.uncertain]
+            found = [person for person in found if not person.uncertain]
         boxes = [person.box for person in found]
     crops, used = crop_boxes(image, boxes)
-    return FramePeople(used, crops, found)
+    return FramePeople(used, crops, found, flagged)
 
 
 def paste_people(
@@ -128,13 +145,14 @@ def conceal(
     output_format: str = ".png",
     top_k: int | None = None,
     max_match_rate: float | None = None,
+    uncertain: str = "conceal",
     **options: Any,
 ) -> torch.Tensor | FrameResult:
     """Conceal the person in a crop, or every detected person in a full frame.
 
     Works with no other argument: the bundled adversary and gallery are used. A crop goes straight
     in; a larger frame goes through the person finder first (:func:`plan_frame`, unsure people
-    included), each person is concealed and pasted back, and each is judged again as cut from the
+    included by default), each person is concealed and pasted back, and each is judged again as cut from the
     pasted frame (:func:`paste_people`; a person matched there is reported not private). A frame
     with no detection raises, rather than pass as anonymized.
 
@@ -152,6 +170,9 @@ def conceal(
         config, options: loop settings (see :class:`ConcealConfig`).
         top_k, max_match_rate: the bundled adversary's privacy target; with an ``adversary`` they
             must match its own (:func:`deid.adversary.resolve_adversary`).
+        uncertain: people the finder is unsure of are concealed by their box (``"conceal"``) or
+            left unchanged and listed in ``FrameResult.flagged`` (``"flag"``: the frame is then
+            not private).
 
     Example:
         >>> concealed = deid.conceal("examples/images/cam_a/001_45.bmp")  # doctest: +SKIP
@@ -171,10 +192,11 @@ def conceal(
         )[0]
         frame = FrameResult(result.images[0], [result], [], True)
     else:
-        people = plan_frame(image)
+        people = plan_frame(image, uncertain=uncertain)
         if not people.crops:
+            unsure = f" ({len(people.flagged)} unsure, flagged)" if people.flagged else ""
             raise ValueError(
-                f"no person detected in the frame of {image.shape[2]}x{image.shape[1]} pixels; "
+                f"no person detected in the frame of {image.shape[2]}x{image.shape[1]} pixels{unsure}; "
                 "pass person boxes or a person crop"
             )
         results = conceal_people(
@@ -191,7 +213,9 @@ def conceal(
             output_format=output_format,
             check=recut_checker(adversary),
         )
-        frame = FrameResult(written.image, held(results, written.private), people.boxes, True)
+        frame = FrameResult(
+            written.image, held(results, written.private), people.boxes, True, flagged=people.flagged
+        )
     return frame if details else frame.image
 
 

@@ -65,8 +65,12 @@ class FrameResult:
     people: list[PersonResult]
     boxes: list[Any]
     detected: bool
+    flagged: list[Any] = field(default_factory=list)  # unsure people left unchanged (uncertain="flag")
 
     @property
     def success(self) -> bool:
-        """Whether every person in the image is private; False when nobody was found."""
-        return self.detected and bool(self.people) and all(p.success for p in self.people)
+        """Whether every person in the image is private; False when nobody was found or an
+        unsure person was left unchanged."""
+        return (
+            self.detected and bool(self.people) and not self.flagged and all(p.success for p in self.people)
+        )

@@ -19,6 +19,7 @@ from deid.batch import BatchConfig, BatchError, CropResult, run_batch
 from deid.batch.grouping import group_key
 from deid.batch.inputs import InputFile, check_output, collect_inputs
 from deid.batch.report import FIELDS
+from deid.boxes import Box
 from deid.finder import find_people
 from deid.loop import ConcealConfig
 from reid_model.io import read_image
@@ -502,3 +503,63 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     for seen, person in zip(record["people"], people, strict=True):
         assert seen["score"] == pytest.approx(person.score, abs=1e-4)
         assert torch.allclose(torch.tensor(seen["keypoints"]), person.keypoints, atol=0.051)
+
+
+def _two_people_one_unsure(monkeypatch) -> tuple[Box, Box]:
+    """The finder stubbed to see one confirmed person and one it is unsure of."""
+    from deid import detection
+    from deid.finder import Person
+
+    sure, unsure = Box(30, 20, 48, 128, 0.99), Box(250, 100, 48, 128, 0.3)
+
+    def person(box: Box, uncertain: bool) -> Person:
+        mask = torch.zeros(300, 400, dtype=torch.bool)
+        mask[box.y : box.y + box.h, box.x : box.x + box.w] = True
+        return Person(box, box.score, mask, torch.zeros(33, 3), uncertain=uncertain)
+
+    found = [person(sure, False), person(unsure, True)]
+    monkeypatch.setattr(detection, "find_frame_people", lambda image, uncertain=True: list(found))
+    return sure, unsure
+
+
+@pytest.mark.parametrize("mode", ["conceal", "flag"])
+def test_unsure_people_are_concealed_by_default_and_flagged_on_request(tmp_path, stand_in, monkeypatch, mode):
+    sure, unsure = _two_people_one_unsure(monkeypatch)
+    frame, _ = _frame_with_people(tmp_path / "in" / "street.png")
+    summary = run_batch(_config([tmp_path / "in"], tmp_path / "out", uncertain=mode), conceal_group=stand_in)
+    record = _records(summary)["street.png"]
+    written = read_image(tmp_path / "out" / "street.png")
+    original = read_image(frame)
+    inside = (slice(None), slice(unsure.y, unsure.y + unsure.h), slice(unsure.x, unsure.x + unsure.w))
+    assert record["status"] == "ok"
+    if mode == "conceal":
+        assert record["persons"] == 2 and record["flagged"] == [] and record["success"] is True
+        assert not torch.equal(written[inside], original[inside])
+    else:  # left unchanged, listed, and the frame is not called private
+        assert record["persons"] == 1 and record["boxes"] == [[sure.x, sure.y, sure.w, sure.h]]
+        assert record["flagged"] == [[unsure.x, unsure.y, unsure.w, unsure.h]]
+        assert record["success"] is False
+        assert "1 unsure person(s) flagged and left UNCHANGED (--uncertain flag)" in record["note"]
+        assert torch.equal(written[inside], original[inside])
+
+
+def test_a_frame_with_only_unsure_people_flagged_is_not_written(tmp_path, stand_in, monkeypatch):
+    from deid import detection
+
+    _, unsure = _two_people_one_unsure(monkeypatch)
+    only = [p for p in detection.find_frame_people(None) if p.uncertain]
+    monkeypatch.setattr(detection, "find_frame_people", lambda image, uncertain=True: list(only))
+    _frame_with_people(tmp_path / "in" / "street.png")
+    summary = run_batch(
+        _config([tmp_path / "in"], tmp_path / "out", uncertain="flag"), conceal_group=stand_in
+    )
+    record = _records(summary)["street.png"]
+    assert record["status"] == "no_person" and record["output"] is None
+    assert record["flagged"] == [[unsure.x, unsure.y, unsure.w, unsure.h]]
+    assert "1 unsure person(s) flagged" in record["error"]
+    assert not (tmp_path / "out" / "street.png").exists()
+
+
+def test_uncertain_must_be_conceal_or_flag(tmp_path):
+    with pytest.raises(BatchError, match=r"uncertain must be one of \['conceal', 'flag'\], got 'drop'"):
+        _config([tmp_path], tmp_path / "out", uncertain="drop")

@@ -235,7 +235,7 @@ def test_seeded_outfit_runs_are_reproducible(tmp_path):
 #: What a report's settings held before BatchConfig held a ConcealConfig: a default run keeps them.
 _SETTINGS = {
     "inputs", "output", "operator", "strength", "group_by", "heatmaps", "device", "report", "boxes",
-    "weights", "top_k", "budget", "method", "colors", "seed", "keep_undetected",
+    "weights", "top_k", "budget", "method", "colors", "seed", "keep_undetected", "uncertain",
 }  # fmt: skip
 
 
