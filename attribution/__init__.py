@@ -7,7 +7,7 @@ Match scores (:class:`DistanceScore`, :class:`ConditionScore`) are attributed to
 """
 
 from attribution._captum import cam_layer
-from attribution.analysis import AnalysisConfig, AnalysisResult, analyze
+from attribution.analysis import AnalysisConfig, AnalysisResult, ViewRegions, analyze
 from attribution.attributes import AttributeTable, attribute_region, load_attributes
 from attribution.concealment import person_errors, region_concealment
 from attribution.faithfulness import DeletionCurves, deletion_curves
@@ -46,6 +46,7 @@ __all__ = [
     "DeletionCurves",
     "DistanceScore",
     "MatchScore",
+    "ViewRegions",
     "analyze",
     "attribute_region",
     "body_regions",

@@ -56,7 +56,7 @@ def region_rows(attributions: torch.Tensor, masks: dict[str, torch.Tensor]) -> l
                 "share_std": float(share_abs[:, r].std()),
                 "share_positive": float(share_pos[:, r].mean()),
                 "share_signed": float(signed[:, r].sum() / signed.sum()),
-                "density": float(share_abs[:, r].mean()) / area,
+                "density": float(share_abs[:, r].mean()) / area if area > 0 else float("nan"),
             }
         )
     return rows

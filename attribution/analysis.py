@@ -10,7 +10,7 @@ the persons who have the attribute (the ranking by impact).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -27,6 +27,11 @@ from reid_model import Embedder, Sample, embed, load_images
 from reid_model.checks import check_choice
 
 PROBE_PERSONS = ("all", "analyzed")
+
+#: ``regions(views)``: each view's body parts for ``views (N, 3, H, W)``, as name -> ``(N, H, W)``
+#: bool, and a line saying how they were made (e.g. ``deid.finder.crop_body_regions``: from each
+#: view's pose).
+ViewRegions = Callable[[torch.Tensor], tuple[dict[str, torch.Tensor], str]]
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ def analyze(
     persons: Iterable[int],
     *,
     config: AnalysisConfig | None = None,
+    regions: ViewRegions | None = None,
 ) -> AnalysisResult:
     """Run the soft-biometric analysis of ``model`` on ``persons`` of a dataset.
 
@@ -106,6 +112,8 @@ def analyze(
         attributes: binary labels per person (:func:`load_attributes`).
         persons: ids of the persons to analyze (e.g. the model's test persons).
         config: the settings (defaults when omitted).
+        regions: each view's body parts (see :data:`ViewRegions`); by default the same
+            horizontal bands for every crop (:func:`body_regions`).
 
     Raises:
         DatasetError: the dataset is empty or fewer than two persons have two views.
@@ -138,7 +146,10 @@ def analyze(
     )
     seconds["attribution"] = time.perf_counter() - start
 
-    masks = body_regions(*views.shape[-2:])
+    if regions is None:
+        masks, how = body_regions(*views.shape[-2:]), "horizontal bands of every crop (BODY_BANDS)"
+    else:
+        masks, how = regions(views)
     shares = _tables.shares(attributions, masks)
     person_share = ((shares[:count] + shares[count:]) / 2).numpy()
     by_attribute = _tables.by_attribute_rows(
@@ -179,6 +190,7 @@ def analyze(
         impact=_tables.impact_rows(table.names, labels, errors, probe, by_attribute, config.min_positives),
         info={
             "analyzed_persons": count,
+            "regions": how,
             "images": 2 * count,
             "score": "DistanceScore: -||f(view) - f(other view of the same person)||",
             "probe_persons": len(probe_ids),

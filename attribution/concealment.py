@@ -53,8 +53,9 @@ def region_concealment(
     Args:
         model: the embedder.
         views_a, views_b: ``(P, 3, H, W)``, person ``p``'s two views at index ``p``.
-        regions: name -> ``(H, W)`` bool masks at the views' resolution. A row ``none`` (nothing
-            concealed) and a row ``everything`` (the whole crop) are added for reference.
+        regions: name -> ``(H, W)`` bool masks at the views' resolution, or ``(2P, H, W)`` per
+            view (views a, then views b: e.g. body parts from each view's pose). A row ``none``
+            (nothing concealed) and a row ``everything`` (the whole crop) are added for reference.
         fill: ``"mean"`` (each image's mean colour) or ``"blur"``.
         seed: fixes the triplets of the seed's error (the same draw as ``reid_model.seed_error``).
 
@@ -86,14 +87,18 @@ def region_concealment(
     rows: list[dict[str, float | str]] = []
     errors: dict[str, torch.Tensor] = {}
     for name, mask in masks.items():
-        if tuple(mask.shape) != (h, w):
+        if tuple(mask.shape) not in ((h, w), (2 * count, h, w)):
             raise ValueError(
-                f"region {name!r} must have shape ({h}, {w}) to match the views, got {tuple(mask.shape)}"
+                f"region {name!r} must have shape ({h}, {w}) or ({2 * count}, {h}, {w}) to match the "
+                f"views, got {tuple(mask.shape)}"
             )
         if name == "none":
             concealed = original
         else:
-            hidden = fill_masked(views, mask.to(views.device)[None, None], fill=fill)
+            per_view = mask.to(views.device)
+            hidden = fill_masked(
+                views, per_view[:, None] if per_view.ndim == 3 else per_view[None, None], fill=fill
+            )
             concealed = embed(model, hidden)
         per_person = (
             person_errors(concealed[:count], original[count:])

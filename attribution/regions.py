@@ -104,14 +104,18 @@ def body_regions(
 
 
 def stack_regions(regions: Mapping[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
-    """Turn a dict of ``(H, W)`` masks (or a tensor ``(R, H, W)``) into bool ``(R, H, W)``."""
+    """Turn a dict of ``(H, W)`` masks (or a tensor ``(R, H, W)``) into bool ``(R, H, W)``; a
+    dict of per-image masks ``(B, H, W)`` (or a tensor ``(R, B, H, W)``) into ``(R, B, H, W)``."""
     if isinstance(regions, Mapping):
         if not regions:
             raise ValueError("regions must hold at least one region, got an empty mapping")
+        shapes = {tuple(torch.as_tensor(m).shape) for m in regions.values()}
+        if len(shapes) != 1:
+            raise ValueError(f"regions must all have one shape, got {sorted(shapes)}")
         regions = torch.stack([torch.as_tensor(m) for m in regions.values()])
-    if not isinstance(regions, torch.Tensor) or regions.ndim != 3:
+    if not isinstance(regions, torch.Tensor) or regions.ndim not in (3, 4):
         got = tuple(regions.shape) if isinstance(regions, torch.Tensor) else type(regions).__name__
-        raise ValueError(f"regions must have shape (R, H, W), got {got}")
+        raise ValueError(f"regions must have shape (R, H, W) or (R, B, H, W), got {got}")
     return regions.bool()
 
 
@@ -123,7 +127,8 @@ def region_scores(
     Args:
         attributions: per-pixel attributions ``(B, 1, H, W)``.
         regions: bool masks ``(R, H, W)`` at the attributions' resolution, or a dict of
-            ``(H, W)`` masks (the columns then follow the dict's order).
+            ``(H, W)`` masks (the columns then follow the dict's order); or per-image masks
+            ``(R, B, H, W)`` (a dict of ``(B, H, W)``), e.g. body parts from each image's pose.
 
     Example:
         >>> attributions = torch.ones(2, 1, 128, 48)
@@ -139,12 +144,15 @@ def region_scores(
             else type(attributions).__name__
         )
         raise ValueError(f"attributions must have shape (B, 1, H, W), got {got}")
-    if masks.shape[1:] != attributions.shape[2:]:
+    size = tuple(attributions.shape[2:])
+    if masks.shape[-2:] != size or (masks.ndim == 4 and masks.shape[1] != attributions.shape[0]):
         raise ValueError(
-            f"regions must be (R, {attributions.shape[2]}, {attributions.shape[3]}) to match the "
-            f"attributions, got {tuple(masks.shape)}"
+            f"regions must be (R, {size[0]}, {size[1]}) or (R, {attributions.shape[0]}, {size[0]}, "
+            f"{size[1]}) to match the attributions, got {tuple(masks.shape)}"
         )
     weights = masks.to(device=attributions.device, dtype=attributions.dtype)
+    if masks.ndim == 4:
+        return torch.einsum("bhw,rbhw->br", attributions[:, 0], weights)
     return torch.einsum("bhw,rhw->br", attributions[:, 0], weights)
 
 

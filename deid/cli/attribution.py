@@ -19,6 +19,7 @@ from attribution import (
     write_report,
 )
 from deid.cli.options import data_option, dataset_option, seed_option, weights_option
+from deid.finder import crop_body_regions
 from deid.pairs import ImagePair, PairsError, image_pairs, person_pairs
 from reid_model import (
     CheckpointError,
@@ -188,6 +189,14 @@ def explain_command(
     help="Persons in heatmaps.png.",
 )
 @click.option("--internal-batch-size", type=click.IntRange(min=1), default=_ANALYSIS["internal_batch_size"])
+@click.option(
+    "--regions",
+    type=click.Choice(["pose", "bands"]),
+    default="pose",
+    help="Body regions: 'pose' follows each crop's own pose and silhouette (head, torso, arms, "
+    "legs, feet, background; bands where the finder finds no pose); 'bands' cuts every crop "
+    "into the same horizontal bands.",
+)
 @seed_option(default=_ANALYSIS["seed"])
 @click.option("--out", type=click.Path(file_okay=False), default="runs/analysis", help="Output folder.")
 def analyze_command(
@@ -199,13 +208,15 @@ def analyze_command(
     limit: int,
     out: str,
     attributes: tuple[str, ...],
+    regions: str,
     **options: Any,
 ) -> None:
     """Which body regions and soft-biometric attributes drive the model's matches.
 
     Writes CSV/JSON tables, PNG plots and findings.txt to --out: attribution share per body
     region (overall and by attribute), a linear probe per attribute, and rank-1 / seed error
-    before and after concealing each region, with attributes ranked by impact.
+    before and after concealing each region, with attributes ranked by impact. Regions follow
+    each crop's pose by default (``--regions``).
     """
     model = _load_model(weights)
     try:
@@ -232,7 +243,14 @@ def analyze_command(
     ids = ids[:limit] if limit else ids
     config = AnalysisConfig(attributes=tuple(attributes), **options)
     try:
-        result = analyze(model, samples, table, ids, config=config)
+        result = analyze(
+            model,
+            samples,
+            table,
+            ids,
+            config=config,
+            regions=crop_body_regions if regions == "pose" else None,
+        )
     except (DatasetError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     written = write_report(result, out)

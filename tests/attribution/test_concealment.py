@@ -51,10 +51,24 @@ def test_mismatched_views_raise(tiny_embedder):
             torch.rand(2, 3, 128, 48),
             body_regions(128, 48),
         )
-    with pytest.raises(ValueError, match=r"region 'head' must have shape \(128, 48\)"):
+    with pytest.raises(ValueError, match=r"region 'head' must have shape \(128, 48\) or \(4, 128, 48\)"):
         region_concealment(
             tiny_embedder,
             torch.rand(2, 3, 128, 48),
             torch.rand(2, 3, 128, 48),
             body_regions(64, 24),
         )
+
+
+def test_each_view_may_have_its_own_regions(tiny_embedder):
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.rand(4, 3, 128, 48, generator=generator), torch.rand(4, 3, 128, 48, generator=generator)
+    bands = body_regions(128, 48)
+    same = {name: mask.expand(8, -1, -1) for name, mask in bands.items()}  # per view, all alike
+    rows_shared, _ = region_concealment(tiny_embedder, a, b, bands)
+    rows_per_view, _ = region_concealment(tiny_embedder, a, b, same)
+    assert rows_per_view == rows_shared
+    head_only_a = torch.zeros(8, 128, 48, dtype=torch.bool)
+    head_only_a[:4, :20] = True  # only the views a hide their head
+    rows, _ = region_concealment(tiny_embedder, a, b, {"head_a": head_only_a})
+    assert rows[1]["area"] == pytest.approx(head_only_a.float().mean().item())

@@ -117,7 +117,7 @@ def test_region_labels_of_a_partition_and_of_gaps():
         ),
         (
             lambda: region_scores(torch.rand(2, 1, 8, 8), grid_regions(8, 4)),
-            r"regions must be \(R, 8, 8\)",
+            r"regions must be \(R, 8, 8\) or \(R, 2, 8, 8\)",
         ),
         (lambda: region_labels(torch.ones(2, 4, 4, dtype=torch.bool)), "must not overlap"),
         (lambda: stack_regions({}), "at least one region"),
@@ -126,3 +126,16 @@ def test_region_labels_of_a_partition_and_of_gaps():
 def test_bad_inputs_raise_clearly(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_region_scores_take_each_images_own_regions():
+    generator = torch.Generator().manual_seed(1)
+    attributions = torch.randn(3, 1, 12, 7, generator=generator, dtype=torch.float64)
+    per_image = torch.rand(2, 3, 12, 7, generator=generator) > 0.5  # (R, B, H, W)
+    got = region_scores(attributions, {"a": per_image[0], "b": per_image[1]})
+    for b in range(3):  # image b scored with its own masks only
+        assert torch.allclose(got[b], region_scores(attributions[b : b + 1], per_image[:, b]))
+    with pytest.raises(ValueError, match=r"regions must be \(R, 12, 7\) or \(R, 3, 12, 7\)"):
+        region_scores(attributions, per_image[:, :2])
+    with pytest.raises(ValueError, match="regions must all have one shape"):
+        stack_regions({"a": per_image[0], "b": per_image[1, 0]})

@@ -37,3 +37,32 @@ def test_analysis_on_real_viper_persons(viper_root, viper_attributes, tmp_path):
     assert result.probe and result.impact
     written = write_report(result, tmp_path)
     assert (tmp_path / "heatmaps.png") in written
+
+
+@pytest.mark.viper
+def test_regions_follow_each_crops_pose(viper_root, viper_attributes):
+    from deid.finder import crop_body_regions
+
+    persons = default_metadata()["split"]["test"][:8]
+    config = AnalysisConfig(
+        attributes=("personalMale", "upperBodyBlack"),
+        min_positives=2,
+        probe_persons="analyzed",
+        probe_min_positives=2,
+        folds=2,
+        permutations=0,
+        examples=2,
+    )
+    result = analyze(
+        load_default(),
+        load_viper(viper_root),
+        load_attributes(viper_attributes),
+        persons,
+        config=config,
+        regions=crop_body_regions,
+    )
+    assert result.regions == ["head", "torso", "arms", "legs", "feet", "background"]
+    assert result.info["regions"].startswith("body parts from each crop's pose (deid.finder) for ")
+    assert sum(row["share"] for row in result.region_shares) == pytest.approx(1.0, abs=1e-5)
+    areas = {row["region"]: row["area"] for row in result.region_shares}
+    assert 0.05 < areas["background"] < 0.7 and areas["torso"] > areas["head"] > 0
