@@ -21,7 +21,7 @@ from reid_model.checks import check_images, check_positive
 from reid_model.io import resize, to_uint8_bgr
 
 if TYPE_CHECKING:
-    from deid.finder import Person
+    from deid.finder import FinderConfig, Person
 
 
 def _check_image(image: object) -> torch.Tensor:
@@ -124,16 +124,18 @@ def hog_people(
     return sorted(boxes, key=lambda b: -b.score)
 
 
-def find_frame_people(image: torch.Tensor, *, uncertain: bool = True) -> list[Person]:
+def find_frame_people(
+    image: torch.Tensor, *, uncertain: bool = True, config: FinderConfig | None = None
+) -> list[Person]:
     """The people in ``image (3, H, W)`` as :func:`deid.finder.find_people` finds them (box, score,
-    silhouette, keypoints), confirmed first, then (with ``uncertain``) the unsure proposals; an
-    image smaller than the finder can search has none (see :func:`detect_people`)."""
+    silhouette, keypoints) with ``config``, confirmed first, then (with ``uncertain``) the unsure
+    proposals; an image smaller than the finder can search has none (see :func:`detect_people`)."""
     from deid.finder import MIN_FRAME, find_people
 
     _check_image(image)
     if image.shape[-2] < MIN_FRAME[0] or image.shape[-1] < MIN_FRAME[1]:
         return []
-    return [p for p in find_people(image) if uncertain or not p.uncertain]
+    return [p for p in find_people(image, config=config) if uncertain or not p.uncertain]
 
 
 def detect_people(image: torch.Tensor, *, uncertain: bool = True) -> list[Box]:

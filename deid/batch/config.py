@@ -8,11 +8,15 @@ from typing import Any
 
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
+from deid.finder.config import FinderConfig
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
 
 #: The loop's settings a report has always recorded (the others only when not their default).
 _RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed")
+#: The person finder's settings by name: FinderConfig() and FinderConfig.thorough().
+FINDERS = ("default", "thorough")
+
 #: BatchConfig fields that do not change the outputs (a resumed run does not compare them).
 _UNSHAPING = ("progress", "batch_size", "queue_megapixels", "resume")
 
@@ -39,10 +43,12 @@ class BatchConfig:
     report: str | None = None
     resume: bool = False
     boxes: str | None = None
+    masks: str | None = None
     weights: str | None = None
     top_k: int | None = None
     keep_undetected: bool = False
     uncertain: str = "conceal"
+    finder: str = "default"
     batch_size: int = 32
     queue_megapixels: float = 96.0
     progress: bool = True
@@ -56,10 +62,16 @@ class BatchConfig:
             raise BatchError(
                 f"group_by must be one of {list(GROUP_BY)}, got {self.group_by!r}", param="group_by"
             )
+        if self.boxes is not None and self.masks is not None:
+            raise BatchError("give person boxes or person masks, not both", param="masks")
+        if self.masks is not None and not Path(self.masks).is_dir():
+            raise BatchError(f"masks folder {self.masks}: no such folder", param="masks")
         if self.uncertain not in UNCERTAIN:
             raise BatchError(
                 f"uncertain must be one of {list(UNCERTAIN)}, got {self.uncertain!r}", param="uncertain"
             )
+        if self.finder not in FINDERS:
+            raise BatchError(f"finder must be one of {list(FINDERS)}, got {self.finder!r}", param="finder")
         if self.top_k is not None and self.top_k < 0:
             raise BatchError(f"top_k must be >= 0, got {self.top_k}", param="top_k")
         if self.batch_size < 1:
@@ -69,6 +81,11 @@ class BatchConfig:
                 f"queue_megapixels must be a finite number > 0, got {self.queue_megapixels}",
                 param="queue_megapixels",
             )
+
+    @property
+    def finder_config(self) -> FinderConfig:
+        """The person finder's settings ``finder`` names."""
+        return FinderConfig.thorough() if self.finder == "thorough" else FinderConfig()
 
     @property
     def report_path(self) -> Path:

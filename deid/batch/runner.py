@@ -21,6 +21,7 @@ from tqdm import tqdm
 from deid.batch.boxes import BoxesError
 from deid.batch.grouping import group_files
 from deid.batch.inputs import InputFile, Inputs
+from deid.batch.masks import mask_boxes, mask_file
 from deid.batch.outputs import Outputs, describe
 from deid.batch.queue import Job, Queue, compact
 from deid.batch.report import Record, Report
@@ -107,10 +108,15 @@ class Runner:
         if image is None:
             return
         read.add(member.path)
-        if self._given_boxes(member) is None and is_person_crop(image):
+        try:
+            given = self._given_boxes(member, image)
+        except BoxesError as exc:
+            self.outputs.record(member, "failed", group=key, error=f"--masks: {exc}; not written")
+            return
+        if given is None and is_person_crop(image):
             crops[member.path] = image
         else:
-            self._enqueue_frame(member, image)
+            self._enqueue_frame(member, image, given)
 
     def _hold(self, job: Job) -> None:
         for jobs in self.queue.add(job):
@@ -125,13 +131,22 @@ class Runner:
             self.outputs.record(member, "failed", group=key, error=f"cannot read: {describe(exc)}")
         return None
 
-    def _given_boxes(self, member: InputFile) -> list[Box] | None:
+    def _given_boxes(self, member: InputFile, image: torch.Tensor) -> list[Box] | None:
+        """The boxes the user gave for ``member`` (``--boxes`` or ``--masks``), None for none.
+
+        Raises:
+            BoxesError: ``member``'s mask cannot be used.
+        """
+        if self.config.masks is not None:
+            path = mask_file(self.config.masks, member.relative)
+            return mask_boxes(path, *image.shape[-2:]) if path.is_file() else None
         return None if self.boxes is None else self.boxes.get(member.path)
 
-    def _enqueue_frame(self, member: InputFile, image: torch.Tensor) -> None:
+    def _enqueue_frame(self, member: InputFile, image: torch.Tensor, given: list[Box] | None) -> None:
         key = f"frame:{member.relative.as_posix()}"
-        given = self._given_boxes(member)
-        source = "the boxes file" if given is not None else "the person finder"
+        source = "the person finder"
+        if given is not None:
+            source = "the masks folder" if self.config.masks is not None else "the boxes file"
         if given is not None:
             try:
                 given, clipped = clip_boxes(given, image.shape[-1], image.shape[-2])
@@ -144,7 +159,9 @@ class Runner:
                 self.warnings.append(f"{member.path}: {'; '.join(clipped)}")
         start = time.perf_counter()
         try:
-            people = plan_frame(image, given, uncertain=self.config.uncertain)
+            people = plan_frame(
+                image, given, uncertain=self.config.uncertain, finder=self.config.finder_config
+            )
             found = None if people.found is None else [_found(p) for p in people.found]
         except Exception as exc:
             error = f"detection failed: {describe(exc)}"

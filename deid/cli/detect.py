@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 import cv2
 import numpy as np
 
+from deid.batch.config import FINDERS
 from deid.batch.inputs import collect_inputs
 from deid.finder import (
     MODEL_PATH,
@@ -66,7 +68,16 @@ def label_mask(people: list[Person], height: int, width: int) -> np.ndarray:
     help='List proposals the finder could neither confirm nor reject (with "uncertain": true).',
 )
 @click.option(
-    "--hit-threshold", type=float, default=_DEFAULTS.hit_threshold, help="HOG's proposal threshold."
+    "--finder",
+    type=click.Choice(FINDERS),
+    default="default",
+    help="The finder's settings: 'thorough' searches smaller tiles and finds more people, slower.",
+)
+@click.option(
+    "--hit-threshold",
+    type=float,
+    default=None,
+    help=f"HOG's proposal threshold [default: the finder's own, {_DEFAULTS.hit_threshold}].",
 )
 @click.option(
     "--confirm",
@@ -86,7 +97,8 @@ def detect_command(
     json_out: str,
     masks: str | None,
     uncertain: bool,
-    hit_threshold: float,
+    finder: str,
+    hit_threshold: float | None,
     confirm: float,
     model_path: str,
 ) -> None:
@@ -97,10 +109,11 @@ def detect_command(
     An image that cannot be read or is too small for the finder is reported and the command
     exits with status 1 (the others are still written).
     """
+    changes: dict[str, object] = {"confirm": confirm, "reject": min(_DEFAULTS.reject, confirm)}
+    if hit_threshold is not None:
+        changes["hit_threshold"] = hit_threshold
     try:
-        config = FinderConfig(
-            hit_threshold=hit_threshold, confirm=confirm, reject=min(_DEFAULTS.reject, confirm)
-        )
+        config = replace(FinderConfig.thorough() if finder == "thorough" else _DEFAULTS, **changes)  # type: ignore[arg-type]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--confirm") from exc
     try:

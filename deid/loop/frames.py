@@ -25,7 +25,7 @@ from reid_model.checks import check_choice, check_images
 from reid_model.io import as_written
 
 if TYPE_CHECKING:
-    from deid.finder import Person
+    from deid.finder import FinderConfig, Person
 
 #: What :func:`plan_frame` may do with people the finder is unsure of.
 UNCERTAIN = ("conceal", "flag")
@@ -70,7 +70,11 @@ class WrittenFrame:
 
 
 def plan_frame(
-    image: torch.Tensor, boxes: Sequence[Box] | None = None, *, uncertain: str = "conceal"
+    image: torch.Tensor,
+    boxes: Sequence[Box] | None = None,
+    *,
+    uncertain: str = "conceal",
+    finder: FinderConfig | None = None,
 ) -> FramePeople:
     """Find the people of a frame ``(3, H, W)`` (or take ``boxes``) and cut each one out.
 
@@ -80,6 +84,8 @@ def plan_frame(
         uncertain: what becomes of people the finder is unsure of: ``"conceal"`` them by their
             box like the others, or ``"flag"`` them (left unchanged, listed in ``flagged``;
             the frame is then never private). Never dropped silently.
+        finder: the person finder's settings (default :class:`deid.finder.FinderConfig`;
+            ``FinderConfig.thorough()`` finds more people, slower).
 
     Raises:
         BoxesError: a given box lies wholly outside the frame.
@@ -90,7 +96,7 @@ def plan_frame(
     check_choice("uncertain", uncertain, UNCERTAIN)
     found, flagged = None, []
     if boxes is None:
-        found = find_frame_people(image)
+        found = find_frame_people(image, config=finder)
         if uncertain == "flag":
             flagged = [person.box for person in found if person.uncertain]
             found = [person for person in found if not person.uncertain]
@@ -146,6 +152,7 @@ def conceal(
     top_k: int | None = None,
     max_match_rate: float | None = None,
     uncertain: str = "conceal",
+    finder: FinderConfig | None = None,
     **options: Any,
 ) -> torch.Tensor | FrameResult:
     """Conceal the person in a crop, or every detected person in a full frame.
@@ -173,6 +180,7 @@ def conceal(
         uncertain: people the finder is unsure of are concealed by their box (``"conceal"``) or
             left unchanged and listed in ``FrameResult.flagged`` (``"flag"``: the frame is then
             not private).
+        finder: the person finder's settings for a frame (see :func:`plan_frame`).
 
     Example:
         >>> concealed = deid.conceal("examples/images/cam_a/001_45.bmp")  # doctest: +SKIP
@@ -192,7 +200,7 @@ def conceal(
         )[0]
         frame = FrameResult(result.images[0], [result], [], True)
     else:
-        people = plan_frame(image, uncertain=uncertain)
+        people = plan_frame(image, uncertain=uncertain, finder=finder)
         if not people.crops:
             unsure = f" ({len(people.flagged)} unsure, flagged)" if people.flagged else ""
             raise ValueError(

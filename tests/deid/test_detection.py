@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -204,3 +205,19 @@ def test_people_hog_weights_are_the_detectors_svm():
     assert len(found) == 1 and tuple(found[0]) == (0, 0)
     by_hand = float(np.asarray(hog.compute(window)).reshape(-1) @ weights) + bias
     assert by_hand == pytest.approx(float(np.asarray(scores).reshape(-1)[0]), abs=1e-3)
+
+
+def test_mask_boxes_reads_labels_in_order(tmp_path):
+    from deid.batch.masks import mask_boxes
+
+    labels = np.zeros((40, 60), np.uint16)
+    labels[5:15, 10:20] = 3
+    labels[20:38, 30:33] = 1
+    cv2.imwrite(str(tmp_path / "m.png"), labels)
+    assert mask_boxes(tmp_path / "m.png", 40, 60) == [Box(30, 20, 3, 18), Box(10, 5, 10, 10)]
+    cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((40, 60, 3), np.uint8))
+    with pytest.raises(BoxesError, match="expected a single-channel 8- or 16-bit label image"):
+        mask_boxes(tmp_path / "rgb.png", 40, 60)
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    with pytest.raises(BoxesError, match=r"junk\.png: not a readable image"):
+        mask_boxes(tmp_path / "junk.png", 40, 60)

@@ -518,7 +518,7 @@ def _two_people_one_unsure(monkeypatch) -> tuple[Box, Box]:
         return Person(box, box.score, mask, torch.zeros(33, 3), uncertain=uncertain)
 
     found = [person(sure, False), person(unsure, True)]
-    monkeypatch.setattr(detection, "find_frame_people", lambda image, uncertain=True: list(found))
+    monkeypatch.setattr(detection, "find_frame_people", lambda image, **_: list(found))
     return sure, unsure
 
 
@@ -548,7 +548,7 @@ def test_a_frame_with_only_unsure_people_flagged_is_not_written(tmp_path, stand_
 
     _, unsure = _two_people_one_unsure(monkeypatch)
     only = [p for p in detection.find_frame_people(None) if p.uncertain]
-    monkeypatch.setattr(detection, "find_frame_people", lambda image, uncertain=True: list(only))
+    monkeypatch.setattr(detection, "find_frame_people", lambda image, **_: list(only))
     _frame_with_people(tmp_path / "in" / "street.png")
     summary = run_batch(
         _config([tmp_path / "in"], tmp_path / "out", uncertain="flag"), conceal_group=stand_in
@@ -563,3 +563,33 @@ def test_a_frame_with_only_unsure_people_flagged_is_not_written(tmp_path, stand_
 def test_uncertain_must_be_conceal_or_flag(tmp_path):
     with pytest.raises(BatchError, match=r"uncertain must be one of \['conceal', 'flag'\], got 'drop'"):
         _config([tmp_path], tmp_path / "out", uncertain="drop")
+
+
+def test_person_masks_give_the_boxes_and_a_bad_mask_fails_its_file(tmp_path, stand_in):
+    _, truth = _frame_with_people(tmp_path / "in" / "street.png")
+    _frame_with_people(tmp_path / "in" / "sub" / "wrong.png")
+    labels = np.zeros((300, 400), np.uint8)
+    for i, (x, y, w, h) in enumerate(truth, start=1):
+        labels[y : y + h, x + 5 : x + w - 5] = i  # a silhouette narrower than the box
+    (tmp_path / "masks" / "sub").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "masks" / "street.png"), labels)
+    cv2.imwrite(str(tmp_path / "masks" / "sub" / "wrong.png"), labels[:100])
+    summary = run_batch(
+        _config([tmp_path / "in"], tmp_path / "out", masks=str(tmp_path / "masks")), conceal_group=stand_in
+    )
+    records = _records(summary)
+    good, bad = records["street.png"], records["wrong.png"]
+    assert good["status"] == "ok" and good["boxes"] == [[x + 5, y, w - 10, h] for x, y, w, h in truth]
+    assert "from the masks folder" in good["note"] and good["people"] is None
+    assert bad["status"] == "failed" and bad["output"] is None
+    assert "--masks: mask" in bad["error"] and "is 400x100 pixels, the image is 400x300" in bad["error"]
+
+
+def test_masks_and_boxes_are_checked(tmp_path):
+    with pytest.raises(BatchError, match=r"masks folder .*absent: no such folder"):
+        _config([tmp_path], tmp_path / "out", masks=str(tmp_path / "absent"))
+    with pytest.raises(BatchError, match="give person boxes or person masks, not both"):
+        _config([tmp_path], tmp_path / "out", masks=str(tmp_path), boxes="b.json")
+    with pytest.raises(BatchError, match=r"finder must be one of \['default', 'thorough'\], got 'fast'"):
+        _config([tmp_path], tmp_path / "out", finder="fast")
+    assert _config([tmp_path], tmp_path / "out", finder="thorough").finder_config.tiles == (300, 200)

@@ -94,3 +94,13 @@ def test_real_frame_json_masks_and_boxes_round_trip(pennfudan_root, tmp_path):
             assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x, y, x + w, y + h)
     boxes = load_boxes(out)["PennPed00001.png"]
     assert [list(b[:4]) for b in boxes] == [p["box"] for p in persons]
+
+
+def test_the_thorough_finder_is_an_option(tmp_path):
+    src = _plain(tmp_path / "a.png")
+    out = tmp_path / "o.json"
+    result = CliRunner().invoke(main, ["detect", str(src), "--json", str(out), "--finder", "thorough"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text()) == {"a.png": []}
+    bad = CliRunner().invoke(main, ["detect", str(src), "--json", str(out), "--finder", "fast"])
+    assert bad.exit_code == 2 and "'fast' is not one of 'default', 'thorough'" in bad.output
