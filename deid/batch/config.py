@@ -8,15 +8,12 @@ from typing import Any
 
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
-from deid.finder.config import FinderConfig
+from deid.finder.config import FINDERS, FinderConfig, named_finder
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
 
 #: The loop's settings a report has always recorded (the others only when not their default).
 _RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed")
-#: The person finder's settings by name: FinderConfig() and FinderConfig.thorough().
-FINDERS = ("default", "thorough")
-
 #: BatchConfig fields that do not change the outputs (a resumed run does not compare them).
 _UNSHAPING = ("progress", "batch_size", "queue_megapixels", "resume")
 
@@ -85,7 +82,7 @@ class BatchConfig:
     @property
     def finder_config(self) -> FinderConfig:
         """The person finder's settings ``finder`` names."""
-        return FinderConfig.thorough() if self.finder == "thorough" else FinderConfig()
+        return named_finder(self.finder)
 
     @property
     def report_path(self) -> Path:

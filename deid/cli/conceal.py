@@ -8,12 +8,12 @@ from typing import Any
 import click
 
 from deid.adversary import Adversary
-from deid.batch.config import FINDERS, BatchConfig
+from deid.batch.config import BatchConfig
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
-from deid.cli.options import field_help
+from deid.cli.options import field_help, finder_option
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
 from deid.operators.registry import OPERATORS, build_operator
@@ -164,13 +164,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default=False,
     help="Also write frames where nobody was detected, unchanged (marked in the report).",
 )
-@click.option(
-    "--finder",
-    type=click.Choice(FINDERS),
-    default="default",
-    help="The person finder's settings for frames: 'thorough' searches smaller tiles and finds "
-    "more people (Penn-Fudan: 0.90 of them against 0.82) in about three times the time.",
-)
+@finder_option()
 @click.option(
     "--uncertain",
     type=click.Choice(UNCERTAIN),

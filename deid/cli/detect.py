@@ -12,8 +12,8 @@ import click
 import cv2
 import numpy as np
 
-from deid.batch.config import FINDERS
 from deid.batch.inputs import collect_inputs
+from deid.cli.options import finder_option
 from deid.finder import (
     MODEL_PATH,
     FinderConfig,
@@ -22,6 +22,7 @@ from deid.finder import (
     Person,
     PoseModel,
     find_people,
+    named_finder,
 )
 from reid_model.io import ImageReadError, read_image, write_bytes_atomic
 
@@ -67,12 +68,7 @@ def label_mask(people: list[Person], height: int, width: int) -> np.ndarray:
     default=True,
     help='List proposals the finder could neither confirm nor reject (with "uncertain": true).',
 )
-@click.option(
-    "--finder",
-    type=click.Choice(FINDERS),
-    default="default",
-    help="The finder's settings: 'thorough' searches smaller tiles and finds more people, slower.",
-)
+@finder_option()
 @click.option(
     "--hit-threshold",
     type=float,
@@ -113,7 +109,7 @@ def detect_command(
     if hit_threshold is not None:
         changes["hit_threshold"] = hit_threshold
     try:
-        config = replace(FinderConfig.thorough() if finder == "thorough" else _DEFAULTS, **changes)  # type: ignore[arg-type]
+        config = replace(named_finder(finder), **changes)  # type: ignore[arg-type]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--confirm") from exc
     try:

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from deid.finder.config import FINDERS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Where the project's commands look for VIPeR by default.
@@ -109,6 +111,17 @@ def device_option(*, default: str = "cpu", help: str = "Torch device.") -> Calla
 def seed_option(*, default: int = 0, help: str | None = None) -> Callable[[F], F]:
     """``--seed``: an integer that makes the run reproducible."""
     return click.option("--seed", type=int, default=default, help=help)
+
+
+def finder_option() -> Callable[[F], F]:
+    """``--finder default|thorough``: the person finder's settings (:func:`deid.finder.named_finder`)."""
+    return click.option(
+        "--finder",
+        type=click.Choice(FINDERS),
+        default="default",
+        help="The person finder's settings for frames: 'thorough' also searches smaller tiles and "
+        "finds more people (Penn-Fudan: 0.89 of them against 0.82) in about three times the time.",
+    )
 
 
 def field_help(cls: type, name: str) -> str:

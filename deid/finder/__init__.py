@@ -6,7 +6,7 @@ OpenCV); see :func:`find_people`.
 """
 
 from deid.finder._windows import POSE_CONNECTIONS
-from deid.finder.config import MIN_FRAME, FinderConfig, FrameTooSmallError, Person
+from deid.finder.config import FINDERS, MIN_FRAME, FinderConfig, FrameTooSmallError, Person, named_finder
 from deid.finder.crop import find_person_in_crop
 from deid.finder.detector import DETECTOR_PATH, DETECTOR_SHA256, PersonDetector
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
@@ -17,6 +17,7 @@ from deid.finder.runtime import ModelFileError, has_litert
 __all__ = [
     "DETECTOR_PATH",
     "DETECTOR_SHA256",
+    "FINDERS",
     "MIN_FRAME",
     "MODEL_PATH",
     "MODEL_SHA256",
@@ -33,5 +34,6 @@ __all__ = [
     "find_people",
     "find_person_in_crop",
     "has_litert",
+    "named_finder",
     "person_regions",
 ]

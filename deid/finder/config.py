@@ -13,6 +13,10 @@ from deid.boxes import Box
 MIN_FRAME = (64, 32)
 
 
+#: The finder's named settings: ``FinderConfig()`` and ``FinderConfig.thorough()``.
+FINDERS = ("default", "thorough")
+
+
 class FrameTooSmallError(ValueError):
     """A frame is smaller than the finder can search."""
 
@@ -120,3 +124,15 @@ class Person:
     mask: torch.Tensor
     keypoints: torch.Tensor
     uncertain: bool
+
+
+def named_finder(name: str) -> FinderConfig:
+    """The finder settings :data:`FINDERS` names (``"default"`` or ``"thorough"``).
+
+    Example:
+        >>> named_finder("thorough").tiles
+        (300, 200)
+    """
+    if name not in FINDERS:
+        raise ValueError(f"finder must be one of {list(FINDERS)}, got {name!r}")
+    return FinderConfig.thorough() if name == "thorough" else FinderConfig()
