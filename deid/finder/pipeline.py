@@ -1,16 +1,20 @@
-"""The person finder: HOG proposals confirmed, re-centred and outlined by the pose landmark model.
+"""The person finder: detector and HOG proposals confirmed, re-centred and outlined by the pose
+landmark model.
 
 For a frame:
 
-1. HOG proposes boxes at a lowered threshold (:func:`~deid.finder.proposals.hog_proposals`);
-   overlapping proposals are merged and each becomes a square window on the model's input.
-2. The landmark model runs on all windows in one batch. A presence below ``reject`` drops the
+1. MediaPipe's person detector proposes windows on the whole frame and on overlapping tiles
+   (:func:`~deid.finder.detector.detect_windows`); HOG proposes boxes at a lowered threshold
+   (:func:`~deid.finder.proposals.hog_proposals`), merged, each a square window, where no
+   detector window already is.
+2. The landmark model runs on all windows. A presence below ``reject`` drops the
    proposal; the others are re-centred on the landmarks found (the window MediaPipe's own
    tracking would take next), duplicates merged, and the model runs again on those windows.
 3. A person whose presence reaches ``confirm`` is kept with its 33 keypoints and a silhouette:
    the model's segmentation mapped back to the frame, limited to pixels near the person's own
    skeleton (so a neighbour caught in the window is not claimed); where two silhouettes meet,
-   a pixel goes to the nearer skeleton. The box is the silhouette's bounding box.
+   a pixel goes to the nearer skeleton. The box is the silhouette's bounding box. A small
+   person inside a much taller one's box is a body part the model took for a whole person.
 4. A proposal scored between ``reject`` and ``confirm`` that no confirmed person covers is kept
    as *uncertain*: its HOG box grown to the keypoints the model placed in its window, a
    box-shaped mask, ``uncertain=True``. Callers conceal it by box
@@ -177,7 +181,7 @@ def _proposals(
     already explains."""
     windows, boxes, spans = [], [], []
     if detector is not None:
-        for _score, cx, cy, side in detect_windows(
+        for score, cx, cy, side in detect_windows(
             rgb,
             detector,
             tiles=config.tiles,
@@ -187,7 +191,7 @@ def _proposals(
         ):
             radius = side / (2 * WINDOW_MARGIN)
             windows.append([cx, cy, side])
-            boxes.append([cx - 0.4 * radius, cy - radius, 0.8 * radius, 2 * radius, _score])
+            boxes.append([cx - 0.4 * radius, cy - radius, 0.8 * radius, 2 * radius, score])
             spans.append([-_WIDE, _WIDE])
     if config.hit_threshold is not None:
         found = hog_proposals(
