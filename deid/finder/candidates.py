@@ -81,28 +81,43 @@ def read_candidates(out: PoseOutput, windows: np.ndarray, proposals: np.ndarray)
 def recentre(
     rgb: np.ndarray, first: list[Candidate], model: PoseModel, config: FinderConfig
 ) -> list[Candidate]:
-    """Re-run the model on windows re-centred on each candidate's landmarks; keep the better pass."""
+    """Re-run the model on windows re-centred on each candidate's landmarks; keep the better pass.
+
+    A candidate whose re-centred window is about the window it was found in has settled (as a
+    detector's window does) and is kept without a second pass; one whose re-centred window is
+    about a stronger candidate's is the same person and is dropped."""
     order = sorted(range(len(first)), key=lambda i: -first[i].presence)
     windows: list[np.ndarray] = []
     sources: list[Candidate] = []
+    settled: list[np.ndarray] = []
     kept: list[Candidate] = []
     for i in order:
         window = aligned_window(first[i].landmarks, first[i].window)
         if not np.isfinite(window).all() or window[2] < 8:
             kept.append(first[i])  # no usable landmarks to re-centre on: keep the first pass
             continue
-        same = any(
-            np.hypot(*(window[:2] - w[:2])) < 0.08 * w[2] and 0.75 < window[2] / w[2] < 1.33 for w in windows
-        )
-        if not same:
-            windows.append(window)
-            sources.append(first[i])
+        if any(_alike(window, w, config.settle) for w in windows + settled):
+            continue
+        if _alike(window, first[i].window, config.settle):
+            kept.append(first[i])
+            settled.append(window)
+            continue
+        windows.append(window)
+        sources.append(first[i])
     if not windows:
         return kept
     stacked = np.stack(windows)
     out = model.run(cut_windows(rgb, stacked))
     second = read_candidates(out, stacked, np.stack([s.proposal for s in sources]))
     return kept + [b if b.presence >= a.presence else a for a, b in zip(sources, second, strict=True)]
+
+
+def _alike(a: np.ndarray, b: np.ndarray, reach: float) -> bool:
+    """Whether two windows ``(cx, cy, side)`` are about the same: centres within ``reach`` of
+    ``b``'s side, sides within a factor ``1 + 4 * reach``."""
+    return bool(
+        np.hypot(*(a[:2] - b[:2])) < reach * b[2] and 1 / (1 + 4 * reach) < a[2] / b[2] < 1 + 4 * reach
+    )
 
 
 def dedupe(candidates: list[Candidate], config: FinderConfig) -> list[Candidate]:

@@ -50,6 +50,9 @@ class FinderConfig:
             segmentation that no confirmed skeleton claims (a neighbour the window hid).
         part: a person at most this fraction as tall as another, whose box lies inside the
             other's, is a part of that person the model took for a whole one (dropped).
+        settle: two windows whose centres lie within this fraction of a side (sides within a
+            factor ``1 + 4 * settle``) are the same: a candidate re-centred onto its own window
+            is not run again, onto a stronger one's is the same person.
         duplicate: two persons whose torso keypoints lie within this many torso lengths of each
             other on average are one person.
     """
@@ -72,6 +75,7 @@ class FinderConfig:
     span: float | None = 0.25
     neighbours: bool = True
     part: float = 0.5
+    settle: float = 0.08
 
     @classmethod
     def thorough(cls, **changes: object) -> FinderConfig:

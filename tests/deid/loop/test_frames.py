@@ -33,7 +33,7 @@ def test_plan_frame_without_boxes_asks_the_finder(monkeypatch):
     import deid.detection
 
     calls = []
-    monkeypatch.setattr(deid.detection, "find_frame_people", lambda image: calls.append(image) or [])
+    monkeypatch.setattr(deid.detection, "find_frame_people", lambda image, **_: calls.append(image) or [])
     people = plan_frame(_frame())
     assert len(calls) == 1 and people.boxes == [] and people.crops == [] and people.found == []
 
