@@ -11,6 +11,7 @@ from deid.batch.inputs import BatchError
 from deid.finder.config import FINDERS, FinderConfig, named_finder
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
+from deid.loop.heads import HEADS
 
 #: The loop's settings a report has always recorded (the others only when not their default).
 _RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed")
@@ -46,6 +47,7 @@ class BatchConfig:
     keep_undetected: bool = False
     uncertain: str = "conceal"
     finder: str = "default"
+    head: str = "blur"
     batch_size: int = 32
     queue_megapixels: float = 96.0
     progress: bool = True
@@ -69,6 +71,8 @@ class BatchConfig:
             )
         if self.finder not in FINDERS:
             raise BatchError(f"finder must be one of {list(FINDERS)}, got {self.finder!r}", param="finder")
+        if self.head not in HEADS:
+            raise BatchError(f"head must be one of {list(HEADS)}, got {self.head!r}", param="head")
         if self.top_k is not None and self.top_k < 0:
             raise BatchError(f"top_k must be >= 0, got {self.top_k}", param="top_k")
         if self.batch_size < 1:

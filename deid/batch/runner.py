@@ -287,6 +287,8 @@ class Runner:
                 [r.image for r in results],
                 output_format=output_format(self.outputs.target(member)),
                 check=self.check_written,
+                head=self.config.head,
+                poses=None if job.found is None else [_pose(f) for f in job.found],
             )
         except ValueError as exc:
             error = f"cannot encode: {describe(exc)}"
@@ -294,6 +296,9 @@ class Runner:
             return
         if frame.private is not None:
             results = [r if ok else r.not_private() for r, ok in zip(results, frame.private, strict=True)]
+        found = job.found
+        if found is not None:
+            found = [{**seen, "head": done} for seen, done in zip(found, frame.heads, strict=True)]
         written = self.outputs.write(member, frame.image, job.key, "frame", frame.encoded)
         if written is None:
             return
@@ -306,7 +311,7 @@ class Runner:
             kind="frame",
             seconds=round(job.seconds, 4),
             sha256=digest,
-            people=job.found,
+            people=found,
             **frame_outcome(
                 results, job.boxes, image.shape[1] * image.shape[2], source=job.source, flagged=job.flagged
             ),
@@ -321,6 +326,11 @@ def _flagged_note(flagged: list[Box]) -> str:
     if not flagged:
         return ""
     return f"; {len(flagged)} unsure person(s) flagged and left unchanged (--uncertain flag)"
+
+
+def _pose(seen: dict[str, Any]) -> torch.Tensor | None:
+    """The keypoints of a person as the record keeps them; None when the finder was unsure."""
+    return None if seen["uncertain"] else torch.tensor(seen["keypoints"], dtype=torch.float32)
 
 
 def _found(person: Person) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from deid.batch.run import run_batch
 from deid.cli.options import field_help, finder_option
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
+from deid.loop.heads import HEADS
 from deid.operators.registry import OPERATORS, build_operator
 
 _LOOP = {f.name: f.default for f in fields(ConcealConfig)}
@@ -165,6 +166,13 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="Also write frames where nobody was detected, unchanged (marked in the report).",
 )
 @finder_option()
+@click.option(
+    "--head",
+    type=click.Choice(HEADS),
+    default="blur",
+    help="What is done to the head of every person the finder places in a frame (from the pose's "
+    "keypoints; a face identifies a person to any viewer): blur, pixelate, fill, or keep.",
+)
 @click.option(
     "--uncertain",
     type=click.Choice(UNCERTAIN),

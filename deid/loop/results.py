@@ -66,6 +66,7 @@ class FrameResult:
     boxes: list[Any]
     detected: bool
     flagged: list[Any] = field(default_factory=list)  # unsure people left unchanged (uncertain="flag")
+    heads: list[str] = field(default_factory=list)  # per person found: what was done to the head
 
     @property
     def success(self) -> bool:

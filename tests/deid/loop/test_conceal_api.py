@@ -9,6 +9,7 @@ import torch
 import deid
 from deid import Adversary, FrameResult
 from deid.boxes import Box, crop_boxes, paste_crops
+from deid.finder import find_people
 from reid_model import read_image
 from tests.conftest import REPO
 
@@ -50,7 +51,7 @@ def test_conceal_refuses_what_is_not_an_image_tensor():
 def test_conceal_a_full_frame_through_the_detector_and_back(pennfudan_root):
     """Two overlapping people of a real street frame: pasted back, background kept, verdict holds."""
     frame = read_image(pennfudan_root / "PNGImages" / "PennPed00001.png")[:, :, 150:420].contiguous()
-    result = deid.conceal(frame, details=True, seed=0)
+    result = deid.conceal(frame, details=True, seed=0, head="keep")  # heads: the next test
     assert isinstance(result, FrameResult) and result.detected
     boxes = result.boxes
     assert len(boxes) == len(result.people) >= 2
@@ -84,6 +85,52 @@ def test_conceal_a_full_frame_through_the_detector_and_back(pennfudan_root):
         # The verdict, recomputed on the person as cut from the returned frame.
         assert person.success is _private(adversary, cut[i], originals[i]), f"person {i}"
     assert result.success is all(p.success for p in result.people)
+
+
+def test_every_head_the_finder_places_is_concealed_by_default(pennfudan_root):
+    from deid.loop.heads import head_ellipse
+
+    frame = read_image(pennfudan_root / "PNGImages" / "PennPed00001.png")[:, :, 150:420].contiguous()
+    kept = deid.conceal(frame, details=True, seed=0, head="keep")
+    blurred = deid.conceal(frame, details=True, seed=0)  # head="blur" is the default
+    assert isinstance(kept, FrameResult) and isinstance(blurred, FrameResult)
+    assert kept.boxes == blurred.boxes and kept.heads == ["keep"] * len(kept.boxes)
+    assert blurred.heads == ["blur"] * len(blurred.boxes)
+    people = find_people(frame)
+    changed = (kept.image != blurred.image).any(0)
+    heads = torch.zeros_like(changed)
+    yy, xx = torch.meshgrid(torch.arange(frame.shape[1]), torch.arange(frame.shape[2]), indexing="ij")
+    for person, box in zip(people, blurred.boxes, strict=True):
+        cx, cy, rx, ry = head_ellipse(person.keypoints)
+        head = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+        in_box = (xx >= box.x) & (xx < box.x + box.w) & (yy >= box.y) & (yy < box.y + box.h)
+        heads |= head & in_box
+        # the head is not in the clear: concealed by the loop already, or by the blur
+        assert (blurred.image != frame).any(0)[head & in_box].float().mean() > 0.9
+    assert not bool(changed[~heads].any())  # the blur changes nothing else
+    with pytest.raises(ValueError, match="head must be one of"):
+        deid.conceal(frame, head="hide")
+
+
+@pytest.mark.parametrize("how", ["blur", "pixelate", "fill"])
+def test_conceal_heads_changes_the_heads_and_nothing_else(pennfudan_root, how):
+    from deid.loop.heads import conceal_heads
+
+    frame = read_image(pennfudan_root / "PNGImages" / "PennPed00001.png")
+    people = [p for p in find_people(frame) if not p.uncertain]
+    boxes = [p.box for p in people]
+    out, done = conceal_heads(frame, [*[p.keypoints for p in people], None], [*boxes, Box(0, 0, 5, 5)], how)
+    assert done == [how] * len(people) + ["box"]
+    changed = (out != frame).any(0)
+    inside = torch.zeros_like(changed)
+    for box in boxes:
+        inside[box.y : box.y + box.h, box.x : box.x + box.w] = True
+    assert not bool(changed[~inside].any())
+    for person in people:  # the nose's neighbourhood is changed for every person
+        x, y = (round(float(v)) for v in person.keypoints[0, :2])
+        assert bool(changed[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].any())
+    kept, done = conceal_heads(frame, [p.keypoints for p in people], boxes, "keep")
+    assert torch.equal(kept, frame) and done == ["keep"] * len(people)
 
 
 def test_a_later_person_never_undoes_an_earlier_persons_concealment():
