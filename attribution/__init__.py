@@ -20,7 +20,7 @@ from attribution.heatmaps import (
 )
 from attribution.methods import INTERNAL_BATCH_SIZE, METHODS, explain
 from attribution.pairs import paired_views
-from attribution.pose import POSE_PARTS, pose_regions
+from attribution.pose import BAND_PARTS, POSE_PARTS, pose_regions
 from attribution.probe import linear_probe
 from attribution.regions import (
     BODY_BANDS,
@@ -35,6 +35,7 @@ from attribution.report import write_report
 from attribution.scores import ConditionScore, DistanceScore, MatchScore
 
 __all__ = [
+    "BAND_PARTS",
     "BODY_BANDS",
     "INTERNAL_BATCH_SIZE",
     "METHODS",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,6 +10,7 @@ import torch
 from scipy.stats import mannwhitneyu
 
 from attribution.attributes import attribute_region
+from attribution.pose import BAND_PARTS
 from attribution.probe import linear_probe
 from attribution.regions import region_scores
 
@@ -62,6 +63,16 @@ def region_rows(attributions: torch.Tensor, masks: dict[str, torch.Tensor]) -> l
     return rows
 
 
+def region_of(name: str, regions: Collection[str]) -> str | None:
+    """The region of ``regions`` an attribute lives in: its band (:func:`attribute_region`), or
+    the pose part standing for that band (:data:`attribution.pose.BAND_PARTS`) when the regions
+    follow the pose; None for an attribute without a region."""
+    region = attribute_region(name)
+    if region is not None and region not in regions:
+        return BAND_PARTS.get(region, region)
+    return region
+
+
 def by_attribute_rows(
     person_share: np.ndarray,
     regions: Sequence[str],
@@ -78,7 +89,7 @@ def by_attribute_rows(
                 {
                     "attribute": name,
                     "region": region,
-                    "attribute_region": attribute_region(name) or "",
+                    "attribute_region": region_of(name, regions) or "",
                     "with": float(with_.mean()),
                     "without": float(without.mean()),
                     "difference": float(with_.mean() - without.mean()),
@@ -127,7 +138,7 @@ def impact_rows(
     before = errors["none"].numpy()
     rows = []
     for _, name, has in attribute_columns(names, labels, minimum):
-        region = attribute_region(name)
+        region = region_of(name, errors)
         if region is None or region not in errors:
             continue
         increase = errors[region].numpy() - before

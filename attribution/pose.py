@@ -25,6 +25,11 @@ POSE_PARTS: dict[str, tuple[tuple[int, int], ...]] = {
 }  # fmt: skip
 
 
+#: A horizontal band of :data:`attribution.regions.BODY_BANDS` -> the pose part that shows the same
+#: clothes: an attribute of the upper body lives in the ``torso`` where regions follow the pose.
+BAND_PARTS: dict[str, str] = {"head": "head", "upper_body": "torso", "lower_body": "legs", "feet": "feet"}
+
+
 def pose_regions(keypoints: torch.Tensor, silhouette: torch.Tensor) -> dict[str, torch.Tensor]:
     """Body parts of one person: name -> ``(H, W)`` bool, a partition of ``silhouette``.
 

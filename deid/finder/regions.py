@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from attribution.pose import POSE_PARTS, pose_regions
+from attribution.pose import BAND_PARTS, POSE_PARTS, pose_regions
 from attribution.regions import body_regions
 from deid.finder.config import FinderConfig, Person
 from deid.finder.crop import find_person_in_crop
@@ -39,11 +39,6 @@ def person_regions(person: Person) -> dict[str, torch.Tensor]:
     return pose_regions(person.keypoints, person.mask)
 
 
-#: A body band of :data:`attribution.BODY_BANDS` -> the pose part it stands for, for crops
-#: without a confirmed pose.
-_BAND_PARTS = {"head": "head", "upper_body": "torso", "lower_body": "legs", "feet": "feet"}
-
-
 def crop_body_regions(
     views: torch.Tensor, *, config: FinderConfig | None = None, model: PoseModel | None = None
 ) -> tuple[dict[str, torch.Tensor], str]:
@@ -73,7 +68,7 @@ def crop_body_regions(
         person = find_person_in_crop(view, config=config, model=model)
         if person.uncertain:
             found = {name: torch.zeros(height, width, dtype=torch.bool) for name in parts}
-            for band, part in _BAND_PARTS.items():
+            for band, part in BAND_PARTS.items():
                 found[part] = bands[band].clone()
         else:
             posed += 1

@@ -51,3 +51,12 @@ def test_bad_files_raise(tmp_path, attributes_csv):
 )
 def test_attribute_regions(name, region):
     assert attribute_region(name) == region
+
+
+def test_an_attribute_lives_in_the_pose_part_of_its_band_where_regions_follow_the_pose():
+    from attribution._tables import region_of
+
+    assert region_of("upperBodyBlack", ["head", "upper_body", "lower_body", "feet"]) == "upper_body"
+    assert region_of("upperBodyBlack", ["head", "torso", "arms", "legs", "feet", "background"]) == "torso"
+    assert region_of("lowerBodyJeans", ["head", "torso", "legs"]) == "legs"
+    assert region_of("hairLong", ["head", "torso"]) == "head" and region_of("personalMale", ["head"]) is None

@@ -66,3 +66,5 @@ def test_regions_follow_each_crops_pose(viper_root, viper_attributes):
     assert sum(row["share"] for row in result.region_shares) == pytest.approx(1.0, abs=1e-5)
     areas = {row["region"]: row["area"] for row in result.region_shares}
     assert 0.05 < areas["background"] < 0.7 and areas["torso"] > areas["head"] > 0
+    # an upper-body attribute is ranked by hiding the torso (its band's pose part)
+    assert {(row["attribute"], row["region"]) for row in result.impact} == {("upperBodyBlack", "torso")}
