@@ -57,22 +57,20 @@ class BatchConfig:
             raise BatchError("inputs must name at least one file, folder or glob, got none", param="inputs")
         if not isinstance(self.loop, ConcealConfig):
             raise BatchError(f"loop must be a ConcealConfig, got {type(self.loop).__name__}", param="loop")
-        if self.group_by not in GROUP_BY:
-            raise BatchError(
-                f"group_by must be one of {list(GROUP_BY)}, got {self.group_by!r}", param="group_by"
-            )
+        for name, choices in (
+            ("group_by", GROUP_BY),
+            ("uncertain", UNCERTAIN),
+            ("finder", FINDERS),
+            ("head", HEADS),
+        ):
+            if getattr(self, name) not in choices:
+                raise BatchError(
+                    f"{name} must be one of {list(choices)}, got {getattr(self, name)!r}", param=name
+                )
         if self.boxes is not None and self.masks is not None:
             raise BatchError("give person boxes or person masks, not both", param="masks")
         if self.masks is not None and not Path(self.masks).is_dir():
             raise BatchError(f"masks folder {self.masks}: no such folder", param="masks")
-        if self.uncertain not in UNCERTAIN:
-            raise BatchError(
-                f"uncertain must be one of {list(UNCERTAIN)}, got {self.uncertain!r}", param="uncertain"
-            )
-        if self.finder not in FINDERS:
-            raise BatchError(f"finder must be one of {list(FINDERS)}, got {self.finder!r}", param="finder")
-        if self.head not in HEADS:
-            raise BatchError(f"head must be one of {list(HEADS)}, got {self.head!r}", param="head")
         if self.top_k is not None and self.top_k < 0:
             raise BatchError(f"top_k must be >= 0, got {self.top_k}", param="top_k")
         if self.batch_size < 1:

@@ -172,6 +172,14 @@ def crop_outcome(result: CropResult) -> dict[str, Any]:
     }
 
 
+def flagged_note(flagged: Sequence[Box]) -> str:
+    """What a frame record's note or error adds for unsure people left unchanged (``""`` for none)."""
+    if not flagged:
+        return ""
+    listed = ", ".join(str(tuple(b[:4])) for b in flagged)
+    return f"; {len(flagged)} unsure person(s) flagged and left UNCHANGED (--uncertain flag): {listed}"
+
+
 def frame_outcome(
     results: Sequence[CropResult],
     boxes: Sequence[Box],
@@ -191,11 +199,7 @@ def frame_outcome(
     area = sum(p.area * b.w * b.h for p, b in zip(people, boxes, strict=True)) / pixels
     still = [str(i) for i, p in enumerate(people) if not p.success]
     matched = f"; the adversary still matches person {', '.join(still)}" if still else ""
-    if flagged:
-        matched += (
-            f"; {len(flagged)} unsure person(s) flagged and left UNCHANGED (--uncertain flag): "
-            + ", ".join(str(tuple(b[:4])) for b in flagged)
-        )
+    matched += flagged_note(flagged)
     listed = ", ".join(str(tuple(b[:4])) for b in boxes)
     return {
         "persons": len(people),

@@ -32,6 +32,7 @@ from deid.batch.results import (
     WrittenCheck,
     as_result,
     crop_outcome,
+    flagged_note,
     frame_outcome,
 )
 from deid.boxes import Box, clip_boxes
@@ -147,7 +148,6 @@ class Runner:
         source = "the person finder"
         if given is not None:
             source = "the masks folder" if self.config.masks is not None else "the boxes file"
-        if given is not None:
             try:
                 given, clipped = clip_boxes(given, image.shape[-1], image.shape[-2])
             except BoxesError as exc:
@@ -171,9 +171,20 @@ class Runner:
             detection = time.perf_counter() - start
             held = [compact(image)]
             crops = [[c] for c in people.crops]
-            job = Job(key, [member], held, crops, people.boxes, source, detection, found=found)
-            job.flagged = people.flagged
-            self._hold(job)
+            self._hold(
+                Job(
+                    key,
+                    [member],
+                    held,
+                    crops,
+                    people.boxes,
+                    source,
+                    detection,
+                    found=found,
+                    flagged=people.flagged,
+                    poses=people.poses,
+                )
+            )
             return
         self._no_person(member, image, key, source, people.flagged)
 
@@ -197,7 +208,7 @@ class Runner:
             group=key,
             kind="frame",
             persons=0,
-            error=f"no person found by {source}" + _flagged_note(flagged),
+            error=f"no person found by {source}" + flagged_note(flagged),
             note=note,
             flagged=[[b.x, b.y, b.w, b.h] for b in flagged],
             sha256=digest,
@@ -288,7 +299,7 @@ class Runner:
                 output_format=output_format(self.outputs.target(member)),
                 check=self.check_written,
                 head=self.config.head,
-                poses=None if job.found is None else [_pose(f) for f in job.found],
+                poses=job.poses,
             )
         except ValueError as exc:
             error = f"cannot encode: {describe(exc)}"
@@ -320,17 +331,6 @@ class Runner:
             [(crop, r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
              for i, (crop, r) in enumerate(zip(people.crops, results, strict=True))]
         )  # fmt: skip
-
-
-def _flagged_note(flagged: list[Box]) -> str:
-    if not flagged:
-        return ""
-    return f"; {len(flagged)} unsure person(s) flagged and left unchanged (--uncertain flag)"
-
-
-def _pose(seen: dict[str, Any]) -> torch.Tensor | None:
-    """The keypoints of a person as the record keeps them; None when the finder was unsure."""
-    return None if seen["uncertain"] else torch.tensor(seen["keypoints"], dtype=torch.float32)
 
 
 def _found(person: Person) -> dict[str, Any]:

@@ -105,11 +105,14 @@ def detect_command(
     An image that cannot be read or is too small for the finder is reported and the command
     exits with status 1 (the others are still written).
     """
-    changes: dict[str, object] = {"confirm": confirm, "reject": min(_DEFAULTS.reject, confirm)}
-    if hit_threshold is not None:
-        changes["hit_threshold"] = hit_threshold
+    named = named_finder(finder)
     try:
-        config = replace(named_finder(finder), **changes)  # type: ignore[arg-type]
+        config = replace(
+            named,
+            confirm=confirm,
+            reject=min(_DEFAULTS.reject, confirm),
+            hit_threshold=named.hit_threshold if hit_threshold is None else hit_threshold,
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--confirm") from exc
     try:

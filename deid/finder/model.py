@@ -136,7 +136,9 @@ class PoseModel:
                 np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.float32),
             )
         if self.backend == "litert":
-            presence, landmarks, segmentation = self._run_litert(windows)
+            presence, landmarks, segmentation = self._net.run(
+                windows.astype(np.float32) / np.float32(255.0), _OUTPUTS
+            )
         else:
             blob = np.ascontiguousarray(windows.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
             self._net.setInput(blob)
@@ -146,9 +148,6 @@ class PoseModel:
             landmarks.reshape(n, 39, 5).astype(np.float32),
             segmentation.reshape(n, INPUT_SIZE, INPUT_SIZE).astype(np.float32),
         )
-
-    def _run_litert(self, windows: np.ndarray) -> list[np.ndarray]:
-        return self._net.run(windows.astype(np.float32) / np.float32(255.0), _OUTPUTS)
 
 
 @cache

@@ -133,9 +133,10 @@ def paste_people(
     ``head`` (``"blur"``, ``"pixelate"``, ``"fill"`` or ``"keep"``) is done to the head of every
     person whose pose is known (``poses``, by default ``people.poses``; see
     :func:`deid.loop.heads.conceal_heads`): a face identifies a person to any viewer, whatever
-    the adversary says. The frame is encoded in ``output_format`` and decoded again; each person is cut from that
-    decoded frame at their box and checked against their own original crop: a neighbour's
-    concealment pasted over an overlapping box, or the frame's encoding, can change the verdict.
+    the adversary says. The frame is encoded in ``output_format`` and decoded again; each
+    person is cut from that decoded frame at their box and checked against their own original
+    crop: a neighbour's concealment pasted over an overlapping box, the head treatment, or the
+    frame's encoding can change the verdict.
 
     Raises:
         ValueError: the frame cannot be encoded in ``output_format``.
