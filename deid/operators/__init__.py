@@ -1,6 +1,6 @@
 """Concealing operators: pure functions of ``(images, mask)``, each with a small configured class.
 
-One family per module (blur, pixelate, fill, noise, inpaint, colour, and each person's drawn outfit); :mod:`deid.operators.base`
+One family per module (blur, pixelate, fill, redress, noise, inpaint, colour, and each person's drawn outfit); :mod:`deid.operators.base`
 holds the contract every operator keeps, :mod:`deid.operators.registry` the names the CLI uses.
 """
 
@@ -12,6 +12,7 @@ from deid.operators.inpainting import Inpaint, inpaint
 from deid.operators.noising import Noise, noise
 from deid.operators.outfit import OutfitFill
 from deid.operators.pixelation import Pixelate, pixelate
+from deid.operators.redressing import Redress, shading
 from deid.operators.registry import OPERATORS, build_operator
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Operator",
     "OutfitFill",
     "Pixelate",
+    "Redress",
     "blur",
     "build_operator",
     "color_shift",
@@ -32,4 +34,5 @@ __all__ = [
     "inpaint",
     "noise",
     "pixelate",
+    "shading",
 ]

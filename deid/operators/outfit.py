@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save
 
 from deid.adversary import Adversary
 from deid.operators.base import Operator
+from deid.operators.redressing import Redress, shading
 from reid_model import write_bytes_atomic
 
 #: The colours an outfit's top and bottom are drawn from: a 3-level RGB cube.
@@ -35,6 +36,8 @@ SPLIT = 0.5
 #: The default adversary's outfit embeddings, shipped so a process need not embed 729 images
 #: before its first crop (``scripts/bundle_outfits.py`` writes it; a test checks it is current).
 BUNDLED = Path(__file__).parent / "weights" / "outfits.safetensors"
+#: The redress shading's low-pass sigma, as a fraction of the width.
+REDRESS_SIGMA = Redress.sigma
 #: Outfits scored per pass: 64 outfits x 256 appearance pairs x 202 negatives is 13 MB per model.
 _CHUNK = 64
 
@@ -57,6 +60,9 @@ class OutfitFill(Operator):
     Args:
         tops, bottoms: ``(N, 3)`` RGB colours in [0, 1], the top and bottom of each outfit.
         opacity: how much of the outfit covers the image, in (0, 1].
+        contrast: None for flat colours; else the outfit is shaded by the image's
+            low-frequency luminance at this contrast (the ``redress`` operator, see
+            :mod:`deid.operators.redressing`).
 
     Example:
         >>> fill = OutfitFill(COLORS[[0, 26]], COLORS[[26, 0]])  # black over white, white over black
@@ -68,6 +74,7 @@ class OutfitFill(Operator):
     tops: torch.Tensor
     bottoms: torch.Tensor
     opacity: float = 1.0
+    contrast: float | None = None
     name: ClassVar[str] = "outfit"
 
     def __post_init__(self) -> None:
@@ -84,7 +91,7 @@ class OutfitFill(Operator):
 
     def for_people(self, persons: torch.Tensor) -> OutfitFill:
         """The outfits of ``persons (B,)``, one row per image of the batch."""
-        return OutfitFill(self.tops[persons], self.bottoms[persons], self.opacity)
+        return OutfitFill(self.tops[persons], self.bottoms[persons], self.opacity, self.contrast)
 
     def transform(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if len(images) != len(self.tops):
@@ -93,6 +100,8 @@ class OutfitFill(Operator):
                 "for a batch of people use for_people(persons)"
             )
         canvas = outfit_canvases(self.tops, self.bottoms, (images.shape[-2], images.shape[-1])).to(images)
+        if self.contrast is not None:  # redressed: the outfit shaded like the garment it replaces
+            canvas = canvas * shading(images, mask, contrast=self.contrast, sigma=REDRESS_SIGMA, split=SPLIT)
         return torch.lerp(images, canvas, self.opacity)
 
     def colors(self, person: int) -> list[list[float]]:
@@ -149,13 +158,15 @@ def choose_outfits(
     groups: torch.Tensor,
     *,
     opacity: float = 1.0,
+    contrast: float | None = None,
     generator: torch.Generator | None = None,
 ) -> OutfitFill:
     """Draw each person's outfit at random among those that, filling the whole crop, are private.
 
     ``originals`` are the adversary's embeddings of the appearances and ``groups (A,)`` their
     persons ``0 .. P-1``; the result holds one outfit per person. A person for whom no outfit is
-    private gets the one with the lowest match rate.
+    private gets the one with the lowest match rate. ``opacity`` and ``contrast`` are the
+    fill's (see :class:`OutfitFill`).
     """
     n_people = int(groups.max()) + 1
     embeddings = _outfit_embeddings(adversary)
@@ -173,4 +184,4 @@ def choose_outfits(
     weights[none] = torch.nn.functional.one_hot(worst.T[none].argmin(1), n_outfits).float()
     choice = torch.multinomial(weights, 1, generator=generator).flatten()
     tops, bottoms = _all_pairs()
-    return OutfitFill(tops[choice], bottoms[choice], opacity)
+    return OutfitFill(tops[choice], bottoms[choice], opacity, contrast)

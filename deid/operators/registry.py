@@ -9,11 +9,12 @@ from deid.operators.filling import Fill
 from deid.operators.inpainting import Inpaint
 from deid.operators.noising import Noise
 from deid.operators.pixelation import Pixelate
+from deid.operators.redressing import Redress
 from reid_model.checks import check_choice
 
 #: Operator classes by name, as the CLI's ``--operator`` spells them.
 OPERATORS: dict[str, type[Operator]] = {
-    cls.name: cls for cls in (Blur, Pixelate, Fill, Noise, Inpaint, ColorShift)
+    cls.name: cls for cls in (Blur, Pixelate, Fill, Redress, Noise, Inpaint, ColorShift)
 }
 
 
@@ -26,6 +27,7 @@ def build_operator(name: str, strength: float = 1.0) -> Operator:
     blur          sigma = 0.2 x strength x width
     pixelate      round(3 / strength) blocks across the width (3 at 1)
     fill          mid grey at opacity = strength
+    redress       mid grey shaded at contrast = 1 - 0.6 x strength (0.4 at 1)
     noise         std = 0.5 x strength, seed 0
     inpaint       Telea, radius = 0.15 x strength x width
     color_shift   saturation = 1 - strength, hue rotated 180 x strength degrees
@@ -55,6 +57,8 @@ def _build_one(name: str, s: float) -> Operator:
         return Pixelate(block=s / 3, relative=True)
     if name == "fill":
         return Fill(color=0.5, opacity=s)
+    if name == "redress":
+        return Redress(color=0.5, contrast=1.0 - 0.6 * s)
     if name == "noise":
         return Noise(std=0.5 * s, seed=0)
     if name == "inpaint":

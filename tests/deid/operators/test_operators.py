@@ -328,3 +328,41 @@ def test_noise_operator_gives_an_image_the_same_pixels_in_any_batch():
     images, ones = torch.rand(3, 3, 8, 4), torch.ones(3, 1, 8, 4)
     op = build_operator("noise", 0.5)
     assert torch.equal(op(images, ones)[1:2], op(images[1:2], ones[1:2]))
+
+
+def test_redress_keeps_soft_shading_and_drops_colour_and_texture():
+    from deid.operators import Redress
+
+    torch.manual_seed(0)
+    rows = torch.linspace(0.2, 0.8, 64)[None, None, :, None].expand(1, 3, 64, 32).clone()  # a lit garment
+    texture = rows + 0.15 * torch.randn(1, 3, 64, 32)  # with a fine pattern on it
+    mask = torch.ones(1, 1, 64, 32)
+    out = Redress(color=(1.0, 0.0, 0.0), contrast=0.5, sigma=0.1)(texture.clamp(0, 1), mask)
+    assert torch.equal(out[:, 1:], torch.zeros_like(out[:, 1:]))  # the new colour, only
+    red = out[0, 0]
+    top = red[:32].mean(0)
+    assert bool((top[1:] >= 0).all())  # shading follows the light within each half, softly:
+    assert red[28:32].mean() > red[0:4].mean()
+    assert float(red[:32].max() - red[:32].min()) < 0.5 * float(
+        texture[0, 0, :32].max() - texture[0, 0, :32].min()
+    )
+    assert red[:, 8:24].std(1).mean() < 0.25 * texture[0, 0, :, 8:24].std(1).mean()  # the pattern is gone
+    flat = Redress(color=0.3, contrast=0.0)(texture.clamp(0, 1), mask)
+    assert torch.allclose(flat, torch.full_like(flat, 0.3))
+    with pytest.raises(ValueError, match=r"contrast must be in \[0, 1\]"):
+        Redress(contrast=1.5)
+
+
+def test_an_outfit_with_contrast_is_a_redress_in_two_colours():
+    from deid.operators.outfit import OutfitFill
+
+    images = torch.rand(2, 3, 32, 16, generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(2, 1, 32, 16)
+    tops, bottoms = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), torch.tensor([[0.0, 1.0, 0.0]] * 2)
+    flat = OutfitFill(tops, bottoms)(images, mask)
+    shaded = OutfitFill(tops, bottoms, contrast=0.5).for_people(torch.tensor([0, 1]))(images, mask)
+    assert torch.equal(flat[:, :, :16].amax((2, 3)), tops) and torch.equal(
+        flat[:, :, 16:].amax((2, 3)), bottoms
+    )
+    assert torch.equal((shaded[:, :, :16] > 0).any(-1).any(-1), tops > 0)  # each half keeps its colour
+    assert shaded[0, 0, :16].std() > 0  # shaded, not flat
