@@ -11,10 +11,9 @@ from deid.batch.inputs import BatchError
 from deid.finder.config import FINDERS, FinderConfig, named_finder
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
-from deid.loop.heads import HEADS
 
 #: The loop's settings a report has always recorded (the others only when not their default).
-_RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed")
+_RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed", "shape", "head")
 #: BatchConfig fields that do not change the outputs (a resumed run does not compare them).
 _UNSHAPING = ("progress", "batch_size", "queue_megapixels", "resume")
 
@@ -47,7 +46,6 @@ class BatchConfig:
     keep_undetected: bool = False
     uncertain: str = "conceal"
     finder: str = "default"
-    head: str = "blur"
     batch_size: int = 32
     queue_megapixels: float = 96.0
     progress: bool = True
@@ -61,7 +59,6 @@ class BatchConfig:
             ("group_by", GROUP_BY),
             ("uncertain", UNCERTAIN),
             ("finder", FINDERS),
-            ("head", HEADS),
         ):
             if getattr(self, name) not in choices:
                 raise BatchError(
@@ -94,7 +91,8 @@ class BatchConfig:
     def settings(self) -> dict[str, Any]:
         """What shapes the outputs, as the report records it (one flat mapping).
 
-        The run's fields, then the loop's operator, strength, budget, method, colors and seed,
+        The run's fields, then the loop's operator, strength, budget, method, colors, seed, shape
+        and head,
         and any other loop field set away from its default; a resumed run warns when these
         differ from the earlier run's.
         """

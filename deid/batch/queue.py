@@ -31,7 +31,6 @@ class Job:
     results: list[list[CropResult]] = field(default_factory=list)
     found: list[dict[str, Any]] | None = None  # what the finder saw of each person (not for --boxes)
     flagged: list[Box] = field(default_factory=list)  # unsure people left unchanged (--uncertain flag)
-    poses: list[torch.Tensor | None] | None = None  # keypoints per person (None: unsure) for the heads
 
     @property
     def images(self) -> list[torch.Tensor]:

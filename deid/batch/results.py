@@ -169,6 +169,18 @@ def crop_outcome(result: CropResult) -> dict[str, Any]:
         "outfit": person.outfit,
         "note": note,
         "group_reason": result.group_reason,
+        "treatment": treatment(person),
+    }
+
+
+def treatment(person: PersonResult) -> dict[str, Any]:
+    """What the loop did to a person, for their record: the mask's shape, the fraction of the
+    crop it covers (``area`` is of the person's pixels), the head, and why the loop stopped."""
+    return {
+        "area_crop": person.area_crop,
+        "shape": person.shape,
+        "head": person.head,
+        "stopped": person.stopped,
     }
 
 
@@ -196,7 +208,13 @@ def frame_outcome(
     (where the boxes came from), the boxes, the people still matched and the flagged ones.
     """
     people = [r.person for r in results]
-    area = sum(p.area * b.w * b.h for p, b in zip(people, boxes, strict=True)) / pixels
+    area = (
+        sum(
+            (p.area if p.area_crop is None else p.area_crop) * b.w * b.h
+            for p, b in zip(people, boxes, strict=True)
+        )
+        / pixels
+    )
     still = [str(i) for i, p in enumerate(people) if not p.success]
     matched = f"; the adversary still matches person {', '.join(still)}" if still else ""
     matched += flagged_note(flagged)
@@ -210,6 +228,7 @@ def frame_outcome(
         "scores_before": [p.scores_before for p in people],
         "scores_after": [p.scores_after for p in people],
         "outfit": [p.outfit for p in people],
+        "treatment": [treatment(p) for p in people],
         "note": f"{len(people)} people from {source}: {listed}" + matched,
         "boxes": [[b.x, b.y, b.w, b.h] for b in boxes],
         "flagged": [[b.x, b.y, b.w, b.h] for b in flagged],

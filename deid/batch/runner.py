@@ -182,7 +182,6 @@ class Runner:
                     detection,
                     found=found,
                     flagged=people.flagged,
-                    poses=people.poses,
                 )
             )
             return
@@ -298,8 +297,6 @@ class Runner:
                 [r.image for r in results],
                 output_format=output_format(self.outputs.target(member)),
                 check=self.check_written,
-                head=self.config.head,
-                poses=job.poses,
             )
         except ValueError as exc:
             error = f"cannot encode: {describe(exc)}"
@@ -309,7 +306,7 @@ class Runner:
             results = [r if ok else r.not_private() for r, ok in zip(results, frame.private, strict=True)]
         found = job.found
         if found is not None:
-            found = [{**seen, "head": done} for seen, done in zip(found, frame.heads, strict=True)]
+            found = [{**seen, "head": r.person.head} for seen, r in zip(found, results, strict=True)]
         written = self.outputs.write(member, frame.image, job.key, "frame", frame.encoded)
         if written is None:
             return

@@ -14,6 +14,7 @@ from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
 from deid.cli.options import field_help, finder_option
+from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
 from deid.loop.heads import HEADS
@@ -170,9 +171,15 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "--head",
     type=click.Choice(HEADS),
     default="blur",
-    help="What is done to the head of every person the finder places in a frame (from the pose's "
-    "keypoints; a face identifies a person to any viewer): blur, pixelate, fill, or keep.",
+    help=field_help(ConcealConfig, "head"),
 )
+@click.option(
+    "--shape",
+    type=click.Choice(SHAPES),
+    default=_LOOP["shape"],
+    help=field_help(ConcealConfig, "shape"),
+)
+@click.option("--margin", type=float, default=_LOOP["margin"], help=field_help(ConcealConfig, "margin"))
 @click.option(
     "--uncertain",
     type=click.Choice(UNCERTAIN),

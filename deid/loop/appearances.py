@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from deid.adversary import Adversary, PrivacyCheck
+from deid.loop.bodies import Body
+from deid.loop.heads import conceal_head
 from deid.operators.base import Operator
 from reid_model.io import as_written, quantize
 
@@ -20,6 +22,12 @@ class People:
     (``".png"``, ``".jpg"``, ...; default ``".png"``). Rendered appearances are rounded to uint8
     and the adversary sees them as encoded in that format and decoded again: every check of the
     loop is taken on the image as it will be written.
+
+    ``bodies`` (one per appearance, in order) shape what is concealed: with ``margin`` set, a
+    person's mask is cut to their silhouette widened by ``margin`` of the crop's width, and
+    nothing outside it changes; with ``margin=None`` (or no bodies) the mask covers the crop.
+    ``head`` (``"blur"``, ``"pixelate"``, ``"fill"``; ``"keep"`` by default) is then done to
+    every appearance's head, which the adversary sees concealed as it will be written.
     """
 
     def __init__(
@@ -27,10 +35,21 @@ class People:
         people: Sequence[Sequence[torch.Tensor]],
         adversary: Adversary,
         formats: Sequence[Sequence[str]] | None = None,
+        bodies: Sequence[Body] | None = None,
+        *,
+        margin: float | None = None,
+        head: str = "keep",
     ) -> None:
         self.size = adversary.input_size
         self._views = adversary.views
         self.images = [img for person in people for img in person]
+        if bodies is not None and len(bodies) != len(self.images):
+            raise ValueError(
+                f"bodies must give one body per appearance ({len(self.images)}), got {len(bodies)}"
+            )
+        self.bodies = list(bodies) if bodies is not None else None
+        self.margin = margin
+        self.head = head
         if formats is None:
             formats = [[".png"] * len(person) for person in people]
         if len(formats) != len(people) or any(
@@ -53,7 +72,31 @@ class People:
             size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx]))
             for size, idx in by_size.items()
         }
+        self.regions = {size: self._regions(idx) for size, idx in by_size.items()}
         self.model_inputs = self._views(self.images)
+
+    def _regions(self, idx: list[int]) -> torch.Tensor | None:
+        """``(B, 1, H, W)`` what may change in appearances ``idx`` (of one size), or None: all."""
+        if self.bodies is None or self.margin is None:
+            return None
+        return torch.stack([self.bodies[i].region(self.margin) for i in idx]).to(self.images[idx[0]])
+
+    def areas(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per appearance ``(A,)``, the fraction of the person's pixels and of the crop that each
+        person's mask ``(P, 1, h, w)`` (at :attr:`size`) conceals, cut to the body as rendered;
+        without bodies the person is the whole crop."""
+        person, crop = torch.zeros(len(self.images)), torch.zeros(len(self.images))
+        for size, (idx, _) in self.by_size.items():
+            mask = F.interpolate(masks[self.groups[idx]].float(), size=size, mode="nearest")
+            regions = self.regions[size]
+            changed = mask if regions is None else mask * regions
+            if self.bodies is None:
+                silhouettes = torch.ones_like(mask)
+            else:
+                silhouettes = torch.stack([self.bodies[i].silhouette for i in idx.tolist()])[:, None].float()
+            person[idx] = (changed * silhouettes).sum((1, 2, 3)) / silhouettes.sum((1, 2, 3)).clamp(min=1)
+            crop[idx] = changed.mean((1, 2, 3))
+        return person, crop
 
     def written(self, index: int, image: torch.Tensor) -> tuple[bytes, torch.Tensor]:
         """Appearance ``index`` as it is written: its file's bytes and the image decoded from them."""
@@ -85,11 +128,18 @@ class People:
             mask = masks[self.groups[idx]]
             if size != self.size:
                 mask = F.interpolate(mask, size=size, mode="nearest")
-            concealed = operator.for_people(self.groups[idx])(batch, mask.to(batch))
+            mask = mask.to(batch)
+            regions = self.regions[size]
+            if regions is not None:
+                mask = mask * regions[keep]
+            concealed = operator.for_people(self.groups[idx])(batch, mask)
             for j, i in enumerate(idx.tolist()):
-                changed = concealed[j] != batch[j]  # pixels left alone stay bit-exact
-                out[i] = torch.where(changed, quantize(concealed[j]).to(concealed), concealed[j])
-                seen[i] = self.written(i, concealed[j])[1].to(concealed)
+                image = concealed[j]
+                if self.head != "keep" and self.bodies is not None:
+                    image = conceal_head(image, self.bodies[i].head(), self.head)
+                changed = image != batch[j]  # pixels left alone stay bit-exact
+                out[i] = torch.where(changed, quantize(image).to(image), image)
+                seen[i] = self.written(i, image)[1].to(image)
         return out, self._views([img for img in seen if img is not None])
 
 

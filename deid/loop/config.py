@@ -6,8 +6,13 @@ import math
 from dataclasses import dataclass
 
 from attribution import METHODS
+from deid.loop.bodies import SHAPES
+from deid.loop.heads import HEADS
 from deid.operators.registry import OPERATORS, build_operator
 from reid_model.checks import check_choice
+
+#: Operators that wear each person's drawn outfit with ``colors="outfit"``.
+OUTFIT_OPERATORS = ("fill", "redress")
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class ConcealConfig:
             operator: ``"auto"`` tries grey, black and white fills and colour-shifted noise and
             keeps the first that defeats the adversary (else the one matched least); an
             operator name tries that one.
-        colors: the fill's colours when ``operator`` is ``"fill"``: ``"outfit"`` gives each
+        colors: the colours when ``operator`` is ``"fill"`` or ``"redress"``: ``"outfit"`` gives each
             person a two-tone outfit (top and bottom colour) drawn at random among those that
             defeat the adversary on the whole crop (see :mod:`deid.operators.outfit`); ``"fixed"`` fills
             everyone with mid grey. A fill that tells nothing about the person leaves about half
@@ -53,6 +58,18 @@ class ConcealConfig:
             the fallback under the chance-level target.
         seed: seeds the outfit draw for a reproducible run; None draws from the operating
             system's entropy, so nobody can replay the draw.
+        shape: ``"body"``: the mask is cut to the person's silhouette (from the pose model on
+            the crop) widened by ``margin``, so the background is never changed; a person the
+            adversary still matches after the body-shaped loop and its fallback is concealed
+            again with ``"box"`` shape (the whole crop), privacy first, and the result says so.
+            ``"body-only"``: the same without the box, so the form is always kept and a person
+            still matched is reported not private. ``"box"``: the mask covers the crop.
+        margin: how far beyond the silhouette the body-shaped mask reaches, as a fraction of
+            the crop's width.
+        head: what is done to every appearance's head (from its keypoints, or the crop's top
+            band without a pose), inside the loop so the adversary judges it: ``"blur"``,
+            ``"pixelate"``, ``"fill"`` (the head's mean colour) or ``"keep"``. A face
+            identifies a person to any viewer whatever the adversary says.
     """
 
     operator: str = "fill"
@@ -67,12 +84,19 @@ class ConcealConfig:
     fallback_operator: str = "auto"
     colors: str = "outfit"
     seed: int | None = None
+    shape: str = "body"
+    margin: float = 0.05
+    head: str = "blur"
 
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength
         check_choice("fallback_operator", self.fallback_operator, {"auto", *OPERATORS})
         check_choice("method", self.method, METHODS)
         check_choice("colors", self.colors, {"outfit", "fixed"})
+        check_choice("shape", self.shape, SHAPES)
+        check_choice("head", self.head, HEADS)
+        if not 0.0 <= self.margin <= 1.0:
+            raise ValueError(f"margin must be a fraction of the crop's width in [0, 1], got {self.margin}")
         if self.budget < 0:
             raise ValueError(f"budget must be >= 0, got {self.budget}")
         if self.first_cells < 1:

@@ -18,7 +18,6 @@ from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
-from deid.loop.heads import HEADS, conceal_heads
 from deid.loop.results import FrameResult, PersonResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
@@ -53,14 +52,6 @@ class FramePeople:
     found: list[Person] | None
     flagged: list[Box] = field(default_factory=list)
 
-    @property
-    def poses(self) -> list[torch.Tensor | None] | None:
-        """Per person the finder saw, their keypoints (None when it was unsure); None for given
-        boxes."""
-        if self.found is None:
-            return None
-        return [None if p.uncertain else p.keypoints for p in self.found]
-
 
 @dataclass(frozen=True)
 class WrittenFrame:
@@ -71,14 +62,11 @@ class WrittenFrame:
         encoded: the bytes of its output file, on which ``private`` was judged.
         private: per person, whether the adversary finds them private as re-cut from the
             frame decoded from ``encoded``; None when no check was given.
-        heads: per person the finder saw, what was done to their head (see
-            :func:`deid.loop.heads.conceal_heads`); empty when the boxes were given.
     """
 
     image: torch.Tensor
     encoded: bytes
     private: list[bool] | None
-    heads: list[str] = field(default_factory=list)
 
 
 def plan_frame(
@@ -124,34 +112,23 @@ def paste_people(
     *,
     output_format: str,
     check: WrittenCheck | None,
-    head: str = "blur",
-    poses: Sequence[torch.Tensor | None] | None = None,
 ) -> WrittenFrame:
-    """Paste each person's concealed crop back into ``image``, conceal their heads, and judge
-    them as written.
+    """Paste each person's concealed crop back into ``image`` and judge them as written.
 
-    ``head`` (``"blur"``, ``"pixelate"``, ``"fill"`` or ``"keep"``) is done to the head of every
-    person whose pose is known (``poses``, by default ``people.poses``; see
-    :func:`deid.loop.heads.conceal_heads`): a face identifies a person to any viewer, whatever
-    the adversary says. The frame is encoded in ``output_format`` and decoded again; each
-    person is cut from that decoded frame at their box and checked against their own original
-    crop: a neighbour's concealment pasted over an overlapping box, the head treatment, or the
-    frame's encoding can change the verdict.
+    The frame is encoded in ``output_format`` and decoded again; each person is cut from that
+    decoded frame at their box and checked against their own original crop: a neighbour's
+    concealment pasted over an overlapping box, or the frame's encoding, can change the verdict.
 
     Raises:
         ValueError: the frame cannot be encoded in ``output_format``.
     """
     pasted = paste_crops(image, list(concealed), people.boxes)
-    heads: list[str] = []
-    poses = people.poses if poses is None else poses
-    if poses is not None:
-        pasted, heads = conceal_heads(pasted, poses, people.boxes, head)
     data, back = as_written(pasted, output_format)
     private = None
     if check is not None:
         recut, _ = crop_boxes(back, people.boxes)
         private = check(people.crops, recut)
-    return WrittenFrame(pasted, data, private, heads)
+    return WrittenFrame(pasted, data, private)
 
 
 def recut_checker(adversary: Adversary) -> WrittenCheck:
@@ -176,7 +153,6 @@ def conceal(
     max_match_rate: float | None = None,
     uncertain: str = "conceal",
     finder: FinderConfig | None = None,
-    head: str = "blur",
     **options: Any,
 ) -> torch.Tensor | FrameResult:
     """Conceal the person in a crop, or every detected person in a full frame.
@@ -205,8 +181,6 @@ def conceal(
             left unchanged and listed in ``FrameResult.flagged`` (``"flag"``: the frame is then
             not private).
         finder: the person finder's settings for a frame (see :func:`plan_frame`).
-        head: what is done to the head of each person found in a frame: ``"blur"``,
-            ``"pixelate"``, ``"fill"`` or ``"keep"`` (see :func:`paste_people`).
 
     Example:
         >>> concealed = deid.conceal("examples/images/cam_a/001_45.bmp")  # doctest: +SKIP
@@ -218,7 +192,6 @@ def conceal(
     if isinstance(image, str | os.PathLike):
         image = read_image(image)
     check_images(image, "image", batched=False)
-    check_choice("head", head, HEADS)
     config = replace(config or ConcealConfig(), **options)
     adversary = resolve_adversary(adversary, device=device, top_k=top_k, max_match_rate=max_match_rate)
     if is_person_crop(image):
@@ -247,7 +220,6 @@ def conceal(
             [r.images[0] for r in results],
             output_format=output_format,
             check=recut_checker(adversary),
-            head=head,
         )
         frame = FrameResult(
             written.image,
@@ -255,7 +227,7 @@ def conceal(
             people.boxes,
             True,
             flagged=people.flagged,
-            heads=written.heads,
+            heads=[r.head or "keep" for r in results],
         )
     return frame if details else frame.image
 

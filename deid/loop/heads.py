@@ -1,29 +1,30 @@
-"""The head of every person found in a frame, concealed from the pose's keypoints.
+"""Every person's head, concealed from the pose's keypoints, inside the conceal loop.
 
 A face identifies a person to any viewer whatever the adversary says (its 48x128 input cannot
-judge a face), so on frames the head of each person the finder placed is blurred, pixelated or
-filled by default, after the person's own concealment and before the frame is judged as written.
-The head is an ellipse around the face keypoints (nose, eyes, ears, mouth; the model places them
-from behind too), sized by the spread of those points and the shoulders' width.
+judge a face), so the loop blurs, pixelates or fills the head of every appearance by default,
+and the adversary judges the appearance with its head concealed. The head is an ellipse around
+the face keypoints (nose, eyes, ears, mouth; the model places them from behind too), sized by
+the spread of those points and the shoulders' width; an appearance without a pose gets the
+ellipse of the crop's top band (where a person crop's head is).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
-from deid.boxes import Box
+from attribution import BODY_BANDS
 from deid.operators.blurring import blur
 from deid.operators.filling import fill
 from deid.operators.pixelation import pixelate
 from reid_model.checks import check_choice
 
-#: What :func:`conceal_heads` may do to a head; ``keep`` leaves it.
+#: What :func:`conceal_head` may do to a head; ``keep`` leaves it.
 HEADS = ("blur", "pixelate", "fill", "keep")
 
+Ellipse = tuple[float, float, float, float]
 
-def head_ellipse(keypoints: torch.Tensor) -> tuple[float, float, float, float]:
+
+def head_ellipse(keypoints: torch.Tensor) -> Ellipse:
     """The head ``(cx, cy, rx, ry)`` in pixels from 33 keypoints ``(33, 2|3)``: an upright ellipse
     around the face points and above them (hair, a cap), at least 0.6 shoulder widths and 0.6
     torso lengths across (the points drift in a crowd), 1.4x as tall as wide."""
@@ -37,54 +38,50 @@ def head_ellipse(keypoints: torch.Tensor) -> tuple[float, float, float, float]:
     return cx, cy - 0.3 * rx, rx, 1.4 * rx
 
 
-def conceal_heads(
-    image: torch.Tensor, poses: Sequence[torch.Tensor | None], boxes: Sequence[Box], how: str
-) -> tuple[torch.Tensor, list[str]]:
-    """``image (3, H, W)`` with the head of each person whose pose is known concealed.
+def band_ellipse(height: int, width: int) -> Ellipse:
+    """The head of a person crop without a pose: the ellipse filling the crop's head band
+    (:data:`attribution.BODY_BANDS`), a little wider than the band is tall."""
+    top, bottom = BODY_BANDS["head"]
+    ry = (bottom - top) * height / 2
+    return width / 2, (top + bottom) * height / 2, max(0.35 * width, 3.0), max(ry, 3.0)
 
-    Args:
-        image: the frame (float RGB in [0, 1]), after the people were concealed.
-        poses: per person, 33 keypoints ``(33, 2|3)`` in frame pixels, or None for a person the
-            finder was unsure of (concealed by box: left as it is).
-        boxes: per person, their box: the head is concealed within it (the box is what the
-            report says was changed; the finder's box holds the silhouette, head included).
-        how: ``"blur"``, ``"pixelate"``, ``"fill"`` (the head's mean colour) or ``"keep"``.
 
-    Returns:
-        The frame (a new tensor), and per person what was done to their head: ``how``,
-        ``"box"`` (uncertain: their whole box is concealed), ``"keep"`` or ``"outside"`` (the head
-        lies outside their box).
+def ellipse_mask(height: int, width: int, ellipse: Ellipse) -> torch.Tensor:
+    """``(H, W)`` bool, the pixels inside ``ellipse``."""
+    cx, cy, rx, ry = ellipse
+    ys = torch.arange(height, dtype=torch.float64)[:, None]
+    xs = torch.arange(width, dtype=torch.float64)[None, :]
+    return ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0
+
+
+def conceal_head(image: torch.Tensor, ellipse: Ellipse, how: str) -> torch.Tensor:
+    """``image (3, H, W)`` (a new tensor) with the pixels inside ``ellipse`` blurred, pixelated or
+    filled with their mean colour (``how``); ``"keep"`` returns a copy. Sizes follow the head's
+    width, so a head is as unreadable at any resolution.
 
     Example:
-        >>> out, done = conceal_heads(frame, [p.keypoints for p in find_people(frame)], "blur")  # doctest: +SKIP
+        >>> crop = torch.rand(3, 128, 48)
+        >>> out = conceal_head(crop, band_ellipse(128, 48), "fill")
+        >>> bool((out[:, 100:] == crop[:, 100:]).all())
+        True
     """
     check_choice("head", how, HEADS)
-    height, width = image.shape[-2:]
     out = image.clone()
-    done = []
-    for keypoints, box in zip(poses, boxes, strict=True):
-        if keypoints is None:
-            done.append("box")
-            continue
-        if how == "keep":
-            done.append("keep")
-            continue
-        cx, cy, rx, ry = head_ellipse(keypoints)
-        x0, x1 = max(0, box.x, int(cx - rx)), min(width, box.x + box.w, int(cx + rx) + 1)
-        y0, y1 = max(0, box.y, int(cy - ry)), min(height, box.y + box.h, int(cy + ry) + 1)
-        if x1 <= x0 or y1 <= y0:
-            done.append("outside")
-            continue
-        ys = torch.arange(y0, y1, dtype=torch.float64)[:, None]
-        xs = torch.arange(x0, x1, dtype=torch.float64)[None, :]
-        inside = (((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0).to(image.dtype)[None, None]
-        patch = out[None, :, y0:y1, x0:x1]
-        if how == "blur":
-            concealed = blur(patch, inside, sigma=max(1.0, rx / 2))
-        elif how == "pixelate":
-            concealed = pixelate(patch, inside, block=max(2, round(rx / 2)))
-        else:
-            concealed = fill(patch, inside, color="mean")
-        out[:, y0:y1, x0:x1] = concealed[0]
-        done.append(how)
-    return out, done
+    if how == "keep":
+        return out
+    height, width = image.shape[-2:]
+    cx, cy, rx, ry = ellipse
+    x0, x1 = max(0, int(cx - rx)), min(width, int(cx + rx) + 1)
+    y0, y1 = max(0, int(cy - ry)), min(height, int(cy + ry) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    inside = ellipse_mask(height, width, ellipse)[y0:y1, x0:x1].to(image.dtype)[None, None]
+    patch = out[None, :, y0:y1, x0:x1]
+    if how == "blur":
+        concealed = blur(patch, inside, sigma=max(1.0, rx / 2))
+    elif how == "pixelate":
+        concealed = pixelate(patch, inside, block=max(2, round(rx / 2)))
+    else:
+        concealed = fill(patch, inside, color="mean")
+    out[:, y0:y1, x0:x1] = concealed[0]
+    return out

@@ -21,13 +21,19 @@ class PersonResult:
         fallback: whether the budget ran out and the whole crop was concealed.
         fallback_operator: the operator used on the whole crop by the fallback, or None.
         outfit: ``[top, bottom]`` RGB fill colours when the loop filled with an outfit, or None.
-        area: fraction of the crop concealed.
+        area: fraction of the person's pixels concealed (of the crop when no pose was found),
+            mean over appearances; ``area_crop`` beside it is the fraction of the crop.
         scores_before, scores_after: the adversary's worst-case ``match_rate`` (fraction of
             triplets where C holds) and best ``rank`` of a true original, before and after.
         attributions: ``(N, 1, 128, 48)`` the first step's attributions (for heatmaps).
         encoded: per appearance, the bytes of its output file (in the format it was concealed
             for) on which the final check was taken; ``images`` are these files' pixels before
             encoding, rounded to uint8 levels.
+        shape: ``"body"`` (the mask was cut to the silhouette), ``"box"`` (the whole crop), or
+            None from a concealer that is not the loop.
+        head: what was done to the head (``"blur"``, ...); with ``" (top band)"`` when the pose
+            model found no pose and the crop's top band was taken for the head.
+        stopped: why the loop stopped, in words.
     """
 
     images: list[torch.Tensor]
@@ -42,6 +48,10 @@ class PersonResult:
     attributions: torch.Tensor | None = field(default=None, repr=False)
     outfit: list[list[float]] | None = None
     encoded: list[bytes] | None = field(default=None, repr=False)
+    area_crop: float | None = None
+    shape: str | None = None
+    head: str | None = None
+    stopped: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The JSON-friendly fields (no tensors)."""
@@ -52,6 +62,10 @@ class PersonResult:
             "fallback_operator": self.fallback_operator,
             "outfit": self.outfit,
             "area": self.area,
+            "area_crop": self.area_crop,
+            "shape": self.shape,
+            "head": self.head,
+            "stopped": self.stopped,
             "scores_before": self.scores_before,
             "scores_after": self.scores_after,
         }

@@ -24,7 +24,8 @@ import torch
 from attribution import grid_regions
 from deid.adversary import Adversary, PrivacyCheck, resolve_adversary
 from deid.loop.appearances import People
-from deid.loop.config import ConcealConfig
+from deid.loop.bodies import Body, find_bodies
+from deid.loop.config import OUTFIT_OPERATORS, ConcealConfig
 from deid.loop.evidence import Evidence
 from deid.loop.fallback import conceal_whole_crops, fallback_operators
 from deid.loop.results import PersonResult
@@ -32,6 +33,7 @@ from deid.loop.state import Concealment, Problem, SearchState
 from deid.loop.steps import check_people, refine
 from deid.operators.base import Operator
 from deid.operators.outfit import OutfitFill, choose_outfits
+from deid.operators.redressing import Redress
 from deid.operators.registry import build_operator
 from reid_model.checks import check_images
 
@@ -72,7 +74,50 @@ def conceal_people(
     config = config or ConcealConfig()
     adversary = resolve_adversary(adversary, device=device, top_k=top_k, max_match_rate=max_match_rate)
     _check_values(people)
-    problem, outfits = _problem(people, adversary, config, formats)
+    if formats is None:
+        formats = [[".png"] * len(person) for person in people]
+    bodies = None
+    if config.shape == "body" or config.head != "keep":
+        found = iter(find_bodies([image for person in people for image in person]))
+        bodies = [[next(found) for _ in person] for person in people]
+    margin = None if config.shape == "box" else config.margin
+    results = _conceal(people, bodies, margin, config, adversary, formats, keep_attributions)
+    if config.shape != "body":
+        return results
+    # privacy first: whoever the body-shaped concealment leaves matched is concealed by box
+    redo = [p for p, r in enumerate(results) if not r.success and r.shape == "body"]
+    if redo:
+        again = _conceal(
+            [people[p] for p in redo],
+            None if bodies is None else [bodies[p] for p in redo],
+            None,
+            config,
+            adversary,
+            [formats[p] for p in redo],
+            keep_attributions,
+        )
+        for p, result in zip(redo, again, strict=True):
+            rate = results[p].scores_after["match_rate"]
+            result.stopped = (
+                f"the body-shaped concealment left them matched (match rate {rate:.2f}), so the "
+                f"whole crop was concealed: {result.stopped}"
+            )
+            results[p] = result
+    return results
+
+
+def _conceal(
+    people: Sequence[Sequence[torch.Tensor]],
+    bodies: Sequence[Sequence[Body]] | None,
+    margin: float | None,
+    config: ConcealConfig,
+    adversary: Adversary,
+    formats: Sequence[Sequence[str]],
+    keep_attributions: bool,
+) -> list[PersonResult]:
+    """The loop on ``people``: cut to their ``bodies`` widened by ``margin`` (None: the crop)."""
+    flat = None if bodies is None else [body for person in bodies for body in person]
+    problem, outfits = _problem(people, adversary, config, formats, flat, margin)
     before = problem.check(problem.originals)
     state, attributions = search_masks(problem, config, before, keep_attributions=keep_attributions)
     concealment, encoded, after, outfits = _finish(problem, config, state, outfits)
@@ -126,17 +171,26 @@ def search_masks(
 
 
 def _check_values(people: Sequence[Sequence[torch.Tensor]]) -> None:
-    """Values here; :class:`People` reports the wrong types and shapes."""
+    """Every appearance a float ``(3, H, W)`` tensor with values in [0, 1]."""
     if not people or any(len(person) == 0 for person in people):
         raise ValueError("people must be a non-empty list of non-empty lists of appearances")
     for p, person in enumerate(people):
         for a, appearance in enumerate(person):
             if (
-                isinstance(appearance, torch.Tensor)
-                and appearance.ndim == 3
-                and appearance.is_floating_point()
+                not isinstance(appearance, torch.Tensor)
+                or appearance.ndim != 3
+                or appearance.shape[0] != 3
+                or not appearance.is_floating_point()
             ):
-                check_images(appearance, f"people[{p}][{a}]", batched=False)
+                got = (
+                    f"{tuple(appearance.shape)} {appearance.dtype}"
+                    if isinstance(appearance, torch.Tensor)
+                    else type(appearance).__name__
+                )
+                raise ValueError(
+                    f"each appearance must be a float tensor (3, H, W), got {got} at people[{p}][{a}]"
+                )
+            check_images(appearance, f"people[{p}][{a}]", batched=False)
 
 
 def _problem(
@@ -144,14 +198,21 @@ def _problem(
     adversary: Adversary,
     config: ConcealConfig,
     formats: Sequence[Sequence[str]] | None,
+    bodies: Sequence[Body] | None = None,
+    margin: float | None = None,
 ) -> tuple[Problem, OutfitFill | None]:
     """The loop's fixed inputs; with ``colors="outfit"`` its fill is each person's drawn outfit."""
-    batch = People(people, adversary, formats)
+    batch = People(people, adversary, formats, bodies, margin=margin, head=config.head)
     originals = tuple(adversary.embed(batch.model_inputs))
     outfits = None
-    if config.operator == "fill" and config.colors == "outfit":
-        outfits = _draw_outfits(config, adversary, originals, batch.groups, opacity=config.strength)
-    operator = outfits if outfits is not None else build_operator(config.operator, config.strength)
+    operator = build_operator(config.operator, config.strength)
+    if config.operator in OUTFIT_OPERATORS and config.colors == "outfit":
+        opacity = config.strength if config.operator == "fill" else 1.0
+        contrast = operator.contrast if isinstance(operator, Redress) else None
+        outfits = _draw_outfits(
+            config, adversary, originals, batch.groups, opacity=opacity, contrast=contrast
+        )
+        operator = outfits
     cells = grid_regions(*adversary.input_size, rows=config.grid[0], cols=config.grid[1])
     return Problem(batch, adversary, operator, originals, cells), outfits
 
@@ -163,11 +224,14 @@ def _draw_outfits(
     groups: torch.Tensor,
     *,
     opacity: float = 1.0,
+    contrast: float | None = None,
 ) -> OutfitFill:
     """Each person's outfit, drawn with the configured seed (or fresh entropy)."""
     seed = secrets.randbits(63) if config.seed is None else config.seed
     generator = torch.Generator().manual_seed(seed)
-    return choose_outfits(adversary, list(originals), groups, opacity=opacity, generator=generator)
+    return choose_outfits(
+        adversary, list(originals), groups, opacity=opacity, contrast=contrast, generator=generator
+    )
 
 
 def _finish(
@@ -236,29 +300,62 @@ def _results(
     """One result per person, from the verdicts ``checks`` before and after (on ``encoded``)."""
     before, after = checks
     private = problem.private(after)
+    person_area, crop_area = problem.people.areas(concealment.masks)
     results = []
     for p in range(problem.n_people):
         idx = torch.nonzero(problem.groups == p).flatten()
         images = [concealment.images[i] for i in idx.tolist()]
         if any(image is None for image in images):
             raise RuntimeError(f"person {p} has an appearance that was never rendered")
+        shape, head = _shape_and_head(problem.people, idx.tolist())
+        fallback = bool(concealment.fallback[p])
         results.append(
             PersonResult(
                 images=[image for image in images if image is not None],
                 mask=concealment.masks[p],
                 steps=int(state.steps[p]),
                 success=bool(private[p]),
-                fallback=bool(concealment.fallback[p]),
+                fallback=fallback,
                 fallback_operator=concealment.treatments[p],
-                area=float(concealment.masks[p].mean()),
+                area=float(person_area[idx].mean()),
                 scores_before=_scores(before, idx),
                 scores_after=_scores(after, idx),
                 attributions=attributions[idx] if attributions is not None else None,
                 outfit=outfits[p],
                 encoded=[encoded[i] for i in idx.tolist()],
+                area_crop=float(crop_area[idx].mean()),
+                shape=shape,
+                head=head,
+                stopped=_stopped(
+                    int(state.steps[p]), fallback, concealment.treatments[p], bool(private[p]), shape
+                ),
             )
         )
     return results
+
+
+def _shape_and_head(people: People, appearances: list[int]) -> tuple[str, str]:
+    """How a person's mask was shaped (``"body"`` when cut to a pose's silhouette) and what was
+    done to their head (``" (top band)"`` added when some appearance had no pose)."""
+    bodies = people.bodies
+    posed = bodies is not None and any(bodies[i].posed for i in appearances)
+    banded = bodies is not None and not all(bodies[i].posed for i in appearances)
+    shape = "body" if people.margin is not None and posed else "box"
+    head = people.head + (" (top band)" if banded and people.head != "keep" else "")
+    return shape, head
+
+
+def _stopped(steps: int, fallback: bool, treatment: str | None, private: bool, shape: str) -> str:
+    """Why the loop stopped for a person, in words."""
+    where = "body" if shape == "body" else "crop"
+    if fallback:
+        verdict = "private" if private else "STILL MATCHED"
+        return f"the step budget ran out: the whole {where} was concealed ({treatment}); {verdict}"
+    if not private:
+        return f"matched by the adversary after {steps} steps, as written"
+    if steps == 0:
+        return "private from the start (the head alone concealed)"
+    return f"private after {steps} steps"
 
 
 def conceal_person(

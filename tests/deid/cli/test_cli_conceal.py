@@ -236,7 +236,7 @@ def test_seeded_outfit_runs_are_reproducible(tmp_path):
 _SETTINGS = {
     "inputs", "output", "operator", "strength", "group_by", "heatmaps", "device", "report", "boxes",
     "weights", "top_k", "budget", "method", "colors", "seed", "keep_undetected", "uncertain",
-    "finder", "masks", "head",
+    "finder", "masks", "head", "shape",
 }  # fmt: skip
 
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from deid import Adversary, ConcealConfig, conceal_people, conceal_person
+from deid.loop.heads import band_ellipse
 from reid_model import embed, load_images, resize, select
 from tests.conftest import TinyEmbedder
 
@@ -36,7 +37,7 @@ def test_budget_is_honoured_and_fallback_says_so(tiny_embedder):
 def test_one_mask_for_all_appearances_at_their_sizes(tiny_embedder):
     adversary = _adversary(tiny_embedder, top_k=3)
     person = _person(1)
-    result = conceal_person(person, adversary=adversary, budget=3, operator="fill")
+    result = conceal_person(person, adversary=adversary, budget=3, operator="fill", shape="box", head="keep")
     assert [img.shape for img in result.images] == [p.shape for p in person]
     assert result.mask.shape == (1, 128, 48)
     up = torch.nn.functional.interpolate(result.mask[None], size=(256, 96), mode="nearest")[0]
@@ -52,10 +53,19 @@ def test_lenient_target_stops_at_once_and_changes_nothing(tiny_embedder):
     own = embed(tiny_embedder, torch.stack([resize(p[None], (128, 48))[0] for p in person]))
     gallery = torch.cat([_adversary(tiny_embedder).galleries[0], own])
     adversary = Adversary([tiny_embedder], [gallery], max_match_rate=0.99, top_k=0)
-    result = conceal_person(person, adversary=adversary)
+    result = conceal_person(person, adversary=adversary, head="keep")
     assert result.scores_before["match_rate"] <= 0.99  # the target already holds on the originals
     assert result.steps == 0 and result.area == 0.0 and result.success
     assert all(torch.equal(a, b) for a, b in zip(result.images, person, strict=True))
+    # by default the head is concealed all the same: here, without a pose, the crop's top band
+    headed = conceal_person(person, adversary=adversary)
+    assert (
+        headed.steps == 0 and headed.head == "blur (top band)" and headed.stopped.startswith("private from")
+    )
+    for image, original in zip(headed.images, person, strict=True):
+        changed = (image != original).any(0)
+        cx, cy, _, ry = band_ellipse(*original.shape[-2:])
+        assert bool(changed[round(cy), round(cx)]) and not bool(changed[round(cy + ry) + 1 :].any())
 
 
 def test_success_is_what_the_adversary_sees(tiny_embedder):
@@ -119,7 +129,16 @@ def test_masks_live_at_the_adversarys_input_size(operator):
     model = _WideEmbedder()
     adversary = _adversary(model, top_k=2)
     person = _person(5, sizes=((256, 96), (128, 48)))
-    result = conceal_person(person, adversary=adversary, operator=operator, budget=3, first_cells=8, seed=0)
+    result = conceal_person(
+        person,
+        adversary=adversary,
+        operator=operator,
+        budget=3,
+        first_cells=8,
+        seed=0,
+        shape="box",
+        head="keep",
+    )
     assert result.mask.shape == (1, 256, 96)
     down = torch.nn.functional.interpolate(result.mask[None], size=(128, 48), mode="nearest")[0]
     changed_full = (result.images[0] != person[0]).any(0)
@@ -183,3 +202,43 @@ def test_reported_scores_are_those_of_the_returned_images(viper_root, operator, 
         assert bool(check.private.all()) == result.success
         assert float(check.match_rate.max()) == pytest.approx(result.scores_after["match_rate"])
         assert float(check.rank.min()) == result.scores_after["rank"]
+
+
+def test_a_body_shaped_mask_changes_the_person_and_their_head_only(viper_root, tiny_embedder):
+    """On real VIPeR crops: outside the silhouette (widened by the margin) and the head, no pixel
+    changes; the result says how the mask was shaped and what the head got."""
+    from deid.loop.bodies import find_bodies
+
+    paths = [viper_root / "cam_a" / name for name in ("000_45.bmp", "001_45.bmp", "003_0.bmp")]
+    crops = list(load_images(paths))
+    bodies = find_bodies(crops)
+    assert all(body.posed for body in bodies)
+    results = conceal_people(
+        [[c] for c in crops],
+        adversary=_adversary(tiny_embedder, top_k=2),
+        config=ConcealConfig(shape="body-only", seed=0),
+    )
+    for crop, body, result in zip(crops, bodies, results, strict=True):
+        assert result.shape == "body" and result.head == "blur"
+        changed = (result.images[0] != crop).any(0)
+        region = body.region(ConcealConfig().margin)[0] > 0
+        cx, cy, rx, ry = body.head()
+        yy, xx = torch.meshgrid(torch.arange(128.0), torch.arange(48.0), indexing="ij")
+        head = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+        assert not bool(changed[~(region | head)].any())
+        assert bool(changed[head].float().mean() > 0.5)  # the head is concealed
+        assert 0.0 <= result.area_crop <= 1.0 and 0.0 <= result.area <= 1.0
+
+
+def test_box_shape_is_what_a_matched_body_falls_back_to(viper_root, tiny_embedder):
+    """``shape="body"`` conceals by box whoever the body-shaped loop leaves matched, and says so."""
+    crops = list(load_images([viper_root / "cam_a" / "000_45.bmp"]))
+    adversary = _adversary(tiny_embedder, far=True)  # nobody can ever be private
+    (body_only,) = conceal_people(
+        [crops], adversary=adversary, config=ConcealConfig(shape="body-only", budget=1)
+    )
+    (escalated,) = conceal_people([crops], adversary=adversary, config=ConcealConfig(shape="body", budget=1))
+    assert body_only.shape == "body" and not body_only.success
+    assert escalated.shape == "box" and not escalated.success
+    assert escalated.stopped.startswith("the body-shaped concealment left them matched")
+    assert escalated.area_crop > body_only.area_crop
