@@ -25,6 +25,7 @@ from deid.audit.attackers import Attacker
 from deid.audit.concealers import (
     Concealer,
 )
+from deid.audit.form import Poses, form_scores, read_poses
 from deid.audit.table import COLUMNS
 from deid.audit.utility import area_concealed, person_detected, psnr, ssim
 from reid_model import Sample, Split, load_images, retrieval_scores, select
@@ -89,7 +90,11 @@ def _conceal_all(
 
 
 def _utility(
-    concealed: torch.Tensor, originals: torch.Tensor, masks: torch.Tensor, detector: bool
+    concealed: torch.Tensor,
+    originals: torch.Tensor,
+    masks: torch.Tensor,
+    detector: bool,
+    poses: Poses | None = None,
 ) -> dict[str, float]:
     def mean(values: torch.Tensor) -> float:
         values = values.double()
@@ -103,6 +108,7 @@ def _utility(
         "psnr": mean(psnr(concealed, originals).clamp(max=PSNR_CAP)),
         "psnr_untouched": mean(psnr(concealed, originals, mask=masks).clamp(max=PSNR_CAP)),
         "detected": mean(person_detected(concealed).float()) if detector else float("nan"),
+        **(form_scores(concealed, originals, poses) if poses is not None else {}),
     }
 
 
@@ -134,7 +140,8 @@ def run_audit(
         max_persons: audit only the first this many test persons (quick runs).
         adapt_persons: adaptive attackers see only the first this many training persons
             concealed (concealing and fine-tuning on all of them is the slow part of an audit).
-        detector: run OpenCV's HOG people detector on the crops (the ``detected`` columns).
+        detector: run OpenCV's HOG people detector and the pose model on the crops (the
+            ``detected`` columns and those of :func:`deid.audit.form.form_scores`).
         batch_size: persons concealed per call by concealers that take many at once.
         seed: fixes the triplets of the seed's error.
         log: optional callable taking one progress line (e.g. ``print``).
@@ -186,13 +193,14 @@ def run_audit(
         )
         before[attacker.name] = (features, scores)
     detected_before = float(person_detected(originals).float().mean()) if detector else float("nan")
+    poses = read_poses(originals) if detector else None
 
     rows = []
     for method, concealer in concealers.items():
         started = time.perf_counter()
         concealed, masks, fallbacks = _conceal_all(concealer, originals, labels, method, batch_size)
         seconds = time.perf_counter() - started
-        utility = _utility(concealed, originals, masks, detector)
+        utility = _utility(concealed, originals, masks, detector, poses)
         known = [bool(f) for f in fallbacks if f is not None]
         fallback_rate = float(np.mean(known)) if known else float("nan")
         say(f"{method}: concealed {len(originals)} crops in {seconds:.1f}s, area {utility['area']:.1%}")

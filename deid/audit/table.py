@@ -38,6 +38,12 @@ COLUMNS = (
     "psnr_untouched",
     "detected_before",
     "detected",
+    "pose_detected_before",
+    "pose_detected",
+    "pck",
+    "person_changed",
+    "background_changed",
+    "ssim_background",
     "fallback_rate",
     "conceal_seconds",
     "attack_seconds",
@@ -78,7 +84,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         f"{'method':16s} {'attacker':18s} {'r1 orig':>7s} {'-> conc':>7s} {'chance':>7s} "
         f"{'rank5':>6s} "
         f"{'mAP':>6s} {'seedErr':>7s} {'c2c r1':>7s} {'area':>6s} {'SSIM':>5s} {'SSIMu':>5s} "
-        f"{'PSNR':>5s} {'PSNRu':>5s} {'det0':>6s} {'det':>6s} {'fallbk':>6s}"
+        f"{'PSNR':>5s} {'PSNRu':>5s} {'det0':>6s} {'det':>6s} {'pose0':>6s} {'pose':>6s} "
+        f"{'PCK':>6s} {'person':>6s} {'bgChg':>6s} {'fallbk':>6s}"
     )
     lines = [header]
     for r in rows:
@@ -90,16 +97,30 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{_num(r.get('ssim'))} {_num(r.get('ssim_untouched'))} {_num(r.get('psnr'), 5, 1)} "
             f"{_num(r.get('psnr_untouched'), 5, 1)} "
             f"{_pct(r.get('detected_before'))} {_pct(r.get('detected'))} "
+            f"{_pct(r.get('pose_detected_before'))} {_pct(r.get('pose_detected'))} {_pct(r.get('pck'))} "
+            f"{_pct(r.get('person_changed'))} {_pct(r.get('background_changed'))} "
             f"{_pct(r.get('fallback_rate'))}"
         )
     return "\n".join(lines)
 
 
+def _recall(row: dict[str, Any]) -> float | None:
+    """Detection recall relative to the originals: the pose model's, else HOG's (None if neither)."""
+    for after, before in (("pose_detected", "pose_detected_before"), ("detected", "detected_before")):
+        a, b = _clean(row.get(after)), _clean(row.get(before))
+        if a is not None and b:
+            return min(1.0, a / b)
+    return None
+
+
 def plot_privacy_utility(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write the privacy-utility plot (PNG): attacker rank-1 against the area concealed.
+    """Write the privacy-utility plot (PNG): attacker rank-1 against the area concealed (left)
+    and against person-detection recall relative to the originals (right; the pose model's,
+    HOG's where it did not run).
 
     One marker per method and attacker (marker shape = attacker, colour = method), each
-    attacker's rank-1 on original queries at area 0, chance level and twice chance as lines.
+    attacker's rank-1 on original queries at area 0 (recall 100%), chance level and twice
+    chance as lines.
     """
     import matplotlib
 
@@ -111,24 +132,36 @@ def plot_privacy_utility(rows: Sequence[dict[str, Any]], path: str | os.PathLike
     attackers = list(dict.fromkeys(r["attacker"] for r in rows))
     markers = "osD^vP*Xh<>"
     colours = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(8.5, 5.0), dpi=120)
-    for a_index, attacker in enumerate(attackers):
-        marker = markers[a_index % len(markers)]
-        own = [r for r in rows if r["attacker"] == attacker]
-        ax.scatter(
-            [0.0],
-            [100 * own[0]["rank1_before"]],
-            marker=marker,
-            facecolors="none",
-            edgecolors="black",
-            s=60,
-        )
-        for r in own:
-            colour = colours(methods.index(r["method"]) % 10)
-            ax.scatter([100 * r["area"]], [100 * r["rank1"]], marker=marker, color=colour, s=50, alpha=0.85)
+    fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.0), dpi=120, sharey=True)
     chance = 100 * rows[0]["rank1_chance"] if rows else 0.0
-    ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
-    ax.axhline(2 * chance, color="grey", linestyle=":", linewidth=1)
+    panels = (
+        (axes[0], lambda r: r["area"], 0.0, "area concealed (% of the crop)"),
+        (axes[1], _recall, 1.0, "person detection on concealed crops (% of the originals' rate)"),
+    )
+    for ax, x_of, original_x, label in panels:
+        for a_index, attacker in enumerate(attackers):
+            marker = markers[a_index % len(markers)]
+            own = [r for r in rows if r["attacker"] == attacker]
+            ax.scatter(
+                [100 * original_x],
+                [100 * own[0]["rank1_before"]],
+                marker=marker,
+                facecolors="none",
+                edgecolors="black",
+                s=60,
+            )
+            for r in own:
+                x = x_of(r)
+                if x is None:
+                    continue
+                colour = colours(methods.index(r["method"]) % 10)
+                ax.scatter([100 * x], [100 * r["rank1"]], marker=marker, color=colour, s=50, alpha=0.85)
+        ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
+        ax.axhline(2 * chance, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel(label)
+        ax.set_xlim(-3, 103)
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
     handles: list[Any] = [
         plt.Line2D([], [], marker=markers[i % len(markers)], color="black", linestyle="", label=a)
         for i, a in enumerate(attackers)
@@ -147,13 +180,10 @@ def plot_privacy_utility(rows: Sequence[dict[str, Any]], path: str | os.PathLike
     handles.append(plt.Line2D([], [], color="grey", linestyle="--", label=f"chance ({chance:.1f}%)"))
     handles.append(plt.Line2D([], [], color="grey", linestyle=":", label="2 x chance"))
     handles += [Patch(color=colours(i % 10), label=m) for i, m in enumerate(methods)]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
-    ax.set_xlabel("area concealed (% of the crop)")
-    ax.set_ylabel("attacker rank-1, concealed query vs original gallery (%)")
-    ax.set_xlim(-3, 103)
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.set_title("Privacy vs utility")
+    axes[1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+    axes[0].set_ylabel("attacker rank-1, concealed query vs original gallery (%)")
+    axes[0].set_title("Privacy vs area")
+    axes[1].set_title("Privacy vs a person left (upper left is best)")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

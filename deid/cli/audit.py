@@ -21,7 +21,10 @@ from deid.audit import (
     run_audit,
     write_report,
 )
-from deid.cli.options import data_option, dataset_option, device_option, seed_option
+from deid.cli.options import data_option, dataset_option, device_option, field_help, seed_option
+from deid.loop.bodies import SHAPES
+from deid.loop.config import ConcealConfig
+from deid.loop.heads import HEADS
 from reid_model import (
     INDEPENDENT_STRIPE_WEIGHTS,
     INDEPENDENT_WEIGHTS,
@@ -30,6 +33,7 @@ from reid_model import (
     load_dataset,
 )
 
+_LOOP_SHAPE, _LOOP_HEAD = ConcealConfig.shape, ConcealConfig.head
 #: The flag each AuditSetupError's argument comes from.
 _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--split"}
 
@@ -97,7 +101,23 @@ _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--
     default=None,
     help="Audit only the first N test persons.",
 )
-@click.option("--detector/--no-detector", default=True, help="Run OpenCV's HOG people detector on the crops.")
+@click.option(
+    "--detector/--no-detector",
+    default=True,
+    help="Run OpenCV's HOG people detector and the pose model on the crops (detection, PCK, background).",
+)
+@click.option(
+    "--shape",
+    type=click.Choice(SHAPES),
+    default=_LOOP_SHAPE,
+    help="The loop's mask shape for every loop method: " + field_help(ConcealConfig, "shape"),
+)
+@click.option(
+    "--head",
+    type=click.Choice(HEADS),
+    default=_LOOP_HEAD,
+    help="What the loop methods do to each head: " + field_help(ConcealConfig, "head"),
+)
 @seed_option(help="Fixes the seed-error triplets, the loop's outfits and the fine-tuning.")
 @device_option()
 def audit_command(
@@ -113,6 +133,8 @@ def audit_command(
     finetune_persons: int | None,
     persons: int | None,
     detector: bool,
+    shape: str,
+    head: str,
     seed: int,
     device: str,
 ) -> None:
@@ -128,7 +150,7 @@ def audit_command(
             independent_weights=independent_weights,
             independent_stripe_weights=independent_stripe_weights,
         )
-        concealers = build_concealers(methods, device=device, seed=seed)
+        concealers = build_concealers(methods, device=device, seed=seed, shape=shape, head=head)
     except AuditSetupError as exc:
         raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc
     if left_out:
@@ -171,6 +193,8 @@ def audit_command(
         "independent_stripe_weights": independent_stripe_weights,
         "finetune_epochs": finetune_epochs,
         "finetune_persons": finetune_persons,
+        "loop_shape": shape,
+        "loop_head": head,
         "device": device,
         "torch_threads": torch.get_num_threads(),
         "seconds": time.perf_counter() - started,

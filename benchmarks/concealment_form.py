@@ -1,0 +1,190 @@
+"""Conceal the person, keep a person: Penn-Fudan frames concealed by each loop variant, in one run.
+
+    python -m benchmarks.concealment_form --data ../shared/data/pennfudan [--limit N] [--figure PNG]
+
+For each variant (mask shape, operator), every frame goes through ``deid.conceal`` (the person
+finder, the loop, the head treatment, the check of the frame as written), and the concealed frame
+is compared with the original and the annotation (``PedMasks``):
+
+- ``private``: frames whose every person the adversary finds private as written;
+- ``body``/``box``: people concealed in their silhouette's shape, and by their box (after the
+  body-shaped loop left them matched, or without a pose);
+- ``bg changed``: pixels more than 3 px outside every labelled person, the fraction changed (mean
+  over frames);
+- ``person changed``: median fraction of a labelled person's pixels changed, and ``< 20%``
+  the labelled persons left nearly untouched (the finder missed them, or their box barely
+  overlaps them);
+- ``head``: labelled persons with at least half of their head (the top eighth of their mask)
+  changed;
+- ``finder recall`` and ``HOG recall``: labelled persons found on the concealed frames (IoU >=
+  0.5), as a fraction of those found on the originals; ``PCK``: body keypoints of persons found
+  in both within 0.1 of the labelled height of where they were;
+- seconds per frame (median; the loop's and finder's time, not file I/O).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+import deid
+from benchmarks.person_finder import Frame, load_pennfudan, match
+from deid.audit.form import BODY_KEYPOINTS, PCK_FRACTION
+from deid.detection import hog_people
+from deid.finder import Person, find_people
+from deid.loop import ConcealConfig, FrameResult
+
+#: Variants: name -> the loop's settings (outfits drawn with seed 0).
+VARIANTS = {
+    "box fill": ConcealConfig(shape="box", operator="fill", seed=0),  # before issue 12, + the head
+    "body fill": ConcealConfig(shape="body", operator="fill", seed=0),
+    "body redress": ConcealConfig(shape="body", operator="redress", seed=0),
+    "body-only fill": ConcealConfig(shape="body-only", operator="fill", seed=0),
+    "body-only redress": ConcealConfig(shape="body-only", operator="redress", seed=0),
+}
+
+
+@dataclass
+class Tally:
+    frames: int = 0
+    private: int = 0
+    shapes: Counter[str] = field(default_factory=Counter)
+    background: list[float] = field(default_factory=list)
+    person: list[float] = field(default_factory=list)
+    heads: int = 0
+    found_after: int = 0
+    hog_after: int = 0
+    pck: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+def _pck(before: Person, after: Person, height: int) -> float:
+    points = list(BODY_KEYPOINTS)
+    error = torch.linalg.vector_norm(after.keypoints[points, :2] - before.keypoints[points, :2], dim=-1)
+    return float((error <= PCK_FRACTION * height).float().mean())
+
+
+def _changed(frame: Frame, image: torch.Tensor, tally: Tally) -> None:
+    changed = (image != frame.image).any(0).numpy()
+    labelled = np.asarray(frame.masks.any(0), dtype=np.uint8)
+    near = cv2.dilate(labelled, np.ones((7, 7), np.uint8)) > 0
+    tally.background.append(float(changed[~near].mean()))
+    for mask in frame.masks:
+        tally.person.append(float(changed[mask].mean()))
+        rows = np.nonzero(mask.any(1))[0]
+        head = mask.copy()
+        head[rows[0] + max(1, (rows[-1] - rows[0] + 1) // 8) :] = False
+        tally.heads += bool(changed[head].mean() >= 0.5)
+
+
+def _detections(frame: Frame, image: torch.Tensor, before: list[Person], tally: Tally) -> None:
+    after = [p for p in find_people(image) if not p.uncertain]
+    pairs_after = dict(match(frame.boxes, [p.box for p in after]))
+    pairs_before = dict(match(frame.boxes, [p.box for p in before if not p.uncertain]))
+    sure_before = [p for p in before if not p.uncertain]
+    tally.found_after += len(pairs_after)
+    tally.hog_after += len(match(frame.boxes, hog_people(image)))
+    for i, j in pairs_after.items():
+        if i in pairs_before:
+            tally.pck.append(_pck(sure_before[pairs_before[i]], after[j], frame.boxes[i].h))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/pennfudan"))
+    parser.add_argument("--limit", type=int, default=None, help="only the first N frames")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
+    parser.add_argument(
+        "--figure", type=Path, default=None, help="write original / variants of a few frames here"
+    )
+    parser.add_argument("--figure-frames", default="PennPed00011,PennPed00040")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    frames = load_pennfudan(args.data, args.limit)
+    names = [n.strip() for n in args.variants.split(",")]
+    persons = sum(len(f.boxes) for f in frames)
+    before = {f.name: find_people(f.image) for f in frames}
+    found_before = sum(
+        len(match(f.boxes, [p.box for p in before[f.name] if not p.uncertain])) for f in frames
+    )
+    hog_before = sum(len(match(f.boxes, hog_people(f.image))) for f in frames)
+    print(
+        f"Penn-Fudan: {len(frames)} frames, {persons} labelled persons; on the originals the finder "
+        f"finds {found_before}, HOG {hog_before} (IoU >= 0.5); seed 0; {args.threads} threads"
+    )
+    print(
+        "| variant | private frames | body / box people | bg changed | person changed (median) "
+        "| persons < 20% changed | head concealed | finder recall | HOG recall | PCK@0.1 | s/frame |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    shown: dict[str, dict[str, torch.Tensor]] = {}
+    for name in names:
+        config = VARIANTS[name]
+        tally = Tally()
+        shown[name] = {}
+        for frame in frames:
+            start = time.perf_counter()
+            try:
+                result = deid.conceal(frame.image, details=True, config=config)
+            except ValueError:  # nobody found: the frame is not written
+                result = None
+            assert result is None or isinstance(result, FrameResult)
+            tally.seconds.append(time.perf_counter() - start)
+            tally.frames += 1
+            image = frame.image if result is None else result.image
+            if result is not None:
+                tally.private += bool(result.success)
+                tally.shapes.update(str(p.shape) for p in result.people)
+            shown[name][frame.name] = image
+            _changed(frame, image, tally)
+            _detections(frame, image, before[frame.name], tally)
+        person = np.array(tally.person)
+        print(
+            f"| {name} | {tally.private}/{tally.frames} | {tally.shapes['body']} / {tally.shapes['box']} "
+            f"| {100 * statistics.mean(tally.background):.1f}% | {100 * float(np.median(person)):.0f}% "
+            f"| {int((person < 0.2).sum())} | {tally.heads}/{persons} "
+            f"| {tally.found_after / max(found_before, 1):.2f} | {tally.hog_after / max(hog_before, 1):.2f} "
+            f"| {statistics.mean(tally.pck) if tally.pck else float('nan'):.2f} "
+            f"| {statistics.median(tally.seconds):.2f} |"
+        )
+    if args.figure:
+        _figure(frames, shown, names, args.figure_frames.split(","), args.figure)
+
+
+def _figure(
+    frames: list[Frame],
+    shown: dict[str, dict[str, torch.Tensor]],
+    names: list[str],
+    which: list[str],
+    path: Path,
+) -> None:
+    """Rows of frames: the original, then each variant; 240 px high each."""
+    rows = []
+    for frame in (f for f in frames if f.name in which):
+        tiles = [frame.image] + [shown[name][frame.name] for name in names]
+        rgb = [(t.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for t in tiles]
+        scale = 240 / rgb[0].shape[0]
+        size = (round(rgb[0].shape[1] * scale), 240)
+        rows.append(np.concatenate([cv2.resize(t, size, interpolation=cv2.INTER_AREA) for t in rgb], axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(
+        str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    )
+    print(f"figure: {path} (columns: original, {', '.join(names)})")
+
+
+if __name__ == "__main__":
+    main()
