@@ -135,7 +135,7 @@ def plot_privacy_utility(rows: Sequence[dict[str, Any]], path: str | os.PathLike
     fig, axes = plt.subplots(1, 2, figsize=(12.0, 5.0), dpi=120, sharey=True)
     chance = 100 * rows[0]["rank1_chance"] if rows else 0.0
     panels = (
-        (axes[0], lambda r: r["area"], 0.0, "area concealed (% of the crop)"),
+        (axes[0], lambda r: r["area"], 0.0, "pixels changed (% of the crop)"),
         (axes[1], _recall, 1.0, "person detection on concealed crops (% of the originals' rate)"),
     )
     for ax, x_of, original_x, label in panels:
@@ -183,7 +183,7 @@ def plot_privacy_utility(rows: Sequence[dict[str, Any]], path: str | os.PathLike
     axes[1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     axes[0].set_ylabel("attacker rank-1, concealed query vs original gallery (%)")
     axes[0].set_title("Privacy vs area")
-    axes[1].set_title("Privacy vs a person left (upper left is best)")
+    axes[1].set_title("Privacy vs a person left (lower right is best)")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

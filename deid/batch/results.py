@@ -174,11 +174,13 @@ def crop_outcome(result: CropResult) -> dict[str, Any]:
 
 
 def treatment(person: PersonResult) -> dict[str, Any]:
-    """What the loop did to a person, for their record: the mask's shape, the fraction of the
-    crop it covers (``area`` is of the person's pixels), the head, and why the loop stopped."""
+    """What the loop did to a person, for their record: the mask's shape (and the body's
+    margin), the fraction of the crop it covers (``area`` is of the person's pixels), the head,
+    and why the loop stopped."""
     return {
-        "area_crop": person.area_crop,
         "shape": person.shape,
+        "margin": person.margin,
+        "area_crop": person.area_crop,
         "head": person.head,
         "stopped": person.stopped,
     }

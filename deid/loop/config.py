@@ -11,6 +11,9 @@ from deid.loop.heads import HEADS
 from deid.operators.registry import OPERATORS, build_operator
 from reid_model.checks import check_choice
 
+#: With ``shape="body"``, whoever is still matched is concealed again with the margin widened by
+#: these factors in turn, then by box.
+WIDER = (4.0,)
 #: Operators that wear each person's drawn outfit with ``colors="outfit"``.
 OUTFIT_OPERATORS = ("fill", "redress")
 
@@ -61,7 +64,8 @@ class ConcealConfig:
         shape: ``"body"``: the mask is cut to the person's silhouette (from the pose model on
             the crop) widened by ``margin``, so the background is never changed; a person the
             adversary still matches after the body-shaped loop and its fallback is concealed
-            again with ``"box"`` shape (the whole crop), privacy first, and the result says so.
+            again with the margin widened (:data:`WIDER`), then with ``"box"`` shape (the whole
+            crop), privacy first, and the result says so.
             ``"body-only"``: the same without the box, so the form is always kept and a person
             still matched is reported not private. ``"box"``: the mask covers the crop.
         margin: how far beyond the silhouette the body-shaped mask reaches, as a fraction of

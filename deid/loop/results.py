@@ -29,8 +29,8 @@ class PersonResult:
         encoded: per appearance, the bytes of its output file (in the format it was concealed
             for) on which the final check was taken; ``images`` are these files' pixels before
             encoding, rounded to uint8 levels.
-        shape: ``"body"`` (the mask was cut to the silhouette), ``"box"`` (the whole crop), or
-            None from a concealer that is not the loop.
+        shape: ``"body"`` (the mask was cut to the silhouette widened by ``margin`` of the
+            crop's width), ``"box"`` (the whole crop), or None from a concealer that is not the loop.
         head: what was done to the head (``"blur"``, ...); with ``" (top band)"`` when the pose
             model found no pose and the crop's top band was taken for the head.
         stopped: why the loop stopped, in words.
@@ -50,6 +50,7 @@ class PersonResult:
     encoded: list[bytes] | None = field(default=None, repr=False)
     area_crop: float | None = None
     shape: str | None = None
+    margin: float | None = None
     head: str | None = None
     stopped: str | None = None
 
@@ -64,6 +65,7 @@ class PersonResult:
             "area": self.area,
             "area_crop": self.area_crop,
             "shape": self.shape,
+            "margin": self.margin,
             "head": self.head,
             "stopped": self.stopped,
             "scores_before": self.scores_before,

@@ -25,14 +25,14 @@ from attribution import grid_regions
 from deid.adversary import Adversary, PrivacyCheck, resolve_adversary
 from deid.loop.appearances import People
 from deid.loop.bodies import Body, find_bodies
-from deid.loop.config import OUTFIT_OPERATORS, ConcealConfig
+from deid.loop.config import OUTFIT_OPERATORS, WIDER, ConcealConfig
 from deid.loop.evidence import Evidence
 from deid.loop.fallback import conceal_whole_crops, fallback_operators
 from deid.loop.results import PersonResult
 from deid.loop.state import Concealment, Problem, SearchState
 from deid.loop.steps import check_people, refine
 from deid.operators.base import Operator
-from deid.operators.outfit import OutfitFill, choose_outfits
+from deid.operators.outfit import OutfitFill, choose_outfits, choose_outfits_worn
 from deid.operators.redressing import Redress
 from deid.operators.registry import build_operator
 from reid_model.checks import check_images
@@ -80,30 +80,41 @@ def conceal_people(
     if config.shape == "body" or config.head != "keep":
         found = iter(find_bodies([image for person in people for image in person]))
         bodies = [[next(found) for _ in person] for person in people]
-    margin = None if config.shape == "box" else config.margin
-    results = _conceal(people, bodies, margin, config, adversary, formats, keep_attributions)
-    if config.shape != "body":
-        return results
-    # privacy first: whoever the body-shaped concealment leaves matched is concealed by box
-    redo = [p for p, r in enumerate(results) if not r.success and r.shape == "body"]
-    if redo:
-        again = _conceal(
-            [people[p] for p in redo],
-            None if bodies is None else [bodies[p] for p in redo],
-            None,
+    if config.shape == "box":
+        return _conceal(people, bodies, None, config, adversary, formats, keep_attributions)
+    ladder: list[float | None] = [config.margin]
+    if config.shape == "body":  # privacy first: a wider body, then the box, for whoever is still matched
+        ladder += [config.margin * factor for factor in WIDER] + [None]
+    results: list[PersonResult | None] = [None] * len(people)
+    left: dict[int, list[str]] = {}  # per person, the narrower masks that left them matched
+    todo = list(range(len(people)))
+    for margin in ladder:
+        done = _conceal(
+            [people[p] for p in todo],
+            None if bodies is None else [bodies[p] for p in todo],
+            margin,
             config,
             adversary,
-            [formats[p] for p in redo],
+            [formats[p] for p in todo],
             keep_attributions,
         )
-        for p, result in zip(redo, again, strict=True):
-            rate = results[p].scores_after["match_rate"]
-            result.stopped = (
-                f"the body-shaped concealment left them matched (match rate {rate:.2f}), so the "
-                f"whole crop was concealed: {result.stopped}"
-            )
+        for p, result in zip(todo, done, strict=True):
+            if p in left:
+                wider = (
+                    "the whole crop" if margin is None else f"the body widened by {margin:.2f} of the width"
+                )
+                result.stopped = f"{'; '.join(left[p])}; so {wider}: {result.stopped}"
             results[p] = result
-    return results
+        matched = [(p, r) for p, r in zip(todo, done, strict=True) if not r.success and r.shape == "body"]
+        for p, r in matched:
+            rate = r.scores_after["match_rate"]
+            left.setdefault(p, []).append(
+                f"matched with the body widened by {margin} (match rate {rate:.2f})"
+            )
+        todo = [p for p, _ in matched]
+        if not todo:
+            break
+    return [r for r in results if r is not None]
 
 
 def _conceal(
@@ -209,9 +220,7 @@ def _problem(
     if config.operator in OUTFIT_OPERATORS and config.colors == "outfit":
         opacity = config.strength if config.operator == "fill" else 1.0
         contrast = operator.contrast if isinstance(operator, Redress) else None
-        outfits = _draw_outfits(
-            config, adversary, originals, batch.groups, opacity=opacity, contrast=contrast
-        )
+        outfits = _draw_outfits(config, adversary, originals, batch, opacity=opacity, contrast=contrast)
         operator = outfits
     cells = grid_regions(*adversary.input_size, rows=config.grid[0], cols=config.grid[1])
     return Problem(batch, adversary, operator, originals, cells), outfits
@@ -221,16 +230,29 @@ def _draw_outfits(
     config: ConcealConfig,
     adversary: Adversary,
     originals: Sequence[torch.Tensor],
-    groups: torch.Tensor,
+    people: People,
     *,
     opacity: float = 1.0,
     contrast: float | None = None,
 ) -> OutfitFill:
-    """Each person's outfit, drawn with the configured seed (or fresh entropy)."""
+    """Each person's outfit, drawn with the configured seed (or fresh entropy): tried on their
+    bodies when the mask is body-shaped, else filling the whole crop."""
     seed = secrets.randbits(63) if config.seed is None else config.seed
     generator = torch.Generator().manual_seed(seed)
+    regions = people.model_regions()
+    if regions is not None:
+        return choose_outfits_worn(
+            adversary,
+            people.model_inputs,
+            regions,
+            list(originals),
+            people.groups,
+            opacity=opacity,
+            contrast=contrast,
+            generator=generator,
+        )
     return choose_outfits(
-        adversary, list(originals), groups, opacity=opacity, contrast=contrast, generator=generator
+        adversary, list(originals), people.groups, opacity=opacity, contrast=contrast, generator=generator
     )
 
 
@@ -266,7 +288,7 @@ def _whole_crops(
 ) -> tuple[Concealment, OutfitFill | None]:
     """The fallback for ``people (P,)`` bool, with each person's outfit last in its palette."""
     if outfits is None and config.fallback_operator == "auto":
-        outfits = _draw_outfits(config, problem.adversary, problem.originals, problem.groups)
+        outfits = _draw_outfits(config, problem.adversary, problem.originals, problem.people)
     palette = fallback_operators(config, problem.operator, outfits)
     return conceal_whole_crops(problem, concealment, people, palette), outfits
 
@@ -325,6 +347,7 @@ def _results(
                 encoded=[encoded[i] for i in idx.tolist()],
                 area_crop=float(crop_area[idx].mean()),
                 shape=shape,
+                margin=problem.people.margin if shape == "body" else None,
                 head=head,
                 stopped=_stopped(
                     int(state.steps[p]), fallback, concealment.treatments[p], bool(private[p]), shape

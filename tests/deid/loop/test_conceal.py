@@ -231,7 +231,8 @@ def test_a_body_shaped_mask_changes_the_person_and_their_head_only(viper_root, t
 
 
 def test_box_shape_is_what_a_matched_body_falls_back_to(viper_root, tiny_embedder):
-    """``shape="body"`` conceals by box whoever the body-shaped loop leaves matched, and says so."""
+    """``shape="body"`` conceals whoever the body-shaped loop leaves matched with a wider body,
+    then by box, and says so."""
     crops = list(load_images([viper_root / "cam_a" / "000_45.bmp"]))
     adversary = _adversary(tiny_embedder, far=True)  # nobody can ever be private
     (body_only,) = conceal_people(
@@ -240,5 +241,10 @@ def test_box_shape_is_what_a_matched_body_falls_back_to(viper_root, tiny_embedde
     (escalated,) = conceal_people([crops], adversary=adversary, config=ConcealConfig(shape="body", budget=1))
     assert body_only.shape == "body" and not body_only.success
     assert escalated.shape == "box" and not escalated.success
-    assert escalated.stopped.startswith("the body-shaped concealment left them matched")
+    assert escalated.stopped.startswith("matched with the body widened by 0.05")
+    assert (
+        "widened by 0.05 (match rate" in escalated.stopped
+        and "widened by 0.2 (match rate" in escalated.stopped
+    )
+    assert "so the whole crop" in escalated.stopped
     assert escalated.area_crop > body_only.area_crop
