@@ -39,7 +39,10 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/viper")
     parser.add_argument("--persons", type=int, default=40)
     parser.add_argument("--operator", default="fill")
+    parser.add_argument("--shape", default=ConcealConfig.shape, help="the loop's mask shape")
+    parser.add_argument("--head", default=ConcealConfig.head, help="what the loop does to heads")
     parser.add_argument("--batch-size", type=int, default=32, help="crops per conceal call")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profiled second run")
     args = parser.parse_args()
     ids = default_metadata()["split"]["test"][: args.persons]
     samples = select(load_viper(args.data), ids)
@@ -52,7 +55,7 @@ def main() -> None:
         config = BatchConfig(
             inputs=(str(src),),
             output=str(Path(tmp) / "out"),
-            loop=ConcealConfig(operator=args.operator),
+            loop=ConcealConfig(operator=args.operator, shape=args.shape, head=args.head),
             group_by="viper",
             batch_size=args.batch_size,
             progress=False,
@@ -60,6 +63,12 @@ def main() -> None:
         start = time.perf_counter()
         summary = run_batch(config)
         elapsed = time.perf_counter() - start
+        print(
+            f"{len(samples)} crops ({args.persons} persons, operator {args.operator}, shape {args.shape}, "
+            f"head {args.head}) in {elapsed:.1f} s: {len(samples) / elapsed:.2f} crops/s; counts {summary.counts}"
+        )
+        if args.no_profile:
+            return
         # A second run under cProfile gives the shares (the profiler slows it, so not the rate).
         profile = cProfile.Profile()
         profile.enable()
@@ -68,10 +77,6 @@ def main() -> None:
         profiled = time.perf_counter() - profiled_start
         profile.disable()
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    print(
-        f"{len(samples)} crops ({args.persons} persons, operator {args.operator}) in {elapsed:.1f} s: "
-        f"{len(samples) / elapsed:.2f} crops/s; counts {summary.counts}"
-    )
     for part, (filename, function) in PARTS.items():
         seconds = sum(v[3] for k, v in stats.items() if k[0].endswith(filename) and k[2] == function)
         print(f"  {part:16s} {seconds:7.1f} s  {seconds / profiled:6.1%} (of {profiled:.1f} s profiled)")

@@ -41,15 +41,18 @@ from deid.audit.form import BODY_KEYPOINTS, PCK_FRACTION
 from deid.detection import hog_people
 from deid.finder import Person, find_people
 from deid.loop import ConcealConfig, FrameResult
+from reid_model import default_metadata, load_images, load_viper, select
 
 #: Variants: name -> the loop's settings (outfits drawn with seed 0).
 VARIANTS = {
     "box fill": ConcealConfig(shape="box", operator="fill", seed=0),  # before issue 12, + the head
-    "body fill": ConcealConfig(shape="body", operator="fill", seed=0),
+    "body fill": ConcealConfig(shape="body", operator="fill", seed=0),  # the default
     "body redress": ConcealConfig(shape="body", operator="redress", seed=0),
     "body-only fill": ConcealConfig(shape="body-only", operator="fill", seed=0),
     "body-only redress": ConcealConfig(shape="body-only", operator="redress", seed=0),
 }
+#: The variants a run shows unless ``--variants`` names others.
+SHOWN = ("box fill", "body fill", "body-only fill")
 
 
 @dataclass
@@ -103,11 +106,15 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=Path("../shared/data/pennfudan"))
     parser.add_argument("--limit", type=int, default=None, help="only the first N frames")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
+    parser.add_argument("--variants", default=",".join(SHOWN), help=f"comma-separated among {list(VARIANTS)}")
     parser.add_argument(
         "--figure", type=Path, default=None, help="write original / variants of a few frames here"
     )
-    parser.add_argument("--figure-frames", default="PennPed00011,PennPed00040")
+    parser.add_argument("--figure-frames", default="PennPed00040,PennPed00074")
+    parser.add_argument(
+        "--viper", type=Path, default=Path("../shared/data/viper"), help="crops for the figure"
+    )
+    parser.add_argument("--figure-crops", type=int, default=12, help="VIPeR test crops (cam_a) in the figure")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -159,7 +166,25 @@ def main() -> None:
             f"| {statistics.median(tally.seconds):.2f} |"
         )
     if args.figure:
-        _figure(frames, shown, names, args.figure_frames.split(","), args.figure)
+        crops = _crops(args.viper, args.figure_crops, names)
+        _figure(frames, shown, names, args.figure_frames.split(","), crops, args.figure)
+
+
+def _crops(root: Path, count: int, names: list[str]) -> list[torch.Tensor]:
+    """The first ``count`` VIPeR test persons' cam_a crops, then each variant's concealment of
+    them, each as one strip (3, 128, 48 * count); empty without VIPeR."""
+    if count <= 0 or not root.is_dir():
+        return []
+    ids = default_metadata()["split"]["test"][:count]
+    samples = sorted(
+        (s for s in select(load_viper(root), ids) if s.camera_id == 0), key=lambda s: s.person_id
+    )
+    originals = list(load_images([s.path for s in samples]))
+    strips = [torch.cat(originals, dim=2)]
+    for name in names:
+        results = deid.conceal_people([[c] for c in originals], config=VARIANTS[name])
+        strips.append(torch.cat([r.images[0] for r in results], dim=2))
+    return strips
 
 
 def _figure(
@@ -167,10 +192,15 @@ def _figure(
     shown: dict[str, dict[str, torch.Tensor]],
     names: list[str],
     which: list[str],
+    crops: list[torch.Tensor],
     path: Path,
 ) -> None:
-    """Rows of frames: the original, then each variant; 240 px high each."""
+    """Rows: the original crops and each variant's (2x), then per frame the original and each
+    variant side by side (240 px high)."""
     rows = []
+    for strip in crops:
+        pixels = (strip.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        rows.append(cv2.resize(pixels, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
     for frame in (f for f in frames if f.name in which):
         tiles = [frame.image] + [shown[name][frame.name] for name in names]
         rgb = [(t.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for t in tiles]
@@ -183,7 +213,7 @@ def _figure(
     cv2.imwrite(
         str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]
     )
-    print(f"figure: {path} (columns: original, {', '.join(names)})")
+    print(f"figure: {path} (crops: original, then {', '.join(names)} by row; frames: the same by column)")
 
 
 if __name__ == "__main__":

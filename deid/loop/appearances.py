@@ -75,17 +75,6 @@ class People:
         self.regions = {size: self._regions(idx) for size, idx in by_size.items()}
         self.model_inputs = self._views(self.images)
 
-    def model_regions(self) -> torch.Tensor | None:
-        """``(A, 1, h, w)`` what may change in each appearance, at the adversary's size; None: all."""
-        if self.bodies is None or self.margin is None:
-            return None
-        return torch.cat(
-            [
-                F.interpolate(body.region(self.margin)[None], size=self.size, mode="area")
-                for body in self.bodies
-            ]
-        ).to(self.model_inputs)
-
     def _regions(self, idx: list[int]) -> torch.Tensor | None:
         """``(B, 1, H, W)`` what may change in appearances ``idx`` (of one size), or None: all."""
         if self.bodies is None or self.margin is None:

@@ -32,7 +32,7 @@ from deid.loop.results import PersonResult
 from deid.loop.state import Concealment, Problem, SearchState
 from deid.loop.steps import check_people, refine
 from deid.operators.base import Operator
-from deid.operators.outfit import OutfitFill, choose_outfits, choose_outfits_worn
+from deid.operators.outfit import OutfitFill, choose_outfits
 from deid.operators.redressing import Redress
 from deid.operators.registry import build_operator
 from reid_model.checks import check_images
@@ -88,12 +88,14 @@ def conceal_people(
     results: list[PersonResult | None] = [None] * len(people)
     left: dict[int, list[str]] = {}  # per person, the narrower masks that left them matched
     todo = list(range(len(people)))
-    for margin in ladder:
+    for rung, margin in enumerate(ladder):
+        # a wider body is concealed whole (no search: the narrower body's search was not enough)
+        widened = rung > 0 and margin is not None
         done = _conceal(
             [people[p] for p in todo],
             None if bodies is None else [bodies[p] for p in todo],
             margin,
-            config,
+            replace(config, budget=0) if widened else config,
             adversary,
             [formats[p] for p in todo],
             keep_attributions,
@@ -220,7 +222,9 @@ def _problem(
     if config.operator in OUTFIT_OPERATORS and config.colors == "outfit":
         opacity = config.strength if config.operator == "fill" else 1.0
         contrast = operator.contrast if isinstance(operator, Redress) else None
-        outfits = _draw_outfits(config, adversary, originals, batch, opacity=opacity, contrast=contrast)
+        outfits = _draw_outfits(
+            config, adversary, originals, batch.groups, opacity=opacity, contrast=contrast
+        )
         operator = outfits
     cells = grid_regions(*adversary.input_size, rows=config.grid[0], cols=config.grid[1])
     return Problem(batch, adversary, operator, originals, cells), outfits
@@ -230,29 +234,16 @@ def _draw_outfits(
     config: ConcealConfig,
     adversary: Adversary,
     originals: Sequence[torch.Tensor],
-    people: People,
+    groups: torch.Tensor,
     *,
     opacity: float = 1.0,
     contrast: float | None = None,
 ) -> OutfitFill:
-    """Each person's outfit, drawn with the configured seed (or fresh entropy): tried on their
-    bodies when the mask is body-shaped, else filling the whole crop."""
+    """Each person's outfit, drawn with the configured seed (or fresh entropy)."""
     seed = secrets.randbits(63) if config.seed is None else config.seed
     generator = torch.Generator().manual_seed(seed)
-    regions = people.model_regions()
-    if regions is not None:
-        return choose_outfits_worn(
-            adversary,
-            people.model_inputs,
-            regions,
-            list(originals),
-            people.groups,
-            opacity=opacity,
-            contrast=contrast,
-            generator=generator,
-        )
     return choose_outfits(
-        adversary, list(originals), people.groups, opacity=opacity, contrast=contrast, generator=generator
+        adversary, list(originals), groups, opacity=opacity, contrast=contrast, generator=generator
     )
 
 
@@ -288,7 +279,7 @@ def _whole_crops(
 ) -> tuple[Concealment, OutfitFill | None]:
     """The fallback for ``people (P,)`` bool, with each person's outfit last in its palette."""
     if outfits is None and config.fallback_operator == "auto":
-        outfits = _draw_outfits(config, problem.adversary, problem.originals, problem.people)
+        outfits = _draw_outfits(config, problem.adversary, problem.originals, problem.groups)
     palette = fallback_operators(config, problem.operator, outfits)
     return conceal_whole_crops(problem, concealment, people, palette), outfits
 

@@ -152,49 +152,6 @@ def _all_pairs() -> tuple[torch.Tensor, torch.Tensor]:
     return COLORS[top], COLORS[bottom]
 
 
-def choose_outfits_worn(
-    adversary: Adversary,
-    views: torch.Tensor,
-    regions: torch.Tensor,
-    originals: list[torch.Tensor],
-    groups: torch.Tensor,
-    *,
-    candidates: int = 32,
-    opacity: float = 1.0,
-    contrast: float | None = None,
-    generator: torch.Generator | None = None,
-) -> OutfitFill:
-    """Draw each person's outfit among ``candidates`` outfits tried on their own bodies.
-
-    :func:`choose_outfits` scores outfits filling the whole crop; a body-shaped concealment
-    leaves the background, which moves the adversary's verdict, so here each person gets
-    ``candidates`` outfits drawn at random, each worn on every appearance's body (``views (A, 3,
-    h, w)`` at the adversary's size, ``regions (A, 1, h, w)`` what may change), and the outfit
-    is drawn among the candidates that make every appearance private (else the least matched).
-    """
-    n_people, n_views = int(groups.max()) + 1, len(views)
-    tops, bottoms = _all_pairs()
-    candidates = min(candidates, len(tops))
-    pick = torch.stack([torch.randperm(len(tops), generator=generator)[:candidates] for _ in range(n_people)])
-    chosen = pick[groups].T.reshape(-1)  # candidate-major: (K * A,)
-    dressed = OutfitFill(tops[chosen], bottoms[chosen], opacity, contrast)(
-        views.repeat(candidates, 1, 1, 1), regions.repeat(candidates, 1, 1, 1)
-    )
-    embeddings = adversary.embed(dressed)  # one batch: the models run best on many images at once
-    worst = torch.zeros(candidates, n_people)
-    private = torch.ones(candidates, n_people, dtype=torch.bool)
-    for k in range(candidates):
-        rows = slice(k * n_views, (k + 1) * n_views)
-        check = adversary.check([e[rows] for e in embeddings], originals, groups)
-        worst[k] = worst[k].scatter_reduce(0, groups, check.match_rate, "amax")
-        private[k] = private[k].scatter_reduce(0, groups, check.private, "amin")
-    weights = private.T.float()  # (P, K): a uniform draw among the private candidates
-    none = weights.sum(1) == 0
-    weights[none] = torch.nn.functional.one_hot(worst.T[none].argmin(1), candidates).float()
-    choice = pick[torch.arange(n_people), torch.multinomial(weights, 1, generator=generator).flatten()]
-    return OutfitFill(tops[choice], bottoms[choice], opacity, contrast)
-
-
 def choose_outfits(
     adversary: Adversary,
     originals: list[torch.Tensor],

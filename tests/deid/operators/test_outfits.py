@@ -146,32 +146,3 @@ def test_outfit_fill_bad_input():
         two(torch.rand(3, 3, 8, 4), torch.ones(3, 1, 8, 4))
     with pytest.raises(ValueError, match=r"images must have values in \[0, 1\]"):
         two(torch.full((2, 3, 8, 4), 2.0), torch.ones(2, 1, 8, 4))
-
-
-def test_an_outfit_worn_on_the_body_is_drawn_among_those_private_there(tiny_embedder):
-    """``choose_outfits_worn`` tries outfits on each person's body (their region of the crop) and
-    keeps one that is private there when a candidate is."""
-    from deid.operators.outfit import choose_outfits_worn
-
-    adversary = _adversary(tiny_embedder, top_k=2)
-    views = torch.rand(6, 3, 128, 48, generator=torch.Generator().manual_seed(3))
-    regions = torch.zeros(6, 1, 128, 48)
-    regions[:, :, 20:110, 12:36] = 1.0  # the body: the middle of each crop
-    groups = torch.tensor([0, 0, 1, 1, 2, 2])
-    originals = adversary.embed(views)
-
-    def draw(seed):
-        generator = torch.Generator().manual_seed(seed)
-        return choose_outfits_worn(
-            adversary, views, regions, originals, groups, candidates=16, generator=generator
-        )
-
-    first = draw(0)
-    assert first.tops.shape == first.bottoms.shape == (3, 3)
-    assert torch.equal(first.tops, draw(0).tops) and torch.equal(first.bottoms, draw(0).bottoms)
-    assert all(any(torch.equal(c, row) for row in COLORS) for c in first.tops)
-    worn = first.for_people(groups)(views, regions)
-    assert torch.equal(worn * (1 - regions), views * (1 - regions))  # nothing changes off the body
-    check = adversary.check(adversary.embed(worn), originals, groups)
-    private = torch.ones(3, dtype=torch.bool).scatter_reduce(0, groups, check.private, "amin")
-    assert bool(private.any())  # with 16 candidates some person finds a private outfit
