@@ -33,6 +33,15 @@ from reid_model.checks import check_images
 BODY_KEYPOINTS = (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 #: PCK's tolerance, as a fraction of the person's height.
 PCK_FRACTION = 0.1
+#: What :func:`form_scores` returns.
+FORM_KEYS = (
+    "pose_detected_before",
+    "pose_detected",
+    "pck",
+    "person_changed",
+    "background_changed",
+    "ssim_background",
+)
 
 
 @dataclass(frozen=True)
@@ -99,14 +108,10 @@ def form_scores(
         )
         tolerance = PCK_FRACTION * _heights(before.silhouettes[both])
         pck = float((error <= tolerance[:, None]).float().mean())
-    out = {
-        "pose_detected_before": float(before.present.float().mean()),
-        "pose_detected": float(after.present.float().mean()),
-        "pck": pck,
-        "person_changed": nan,
-        "background_changed": nan,
-        "ssim_background": nan,
-    }
+    out = dict.fromkeys(FORM_KEYS, nan)
+    out["pose_detected_before"] = float(before.present.float().mean())
+    out["pose_detected"] = float(after.present.float().mean())
+    out["pck"] = pck
     posed = before.present
     if not bool(posed.any()):
         return out

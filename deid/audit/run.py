@@ -25,7 +25,7 @@ from deid.audit.attackers import Attacker
 from deid.audit.concealers import (
     Concealer,
 )
-from deid.audit.form import Poses, form_scores, read_poses
+from deid.audit.form import FORM_KEYS, Poses, form_scores, read_poses
 from deid.audit.table import COLUMNS
 from deid.audit.utility import area_concealed, person_detected, psnr, ssim
 from reid_model import Sample, Split, load_images, retrieval_scores, select
@@ -111,7 +111,11 @@ def _utility(
         "psnr": mean(psnr(concealed, originals).clamp(max=PSNR_CAP)),
         "psnr_untouched": mean(psnr(concealed, originals, mask=changed).clamp(max=PSNR_CAP)),
         "detected": mean(person_detected(concealed).float()) if detector else float("nan"),
-        **(form_scores(concealed, originals, poses) if poses is not None else {}),
+        **(
+            form_scores(concealed, originals, poses)
+            if poses is not None
+            else dict.fromkeys(FORM_KEYS, float("nan"))
+        ),
     }
 
 

@@ -197,5 +197,6 @@ def silhouette_masks(
 
 def keypoint_array(person: Candidate) -> np.ndarray:
     """The 33 keypoints in frame pixels with their visibility: ``(33, 3)`` float32 ``x, y, v``."""
-    visibility = 1.0 / (1.0 + np.exp(-person.landmarks[:NUM_KEYPOINTS, 3]))
+    logits = np.clip(person.landmarks[:NUM_KEYPOINTS, 3], -60.0, 60.0)  # exp stays finite
+    visibility = 1.0 / (1.0 + np.exp(-logits))
     return np.concatenate([person.points, visibility[:, None]], axis=1).astype(np.float32)

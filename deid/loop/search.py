@@ -56,6 +56,11 @@ def conceal_people(
     returned in :attr:`PersonResult.encoded`). A person private as a float tensor but matched
     once written goes on to larger masks or the fallback like any other matched person.
 
+    With ``config.shape="body"`` (the default) each appearance's body and head come from the
+    pose model on its crop (:func:`deid.loop.bodies.find_bodies`); the mask is cut to the body,
+    and whoever is still matched is concealed again with a wider body, then by box. The head
+    treatment (``config.head``) is part of every rendering the adversary judges.
+
     Args:
         people: per person, its appearances as float RGB tensors in [0, 1] (any size).
         config: loop settings (defaults: :class:`ConcealConfig`).
@@ -77,7 +82,7 @@ def conceal_people(
     if formats is None:
         formats = [[".png"] * len(person) for person in people]
     bodies = None
-    if config.shape == "body" or config.head != "keep":
+    if config.shape != "box" or config.head != "keep":
         found = iter(find_bodies([image for person in people for image in person]))
         bodies = [[next(found) for _ in person] for person in people]
     if config.shape == "box":
@@ -85,26 +90,37 @@ def conceal_people(
     ladder: list[float | None] = [config.margin]
     if config.shape == "body":  # privacy first: a wider body, then the box, for whoever is still matched
         ladder += [config.margin * factor for factor in WIDER] + [None]
+    return _climb(ladder, people, bodies, config, adversary, formats, keep_attributions)
+
+
+def _climb(
+    ladder: Sequence[float | None],
+    people: Sequence[Sequence[torch.Tensor]],
+    bodies: Sequence[Sequence[Body]] | None,
+    config: ConcealConfig,
+    adversary: Adversary,
+    formats: Sequence[Sequence[str]],
+    keep_attributions: bool,
+) -> list[PersonResult]:
+    """Conceal everyone at the first margin of ``ladder`` (None: the crop), then whoever is still
+    matched at the next, and so on; a widened body is concealed whole (its narrower body's search
+    was not enough). Each result's ``stopped`` lists the margins that left the person matched."""
     results: list[PersonResult | None] = [None] * len(people)
-    left: dict[int, list[str]] = {}  # per person, the narrower masks that left them matched
+    left: dict[int, list[str]] = {}
     todo = list(range(len(people)))
     for rung, margin in enumerate(ladder):
-        # a wider body is concealed whole (no search: the narrower body's search was not enough)
-        widened = rung > 0 and margin is not None
         done = _conceal(
             [people[p] for p in todo],
             None if bodies is None else [bodies[p] for p in todo],
             margin,
-            replace(config, budget=0) if widened else config,
+            replace(config, budget=0) if rung > 0 and margin is not None else config,
             adversary,
             [formats[p] for p in todo],
             keep_attributions,
         )
         for p, result in zip(todo, done, strict=True):
             if p in left:
-                wider = (
-                    "the whole crop" if margin is None else f"the body widened by {margin:.2f} of the width"
-                )
+                wider = "the whole crop" if margin is None else f"the body widened by {margin:.2f}"
                 result.stopped = f"{'; '.join(left[p])}; so {wider}: {result.stopped}"
             results[p] = result
         matched = [(p, r) for p, r in zip(todo, done, strict=True) if not r.success and r.shape == "body"]

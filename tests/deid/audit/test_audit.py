@@ -153,7 +153,7 @@ def test_audit_fallback_rate_is_the_loops(tiny_embedder, target, fallback_rate):
         adversary = Adversary([tiny_embedder], [embed(tiny_embedder, images[:4]) + 1e6], top_k=1)
     else:  # each appearance is in the gallery itself, so C never holds for all of it
         adversary = Adversary([tiny_embedder], [embed(tiny_embedder, images)], max_match_rate=0.99, top_k=0)
-    loop = LoopConcealer(adversary=adversary, operator="fill", budget=1, grid=(4, 2), seed=0)
+    loop = LoopConcealer(adversary=adversary, operator="fill", budget=1, grid=(4, 2), seed=0, head="keep")
     rows = run_audit(
         {"loop_fill": loop}, samples, split, [model_attacker(tiny_embedder)], images=images, detector=False
     )
