@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deid.audit.form import FORM_KEYS
 from reid_model.io import write_bytes_atomic
 
 #: Columns of an audit row, in table order. ``*_before`` is the attacker on original queries.
@@ -38,12 +39,7 @@ COLUMNS = (
     "psnr_untouched",
     "detected_before",
     "detected",
-    "pose_detected_before",
-    "pose_detected",
-    "pck",
-    "person_changed",
-    "background_changed",
-    "ssim_background",
+    *FORM_KEYS,
     "fallback_rate",
     "conceal_seconds",
     "attack_seconds",
