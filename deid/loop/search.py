@@ -380,7 +380,8 @@ def _stopped(steps: int, fallback: bool, treatment: str | None, private: bool, s
     where = "body" if shape == "body" else "crop"
     if fallback:
         verdict = "private" if private else "STILL MATCHED"
-        return f"the step budget ran out: the whole {where} was concealed ({treatment}); {verdict}"
+        why = "the step budget ran out: " if steps > 0 else ""  # none: concealed whole at once
+        return f"{why}the whole {where} was concealed ({treatment}); {verdict}"
     if not private:
         return f"matched by the adversary after {steps} steps, as written"
     if steps == 0:
