@@ -37,7 +37,7 @@ import torch
 
 import deid
 from benchmarks.person_finder import Frame, load_pennfudan, match
-from deid.audit.form import BODY_KEYPOINTS, PCK_FRACTION
+from deid.audit.form import keypoints_kept
 from deid.detection import hog_people
 from deid.finder import Person, find_people
 from deid.loop import ConcealConfig, FrameResult
@@ -69,12 +69,6 @@ class Tally:
     seconds: list[float] = field(default_factory=list)
 
 
-def _pck(before: Person, after: Person, height: int) -> float:
-    points = list(BODY_KEYPOINTS)
-    error = torch.linalg.vector_norm(after.keypoints[points, :2] - before.keypoints[points, :2], dim=-1)
-    return float((error <= PCK_FRACTION * height).float().mean())
-
-
 def _changed(frame: Frame, image: torch.Tensor, tally: Tally) -> None:
     changed = (image != frame.image).any(0).numpy()
     labelled = np.asarray(frame.masks.any(0), dtype=np.uint8)
@@ -90,14 +84,19 @@ def _changed(frame: Frame, image: torch.Tensor, tally: Tally) -> None:
 
 def _detections(frame: Frame, image: torch.Tensor, before: list[Person], tally: Tally) -> None:
     after = [p for p in find_people(image) if not p.uncertain]
-    pairs_after = dict(match(frame.boxes, [p.box for p in after]))
-    pairs_before = dict(match(frame.boxes, [p.box for p in before if not p.uncertain]))
     sure_before = [p for p in before if not p.uncertain]
+    pairs_after = dict(match(frame.boxes, [p.box for p in after]))
+    pairs_before = dict(match(frame.boxes, [p.box for p in sure_before]))
     tally.found_after += len(pairs_after)
     tally.hog_after += len(match(frame.boxes, hog_people(image)))
     for i, j in pairs_after.items():
         if i in pairs_before:
-            tally.pck.append(_pck(sure_before[pairs_before[i]], after[j], frame.boxes[i].h))
+            kept = keypoints_kept(
+                sure_before[pairs_before[i]].keypoints[None],
+                after[j].keypoints[None],
+                torch.tensor([frame.boxes[i].h]),
+            )
+            tally.pck.append(float(kept.float().mean()))
 
 
 def main() -> None:

@@ -72,6 +72,14 @@ def read_poses(images: torch.Tensor) -> Poses:
     )
 
 
+def keypoints_kept(before: torch.Tensor, after: torch.Tensor, heights: torch.Tensor) -> torch.Tensor:
+    """``(N, 13)`` bool: which of the :data:`BODY_KEYPOINTS` of ``after (N, 33, 2|3)`` lie within
+    :data:`PCK_FRACTION` of ``heights (N,)`` of those of ``before``; their mean is PCK."""
+    points = list(BODY_KEYPOINTS)
+    error = torch.linalg.vector_norm(after[:, points, :2] - before[:, points, :2], dim=-1)
+    return error <= PCK_FRACTION * heights.to(error)[:, None]
+
+
 def _heights(silhouettes: torch.Tensor) -> torch.Tensor:
     rows = silhouettes.any(2)
     index = torch.arange(silhouettes.shape[1])
@@ -102,12 +110,10 @@ def form_scores(
     both = before.present & after.present
     pck = nan
     if bool(both.any()):
-        points = list(BODY_KEYPOINTS)
-        error = torch.linalg.vector_norm(
-            after.keypoints[both][:, points, :2] - before.keypoints[both][:, points, :2], dim=-1
+        kept = keypoints_kept(
+            before.keypoints[both], after.keypoints[both], _heights(before.silhouettes[both])
         )
-        tolerance = PCK_FRACTION * _heights(before.silhouettes[both])
-        pck = float((error <= tolerance[:, None]).float().mean())
+        pck = float(kept.float().mean())
     out = dict.fromkeys(FORM_KEYS, nan)
     out["pose_detected_before"] = float(before.present.float().mean())
     out["pose_detected"] = float(after.present.float().mean())

@@ -67,8 +67,8 @@ class Record:
     people: list[dict[str, Any]] | None = None
     #: Unsure people left unchanged by ``--uncertain flag``, ``[x, y, w, h]``: the frame is not private.
     flagged: list[list[int]] | None = None
-    #: What the loop did (a frame: per person): ``shape`` of the mask and its ``margin``, ``area_crop`` (``area`` is
-    #: of the person's pixels), ``head`` treatment, and why the loop ``stopped``.
+    #: What the loop did (a frame: per person): the mask's ``shape`` and ``margin``, ``area_crop``
+    #: (``area`` is of the person's pixels), the ``head`` treatment, and why the loop ``stopped``.
     treatment: Any = None
 
 

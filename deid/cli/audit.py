@@ -21,9 +21,8 @@ from deid.audit import (
     run_audit,
     write_report,
 )
-from deid.cli.options import data_option, dataset_option, device_option, field_help, seed_option
+from deid.cli.options import data_option, dataset_option, device_option, loop_choice_option, seed_option
 from deid.loop.bodies import SHAPES
-from deid.loop.config import ConcealConfig
 from deid.loop.heads import HEADS
 from reid_model import (
     INDEPENDENT_STRIPE_WEIGHTS,
@@ -33,7 +32,6 @@ from reid_model import (
     load_dataset,
 )
 
-_LOOP_SHAPE, _LOOP_HEAD = ConcealConfig.shape, ConcealConfig.head
 #: The flag each AuditSetupError's argument comes from.
 _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--split"}
 
@@ -106,18 +104,8 @@ _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--
     default=True,
     help="Run OpenCV's HOG people detector and the pose model on the crops (detection, PCK, background).",
 )
-@click.option(
-    "--shape",
-    type=click.Choice(SHAPES),
-    default=_LOOP_SHAPE,
-    help="The loop's mask shape for every loop method: " + field_help(ConcealConfig, "shape"),
-)
-@click.option(
-    "--head",
-    type=click.Choice(HEADS),
-    default=_LOOP_HEAD,
-    help="What the loop methods do to each head: " + field_help(ConcealConfig, "head"),
-)
+@loop_choice_option("shape", SHAPES, prefix="The loop's mask shape for every loop method: ")
+@loop_choice_option("head", HEADS, prefix="What the loop methods do to each head: ")
 @seed_option(help="Fixes the seed-error triplets, the loop's outfits and the fine-tuning.")
 @device_option()
 def audit_command(

@@ -13,7 +13,7 @@ from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
-from deid.cli.options import field_help, finder_option
+from deid.cli.options import field_help, finder_option, loop_choice_option
 from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
@@ -167,18 +167,8 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="Also write frames where nobody was detected, unchanged (marked in the report).",
 )
 @finder_option()
-@click.option(
-    "--head",
-    type=click.Choice(HEADS),
-    default="blur",
-    help=field_help(ConcealConfig, "head"),
-)
-@click.option(
-    "--shape",
-    type=click.Choice(SHAPES),
-    default=_LOOP["shape"],
-    help=field_help(ConcealConfig, "shape"),
-)
+@loop_choice_option("head", HEADS)
+@loop_choice_option("shape", SHAPES)
 @click.option("--margin", type=float, default=_LOOP["margin"], help=field_help(ConcealConfig, "margin"))
 @click.option(
     "--uncertain",

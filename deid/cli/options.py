@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from deid.finder.config import FINDERS
+from deid.loop.config import ConcealConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,6 +122,17 @@ def finder_option() -> Callable[[F], F]:
         default="default",
         help="The person finder's settings for frames: 'thorough' also searches smaller tiles and "
         "finds more people (Penn-Fudan: 0.89 of them against 0.82) in about three times the time.",
+    )
+
+
+def loop_choice_option(name: str, choices: Sequence[str], *, prefix: str = "") -> Callable[[F], F]:
+    """``--NAME`` for a choice field of :class:`deid.loop.ConcealConfig` (``shape``, ``head``):
+    its default and its help come from the config (``prefix`` before the help)."""
+    return click.option(
+        f"--{name}",
+        type=click.Choice(list(choices)),
+        default=getattr(ConcealConfig, name),
+        help=prefix + field_help(ConcealConfig, name),
     )
 
 

@@ -14,6 +14,20 @@ from deid.operators.base import Operator
 from reid_model.io import as_written, quantize
 
 
+def check_appearance(image: object, where: str) -> None:
+    """Refuse anything but a float ``(3, H, W)`` tensor, naming ``where`` it was found."""
+    if (
+        not isinstance(image, torch.Tensor)
+        or image.ndim != 3
+        or image.shape[0] != 3
+        or not image.is_floating_point()
+    ):
+        got = (
+            f"{tuple(image.shape)} {image.dtype}" if isinstance(image, torch.Tensor) else type(image).__name__
+        )
+        raise ValueError(f"each appearance must be a float tensor (3, H, W), got {got} at {where}")
+
+
 class People:
     """The appearances of a batch of people, grouped by size so operators run batched.
 
@@ -50,6 +64,7 @@ class People:
         self.bodies = list(bodies) if bodies is not None else None
         self.margin = margin
         self.head = head
+        self._heads = None if self.bodies is None or head == "keep" else [b.head() for b in self.bodies]
         if formats is None:
             formats = [[".png"] * len(person) for person in people]
         if len(formats) != len(people) or any(
@@ -63,10 +78,7 @@ class People:
         self.groups = torch.tensor([p for p, person in enumerate(people) for _ in person], dtype=torch.long)
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, img in enumerate(self.images):
-            if img.ndim != 3 or img.shape[0] != 3 or not img.is_floating_point():
-                raise ValueError(
-                    f"each appearance must be a float tensor (3, H, W), got {tuple(img.shape)} {img.dtype}"
-                )
+            check_appearance(img, f"appearance {i}")
             by_size.setdefault((img.shape[1], img.shape[2]), []).append(i)
         self.by_size = {
             size: (torch.tensor(idx), torch.stack([self.images[i] for i in idx]))
@@ -135,8 +147,8 @@ class People:
             concealed = operator.for_people(self.groups[idx])(batch, mask)
             for j, i in enumerate(idx.tolist()):
                 image = concealed[j]
-                if self.head != "keep" and self.bodies is not None:
-                    image = conceal_head(image, self.bodies[i].head(), self.head)
+                if self._heads is not None:
+                    image = conceal_head(image, self._heads[i], self.head)
                 changed = image != batch[j]  # pixels left alone stay bit-exact
                 out[i] = torch.where(changed, quantize(image).to(image), image)
                 seen[i] = self.written(i, image)[1].to(image)

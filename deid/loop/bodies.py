@@ -2,13 +2,14 @@
 where their head is.
 
 With ``shape="body"`` (the default) the loop's grid cells are intersected with the person's
-silhouette, so the background around a person is never changed; with ``shape="box"`` the cells
-cover the whole crop, as before issue 12; ``"body"`` conceals by box whoever the body-shaped
-loop leaves matched, ``"body-only"`` never does (they are reported not private). The silhouette and the keypoints come from the pose
-model run on the appearance's own crop (:func:`deid.finder.find_person_in_crop`): one path for
-benchmark crops and for the people cut from a frame. An appearance whose pose the model cannot
-confirm keeps the whole crop as its body (concealed like a box) and its head is taken to be in
-the crop's top band.
+silhouette widened by a margin, so the background around a person is not changed; whoever the
+body-shaped loop leaves matched is concealed again with a wider body, then by box
+(:func:`deid.loop.search.conceal_people`). ``"body-only"`` never widens (such people are reported
+not private); with ``shape="box"`` the cells cover the whole crop, as before issue 12. The
+silhouette and the keypoints come from the pose model run on the appearance's own crop
+(:func:`deid.finder.find_person_in_crop`): one path for benchmark crops and for the people cut
+from a frame. An appearance whose pose the model cannot confirm keeps the whole crop as its
+body (concealed like a box) and its head is taken to be in the crop's top band.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import torch
 
 from attribution import grid_regions
 from deid.adversary import Adversary, PrivacyCheck, resolve_adversary
-from deid.loop.appearances import People
+from deid.loop.appearances import People, check_appearance
 from deid.loop.bodies import Body, find_bodies
 from deid.loop.config import OUTFIT_OPERATORS, WIDER, ConcealConfig
 from deid.loop.evidence import Evidence
@@ -205,20 +205,7 @@ def _check_values(people: Sequence[Sequence[torch.Tensor]]) -> None:
         raise ValueError("people must be a non-empty list of non-empty lists of appearances")
     for p, person in enumerate(people):
         for a, appearance in enumerate(person):
-            if (
-                not isinstance(appearance, torch.Tensor)
-                or appearance.ndim != 3
-                or appearance.shape[0] != 3
-                or not appearance.is_floating_point()
-            ):
-                got = (
-                    f"{tuple(appearance.shape)} {appearance.dtype}"
-                    if isinstance(appearance, torch.Tensor)
-                    else type(appearance).__name__
-                )
-                raise ValueError(
-                    f"each appearance must be a float tensor (3, H, W), got {got} at people[{p}][{a}]"
-                )
+            check_appearance(appearance, f"people[{p}][{a}]")
             check_images(appearance, f"people[{p}][{a}]", batched=False)
 
 

@@ -340,9 +340,7 @@ def test_redress_keeps_soft_shading_and_drops_colour_and_texture():
     out = Redress(color=(1.0, 0.0, 0.0), contrast=0.5, sigma=0.1)(texture.clamp(0, 1), mask)
     assert torch.equal(out[:, 1:], torch.zeros_like(out[:, 1:]))  # the new colour, only
     red = out[0, 0]
-    top = red[:32].mean(0)
-    assert bool((top[1:] >= 0).all())  # shading follows the light within each half, softly:
-    assert red[28:32].mean() > red[0:4].mean()
+    assert red[28:32].mean() > red[0:4].mean()  # shading follows the light within each half, softly:
     assert float(red[:32].max() - red[:32].min()) < 0.5 * float(
         texture[0, 0, :32].max() - texture[0, 0, :32].min()
     )
