@@ -14,6 +14,7 @@ from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
 from deid.cli.options import field_help, finder_option, loop_choice_option
+from deid.cli.video import conceal_videos, wants_video
 from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
@@ -193,6 +194,17 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "than this goes alone; a smaller budget means fewer people per call, which is slower.",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
+@click.option(
+    "--as-video",
+    is_flag=True,
+    help="Treat each folder input as the numbered frames of one video (people followed across them).",
+)
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    help="Frame rate of a folder of frames (--as-video); a video file has its own.",
+)
 @click.pass_context
 def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any) -> None:
     """Conceal every person in INPUT... (files, folders, globs) until the re-id adversary fails.
@@ -201,12 +213,21 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     record in the report. Exit code: 0 when every output written is private; 1 when any file
     failed, or when the report cannot be written (the run stops; the last complete report
     stays); 3 when every file was written but the adversary still matches a person in some
-    (their records say `success: false`). One run at a time per OUTPUT: a
+    (their records say `success: false`). Video files (.mp4, .avi, .mov, ...; or folders of
+    frames with --as-video) are concealed whole: people are followed from frame to frame and
+    each keeps one treatment; OUTPUT/NAME is the video, OUTPUT/NAME.json its report. One run at a time per OUTPUT: a
     lock file (.deid-conceal.lock, with the owner's PID and host) refuses a second run, and one
     left by a run that died is taken over with a warning.
     """
     hooks = ctx.obj if isinstance(ctx.obj, dict) else {}  # tests inject stand-ins here
     loop = {name: options.pop(name) for name in _LOOP if name in options}
+    as_video, fps = options.pop("as_video"), options.pop("fps")
+    if wants_video(inputs, as_video):
+        ctx.exit(
+            conceal_videos(
+                inputs, options["output"], ConcealConfig(**loop), fps=fps, progress=options["progress"]
+            )
+        )
     try:
         config = BatchConfig(inputs=tuple(inputs), loop=ConcealConfig(**loop), **options)
     except ValueError as exc:  # a loop setting the flags' types let through (a BatchError is one too)

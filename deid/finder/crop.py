@@ -14,12 +14,17 @@ from reid_model.checks import check_images
 
 
 def find_person_in_crop(
-    image: torch.Tensor, *, config: FinderConfig | None = None, model: PoseModel | None = None
+    image: torch.Tensor,
+    *,
+    config: FinderConfig | None = None,
+    model: PoseModel | None = None,
+    recentre: bool = True,
 ) -> Person:
     """The one person of a crop ``(3, H, W)``: presence score, silhouette and keypoints.
 
     The model's window is centred on the crop (as tall as the crop, with MediaPipe's margin),
-    then re-centred on the landmarks found, keeping the pass with the higher presence. A crop
+    then (``recentre``) re-centred on the landmarks found, keeping the pass with the higher
+    presence; a crop already centred on its person (a tracked box) can skip that. A crop
     whose presence stays under ``config.confirm`` (or whose silhouette comes out empty) is
     returned ``uncertain`` with the whole crop as its mask: conceal all of it.
 
@@ -38,7 +43,7 @@ def find_person_in_crop(
     first = read_candidates(model.run(cut_windows(rgb, windows)), windows, proposal)[0]
     best = first
     second_window = aligned_window(first.landmarks, first.window)[None]
-    if np.isfinite(second_window).all() and second_window[0, 2] >= 8:
+    if recentre and np.isfinite(second_window).all() and second_window[0, 2] >= 8:
         second = read_candidates(model.run(cut_windows(rgb, second_window)), second_window, proposal)[0]
         best = second if second.presence > first.presence else first
     mask = silhouette_masks([best], height, width, config)[0]

@@ -129,6 +129,16 @@ class People:
             levels (None outside ``subset``), and the model-size versions of the rendered ones as written and decoded
             again (see :meth:`written`), in appearance order.
         """
+        out, seen = self._draw(operator, masks, subset, judged=True)
+        return out, self._views([img for img in seen if img is not None])
+
+    def draw(self, operator: Operator, masks: torch.Tensor) -> list[torch.Tensor]:
+        """:meth:`render` of every appearance, without what the adversary would see of them."""
+        return [image for image in self._draw(operator, masks, None, judged=False)[0] if image is not None]
+
+    def _draw(
+        self, operator: Operator, masks: torch.Tensor, subset: torch.Tensor | None, *, judged: bool
+    ) -> tuple[list[torch.Tensor | None], list[torch.Tensor | None]]:
         subset = torch.ones(len(self.images), dtype=torch.bool) if subset is None else subset
         out: list[torch.Tensor | None] = [None] * len(self.images)
         seen: list[torch.Tensor | None] = [None] * len(self.images)
@@ -151,8 +161,9 @@ class People:
                     image = conceal_head(image, self._heads[i], self.head)
                 changed = image != batch[j]  # pixels left alone stay bit-exact
                 out[i] = torch.where(changed, quantize(image).to(image), image)
-                seen[i] = self.written(i, image)[1].to(image)
-        return out, self._views([img for img in seen if img is not None])
+                if judged:
+                    seen[i] = self.written(i, image)[1].to(image)
+        return out, seen
 
 
 def private_recut(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from deid.operators.base import Operator
 
 
 @dataclass
@@ -34,6 +37,9 @@ class PersonResult:
         head: what was done to the head (``"blur"``, ...); with ``" (top band)"`` when the pose
             model found no pose and the crop's top band was taken for the head.
         stopped: why the loop stopped, in words.
+        operator: the operator that made ``images``, for this person alone (their outfit, or the
+            fallback's treatment): with ``mask``, ``shape`` and ``margin`` it renders the same
+            concealment on new appearances (:func:`deid.loop.render_person`).
     """
 
     images: list[torch.Tensor]
@@ -53,6 +59,7 @@ class PersonResult:
     margin: float | None = None
     head: str | None = None
     stopped: str | None = None
+    operator: Operator | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-friendly fields (no tensors)."""

@@ -158,6 +158,7 @@ def _conceal(
         encoded=encoded,
         attributions=attributions,
         outfits=_outfit_colors(config, problem.operator, outfits, concealment.treatments),
+        operators=_operators(config, problem.operator, outfits, concealment.treatments),
     )
 
 
@@ -299,6 +300,17 @@ def _outfit_colors(
     ]
 
 
+def _operators(
+    config: ConcealConfig, operator: Operator, outfits: OutfitFill | None, treatments: Sequence[str | None]
+) -> list[Operator]:
+    """Per person, the operator their final images were made with, narrowed to them."""
+    palette = dict(fallback_operators(config, operator, outfits))
+    return [
+        (operator if t is None else palette[t]).for_people(torch.tensor([p]))
+        for p, t in enumerate(treatments)
+    ]
+
+
 def _scores(check: PrivacyCheck, index: torch.Tensor) -> dict[str, float]:
     return {"match_rate": float(check.match_rate[index].max()), "rank": float(check.rank[index].min())}
 
@@ -312,6 +324,7 @@ def _results(
     encoded: list[bytes],
     attributions: torch.Tensor | None,
     outfits: list[list[list[float]] | None],
+    operators: list[Operator],
 ) -> list[PersonResult]:
     """One result per person, from the verdicts ``checks`` before and after (on ``encoded``)."""
     before, after = checks
@@ -346,6 +359,7 @@ def _results(
                 stopped=_stopped(
                     int(state.steps[p]), fallback, concealment.treatments[p], bool(private[p]), shape
                 ),
+                operator=operators[p],
             )
         )
     return results

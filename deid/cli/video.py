@@ -1,0 +1,55 @@
+"""``deid conceal clip.mp4 ... -o OUT``: videos (and folders of frames with ``--as-video``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from deid.loop.config import ConcealConfig
+from deid.video import VideoError, conceal_video, is_video
+
+
+def wants_video(inputs: tuple[str, ...], as_video: bool) -> bool:
+    """Whether ``inputs`` go down the video path; a mix of videos and images is refused."""
+    videos = [is_video(i) for i in inputs]
+    if as_video or all(videos):
+        return True
+    if any(videos):
+        named = ", ".join(i for i, v in zip(inputs, videos, strict=True) if v)
+        raise click.UsageError(f"conceal videos ({named}) in a run of their own, without images")
+    return False
+
+
+def conceal_videos(
+    inputs: tuple[str, ...], output: str, config: ConcealConfig, *, fps: float, progress: bool
+) -> int:
+    """Conceal each video into ``output`` (same name; a folder of frames stays a folder, its
+    frames written as PNG). Returns the exit code: 0 when every person of every video is private
+    as written, 3 when a video was written with a person still matched, 1 when one failed."""
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    code = 0
+    for name in inputs:
+        source = Path(name)
+        target = out / source.name
+        if target.resolve() == source.resolve():
+            raise click.BadParameter(f"{target} would overwrite the input", param_hint="-o/--output")
+        try:
+            report = conceal_video(source, target, config=config, fps=fps, progress=progress)
+        except VideoError as exc:
+            click.echo(f"error: {exc}", err=True)
+            code = 1
+            continue
+        matched = [t.track for t in report.tracks if not t.private]
+        click.echo(
+            f"{source}: {report.frames_written}/{report.frames_read} frames, {len(report.tracks)} tracks, "
+            f"{len(matched)} still matched -> {target}"
+        )
+        for note in report.notes:
+            click.echo(f"  {note}")
+        if not report.success:
+            why = "nobody was found" if not report.tracks else f"tracks {matched} are still matched"
+            click.echo(f"warning: {source}: {why}; see {target}.json", err=True)
+            code = code or 3
+    return code

@@ -1,0 +1,30 @@
+"""Video: people followed from frame to frame, each concealed the same way in every frame.
+
+:func:`conceal_video` reads a video file (PyAV) or a folder of frames, follows every person
+(:func:`follow_people`: the person finder, the pose model and motpy's tracker), decides one
+treatment per track with the conceal loop, renders it on every frame of the track, writes the
+video and judges every person again as cut from the video as written.
+"""
+
+from deid.video.follow import HOW, FollowConfig, Sighting, follow_people
+from deid.video.io import VIDEO_SUFFIXES, Frame, VideoError, VideoInfo, VideoReader, VideoWriter, is_video
+from deid.video.run import TrackReport, VideoReport, conceal_video
+from deid.video.smoothing import steady_bodies
+
+__all__ = [
+    "HOW",
+    "VIDEO_SUFFIXES",
+    "FollowConfig",
+    "Frame",
+    "Sighting",
+    "TrackReport",
+    "VideoError",
+    "VideoInfo",
+    "VideoReader",
+    "VideoReport",
+    "VideoWriter",
+    "conceal_video",
+    "follow_people",
+    "is_video",
+    "steady_bodies",
+]

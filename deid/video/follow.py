@@ -1,0 +1,316 @@
+"""People followed through a video: the person finder every few frames, the pose model in each
+tracked box between, and motpy's Kalman tracker to tie them into tracks.
+
+Every ``detect_every``-th frame the finder looks at the whole frame (:func:`deid.finder.find_people`).
+On every frame, each live track's predicted box is searched by the pose model
+(:func:`deid.finder.find_person_in_crop`), as MediaPipe's own pose tracking does; what it
+confirms is that frame's sighting of the person. The sightings go to motpy's
+``MultiObjectTracker`` (constant-velocity Kalman filter, IoU assignment), which keeps each
+person's identity. A track the pose model loses is still concealed at its predicted box for up
+to ``max_gap`` frames (a person half hidden behind another stays covered); a new track is looked
+for backwards over the frames since the last full look (``backfill``), so a person who walks in
+between two looks is concealed from their first frame.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from deid.boxes import Box
+from deid.finder import FinderConfig, Person, find_people, find_person_in_crop
+from deid.video.io import Frame
+
+#: How a person was seen in a frame.
+HOW = ("found", "followed", "predicted", "backfilled")
+
+
+@dataclass(frozen=True, eq=False)
+class Sighting:
+    """One person in one frame.
+
+    Attributes:
+        frame: the frame's index.
+        track: the person's track number (0, 1, ... in order of first sighting).
+        box: where the person is, in the frame's pixels (inside the frame).
+        silhouette: ``(box.h, box.w)`` bool, the person's pixels in the box (all of it when
+            ``keypoints`` is None: no pose, conceal the box).
+        keypoints: ``(33, 3)`` ``x, y, visibility`` in the box's pixels, or None.
+        how: ``"found"`` by the finder, ``"followed"`` (the pose model in the tracked box),
+            ``"backfilled"`` (the same, backwards from a new track), or ``"predicted"`` (the
+            pose model lost the person: the track's predicted box, concealed whole).
+        crop: ``(3, box.h, box.w)`` uint8, the frame's original pixels in the box.
+    """
+
+    frame: int
+    track: int
+    box: Box
+    silhouette: torch.Tensor
+    keypoints: torch.Tensor | None
+    how: str
+    crop: torch.Tensor
+
+
+@dataclass(frozen=True)
+class FollowConfig:
+    """How people are followed through a video.
+
+    Attributes:
+        detect_every: the finder looks at the whole frame every this many frames.
+        max_gap: frames a track is kept (at its predicted box) without a sighting.
+        backfill: look backwards from a new track over the frames since the last full look.
+        padding: the tracked box is grown by this fraction on each side for the pose model (and
+            a track the pose model lost is concealed in its box grown so).
+        min_iou: the IoU a sighting needs with a track's prediction to continue it.
+        finder: the person finder's settings for the full looks.
+    """
+
+    detect_every: int = 10
+    max_gap: int = 5
+    backfill: bool = True
+    padding: float = 0.15
+    min_iou: float = 0.2
+    finder: FinderConfig = field(default_factory=lambda: FinderConfig(upscale=2.0))
+
+    def __post_init__(self) -> None:
+        if self.detect_every < 1 or self.max_gap < 0:
+            raise ValueError(
+                f"detect_every must be >= 1 and max_gap >= 0, got {self.detect_every} and {self.max_gap}"
+            )
+        if not 0.0 <= self.padding <= 1.0 or not 0.0 < self.min_iou <= 1.0:
+            raise ValueError(
+                f"padding must be in [0, 1] and min_iou in (0, 1], got {self.padding}, {self.min_iou}"
+            )
+
+
+def to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """A frame's pixels ``(H, W, 3)`` uint8 as a float image ``(3, H, W)`` in [0, 1]."""
+    return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255)
+
+
+def follow_people(
+    frames: Iterable[Frame],
+    *,
+    fps: float,
+    config: FollowConfig | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> list[list[Sighting]]:
+    """Every person of every frame, tied into tracks: per frame, its sightings.
+
+    Args:
+        frames: the video's frames, in order.
+        fps: the frame rate (the tracker's time step is ``1 / fps``).
+        config: see :class:`FollowConfig`.
+        on_frame: called with each frame's index once it is done (progress).
+
+    Example:
+        >>> sightings = follow_people(VideoReader.open("clip.avi"), fps=10)  # doctest: +SKIP
+        >>> sorted({s.track for frame in sightings for s in frame})[:3]  # doctest: +SKIP
+        [0, 1, 2]
+    """
+    follower = _Follower(config or FollowConfig(), fps)
+    for frame in frames:
+        follower.step(frame)
+        if on_frame is not None:
+            on_frame(frame.index)
+    return follower.by_frame
+
+
+class _Recorded:
+    """motpy's matching function, remembering which tracker took which detection."""
+
+    def __init__(self, matching: Any) -> None:
+        self.matching = matching
+        self.pairs: list[tuple[str, int]] = []
+
+    def __call__(self, trackers: list[Any], detections: list[Any]) -> np.ndarray:
+        matches = self.matching(trackers, detections)
+        self.pairs = [(trackers[t].id, int(d)) for t, d in matches]
+        return matches
+
+
+class _Follower:
+    def __init__(self, config: FollowConfig, fps: float) -> None:
+        from motpy import MultiObjectTracker
+        from motpy.tracker import IOUAndFeatureMatchingFunction
+
+        self.config = config
+        self.matching = _Recorded(IOUAndFeatureMatchingFunction(min_iou=config.min_iou))
+        self.tracker = MultiObjectTracker(
+            dt=1.0 / max(fps, 1e-3),
+            matching_fn=self.matching,
+            tracker_kwargs={"max_staleness": config.max_gap},
+        )
+        self.numbers: dict[str, int] = {}
+        self.by_frame: list[list[Sighting]] = []
+        self.recent: deque[tuple[int, torch.Tensor]] = deque(maxlen=config.detect_every)
+
+    def step(self, frame: Frame) -> None:
+        image = to_tensor(frame.pixels)
+        height, width = image.shape[1:]
+        predicted: dict[str, Box] = {}
+        for track in self.tracker.active_tracks():
+            box = _box(track.box, width, height, self.config.padding)
+            if box is not None:
+                predicted[track.id] = box
+        followed = {key: self._look(image, box) for key, box in predicted.items()}
+        people: list[_Seen] = []
+        how: list[str] = []
+        for key in sorted(followed, key=lambda k: self.numbers.get(k, len(self.numbers))):  # oldest first
+            seen = followed[key]
+            if seen is None:
+                continue
+            if _overlaps(seen.box, people):  # two tracks on one person: the younger one ends
+                self.tracker.trackers = [t for t in self.tracker.trackers if t.id != key]
+                del predicted[key]
+                continue
+            people.append(seen)
+            how.append("followed")
+        if frame.index % self.config.detect_every == 0:
+            for person in find_people(image, config=self.config.finder):
+                if not _overlaps(person.box, people):
+                    people.append(_Seen.of(person))
+                    how.append("found")
+        from motpy import Detection
+
+        detections = [Detection(box=np.array(_xyxy(p.box), dtype=float), score=p.score) for p in people]
+        known = set(self.numbers)
+        self.tracker.step(detections)
+        taken = dict(self.matching.pairs)
+        new = [t for t in self.tracker.trackers if t.id not in known]
+        unassigned = sorted(set(range(len(people))) - set(taken.values()))
+        for tracker in new:
+            det = min(unassigned, key=lambda d: np.abs(tracker.box() - detections[d].box).sum())
+            taken[tracker.id] = det
+            unassigned.remove(det)
+        sightings = []
+        for key, det in taken.items():
+            number = self.numbers.setdefault(key, len(self.numbers))
+            sightings.append(_sighting(frame.index, number, people[det], how[det], image))
+        for key, box in predicted.items():  # lost by the pose model: its predicted box, whole
+            if key not in taken and key in self.numbers and any(t.id == key for t in self.tracker.trackers):
+                sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
+        self.by_frame.append(sorted(sightings, key=lambda s: s.track))
+        if self.config.backfill:
+            for tracker in new:
+                self._backfill(
+                    self.numbers[tracker.id], _box(tracker.box(), width, height, self.config.padding)
+                )
+        self.recent.append((frame.index, image))
+
+    def _look(self, image: torch.Tensor, window: Box) -> _Seen | None:
+        """The pose model in ``window`` (a padded track box): the person it confirms, in frame pixels."""
+        crop = image[:, window.y : window.y + window.h, window.x : window.x + window.w]
+        if min(crop.shape[1:]) < 8:
+            return None
+        person = find_person_in_crop(crop, config=self.config.finder, recentre=False)
+        if person.uncertain:
+            return None
+        return _Seen.of(person, window)
+
+    def _backfill(self, number: int, box: Box | None) -> None:
+        """Look for a new track's person in the frames since the last full look, newest first."""
+        for index, image in reversed(self.recent):
+            if box is None or index % self.config.detect_every == 0:
+                return
+            person = self._look(image, box)
+            if person is None:
+                return
+            self.by_frame[index].append(_sighting(index, number, person, "backfilled", image))
+            self.by_frame[index].sort(key=lambda s: s.track)
+            box = _grown(person.box, self.config.padding, image.shape[2], image.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class _Seen:
+    """A person seen in a frame: box and keypoints in frame pixels, silhouette in the box."""
+
+    box: Box
+    score: float
+    keypoints: torch.Tensor
+    silhouette: torch.Tensor
+    posed: bool
+
+    @classmethod
+    def of(cls, person: Person, window: Box | None = None) -> _Seen:
+        """``person`` as found in the frame, or in a crop of it at ``window``."""
+        x0, y0 = (window.x, window.y) if window is not None else (0, 0)
+        b = person.box
+        box = Box(b.x + x0, b.y + y0, b.w, b.h, b.score)
+        keypoints = person.keypoints.clone()
+        keypoints[:, 0] += x0
+        keypoints[:, 1] += y0
+        silhouette = person.mask[b.y : b.y + b.h, b.x : b.x + b.w]
+        return cls(box, person.score, keypoints, silhouette, posed=not person.uncertain)
+
+
+def _sighting(index: int, number: int, seen: _Seen | Box, how: str, image: torch.Tensor) -> Sighting:
+    """The sighting of a person seen, or of a bare box (concealed whole)."""
+    box = seen if isinstance(seen, Box) else seen.box
+    crop = (image[:, box.y : box.y + box.h, box.x : box.x + box.w] * 255).round().byte()
+    if isinstance(seen, Box) or not seen.posed:
+        return Sighting(index, number, box, torch.ones(box.h, box.w, dtype=torch.bool), None, how, crop)
+    keypoints = seen.keypoints.clone()
+    keypoints[:, 0] -= box.x
+    keypoints[:, 1] -= box.y
+    return Sighting(index, number, box, seen.silhouette, keypoints, how, crop)
+
+
+def _grown(box: Box, padding: float, width: int, height: int) -> Box | None:
+    return _box(np.array(_xyxy(box), dtype=float), width, height, padding)
+
+
+def _box(xyxy: np.ndarray, width: int, height: int, padding: float) -> Box | None:
+    """A tracker's box grown by ``padding`` on each side (where it is unsure of the person),
+    clipped to the frame, or None when less than a third of it is inside."""
+    x0, y0, x1, y1 = (float(v) for v in xyxy)
+    dx, dy = (x1 - x0) * padding, (y1 - y0) * padding
+    x0, y0, x1, y1 = x0 - dx, y0 - dy, x1 + dx, y1 + dy
+    area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+    cx0, cy0, cx1, cy1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height))
+    inside = max(cx1 - cx0, 0.0) * max(cy1 - cy0, 0.0)
+    if area <= 0 or inside < area / 3 or cx1 - cx0 < 4 or cy1 - cy0 < 8:
+        return None
+    x, y = int(cx0), int(cy0)
+    return Box(x, y, int(np.ceil(cx1)) - x, int(np.ceil(cy1)) - y)
+
+
+def _xyxy(box: Box) -> tuple[int, int, int, int]:
+    return box.x, box.y, box.x + box.w, box.y + box.h
+
+
+def _overlaps(box: Box, people: list[_Seen]) -> bool:
+    """Whether ``box`` shows one of ``people`` already: IoU over 0.4, or mostly inside one."""
+    for seen in people:
+        other = seen.box
+        inter = _intersection(box, other)
+        if _iou(box, other) > 0.4 or inter > 0.7 * min(box.w * box.h, other.w * other.h):
+            return True
+    return False
+
+
+def _intersection(a: Box, b: Box) -> int:
+    ax0, ay0, ax1, ay1 = _xyxy(a)
+    bx0, by0, bx1, by1 = _xyxy(b)
+    return max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
+
+
+def _iou(a: Box, b: Box) -> float:
+    inter = _intersection(a, b)
+    union = a.w * a.h + b.w * b.h - inter
+    return inter / union if union > 0 else 0.0
+
+
+def sightings_of(by_frame: list[list[Sighting]]) -> Iterator[list[Sighting]]:
+    """Each track's sightings, in frame order, tracks in order."""
+    tracks: dict[int, list[Sighting]] = {}
+    for frame in by_frame:
+        for sighting in frame:
+            tracks.setdefault(sighting.track, []).append(sighting)
+    for number in sorted(tracks):
+        yield tracks[number]

@@ -1,0 +1,289 @@
+"""A video concealed person by person: each track gets one treatment, rendered on every frame it
+is seen in, and every person is judged again as cut from the video as written.
+
+1. Follow (:func:`deid.video.follow_people`): sightings per frame, tied into tracks.
+2. Decide: the conceal loop runs once per track, on ``samples`` of its sightings spread over the
+   track (its appearances); all tracks in one batched call.
+3. Render: the track's treatment on every sighting, each cut to its steadied body
+   (:func:`deid.video.smoothing.steady_bodies`), pasted into the frames and encoded.
+4. Judge: the written video is decoded again; every sighting is cut from it and checked by the
+   adversary against the track's original appearances. A track is private only if all of its
+   frames are, as written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from deid.adversary import Adversary, resolve_adversary
+from deid.boxes import paste_crops
+from deid.loop.config import ConcealConfig
+from deid.loop.replay import render_person
+from deid.loop.results import PersonResult
+from deid.loop.search import conceal_people
+from deid.video.follow import FollowConfig, Sighting, follow_people, sightings_of, to_tensor
+from deid.video.io import Frame, VideoReader, VideoWriter
+from deid.video.judging import Judge, as_float, spread
+from deid.video.smoothing import steady_bodies
+from reid_model.io import write_bytes_atomic
+
+
+@dataclass
+class TrackReport:
+    """One person of a video: where they are, what was done, and the verdict as written.
+
+    Attributes:
+        track: the track's number.
+        frames: ``[first, last]`` frame indices.
+        seen: sightings by how they were made (``found``, ``followed``, ``backfilled``, ``predicted``).
+        treatment: the conceal loop's record for the person (see :meth:`PersonResult.summary`).
+        private_frames: how many of the track's frames the adversary finds private as written.
+        boxed: frames where the treatment left the person matched, so their whole box was
+            concealed (with the track's treatment).
+        private: whether every frame of the track is private as written.
+    """
+
+    track: int
+    frames: list[int]
+    seen: dict[str, int]
+    treatment: dict[str, Any]
+    private_frames: int
+    boxed: int
+    private: bool
+
+
+@dataclass
+class VideoReport:
+    """The outcome of :func:`conceal_video`, as written to its JSON report."""
+
+    source: str
+    output: str
+    frames_read: int
+    frames_written: int
+    fps: float
+    size: list[int]
+    tracks: list[TrackReport]
+    frames_without_people: int
+    frames_with_unposed: list[int]
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        """Whether every tracked person is private as written, and anyone was found at all."""
+        return bool(self.tracks) and all(t.private for t in self.tracks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "success": self.success}
+
+
+def conceal_video(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    config: ConcealConfig | None = None,
+    follow: FollowConfig | None = None,
+    adversary: Adversary | None = None,
+    samples: int = 4,
+    fps: float = 10.0,
+    report: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> VideoReport:
+    """Conceal every person of a video (or a folder of frames) and write it to ``output``.
+
+    Args:
+        source: a video file, or a folder of numbered frames (played at ``fps``).
+        output: the concealed video file (its suffix picks the container), or a folder for
+            frames. Never the source.
+        config: the conceal loop's settings (:class:`ConcealConfig`); its ``seed`` makes the
+            run repeatable.
+        follow: how people are followed (:class:`FollowConfig`).
+        adversary: the re-id adversary (the bundled one when None).
+        samples: appearances per track the loop decides the treatment on.
+        report: where the JSON report goes (default ``output`` + ``.json``).
+        progress: show progress bars (frames per second, time left).
+
+    Raises:
+        VideoError: the source cannot be read or the output cannot be written.
+        ValueError: ``output`` is the source, or ``samples`` < 1.
+
+    Example:
+        >>> report = conceal_video("clip.avi", "clip_private.mp4")  # doctest: +SKIP
+        >>> report.success, len(report.tracks)  # doctest: +SKIP
+        (True, 17)
+    """
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    source, output = Path(source), Path(output)
+    if output.resolve() == source.resolve():
+        raise ValueError(f"output {output} is the source video; choose another path")
+    config = config or ConcealConfig()
+    adversary = resolve_adversary(adversary)
+    reader = VideoReader.open(source, fps=fps)
+    info = reader.info
+    seconds: dict[str, float] = {}
+
+    start = time.perf_counter()
+    with _bar(info.frames, "follow", progress) as bar:
+        by_frame = follow_people(reader, fps=float(info.fps), config=follow, on_frame=lambda _: bar.update())
+    notes = [reader.problem] if reader.problem else []
+    seconds["follow"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    tracks = list(sightings_of(by_frame))
+    gap = max(1, round(float(info.fps)))
+    judge = Judge(tracks, adversary, references=2 * samples, gap=gap)
+    results, concealed, boxed = _treat(tracks, judge, config, samples)
+    seconds["decide"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    names = reader.names or None
+    with (
+        _bar(len(by_frame), "write", progress) as bar,
+        VideoWriter(output, info, names=names) as writer,
+    ):
+        for frame in reader:
+            if frame.index >= len(by_frame):
+                break
+            writer.write(_pasted(frame, by_frame[frame.index], concealed))
+            bar.update()
+    notes += writer.notes
+    seconds["render"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    private = judge.check_written(VideoReader.open(output, fps=fps), by_frame)
+    seconds["judge"] = time.perf_counter() - start
+
+    result_report = VideoReport(
+        source=str(source),
+        output=str(output),
+        frames_read=len(by_frame),
+        frames_written=writer.count,
+        fps=float(info.fps),
+        size=[info.width, info.height],
+        tracks=[
+            _track_report(track, result, verdicts, boxed[track[0].track])
+            for track, result, verdicts in zip(tracks, results, private, strict=True)
+        ],
+        frames_without_people=sum(1 for frame in by_frame if not frame),
+        frames_with_unposed=[
+            i for i, frame in enumerate(by_frame) if any(s.keypoints is None for s in frame)
+        ],
+        notes=notes,
+        seconds={k: round(v, 2) for k, v in seconds.items()},
+    )
+    report_path = Path(report) if report is not None else output.with_name(output.name + ".json")
+    write_bytes_atomic(report_path, json.dumps(result_report.to_json(), indent=2).encode())
+    return result_report
+
+
+def _treat(
+    tracks: Sequence[Sequence[Sighting]],
+    judge: Judge,
+    config: ConcealConfig,
+    samples: int,
+    rounds: int = 2,
+) -> tuple[list[PersonResult], dict[int, dict[int, torch.Tensor]], dict[int, int]]:
+    """Each track's treatment and its concealed crops, per track and frame.
+
+    The loop decides on ``samples`` sightings spread over the track; the treatment is rendered
+    on all of them and each is judged (:meth:`Judge.check`). A track with sightings still
+    matched is decided again with up to ``samples`` of those added (``rounds`` times); a sighting
+    matched after that has its whole box concealed with the track's treatment (counted in
+    ``boxed``), so its colours stay the track's.
+    """
+    adversary = judge.adversary
+    appearances = [spread(track, samples) for track in tracks]
+    results = _decide(appearances, config, adversary)
+    concealed = [
+        _render(track, result, adversary, config.head) for track, result in zip(tracks, results, strict=True)
+    ]
+    for _ in range(rounds):
+        verdicts = [judge.check(t, crops) for t, crops in enumerate(concealed)]
+        again = [t for t, private in enumerate(verdicts) if not all(private)]
+        if not again:
+            break
+        for t in again:
+            matched = [s for s, ok in zip(tracks[t], verdicts[t], strict=True) if not ok]
+            appearances[t] = appearances[t] + [s for s in spread(matched, samples) if s not in appearances[t]]
+        for t, result in zip(again, _decide([appearances[t] for t in again], config, adversary), strict=True):
+            results[t] = result
+            concealed[t] = _render(tracks[t], result, adversary, config.head)
+    boxed: dict[int, int] = {}
+    for t, track in enumerate(tracks):
+        private = judge.check(t, concealed[t])
+        left = [i for i, ok in enumerate(private) if not ok]
+        boxed[track[0].track] = len(left)
+        mask = results[t].mask
+        if left and mask is not None:
+            whole = replace(results[t], mask=torch.ones_like(mask), shape="box")
+            redone = _render([track[i] for i in left], whole, adversary, config.head)
+            for i, image in zip(left, redone, strict=True):
+                concealed[t][i] = image
+    by_frame = {
+        track[0].track: {s.frame: image for s, image in zip(track, crops, strict=True)}
+        for track, crops in zip(tracks, concealed, strict=True)
+    }
+    return results, by_frame, boxed
+
+
+def _decide(
+    appearances: Sequence[Sequence[Sighting]], config: ConcealConfig, adversary: Adversary
+) -> list[PersonResult]:
+    """The loop's treatment per track, decided on the given sightings of it."""
+    if not appearances:
+        return []
+    people = [[as_float(s.crop) for s in chosen] for chosen in appearances]
+    return conceal_people(people, config=config, adversary=adversary)
+
+
+def _render(
+    track: Sequence[Sighting], result: PersonResult, adversary: Adversary, head: str
+) -> list[torch.Tensor]:
+    """The track's treatment on each of its sightings, in order."""
+    return render_person(
+        result, [as_float(s.crop) for s in track], steady_bodies(track), adversary, head=head
+    )
+
+
+def _pasted(
+    frame: Frame, sightings: Sequence[Sighting], concealed: dict[int, dict[int, torch.Tensor]]
+) -> Frame:
+    """The frame with each sighting's concealed crop pasted in (changed pixels only)."""
+    if not sightings:
+        return frame
+    image = to_tensor(frame.pixels)
+    crops = [concealed[s.track][frame.index] for s in sightings]
+    pasted = paste_crops(image, crops, [s.box for s in sightings])
+    pixels = (pasted * 255).round().byte().permute(1, 2, 0).contiguous().numpy()
+    return replace(frame, pixels=pixels)
+
+
+def _track_report(
+    track: Sequence[Sighting], result: PersonResult, private: list[bool], boxed: int
+) -> TrackReport:
+    seen: dict[str, int] = {}
+    for s in track:
+        seen[s.how] = seen.get(s.how, 0) + 1
+    return TrackReport(
+        track=track[0].track,
+        frames=[track[0].frame, track[-1].frame],
+        seen=seen,
+        treatment=result.summary(),
+        private_frames=sum(private),
+        boxed=boxed,
+        private=all(private),
+    )
+
+
+def _bar(total: int | None, desc: str, progress: bool) -> tqdm:
+    return tqdm(total=total, unit="frame", desc=desc, disable=None if progress else True)

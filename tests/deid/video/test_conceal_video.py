@@ -1,0 +1,89 @@
+"""A real video concealed end to end, and the CLI's video path."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from deid.cli import main
+from deid.loop import ConcealConfig
+from deid.video import VideoReader, VideoWriter, conceal_video
+from deid.video.follow import to_tensor
+
+
+def _head_of(video: Path, out: Path, frames: int) -> Path:
+    reader = VideoReader.open(video)
+    with VideoWriter(out, reader.info) as writer:
+        for frame in itertools.islice(reader, frames):
+            writer.write(frame)
+    return out
+
+
+@pytest.mark.slow
+def test_pets_clip_concealed_where_people_are(pets_video: Path, tmp_path: Path) -> None:
+    clip = _head_of(pets_video, tmp_path / "clip.mp4", 16)
+    out = tmp_path / "out" / "clip.mp4"
+    out.parent.mkdir()
+    report = conceal_video(clip, out, config=ConcealConfig(seed=0), progress=False)
+    written = VideoReader.open(out)
+    assert written.info.frames == 16 and written.info.fps == 10
+    assert (written.info.width, written.info.height) == (480, 360)
+    assert report.frames_read == report.frames_written == 16
+    assert report.tracks, "people walk through the first frames of PETS S2.L1"
+    saved = json.loads((tmp_path / "out" / "clip.mp4.json").read_text())
+    assert saved["success"] == report.success
+    assert [t["private"] for t in saved["tracks"]] == [t.private for t in report.tracks]
+    # every sighting's box changed in the written video (its person concealed there)
+    originals = {f.index: to_tensor(f.pixels) for f in VideoReader.open(clip)}
+    for frame in VideoReader.open(out):
+        if any(t.frames[0] <= frame.index <= t.frames[1] for t in report.tracks):
+            changed = (to_tensor(frame.pixels) - originals[frame.index]).abs().amax(0) > 0.2
+            assert bool(changed.any())
+    # a track is private only if every frame of it is, as written
+    for track in report.tracks:
+        assert track.private_frames <= sum(track.seen.values())
+        assert track.private == (track.private_frames == sum(track.seen.values()))
+
+
+def test_cli_video_without_people_is_not_called_private(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    from reid_model.io import write_image
+
+    for i in range(3):
+        write_image(folder / f"{i:03d}.png", torch.full((3, 120, 160), 0.3 + 0.1 * i))
+    result = CliRunner().invoke(
+        main, ["conceal", str(folder), "--as-video", "-o", str(tmp_path / "out"), "--no-progress"]
+    )
+    assert result.exit_code == 3, result.output
+    assert "nobody was found" in result.output
+    assert sorted(p.name for p in (tmp_path / "out" / "frames").iterdir()) == [
+        "000.png",
+        "001.png",
+        "002.png",
+    ]
+    report = json.loads((tmp_path / "out" / "frames.json").read_text())
+    assert report["success"] is False and report["tracks"] == []
+
+
+def test_cli_refuses_videos_mixed_with_images(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "b.png").write_bytes(b"x")
+    result = CliRunner().invoke(
+        main, ["conceal", str(tmp_path / "a.mp4"), str(tmp_path / "b.png"), "-o", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2
+    assert "in a run of their own" in result.output
+
+
+def test_cli_names_an_unreadable_video(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    result = CliRunner().invoke(main, ["conceal", str(bad), "-o", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 1
+    assert "bad.mp4" in result.output

@@ -1,0 +1,103 @@
+"""Video files in and out: frame count, rate and size survive; partial files never appear."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from deid.video import VideoError, VideoReader, VideoWriter
+from deid.video.io import ENCODERS, Frame
+from reid_model.io import write_image
+
+
+def _clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 10) -> Path:
+    """A small synthetic video: a bright square moving over a dark background."""
+    info = VideoReader.open(_folder(path.parent / "src", frames, size), fps=fps).info
+    with VideoWriter(path, info) as writer:
+        for frame in VideoReader.open(info.path, fps=fps):
+            writer.write(frame)
+    return path
+
+
+def _folder(folder: Path, frames: int, size: tuple[int, int]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(frames):
+        image = torch.full((3, size[1], size[0]), 0.1)
+        image[:, 10:30, 2 + 3 * i : 12 + 3 * i] = 0.9
+        write_image(folder / f"frame{i}.png", image)
+    return folder
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi", ".mkv"])
+def test_round_trip_keeps_count_rate_and_size(tmp_path: Path, suffix: str) -> None:
+    path = _clip(tmp_path / f"clip{suffix}", frames=12, size=(64, 48), fps=10)
+    reader = VideoReader.open(path)
+    frames = list(reader)
+    assert len(frames) == 12
+    assert reader.info.fps == Fraction(10)
+    assert (reader.info.width, reader.info.height) == (64, 48)
+    assert all(f.pixels.shape == (48, 64, 3) and f.pixels.dtype == np.uint8 for f in frames)
+    assert reader.problem is None
+    # the square moved: the encoded frames differ, in order
+    assert frames[0].pixels[20, 5].mean() > 150 and frames[-1].pixels[20, 5].mean() < 100
+
+
+def test_folder_of_frames_is_read_in_natural_order(tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "frames", 11, (64, 48))
+    reader = VideoReader.open(folder, fps=5)
+    assert reader.names[:3] == ["frame0.png", "frame1.png", "frame2.png"]
+    assert reader.names[-1] == "frame10.png"
+    assert reader.info.fps == Fraction(5) and reader.info.frames == 11
+    out = tmp_path / "out"
+    with VideoWriter(out, reader.info, names=reader.names) as writer:
+        for frame in reader:
+            writer.write(frame)
+    assert sorted(p.name for p in out.iterdir()) == sorted(reader.names)
+
+
+def test_truncated_video_gives_the_frames_before_the_damage(tmp_path: Path) -> None:
+    path = _clip(tmp_path / "clip.mkv", frames=30)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    frames = list(VideoReader.open(cut))
+    assert 0 < len(frames) < 30
+
+
+def test_bad_inputs_are_named(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="does not exist"):
+        VideoReader.open(tmp_path / "missing.mp4")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    with pytest.raises(VideoError, match=r"junk\.mp4"):
+        VideoReader.open(junk)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VideoError, match="holds no image"):
+        VideoReader.open(tmp_path / "empty")
+    info = VideoReader.open(_folder(tmp_path / "f", 2, (32, 32)), fps=10).info
+    with pytest.raises(VideoError, match="must end in one of"):
+        VideoWriter(tmp_path / "out.gif", info)
+
+
+def test_an_aborted_write_leaves_nothing(tmp_path: Path) -> None:
+    info = VideoReader.open(_folder(tmp_path / "f", 3, (32, 32)), fps=10).info
+    out = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError), VideoWriter(out, info) as writer:
+        writer.write(Frame(0, np.zeros((32, 32, 3), np.uint8)))
+        raise RuntimeError("killed")
+    assert list(tmp_path.glob("*out.mp4*")) == []
+
+
+def test_falls_back_to_the_next_encoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ENCODERS, ".mp4", ("no-such-encoder", "mpeg4"))
+    info = VideoReader.open(_folder(tmp_path / "f", 4, (32, 32)), fps=10).info
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, info) as writer:
+        for frame in VideoReader.open(info.path, fps=10):
+            writer.write(frame)
+    assert "mpeg4" in writer.notes[0] and "no-such-encoder" in writer.notes[0]
+    assert sum(1 for _ in VideoReader.open(out)) == 4
