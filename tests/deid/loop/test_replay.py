@@ -17,7 +17,7 @@ from reid_model import read_image
 @pytest.mark.viper
 def test_render_person_reproduces_the_loop(viper_root: Path) -> None:
     adversary = resolve_adversary(None)
-    crops = [read_image(viper_root / "cam_a" / "000_45.bmp"), read_image(viper_root / "cam_b" / "000_90.bmp")]
+    crops = [read_image(viper_root / "cam_a" / "000_45.bmp"), read_image(viper_root / "cam_b" / "000_45.bmp")]
     result = conceal_people([crops], config=ConcealConfig(seed=0), adversary=adversary)[0]
     again = render_person(result, crops, find_bodies(crops), adversary, head="blur")
     for loop_image, replayed in zip(result.images, again, strict=True):
