@@ -15,7 +15,7 @@ between two looks is concealed from their first frame.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,7 +306,7 @@ def _iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def sightings_of(by_frame: list[list[Sighting]]) -> Iterator[list[Sighting]]:
+def sightings_of(by_frame: Sequence[Sequence[Sighting]]) -> Iterator[list[Sighting]]:
     """Each track's sightings, in frame order, tracks in order."""
     tracks: dict[int, list[Sighting]] = {}
     for frame in by_frame:

@@ -4,12 +4,15 @@ An attacker holds other pictures of a person (not this frame's original) and sea
 of people for them. Here each sighting, concealed, is checked against the track's original
 appearances from other moments (references spread over the track, at least ``gap`` frames
 away; in a track too short for that, its other references; a track of one sighting, against its
-own original), and the gallery searched is the video's other people (their references): the
-people a viewer of this video could confuse the person with. The adversary's criteria (condition
-C rate and rank) are unchanged. The adversary's own gallery (VIPeR persons) is not used when the
+own original), and the gallery searched is the video's other people (the references of the
+tracks seen at the same time, so certainly not the same person): the people a viewer of this
+video could confuse the person with. The adversary's criteria (condition
+C rate and rank) are kept, the rank scaled to the gallery's size (``top_k`` of 10 among the
+adversary's 274 gallery persons is ``top_k`` of 3 among 80 video references: the same chance of
+a hit). The adversary's own gallery (VIPeR persons) is not used when the
 video has other people: small, blurred video people are all closer to any flat or grey crop than
 sharp VIPeR persons are, so against it even a person filled in grey stays "matched" by the
-condition C rate. A video with fewer than two other tracks is judged against the adversary's
+condition C rate. A track seen with fewer than two others is judged against the adversary's
 own gallery (strict).
 """
 
@@ -66,16 +69,37 @@ class Judge:
         return self.adversary.embed(self.adversary.views(crops))
 
     def _adversary(self, t: int) -> Adversary:
-        """The adversary whose galleries are the other tracks' references."""
-        others = [k for k in range(len(self.tracks)) if k != t]
-        if len(others) < 2:
+        """The adversary whose galleries are the references of the tracks seen at the same time
+        as track ``t``: certainly other people (a track seen only at other times may be the
+        same person, followed in pieces, and would make the verdict milder)."""
+        first, last = self.tracks[t][0].frame, self.tracks[t][-1].frame
+        return self._searching(
+            [
+                k
+                for k, track in enumerate(self.tracks)
+                if k != t and track[0].frame <= last and track[-1].frame >= first
+            ]
+        )
+
+    def _searching(self, tracks: list[int]) -> Adversary:
+        """The adversary with the references of ``tracks`` for its galleries (its own galleries
+        when fewer than two), ``top_k`` scaled to their size."""
+        if len(tracks) < 2:
             return self.adversary
         galleries = [
-            torch.cat([self.kept[k][m] for k in others]) for m in range(len(self.adversary.galleries))
+            torch.cat([self.kept[k][m] for k in tracks]) for m in range(len(self.adversary.galleries))
         ]
-        judge = replace(self.adversary, galleries=galleries)
+        # the same chance of a rank-k hit as the adversary's rule has with its own gallery
+        top_k = max(1, round(self.adversary.top_k * len(galleries[0]) / len(self.adversary.galleries[0])))
+        judge = replace(self.adversary, galleries=galleries, top_k=top_k)
         judge.cache.update(self.adversary.cache)
         return judge
+
+    def loop_adversary(self) -> Adversary:
+        """The adversary the conceal loop decides with: every track's references for its
+        galleries (a person's own among them, which only makes the loop's verdict milder: the
+        judge, without them, has the last word)."""
+        return self._searching(list(range(len(self.tracks))))
 
     def check(self, t: int, crops: Sequence[torch.Tensor]) -> list[bool]:
         """Per sighting of track ``t``, whether its concealed crop (``crops``, in order) is private."""

@@ -1,7 +1,8 @@
 """A video concealed person by person: each track gets one treatment, rendered on every frame it
 is seen in, and every person is judged again as cut from the video as written.
 
-1. Follow (:func:`deid.video.follow_people`): sightings per frame, tied into tracks.
+1. Follow (:func:`deid.video.follow_people`): sightings per frame, tied into tracks; pieces of
+   one person's track joined again (:func:`deid.video.linking.link_tracks`).
 2. Decide: the conceal loop runs once per track, on ``samples`` of its sightings spread over the
    track (its appearances); all tracks in one batched call.
 3. Render: the track's treatment on every sighting, each cut to its steadied body
@@ -27,12 +28,14 @@ from tqdm import tqdm
 from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import paste_crops
 from deid.loop.config import ConcealConfig
+from deid.loop.fallback import fallback_operators
 from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
 from deid.video.follow import FollowConfig, Sighting, follow_people, sightings_of, to_tensor
 from deid.video.io import Frame, VideoReader, VideoWriter
 from deid.video.judging import Judge, as_float, spread
+from deid.video.linking import link_tracks
 from deid.video.smoothing import steady_bodies
 from reid_model.io import write_bytes_atomic
 
@@ -48,8 +51,12 @@ class TrackReport:
         treatment: the conceal loop's record for the person (see :meth:`PersonResult.summary`).
         private_frames: how many of the track's frames the adversary finds private as written.
         boxed: frames where the treatment left the person matched, so their whole box was
-            concealed (with the track's treatment).
+            concealed, and with what (None: no frame needed it).
+        pieces: how many pieces the tracker left that were joined into this person
+            (:func:`deid.video.linking.link_tracks`).
         private: whether every frame of the track is private as written.
+        sightings: per frame of the track, ``[frame, x, y, w, h, how, private]`` (the box in
+            pixels; how it was seen, see :data:`deid.video.HOW`; the verdict as written).
     """
 
     track: int
@@ -57,8 +64,10 @@ class TrackReport:
     seen: dict[str, int]
     treatment: dict[str, Any]
     private_frames: int
-    boxed: int
+    boxed: str | None
+    pieces: int
     private: bool
+    sightings: list[list[Any]] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -139,9 +148,10 @@ def conceal_video(
     seconds["follow"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    tracks = list(sightings_of(by_frame))
     gap = max(1, round(float(info.fps)))
-    judge = Judge(tracks, adversary, references=2 * samples, gap=gap)
+    by_frame, pieces = link_tracks(by_frame, adversary, max_gap=2 * gap)
+    tracks = list(sightings_of(by_frame))
+    judge = Judge(tracks, adversary, references=samples, gap=gap)
     results, concealed, boxed = _treat(tracks, judge, config, samples)
     seconds["decide"] = time.perf_counter() - start
 
@@ -171,7 +181,7 @@ def conceal_video(
         fps=float(info.fps),
         size=[info.width, info.height],
         tracks=[
-            _track_report(track, result, verdicts, boxed[track[0].track])
+            _track_report(track, result, verdicts, boxed[track[0].track], pieces[track[0].track])
             for track, result, verdicts in zip(tracks, results, private, strict=True)
         ],
         frames_without_people=sum(1 for frame in by_frame if not frame),
@@ -191,49 +201,62 @@ def _treat(
     judge: Judge,
     config: ConcealConfig,
     samples: int,
-    rounds: int = 2,
-) -> tuple[list[PersonResult], dict[int, dict[int, torch.Tensor]], dict[int, int]]:
+) -> tuple[list[PersonResult], dict[int, dict[int, torch.Tensor]], dict[int, str | None]]:
     """Each track's treatment and its concealed crops, per track and frame.
 
     The loop decides on ``samples`` sightings spread over the track; the treatment is rendered
-    on all of them and each is judged (:meth:`Judge.check`). A track with sightings still
-    matched is decided again with up to ``samples`` of those added (``rounds`` times); a sighting
-    matched after that has its whole box concealed with the track's treatment (counted in
-    ``boxed``), so its colours stay the track's.
+    on all of them and each is judged (:meth:`Judge.check`). Sightings still matched have their
+    whole box concealed, with the track's own treatment or else the first of the loop's fallback
+    treatments that leaves the fewest matched (``boxed`` names it per track, None when no
+    sighting needed it). (Deciding again with the matched sightings added was tried: on the
+    first 60 frames of PETS S2.L1 it left as many matched and took twice as long.)
     """
-    adversary = judge.adversary
-    appearances = [spread(track, samples) for track in tracks]
-    results = _decide(appearances, config, adversary)
+    adversary = judge.loop_adversary()
+    results = _decide([spread(track, samples) for track in tracks], config, adversary)
     concealed = [
         _render(track, result, adversary, config.head) for track, result in zip(tracks, results, strict=True)
     ]
-    for _ in range(rounds):
-        verdicts = [judge.check(t, crops) for t, crops in enumerate(concealed)]
-        again = [t for t, private in enumerate(verdicts) if not all(private)]
-        if not again:
-            break
-        for t in again:
-            matched = [s for s, ok in zip(tracks[t], verdicts[t], strict=True) if not ok]
-            appearances[t] = appearances[t] + [s for s in spread(matched, samples) if s not in appearances[t]]
-        for t, result in zip(again, _decide([appearances[t] for t in again], config, adversary), strict=True):
-            results[t] = result
-            concealed[t] = _render(tracks[t], result, adversary, config.head)
-    boxed: dict[int, int] = {}
-    for t, track in enumerate(tracks):
-        private = judge.check(t, concealed[t])
-        left = [i for i, ok in enumerate(private) if not ok]
-        boxed[track[0].track] = len(left)
-        mask = results[t].mask
-        if left and mask is not None:
-            whole = replace(results[t], mask=torch.ones_like(mask), shape="box")
-            redone = _render([track[i] for i in left], whole, adversary, config.head)
-            for i, image in zip(left, redone, strict=True):
-                concealed[t][i] = image
+    boxed = {
+        track[0].track: _box_matched(t, track, results[t], concealed[t], judge, adversary, config)
+        for t, track in enumerate(tracks)
+    }
     by_frame = {
         track[0].track: {s.frame: image for s, image in zip(track, crops, strict=True)}
         for track, crops in zip(tracks, concealed, strict=True)
     }
     return results, by_frame, boxed
+
+
+def _box_matched(
+    t: int,
+    track: Sequence[Sighting],
+    result: PersonResult,
+    crops: list[torch.Tensor],
+    judge: Judge,
+    adversary: Adversary,
+    config: ConcealConfig,
+) -> str | None:
+    """Conceal the whole box of the sightings of track ``t`` still matched (``crops`` updated in
+    place): each treatment of the palette in turn, keeping the one that leaves the fewest matched."""
+    left = [i for i, ok in enumerate(judge.check(t, crops)) if not ok]
+    if not left or result.mask is None or result.operator is None:
+        return None
+    best: tuple[int, str, list[torch.Tensor]] | None = None
+    for name, operator in fallback_operators(config, result.operator):
+        whole = replace(result, mask=torch.ones_like(result.mask), shape="box", operator=operator)
+        redone = _render([track[i] for i in left], whole, adversary, config.head)
+        trial = list(crops)
+        for i, image in zip(left, redone, strict=True):
+            trial[i] = image
+        matched = sum(not ok for ok in judge.check(t, trial))
+        if best is None or matched < best[0]:
+            best = (matched, name, redone)
+        if matched == 0:
+            break
+    assert best is not None
+    for i, image in zip(left, best[2], strict=True):
+        crops[i] = image
+    return f"{len(left)} frames' whole box ({best[1]}); {best[0]} still matched"
 
 
 def _decide(
@@ -269,7 +292,7 @@ def _pasted(
 
 
 def _track_report(
-    track: Sequence[Sighting], result: PersonResult, private: list[bool], boxed: int
+    track: Sequence[Sighting], result: PersonResult, private: list[bool], boxed: str | None, pieces: int
 ) -> TrackReport:
     seen: dict[str, int] = {}
     for s in track:
@@ -281,7 +304,9 @@ def _track_report(
         treatment=result.summary(),
         private_frames=sum(private),
         boxed=boxed,
+        pieces=pieces,
         private=all(private),
+        sightings=[[s.frame, *s.box[:4], s.how, ok] for s, ok in zip(track, private, strict=True)],
     )
 
 

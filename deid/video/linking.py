@@ -1,0 +1,109 @@
+"""Pieces of one person's track joined again, by where they are and what the adversary sees.
+
+The tracker loses a person it cannot confirm for a few frames (crossing another, half hidden),
+and a new track starts when they are found again: the same person in two pieces would get two
+treatments. A piece that starts shortly after another ended, near where that one was heading,
+and looks like it to the adversary (its embeddings of the last and first sightings) is the same
+person. How alike is alike enough is learnt from the video itself: closer than nearly all pairs
+of tracks seen at the same time, which are certainly different people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+
+from deid.adversary import Adversary
+from deid.video.follow import Sighting, sightings_of
+
+#: Sightings at each end of a track whose embeddings stand for it.
+_ENDS = 3
+
+
+def link_tracks(
+    by_frame: Sequence[Sequence[Sighting]],
+    adversary: Adversary,
+    *,
+    max_gap: int,
+    quantile: float = 0.05,
+) -> tuple[list[list[Sighting]], dict[int, int]]:
+    """Join the pieces of tracks that are one person; tracks renumbered in order of appearance.
+
+    Args:
+        by_frame: per frame, its sightings (from :func:`deid.video.follow_people`).
+        adversary: whose embeddings compare the pieces.
+        max_gap: frames a person may be lost between two pieces.
+        quantile: a join needs the pieces closer than this quantile of the distances between
+            tracks seen together (different people).
+
+    Returns:
+        The sightings per frame with joined track numbers, and per track the pieces it joined.
+    """
+    tracks = list(sightings_of(by_frame))
+    if len(tracks) < 2:
+        return [list(frame) for frame in by_frame], {t[0].track: 1 for t in tracks}
+    heads = _describe(adversary, [track[:_ENDS] for track in tracks])
+    tails = _describe(adversary, [track[-_ENDS:] for track in tracks])
+    together = [
+        float((tails[a] - tails[b]).norm())
+        for a in range(len(tracks))
+        for b in range(a + 1, len(tracks))
+        if _overlap(tracks[a], tracks[b])
+    ]
+    if len(together) < 5:  # too few different people to learn from: join nothing
+        return [list(frame) for frame in by_frame], {t[0].track: 1 for t in tracks}
+    threshold = float(torch.tensor(together).quantile(quantile))
+    candidates = []
+    for a, first in enumerate(tracks):
+        for b, second in enumerate(tracks):
+            gap = second[0].frame - first[-1].frame
+            if 1 <= gap <= max_gap and _near(first[-1], second[0], gap):
+                distance = float((tails[a] - heads[b]).norm())
+                if distance < threshold:
+                    candidates.append((distance, a, b))
+    successor: dict[int, int] = {}
+    taken: set[int] = set()
+    for _, a, b in sorted(candidates):
+        if a not in successor and b not in taken:
+            successor[a], taken = b, taken | {b}
+    root = {t: t for t in range(len(tracks))}
+    for a in sorted(successor):
+        root[successor[a]] = root[a]
+    order = sorted({root[t] for t in root}, key=lambda r: tracks[r][0].frame)
+    number = {r: n for n, r in enumerate(order)}
+    relabel = {tracks[t][0].track: number[root[t]] for t in root}
+    pieces: dict[int, int] = {}
+    for t in root:
+        pieces[number[root[t]]] = pieces.get(number[root[t]], 0) + 1
+    joined = [
+        sorted((replace(s, track=relabel[s.track]) for s in frame), key=lambda s: s.track)
+        for frame in by_frame
+    ]
+    return joined, pieces
+
+
+def _describe(adversary: Adversary, groups: list[Sequence[Sighting]]) -> list[torch.Tensor]:
+    """Per group of sightings, its mean embedding, each model's L2-normalized and concatenated."""
+    crops = [s.crop.float() / 255 for group in groups for s in group]
+    embeddings = [F.normalize(e, dim=1) for e in adversary.embed(adversary.views(crops))]
+    joined = torch.cat(embeddings, dim=1)
+    out, at = [], 0
+    for group in groups:
+        out.append(joined[at : at + len(group)].mean(0))
+        at += len(group)
+    return out
+
+
+def _overlap(a: Sequence[Sighting], b: Sequence[Sighting]) -> bool:
+    return a[0].frame <= b[-1].frame and b[0].frame <= a[-1].frame
+
+
+def _near(last: Sighting, first: Sighting, gap: int) -> bool:
+    """Whether ``first`` starts where ``last`` could have walked to in ``gap`` frames: within
+    half a body height, plus a fifth of one per frame."""
+    (x0, y0, w0, h0), (x1, y1, w1, h1) = last.box[:4], first.box[:4]
+    dx, dy = (x1 + w1 / 2) - (x0 + w0 / 2), (y1 + h1 / 2) - (y0 + h0 / 2)
+    return (dx * dx + dy * dy) ** 0.5 <= h0 * (0.5 + 0.2 * gap)
