@@ -48,6 +48,7 @@ def conceal_people(
     formats: Sequence[Sequence[str]] | None = None,
     top_k: int | None = None,
     max_match_rate: float | None = None,
+    bodies: Sequence[Sequence[Body]] | None = None,
 ) -> list[PersonResult]:
     """Conceal several people at once; each person is a list of appearances ``(3, H, W)``.
 
@@ -72,6 +73,8 @@ def conceal_people(
             ...) the verdict must hold for; ``".png"`` (lossless uint8) for all when None.
         top_k, max_match_rate: the privacy target of the bundled adversary built here (see
             :func:`deid.adversary.resolve_adversary`); with an ``adversary`` they must match its own.
+        bodies: per person and appearance, its :class:`deid.loop.bodies.Body` when the caller
+            has it (a video's tracked silhouettes); found by the pose model when None.
 
     Returns:
         One :class:`PersonResult` per person, in order.
@@ -81,8 +84,13 @@ def conceal_people(
     _check_values(people)
     if formats is None:
         formats = [[".png"] * len(person) for person in people]
-    bodies = None
-    if config.shape != "box" or config.head != "keep":
+    if bodies is not None:
+        if [len(b) for b in bodies] != [len(person) for person in people]:
+            raise ValueError(
+                f"bodies must give one body per appearance, {[len(p) for p in people]} per person, "
+                f"got {[len(b) for b in bodies]}"
+            )
+    elif config.shape != "box" or config.head != "keep":
         found = iter(find_bodies([image for person in people for image in person]))
         bodies = [[next(found) for _ in person] for person in people]
     if config.shape == "box":

@@ -71,7 +71,7 @@ class FollowConfig:
     """
 
     detect_every: int = 10
-    max_gap: int = 5
+    max_gap: int = 10
     backfill: bool = True
     padding: float = 0.15
     min_iou: float = 0.2

@@ -101,24 +101,31 @@ class Judge:
         judge, without them, has the last word)."""
         return self._searching(list(range(len(self.tracks))))
 
-    def check(self, t: int, crops: Sequence[torch.Tensor]) -> list[bool]:
-        """Per sighting of track ``t``, whether its concealed crop (``crops``, in order) is private."""
+    def check(
+        self, t: int, crops: Sequence[torch.Tensor], indices: Sequence[int] | None = None
+    ) -> list[bool]:
+        """Whether each concealed crop of track ``t`` is private: ``crops`` are its sightings in
+        order, or those at ``indices`` (each sighting is judged on its own)."""
         track, references = self.tracks[t], self.references[t]
+        indices = list(range(len(track))) if indices is None else list(indices)
+        if len(indices) != len(crops):
+            raise ValueError(f"crops must be one per index ({len(indices)}), got {len(crops)}")
         adversary = self._adversary(t)
         concealed = self._embed(list(crops))
         private: list[bool] = []
-        for begin in range(0, len(track), _CHUNK):
-            rows: list[tuple[int, int]] = []  # (sighting, -1): its own row; (sighting, r): reference r
+        for begin in range(0, len(indices), _CHUNK):
+            rows: list[tuple[int, int]] = []  # (row, -1): the sighting's own; (row, r): reference r
             groups: list[int] = []
-            for g, i in enumerate(range(begin, min(begin + _CHUNK, len(track)))):
-                frame = track[i].frame
+            for g, j in enumerate(range(begin, min(begin + _CHUNK, len(indices)))):
+                frame = track[indices[j]].frame
                 far = [r for r, s in enumerate(references) if abs(s.frame - frame) >= self.gap]
                 others = far or [r for r, s in enumerate(references) if s.frame != frame]
-                rows += [(i, -1)] + [(i, r) for r in others]
+                rows += [(j, -1)] + [(j, r) for r in others]
                 groups += [g] * (1 + len(others))
+            originals = [o[indices] for o in self.originals[t]]
             verdict = adversary.check(
                 [_rows(c, k, rows) for c, k in zip(concealed, self.kept[t], strict=True)],
-                [_rows(o, k, rows) for o, k in zip(self.originals[t], self.kept[t], strict=True)],
+                [_rows(o, k, rows) for o, k in zip(originals, self.kept[t], strict=True)],
                 torch.tensor(groups),
             )
             private += [bool(verdict.private[k]) for k, (_, r) in enumerate(rows) if r < 0]

@@ -28,7 +28,7 @@ def link_tracks(
     adversary: Adversary,
     *,
     max_gap: int,
-    quantile: float = 0.05,
+    quantile: float = 0.1,
 ) -> tuple[list[list[Sighting]], dict[int, int]]:
     """Join the pieces of tracks that are one person; tracks renumbered in order of appearance.
 

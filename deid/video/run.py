@@ -27,13 +27,14 @@ from tqdm import tqdm
 
 from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import paste_crops
+from deid.loop.bodies import Body
 from deid.loop.config import ConcealConfig
 from deid.loop.fallback import fallback_operators
 from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
 from deid.video.follow import FollowConfig, Sighting, follow_people, sightings_of, to_tensor
-from deid.video.io import Frame, VideoReader, VideoWriter
+from deid.video.io import Frame, VideoError, VideoReader, VideoWriter
 from deid.video.judging import Judge, as_float, spread
 from deid.video.linking import link_tracks
 from deid.video.smoothing import steady_bodies
@@ -122,7 +123,8 @@ def conceal_video(
         progress: show progress bars (frames per second, time left).
 
     Raises:
-        VideoError: the source cannot be read or the output cannot be written.
+        VideoError: the source cannot be read, has no frame that decodes, or the output cannot
+            be written.
         ValueError: ``output`` is the source, or ``samples`` < 1.
 
     Example:
@@ -145,11 +147,15 @@ def conceal_video(
     with _bar(info.frames, "follow", progress) as bar:
         by_frame = follow_people(reader, fps=float(info.fps), config=follow, on_frame=lambda _: bar.update())
     notes = [reader.problem] if reader.problem else []
+    if not by_frame:
+        raise VideoError(
+            f"video {source} has no frame that decodes" + (f" ({reader.problem})" if reader.problem else "")
+        )
     seconds["follow"] = time.perf_counter() - start
 
     start = time.perf_counter()
     gap = max(1, round(float(info.fps)))
-    by_frame, pieces = link_tracks(by_frame, adversary, max_gap=2 * gap)
+    by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
     tracks = list(sightings_of(by_frame))
     judge = Judge(tracks, adversary, references=samples, gap=gap)
     results, concealed, boxed = _treat(tracks, judge, config, samples)
@@ -212,12 +218,14 @@ def _treat(
     first 60 frames of PETS S2.L1 it left as many matched and took twice as long.)
     """
     adversary = judge.loop_adversary()
-    results = _decide([spread(track, samples) for track in tracks], config, adversary)
+    bodies = [steady_bodies(track) for track in tracks]
+    results = _decide(tracks, bodies, samples, config, adversary)
     concealed = [
-        _render(track, result, adversary, config.head) for track, result in zip(tracks, results, strict=True)
+        _render(track, body, result, adversary, config.head)
+        for track, body, result in zip(tracks, bodies, results, strict=True)
     ]
     boxed = {
-        track[0].track: _box_matched(t, track, results[t], concealed[t], judge, adversary, config)
+        track[0].track: _box_matched(t, track, bodies[t], results[t], concealed[t], judge, adversary, config)
         for t, track in enumerate(tracks)
     }
     by_frame = {
@@ -230,6 +238,7 @@ def _treat(
 def _box_matched(
     t: int,
     track: Sequence[Sighting],
+    bodies: Sequence[Body],
     result: PersonResult,
     crops: list[torch.Tensor],
     judge: Judge,
@@ -244,11 +253,8 @@ def _box_matched(
     best: tuple[int, str, list[torch.Tensor]] | None = None
     for name, operator in fallback_operators(config, result.operator):
         whole = replace(result, mask=torch.ones_like(result.mask), shape="box", operator=operator)
-        redone = _render([track[i] for i in left], whole, adversary, config.head)
-        trial = list(crops)
-        for i, image in zip(left, redone, strict=True):
-            trial[i] = image
-        matched = sum(not ok for ok in judge.check(t, trial))
+        redone = _render([track[i] for i in left], [bodies[i] for i in left], whole, adversary, config.head)
+        matched = sum(not ok for ok in judge.check(t, redone, left))
         if best is None or matched < best[0]:
             best = (matched, name, redone)
         if matched == 0:
@@ -260,22 +266,30 @@ def _box_matched(
 
 
 def _decide(
-    appearances: Sequence[Sequence[Sighting]], config: ConcealConfig, adversary: Adversary
+    tracks: Sequence[Sequence[Sighting]],
+    bodies: Sequence[Sequence[Body]],
+    samples: int,
+    config: ConcealConfig,
+    adversary: Adversary,
 ) -> list[PersonResult]:
-    """The loop's treatment per track, decided on the given sightings of it."""
-    if not appearances:
+    """The loop's treatment per track, decided on ``samples`` of its sightings spread over it,
+    each with the steadied body it will be rendered with."""
+    if not tracks:
         return []
-    people = [[as_float(s.crop) for s in chosen] for chosen in appearances]
-    return conceal_people(people, config=config, adversary=adversary)
+    people, chosen_bodies = [], []
+    for track, body in zip(tracks, bodies, strict=True):
+        at = {s.frame: i for i, s in enumerate(track)}
+        chosen = [at[s.frame] for s in spread(track, samples)]
+        people.append([as_float(track[i].crop) for i in chosen])
+        chosen_bodies.append([body[i] for i in chosen])
+    return conceal_people(people, config=config, adversary=adversary, bodies=chosen_bodies)
 
 
 def _render(
-    track: Sequence[Sighting], result: PersonResult, adversary: Adversary, head: str
+    track: Sequence[Sighting], bodies: Sequence[Body], result: PersonResult, adversary: Adversary, head: str
 ) -> list[torch.Tensor]:
-    """The track's treatment on each of its sightings, in order."""
-    return render_person(
-        result, [as_float(s.crop) for s in track], steady_bodies(track), adversary, head=head
-    )
+    """The treatment on each sighting, in order, cut to its body."""
+    return render_person(result, [as_float(s.crop) for s in track], bodies, adversary, head=head)
 
 
 def _pasted(

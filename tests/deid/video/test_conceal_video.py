@@ -87,3 +87,23 @@ def test_cli_names_an_unreadable_video(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["conceal", str(bad), "-o", str(tmp_path / "out"), "--no-progress"])
     assert result.exit_code == 1
     assert "bad.mp4" in result.output
+
+
+def test_a_video_with_no_decodable_frame_is_an_error(tmp_path: Path) -> None:
+    from deid.video import VideoError
+    from reid_model.io import write_image
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    write_image(folder / "0.png", torch.full((3, 120, 160), 0.5))
+    clip = tmp_path / "clip.mkv"
+    reader = VideoReader.open(folder, fps=10)
+    with VideoWriter(clip, reader.info) as writer:
+        for frame in reader:
+            writer.write(frame)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 3])  # the header survives, the only frame does not
+    with pytest.raises(VideoError, match=r"cut\.mkv (has no frame that decodes|cannot be read)"):
+        conceal_video(cut, tmp_path / "out.mp4", progress=False)
+    assert not (tmp_path / "out.mp4").exists()
