@@ -1,19 +1,21 @@
-"""Whether each person of a video is private in every frame, by the adversary's rule.
+"""Whether each person of a video is private in every frame: could a viewer holding other
+pictures of them pick them out among the people of the video?
 
-An attacker holds other pictures of a person (not this frame's original) and searches a gallery
-of people for them. Here each sighting, concealed, is checked against the track's original
-appearances from other moments (references spread over the track, at least ``gap`` frames
-away; in a track too short for that, its other references; a track of one sighting, against its
-own original), and the gallery searched is the video's other people (the references of the
-tracks seen at the same time, so certainly not the same person): the people a viewer of this
-video could confuse the person with. The adversary's criteria (condition
-C rate and rank) are kept, the rank scaled to the gallery's size (``top_k`` of 10 among the
-adversary's 274 gallery persons is ``top_k`` of 3 among 80 video references: the same chance of
-a hit). The adversary's own gallery (VIPeR persons) is not used when the
-video has other people: small, blurred video people are all closer to any flat or grey crop than
-sharp VIPeR persons are, so against it even a person filled in grey stays "matched" by the
-condition C rate. A track seen with fewer than two others is judged against the adversary's
-own gallery (strict).
+Each sighting, concealed, is compared with the track's original appearances from other moments
+(``references`` spread over the track, at least ``gap`` frames away; in a track too short for
+that, its other references; a track of one sighting, its own original) and with the people
+seen at the same time (the other tracks overlapping it in time: certainly other people; a track
+seen only at other times may be the same person followed in pieces). Distances are person to
+person, the nearest of each person's references (what an attacker holding several pictures
+does), under each of the adversary's models. A sighting is private when, under every model,
+the person is not nearer than half of the others (the adversary's condition C rate at most
+``max_match_rate``) and not among the nearest ``top_k`` (scaled to the number of people: the
+adversary's 10 of 274 gallery persons is 1 of 5 people). A track seen with fewer than two
+others is compared with the adversary's own gallery instead (strict: small, blurred video
+people are nearer to any flat crop than sharp VIPeR persons are).
+
+Measured on PETS 2009 S2.L1 (``benchmarks/video_conceal.py``): see the README for how often
+originals, grey-filled and noise-filled people pass.
 """
 
 from __future__ import annotations
@@ -26,9 +28,6 @@ import torch
 from deid.adversary import Adversary
 from deid.video.follow import Sighting, to_tensor
 from deid.video.io import VideoReader
-
-#: Sightings checked per call of the adversary.
-_CHUNK = 48
 
 
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
@@ -68,38 +67,29 @@ class Judge:
     def _embed(self, crops: list[torch.Tensor]) -> list[torch.Tensor]:
         return self.adversary.embed(self.adversary.views(crops))
 
-    def _adversary(self, t: int) -> Adversary:
-        """The adversary whose galleries are the references of the tracks seen at the same time
-        as track ``t``: certainly other people (a track seen only at other times may be the
-        same person, followed in pieces, and would make the verdict milder)."""
+    def _others(self, t: int) -> list[int]:
+        """The tracks seen at the same time as track ``t``."""
         first, last = self.tracks[t][0].frame, self.tracks[t][-1].frame
-        return self._searching(
-            [
-                k
-                for k, track in enumerate(self.tracks)
-                if k != t and track[0].frame <= last and track[-1].frame >= first
-            ]
-        )
-
-    def _searching(self, tracks: list[int]) -> Adversary:
-        """The adversary with the references of ``tracks`` for its galleries (its own galleries
-        when fewer than two), ``top_k`` scaled to their size."""
-        if len(tracks) < 2:
-            return self.adversary
-        galleries = [
-            torch.cat([self.kept[k][m] for k in tracks]) for m in range(len(self.adversary.galleries))
+        return [
+            k
+            for k, track in enumerate(self.tracks)
+            if k != t and track[0].frame <= last and track[-1].frame >= first
         ]
-        # the same chance of a rank-k hit as the adversary's rule has with its own gallery
-        top_k = max(1, round(self.adversary.top_k * len(galleries[0]) / len(self.adversary.galleries[0])))
-        judge = replace(self.adversary, galleries=galleries, top_k=top_k)
-        judge.cache.update(self.adversary.cache)
-        return judge
 
     def loop_adversary(self) -> Adversary:
         """The adversary the conceal loop decides with: every track's references for its
         galleries (a person's own among them, which only makes the loop's verdict milder: the
-        judge, without them, has the last word)."""
-        return self._searching(list(range(len(self.tracks))))
+        judge has the last word), ``top_k`` scaled to their number."""
+        if len(self.tracks) < 3:
+            return self.adversary
+        galleries = [torch.cat([kept[m] for kept in self.kept]) for m in range(len(self.adversary.galleries))]
+        judge = replace(self.adversary, galleries=galleries, top_k=self._top_k(len(galleries[0])))
+        judge.cache.update(self.adversary.cache)
+        return judge
+
+    def _top_k(self, people: int) -> int:
+        """The adversary's ``top_k`` scaled from its gallery to ``people`` (at least 1)."""
+        return max(1, round(self.adversary.top_k * people / len(self.adversary.galleries[0])))
 
     def check(
         self, t: int, crops: Sequence[torch.Tensor], indices: Sequence[int] | None = None
@@ -110,26 +100,28 @@ class Judge:
         indices = list(range(len(track))) if indices is None else list(indices)
         if len(indices) != len(crops):
             raise ValueError(f"crops must be one per index ({len(indices)}), got {len(crops)}")
-        adversary = self._adversary(t)
         concealed = self._embed(list(crops))
-        private: list[bool] = []
-        for begin in range(0, len(indices), _CHUNK):
-            rows: list[tuple[int, int]] = []  # (row, -1): the sighting's own; (row, r): reference r
-            groups: list[int] = []
-            for g, j in enumerate(range(begin, min(begin + _CHUNK, len(indices)))):
-                frame = track[indices[j]].frame
-                far = [r for r, s in enumerate(references) if abs(s.frame - frame) >= self.gap]
-                others = far or [r for r, s in enumerate(references) if s.frame != frame]
-                rows += [(j, -1)] + [(j, r) for r in others]
-                groups += [g] * (1 + len(others))
-            originals = [o[indices] for o in self.originals[t]]
-            verdict = adversary.check(
-                [_rows(c, k, rows) for c, k in zip(concealed, self.kept[t], strict=True)],
-                [_rows(o, k, rows) for o, k in zip(originals, self.kept[t], strict=True)],
-                torch.tensor(groups),
-            )
-            private += [bool(verdict.private[k]) for k, (_, r) in enumerate(rows) if r < 0]
-        return private
+        frames = torch.tensor([track[i].frame for i in indices])
+        seen = torch.tensor([s.frame for s in references])
+        allowed = (frames[:, None] - seen[None, :]).abs() >= self.gap
+        short = ~allowed.any(1)
+        allowed[short] = frames[short, None] != seen[None, :]
+        alone = ~allowed.any(1)  # a track of one sighting: its own original
+        others = self._others(t)
+        private = torch.ones(len(indices), dtype=torch.bool)
+        for m, conc in enumerate(concealed):
+            own = torch.cdist(conc, self.kept[t][m]).masked_fill(~allowed, float("inf")).amin(1)
+            if bool(alone.any()):
+                own[alone] = (conc[alone] - self.originals[t][m][indices][alone]).norm(dim=1)
+            if len(others) >= 2:
+                people = torch.stack([torch.cdist(conc, self.kept[k][m]).amin(1) for k in others], 1)
+            else:
+                people = torch.cdist(conc, self.adversary.galleries[m].to(conc))
+            top_k = self._top_k(people.shape[1]) if len(others) >= 2 else self.adversary.top_k
+            rate = (own[:, None] < people).float().mean(1)
+            rank = 1 + (people < own[:, None]).sum(1)
+            private &= (rate <= self.adversary.max_match_rate) & (rank > top_k)
+        return private.tolist()
 
     def check_written(self, written: VideoReader, by_frame: Sequence[Sequence[Sighting]]) -> list[list[bool]]:
         """Per track, per sighting: private as cut from the ``written`` video (a sighting whose
@@ -151,8 +143,3 @@ class Judge:
                 continue
             verdicts.append(self.check(t, [recut[t][s.frame] for s in track]))
         return verdicts
-
-
-def _rows(own: torch.Tensor, references: torch.Tensor, rows: list[tuple[int, int]]) -> torch.Tensor:
-    """The embeddings of ``rows``: a sighting's own (``r < 0``) or reference ``r``'s."""
-    return torch.stack([own[i] if r < 0 else references[r] for i, r in rows])

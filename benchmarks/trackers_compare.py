@@ -1,0 +1,125 @@
+"""Two registry trackers tying the same sightings into tracks: motpy against Roboflow's ByteTrack.
+
+    python -m benchmarks.trackers_compare [--video ../shared/data/video/pets09_s2l1.avi] [--frames 300]
+
+The person finder and the pose model make one set of sightings per frame
+(:func:`deid.video.follow_people`); each tracker then ties those same boxes into tracks. Printed
+per tracker: tracks, median and mean frames per track, boxes left out of any track, tracks
+started per 100 frames (fewer means fewer pieces of one person), and milliseconds per frame of
+the association alone. PETS has no identity labels here, so fewer and longer tracks over the
+same boxes is the measure. ByteTrack comes from the ``trackers`` package, which is not a
+dependency (it requires ``opencv-python``, which clashes with the ``opencv-python-headless`` the
+library uses and resolves to OpenCV 5, without HOG): install it with ``pip install --no-deps
+trackers rich`` to run this comparison; it is skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deid.video import VideoReader, follow_people
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--video", type=Path, default=DATA / "video" / "pets09_s2l1.avi")
+    parser.add_argument("--frames", type=int, default=300)
+    args = parser.parse_args()
+    reader = VideoReader.open(args.video)
+    fps = float(reader.info.fps)
+    by_frame = follow_people(itertools.islice(reader, args.frames), fps=fps)
+    boxes = [
+        np.array([[s.box.x, s.box.y, s.box.x + s.box.w, s.box.y + s.box.h] for s in f], float).reshape(-1, 4)
+        for f in by_frame
+    ]
+    print(f"{len(by_frame)} frames, {sum(len(b) for b in boxes)} sightings")
+    print(
+        "tracker | tracks | median / mean frames per track | boxes left out | starts per 100 frames | ms/frame"
+    )
+    _report("motpy (the library's)", _motpy(boxes, fps), len(by_frame))
+    try:
+        _report("ByteTrack (trackers)", _bytetrack(boxes, fps), len(by_frame))
+    except ImportError as exc:
+        print(f"ByteTrack (trackers): skipped, not installed ({exc})")
+
+
+def _report(name: str, result: tuple[list[list[int | None]], float], frames: int) -> None:
+    ids, seconds = result
+    lengths: dict[int, int] = {}
+    for frame in ids:
+        for i in frame:
+            if i is not None:
+                lengths[i] = lengths.get(i, 0) + 1
+    left = sum(i is None for frame in ids for i in frame)
+    counts = list(lengths.values()) or [0]
+    print(
+        f"{name} | {len(lengths)} | {statistics.median(counts):.0f} / {statistics.mean(counts):.1f} | {left} | "
+        f"{100 * len(lengths) / frames:.1f} | {1000 * seconds / frames:.2f}"
+    )
+
+
+def _motpy(boxes: list[np.ndarray], fps: float) -> tuple[list[list[int | None]], float]:
+    from motpy import Detection, MultiObjectTracker
+    from motpy.tracker import IOUAndFeatureMatchingFunction
+
+    pairs: list[tuple[str, int]] = []
+
+    def matching(trackers: list[Any], detections: list[Any]) -> np.ndarray:
+        matches = base(trackers, detections)
+        pairs[:] = [(trackers[t].id, int(d)) for t, d in matches]
+        return matches
+
+    base = IOUAndFeatureMatchingFunction(min_iou=0.2)
+    tracker = MultiObjectTracker(dt=1 / fps, matching_fn=matching, tracker_kwargs={"max_staleness": 10})
+    numbers: dict[str, int] = {}
+    ids: list[list[int | None]] = []
+    start = time.perf_counter()
+    for frame in boxes:
+        known = set(numbers) | {t.id for t in tracker.trackers}
+        tracker.step([Detection(box=b) for b in frame])
+        taken = {d: key for key, d in pairs}
+        for t in tracker.trackers:  # new trackers take the unmatched boxes, in order
+            if t.id not in known:
+                free = [d for d in range(len(frame)) if d not in taken]
+                d = min(free, key=lambda d: np.abs(t.box() - frame[d]).sum())
+                taken[d] = t.id
+        ids.append(
+            [numbers.setdefault(taken[d], len(numbers)) if d in taken else None for d in range(len(frame))]
+        )
+    return ids, time.perf_counter() - start
+
+
+def _bytetrack(boxes: list[np.ndarray], fps: float) -> tuple[list[list[int | None]], float]:
+    import supervision as sv
+    from trackers import ByteTrackTracker
+
+    tracker = ByteTrackTracker(frame_rate=fps, lost_track_buffer=10, minimum_consecutive_frames=1)
+    ids: list[list[int | None]] = []
+    start = time.perf_counter()
+    for frame in boxes:
+        detections = sv.Detections(xyxy=frame, confidence=np.full(len(frame), 0.9))
+        out = tracker.update(detections)
+        found: list[int | None] = [None] * len(frame)
+        tracked = out.tracker_id if out.tracker_id is not None else np.full(len(out.xyxy), -1)
+        for box, track in zip(out.xyxy, tracked, strict=True):
+            if track is None or track < 0:
+                continue
+            d = int(np.abs(frame - box).sum(1).argmin()) if len(frame) else 0
+            found[d] = int(track)
+        ids.append(found)
+    return ids, time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()
