@@ -176,10 +176,11 @@ def _privacy(
     )
     for attacker in attackers:
         hits = [
-            float((attacker(query, gallery).argmin(1) == torch.arange(len(long))).float().mean())
+            int((attacker(query, gallery).argmin(1) == torch.arange(len(long))).sum())
             for query in (query_concealed, query_original)
         ]
-        print(f"  {attacker.name}: {hits[0]:.1%} / {hits[1]:.1%}  (<= 2x chance: {hits[0] <= 2 * chance})")
+        rates = " / ".join(f"{h / len(long):.1%} ({h})" for h in hits)
+        print(f"  {attacker.name}: {rates}  (<= 2x chance: {hits[0] <= 2})")
 
 
 def _sheet(originals: dict[int, np.ndarray], written: dict[int, np.ndarray], path: Path) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from deid.batch.inputs import BatchError, InputFile
 
-GROUP_BY = ("auto", "folder", "viper", "market", "reid", "none")
+GROUP_BY = ("auto", "folder", "viper", "market", "none")
 #: VIPeR: ``cam_a/000_45.bmp``: a 3-digit person id and the viewpoint angle, in cam_a/ or cam_b/.
 _VIPER = re.compile(r"^(\d{3})_(\d{1,3})$")
 _VIPER_FOLDERS = ("cam_a", "cam_b")
@@ -77,10 +77,6 @@ def group_files(files: Sequence[InputFile], group_by: str) -> dict[str, list[Inp
     """
     if group_by not in GROUP_BY:
         raise BatchError(f"group_by must be one of {list(GROUP_BY)}, got {group_by!r}", param="group_by")
-    if group_by == "reid":
-        raise BatchError(
-            "group_by='reid' reads the images: use deid.batch.reid_groups.reid_group_files", param="group_by"
-        )
     if group_by == "auto":
         group_by = detect_layout(files)
     groups: dict[str, list[InputFile]] = {}

@@ -74,20 +74,10 @@ class Runner:
             self.report.add(Record(input=str(problem.path), status=problem.status, error=problem.error))
         disable = None if self.config.progress else True  # None: only on a terminal
         with tqdm(total=len(found.files), unit="image", desc="conceal", disable=disable) as bar:
-            for key, members in self._groups(found).items():
+            for key, members in group_files(found.files, self.config.group_by).items():
                 self._enqueue(key, members)
                 bar.update(len(members))
             self._conceal_jobs(self.queue.take())
-
-    def _groups(self, found: Inputs) -> dict[str, list[InputFile]]:
-        """The inputs by person: by their names (:func:`group_files`), or by the adversary's
-        clusters of the crops (``--group-by reid``)."""
-        if self.config.group_by != "reid":
-            return group_files(found.files, self.config.group_by)
-        from deid.batch.reid_groups import reid_group_files
-        from deid.batch.wiring import build_adversary
-
-        return reid_group_files(found.files, build_adversary(self.config))
 
     # ------------------------------------------------------------------ reading and queueing
 

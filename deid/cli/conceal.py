@@ -60,8 +60,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default="auto",
     help="Appearances of one person share one mask. auto: VIPeR (cam_a/, cam_b/ NNN_AA.bmp) or "
     "Market-1501 (0002_c1s1_000451_03.jpg) names only when every input has them, else each file "
-    "alone; folder: one person per folder; viper, market: those names; reid: person crops "
-    "clustered by the adversary's embeddings (see the README for its measured precision); none: each file alone. "
+    "alone; folder: one person per folder; viper, market: those names; none: each file alone. "
     "A group is split where the adversary does not see its appearances as one person "
     "(the record's group_reason says why).",
 )

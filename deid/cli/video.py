@@ -28,6 +28,12 @@ def conceal_videos(
     frames written as PNG). Returns the exit code: 0 when every person of every video is private
     as written, 3 when a video was written with a person still matched, 1 when one failed."""
     out = Path(output)
+    names = [Path(name).name for name in inputs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise click.BadParameter(
+            f"inputs {twice} would be written to one output each; conceal them in separate runs"
+        )
     out.mkdir(parents=True, exist_ok=True)
     code = 0
     for name in inputs:
@@ -44,12 +50,15 @@ def conceal_videos(
         matched = [t.track for t in report.tracks if not t.private]
         click.echo(
             f"{source}: {report.frames_written}/{report.frames_read} frames, {len(report.tracks)} tracks, "
-            f"{len(matched)} still matched -> {target}"
+            f"{len(matched)} still matched, {len(report.missed)} people missed by the tracks -> {target}"
         )
         for note in report.notes:
             click.echo(f"  {note}")
         if not report.success:
-            why = "nobody was found" if not report.tracks else f"tracks {matched} are still matched"
-            click.echo(f"warning: {source}: {why}; see {target}.json", err=True)
+            why = [f"tracks {matched} are still matched"] if matched else []
+            if report.missed:
+                why.append(f"{len(report.missed)} people a second look found were not concealed")
+            why = why or ["nobody was found"]
+            click.echo(f"warning: {source}: {'; '.join(why)}; see {target}.json", err=True)
             code = code or 3
     return code

@@ -57,11 +57,10 @@ def partner_match(adversary: Adversary, images: Sequence[torch.Tensor]) -> torch
         adversary: the models and galleries that must see the group as one person.
         images: ``N`` appearances ``(3, H, W)``, any sizes.
     """
-    return match_embeddings(adversary, adversary.embed(People([list(images)], adversary).model_inputs))
+    return _match(adversary, adversary.embed(People([list(images)], adversary).model_inputs))
 
 
-def match_embeddings(adversary: Adversary, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
-    """:func:`partner_match` from the appearances' embeddings (per model, ``(N, D)``)."""
+def _match(adversary: Adversary, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
     n = len(embeddings[0])
     match = torch.ones(n, n)
     for emb, gallery in zip(embeddings, adversary.galleries, strict=True):
@@ -96,7 +95,7 @@ def split_groups(adversary: Adversary, people: Sequence[Sequence[torch.Tensor]])
     start = 0
     for p in claimed:
         stop = start + len(people[p])
-        splits[p] = _split(match_embeddings(adversary, [e[start:stop] for e in embeddings]))
+        splits[p] = _split(_match(adversary, [e[start:stop] for e in embeddings]))
         start = stop
     return splits
 

@@ -67,7 +67,11 @@ class FollowConfig:
         padding: the tracked box is grown by this fraction on each side for the pose model (and
             a track the pose model lost is concealed in its box grown so).
         min_iou: the IoU a sighting needs with a track's prediction to continue it.
-        finder: the person finder's settings for the full looks.
+        finder: the person finder's settings for the full looks: the frame also searched
+            enlarged twice, for people 40-150 px tall. On PETS S2.L1 the tracks then cover 77.0%
+            of the people a thorough look finds (following alone at 5.2 frames/s); adding
+            150-pixel tiles covers 83.7% at 3.8 frames/s but confirms a jacket on the lawn as a
+            large person, tracked and boxed for seconds; looking every 5th frame adds nothing.
     """
 
     detect_every: int = 10

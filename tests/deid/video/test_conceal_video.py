@@ -37,6 +37,7 @@ def test_pets_clip_concealed_where_people_are(pets_video: Path, tmp_path: Path) 
     assert report.tracks, "people walk through the first frames of PETS S2.L1"
     saved = json.loads((tmp_path / "out" / "clip.mp4.json").read_text())
     assert saved["success"] == report.success
+    assert "missed" in saved and all(len(m) == 5 for m in saved["missed"])
     assert [t["private"] for t in saved["tracks"]] == [t.private for t in report.tracks]
     # every sighting's box changed in the written video (its person concealed there)
     originals = {f.index: to_tensor(f.pixels) for f in VideoReader.open(clip)}
@@ -107,3 +108,56 @@ def test_a_video_with_no_decodable_frame_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match=r"cut\.mkv (has no frame that decodes|cannot be read)"):
         conceal_video(cut, tmp_path / "out.mp4", progress=False)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_person_the_second_look_finds_uncovered_is_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    import deid.video.run as run
+    from deid.boxes import Box
+    from deid.finder import Person
+    from deid.video import Frame, Sighting
+
+    mask = torch.zeros(60, 80, dtype=torch.bool)
+    mask[10:50, 50:60] = True
+    person = Person(Box(50, 10, 10, 40, 0.9), 0.9, mask, torch.zeros(33, 3), uncertain=False)
+    monkeypatch.setattr(run, "find_people", lambda image, config=None: [person])
+    frame = Frame(0, np.zeros((60, 80, 3), np.uint8))
+    elsewhere = Sighting(
+        0,
+        0,
+        Box(0, 0, 20, 40),
+        torch.ones(40, 20, dtype=torch.bool),
+        None,
+        "found",
+        torch.zeros(3, 40, 20, dtype=torch.uint8),
+    )
+    on_them = Sighting(
+        0,
+        1,
+        Box(48, 8, 14, 44),
+        torch.ones(44, 14, dtype=torch.bool),
+        None,
+        "found",
+        torch.zeros(3, 44, 14, dtype=torch.uint8),
+    )
+    assert run._missed(frame, [elsewhere]) == [person.box]
+    assert run._missed(frame, [elsewhere, on_them]) == []
+
+
+def test_cli_refuses_two_inputs_with_one_output_name(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "clip.mp4").write_bytes(b"x")
+    result = CliRunner().invoke(
+        main,
+        [
+            "conceal",
+            str(tmp_path / "a" / "clip.mp4"),
+            str(tmp_path / "b" / "clip.mp4"),
+            "-o",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "clip.mp4" in result.output
