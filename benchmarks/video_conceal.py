@@ -188,7 +188,7 @@ def _sheet(originals: dict[int, np.ndarray], written: dict[int, np.ndarray], pat
     top = np.hstack([originals[i] for i in picks])
     bottom = np.hstack([written[i] for i in picks])
     sheet = np.vstack([top, bottom])
-    scale = min(1.0, 2400 / sheet.shape[1])
+    scale = min(1.0, 1800 / sheet.shape[1])
     sheet = cv2.resize(sheet, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

@@ -281,19 +281,17 @@ def _box_matched(
     left = [i for i, ok in enumerate(judge.check(t, crops)) if not ok]
     if not left or result.mask is None or result.operator is None:
         return None
-    best: tuple[int, str, list[torch.Tensor]] | None = None
+    trials: list[tuple[int, str, list[torch.Tensor]]] = []
     for name, operator in fallback_operators(config, result.operator):
         whole = replace(result, mask=torch.ones_like(result.mask), shape="box", operator=operator)
         redone = _render([track[i] for i in left], [bodies[i] for i in left], whole, adversary, config.head)
-        matched = sum(not ok for ok in judge.check(t, redone, left))
-        if best is None or matched < best[0]:
-            best = (matched, name, redone)
-        if matched == 0:
+        trials.append((sum(not ok for ok in judge.check(t, redone, left)), name, redone))
+        if trials[-1][0] == 0:
             break
-    assert best is not None
-    for i, image in zip(left, best[2], strict=True):
+    matched, name, redone = min(trials, key=lambda trial: trial[0])  # the first of the fewest
+    for i, image in zip(left, redone, strict=True):
         crops[i] = image
-    return f"{len(left)} frames' whole box ({best[1]}); {best[0]} still matched"
+    return f"{len(left)} frames' whole box ({name}); {matched} still matched"
 
 
 def _decide(

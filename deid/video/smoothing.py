@@ -33,7 +33,7 @@ def steady_bodies(track: Sequence[Sighting], *, window: int = 2, keep: float = 0
     if not posed:
         return [Body.whole(s.box.h, s.box.w) for s in track]
     grids = torch.stack([_to_grid(track[i].silhouette) for i in posed])
-    points = torch.stack([_normalized(track[i]) for i in posed])
+    points = torch.stack([_normalized(track[i], track[i].keypoints) for i in posed])
     bodies = []
     at = {i: j for j, i in enumerate(posed)}
     for i, sighting in enumerate(track):
@@ -56,6 +56,8 @@ def _to_grid(silhouette: torch.Tensor) -> torch.Tensor:
     return F.interpolate(silhouette.float()[None, None], size=GRID, mode="area")[0, 0]
 
 
-def _normalized(sighting: Sighting) -> torch.Tensor:
-    assert sighting.keypoints is not None
-    return sighting.keypoints.float() / torch.tensor([sighting.box.w, sighting.box.h, 1.0])
+def _normalized(sighting: Sighting, keypoints: torch.Tensor | None) -> torch.Tensor:
+    """A posed sighting's keypoints in its box's normalized coordinates."""
+    if keypoints is None:
+        raise ValueError(f"sighting of track {sighting.track} in frame {sighting.frame} has no pose")
+    return keypoints.float() / torch.tensor([sighting.box.w, sighting.box.h, 1.0])
