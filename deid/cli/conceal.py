@@ -14,7 +14,7 @@ from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
 from deid.cli.options import field_help, finder_option, loop_choice_option
-from deid.cli.video import conceal_videos, wants_video
+from deid.cli.video import conceal_videos, refuse_batch_options, wants_video
 from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
@@ -223,11 +223,14 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     loop = {name: options.pop(name) for name in _LOOP if name in options}
     as_video, fps = options.pop("as_video"), options.pop("fps")
     if wants_video(inputs, as_video):
+        refuse_batch_options(ctx)
         ctx.exit(
             conceal_videos(
                 inputs, options["output"], ConcealConfig(**loop), fps=fps, progress=options["progress"]
             )
         )
+    if ctx.get_parameter_source("fps") not in (None, click.core.ParameterSource.DEFAULT):
+        raise click.UsageError("--fps: for videos and folders of frames (--as-video) only")
     try:
         config = BatchConfig(inputs=tuple(inputs), loop=ConcealConfig(**loop), **options)
     except ValueError as exc:  # a loop setting the flags' types let through (a BatchError is one too)

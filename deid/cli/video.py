@@ -21,6 +21,37 @@ def wants_video(inputs: tuple[str, ...], as_video: bool) -> bool:
     return False
 
 
+#: ``deid conceal`` options the video path does not take (yet): refused rather than ignored.
+BATCH_ONLY = (
+    "group_by",
+    "heatmaps",
+    "device",
+    "report",
+    "resume",
+    "boxes",
+    "masks",
+    "weights",
+    "top_k",
+    "keep_undetected",
+    "uncertain",
+    "batch_size",
+    "queue_megapixels",
+    "finder",
+)
+
+
+def refuse_batch_options(ctx: click.Context) -> None:
+    """A :class:`click.UsageError` naming the options given that the video path would ignore."""
+    given = [
+        name
+        for name in BATCH_ONLY
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    ]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise click.UsageError(f"{flags}: not taken for videos (yet); leave them out for a video input")
+
+
 def conceal_videos(
     inputs: tuple[str, ...], output: str, config: ConcealConfig, *, fps: float, progress: bool
 ) -> int:

@@ -14,6 +14,7 @@ from deid.cli import main
 from deid.loop import ConcealConfig
 from deid.video import VideoReader, VideoWriter, conceal_video
 from deid.video.follow import to_tensor
+from reid_model.io import write_image
 
 
 def _head_of(video: Path, out: Path, frames: int) -> Path:
@@ -54,7 +55,6 @@ def test_pets_clip_concealed_where_people_are(pets_video: Path, tmp_path: Path) 
 def test_cli_video_without_people_is_not_called_private(tmp_path: Path) -> None:
     folder = tmp_path / "frames"
     folder.mkdir()
-    from reid_model.io import write_image
 
     for i in range(3):
         write_image(folder / f"{i:03d}.png", torch.full((3, 120, 160), 0.3 + 0.1 * i))
@@ -92,7 +92,6 @@ def test_cli_names_an_unreadable_video(tmp_path: Path) -> None:
 
 def test_a_video_with_no_decodable_frame_is_an_error(tmp_path: Path) -> None:
     from deid.video import VideoError
-    from reid_model.io import write_image
 
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -161,3 +160,17 @@ def test_cli_refuses_two_inputs_with_one_output_name(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "clip.mp4" in result.output
+
+
+def test_cli_refuses_options_a_video_would_ignore(tmp_path: Path) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    result = CliRunner().invoke(
+        main,
+        ["conceal", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "out"), "--boxes", "b.json", "--resume"],
+    )
+    assert result.exit_code == 2
+    assert "--resume, --boxes" in result.output and "not taken for videos" in result.output
+    image = tmp_path / "a.png"
+    write_image(image, torch.rand(3, 128, 48))
+    result = CliRunner().invoke(main, ["conceal", str(image), "-o", str(tmp_path / "out2"), "--fps", "5"])
+    assert result.exit_code == 2 and "--fps" in result.output
