@@ -20,11 +20,11 @@ import itertools
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from deid.video import VideoReader, follow_people
+from deid.video.follow import KalmanTracks
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -70,32 +70,16 @@ def _report(name: str, result: tuple[list[list[int | None]], float], frames: int
 
 
 def _motpy(boxes: list[np.ndarray], fps: float) -> tuple[list[list[int | None]], float]:
-    from motpy import Detection, MultiObjectTracker
-    from motpy.tracker import IOUAndFeatureMatchingFunction
-
-    pairs: list[tuple[str, int]] = []
-
-    def matching(trackers: list[Any], detections: list[Any]) -> np.ndarray:
-        matches = base(trackers, detections)
-        pairs[:] = [(trackers[t].id, int(d)) for t, d in matches]
-        return matches
-
-    base = IOUAndFeatureMatchingFunction(min_iou=0.2)
-    tracker = MultiObjectTracker(dt=1 / fps, matching_fn=matching, tracker_kwargs={"max_staleness": 10})
+    """The library's own glue (:class:`deid.video.follow.KalmanTracks`): every box is taken."""
+    tracks = KalmanTracks(fps, max_gap=10, min_iou=0.2)
     numbers: dict[str, int] = {}
     ids: list[list[int | None]] = []
     start = time.perf_counter()
     for frame in boxes:
-        known = set(numbers) | {t.id for t in tracker.trackers}
-        tracker.step([Detection(box=b) for b in frame])
-        taken = {d: key for key, d in pairs}
-        for t in tracker.trackers:  # new trackers take the unmatched boxes, in order
-            if t.id not in known:
-                free = [d for d in range(len(frame)) if d not in taken]
-                d = min(free, key=lambda d: np.abs(t.box() - frame[d]).sum())
-                taken[d] = t.id
+        taken, _ = tracks.step(list(frame), [0.9] * len(frame))
+        by_box = {d: key for key, d in taken.items()}
         ids.append(
-            [numbers.setdefault(taken[d], len(numbers)) if d in taken else None for d in range(len(frame))]
+            [numbers.setdefault(by_box[d], len(numbers)) if d in by_box else None for d in range(len(frame))]
         )
     return ids, time.perf_counter() - start
 

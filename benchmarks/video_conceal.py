@@ -33,8 +33,9 @@ from deid.audit.setup import audit_split, build_attackers
 from deid.finder import FinderConfig, find_people
 from deid.loop import ConcealConfig
 from deid.video import VideoReader, VideoReport, conceal_video
-from deid.video.follow import to_tensor
+from deid.video.io import to_tensor
 from reid_model import load_viper
+from reid_model.io import resize
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -157,13 +158,7 @@ def _privacy(
 
     def crop(pixels: np.ndarray, sighting: list[Any]) -> torch.Tensor:
         _, x, y, w, h, _, _ = sighting
-        image = (
-            torch.from_numpy(np.ascontiguousarray(pixels[y : y + h, x : x + w])).permute(2, 0, 1).float()
-            / 255
-        )
-        return torch.nn.functional.interpolate(image[None], size=(128, 48), mode="bilinear", antialias=True)[
-            0
-        ]
+        return resize(to_tensor(pixels[y : y + h, x : x + w])[None], (128, 48))[0]
 
     early = [t.sightings[len(t.sightings) // 6] for t in long]
     late = [t.sightings[5 * len(t.sightings) // 6] for t in long]

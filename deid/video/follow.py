@@ -24,7 +24,7 @@ import torch
 
 from deid.boxes import Box
 from deid.finder import FinderConfig, Person, find_people, find_person_in_crop
-from deid.video.io import Frame
+from deid.video.io import Frame, to_tensor
 
 #: How a person was seen in a frame.
 HOW = ("found", "followed", "predicted", "backfilled")
@@ -92,11 +92,6 @@ class FollowConfig:
             )
 
 
-def to_tensor(pixels: np.ndarray) -> torch.Tensor:
-    """A frame's pixels ``(H, W, 3)`` uint8 as a float image ``(3, H, W)`` in [0, 1]."""
-    return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255)
-
-
 def follow_people(
     frames: Iterable[Frame],
     *,
@@ -125,31 +120,71 @@ def follow_people(
     return follower.by_frame
 
 
-class _Recorded:
-    """motpy's matching function, remembering which tracker took which detection."""
+class KalmanTracks:
+    """motpy's ``MultiObjectTracker`` (a constant-velocity Kalman filter per track, IoU
+    assignment), saying which track took which box; tracks are named by motpy's ids.
 
-    def __init__(self, matching: Any) -> None:
-        self.matching = matching
-        self.pairs: list[tuple[str, int]] = []
+    Args:
+        fps: the frame rate (the filter's time step is ``1 / fps``).
+        max_gap: frames a track is kept without a box.
+        min_iou: the IoU a box needs with a track's prediction to continue it.
+    """
 
-    def __call__(self, trackers: list[Any], detections: list[Any]) -> np.ndarray:
-        matches = self.matching(trackers, detections)
-        self.pairs = [(trackers[t].id, int(d)) for t, d in matches]
+    def __init__(self, fps: float, *, max_gap: int, min_iou: float) -> None:
+        from motpy import MultiObjectTracker
+        from motpy.tracker import IOUAndFeatureMatchingFunction
+
+        self._matching = IOUAndFeatureMatchingFunction(min_iou=min_iou)
+        self._pairs: list[tuple[str, int]] = []
+        self._tracker = MultiObjectTracker(
+            dt=1.0 / max(fps, 1e-3), matching_fn=self._match, tracker_kwargs={"max_staleness": max_gap}
+        )
+
+    def _match(self, trackers: list[Any], detections: list[Any]) -> np.ndarray:
+        matches = self._matching(trackers, detections)
+        self._pairs = [(trackers[t].id, int(d)) for t, d in matches]
         return matches
+
+    def predicted(self) -> dict[str, np.ndarray]:
+        """Each live track's predicted box ``x0, y0, x1, y1`` for the coming frame."""
+        return {t.id: t.box for t in self._tracker.active_tracks()}
+
+    def box(self, key: str) -> np.ndarray:
+        """Track ``key``'s box now."""
+        return next(t.box() for t in self._tracker.trackers if t.id == key)
+
+    def alive(self, key: str) -> bool:
+        return any(t.id == key for t in self._tracker.trackers)
+
+    def drop(self, key: str) -> None:
+        """End track ``key`` (it follows a person another track already has)."""
+        self._tracker.trackers = [t for t in self._tracker.trackers if t.id != key]
+
+    def step(self, boxes: Sequence[np.ndarray], scores: Sequence[float]) -> tuple[dict[str, int], list[str]]:
+        """One frame's boxes ``x0, y0, x1, y1``: which track took which box (track -> box
+        index; every box is taken, a new track starting at a box no track continued), and the
+        tracks started at this frame."""
+        from motpy import Detection
+
+        detections = [
+            Detection(box=np.asarray(b, dtype=float), score=s) for b, s in zip(boxes, scores, strict=True)
+        ]
+        known = {t.id for t in self._tracker.trackers}
+        self._tracker.step(detections)
+        taken = dict(self._pairs)
+        new = [t for t in self._tracker.trackers if t.id not in known]
+        free = sorted(set(range(len(detections))) - set(taken.values()))
+        for tracker in new:  # a new track starts at its box: the free box nearest it
+            box = min(free, key=lambda d: np.abs(tracker.box() - detections[d].box).sum())
+            taken[tracker.id] = box
+            free.remove(box)
+        return taken, [t.id for t in new]
 
 
 class _Follower:
     def __init__(self, config: FollowConfig, fps: float) -> None:
-        from motpy import MultiObjectTracker
-        from motpy.tracker import IOUAndFeatureMatchingFunction
-
         self.config = config
-        self.matching = _Recorded(IOUAndFeatureMatchingFunction(min_iou=config.min_iou))
-        self.tracker = MultiObjectTracker(
-            dt=1.0 / max(fps, 1e-3),
-            matching_fn=self.matching,
-            tracker_kwargs={"max_staleness": config.max_gap},
-        )
+        self.tracks = KalmanTracks(fps, max_gap=config.max_gap, min_iou=config.min_iou)
         self.numbers: dict[str, int] = {}
         self.by_frame: list[list[Sighting]] = []
         self.recent: deque[tuple[int, torch.Tensor]] = deque(maxlen=config.detect_every)
@@ -158,10 +193,10 @@ class _Follower:
         image = to_tensor(frame.pixels)
         height, width = image.shape[1:]
         predicted: dict[str, Box] = {}
-        for track in self.tracker.active_tracks():
-            box = _box(track.box, width, height, self.config.padding)
+        for key, xyxy in self.tracks.predicted().items():
+            box = _box(xyxy, width, height, self.config.padding)
             if box is not None:
-                predicted[track.id] = box
+                predicted[key] = box
         followed = {key: self._look(image, box) for key, box in predicted.items()}
         people: list[_Seen] = []
         how: list[str] = []
@@ -170,7 +205,7 @@ class _Follower:
             if seen is None:
                 continue
             if _overlaps(seen.box, people):  # two tracks on one person: the younger one ends
-                self.tracker.trackers = [t for t in self.tracker.trackers if t.id != key]
+                self.tracks.drop(key)
                 del predicted[key]
                 continue
             people.append(seen)
@@ -180,30 +215,19 @@ class _Follower:
                 if not _overlaps(person.box, people):
                     people.append(_Seen.of(person))
                     how.append("found")
-        from motpy import Detection
-
-        detections = [Detection(box=np.array(_xyxy(p.box), dtype=float), score=p.score) for p in people]
-        known = set(self.numbers)
-        self.tracker.step(detections)
-        taken = dict(self.matching.pairs)
-        new = [t for t in self.tracker.trackers if t.id not in known]
-        unassigned = sorted(set(range(len(people))) - set(taken.values()))
-        for tracker in new:
-            det = min(unassigned, key=lambda d: np.abs(tracker.box() - detections[d].box).sum())
-            taken[tracker.id] = det
-            unassigned.remove(det)
+        taken, new = self.tracks.step([np.array(_xyxy(p.box)) for p in people], [p.score for p in people])
         sightings = []
         for key, det in taken.items():
             number = self.numbers.setdefault(key, len(self.numbers))
             sightings.append(_sighting(frame.index, number, people[det], how[det], image))
         for key, box in predicted.items():  # lost by the pose model: its predicted box, whole
-            if key not in taken and key in self.numbers and any(t.id == key for t in self.tracker.trackers):
+            if key not in taken and key in self.numbers and self.tracks.alive(key):
                 sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
         self.by_frame.append(sorted(sightings, key=lambda s: s.track))
         if self.config.backfill:
-            for tracker in new:
+            for key in new:
                 self._backfill(
-                    self.numbers[tracker.id], _box(tracker.box(), width, height, self.config.padding)
+                    self.numbers[key], _box(self.tracks.box(key), width, height, self.config.padding)
                 )
         self.recent.append((frame.index, image))
 
@@ -256,7 +280,9 @@ class _Seen:
 def _sighting(index: int, number: int, seen: _Seen | Box, how: str, image: torch.Tensor) -> Sighting:
     """The sighting of a person seen, or of a bare box (concealed whole)."""
     box = seen if isinstance(seen, Box) else seen.box
-    crop = (image[:, box.y : box.y + box.h, box.x : box.x + box.w] * 255).round().byte()
+    crop = (
+        (image[:, box.y : box.y + box.h, box.x : box.x + box.w] * 255).round().byte()
+    )  # the frame's own bytes
     if isinstance(seen, Box) or not seen.posed:
         return Sighting(index, number, box, torch.ones(box.h, box.w, dtype=torch.bool), None, how, crop)
     keypoints = seen.keypoints.clone()

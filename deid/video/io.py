@@ -40,6 +40,16 @@ class VideoError(ValueError):
     """A video cannot be read or written; the message names the file and the reason."""
 
 
+def to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """A frame's pixels ``(H, W, 3)`` uint8 RGB as a float image ``(3, H, W)`` in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float().div_(255)
+
+
+def to_pixels(image: torch.Tensor) -> np.ndarray:
+    """A float image ``(3, H, W)`` in [0, 1] as pixels ``(H, W, 3)`` uint8 RGB (rounded)."""
+    return (image * 255).round().byte().permute(1, 2, 0).contiguous().numpy()
+
+
 def is_video(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names a video file by its suffix (see :data:`VIDEO_SUFFIXES`)."""
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
@@ -158,8 +168,7 @@ class VideoReader:
 
     def _read_folder(self) -> Iterator[Frame]:
         for index, path in enumerate(self._files):
-            pixels = (read_image(path) * 255).round().byte().permute(1, 2, 0).numpy()
-            yield Frame(index, self._checked(pixels, index))
+            yield Frame(index, self._checked(to_pixels(read_image(path)), index))
 
     def _read_file(self) -> Iterator[Frame]:
         import av
@@ -271,8 +280,7 @@ class VideoWriter:
     def write(self, frame: Frame) -> None:
         """Encode one frame (its pixels ``(H, W, 3)`` uint8 RGB), the next in the output."""
         if self._names is not None:
-            image = torch.from_numpy(np.ascontiguousarray(frame.pixels)).permute(2, 0, 1).float() / 255
-            write_image(self.path / _png(self._names[frame.index]), image)
+            write_image(self.path / _png(self._names[frame.index]), to_tensor(frame.pixels))
             self.count += 1
             return
         import av

@@ -26,8 +26,8 @@ from dataclasses import replace
 import torch
 
 from deid.adversary import Adversary
-from deid.video.follow import Sighting, to_tensor
-from deid.video.io import VideoReader
+from deid.video.follow import Sighting
+from deid.video.io import VideoReader, to_tensor
 
 
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
@@ -62,7 +62,6 @@ class Judge:
         self.gap = gap
         self.references = [spread(track, references) for track in tracks]
         self.kept = [self._embed([as_float(s.crop) for s in refs]) for refs in self.references]
-        self.originals = [self._embed([as_float(s.crop) for s in track]) for track in tracks]
 
     def _embed(self, crops: list[torch.Tensor]) -> list[torch.Tensor]:
         return self.adversary.embed(self.adversary.views(crops))
@@ -107,12 +106,14 @@ class Judge:
         short = ~allowed.any(1)
         allowed[short] = frames[short, None] != seen[None, :]
         alone = ~allowed.any(1)  # a track of one sighting: its own original
+        lone = [indices[i] for i in torch.nonzero(alone).flatten().tolist()]
+        own_originals = self._embed([as_float(track[i].crop) for i in lone]) if lone else []
         others = self._others(t)
         private = torch.ones(len(indices), dtype=torch.bool)
         for m, conc in enumerate(concealed):
             own = torch.cdist(conc, self.kept[t][m]).masked_fill(~allowed, float("inf")).amin(1)
-            if bool(alone.any()):
-                own[alone] = (conc[alone] - self.originals[t][m][indices][alone]).norm(dim=1)
+            if lone:
+                own[alone] = (conc[alone] - own_originals[m]).norm(dim=1)
             if len(others) >= 2:
                 people = torch.stack([torch.cdist(conc, self.kept[k][m]).amin(1) for k in others], 1)
             else:

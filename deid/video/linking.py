@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from deid.adversary import Adversary
 from deid.video.follow import Sighting, sightings_of
+from deid.video.judging import as_float
 
 #: Sightings at each end of a track whose embeddings stand for it.
 _ENDS = 3
@@ -87,7 +88,7 @@ def link_tracks(
 
 def _describe(adversary: Adversary, groups: list[Sequence[Sighting]]) -> list[torch.Tensor]:
     """Per group of sightings, its mean embedding, each model's L2-normalized and concatenated."""
-    crops = [s.crop.float() / 255 for group in groups for s in group]
+    crops = [as_float(s.crop) for group in groups for s in group]
     embeddings = [F.normalize(e, dim=1) for e in adversary.embed(adversary.views(crops))]
     joined = torch.cat(embeddings, dim=1)
     out, at = [], 0

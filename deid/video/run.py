@@ -34,8 +34,8 @@ from deid.loop.fallback import fallback_operators
 from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
-from deid.video.follow import FollowConfig, Sighting, follow_people, sightings_of, to_tensor
-from deid.video.io import Frame, VideoError, VideoReader, VideoWriter
+from deid.video.follow import FollowConfig, Sighting, follow_people, sightings_of
+from deid.video.io import Frame, VideoError, VideoReader, VideoWriter, to_pixels, to_tensor
 from deid.video.judging import Judge, as_float, spread
 from deid.video.linking import link_tracks
 from deid.video.smoothing import steady_bodies
@@ -340,8 +340,7 @@ def _pasted(
     image = to_tensor(frame.pixels)
     crops = [concealed[s.track][frame.index] for s in sightings]
     pasted = paste_crops(image, crops, [s.box for s in sightings])
-    pixels = (pasted * 255).round().byte().permute(1, 2, 0).contiguous().numpy()
-    return replace(frame, pixels=pixels)
+    return replace(frame, pixels=to_pixels(pasted))
 
 
 def _track_report(

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from deid.cli import main
 from deid.loop import ConcealConfig
 from deid.video import VideoReader, VideoWriter, conceal_video
-from deid.video.follow import to_tensor
+from deid.video.io import to_tensor
 from reid_model.io import write_image
 
 
@@ -122,24 +122,13 @@ def test_a_person_the_second_look_finds_uncovered_is_missed(monkeypatch: pytest.
     person = Person(Box(50, 10, 10, 40, 0.9), 0.9, mask, torch.zeros(33, 3), uncertain=False)
     monkeypatch.setattr(run, "find_people", lambda image, config=None: [person])
     frame = Frame(0, np.zeros((60, 80, 3), np.uint8))
-    elsewhere = Sighting(
-        0,
-        0,
-        Box(0, 0, 20, 40),
-        torch.ones(40, 20, dtype=torch.bool),
-        None,
-        "found",
-        torch.zeros(3, 40, 20, dtype=torch.uint8),
-    )
-    on_them = Sighting(
-        0,
-        1,
-        Box(48, 8, 14, 44),
-        torch.ones(44, 14, dtype=torch.bool),
-        None,
-        "found",
-        torch.zeros(3, 44, 14, dtype=torch.uint8),
-    )
+
+    def box_only(track: int, box: Box) -> Sighting:
+        """A sighting concealed by its whole box (no pose)."""
+        whole = torch.ones(box.h, box.w, dtype=torch.bool)
+        return Sighting(0, track, box, whole, None, "found", torch.zeros(3, box.h, box.w, dtype=torch.uint8))
+
+    elsewhere, on_them = box_only(0, Box(0, 0, 20, 40)), box_only(1, Box(48, 8, 14, 44))
     assert run._missed(frame, [elsewhere]) == [person.box]
     assert run._missed(frame, [elsewhere, on_them]) == []
 
