@@ -28,6 +28,7 @@ from deid.audit.concealers import (
 from deid.audit.form import FORM_KEYS, Poses, form_scores, read_poses
 from deid.audit.table import COLUMNS
 from deid.audit.utility import area_concealed, person_detected, psnr, ssim
+from deid.loop import LINKS
 from reid_model import Sample, Split, load_images, retrieval_scores, select
 
 #: PSNR of identical images is infinite; tables report it capped at this many dB.
@@ -67,11 +68,19 @@ def _normalize_output(
 
 
 def _conceal_all(
-    concealer: Concealer, images: torch.Tensor, labels: torch.Tensor, method: str, batch_size: int
+    concealer: Concealer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    method: str,
+    batch_size: int,
+    link: str = "track",
 ) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
-    """Conceal every person's appearances together; returns images, masks, fallback flags."""
-    persons = labels.unique().tolist()
-    groups = [torch.nonzero(labels == p).flatten() for p in persons]
+    """Conceal every person's appearances together (``link="track"``) or each appearance as a
+    person of its own (``"none"``); returns images, masks, fallback flags."""
+    if link == "none":
+        groups = [torch.tensor([i]) for i in range(len(labels))]
+    else:
+        groups = [torch.nonzero(labels == p).flatten() for p in labels.unique().tolist()]
     concealed, masks = (
         torch.empty_like(images),
         torch.empty(len(images), 1, *images.shape[-2:], dtype=images.dtype),
@@ -132,6 +141,7 @@ def run_audit(
     detector: bool = True,
     batch_size: int = 32,
     seed: int = 0,
+    link: str = "track",
     log: Any = None,
 ) -> list[dict[str, Any]]:
     """Audit concealment methods against attackers on the test persons of ``split``.
@@ -151,6 +161,10 @@ def run_audit(
             ``detected`` columns and those of :func:`deid.audit.form.form_scores`).
         batch_size: persons concealed per call by concealers that take many at once.
         seed: fixes the triplets of the seed's error.
+        link: ``"track"`` conceals a person's appearances together (one treatment, so the
+            person stays linkable under a pseudonym); ``"none"`` gives each appearance a
+            treatment of its own. ``c2c_rank1`` (concealed query, concealed gallery) is the
+            linking rate either way.
         log: optional callable taking one progress line (e.g. ``print``).
 
     Returns:
@@ -160,6 +174,8 @@ def run_audit(
         >>> rows = run_audit(baseline_concealers(), samples, split, attackers)  # doctest: +SKIP
         >>> print(format_table(rows))  # doctest: +SKIP
     """
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {list(LINKS)}, got {link!r}")
     names = [a.name for a in attackers]
     if len(set(names)) != len(names):
         raise ValueError(f"attackers must have distinct names, got {names}")
@@ -205,7 +221,7 @@ def run_audit(
     rows = []
     for method, concealer in concealers.items():
         started = time.perf_counter()
-        concealed, _, fallbacks = _conceal_all(concealer, originals, labels, method, batch_size)
+        concealed, _, fallbacks = _conceal_all(concealer, originals, labels, method, batch_size, link)
         seconds = time.perf_counter() - started
         utility = _utility(concealed, originals, detector, poses)
         known = [bool(f) for f in fallbacks if f is not None]
@@ -214,7 +230,7 @@ def run_audit(
         train_concealed = None
         if train is not None:
             train_started = time.perf_counter()
-            train_concealed = _conceal_all(concealer, train[0], train[1], method, batch_size)[0]
+            train_concealed = _conceal_all(concealer, train[0], train[1], method, batch_size, link)[0]
             say(
                 f"  concealed {len(train[0])} training crops for adaptive attackers "
                 f"in {time.perf_counter() - train_started:.1f}s"

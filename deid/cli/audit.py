@@ -21,7 +21,14 @@ from deid.audit import (
     run_audit,
     write_report,
 )
-from deid.cli.options import data_option, dataset_option, device_option, loop_choice_option, seed_option
+from deid.cli.options import (
+    data_option,
+    dataset_option,
+    device_option,
+    link_option,
+    loop_choice_option,
+    seed_option,
+)
 from deid.loop.bodies import SHAPES
 from deid.loop.heads import HEADS
 from reid_model import (
@@ -106,6 +113,11 @@ _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--
 )
 @loop_choice_option("shape", SHAPES, prefix="The loop's mask shape for every loop method: ")
 @loop_choice_option("head", HEADS, prefix="What the loop methods do to each head: ")
+@link_option(
+    help="track: a test person's two camera views are concealed together (one treatment, so "
+    "the person stays linkable under a pseudonym); none: each view gets a treatment of its own. "
+    "The c2c columns (concealed query, concealed gallery) are the linking rate."
+)
 @seed_option(help="Fixes the seed-error triplets, the loop's outfits and the fine-tuning.")
 @device_option()
 def audit_command(
@@ -123,6 +135,7 @@ def audit_command(
     detector: bool,
     shape: str,
     head: str,
+    link: str,
     seed: int,
     device: str,
 ) -> None:
@@ -167,6 +180,7 @@ def audit_command(
         adapt_persons=finetune_persons,
         detector=detector,
         seed=seed,
+        link=link,
         log=lambda line: click.echo(line, err=True),
     )
     metadata: dict[str, Any] = {
@@ -183,6 +197,7 @@ def audit_command(
         "finetune_persons": finetune_persons,
         "loop_shape": shape,
         "loop_head": head,
+        "link": link,
         "device": device,
         "torch_threads": torch.get_num_threads(),
         "seconds": time.perf_counter() - started,

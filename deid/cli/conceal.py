@@ -13,7 +13,7 @@ from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
-from deid.cli.options import field_help, finder_option, loop_choice_option
+from deid.cli.options import field_help, finder_option, link_option, loop_choice_option
 from deid.cli.video import conceal_videos, refuse_batch_options, wants_video
 from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
@@ -64,6 +64,13 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "A group is split where the adversary does not see its appearances as one person "
     "(the record's group_reason says why).",
 )
+@link_option(
+    help="track: one person's appearances share one treatment (a group of images; a video "
+    "track, its pieces joined again after an occlusion), so the person stays linkable under a "
+    "pseudonym, as counting and analytics want; none: a fresh treatment per appearance (each "
+    "image alone, as --group-by none; each piece of a video track on its own), for releases "
+    "that must not let anyone follow the person. deid audit --link measures the linking rate.",
+)
 @click.option(
     "--heatmaps/--no-heatmaps", default=False, help="Write attribution overlays beside the outputs."
 )
@@ -74,7 +81,12 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default=None,
     help="The JSON report (a CSV goes beside it).  [default: OUTPUT/report.json]",
 )
-@click.option("--resume/--no-resume", default=False, help="Skip inputs the report already lists as done.")
+@click.option(
+    "--resume/--no-resume",
+    default=False,
+    help="Skip inputs the report already lists as done; a video takes up the work a killed run "
+    "saved beside its output (the frames followed, the tracks decided).",
+)
 @click.option(
     "--boxes",
     type=click.Path(dir_okay=False),
@@ -221,14 +233,27 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     """
     hooks = ctx.obj if isinstance(ctx.obj, dict) else {}  # tests inject stand-ins here
     loop = {name: options.pop(name) for name in _LOOP if name in options}
-    as_video, fps = options.pop("as_video"), options.pop("fps")
+    as_video, fps, link = options.pop("as_video"), options.pop("fps"), options.pop("link")
     if wants_video(inputs, as_video):
         refuse_batch_options(ctx)
         ctx.exit(
             conceal_videos(
-                inputs, options["output"], ConcealConfig(**loop), fps=fps, progress=options["progress"]
+                inputs,
+                options["output"],
+                ConcealConfig(**loop),
+                fps=fps,
+                link=link,
+                resume=options["resume"],
+                progress=options["progress"],
             )
         )
+    if link == "none":
+        if options["group_by"] not in ("auto", "none"):
+            raise click.BadParameter(
+                f"--link none conceals each image alone; --group-by {options['group_by']} would group them",
+                param_hint="--group-by",
+            )
+        options["group_by"] = "none"
     if ctx.get_parameter_source("fps") not in (None, click.core.ParameterSource.DEFAULT):
         raise click.UsageError("--fps: for videos and folders of frames (--as-video) only")
     try:

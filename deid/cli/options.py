@@ -17,6 +17,7 @@ from click.core import ParameterSource
 
 from deid.finder.config import FINDERS
 from deid.loop.config import ConcealConfig
+from deid.loop.grouping import LINKS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,6 +113,12 @@ def device_option(*, default: str = "cpu", help: str = "Torch device.") -> Calla
 def seed_option(*, default: int = 0, help: str | None = None) -> Callable[[F], F]:
     """``--seed``: an integer that makes the run reproducible."""
     return click.option("--seed", type=int, default=default, help=help)
+
+
+def link_option(*, help: str) -> Callable[[F], F]:
+    """``--link track|none``: one treatment per person (linkable under a pseudonym) or a fresh
+    one per appearance (:data:`deid.loop.LINKS`)."""
+    return click.option("--link", type=click.Choice(LINKS), default="track", help=help)
 
 
 def finder_option() -> Callable[[F], F]:

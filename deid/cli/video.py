@@ -27,7 +27,6 @@ BATCH_ONLY = (
     "heatmaps",
     "device",
     "report",
-    "resume",
     "boxes",
     "masks",
     "weights",
@@ -53,10 +52,17 @@ def refuse_batch_options(ctx: click.Context) -> None:
 
 
 def conceal_videos(
-    inputs: tuple[str, ...], output: str, config: ConcealConfig, *, fps: float, progress: bool
+    inputs: tuple[str, ...],
+    output: str,
+    config: ConcealConfig,
+    *,
+    fps: float,
+    link: str,
+    resume: bool,
+    progress: bool,
 ) -> int:
     """Conceal each video into ``output`` (same name; a folder of frames stays a folder, its
-    frames written as PNG). Returns the exit code: 0 when every person of every video is private
+    frames written as PNG); ``resume`` takes up the work a killed run saved. Returns the exit code: 0 when every person of every video is private
     as written, 3 when a video was written with a person still matched, 1 when one failed."""
     out = Path(output)
     names = [Path(name).name for name in inputs]
@@ -73,7 +79,9 @@ def conceal_videos(
         if target.resolve() == source.resolve():
             raise click.BadParameter(f"{target} would overwrite the input", param_hint="-o/--output")
         try:
-            report = conceal_video(source, target, config=config, fps=fps, progress=progress)
+            report = conceal_video(
+                source, target, config=config, fps=fps, link=link, resume=resume, progress=progress
+            )
         except VideoError as exc:
             click.echo(f"error: {exc}", err=True)
             code = 1

@@ -27,6 +27,10 @@ import torch
 from deid.adversary import Adversary
 from deid.loop.appearances import People
 
+#: Whether one person's appearances share one treatment (``track``: the person stays linkable
+#: across them under a pseudonym, as analytics want) or each gets a fresh one (``none``: a
+#: release that must not let the person be followed).
+LINKS = ("track", "none")
 #: Least fraction of the gallery a partner must beat, under every model and both ways, to link.
 MIN_PARTNER_MATCH = 0.8
 

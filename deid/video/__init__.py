@@ -6,7 +6,7 @@ treatment per track with the conceal loop, renders it on every frame of the trac
 video and judges every person again as cut from the video as written.
 """
 
-from deid.video.follow import HOW, FollowConfig, Sighting, follow_people
+from deid.video.follow import HOW, FollowConfig, Follower, Sighting, follow_people
 from deid.video.io import VIDEO_SUFFIXES, Frame, VideoError, VideoInfo, VideoReader, VideoWriter, is_video
 from deid.video.run import TrackReport, VideoReport, conceal_video
 from deid.video.smoothing import steady_bodies
@@ -15,6 +15,7 @@ __all__ = [
     "HOW",
     "VIDEO_SUFFIXES",
     "FollowConfig",
+    "Follower",
     "Frame",
     "Sighting",
     "TrackReport",

@@ -112,7 +112,7 @@ def follow_people(
         >>> sorted({s.track for frame in sightings for s in frame})[:3]  # doctest: +SKIP
         [0, 1, 2]
     """
-    follower = _Follower(config or FollowConfig(), fps)
+    follower = Follower(config or FollowConfig(), fps)
     for frame in frames:
         follower.step(frame)
         if on_frame is not None:
@@ -137,7 +137,9 @@ class KalmanTracks:
         self._matching = IOUAndFeatureMatchingFunction(min_iou=min_iou)
         self._pairs: list[tuple[str, int]] = []
         self._tracker = MultiObjectTracker(
-            dt=1.0 / max(fps, 1e-3), matching_fn=self._match, tracker_kwargs={"max_staleness": max_gap}
+            dt=1.0 / max(fps, 1e-3),
+            matching_fn=self._match,
+            tracker_kwargs={"max_staleness": max_gap, **_SMOOTHING},
         )
 
     def _match(self, trackers: list[Any], detections: list[Any]) -> np.ndarray:
@@ -173,6 +175,9 @@ class KalmanTracks:
         self._tracker.step(detections)
         taken = dict(self._pairs)
         new = [t for t in self._tracker.trackers if t.id not in known]
+        for tracker in new:  # motpy's smoothing closures do not pickle; the same, rebuilt when unpickled
+            tracker.update_score_fn = _Smoothing(_SMOOTHING["smooth_score_gamma"])
+            tracker.update_feature_fn = _Smoothing(_SMOOTHING["smooth_feature_gamma"])
         free = sorted(set(range(len(detections))) - set(taken.values()))
         for tracker in new:  # a new track starts at its box: the free box nearest it
             box = min(free, key=lambda d: np.abs(tracker.box() - detections[d].box).sum())
@@ -181,7 +186,38 @@ class KalmanTracks:
         return taken, [t.id for t in new]
 
 
-class _Follower:
+#: motpy's smoothing of a track's score and feature (its defaults, given so that they are known).
+_SMOOTHING = {"smooth_score_gamma": 0.8, "smooth_feature_gamma": 0.9}
+
+
+class _Smoothing:
+    """motpy's exponential moving average, which pickles (rebuilt from ``gamma`` when unpickled)."""
+
+    def __init__(self, gamma: float) -> None:
+        from motpy.tracker import exponential_moving_average_fn
+
+        self.gamma = gamma
+        self._fn = exponential_moving_average_fn(gamma)
+
+    def __call__(self, old: Any, new: Any) -> Any:
+        return self._fn(old=old, new=new)
+
+    def __getstate__(self) -> dict[str, float]:
+        return {"gamma": self.gamma}
+
+    def __setstate__(self, state: dict[str, float]) -> None:
+        self.__init__(state["gamma"])  # type: ignore[misc]
+
+
+class Follower:
+    """Follows people one frame at a time (:meth:`step`); ``by_frame`` holds the sightings so
+    far. Its whole state pickles, so a long video can be followed in segments.
+
+    Args:
+        config: see :class:`FollowConfig`.
+        fps: the frame rate (the tracker's time step is ``1 / fps``).
+    """
+
     def __init__(self, config: FollowConfig, fps: float) -> None:
         self.config = config
         self.tracks = KalmanTracks(fps, max_gap=config.max_gap, min_iou=config.min_iou)
@@ -190,6 +226,7 @@ class _Follower:
         self.recent: deque[tuple[int, torch.Tensor]] = deque(maxlen=config.detect_every)
 
     def step(self, frame: Frame) -> None:
+        """Follow the people into ``frame`` (the next frame of the video)."""
         image = to_tensor(frame.pixels)
         height, width = image.shape[1:]
         predicted: dict[str, Box] = {}

@@ -14,6 +14,7 @@ is seen in, and every person is judged again as cut from the video as written.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -31,13 +32,15 @@ from deid.finder import FinderConfig, find_people
 from deid.loop.bodies import Body
 from deid.loop.config import ConcealConfig
 from deid.loop.fallback import fallback_operators
+from deid.loop.grouping import LINKS
 from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
-from deid.video.follow import FollowConfig, Sighting, follow_people, sightings_of
+from deid.video.follow import FollowConfig, Follower, Sighting, sightings_of
 from deid.video.io import Frame, VideoError, VideoReader, VideoWriter, to_pixels, to_tensor
 from deid.video.judging import Judge, as_float, spread
 from deid.video.linking import link_tracks
+from deid.video.resume import Checkpoints, source_key
 from deid.video.smoothing import steady_bodies
 from reid_model.io import write_bytes_atomic
 
@@ -45,6 +48,8 @@ from reid_model.io import write_bytes_atomic
 LOOK = FinderConfig(tiles=(200, 120), upscale=2.0)
 #: The fraction of a person's silhouette the sightings' boxes must cover for them to count as seen.
 COVERED = 0.7
+#: Tracks decided per call of the conceal loop (and per piece of saved work).
+CHUNK = 16
 
 
 @dataclass
@@ -127,10 +132,13 @@ def conceal_video(
     follow: FollowConfig | None = None,
     adversary: Adversary | None = None,
     samples: int = 4,
+    link: str = "track",
     fps: float = 10.0,
     report: str | os.PathLike[str] | None = None,
     progress: bool = True,
     look_every: int = 40,
+    resume: bool = False,
+    segment: int = 100,
 ) -> VideoReport:
     """Conceal every person of a video (or a folder of frames) and write it to ``output``.
 
@@ -143,11 +151,20 @@ def conceal_video(
         follow: how people are followed (:class:`FollowConfig`).
         adversary: the re-id adversary (the bundled one when None).
         samples: appearances per track the loop decides the treatment on.
+        link: ``"track"``: the pieces of one person's track the tracker left (after an
+            occlusion, a crossing) are joined again (:func:`deid.video.linking.link_tracks`) and
+            share one treatment, so the person stays linkable under a pseudonym; ``"none"``:
+            each piece gets a treatment of its own (a person who walks behind a tree comes out
+            in other clothes).
         report: where the JSON report goes (default ``output`` + ``.json``).
         progress: show progress bars (frames per second, time left).
         look_every: every this many frames (0: never), a second, slower look at the original
             frame (:data:`LOOK`, smaller tiles); a person it confirms whom no sighting covers is
             listed in ``missed`` and the video is not private.
+        resume: take up the work a killed run with the same source and settings saved beside
+            ``output`` (:class:`deid.video.resume.Checkpoints`); otherwise start over.
+        segment: the work is saved every this many frames followed (and every
+            :data:`CHUNK` tracks decided).
 
     Raises:
         VideoError: the source cannot be read, has no frame that decodes, or the output cannot
@@ -159,21 +176,27 @@ def conceal_video(
         >>> report.frames_written == report.frames_read  # doctest: +SKIP
         True
     """
-    if samples < 1 or look_every < 0:
-        raise ValueError(f"samples must be >= 1 and look_every >= 0, got {samples} and {look_every}")
+    if samples < 1 or look_every < 0 or segment < 1:
+        raise ValueError(
+            f"samples and segment must be >= 1 and look_every >= 0, got {samples}, {segment} and {look_every}"
+        )
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {list(LINKS)}, got {link!r}")
     source, output = Path(source), Path(output)
     if output.resolve() == source.resolve():
         raise ValueError(f"output {output} is the source video; choose another path")
-    config = config or ConcealConfig()
+    config, follow = config or ConcealConfig(), follow or FollowConfig()
     adversary = resolve_adversary(adversary)
     reader = VideoReader.open(source, fps=fps)
     info = reader.info
     seconds: dict[str, float] = {}
+    settings = {"config": asdict(config), "follow": asdict(follow), "link": link, "samples": samples}
+    saved = Checkpoints(output, {"source": source_key(source), "fps": fps, **settings}, resume=resume)
+    notes = [saved.note] if saved.note else []
 
     start = time.perf_counter()
-    with _bar(info.frames, "follow", progress) as bar:
-        by_frame = follow_people(reader, fps=float(info.fps), config=follow, on_frame=lambda _: bar.update())
-    notes = [reader.problem] if reader.problem else []
+    by_frame = _follow(reader, follow, saved, segment, progress)
+    notes += [reader.problem] if reader.problem else []
     if not by_frame:
         raise VideoError(
             f"video {source} has no frame that decodes" + (f" ({reader.problem})" if reader.problem else "")
@@ -182,10 +205,13 @@ def conceal_video(
 
     start = time.perf_counter()
     gap = max(1, round(float(info.fps)))
-    by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
+    if link == "track":
+        by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
+    else:
+        pieces = {s.track: 1 for frame in by_frame for s in frame}
     tracks = list(sightings_of(by_frame))
     judge = Judge(tracks, adversary, references=samples, gap=gap)
-    results, concealed, boxed = _treat(tracks, judge, config, samples)
+    results, concealed, boxed = _treat(tracks, judge, config, samples, saved)
     seconds["decide"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -230,7 +256,26 @@ def conceal_video(
     )
     report_path = Path(report) if report is not None else output.with_name(output.name + ".json")
     write_bytes_atomic(report_path, json.dumps(result_report.to_json(), indent=2).encode())
+    saved.clear()
     return result_report
+
+
+def _follow(
+    reader: VideoReader, config: FollowConfig, saved: Checkpoints, segment: int, progress: bool
+) -> list[list[Sighting]]:
+    """Every frame's sightings; the follower is saved every ``segment`` frames and taken up again."""
+    follower = saved.load("follow") or Follower(config, float(reader.info.fps))
+    done = len(follower.by_frame)
+    with _bar(reader.info.frames, "follow", progress) as bar:
+        bar.update(done)
+        for frame in itertools.islice(reader, done, None):
+            follower.step(frame)
+            bar.update()
+            if (frame.index + 1) % segment == 0:
+                saved.save("follow", follower)
+    if len(follower.by_frame) % segment:
+        saved.save("follow", follower)  # the last, shorter segment
+    return follower.by_frame
 
 
 def _treat(
@@ -238,8 +283,10 @@ def _treat(
     judge: Judge,
     config: ConcealConfig,
     samples: int,
+    saved: Checkpoints,
 ) -> tuple[list[PersonResult], dict[int, dict[int, torch.Tensor]], dict[int, str | None]]:
-    """Each track's treatment and its concealed crops, per track and frame.
+    """Each track's treatment and its concealed crops, per track and frame, :data:`CHUNK`
+    tracks at a time (each chunk saved once done, and taken up again on resume).
 
     The loop decides on ``samples`` sightings spread over the track; the treatment is rendered
     on all of them and each is judged (:meth:`Judge.check`). Sightings still matched have their
@@ -249,21 +296,41 @@ def _treat(
     first 60 frames of PETS S2.L1 it left as many matched and took twice as long.)
     """
     adversary = judge.loop_adversary()
-    bodies = [steady_bodies(track) for track in tracks]
-    results = _decide(tracks, bodies, samples, config, adversary)
-    concealed = [
-        _render(track, body, result, adversary, config.head)
-        for track, body, result in zip(tracks, bodies, results, strict=True)
-    ]
-    boxed = {
-        track[0].track: _box_matched(t, track, bodies[t], results[t], concealed[t], judge, adversary, config)
-        for t, track in enumerate(tracks)
-    }
-    by_frame = {
-        track[0].track: {s.frame: image for s, image in zip(track, crops, strict=True)}
-        for track, crops in zip(tracks, concealed, strict=True)
-    }
+    results: list[PersonResult] = []
+    by_frame: dict[int, dict[int, torch.Tensor]] = {}
+    boxed: dict[int, str | None] = {}
+    for start in range(0, len(tracks), CHUNK):
+        chunk = range(start, min(start + CHUNK, len(tracks)))
+        done = saved.load(f"decided-{start // CHUNK}")
+        if done is None:
+            done = _treat_chunk(chunk, tracks, judge, adversary, config, samples)
+            saved.save(f"decided-{start // CHUNK}", done)
+        chunk_results, chunk_crops, chunk_boxed = done
+        results += chunk_results
+        for t, crops in zip(chunk, chunk_crops, strict=True):
+            number = tracks[t][0].track
+            by_frame[number] = {s.frame: as_float(c) for s, c in zip(tracks[t], crops, strict=True)}
+            boxed[number] = chunk_boxed[t - start]
     return results, by_frame, boxed
+
+
+def _treat_chunk(
+    chunk: range,
+    tracks: Sequence[Sequence[Sighting]],
+    judge: Judge,
+    adversary: Adversary,
+    config: ConcealConfig,
+    samples: int,
+) -> tuple[list[PersonResult], list[list[torch.Tensor]], list[str | None]]:
+    """The tracks ``chunk``'s treatments, their concealed crops as uint8, and what was boxed."""
+    bodies = {t: steady_bodies(tracks[t]) for t in chunk}
+    results = _decide([tracks[t] for t in chunk], [bodies[t] for t in chunk], samples, config, adversary)
+    crops, boxed = [], []
+    for t, result in zip(chunk, results, strict=True):
+        concealed = _render(tracks[t], bodies[t], result, adversary, config.head)
+        boxed.append(_box_matched(t, tracks[t], bodies[t], result, concealed, judge, adversary, config))
+        crops.append([c.clamp(0, 1).mul(255).round().byte() for c in concealed])  # as written
+    return results, crops, boxed
 
 
 def _box_matched(

@@ -20,6 +20,7 @@ from deid.audit import (
 )
 from deid.audit.concealers import BASELINES, Concealer, LoopConcealer, MaskConcealer, baseline_concealers
 from deid.audit.table import COLUMNS
+from deid.loop import LINKS
 from reid_model import HandcraftedMatcher, Split, embed, load_images, load_viper
 
 
@@ -159,6 +160,37 @@ def test_audit_fallback_rate_is_the_loops(tiny_embedder, target, fallback_rate):
     )
     assert rows[0]["fallback_rate"] == fallback_rate
     assert rows[0]["area"] == (1.0 if target == "hopeless" else 0.0)
+
+
+class FreshColour:
+    """A stand-in for the loop's outfits: each call paints its person in a colour of its own."""
+
+    def __init__(self) -> None:
+        self.generator = torch.Generator().manual_seed(0)
+        self.calls: list[int] = []
+
+    def __call__(self, images):
+        self.calls.append(len(images))
+        colour = torch.rand(3, 1, 1, generator=self.generator)
+        return [colour.expand(3, 128, 48).clone() for _ in images], torch.ones(1, 128, 48)
+
+
+def test_audit_link_none_conceals_each_appearance_alone_and_measures_the_linking_rate():
+    samples, images = _fake_data(8)
+    split = Split("toy", 0, train=(0, 1, 2, 3), test=(4, 5, 6, 7))
+    pixels = Attacker("pixels", distance_fn=lambda q, g: torch.cdist(q.flatten(1), g.flatten(1)))
+    rates = {}
+    for link in LINKS:
+        concealer = FreshColour()
+        (row,) = run_audit(
+            {"fresh": concealer}, samples, split, [pixels], images=images, detector=False, link=link
+        )
+        assert concealer.calls == ([2] * 4 if link == "track" else [1] * 8)
+        rates[link] = row["c2c_rank1"]
+    # one colour per person: followed under the pseudonym; a colour per appearance: not
+    assert rates["track"] == 1.0 and rates["none"] < 0.5
+    with pytest.raises(ValueError, match="link must be one of"):
+        run_audit({"fresh": FreshColour()}, samples, split, [pixels], images=images, link="person")
 
 
 def test_audit_bad_input(tiny_embedder):

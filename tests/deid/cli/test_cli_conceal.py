@@ -322,3 +322,15 @@ def test_a_bad_loop_setting_is_a_usage_error(crop_tree, tmp_path, stand_in):
         main, ["conceal", str(crop_tree), "-o", str(tmp_path / "out"), "--growth", "1"], obj={}
     )
     assert result.exit_code == 2 and "--growth" in result.output and not (tmp_path / "out").exists()
+
+
+def test_link_none_conceals_each_image_alone(crop_tree, tmp_path, stand_in):
+    result = _run([crop_tree, "-o", tmp_path / "out", "--group-by", "viper"], stand_in)
+    assert result.exit_code == 0
+    assert any(len(call) > 1 for call in stand_in.calls)  # the two views of a person together
+    alone = StandIn()
+    result = _run([crop_tree, "-o", tmp_path / "out2", "--link", "none"], alone)
+    assert result.exit_code == 0 and all(len(call) == 1 for call in alone.calls)
+    assert all(r["group"].startswith("file:") for r in _report(tmp_path / "out2").values())
+    refused = _run([crop_tree, "-o", tmp_path / "out3", "--link", "none", "--group-by", "viper"], StandIn())
+    assert refused.exit_code == 2 and "--link none conceals each image alone" in refused.output

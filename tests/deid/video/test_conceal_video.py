@@ -10,11 +10,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from deid.adversary import Adversary
 from deid.cli import main
 from deid.loop import ConcealConfig
 from deid.video import VideoReader, VideoWriter, conceal_video
 from deid.video.io import to_tensor
 from reid_model.io import write_image
+from tests.deid.video.conftest import walking_folder
 
 
 def _head_of(video: Path, out: Path, frames: int) -> Path:
@@ -155,11 +157,39 @@ def test_cli_refuses_options_a_video_would_ignore(tmp_path: Path) -> None:
     (tmp_path / "clip.mp4").write_bytes(b"x")
     result = CliRunner().invoke(
         main,
-        ["conceal", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "out"), "--boxes", "b.json", "--resume"],
+        [
+            "conceal",
+            str(tmp_path / "clip.mp4"),
+            "-o",
+            str(tmp_path / "out"),
+            "--boxes",
+            "b.json",
+            "--heatmaps",
+        ],
     )
     assert result.exit_code == 2
-    assert "--resume, --boxes" in result.output and "not taken for videos" in result.output
+    assert "--heatmaps, --boxes" in result.output and "not taken for videos" in result.output
     image = tmp_path / "a.png"
     write_image(image, torch.rand(3, 128, 48))
     result = CliRunner().invoke(main, ["conceal", str(image), "-o", str(tmp_path / "out2"), "--fps", "5"])
     assert result.exit_code == 2 and "--fps" in result.output
+
+
+def test_link_none_keeps_the_pieces_of_a_track_apart(
+    stand_ins: None, adversary: Adversary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.video.run as run
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("link='none' must not join pieces")
+
+    monkeypatch.setattr(run, "link_tracks", never)
+    source = walking_folder(tmp_path)
+    report = conceal_video(
+        source, tmp_path / "out" / "frames", adversary=adversary, link="none", look_every=0, progress=False
+    )
+    assert len(report.tracks) == 2 and all(t.pieces == 1 for t in report.tracks)
+    with pytest.raises(ValueError, match="link must be one of"):
+        conceal_video(
+            source, tmp_path / "out2" / "frames", adversary=adversary, link="person", progress=False
+        )

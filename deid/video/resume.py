@@ -1,0 +1,85 @@
+"""A killed video run picks up at its last finished segment.
+
+The work of a run is kept in a folder beside the output (``.NAME.deid``): the follower's whole
+state every ``segment`` frames, and the treatments of each chunk of tracks once decided. A run
+given ``resume=True`` whose source and settings are those of the saved work takes it up from
+there (the same seed gives the same video as a run never stopped); any other run starts over.
+Writing and judging, about a fifth of a run, are done again in full. The folder goes once the
+video and its report are written.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reid_model.io import write_bytes_atomic
+
+_KEY = "key.json"
+
+
+class Checkpoints:
+    """The saved work of one video run.
+
+    Args:
+        output: the video the run writes.
+        key: the source and the settings (JSON-able): saved work made under another key is
+            not used.
+        resume: take up saved work; False clears it.
+    """
+
+    def __init__(self, output: Path, key: dict[str, Any], *, resume: bool) -> None:
+        self.folder = output.with_name(f".{output.name}.deid")
+        self.key = json.loads(json.dumps(key, default=str))
+        self.note: str | None = None
+        if resume and self.folder.is_dir():
+            saved = _read_key(self.folder / _KEY)
+            if saved == self.key:
+                self.note = f"resumed from the work saved in {self.folder}"
+                return
+            self.note = (
+                f"the work saved in {self.folder} was made with another source or settings: started over"
+            )
+        elif resume:
+            self.note = f"nothing saved in {self.folder} to resume: started from the beginning"
+        self.clear()
+
+    def load(self, name: str) -> Any | None:
+        """What was saved under ``name``, or None."""
+        path = self.folder / f"{name}.pt"
+        if not path.is_file():
+            return None
+        return torch.load(path, weights_only=False)
+
+    def save(self, name: str, state: Any) -> None:
+        """Keep ``state`` under ``name`` (written whole or not at all)."""
+        if not (self.folder / _KEY).is_file():
+            write_bytes_atomic(self.folder / _KEY, json.dumps(self.key, indent=2).encode())
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        write_bytes_atomic(self.folder / f"{name}.pt", buffer.getvalue())
+
+    def clear(self) -> None:
+        """Remove the saved work."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def source_key(source: Path) -> dict[str, Any]:
+    """What identifies a source's content cheaply: its path, and its files' sizes and times."""
+    files = sorted(source.iterdir()) if source.is_dir() else [source]
+    return {
+        "path": str(source.resolve()),
+        "files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.is_file()],
+    }
+
+
+def _read_key(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
