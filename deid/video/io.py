@@ -3,8 +3,8 @@
 PyAV (FFmpeg's own libraries, inside its wheel) decodes and encodes; a folder of numbered frames
 is a video too. A video is written to a temporary file beside its destination and moved into
 place only when complete, so a killed run never leaves a truncated file under the final name.
-Frames are written at the input's average frame rate, one after the other (a variable frame rate
-becomes constant, with the frame count kept), and an audio stream is copied.
+Frames are written at the input's frame rate, one after the other; a variable frame rate keeps
+the input's time stamps (:meth:`VideoReader.times`). An audio stream is copied.
 """
 
 from __future__ import annotations
@@ -155,6 +155,25 @@ class VideoReader:
         info = VideoInfo(folder, len(files), rate, first.shape[2], first.shape[1], "frames", False, 1 / rate)
         return cls(info, _files=files)
 
+    def times(self) -> list[int] | None:
+        """The frames' presentation time stamps (in ``info.time_base``), read from the packets
+        without decoding, in order; None for a folder, or when some packet has no time stamp or
+        two share one (AVI and other containers without real time stamps)."""
+        if self._files:
+            return None
+        import av
+
+        try:
+            with av.open(str(self.info.path)) as container:
+                stream = container.streams.video[0]
+                stamps = [packet.pts for packet in container.demux(stream) if packet.size]
+        except av.FFmpegError:
+            return None
+        known = [pts for pts in stamps if pts is not None]
+        if not known or len(known) != len(stamps) or len(set(known)) != len(known):
+            return None
+        return sorted(known)
+
     @property
     def names(self) -> list[str]:
         """A folder's frame file names, in order (empty for a video file)."""
@@ -200,7 +219,8 @@ class VideoReader:
 
 
 class VideoWriter:
-    """Write frames to ``path`` at the frame rate of ``info`` (and its audio, copied).
+    """Write frames to ``path`` at the frame rate of ``info`` (and its audio, copied), or at
+    the time stamps ``times`` (the input's, in ``info.time_base``: a variable frame rate kept).
 
     A file is encoded into a temporary file beside ``path`` and moved into place by
     :meth:`close`; :meth:`abort` (or an exception inside ``with``) removes it. The encoder is
@@ -220,10 +240,12 @@ class VideoWriter:
         info: VideoInfo,
         *,
         names: list[str] | None = None,
+        times: list[int] | None = None,
         quality: int = 18,
     ) -> None:
         self.path = Path(path)
         self.info = info
+        self._times = times
         self.notes: list[str] = []
         self.count = 0
         self._names = names
@@ -251,6 +273,8 @@ class VideoWriter:
                 container = av.open(str(self._tmp), mode="w")
                 try:
                     stream: Any = container.add_stream(name, rate=self._rate)
+                    if self._times is not None:
+                        stream.time_base = stream.codec_context.time_base = self.info.time_base
                     stream.width, stream.height = self.info.width, self.info.height
                     stream.pix_fmt = "yuv444p" if name == "ffv1" else "yuv420p"
                     stream.options = {"crf": str(quality), "preset": "veryfast"} if name == "libx264" else {}
@@ -286,8 +310,12 @@ class VideoWriter:
         import av
 
         video = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame.pixels), format="rgb24")
-        video.pts = frame.index  # constant rate: a container's own stamps can come out of order
-        video.time_base = 1 / self._rate
+        if self._times is not None:
+            video.pts = self._times[frame.index] - self._times[0]
+            video.time_base = self.info.time_base
+        else:  # constant rate: a container's own stamps can come out of order
+            video.pts = frame.index
+            video.time_base = 1 / self._rate
         for packet in self._stream.encode(video):
             self._container.mux(packet)
         self.count += 1

@@ -216,10 +216,13 @@ def conceal_video(
 
     start = time.perf_counter()
     names = reader.names or None
+    times = _variable(reader.times(), len(by_frame))
+    if times is not None:
+        notes.append("variable frame rate: the source's time stamps kept")
     missed: list[list[int]] = []
     with (
         _bar(len(by_frame), "write", progress) as bar,
-        VideoWriter(output, info, names=names) as writer,
+        VideoWriter(output, info, names=names, times=times) as writer,
     ):
         for frame in reader:
             if frame.index >= len(by_frame):
@@ -427,6 +430,13 @@ def _track_report(
         private=all(private),
         sightings=[[s.frame, *s.box[:4], s.how, ok] for s, ok in zip(track, private, strict=True)],
     )
+
+
+def _variable(times: list[int] | None, frames: int) -> list[int] | None:
+    """``times`` when the frames are not evenly spaced (a variable frame rate), else None."""
+    if times is None or len(times) < frames or len({b - a for a, b in itertools.pairwise(times)}) <= 1:
+        return None
+    return times
 
 
 def _bar(total: int | None, desc: str, progress: bool) -> tqdm:

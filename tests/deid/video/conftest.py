@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -88,3 +89,23 @@ def adversary(tiny_embedder: TinyEmbedder) -> Adversary:
     """A quick adversary: the tiny network, a gallery of random crops."""
     gallery = embed(tiny_embedder, torch.rand(20, 3, 128, 48, generator=torch.Generator().manual_seed(0)))
     return Adversary([tiny_embedder], [gallery], top_k=1)
+
+
+def variable_rate_clip(path: Path, times: list[int], pixels: list[np.ndarray] | None = None) -> Path:
+    """A clip whose frames (``pixels``, else grey levels) are unevenly spaced: time stamps
+    ``times`` in milliseconds."""
+    import av
+
+    pixels = pixels or [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(len(times))]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = pixels[0].shape[1], pixels[0].shape[0], "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for image, t in zip(pixels, times, strict=True):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from deid.loop import ConcealConfig
 from deid.video import VideoReader, VideoWriter, conceal_video
 from deid.video.io import to_tensor
 from reid_model.io import write_image
-from tests.deid.video.conftest import walking_folder
+from tests.deid.video.conftest import variable_rate_clip, walking_folder, walking_frames
 
 
 def _head_of(video: Path, out: Path, frames: int) -> Path:
@@ -193,3 +194,16 @@ def test_link_none_keeps_the_pieces_of_a_track_apart(
         conceal_video(
             source, tmp_path / "out2" / "frames", adversary=adversary, link="person", progress=False
         )
+
+
+def test_a_variable_frame_rate_video_is_written_at_its_own_times(
+    stand_ins: None, adversary: Adversary, tmp_path: Path
+) -> None:
+    frames = walking_frames(12, {0: (0, 11, 5)})
+    times = [0, 100, 150, 300, 350, 400, 600, 650, 700, 900, 950, 1000]
+    clip = variable_rate_clip(tmp_path / "vfr.mkv", times, [f.pixels for f in frames])
+    out = tmp_path / "out" / "vfr.mp4"
+    report = conceal_video(clip, out, adversary=adversary, look_every=0, progress=False)
+    assert "variable frame rate: the source's time stamps kept" in report.notes
+    written = VideoReader.open(out)
+    assert [f.pts * written.info.time_base for f in written] == [Fraction(t, 1000) for t in times]

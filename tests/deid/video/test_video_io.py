@@ -12,6 +12,7 @@ import torch
 from deid.video import VideoError, VideoReader, VideoWriter
 from deid.video.io import ENCODERS, Frame
 from reid_model.io import write_image
+from tests.deid.video.conftest import variable_rate_clip
 
 
 def _clip(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 10) -> Path:
@@ -101,3 +102,17 @@ def test_falls_back_to_the_next_encoder(tmp_path: Path, monkeypatch: pytest.Monk
             writer.write(frame)
     assert "mpeg4" in writer.notes[0] and "no-such-encoder" in writer.notes[0]
     assert sum(1 for _ in VideoReader.open(out)) == 4
+
+
+def test_a_variable_frame_rate_keeps_its_time_stamps(tmp_path: Path) -> None:
+    times = [0, 100, 150, 400, 450, 500, 900, 1000]
+    reader = VideoReader.open(variable_rate_clip(tmp_path / "vfr.mkv", times))
+    assert reader.times() == times
+    with VideoWriter(tmp_path / "out.mp4", reader.info, times=reader.times()) as writer:
+        for frame in reader:
+            writer.write(frame)
+    written = VideoReader.open(tmp_path / "out.mp4")
+    stamps = [f.pts * written.info.time_base for f in written]
+    assert stamps == [Fraction(t, 1000) for t in times]  # every frame at its own time
+    # a constant-rate file, or a folder, has no stamps to keep
+    assert VideoReader.open(_folder(tmp_path / "frames", 3, (64, 48))).times() is None
