@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from deid.boxes import Box
 from deid.finder import FinderConfig, Person, find_people, find_person_in_crop
 from deid.video.io import Frame, to_tensor
 
 #: How a person was seen in a frame.
-HOW = ("found", "followed", "predicted", "backfilled")
+HOW = ("found", "followed", "carried", "predicted", "backfilled")
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,8 +43,10 @@ class Sighting:
             ``keypoints`` is None: no pose, conceal the box).
         keypoints: ``(33, 3)`` ``x, y, visibility`` in the box's pixels, or None.
         how: ``"found"`` by the finder, ``"followed"`` (the pose model in the tracked box),
-            ``"backfilled"`` (the same, backwards from a new track), or ``"predicted"`` (the
-            pose model lost the person: the track's predicted box, concealed whole).
+            ``"carried"`` (between two frames of the pose model: the person's last silhouette
+            and keypoints moved to the track's predicted box), ``"backfilled"`` (the pose
+            model, backwards from a new track), or ``"predicted"`` (the pose model lost the
+            person: the track's predicted box, concealed whole).
         crop: ``(3, box.h, box.w)`` uint8, the frame's original pixels in the box.
     """
 
@@ -62,6 +65,13 @@ class FollowConfig:
 
     Attributes:
         detect_every: the finder looks at the whole frame every this many frames.
+        thorough_every: every this many frames (0: never) the full look is a thorough one
+            (``thorough``: the frame also searched in tiles, for people in groups and far
+            away), and a person it finds first is looked for backwards over the frames since
+            the last thorough look.
+        pose_every: the pose model looks in each tracked box every this many frames; between,
+            a person's last silhouette and keypoints are carried to the track's predicted box
+            (a person the pose model lost is looked for on every frame).
         max_gap: frames a track is kept (at its predicted box) without a sighting.
         backfill: look backwards from a new track over the frames since the last full look.
         padding: the tracked box is grown by this fraction on each side for the pose model (and
@@ -75,16 +85,20 @@ class FollowConfig:
     """
 
     detect_every: int = 10
+    thorough_every: int = 40
+    pose_every: int = 2
     max_gap: int = 10
     backfill: bool = True
     padding: float = 0.15
     min_iou: float = 0.2
     finder: FinderConfig = field(default_factory=lambda: FinderConfig(upscale=2.0))
+    thorough: FinderConfig = field(default_factory=lambda: FinderConfig(tiles=(200, 120), upscale=2.0))
 
     def __post_init__(self) -> None:
-        if self.detect_every < 1 or self.max_gap < 0:
+        if self.detect_every < 1 or self.pose_every < 1 or self.max_gap < 0 or self.thorough_every < 0:
             raise ValueError(
-                f"detect_every must be >= 1 and max_gap >= 0, got {self.detect_every} and {self.max_gap}"
+                "detect_every and pose_every must be >= 1, max_gap and thorough_every >= 0, got "
+                f"{self.detect_every}, {self.pose_every}, {self.max_gap} and {self.thorough_every}"
             )
         if not 0.0 <= self.padding <= 1.0 or not 0.0 < self.min_iou <= 1.0:
             raise ValueError(
@@ -148,8 +162,14 @@ class KalmanTracks:
         return matches
 
     def predicted(self) -> dict[str, np.ndarray]:
-        """Each live track's predicted box ``x0, y0, x1, y1`` for the coming frame."""
-        return {t.id: t.box for t in self._tracker.active_tracks()}
+        """Each live track's predicted box ``x0, y0, x1, y1`` for the coming frame (its Kalman
+        filter's prediction; motpy itself predicts only inside ``step``)."""
+        live = {t.id for t in self._tracker.active_tracks()}
+        return {
+            t.id: t.model.x_to_box(t._tracker.F @ t._tracker.x).reshape(-1)
+            for t in self._tracker.trackers
+            if t.id in live
+        }
 
     def box(self, key: str) -> np.ndarray:
         """Track ``key``'s box now."""
@@ -223,33 +243,47 @@ class Follower:
         self.tracks = KalmanTracks(fps, max_gap=config.max_gap, min_iou=config.min_iou)
         self.numbers: dict[str, int] = {}
         self.by_frame: list[list[Sighting]] = []
-        self.recent: deque[tuple[int, torch.Tensor]] = deque(maxlen=config.detect_every)
+        self.recent: deque[tuple[int, torch.Tensor]] = deque(
+            maxlen=max(config.detect_every, config.thorough_every)
+        )
 
     def step(self, frame: Frame) -> None:
         """Follow the people into ``frame`` (the next frame of the video)."""
         image = to_tensor(frame.pixels)
         height, width = image.shape[1:]
         predicted: dict[str, Box] = {}
+        carried: dict[str, _Seen] = {}
+        carry = frame.index % self.config.pose_every != 0 and frame.index % self.config.detect_every != 0
+        last = {s.track: s for s in self.by_frame[-1]} if self.by_frame else {}
         for key, xyxy in self.tracks.predicted().items():
             box = _box(xyxy, width, height, self.config.padding)
-            if box is not None:
-                predicted[key] = box
-        followed = {key: self._look(image, box) for key, box in predicted.items()}
+            if box is None:
+                continue
+            predicted[key] = box
+            before = last.get(self.numbers.get(key, -1))
+            target = _box(xyxy, width, height, 0.0)
+            if carry and before is not None and before.keypoints is not None and target is not None:
+                carried[key] = _Seen.carried(before, target)
+        followed = {
+            key: carried[key] if key in carried else self._look(image, box) for key, box in predicted.items()
+        }
         people: list[_Seen] = []
         how: list[str] = []
         for key in sorted(followed, key=lambda k: self.numbers.get(k, len(self.numbers))):  # oldest first
             seen = followed[key]
             if seen is None:
                 continue
-            if _overlaps(seen.box, people):  # two tracks on one person: the younger one ends
+            if _overlaps(seen.box, [p.box for p in people]):  # two tracks on one person: the younger one ends
                 self.tracks.drop(key)
                 del predicted[key]
                 continue
             people.append(seen)
-            how.append("followed")
-        if frame.index % self.config.detect_every == 0:
-            for person in find_people(image, config=self.config.finder):
-                if not _overlaps(person.box, people):
+            how.append("carried" if key in carried else "followed")
+        thorough = self.config.thorough_every > 0 and frame.index % self.config.thorough_every == 0
+        if thorough or frame.index % self.config.detect_every == 0:
+            finder = self.config.thorough if thorough else self.config.finder
+            for person in find_people(image, config=finder):
+                if not _overlaps(person.box, [p.box for p in people]):
                     people.append(_Seen.of(person))
                     how.append("found")
         taken, new = self.tracks.step([np.array(_xyxy(p.box)) for p in people], [p.score for p in people])
@@ -262,10 +296,10 @@ class Follower:
                 sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
         self.by_frame.append(sorted(sightings, key=lambda s: s.track))
         if self.config.backfill:
+            since = self.config.thorough_every if thorough else self.config.detect_every
             for key in new:
-                self._backfill(
-                    self.numbers[key], _box(self.tracks.box(key), width, height, self.config.padding)
-                )
+                box = _box(self.tracks.box(key), width, height, self.config.padding)
+                self._backfill(self.numbers[key], box, frame.index - since)
         self.recent.append((frame.index, image))
 
     def _look(self, image: torch.Tensor, window: Box) -> _Seen | None:
@@ -278,13 +312,14 @@ class Follower:
             return None
         return _Seen.of(person, window)
 
-    def _backfill(self, number: int, box: Box | None) -> None:
-        """Look for a new track's person in the frames since the last full look, newest first."""
+    def _backfill(self, number: int, box: Box | None, since: int) -> None:
+        """Look for a new track's person in the frames after ``since`` (the last look that would
+        have found them), newest first, until they are not there or already someone's."""
         for index, image in reversed(self.recent):
-            if box is None or index % self.config.detect_every == 0:
+            if box is None or index <= since:
                 return
             person = self._look(image, box)
-            if person is None:
+            if person is None or _overlaps(person.box, [s.box for s in self.by_frame[index]]):
                 return
             self.by_frame[index].append(_sighting(index, number, person, "backfilled", image))
             self.by_frame[index].sort(key=lambda s: s.track)
@@ -312,6 +347,20 @@ class _Seen:
         keypoints[:, 1] += y0
         silhouette = person.mask[b.y : b.y + b.h, b.x : b.x + b.w]
         return cls(box, person.score, keypoints, silhouette, posed=not person.uncertain)
+
+    @classmethod
+    def carried(cls, before: Sighting, box: Box) -> _Seen:
+        """A posed sighting's silhouette and keypoints moved (and scaled) to ``box``."""
+        if before.keypoints is None:
+            raise ValueError("only a posed sighting is carried")
+        sx, sy = box.w / before.box.w, box.h / before.box.h
+        keypoints = before.keypoints.clone()
+        keypoints[:, 0] = keypoints[:, 0] * sx + box.x
+        keypoints[:, 1] = keypoints[:, 1] * sy + box.y
+        silhouette = F.interpolate(before.silhouette[None, None].float(), size=(box.h, box.w), mode="nearest")
+        return cls(
+            Box(box.x, box.y, box.w, box.h, before.box.score), 1.0, keypoints, silhouette[0, 0] > 0.5, True
+        )
 
 
 def _sighting(index: int, number: int, seen: _Seen | Box, how: str, image: torch.Tensor) -> Sighting:
@@ -351,10 +400,10 @@ def _xyxy(box: Box) -> tuple[int, int, int, int]:
     return box.x, box.y, box.x + box.w, box.y + box.h
 
 
-def _overlaps(box: Box, people: list[_Seen]) -> bool:
-    """Whether ``box`` shows one of ``people`` already: IoU over 0.4, or mostly inside one."""
-    for seen in people:
-        other = seen.box
+def _overlaps(box: Box, others: Sequence[Box]) -> bool:
+    """Whether ``box`` shows the person of one of ``others`` already: IoU over 0.4, or mostly
+    inside one."""
+    for other in others:
         inter = _intersection(box, other)
         if _iou(box, other) > 0.4 or inter > 0.7 * min(box.w * box.h, other.w * other.h):
             return True

@@ -44,7 +44,8 @@ from deid.video.resume import Checkpoints, source_key
 from deid.video.smoothing import steady_bodies
 from reid_model.io import write_bytes_atomic
 
-#: The second look at every ``look_every``-th frame: smaller tiles than the follower's finder.
+#: The second look, every ``look_every``-th frame half-way between the follower's thorough looks:
+#: the frame searched in small tiles.
 LOOK = FinderConfig(tiles=(200, 120), upscale=2.0)
 #: The fraction of a person's silhouette the sightings' boxes must cover for them to count as seen.
 COVERED = 0.7
@@ -158,9 +159,11 @@ def conceal_video(
             in other clothes).
         report: where the JSON report goes (default ``output`` + ``.json``).
         progress: show progress bars (frames per second, time left).
-        look_every: every this many frames (0: never), a second, slower look at the original
-            frame (:data:`LOOK`, smaller tiles); a person it confirms whom no sighting covers is
-            listed in ``missed`` and the video is not private.
+        look_every: every this many frames (0: never; frames ``look_every // 2``,
+            ``look_every // 2 + look_every``, ..., half-way between the follower's thorough
+            looks), a second look at the original frame (:data:`LOOK`, small tiles); a person
+            it confirms whom no sighting covers is listed in ``missed`` and the video is not
+            private.
         resume: take up the work a killed run with the same source and settings saved beside
             ``output`` (:class:`deid.video.resume.Checkpoints`); otherwise start over.
         segment: the work is saved every this many frames followed (and every
@@ -227,7 +230,7 @@ def conceal_video(
         for frame in reader:
             if frame.index >= len(by_frame):
                 break
-            if look_every and frame.index % look_every == 0:
+            if look_every and frame.index % look_every == look_every // 2:
                 missed += [[frame.index, *box[:4]] for box in _missed(frame, by_frame[frame.index])]
             writer.write(_pasted(frame, by_frame[frame.index], concealed))
             bar.update()

@@ -7,7 +7,7 @@ import torch
 
 from deid.video import FollowConfig, follow_people, steady_bodies
 from deid.video.follow import sightings_of
-from tests.deid.video.conftest import walking_frames
+from tests.deid.video.conftest import people_in, walking_frames
 
 
 def test_two_people_two_tracks_every_frame_covered(stand_ins: None) -> None:
@@ -43,6 +43,29 @@ def test_a_lost_person_is_kept_at_the_predicted_box(stand_ins: None) -> None:
     assert box.x <= 5 + 2 * 7 <= box.x + box.w
 
 
+def test_between_pose_frames_the_person_is_carried_to_the_predicted_box(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.video.follow as follow
+
+    looks = []
+    in_crop = follow.find_person_in_crop
+    monkeypatch.setattr(follow, "find_person_in_crop", lambda *a, **k: looks.append(1) or in_crop(*a, **k))
+    frames = walking_frames(20, {0: (0, 19, 5)})
+    by_frame = follow_people(frames, fps=10, config=FollowConfig(detect_every=10, pose_every=2))
+    carried_looks = len(looks)
+    assert len(by_frame) == 20 and all(len(frame) == 1 for frame in by_frame)
+    hows = [frame[0].how for frame in by_frame]
+    assert hows[0] == "found" and set(hows[1::2]) == {"carried"} and "carried" not in hows[2::2]
+    for frame in by_frame[1::2]:  # moved with the person (2 px a frame), with its pose
+        s = frame[0]
+        assert s.keypoints is not None and s.silhouette.shape == (s.box.h, s.box.w)
+        assert abs(s.box.x - (5 + 2 * s.frame)) <= 2 and s.crop.float().mean() > 150
+    looks.clear()
+    follow_people(frames, fps=10, config=FollowConfig(detect_every=10, pose_every=1))
+    assert carried_looks <= len(looks) // 2 + 1  # the pose model looked half as often
+
+
 def test_steady_bodies_keep_each_sightings_size(stand_ins: None) -> None:
     by_frame = follow_people(walking_frames(8, {0: (0, 7, 5)}), fps=10, config=FollowConfig(detect_every=4))
     track = next(sightings_of(by_frame))
@@ -57,5 +80,26 @@ def test_steady_bodies_keep_each_sightings_size(stand_ins: None) -> None:
 def test_follow_config_refuses_bad_values() -> None:
     with pytest.raises(ValueError, match="detect_every"):
         FollowConfig(detect_every=0)
+    with pytest.raises(ValueError, match="pose_every"):
+        FollowConfig(pose_every=0)
     with pytest.raises(ValueError, match="padding"):
         FollowConfig(padding=2.0)
+
+
+def test_a_person_only_the_thorough_look_finds_is_followed_back_to_their_first_frame(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.video.follow as follow
+
+    # the plain finder misses the person; the thorough look (tiles) finds them
+    monkeypatch.setattr(
+        follow, "find_people", lambda image, config=None: people_in(image) if 120 in config.tiles else []
+    )
+    frames = walking_frames(16, {0: (2, 15, 5)})
+    config = FollowConfig(detect_every=5, thorough_every=10)
+    by_frame = follow_people(frames, fps=10, config=config)
+    (track,) = list(sightings_of(by_frame))
+    assert [s.frame for s in track] == list(range(2, 16))  # from frame 2, not from frame 10
+    assert {s.how for s in track[:8]} == {"backfilled"} and track[8].how == "found"
+    with pytest.raises(ValueError, match="thorough_every"):
+        FollowConfig(thorough_every=-1)
