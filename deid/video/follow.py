@@ -206,6 +206,11 @@ class KalmanTracks:
         return taken, [t.id for t in new]
 
 
+#: The widest box, for its height, the thorough look keeps: on PETS S2.L1 its small tiles
+#: confirmed a tripod on the lawn and parts of the building as people 110-200 px wide and less
+#: tall, each concealed by a large box; a standing or walking person is taller than wide (and
+#: one who is not is still found by the plain look).
+WIDEST = 1.0
 #: motpy's smoothing of a track's score and feature (its defaults, given so that they are known).
 _SMOOTHING = {"smooth_score_gamma": 0.8, "smooth_feature_gamma": 0.9}
 
@@ -283,6 +288,8 @@ class Follower:
         if thorough or frame.index % self.config.detect_every == 0:
             finder = self.config.thorough if thorough else self.config.finder
             for person in find_people(image, config=finder):
+                if thorough and person.box.w > WIDEST * person.box.h:
+                    continue
                 if not _overlaps(person.box, [p.box for p in people]):
                     people.append(_Seen.of(person))
                     how.append("found")
