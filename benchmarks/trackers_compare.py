@@ -15,26 +15,19 @@ trackers rich`` to run this comparison; it is skipped otherwise.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks._video import video_parser
 from deid.video import VideoReader, follow_people
 from deid.video.follow import KalmanTracks
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--video", type=Path, default=DATA / "video" / "pets09_s2l1.avi")
-    parser.add_argument("--frames", type=int, default=300)
+    parser = video_parser(__doc__, frames=300)
     args = parser.parse_args()
     reader = VideoReader.open(args.video)
     fps = float(reader.info.fps)

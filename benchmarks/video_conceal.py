@@ -21,7 +21,6 @@ The contact sheet shows every 40th frame, original above, concealed below.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import cv2
 import numpy as np
 import torch
 
+from benchmarks._video import DATA, video_parser
 from deid.audit.setup import audit_split, build_attackers
 from deid.finder import FinderConfig, find_people
 from deid.loop import ConcealConfig
@@ -39,16 +39,10 @@ from deid.video.io import to_tensor
 from reid_model import load_viper
 from reid_model.io import resize
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--video", type=Path, default=DATA / "video" / "pets09_s2l1.avi")
+    parser = video_parser(__doc__, frames=None, help_frames="only the first N frames")
     parser.add_argument("--viper", type=Path, default=DATA / "viper")
-    parser.add_argument("--frames", type=int, default=None, help="only the first N frames")
     parser.add_argument("--out", type=Path, default=Path("runs/video"))
     parser.add_argument("--sheet", type=Path, default=None, help="write the contact sheet here")
     parser.add_argument("--seed", type=int, default=0)

@@ -9,22 +9,15 @@ carried between), and the default (every other frame, and a thorough look every 
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import time
-from pathlib import Path
 
+from benchmarks._video import video_parser
 from deid.video import FollowConfig, VideoReader, follow_people
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--video", type=Path, default=DATA / "video" / "pets09_s2l1.avi")
-    parser.add_argument("--frames", type=int, default=200)
+    parser = video_parser(__doc__, frames=200)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     frames = list(itertools.islice(iter(VideoReader.open(args.video)), args.frames))

@@ -62,8 +62,9 @@ def conceal_videos(
     progress: bool,
 ) -> int:
     """Conceal each video into ``output`` (same name; a folder of frames stays a folder, its
-    frames written as PNG); ``resume`` takes up the work a killed run saved. Returns the exit code: 0 when every person of every video is private
-    as written, 3 when a video was written with a person still matched, 1 when one failed."""
+    frames written as PNG); ``resume`` takes up the work a killed run saved. Returns the exit
+    code: 0 when every person of every video is private as written, 3 when a video was written
+    with a person still matched, 1 when one failed."""
     out = Path(output)
     names = [Path(name).name for name in inputs]
     twice = sorted({n for n in names if names.count(n) > 1})

@@ -1,14 +1,16 @@
 """People followed through a video: the person finder every few frames, the pose model in each
 tracked box between, and motpy's Kalman tracker to tie them into tracks.
 
-Every ``detect_every``-th frame the finder looks at the whole frame (:func:`deid.finder.find_people`).
-On every frame, each live track's predicted box is searched by the pose model
+Every ``detect_every``-th frame the finder looks at the whole frame (:func:`deid.finder.find_people`),
+every ``thorough_every``-th frame thoroughly (in small tiles too). Every ``pose_every``-th frame,
+each live track's predicted box is searched by the pose model
 (:func:`deid.finder.find_person_in_crop`), as MediaPipe's own pose tracking does; what it
-confirms is that frame's sighting of the person. The sightings go to motpy's
-``MultiObjectTracker`` (constant-velocity Kalman filter, IoU assignment), which keeps each
-person's identity. A track the pose model loses is still concealed at its predicted box for up
-to ``max_gap`` frames (a person half hidden behind another stays covered); a new track is looked
-for backwards over the frames since the last full look (``backfill``), so a person who walks in
+confirms is that frame's sighting of the person; between, the person's last silhouette and pose
+are carried to the predicted box. The sightings go to motpy's ``MultiObjectTracker``
+(constant-velocity Kalman filter, IoU assignment), which keeps each person's identity. A track
+the pose model loses is still concealed at its predicted box for up to ``max_gap`` frames (a
+person half hidden behind another stays covered); a new track is looked for backwards over the
+frames since the last look that would have found them (``backfill``), so a person who walks in
 between two looks is concealed from their first frame.
 """
 
@@ -27,6 +29,9 @@ from deid.boxes import Box
 from deid.finder import FinderConfig, Person, find_people, find_person_in_crop
 from deid.video.io import Frame, to_tensor
 
+#: A thorough look: the frame also searched in tiles of 200 and 120 pixels (people in groups and
+#: far away), and enlarged twice.
+THOROUGH = FinderConfig(tiles=(200, 120), upscale=2.0)
 #: How a person was seen in a frame.
 HOW = ("found", "followed", "carried", "predicted", "backfilled")
 
@@ -77,11 +82,14 @@ class FollowConfig:
         padding: the tracked box is grown by this fraction on each side for the pose model (and
             a track the pose model lost is concealed in its box grown so).
         min_iou: the IoU a sighting needs with a track's prediction to continue it.
-        finder: the person finder's settings for the full looks: the frame also searched
+        finder: the person finder's settings for the plain looks: the frame also searched
             enlarged twice, for people 40-150 px tall. On PETS S2.L1 the tracks then cover 77.0%
-            of the people a thorough look finds (following alone at 5.2 frames/s); adding
-            150-pixel tiles covers 83.7% at 3.8 frames/s but confirms a jacket on the lawn as a
-            large person, tracked and boxed for seconds; looking every 5th frame adds nothing.
+            of the people a thorough look finds (following alone at 5.2 frames/s); looking
+            every 5th frame adds nothing.
+        thorough: the finder's settings for the thorough looks (:data:`THOROUGH`). On PETS
+            S2.L1 a thorough look every 40th frame took the people an independent look finds
+            untreated from 16.7% to 7.8% (``benchmarks/video_conceal.py``), following alone
+            from 6.75 to 5.25 frames/s (``benchmarks/video_follow.py``).
     """
 
     detect_every: int = 10
@@ -92,7 +100,7 @@ class FollowConfig:
     padding: float = 0.15
     min_iou: float = 0.2
     finder: FinderConfig = field(default_factory=lambda: FinderConfig(upscale=2.0))
-    thorough: FinderConfig = field(default_factory=lambda: FinderConfig(tiles=(200, 120), upscale=2.0))
+    thorough: FinderConfig = field(default_factory=lambda: THOROUGH)
 
     def __post_init__(self) -> None:
         if self.detect_every < 1 or self.pose_every < 1 or self.max_gap < 0 or self.thorough_every < 0:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, paste_crops
-from deid.finder import FinderConfig, find_people
+from deid.finder import find_people
 from deid.loop.bodies import Body
 from deid.loop.config import ConcealConfig
 from deid.loop.fallback import fallback_operators
@@ -36,7 +36,7 @@ from deid.loop.grouping import LINKS
 from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
-from deid.video.follow import FollowConfig, Follower, Sighting, sightings_of
+from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of
 from deid.video.io import Frame, VideoError, VideoReader, VideoWriter, to_pixels, to_tensor
 from deid.video.judging import Judge, as_float, spread
 from deid.video.linking import link_tracks
@@ -44,9 +44,9 @@ from deid.video.resume import Checkpoints, source_key
 from deid.video.smoothing import steady_bodies
 from reid_model.io import write_bytes_atomic
 
-#: The second look, every ``look_every``-th frame half-way between the follower's thorough looks:
-#: the frame searched in small tiles.
-LOOK = FinderConfig(tiles=(200, 120), upscale=2.0)
+#: The second look, every ``look_every``-th frame half-way between the follower's thorough looks,
+#: with their settings.
+LOOK = THOROUGH
 #: The fraction of a person's silhouette the sightings' boxes must cover for them to count as seen.
 COVERED = 0.7
 #: Tracks decided per call of the conceal loop (and per piece of saved work).
