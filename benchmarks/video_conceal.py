@@ -34,7 +34,7 @@ from benchmarks._video import DATA, video_parser
 from deid.audit.setup import audit_split, build_attackers
 from deid.finder import FinderConfig, find_people
 from deid.loop import ConcealConfig
-from deid.video import TrackReport, VideoReader, VideoReport, conceal_video
+from deid.video import FollowConfig, TrackReport, VideoReader, VideoReport, conceal_video
 from deid.video.io import to_tensor
 from reid_model import load_viper
 from reid_model.io import resize
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/video"))
     parser.add_argument("--sheet", type=Path, default=None, help="write the contact sheet here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--thorough-every", type=int, default=FollowConfig.thorough_every)
     parser.add_argument(
         "--measured",
         action="store_true",
@@ -62,7 +63,13 @@ def main() -> None:
         report = _read_report(output.with_name(output.name + ".json"))
     else:
         start = time.perf_counter()
-        report = conceal_video(source, output, config=ConcealConfig(seed=args.seed), progress=False)
+        report = conceal_video(
+            source,
+            output,
+            config=ConcealConfig(seed=args.seed),
+            follow=FollowConfig(thorough_every=args.thorough_every),
+            progress=False,
+        )
         elapsed = time.perf_counter() - start
         print(
             f"speed: {report.frames_read / elapsed:.2f} frames/s whole call ({elapsed:.0f} s); "

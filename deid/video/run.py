@@ -159,11 +159,10 @@ def conceal_video(
             in other clothes).
         report: where the JSON report goes (default ``output`` + ``.json``).
         progress: show progress bars (frames per second, time left).
-        look_every: every this many frames (0: never; frames ``look_every // 2``,
-            ``look_every // 2 + look_every``, ..., half-way between the follower's thorough
-            looks), a second look at the original frame (:data:`LOOK`, small tiles); a person
-            it confirms whom no sighting covers is listed in ``missed`` and the video is not
-            private.
+        look_every: every this many frames (0: never; starting half-way between the
+            follower's first two thorough looks, so never on one), a second look at the
+            original frame (:data:`LOOK`, small tiles); a person it confirms whom no sighting
+            covers is listed in ``missed`` and the video is not private.
         resume: take up the work a killed run with the same source and settings saved beside
             ``output`` (:class:`deid.video.resume.Checkpoints`); otherwise start over.
         segment: the work is saved every this many frames followed (and every
@@ -223,6 +222,7 @@ def conceal_video(
     if times is not None:
         notes.append("variable frame rate: the source's time stamps kept")
     missed: list[list[int]] = []
+    offset = follow.thorough_every // 2 or look_every // 2
     with (
         _bar(len(by_frame), "write", progress) as bar,
         VideoWriter(output, info, names=names, times=times) as writer,
@@ -230,7 +230,7 @@ def conceal_video(
         for frame in reader:
             if frame.index >= len(by_frame):
                 break
-            if look_every and frame.index % look_every == look_every // 2:
+            if look_every and frame.index % look_every == offset % look_every:
                 missed += [[frame.index, *box[:4]] for box in _missed(frame, by_frame[frame.index])]
             writer.write(_pasted(frame, by_frame[frame.index], concealed))
             bar.update()
