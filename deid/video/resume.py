@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -36,25 +37,31 @@ class Checkpoints:
     def __init__(self, output: Path, key: dict[str, Any], *, resume: bool) -> None:
         self.folder = output.with_name(f".{output.name}.deid")
         self.key = json.loads(json.dumps(key, default=str))
-        self.note: str | None = None
+        #: What happened to the saved work (for the report's notes).
+        self.notes: list[str] = []
         if resume and self.folder.is_dir():
             saved = _read_key(self.folder / _KEY)
             if saved == self.key:
-                self.note = f"resumed from the work saved in {self.folder}"
+                self.notes.append(f"resumed from the work saved in {self.folder}")
                 return
-            self.note = (
+            self.notes.append(
                 f"the work saved in {self.folder} was made with another source or settings: started over"
             )
         elif resume:
-            self.note = f"nothing saved in {self.folder} to resume: started from the beginning"
+            self.notes.append(f"nothing saved in {self.folder} to resume: started from the beginning")
         self.clear()
 
     def load(self, name: str) -> Any | None:
-        """What was saved under ``name``, or None."""
+        """What was saved under ``name``, or None (nothing saved, or it cannot be read back: that
+        part of the work is done again, and :attr:`notes` says so)."""
         path = self.folder / f"{name}.pt"
         if not path.is_file():
             return None
-        return torch.load(path, weights_only=False)
+        try:
+            return torch.load(path, weights_only=False)
+        except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+            self.notes.append(f"the work saved in {path} cannot be read back ({exc}): done again")
+            return None
 
     def save(self, name: str, state: Any) -> None:
         """Keep ``state`` under ``name`` (written whole or not at all)."""

@@ -194,7 +194,7 @@ def conceal_video(
     seconds: dict[str, float] = {}
     settings = {"config": asdict(config), "follow": asdict(follow), "link": link, "samples": samples}
     saved = Checkpoints(output, {"source": source_key(source), "fps": fps, **settings}, resume=resume)
-    notes = [saved.note] if saved.note else []
+    notes: list[str] = []
 
     start = time.perf_counter()
     by_frame = _follow(reader, follow, saved, segment, progress)
@@ -257,7 +257,7 @@ def conceal_video(
         frames_with_unposed=[
             i for i, frame in enumerate(by_frame) if any(s.keypoints is None for s in frame)
         ],
-        notes=notes,
+        notes=saved.notes + notes,
         seconds={k: round(v, 2) for k, v in seconds.items()},
     )
     report_path = Path(report) if report is not None else output.with_name(output.name + ".json")

@@ -111,3 +111,27 @@ def test_saved_work_of_other_settings_is_not_taken_up(
     report = _conceal(source, output, adversary, resume=True, seed=1)
     assert "another source or settings: started over" in report.notes[0]
     assert stepped == list(range(24))
+
+
+def test_saved_work_that_cannot_be_read_back_is_done_again(
+    stand_ins: None, adversary: Adversary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = walking_folder(tmp_path)
+    output = tmp_path / "out" / "frames"
+    step = Follower.step
+
+    def dying(self: Follower, frame) -> None:
+        if frame.index == 7:
+            raise KeyboardInterrupt
+        step(self, frame)
+
+    monkeypatch.setattr(Follower, "step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        _conceal(source, output, adversary)
+    saved = output.with_name(".frames.deid") / "follow.pt"
+    saved.write_bytes(saved.read_bytes()[:100])  # damaged on disk
+    monkeypatch.setattr(Follower, "step", step)
+    report = _conceal(source, output, adversary, resume=True)
+    assert report.notes[0].startswith("resumed from the work saved")
+    assert any("cannot be read back" in note and "done again" in note for note in report.notes)
+    assert report.frames_written == 24 and len(report.tracks) == 2
