@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
+from deid.boxes import Box
 from deid.finder._windows import (
     aligned_window,
     cut_windows,
@@ -141,13 +143,17 @@ def neighbours(
     silhouettes: list[np.ndarray],
     model: PoseModel,
     config: FinderConfig,
+    known: Sequence[Box] = (),
 ) -> list[Candidate]:
     """A window holding two people yields one; the other often shows in its segmentation as a
-    person-sized blob no skeleton claims. Such blobs get a window of their own, in one batch."""
+    person-sized blob no skeleton claims (nor a ``known`` person's box). Such blobs get a window
+    of their own, in one batch."""
     height, width = rgb.shape[:2]
     claimed = np.zeros((height, width), dtype=bool)
     for mask in silhouettes:
         claimed |= mask
+    for b in known:
+        claimed[b.y : b.y + b.h, b.x : b.x + b.w] = True
     windows, spans, boxes = [], [], []
     for cand, mask in zip(confirmed, silhouettes, strict=True):
         box = box_of(mask)

@@ -24,6 +24,7 @@ For a frame:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -53,6 +54,8 @@ from reid_model.checks import check_images
 
 #: A span that hides nothing (columns far outside any frame).
 _WIDE = 1e7
+#: A proposal centred in a known person's box shows them when its height is within this factor.
+KNOWN_HEIGHT = 1.5
 
 
 @cache
@@ -86,6 +89,7 @@ def find_people(
     config: FinderConfig | None = None,
     model: PoseModel | None = None,
     detector: PersonDetector | None = None,
+    known: Sequence[Box] = (),
 ) -> list[Person]:
     """Find every person in ``image (3, H, W)``: box, presence score, silhouette and keypoints.
 
@@ -95,6 +99,9 @@ def find_people(
         model: the pose landmark model (default: the vendored file, checked and loaded once).
         detector: the person detector (default: the vendored file when ``config.detector`` and
             LiteRT is installed; without LiteRT the finder proposes with HOG alone and warns).
+        known: people already found in this image (a video's tracked people): a proposal
+            centred inside one of their boxes, at a similar height (within a factor
+            :data:`KNOWN_HEIGHT`), is not looked at again; nor returned.
 
     Returns:
         Confirmed persons (best score first), then the uncertain proposals (best first).
@@ -116,6 +123,9 @@ def find_people(
     rgb = to_rgb(image)
     height, width = rgb.shape[:2]
     windows, proposals, spans = _proposals(rgb, config, detector)
+    if known and len(windows):
+        new = ~_of_known(proposals, known)
+        windows, proposals, spans = windows[new], proposals[new], spans[new]
     if len(windows) == 0:
         return []
     first = read_candidates(model.run(cut_windows(rgb, windows, spans)), windows, proposals)
@@ -126,7 +136,7 @@ def find_people(
     unsure = [c for c in alive if c.presence < config.confirm]
     unsure += [c for c in refined if c.presence < config.confirm]
     if config.neighbours:
-        extra = neighbours(rgb, confirmed, silhouettes, model, config)
+        extra = neighbours(rgb, confirmed, silhouettes, model, config, known)
         if extra:
             unsure += [c for c in extra if c.presence < config.confirm]
             confirmed = dedupe(confirmed + [c for c in extra if c.presence >= config.confirm], config)
@@ -151,6 +161,23 @@ def find_people(
     confirmed_boxes = [np.array([p.box.x, p.box.y, p.box.w, p.box.h], dtype=np.float64) for p in people]
     people += _uncertain(unsure, confirmed_boxes, height, width)
     return people
+
+
+def _of_known(proposals: np.ndarray, known: Sequence[Box]) -> np.ndarray:
+    """Which ``proposals (N, 5)`` show one of the ``known`` people: centred inside the person's box,
+    at a height within a factor :data:`KNOWN_HEIGHT` of theirs."""
+    boxes = np.array([[b.x, b.y, b.w, b.h] for b in known], dtype=np.float64)
+    cx = (proposals[:, 0] + proposals[:, 2] / 2)[:, None]
+    cy = (proposals[:, 1] + proposals[:, 3] / 2)[:, None]
+    ratio = proposals[:, 3][:, None] / np.maximum(boxes[:, 3], 1.0)
+    inside = (
+        (cx >= boxes[:, 0])
+        & (cx <= boxes[:, 0] + boxes[:, 2])
+        & (cy >= boxes[:, 1])
+        & (cy <= boxes[:, 1] + boxes[:, 3])
+    )
+    similar = (ratio >= 1 / KNOWN_HEIGHT) & (ratio <= KNOWN_HEIGHT)
+    return np.asarray((inside & similar).any(axis=1))
 
 
 def _without_parts(people: list[Person], part: float) -> list[Person]:

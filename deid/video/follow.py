@@ -295,7 +295,7 @@ class Follower:
         thorough = self.config.thorough_every > 0 and frame.index % self.config.thorough_every == 0
         if thorough or frame.index % self.config.detect_every == 0:
             finder = self.config.thorough if thorough else self.config.finder
-            for person in find_people(image, config=finder):
+            for person in find_people(image, config=finder, known=[p.box for p in people]):
                 if thorough and person.box.w > WIDEST * person.box.h:
                     continue
                 if not _overlaps(person.box, [p.box for p in people]):

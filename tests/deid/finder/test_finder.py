@@ -105,6 +105,31 @@ def test_detect_people_returns_the_finders_boxes_confirmed_first(pennfudan_root)
     assert boxes[: sum(not p.uncertain for p in people)] == [p.box for p in people if not p.uncertain]
 
 
+def test_people_already_known_are_not_looked_at_again(pennfudan_root, monkeypatch):
+    """A video's tracked people are passed as ``known``: the finder spends no pose-model pass on
+    them and returns only the others, the same as it finds them without ``known``."""
+    from deid.finder.model import default_model
+
+    image = read_image(pennfudan_root / "PNGImages" / "PennPed00003.png")
+    people = [p for p in find_people(image) if not p.uncertain]
+    assert len(people) >= 2
+    model = default_model()
+    windows = []
+    run = type(model).run
+    monkeypatch.setattr(
+        type(model), "run", lambda self, crops: windows.append(len(crops)) or run(self, crops)
+    )
+    find_people(image)
+    everyone = sum(windows)
+    windows.clear()
+    known, rest = people[:1], people[1:]
+    others = [p for p in find_people(image, known=[p.box for p in known]) if not p.uncertain]
+    assert sum(windows) < everyone  # the known person's proposals were not looked at
+    assert all(_iou(p.box, known[0].box) < 0.5 for p in others)  # nor found again
+    for person in rest:  # everyone else still is
+        assert max(_iou(person.box, p.box) for p in others) > 0.8
+
+
 @pytest.mark.viper
 def test_viper_crops_get_a_pose_and_body_regions(viper_root):
     files = sorted((viper_root / "cam_a").glob("*.bmp"))[:6]

@@ -56,7 +56,7 @@ def walking_frames(n: int, people: dict[int, tuple[int, int, int]]) -> list[Fram
 
 @pytest.fixture
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(follow, "find_people", lambda image, config=None: people_in(image))
+    monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): people_in(image))
 
     def in_crop(crop: torch.Tensor, config: object = None, recentre: bool = True) -> Person:
         found = people_in(crop)
