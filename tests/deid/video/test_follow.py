@@ -93,7 +93,9 @@ def test_a_person_only_the_thorough_look_finds_is_followed_back_to_their_first_f
 
     # the plain finder misses the person; the thorough look (tiles) finds them
     monkeypatch.setattr(
-        follow, "find_people", lambda image, config=None, known=(): people_in(image) if 120 in config.tiles else []
+        follow,
+        "find_people",
+        lambda image, config=None, known=(): people_in(image) if 120 in config.tiles else [],
     )
     frames = walking_frames(16, {0: (2, 15, 5)})
     config = FollowConfig(detect_every=5, thorough_every=10)
