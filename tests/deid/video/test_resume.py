@@ -9,7 +9,7 @@ import pytest
 import deid.video.run as run
 from deid.adversary import Adversary
 from deid.loop import ConcealConfig
-from deid.video import Follower, conceal_video
+from deid.video import Follower, Frame, conceal_video
 from tests.deid.video.conftest import walking_folder
 
 
@@ -30,36 +30,50 @@ def _conceal(source: Path, output: Path, adversary: Adversary, *, resume: bool =
     )
 
 
+def _kill_at(
+    index: int, source: Path, output: Path, adversary: Adversary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed as it reaches frame ``index`` of following."""
+    step = Follower.step
+
+    def dying(self: Follower, frame: Frame) -> None:
+        if frame.index == index:
+            raise KeyboardInterrupt
+        step(self, frame)
+
+    monkeypatch.setattr(Follower, "step", dying)
+    with pytest.raises(KeyboardInterrupt):
+        _conceal(source, output, adversary)
+    monkeypatch.setattr(Follower, "step", step)
+
+
+def _count_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The frames followed from now on, in order."""
+    stepped: list[int] = []
+    step = Follower.step
+
+    def counting(self: Follower, frame: Frame) -> None:
+        stepped.append(frame.index)
+        step(self, frame)
+
+    monkeypatch.setattr(Follower, "step", counting)
+    return stepped
+
+
 def test_a_killed_run_resumes_at_its_last_segment(
     stand_ins: None, adversary: Adversary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = walking_folder(tmp_path)
-    step, treat = Follower.step, run._treat_chunk
+    treat = run._treat_chunk
     monkeypatch.setattr(run, "CHUNK", 1)  # a chunk per track: two pieces of decided work
     never_stopped = _conceal(source, tmp_path / "a" / "frames", adversary)
     assert len(never_stopped.tracks) == 2
     output = tmp_path / "b" / "frames"
     work = output.with_name(".frames.deid")
-
-    def killed_at(index: int):
-        def dying(self: Follower, frame) -> None:
-            if frame.index == index:
-                raise KeyboardInterrupt
-            step(self, frame)
-
-        return dying
-
-    monkeypatch.setattr(Follower, "step", killed_at(13))
-    with pytest.raises(KeyboardInterrupt):
-        _conceal(source, output, adversary)
+    _kill_at(13, source, output, adversary, monkeypatch)
     assert (work / "follow.pt").is_file() and not output.exists()
 
-    stepped: list[int] = []
-
-    def counting(self: Follower, frame) -> None:
-        stepped.append(frame.index)
-        step(self, frame)
-
+    stepped = _count_steps(monkeypatch)
     calls: list[range] = []
 
     def second_dies(chunk, *args):
@@ -68,7 +82,6 @@ def test_a_killed_run_resumes_at_its_last_segment(
             raise KeyboardInterrupt
         return treat(chunk, *args)
 
-    monkeypatch.setattr(Follower, "step", counting)
     monkeypatch.setattr(run, "_treat_chunk", second_dies)
     with pytest.raises(KeyboardInterrupt):
         _conceal(source, output, adversary, resume=True)
@@ -91,23 +104,8 @@ def test_saved_work_of_other_settings_is_not_taken_up(
 ) -> None:
     source = walking_folder(tmp_path)
     output = tmp_path / "out" / "frames"
-    step = Follower.step
-
-    def dying(self: Follower, frame) -> None:
-        if frame.index == 7:
-            raise KeyboardInterrupt
-        step(self, frame)
-
-    monkeypatch.setattr(Follower, "step", dying)
-    with pytest.raises(KeyboardInterrupt):
-        _conceal(source, output, adversary)
-    stepped: list[int] = []
-
-    def counting(self: Follower, frame) -> None:
-        stepped.append(frame.index)
-        step(self, frame)
-
-    monkeypatch.setattr(Follower, "step", counting)
+    _kill_at(7, source, output, adversary, monkeypatch)
+    stepped = _count_steps(monkeypatch)
     report = _conceal(source, output, adversary, resume=True, seed=1)
     assert "another source or settings: started over" in report.notes[0]
     assert stepped == list(range(24))
@@ -118,19 +116,9 @@ def test_saved_work_that_cannot_be_read_back_is_done_again(
 ) -> None:
     source = walking_folder(tmp_path)
     output = tmp_path / "out" / "frames"
-    step = Follower.step
-
-    def dying(self: Follower, frame) -> None:
-        if frame.index == 7:
-            raise KeyboardInterrupt
-        step(self, frame)
-
-    monkeypatch.setattr(Follower, "step", dying)
-    with pytest.raises(KeyboardInterrupt):
-        _conceal(source, output, adversary)
+    _kill_at(7, source, output, adversary, monkeypatch)
     saved = output.with_name(".frames.deid") / "follow.pt"
     saved.write_bytes(saved.read_bytes()[:100])  # damaged on disk
-    monkeypatch.setattr(Follower, "step", step)
     report = _conceal(source, output, adversary, resume=True)
     assert report.notes[0].startswith("resumed from the work saved")
     assert any("cannot be read back" in note and "done again" in note for note in report.notes)
