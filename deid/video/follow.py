@@ -256,9 +256,25 @@ class Follower:
         self.tracks = KalmanTracks(fps, max_gap=config.max_gap, min_iou=config.min_iou)
         self.numbers: dict[str, int] = {}
         self.by_frame: list[list[Sighting]] = []
-        self.recent: deque[tuple[int, torch.Tensor]] = deque(
-            maxlen=max(config.detect_every, config.thorough_every)
+        self.recent: deque[tuple[int, torch.Tensor]] = deque(maxlen=self._keep())
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state to pickle, the recent frames as their bytes (a quarter of the floats)."""
+        state = self.__dict__.copy()
+        state["recent"] = [(index, (image * 255).round().byte()) for index, image in self.recent]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        recent = state.pop("recent")
+        self.__dict__.update(state)
+        # the very floats to_tensor made of these bytes
+        self.recent = deque(
+            ((index, pixels.float().div_(255)) for index, pixels in recent), maxlen=self._keep()
         )
+
+    def _keep(self) -> int:
+        """How many recent frames a backfill may look back over."""
+        return max(self.config.detect_every, self.config.thorough_every)
 
     def step(self, frame: Frame) -> None:
         """Follow the people into ``frame`` (the next frame of the video)."""
