@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from deid.boxes import Box
 from deid.finder import FinderConfig, Person, find_people, find_person_in_crop
-from deid.video.io import Frame, to_tensor
+from deid.video.io import Frame, as_float, to_bytes, to_tensor
 
 #: A thorough look: the frame also searched in tiles of 200 and 120 pixels (people in groups and
 #: far away), and enlarged twice.
@@ -261,16 +261,14 @@ class Follower:
     def __getstate__(self) -> dict[str, Any]:
         """The state to pickle, the recent frames as their bytes (a quarter of the floats)."""
         state = self.__dict__.copy()
-        state["recent"] = [(index, (image * 255).round().byte()) for index, image in self.recent]
+        state["recent"] = [(index, to_bytes(image)) for index, image in self.recent]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         recent = state.pop("recent")
         self.__dict__.update(state)
         # the very floats to_tensor made of these bytes
-        self.recent = deque(
-            ((index, pixels.float().div_(255)) for index, pixels in recent), maxlen=self._keep()
-        )
+        self.recent = deque(((index, as_float(pixels)) for index, pixels in recent), maxlen=self._keep())
 
     def _keep(self) -> int:
         """How many recent frames a backfill may look back over."""
@@ -397,9 +395,7 @@ class _Seen:
 def _sighting(index: int, number: int, seen: _Seen | Box, how: str, image: torch.Tensor) -> Sighting:
     """The sighting of a person seen, or of a bare box (concealed whole)."""
     box = seen if isinstance(seen, Box) else seen.box
-    crop = (
-        (image[:, box.y : box.y + box.h, box.x : box.x + box.w] * 255).round().byte()
-    )  # the frame's own bytes
+    crop = to_bytes(image[:, box.y : box.y + box.h, box.x : box.x + box.w])  # the frame's own bytes
     if isinstance(seen, Box) or not seen.posed:
         return Sighting(index, number, box, torch.ones(box.h, box.w, dtype=torch.bool), None, how, crop)
     keypoints = seen.keypoints.clone()

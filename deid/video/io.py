@@ -47,7 +47,17 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
 
 def to_pixels(image: torch.Tensor) -> np.ndarray:
     """A float image ``(3, H, W)`` in [0, 1] as pixels ``(H, W, 3)`` uint8 RGB (rounded)."""
-    return (image * 255).round().byte().permute(1, 2, 0).contiguous().numpy()
+    return to_bytes(image).permute(1, 2, 0).contiguous().numpy()
+
+
+def to_bytes(image: torch.Tensor) -> torch.Tensor:
+    """A float image ``(3, H, W)`` in [0, 1] as the uint8 ``(3, H, W)`` a file holds (rounded)."""
+    return (image.clamp(0, 1) * 255).round().byte()
+
+
+def as_float(crop: torch.Tensor) -> torch.Tensor:
+    """A uint8 image ``(3, h, w)`` as float in [0, 1] (the floats :func:`to_tensor` makes)."""
+    return crop.float() / 255
 
 
 def is_video(path: str | os.PathLike[str]) -> bool:

@@ -27,7 +27,7 @@ import torch
 
 from deid.adversary import Adversary
 from deid.video.follow import Sighting
-from deid.video.io import VideoReader, to_tensor
+from deid.video.io import VideoReader, as_float, to_tensor
 
 
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
@@ -37,11 +37,6 @@ def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
         return list(pool)
     step = (len(pool) - 1) / (samples - 1) if samples > 1 else 0
     return [pool[round(i * step)] for i in range(samples)]
-
-
-def as_float(crop: torch.Tensor) -> torch.Tensor:
-    """A uint8 crop ``(3, h, w)`` as float in [0, 1]."""
-    return crop.float() / 255
 
 
 class Judge:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from deid.adversary import Adversary
 from deid.video.follow import Sighting, sightings_of
-from deid.video.judging import as_float
+from deid.video.io import as_float
 
 #: Sightings at each end of a track whose embeddings stand for it.
 _ENDS = 3

@@ -37,8 +37,17 @@ from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
 from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of
-from deid.video.io import Frame, VideoError, VideoReader, VideoWriter, to_pixels, to_tensor
-from deid.video.judging import Judge, as_float, spread
+from deid.video.io import (
+    Frame,
+    VideoError,
+    VideoReader,
+    VideoWriter,
+    as_float,
+    to_bytes,
+    to_pixels,
+    to_tensor,
+)
+from deid.video.judging import Judge, spread
 from deid.video.linking import link_tracks
 from deid.video.resume import Checkpoints, source_key
 from deid.video.smoothing import steady_bodies
@@ -335,7 +344,7 @@ def _treat_chunk(
     for t, result in zip(chunk, results, strict=True):
         concealed = _render(tracks[t], bodies[t], result, adversary, config.head)
         boxed.append(_box_matched(t, tracks[t], bodies[t], result, concealed, judge, adversary, config))
-        crops.append([c.clamp(0, 1).mul(255).round().byte() for c in concealed])  # as written
+        crops.append([to_bytes(c) for c in concealed])  # as written
     return results, crops, boxed
 
 
