@@ -5,12 +5,15 @@
 Prints, in one run, for OpenCV's HOG detector alone (``deid.detection.hog_people``, the finder
 before issue 11), for HOG proposals confirmed by the landmark model without the person
 detector, and for the finder (``deid.finder.find_people``) with its default and its thorough
-settings: recall and precision at IoU >= 0.5 against the annotated boxes, false boxes per
-frame, the fraction of labelled persons with at least 90% of their mask inside the boxes found
-(what concealing those boxes would cover), the median mask IoU against ``PedMasks`` per matched
+settings, and with its default before people were looked for beside the people found
+(``beside=False``, the finder of the first issue-11 release, small parts at most half as
+tall): recall and precision at IoU >= 0.5 against the annotated boxes, false boxes per frame,
+the fraction of labelled persons with at least 90% of their mask inside the boxes found (what
+concealing those boxes would cover), the median mask IoU against ``PedMasks`` per matched
 person, the fraction of matched persons whose head keypoint (the nose) falls inside their
-labelled mask, and median milliseconds per frame and per labelled person. Uncertain proposals (concealed by box by default) are counted
-as boxes in a separate row, so the precision of what gets concealed is visible too.
+labelled mask, and median milliseconds per frame and per labelled person. Uncertain proposals
+(concealed by box by default) are counted as boxes in a separate row, so the precision of what
+gets concealed is visible too.
 
 Penn-Fudan labels the upright pedestrians of each frame, not everyone in it: a box on a person
 the annotation leaves out (in the background, seated, on a bicycle) counts as false here.
@@ -212,6 +215,7 @@ def main() -> None:
     per_person = persons / len(frames)
     finders = {
         "HOG + landmarks (no detector)": FinderConfig(detector=False, hit_threshold=-0.8, hog_scale=1.1),
+        "finder without looks beside (before)": FinderConfig(beside=False, part=0.5),
         "finder": FinderConfig(),
         "finder, thorough": FinderConfig.thorough(),
     }

@@ -137,6 +137,25 @@ def dedupe(candidates: list[Candidate], config: FinderConfig) -> list[Candidate]
     return kept
 
 
+#: A look beside a person: its centre this many of the person's heights to either side, its
+#: window this many heights across, seeing this many heights either side of its centre.
+BESIDE_OFFSET, BESIDE_SIDE, BESIDE_HALF = 0.35, 1.25, 0.22
+#: A look beside a person confirms someone at this presence (stricter than the finder's own
+#: ``confirm``: nothing proposed a person there), with at least this fraction of their
+#: silhouette on pixels no one else's silhouette claims.
+BESIDE_CONFIRM, BESIDE_FREE = 0.7, 0.5
+
+
+def _claimed(height: int, width: int, silhouettes: list[np.ndarray], known: Sequence[Box]) -> np.ndarray:
+    """The pixels the confirmed silhouettes and the ``known`` people's boxes take."""
+    claimed = np.zeros((height, width), dtype=bool)
+    for mask in silhouettes:
+        claimed |= mask
+    for b in known:
+        claimed[b.y : b.y + b.h, b.x : b.x + b.w] = True
+    return claimed
+
+
 def neighbours(
     rgb: np.ndarray,
     confirmed: list[Candidate],
@@ -149,11 +168,7 @@ def neighbours(
     person-sized blob no skeleton claims (nor a ``known`` person's box). Such blobs get a window
     of their own, in one batch."""
     height, width = rgb.shape[:2]
-    claimed = np.zeros((height, width), dtype=bool)
-    for mask in silhouettes:
-        claimed |= mask
-    for b in known:
-        claimed[b.y : b.y + b.h, b.x : b.x + b.w] = True
+    claimed = _claimed(height, width, silhouettes, known)
     windows, spans, boxes = [], [], []
     for cand, mask in zip(confirmed, silhouettes, strict=True):
         box = box_of(mask)
@@ -171,6 +186,52 @@ def neighbours(
     stacked = np.asarray(windows, dtype=np.float64)
     out = model.run(cut_windows(rgb, stacked, np.asarray(spans, dtype=np.float64)))
     return read_candidates(out, stacked, np.asarray(boxes, dtype=np.float64))
+
+
+def beside(
+    rgb: np.ndarray,
+    confirmed: list[Candidate],
+    silhouettes: list[np.ndarray],
+    model: PoseModel,
+    config: FinderConfig,
+    known: Sequence[Box] = (),
+) -> list[Candidate]:
+    """People walking side by side often come out of one window as one person: the model
+    takes the stronger, or draws one skeleton across both, and the silhouette claims the other.
+    Look again on either side of every confirmed person, at their height, in a narrow window
+    where everyone already found (silhouettes, ``known`` boxes) is blacked out.
+
+    Returns the looks that see a person (presence >= :data:`BESIDE_CONFIRM`) mostly on pixels
+    nobody claims (:data:`BESIDE_FREE`); the others are dropped, not made uncertain, since no
+    proposal put a person there."""
+    height, width = rgb.shape[:2]
+    windows, spans, boxes = [], [], []
+    for mask in silhouettes:
+        box = box_of(mask)
+        if box is None:
+            continue
+        x, y, w, h = box
+        for cx in (x + w / 2 - BESIDE_OFFSET * h, x + w / 2 + BESIDE_OFFSET * h):
+            if 0 <= cx < width:
+                windows.append([cx, y + h / 2, BESIDE_SIDE * h])
+                spans.append([cx - BESIDE_HALF * h, cx + BESIDE_HALF * h])
+                boxes.append([cx - BESIDE_HALF * h, y, 2 * BESIDE_HALF * h, h, 0.0])
+    if not windows:
+        return []
+    claimed = _claimed(height, width, silhouettes, known)
+    hidden = rgb.copy()
+    hidden[claimed] = 0
+    stacked = np.asarray(windows, dtype=np.float64)
+    out = model.run(cut_windows(hidden, stacked, np.asarray(spans, dtype=np.float64)))
+    looks = read_candidates(out, stacked, np.asarray(boxes, dtype=np.float64))
+    found = []
+    for look in looks:
+        if look.presence < BESIDE_CONFIRM:
+            continue
+        own = silhouette_masks([look], height, width, config)[0]
+        if own.any() and (own & ~claimed).sum() >= BESIDE_FREE * own.sum():
+            found.append(look)
+    return found
 
 
 def box_of(mask: np.ndarray) -> tuple[int, int, int, int] | None:

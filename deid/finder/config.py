@@ -49,8 +49,12 @@ class FinderConfig:
             width on each side (None: the whole square window), which keeps neighbours out.
         neighbours: look again, in a window of its own, at a person-sized blob of a window's
             segmentation that no confirmed skeleton claims (a neighbour the window hid).
+        beside: with ``neighbours``, also look on either side of every confirmed person, with
+            everyone found blacked out, for someone walking beside them
+            (:func:`~deid.finder.candidates.beside`).
         part: a person at most this fraction as tall as another, whose box lies inside the
-            other's, is a part of that person the model took for a whole one (dropped).
+            other's, is a part of that person the model took for a whole one (its silhouette is
+            folded into the other's).
         settle: two windows whose centres lie within this fraction of a side (sides within a
             factor ``1 + 4 * settle``) are the same: a candidate re-centred onto its own window
             is not run again, onto a stronger one's is the same person.
@@ -75,7 +79,8 @@ class FinderConfig:
     duplicate: float = 0.3
     span: float | None = 0.25
     neighbours: bool = True
-    part: float = 0.5
+    beside: bool = True
+    part: float = 0.7
     settle: float = 0.08
 
     @classmethod

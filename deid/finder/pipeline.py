@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -34,6 +35,7 @@ from deid.boxes import Box
 from deid.finder._windows import WINDOW_MARGIN, cut_windows
 from deid.finder.candidates import (
     Candidate,
+    beside,
     box_of,
     dedupe,
     iou,
@@ -137,6 +139,8 @@ def find_people(
     unsure += [c for c in refined if c.presence < config.confirm]
     if config.neighbours:
         extra = neighbours(rgb, confirmed, silhouettes, model, config, known)
+        if config.beside:
+            extra += beside(rgb, confirmed, silhouettes, model, config, known)
         if extra:
             unsure += [c for c in extra if c.presence < config.confirm]
             confirmed = dedupe(confirmed + [c for c in extra if c.presence >= config.confirm], config)
@@ -156,7 +160,7 @@ def find_people(
                 uncertain=False,
             )
         )
-    people = _without_parts(people, config.part)
+    people = _fold_parts(people, config.part)
     people.sort(key=lambda p: -p.score)
     confirmed_boxes = [np.array([p.box.x, p.box.y, p.box.w, p.box.h], dtype=np.float64) for p in people]
     people += _uncertain(unsure, confirmed_boxes, height, width)
@@ -180,24 +184,30 @@ def _of_known(proposals: np.ndarray, known: Sequence[Box]) -> np.ndarray:
     return np.asarray((inside & similar).any(axis=1))
 
 
-def _without_parts(people: list[Person], part: float) -> list[Person]:
-    """Drop a person whose box lies inside a much taller person's box: the model, shown a close
-    view of a leg or a torso in a small window, sometimes confirms it as a whole small person."""
-    kept = []
-    for person in people:
-        b = person.box
-        inside = False
-        for other in people:
-            o = other.box
-            if other is person or b.h > part * o.h:
+def _fold_parts(people: list[Person], part: float) -> list[Person]:
+    """Fold a person whose box lies inside a much taller person's box into that person: the
+    model, shown a close view of a leg or a torso in a small window, sometimes confirms it as a
+    whole small person. Its silhouette joins the taller person's (whose box grows to hold it),
+    so its pixels are still concealed."""
+    out: list[Person | None] = list(people)
+    for i in sorted(range(len(people)), key=lambda k: people[k].box.h):
+        small = out[i]
+        assert small is not None  # only taller people are folded before it
+        b = small.box
+        for j, other in enumerate(out):
+            if j == i or other is None or b.h > part * other.box.h:
                 continue
+            o = other.box
             overlap = max(0, min(b.x + b.w, o.x + o.w) - max(b.x, o.x)) * max(
                 0, min(b.y + b.h, o.y + o.h) - max(b.y, o.y)
             )
-            inside = inside or overlap >= 0.9 * b.w * b.h
-        if not inside:
-            kept.append(person)
-    return kept
+            if overlap >= 0.9 * b.w * b.h:
+                mask = other.mask | small.mask
+                x, y, w, h = box_of(mask.numpy()) or (o.x, o.y, o.w, o.h)
+                out[j] = replace(other, box=Box(x, y, w, h, score=o.score), mask=mask)
+                out[i] = None
+                break
+    return [p for p in out if p is not None]
 
 
 def _proposals(

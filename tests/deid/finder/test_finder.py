@@ -11,7 +11,14 @@ import torch
 
 from deid.boxes import Box
 from deid.detection import detect_people
-from deid.finder import FinderConfig, FrameTooSmallError, find_people, find_person_in_crop, person_regions
+from deid.finder import (
+    FinderConfig,
+    FrameTooSmallError,
+    Person,
+    find_people,
+    find_person_in_crop,
+    person_regions,
+)
 from reid_model.io import read_image
 
 _BOX = re.compile(r"\((\d+), (\d+)\) - \((\d+), (\d+)\)")
@@ -128,6 +135,47 @@ def test_people_already_known_are_not_looked_at_again(pennfudan_root, monkeypatc
     assert all(_iou(p.box, known[0].box) < 0.5 for p in others)  # nor found again
     for person in rest:  # everyone else still is
         assert max(_iou(person.box, p.box) for p in others) > 0.8
+
+
+def test_someone_walking_beside_a_found_person_is_looked_for_beside_them(pennfudan_root):
+    """PennPed00007: two men walk side by side; without the look beside the first, the second
+    comes out of the first's windows merged into him (measured: best IoU 0.25 against his
+    labelled box); with it he is found on his own."""
+    image = read_image(pennfudan_root / "PNGImages" / "PennPed00007.png")
+    boxes, _labels = _truth(pennfudan_root, "PennPed00007")
+    second = boxes[1]
+
+    def best(config: FinderConfig) -> float:
+        sure = [p for p in find_people(image, config=config) if not p.uncertain]
+        return max((_iou(second, p.box) for p in sure), default=0.0)
+
+    assert best(FinderConfig(beside=False)) < 0.5
+    assert best(FinderConfig()) >= 0.5
+
+
+def _person(x: int, y: int, w: int, h: int, size: tuple[int, int] = (200, 200)) -> Person:
+    mask = torch.zeros(size, dtype=torch.bool)
+    mask[y : y + h, x : x + w] = True
+    return Person(Box(x, y, w, h, score=0.9), 0.9, mask, torch.zeros(33, 3), uncertain=False)
+
+
+def test_a_part_taken_for_a_small_person_is_folded_into_the_whole_one():
+    from deid.finder.pipeline import _fold_parts
+
+    tall = _person(50, 20, 40, 150)  # rows 20-169
+    part = _person(60, 151, 20, 20)  # 19 of its 20 rows inside, 20 <= 0.7 * 150: a part
+    leg = _person(60, 120, 20, 60)  # 50 of 60 rows inside: a person of its own
+    beside_them = _person(120, 60, 25, 70)  # as small, but beside: a person of their own
+    close = _person(52, 25, 35, 110)  # inside, but 110 > 0.7 * 150: too tall to be a part
+    people = _fold_parts([tall, part, leg, beside_them, close], part=0.7)
+    assert [p.box[:4] for p in people] == [
+        (50, 20, 40, 151),  # grown by the part's last row
+        (60, 120, 20, 60),
+        (120, 60, 25, 70),
+        (52, 25, 35, 110),
+    ]
+    assert torch.equal(people[0].mask, tall.mask | part.mask)  # the part's pixels still concealed
+    assert people[0].score == tall.score and people[0].box.score == tall.box.score
 
 
 @pytest.mark.viper
