@@ -192,7 +192,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/pennfudan"))
     parser.add_argument("--limit", type=int, default=None, help="only the first N frames")
     parser.add_argument("--figure", type=Path, default=None, help="write a PNG of a few frames here")
-    parser.add_argument("--figure-frames", default="PennPed00001,PennPed00011,PennPed00040,PennPed00074")
+    parser.add_argument("--figure-frames", default="PennPed00001,PennPed00007,PennPed00034,PennPed00074")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the models")
     args = parser.parse_args()
     frames = load_pennfudan(args.data, args.limit)
