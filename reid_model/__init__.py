@@ -3,7 +3,16 @@
 from reid_model.augmentation import Augmentation, augment
 from reid_model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from reid_model.color_stripes import ColorStripeEmbedder, stripe_histograms
-from reid_model.data import DatasetError, Sample, load_dataset, load_folder, load_market1501, load_viper
+from reid_model.data import (
+    DATASET_KINDS,
+    DatasetError,
+    Sample,
+    dataset_kind,
+    load_dataset,
+    load_folder,
+    load_market1501,
+    load_viper,
+)
 from reid_model.embedders import (
     ARCHITECTURES,
     INPUT_SIZE,
@@ -12,7 +21,7 @@ from reid_model.embedders import (
     TripletEmbedder,
     build_embedder,
 )
-from reid_model.evaluation import evaluate, evaluate_embeddings
+from reid_model.evaluation import evaluate, evaluate_embeddings, evaluate_query_gallery
 from reid_model.filters import gaussian_blur
 from reid_model.handcrafted import HandcraftedMatcher, fit_xqda
 from reid_model.inference import embed
@@ -44,6 +53,7 @@ from reid_model.metrics import (
     seed_triplets,
     triplet_error,
 )
+from reid_model.plots import plot_embeddings, principal_components
 from reid_model.pretrained import (
     COLOR_GALLERY,
     COLOR_WEIGHTS,
@@ -60,6 +70,17 @@ from reid_model.pretrained import (
     load_default,
     load_gallery,
 )
+from reid_model.protocols import (
+    MARKET1501_PROTOCOL,
+    PROTOCOL_DEFINITIONS,
+    PROTOCOLS,
+    ProtocolError,
+    evaluate_market1501,
+    evaluation_split,
+    market1501_query_gallery,
+    resolve_protocol,
+)
+from reid_model.ranking import RankingMetrics, query_gallery_metrics
 from reid_model.sampling import PersonBatchSampler, TripletSampler, batch_triplets
 from reid_model.splits import (
     Split,
@@ -68,6 +89,7 @@ from reid_model.splits import (
     save_splits,
     seed_split,
     select,
+    split_matches,
     viper_protocol_splits,
 )
 from reid_model.training import TrainConfig, make_split, train
@@ -76,12 +98,16 @@ __all__ = [
     "ARCHITECTURES",
     "COLOR_GALLERY",
     "COLOR_WEIGHTS",
+    "DATASET_KINDS",
     "DEFAULT_GALLERY",
     "DEFAULT_WEIGHTS",
     "INDEPENDENT_STRIPE_WEIGHTS",
     "INDEPENDENT_WEIGHTS",
     "INPUT_SIZE",
+    "MARKET1501_PROTOCOL",
     "NEGATIVES_PER_ANCHOR",
+    "PROTOCOLS",
+    "PROTOCOL_DEFINITIONS",
     "WEIGHTS_DIR",
     "Augmentation",
     "CheckpointError",
@@ -92,6 +118,8 @@ __all__ = [
     "ImageReadError",
     "MarginTripletLoss",
     "PersonBatchSampler",
+    "ProtocolError",
+    "RankingMetrics",
     "Sample",
     "SoftmaxTripletLoss",
     "Split",
@@ -105,12 +133,16 @@ __all__ = [
     "cmc_map",
     "color_gallery",
     "condition_c",
+    "dataset_kind",
     "default_gallery",
     "default_metadata",
     "default_weights_path",
     "embed",
     "evaluate",
     "evaluate_embeddings",
+    "evaluate_market1501",
+    "evaluate_query_gallery",
+    "evaluation_split",
     "expected_average_precision",
     "fit_xqda",
     "gaussian_blur",
@@ -128,10 +160,15 @@ __all__ = [
     "lomo_features",
     "make_split",
     "margin_triplet_loss",
+    "market1501_query_gallery",
     "person_ids",
+    "plot_embeddings",
+    "principal_components",
+    "query_gallery_metrics",
     "read_image",
     "read_metadata",
     "resize",
+    "resolve_protocol",
     "retrieval_metrics",
     "retrieval_scores",
     "save_checkpoint",
@@ -141,6 +178,7 @@ __all__ = [
     "seed_triplets",
     "select",
     "softmax_triplet_loss",
+    "split_matches",
     "stripe_histograms",
     "train",
     "triplet_distances",

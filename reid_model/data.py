@@ -31,6 +31,9 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
 
 
+#: The dataset layouts the loaders read (``kind`` of :func:`load_dataset`).
+DATASET_KINDS = ("viper", "market1501", "folder")
+
 _VIPER_NAME = re.compile(r"^(\d+)_(\d+)\.bmp$", re.IGNORECASE)
 
 
@@ -63,21 +66,38 @@ def load_viper(root: str | os.PathLike[str]) -> list[Sample]:
 _MARKET_NAME = re.compile(r"^(-?\d+)_c(\d+)")
 
 
-def load_market1501(root: str | os.PathLike[str], subset: str = "bounding_box_train") -> list[Sample]:
+def load_market1501(
+    root: str | os.PathLike[str], subset: str = "bounding_box_train", *, distractors: bool = False
+) -> list[Sample]:
     """Load one Market-1501 subset (``bounding_box_train``, ``bounding_box_test`` or ``query``).
 
-    File names look like ``0002_c1s1_000451_03.jpg``; person ids 0 and -1 (junk and
-    distractors) are left out. Camera ids are made 0-based.
+    File names look like ``0002_c1s1_000451_03.jpg``; camera ids are made 0-based. Junk
+    images (person -1) are always left out.
+
+    Args:
+        root: the Market-1501 folder.
+        subset: the subfolder to read.
+        distractors: keep the distractors (person 0, ``0000_*.jpg``), people who are nobody's
+            match: the standard gallery (``bounding_box_test``) has them. Left out by default.
+
+    Raises:
+        DatasetError: the subfolder is missing or has no image named like a Market-1501 one.
+
+    Example:
+        >>> gallery = load_market1501("Market-1501", "bounding_box_test", distractors=True)  # doctest: +SKIP
+        >>> len(gallery)
+        15913
     """
     folder = Path(root) / subset
     _require_dir(folder, f"Market-1501 {subset!r}")
     samples = []
+    lowest = 0 if distractors else 1
     for path in _image_files(folder):
         match = _MARKET_NAME.match(path.name)
         if match is None:
             continue
         pid, cam = int(match.group(1)), int(match.group(2))
-        if pid <= 0:
+        if pid < lowest:
             continue
         samples.append(Sample(str(path), pid, cam - 1))
     if not samples:
@@ -108,18 +128,39 @@ def load_folder(root: str | os.PathLike[str]) -> list[Sample]:
     return samples
 
 
-def load_dataset(root: str | os.PathLike[str], *, kind: str = "auto") -> list[Sample]:
-    """Load a dataset by kind (``viper``, ``market1501``, ``folder``), or guess it from the layout."""
+def dataset_kind(root: str | os.PathLike[str], kind: str = "auto") -> str:
+    """The layout of a dataset folder: ``kind``, or for ``"auto"`` the one guessed from its subfolders.
+
+    ``cam_a/`` means VIPeR; ``bounding_box_train/``, or ``query/`` with ``bounding_box_test/``,
+    means Market-1501; anything else is a ``person/camera`` folder tree.
+
+    Raises:
+        ValueError: ``kind`` is not ``viper``, ``market1501``, ``folder`` or ``auto``.
+        DatasetError: ``kind`` is ``auto`` and ``root`` is not a folder.
+
+    Example:
+        >>> dataset_kind("../shared/data/viper")  # doctest: +SKIP
+        'viper'
+    """
+    if kind not in (*DATASET_KINDS, "auto"):
+        raise ValueError(f"kind must be one of {list(DATASET_KINDS)} or 'auto', got {kind!r}")
+    if kind != "auto":
+        return kind
     root = Path(root)
-    if kind == "auto":
-        _require_dir(root, "dataset")
-        if (root / "cam_a").is_dir():
-            kind = "viper"
-        elif (root / "bounding_box_train").is_dir():
-            kind = "market1501"
-        else:
-            kind = "folder"
+    _require_dir(root, "dataset")
+    if (root / "cam_a").is_dir():
+        return "viper"
+    market_test = (root / "query").is_dir() and (root / "bounding_box_test").is_dir()
+    if (root / "bounding_box_train").is_dir() or market_test:
+        return "market1501"
+    return "folder"
+
+
+def load_dataset(root: str | os.PathLike[str], *, kind: str = "auto") -> list[Sample]:
+    """Load a dataset by kind (``viper``, ``market1501``, ``folder``), or guess it from the layout.
+
+    Market-1501 gives its training persons (``bounding_box_train``); its test persons are
+    evaluated with their own protocol (:func:`reid_model.evaluate_market1501`).
+    """
     loaders = {"viper": load_viper, "market1501": load_market1501, "folder": load_folder}
-    if kind not in loaders:
-        raise ValueError(f"kind must be one of {sorted(loaders)} or 'auto', got {kind!r}")
-    return loaders[kind](root)
+    return loaders[dataset_kind(root, kind)](root)

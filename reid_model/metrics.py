@@ -2,8 +2,9 @@
 
 :func:`seed_error` (from embeddings) and :func:`retrieval_scores` (from a distance matrix, with
 the chance figures) share one fixed-seed triplet draw, :func:`seed_triplets`; rank-k and mAP
-come from :func:`cmc_map`. ``reid_model.evaluation``, ``attribution`` and ``deid``'s audit use
-these rather than their own copies.
+come from :func:`cmc_map`, a thin form of :func:`reid_model.ranking.query_gallery_metrics` (which
+adds mINP). ``reid_model.evaluation``, ``attribution`` and ``deid``'s audit use these rather than
+their own copies.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from reid_model.ranking import query_gallery_metrics
 from reid_model.sampling import TripletSampler
 
 #: Negatives drawn per anchor for the seed's error; the draw is fixed by ``seed``.
@@ -50,7 +52,8 @@ def cmc_map(
     """CMC curve and mean average precision, the usual re-id way.
 
     Gallery items of the query's own person seen by the query's own camera are left out (when
-    cameras are given); queries with no true match left are skipped.
+    cameras are given); queries with no true match left are skipped. A thin form of
+    :func:`reid_model.ranking.query_gallery_metrics`, which also gives mINP and the skipped count.
 
     Args:
         distmat: ``(Q, G)`` distances, smaller is more similar.
@@ -66,32 +69,10 @@ def cmc_map(
         >>> cmc.tolist(), mAP
         ([1.0, 1.0], 1.0)
     """
-    dist = distmat.detach().cpu().numpy() if isinstance(distmat, torch.Tensor) else np.asarray(distmat)
-    q_ids, g_ids = np.asarray(query_ids), np.asarray(gallery_ids)
-    if dist.shape != (len(q_ids), len(g_ids)):
-        raise ValueError(f"distmat must have shape ({len(q_ids)}, {len(g_ids)}), got {dist.shape}")
-    q_cams = None if query_cams is None else np.asarray(query_cams)
-    g_cams = None if gallery_cams is None else np.asarray(gallery_cams)
-    order = np.argsort(dist, axis=1, kind="stable")
-    cmc_sum = np.zeros(max_rank)
-    aps = []
-    for q in range(len(q_ids)):
-        ranked = order[q]
-        if q_cams is not None and g_cams is not None:
-            keep = ~((g_ids[ranked] == q_ids[q]) & (g_cams[ranked] == q_cams[q]))
-            ranked = ranked[keep]
-        matches = g_ids[ranked] == q_ids[q]
-        if not matches.any():
-            continue
-        first = int(np.argmax(matches))
-        if first < max_rank:
-            cmc_sum[first:] += 1
-        hits = np.cumsum(matches)
-        precision = hits[matches] / (np.flatnonzero(matches) + 1)
-        aps.append(precision.mean())
-    if not aps:
-        raise ValueError("no query has a true match in the gallery; check the person and camera ids")
-    return cmc_sum / len(aps), float(np.mean(aps))
+    result = query_gallery_metrics(
+        distmat, query_ids, gallery_ids, query_cams, gallery_cams, max_rank=max_rank
+    )
+    return result.cmc.numpy(), result.mean_ap
 
 
 def seed_triplets(

@@ -38,6 +38,11 @@ class Split:
             extra=data.get("extra", {}),
         )
 
+    @property
+    def persons(self) -> frozenset[int]:
+        """Every person id the split divides: train, val and test together."""
+        return frozenset(self.train) | frozenset(self.val) | frozenset(self.test)
+
     def __post_init__(self) -> None:
         sets = [set(self.train), set(self.val), set(self.test)]
         if sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2]:
@@ -87,6 +92,22 @@ def viper_protocol_splits(ids: Sequence[int], *, trials: int = 10, seed: int = 0
             Split("viper316", seed, tuple(sorted(order[:half])), (), tuple(sorted(order[half:])), trial)
         )
     return splits
+
+
+def split_matches(split: Split, samples: Iterable[Sample]) -> bool:
+    """Whether ``split`` divides exactly the persons of ``samples``, as a split made for them does.
+
+    A split of one dataset's persons says nothing about another's, even where the person
+    numbers coincide (VIPeR's 0..631 and Market-1501's 1..1501).
+
+    Example:
+        >>> samples = [Sample("a.png", 0, 0), Sample("b.png", 1, 0)]
+        >>> split_matches(Split("seed", 0, (0,), (), (1,)), samples)
+        True
+        >>> split_matches(Split("seed", 0, (0,), (), (2,)), samples)
+        False
+    """
+    return split.persons == set(person_ids(samples))
 
 
 def select(samples: Iterable[Sample], ids: Iterable[int]) -> list[Sample]:

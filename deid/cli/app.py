@@ -8,6 +8,7 @@ from deid.cli.attribution import analyze_command, explain_command
 from deid.cli.audit import audit_command
 from deid.cli.conceal import conceal_command
 from deid.cli.detect import detect_command
+from deid.cli.embed_plot import embed_plot_command
 from deid.cli.train import evaluate_command, train_command
 from deid.cli.verify import verify_command
 
@@ -21,6 +22,7 @@ def main() -> None:
 for _command in (
     train_command,
     evaluate_command,
+    embed_plot_command,
     conceal_command,
     verify_command,
     detect_command,

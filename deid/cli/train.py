@@ -11,19 +11,24 @@ import click
 
 from deid.cli.options import data_option, dataset_option, device_option, seed_option, weights_option
 from reid_model import (
+    MARKET1501_PROTOCOL,
+    PROTOCOL_DEFINITIONS,
     CheckpointError,
     DatasetError,
+    ProtocolError,
     Sample,
     Split,
     TrainConfig,
+    dataset_kind,
     evaluate,
+    evaluate_market1501,
+    evaluation_split,
     load_checkpoint,
     load_dataset,
     load_default,
-    make_split,
-    person_ids,
+    resolve_protocol,
+    split_matches,
     train,
-    viper_protocol_splits,
 )
 from reid_model.io import write_bytes_atomic
 
@@ -83,46 +88,80 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
 @weights_option()
 @click.option(
     "--split",
-    type=click.Choice(["seed", "viper316"]),
-    default="seed",
-    help="seed: the checkpoint's own split; viper316: test persons of the 316/316 protocol.",
+    type=click.Choice(["auto", *PROTOCOL_DEFINITIONS]),
+    default="auto",
+    show_default=True,
+    help="auto: the dataset's own protocol (seed for VIPeR and folders, market1501 for Market-1501); "
+    + "; ".join(f"{name}: {text}" for name, text in PROTOCOL_DEFINITIONS.items())
+    + ". A split is applied only to the dataset it was made for.",
 )
 @click.option(
     "--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the metrics here."
 )
 def evaluate_command(data: str, dataset: str, weights: str | None, split: str, json_out: str | None) -> None:
-    """Evaluate an embedder: the seed's error on train/val/test, CMC rank-1/5/10/20 and mAP."""
+    """Evaluate an embedder with the dataset's protocol: VIPeR and folders on a split (the seed's
+    error, CMC rank-1/5/10/20 and mAP per part), Market-1501 on query/ against bounding_box_test/
+    (CMC, mAP and mINP)."""
     try:
         model = load_checkpoint(weights) if weights else load_default()
-        samples = load_dataset(data, kind=dataset)
-    except (CheckpointError, DatasetError, FileNotFoundError) as exc:
+        kind = dataset_kind(data, dataset)
+        protocol = resolve_protocol(kind, split)
+        meta = getattr(model, "metadata", {})
+        result: dict[str, Any] = {
+            "weights": str(weights or "bundled default"),
+            "arch": meta.get("arch"),
+            "dataset": kind,
+            "protocol": protocol,
+        }
+        if protocol == "market1501":
+            metrics = {"test": evaluate_market1501(model, data)}
+            result["protocol_definition"] = MARKET1501_PROTOCOL
+            table = _query_gallery_table(metrics)
+        else:
+            samples = load_dataset(data, kind=kind)
+            split_obj = evaluation_split(meta, samples, dataset=kind, protocol=protocol)
+            _refuse_trained_persons(meta, samples, split_obj)
+            metrics = evaluate(model, samples, split_obj)
+            result["protocol_definition"] = PROTOCOL_DEFINITIONS[protocol]
+            result["split"] = {"name": split_obj.name, "seed": split_obj.seed, "trial": split_obj.trial}
+            result["seed_error_definition"] = (
+                "fraction of triplets (x, x+, x-) for which condition C (d+ < d-) fails"
+            )
+            table = _metrics_table(metrics)
+    except ProtocolError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--split'") from exc
+    except (CheckpointError, DatasetError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    meta = getattr(model, "metadata", {})
-    split_obj = _checkpoint_split(meta, samples, split)
-    seen = set(meta.get("split", {}).get("train", ())) & set(split_obj.test)
-    if seen:
-        raise click.ClickException(
-            f"the checkpoint was trained on {len(seen)} of the {len(split_obj.test)} test persons of split "
-            f"{split_obj.name!r}; evaluate it on its own split (--split seed) or train one per trial "
-            "(benchmarks/viper_protocol.py)"
-        )
-    metrics = evaluate(model, samples, split_obj)
-    result = {
-        "weights": str(weights or "bundled default"),
-        "arch": meta.get("arch"),
-        "split": {"name": split_obj.name, "seed": split_obj.seed, "trial": split_obj.trial},
-        "seed_error_definition": "fraction of triplets (x, x+, x-) for which condition C (d+ < d-) fails",
-        "parts": metrics,
-    }
-    click.echo(_metrics_table(metrics))
+    result["parts"] = metrics
+    click.echo(table)
     if json_out:
         write_bytes_atomic(json_out, json.dumps(result, indent=1).encode())
         click.echo(f"wrote {json_out}")
 
 
-def _checkpoint_split(meta: dict[str, Any], samples: list[Sample], split: str) -> Split:
-    if split == "seed" and "split" in meta:
-        return Split.from_dict(meta["split"])
-    if split == "seed":
-        return make_split(TrainConfig(), samples)
-    return viper_protocol_splits(person_ids(samples), trials=1)[0]
+def _refuse_trained_persons(meta: dict[str, Any], samples: list[Sample], split: Split) -> None:
+    """Refuse test persons the checkpoint trained on (its own split must be one of this dataset)."""
+    if "split" not in meta:
+        return
+    own = Split.from_dict(meta["split"])
+    seen = set(own.train) & set(split.test) if split_matches(own, samples) else set()
+    if seen:
+        raise click.ClickException(
+            f"the checkpoint was trained on {len(seen)} of the {len(split.test)} test persons of split "
+            f"{split.name!r}; evaluate it on its own split (--split seed) or train one per trial "
+            "(benchmarks/viper_protocol.py)"
+        )
+
+
+def _query_gallery_table(metrics: dict[str, Any]) -> str:
+    lines = [
+        f"{'part':6s} {'persons':>7s} {'queries':>7s} {'gallery':>7s} {'skipped':>7s} {'rank1':>6s} "
+        f"{'rank5':>6s} {'rank10':>6s} {'rank20':>6s} {'mAP':>6s} {'mINP':>6s}"
+    ]
+    for part, m in metrics.items():
+        lines.append(
+            f"{part:6s} {int(m['num_persons']):7d} {int(m['num_queries']):7d} {int(m['num_gallery']):7d} "
+            f"{int(m['num_skipped']):7d} {m['rank1']:6.1%} {m['rank5']:6.1%} {m['rank10']:6.1%} "
+            f"{m['rank20']:6.1%} {m['mAP']:6.1%} {m['mINP']:6.1%}"
+        )
+    return "\n".join(lines)

@@ -1,6 +1,14 @@
 import pytest
 
-from reid_model import Split, load_splits, save_splits, seed_split, viper_protocol_splits
+from reid_model import (
+    Sample,
+    Split,
+    load_splits,
+    save_splits,
+    seed_split,
+    split_matches,
+    viper_protocol_splits,
+)
 
 
 def test_seed_split_sizes_disjoint_reproducible():
@@ -37,3 +45,12 @@ def test_round_trip(tmp_path):
     ]
     save_splits(tmp_path / "splits.json", splits)
     assert load_splits(tmp_path / "splits.json") == splits
+
+
+def test_a_split_matches_only_the_persons_it_divides():
+    split = seed_split(range(20), sizes=(10, 4, 6))
+    samples = [Sample(f"{pid}.png", pid, 0) for pid in range(20)]
+    assert split.persons == frozenset(range(20)) and split_matches(split, samples)
+    assert not split_matches(split, samples[:-1])  # a person fewer
+    assert not split_matches(split, [*samples, Sample("x.png", 20, 0)])  # a person more
+    assert not split_matches(seed_split(range(632)), samples)  # VIPeR's split, other persons
