@@ -3,11 +3,11 @@
     python benchmarks/market_ranking.py [--queries 3368] [--gallery 15913] [--threads 2]
 
 Market-1501's protocol ranks 15913 gallery images for each of 3368 queries. This times
-:func:`reid_model.query_gallery_metrics` (queries in chunks of 128; only each query's true
-matches are sorted, and a binary search places the gallery between them) against torchreid's way
-(one argsort of every row, then a Python loop over queries), on random distances of that size
-with Market's numbers of persons and cameras, checks that both give the same figures, and prints
-the times and their ratio from one run.
+:func:`reid_model.query_gallery_metrics` (queries in chunks of 128: a stable argsort of each row,
+then cumulative sums over the sorted masks) against torchreid's way (one argsort of every row,
+then a Python loop over queries), on random distances of that size with Market's numbers of
+persons and cameras, checks that both give the same figures, and prints the times and their ratio
+from one run.
 """
 
 from __future__ import annotations

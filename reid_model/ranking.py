@@ -1,7 +1,11 @@
 """Query/gallery ranking scored the re-id way: CMC, mAP and mINP, batched over queries with torch.
 
 :func:`query_gallery_metrics` is the one implementation; :func:`reid_model.cmc_map` and the
-Market-1501 protocol (:mod:`reid_model.protocols`) call it.
+Market-1501 protocol (:mod:`reid_model.protocols`) call it. For each chunk of queries, every
+row is sorted (a stable argsort, so ties keep the gallery order), the match and kept masks are read
+in that order, and their cumulative sums give each true match's rank among the kept items; CMC,
+AP and INP follow from those ranks. The sort is most of the cost
+(``python benchmarks/market_ranking.py`` times it against torchreid's loop over queries).
 """
 
 from __future__ import annotations
@@ -40,50 +44,6 @@ def _as_ids(values: Ids, name: str, length: int, device: torch.device) -> torch.
     if ids.shape != (length,):
         raise ValueError(f"{name} must have shape ({length},), got {tuple(ids.shape)}")
     return ids.to(device=device, dtype=torch.long)
-
-
-def _match_positions(
-    dist: torch.Tensor, hits: torch.Tensor, removed: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The true matches (``hits (B, G)``) of each row of ``dist (B, G)``, row by row in rank
-    order, as ``(row, k, position)``: the k-th match of its row (1-based) is ranked at
-    ``position`` among the items not ``removed``, where a stable sort of the row puts it.
-
-    Sorting every row costs ``G log G``; this sorts only the K matches of a row and places the
-    gallery between them with a binary search (``G log K``): the match ranked k-th has before
-    it the items that precede fewer than k matches (ties broken by gallery index).
-    """
-    num_rows, num_g = hits.shape
-    rows, cols = hits.nonzero(as_tuple=True)
-    if len(rows) == 0:
-        return rows, rows, rows
-    num_hits = torch.bincount(rows, minlength=num_rows)
-    offsets = num_hits.cumsum(0) - num_hits
-    k = int(num_hits.max())
-    # Order the matches by (row, distance, index): nonzero gives them by (row, index), so
-    # sort stably by distance, then by row.
-    order = torch.sort(dist[rows, cols], stable=True).indices
-    order = order[torch.sort(rows[order], stable=True).indices]
-    rows, cols = rows[order], cols[order]
-    slot = torch.arange(len(rows), device=rows.device) - offsets[rows]
-    match_dist = torch.full((num_rows, k), float("inf"), dtype=dist.dtype, device=dist.device)
-    match_dist[rows, slot] = dist[rows, cols]
-    match_index = torch.full((num_rows, k), num_g, dtype=torch.long, device=dist.device)
-    match_index[rows, slot] = cols
-    # before[g]: how many of its row's matches precede item g (ties: the lower gallery index first).
-    dist = dist.contiguous()
-    before = torch.searchsorted(match_dist, dist)  # matches strictly closer
-    padded = torch.cat([match_dist, torch.full_like(match_dist[:, :1], float("nan"))], dim=1)
-    tie_rows, tie_cols = (padded.gather(1, before) == dist).nonzero(as_tuple=True)  # NaN ties nothing
-    tied = (match_dist[tie_rows] == dist[tie_rows, tie_cols, None]) & (
-        match_index[tie_rows] < tie_cols[:, None]
-    )
-    before[tie_rows, tie_cols] += tied.sum(dim=1)
-    if removed is not None:
-        before.masked_fill_(removed, k)  # counted past the last match: before none of them
-    before += torch.arange(num_rows, device=dist.device)[:, None] * (k + 1)
-    counts = torch.bincount(before.flatten(), minlength=num_rows * (k + 1)).view(num_rows, k + 1)
-    return rows, slot + 1, counts.cumsum(dim=1)[rows, slot]
 
 
 def query_gallery_metrics(
@@ -148,19 +108,24 @@ def query_gallery_metrics(
     for start in range(0, num_q if num_g else 0, chunk_size):
         stop = min(start + chunk_size, num_q)
         hits = g_ids == q_ids[start:stop, None]  # (B, G)
-        removed = None
+        kept = torch.ones_like(hits)
         if cams is not None:  # the query's person seen by the query's camera: out of its ranking
-            removed = hits & (cams[1] == cams[0][start:stop, None])
-            hits ^= removed
-        rows, found, position = _match_positions(dist[start:stop], hits, removed)
-        num_hits = torch.bincount(rows, minlength=stop - start)
+            kept = ~(hits & (cams[1] == cams[0][start:stop, None]))
+        # Sort each row (ties keep the gallery order) and read both masks in rank order.
+        order = dist[start:stop].argsort(dim=1, stable=True)
+        kept = kept.gather(1, order)
+        hits = hits.gather(1, order) & kept
+        rows, cols = hits.nonzero(as_tuple=True)  # the true matches, row by row in rank order
+        rank = kept.cumsum(dim=1)[rows, cols]  # each match's rank among the kept items
+        found = hits.cumsum(dim=1)[rows, cols]  # 1, 2, ...: the k-th match of its row
+        num_hits = hits.sum(dim=1)
         valid = num_hits > 0
         ap = torch.zeros(stop - start, dtype=torch.float64, device=device)
-        ap.index_add_(0, rows, found.double() / position.double())
+        ap.index_add_(0, rows, found / rank.double())
         aps.append(ap[valid] / num_hits[valid])
-        firsts.append(position[found == 1])
+        firsts.append(rank[found == 1])
         last = found == num_hits[rows]
-        inps.append(found[last].double() / position[last].double())
+        inps.append(found[last] / rank[last].double())
     first = torch.cat(firsts) if firsts else torch.empty(0, dtype=torch.long, device=device)
     if len(first) == 0:
         raise ValueError("no query has a true match in the gallery; check the person and camera ids")

@@ -90,6 +90,18 @@ def test_values_by_hand():
     assert result.cmc.dtype == torch.float64
 
 
+def test_left_out_items_tied_at_infinity_do_not_count():
+    # Query (person 1, camera 0): item 0, its person from its camera, is left out though it ties
+    # at +inf with the true match (item 2) ahead of it; the match is second among the items kept.
+    inf = float("inf")
+    dist = torch.tensor([[inf, 0.5, inf, inf]])
+    args = ([1], [1, 2, 1, 2], [0], [0, 1, 1, 1])
+    result = query_gallery_metrics(dist, *args, max_rank=3)
+    assert result.cmc.tolist() == [0.0, 1.0, 1.0]
+    assert result.mean_ap == result.mean_inp == 0.5
+    check_against_brute_force(result, brute_force(dist, *args, max_rank=3))
+
+
 def test_a_query_with_only_same_camera_matches_is_skipped():
     dist = torch.tensor([[0.5, 0.1, 0.2], [0.3, 0.2, 0.1]])
     # Query 0 (person 3, camera 1) has person 3 only from camera 1 in the gallery.
