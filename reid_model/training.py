@@ -18,7 +18,7 @@ from tqdm import tqdm
 from reid_model.augmentation import Augmentation, augment
 from reid_model.checkpoint import load_checkpoint, save_checkpoint
 from reid_model.checks import check_choice, check_positive
-from reid_model.data import Sample, load_dataset
+from reid_model.data import Sample, dataset_kind, load_dataset
 from reid_model.embedders import StripeEmbedder, TripletEmbedder, build_embedder
 from reid_model.evaluation import evaluate, evaluate_embeddings
 from reid_model.inference import embed
@@ -143,9 +143,15 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     if config.threads:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
+    kind = dataset_kind(config.data, config.dataset)
+    if config.split == "viper316" and kind != "viper":
+        raise ValueError(
+            f"split 'viper316' is VIPeR's 316/316 protocol, but {config.data} is a {kind} dataset: "
+            "train it with --split seed (its persons divided in the seed's proportions)"
+        )
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    samples = load_dataset(config.data, kind=config.dataset)
+    samples = load_dataset(config.data, kind=kind)
     split = make_split(config, samples)
     save_splits(out / "split.json", [split])
 

@@ -77,3 +77,12 @@ def test_bad_config():
         TrainConfig(loss="contrastive")
     with pytest.raises(ValueError, match="epochs must be > 0, got 0"):
         TrainConfig(epochs=0)
+
+
+def test_viper316_is_refused_for_another_dataset_before_anything_is_written(fake_market, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(
+        ValueError, match=r"split 'viper316' is VIPeR's 316/316 protocol, but .* is a market1501"
+    ):
+        train(_config(fake_market, out, split="viper316"), progress=False)
+    assert not out.exists()

@@ -18,6 +18,7 @@ DATASET_COMMANDS = {
     "analyze": ["--weights", "{checkpoint}", "--out", "{tmp}/analysis"],
     "explain": ["--person", "0", "--weights", "{checkpoint}", "--out", "{tmp}/maps"],
     "audit": ["--methods", "blackout", "--attackers", "handcrafted", "--out", "{tmp}/audit"],
+    "embed-plot": ["--weights", "{checkpoint}", "--out", "{tmp}/plots"],
 }
 
 
