@@ -13,8 +13,10 @@ For a frame:
 3. A person whose presence reaches ``confirm`` is kept with its 33 keypoints and a silhouette:
    the model's segmentation mapped back to the frame, limited to pixels near the person's own
    skeleton (so a neighbour caught in the window is not claimed); where two silhouettes meet,
-   a pixel goes to the nearer skeleton. The box is the silhouette's bounding box. A small
-   person inside a much taller one's box is a body part the model took for a whole person.
+   a pixel goes to the nearer skeleton. The box is the silhouette's bounding box. Beside every
+   confirmed person the model looks again, with everyone found blacked out, for someone walking
+   beside them whom their window hid. A small person inside a much taller one's box is a body
+   part the model took for a whole person: folded into that person.
 4. A proposal scored between ``reject`` and ``confirm`` that no confirmed person covers is kept
    as *uncertain*: its HOG box grown to the keypoints the model placed in its window, a
    box-shaped mask, ``uncertain=True``. Callers conceal it by box
@@ -192,7 +194,7 @@ def _fold_parts(people: list[Person], part: float) -> list[Person]:
     out: list[Person | None] = list(people)
     for i in sorted(range(len(people)), key=lambda k: people[k].box.h):
         small = out[i]
-        assert small is not None  # only taller people are folded before it
+        assert small is not None  # a person is removed only when it is the one folded
         b = small.box
         for j, other in enumerate(out):
             if j == i or other is None or b.h > part * other.box.h:
