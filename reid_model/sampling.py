@@ -134,8 +134,9 @@ def batch_triplets(
     *,
     mining: str = "random",
     generator: torch.Generator | None = None,
+    negatives: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Form triplets inside a batch: every sample is an anchor once.
+    """Form triplets inside a batch: every sample is an anchor ``negatives`` times.
 
     The positive is the other appearance of the same person (the hardest if there are several);
     the negative is a random other person (``mining="random"``, the seed's sampling) or the closest
@@ -146,12 +147,16 @@ def batch_triplets(
         labels: ``(B,)`` person ids.
         mining: ``"random"`` or ``"hard"``.
         generator: random source for ``"random"``.
+        negatives: random negatives per anchor (other persons, drawn without replacement, at
+            most as many as the batch has), each its own triplet; ``"hard"`` takes one.
 
     Returns:
-        Index tensors ``anchor, positive, negative``, each ``(B,)``.
+        Index tensors ``anchor, positive, negative``, each ``(B * negatives,)`` (anchor-major).
     """
     if mining not in ("random", "hard"):
         raise ValueError(f"mining must be 'random' or 'hard', got {mining!r}")
+    if negatives < 1 or (mining == "hard" and negatives != 1):
+        raise ValueError(f"negatives must be >= 1 (1 with mining='hard'), got {negatives} with {mining!r}")
     with torch.no_grad():
         distmat = torch.cdist(embeddings.float(), embeddings.float())
         same = labels[:, None] == labels[None, :]
@@ -162,6 +167,8 @@ def batch_triplets(
             negative = distmat.masked_fill(same, float("inf")).argmin(1)
         else:
             weights = (~same).float()
-            negative = torch.multinomial(weights, 1, generator=generator).squeeze(1)
+            count = min(negatives, int(weights.sum(1).min()))
+            negative = torch.multinomial(weights, count, generator=generator).flatten()
     anchor = torch.arange(len(labels), device=labels.device)
-    return anchor, positive, negative
+    per_anchor = len(negative) // len(labels)
+    return anchor.repeat_interleave(per_anchor), positive.repeat_interleave(per_anchor), negative

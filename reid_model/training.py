@@ -45,6 +45,7 @@ class TrainConfig:
     loss: str = "softmax"
     margin: float = 0.3
     mining: str = "random"
+    negatives: int = 1
     id_loss: float = 0.0
     epochs: int = 60
     persons_per_batch: int = 32
@@ -63,6 +64,11 @@ class TrainConfig:
         check_choice("mining", self.mining, ("random", "hard"))
         check_choice("split", self.split, ("seed", "viper316"))
         check_positive("epochs", self.epochs)
+        check_positive("negatives", self.negatives)
+        if self.mining == "hard" and self.negatives != 1:
+            raise ValueError(
+                f"negatives must be 1 with mining='hard' (the closest one), got {self.negatives}"
+            )
         check_positive("lr", self.lr)
         if self.persons_per_batch < 2:
             raise ValueError(f"persons_per_batch must be >= 2, got {self.persons_per_batch}")
@@ -209,7 +215,11 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
             images = images.to(device).contiguous(memory_format=torch.channels_last)
             embeddings = model(images)
             a, p, n = batch_triplets(
-                embeddings, labels[batch].to(device), mining=config.mining, generator=generator
+                embeddings,
+                labels[batch].to(device),
+                mining=config.mining,
+                generator=generator,
+                negatives=config.negatives,
             )
             loss = loss_fn(embeddings[a], embeddings[p], embeddings[n])
             if head is not None:

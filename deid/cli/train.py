@@ -45,6 +45,12 @@ _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f
 @click.option("--loss", type=click.Choice(["softmax", "margin"]), default=_DEFAULTS["loss"])
 @click.option("--margin", type=float, default=_DEFAULTS["margin"])
 @click.option("--mining", type=click.Choice(["random", "hard"]), default=_DEFAULTS["mining"])
+@click.option(
+    "--negatives",
+    type=click.IntRange(min=1),
+    default=_DEFAULTS["negatives"],
+    help="Random negatives per anchor, each its own triplet (--mining random).",
+)
 @click.option("--id-loss", type=float, default=_DEFAULTS["id_loss"], help="Weight of the identity loss.")
 @click.option("--epochs", type=click.IntRange(min=1), default=_DEFAULTS["epochs"])
 @click.option("--persons-per-batch", type=click.IntRange(min=2), default=_DEFAULTS["persons_per_batch"])

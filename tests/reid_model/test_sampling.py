@@ -1,3 +1,4 @@
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,3 +60,22 @@ def test_batch_triplets_random_and_hard():
         assert (labels[a] != labels[n]).all()
     _, _, n = batch_triplets(embeddings, labels, mining="hard")
     assert n.tolist() == [2, 2, 1, 1, 3, 3]
+
+
+def test_batch_triplets_with_several_random_negatives_per_anchor():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    embeddings = torch.randn(8, 4)
+    g = torch.Generator().manual_seed(0)
+    a, p, n = batch_triplets(embeddings, labels, generator=g, negatives=3)
+    assert len(a) == len(p) == len(n) == 24
+    assert a.tolist() == [i for i in range(8) for _ in range(3)]  # anchor-major
+    assert torch.equal(labels[a], labels[p]) and not (a == p).any()
+    assert (labels[a] != labels[n]).all()
+    assert all(len(set(n[3 * i : 3 * i + 3].tolist())) == 3 for i in range(8))  # without replacement
+    a, _, n = batch_triplets(embeddings, labels, generator=g, negatives=50)  # at most the batch's 6
+    assert len(a) == len(n) == 48
+    one = batch_triplets(embeddings, labels, generator=torch.Generator().manual_seed(1))
+    again = batch_triplets(embeddings, labels, generator=torch.Generator().manual_seed(1), negatives=1)
+    assert all(torch.equal(x, y) for x, y in zip(one, again, strict=True))
+    with pytest.raises(ValueError, match="negatives must be >= 1"):
+        batch_triplets(embeddings, labels, mining="hard", negatives=2)

@@ -77,6 +77,8 @@ def test_bad_config():
         TrainConfig(loss="contrastive")
     with pytest.raises(ValueError, match="epochs must be > 0, got 0"):
         TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="negatives must be 1 with mining='hard'"):
+        TrainConfig(mining="hard", negatives=4)
 
 
 def test_viper316_is_refused_for_another_dataset_before_anything_is_written(fake_market, tmp_path):
