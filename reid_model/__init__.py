@@ -55,17 +55,20 @@ from reid_model.metrics import (
 )
 from reid_model.plots import plot_embeddings, principal_components
 from reid_model.pretrained import (
+    BUNDLED_MODELS,
     COLOR_GALLERY,
     COLOR_WEIGHTS,
     DEFAULT_GALLERY,
     DEFAULT_WEIGHTS,
     INDEPENDENT_STRIPE_WEIGHTS,
     INDEPENDENT_WEIGHTS,
+    SEED_WEIGHTS,
     WEIGHTS_DIR,
     color_gallery,
     default_gallery,
     default_metadata,
     default_weights_path,
+    load_bundled,
     load_color_matcher,
     load_default,
     load_gallery,
@@ -96,6 +99,7 @@ from reid_model.training import TrainConfig, make_split, train
 
 __all__ = [
     "ARCHITECTURES",
+    "BUNDLED_MODELS",
     "COLOR_GALLERY",
     "COLOR_WEIGHTS",
     "DATASET_KINDS",
@@ -108,6 +112,7 @@ __all__ = [
     "NEGATIVES_PER_ANCHOR",
     "PROTOCOLS",
     "PROTOCOL_DEFINITIONS",
+    "SEED_WEIGHTS",
     "WEIGHTS_DIR",
     "Augmentation",
     "CheckpointError",
@@ -147,6 +152,7 @@ __all__ = [
     "fit_xqda",
     "gaussian_blur",
     "is_image_file",
+    "load_bundled",
     "load_checkpoint",
     "load_color_matcher",
     "load_dataset",

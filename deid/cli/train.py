@@ -11,6 +11,7 @@ import click
 
 from deid.cli.options import data_option, dataset_option, device_option, seed_option, weights_option
 from reid_model import (
+    BUNDLED_MODELS,
     MARKET1501_PROTOCOL,
     PROTOCOL_DEFINITIONS,
     CheckpointError,
@@ -23,9 +24,9 @@ from reid_model import (
     evaluate,
     evaluate_market1501,
     evaluation_split,
+    load_bundled,
     load_checkpoint,
     load_dataset,
-    load_default,
     resolve_protocol,
     split_matches,
     train,
@@ -93,6 +94,13 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
 @dataset_option()
 @weights_option()
 @click.option(
+    "--model",
+    type=click.Choice(sorted(BUNDLED_MODELS)),
+    default=None,
+    help="A bundled model instead of --weights: default (the adversary), seed (the seed's network "
+    "trained the seed's way).",
+)
+@click.option(
     "--split",
     type=click.Choice(["auto", *PROTOCOL_DEFINITIONS]),
     default="auto",
@@ -104,30 +112,34 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
 @click.option(
     "--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the metrics here."
 )
-def evaluate_command(data: str, dataset: str, weights: str | None, split: str, json_out: str | None) -> None:
+def evaluate_command(
+    data: str, dataset: str, weights: str | None, model: str | None, split: str, json_out: str | None
+) -> None:
     """Evaluate an embedder with the dataset's protocol: VIPeR and folders on a split (the seed's
     error, CMC rank-1/5/10/20 and mAP per part), Market-1501 on query/ against bounding_box_test/
     (CMC, mAP and mINP)."""
+    if weights and model:
+        raise click.UsageError(f"give --weights or --model, not both (got {weights} and {model})")
     try:
-        model = load_checkpoint(weights) if weights else load_default()
+        embedder = load_checkpoint(weights) if weights else load_bundled(model or "default")
         kind = dataset_kind(data, dataset)
         protocol = resolve_protocol(kind, split)
-        meta = getattr(model, "metadata", {})
+        meta = getattr(embedder, "metadata", {})
         result: dict[str, Any] = {
-            "weights": str(weights or "bundled default"),
+            "weights": str(weights or f"bundled {model or 'default'}"),
             "arch": meta.get("arch"),
             "dataset": kind,
             "protocol": protocol,
         }
         if protocol == "market1501":
-            metrics = {"test": evaluate_market1501(model, data)}
+            metrics = {"test": evaluate_market1501(embedder, data)}
             result["protocol_definition"] = MARKET1501_PROTOCOL
             table = _query_gallery_table(metrics)
         else:
             samples = load_dataset(data, kind=kind)
             split_obj = evaluation_split(meta, samples, dataset=kind, protocol=protocol)
             _refuse_trained_persons(meta, samples, split_obj)
-            metrics = evaluate(model, samples, split_obj)
+            metrics = evaluate(embedder, samples, split_obj)
             result["protocol_definition"] = PROTOCOL_DEFINITIONS[protocol]
             result["split"] = {"name": split_obj.name, "seed": split_obj.seed, "trial": split_obj.trial}
             result["seed_error_definition"] = (

@@ -9,6 +9,8 @@ from deid.cli import main
 from reid_model import Split, default_metadata, evaluate, load_default, load_viper
 
 SEED_TEST_ERROR = 0.13125  # the seed's reported test error
+#: The seed's table: seed's error on train / validation / test of its 404 / 101 / 127 split.
+SEED_TABLE = {"train": 0.02453, "val": 0.08125, "test": 0.13125}
 
 
 @pytest.mark.viper
@@ -21,6 +23,22 @@ def test_bundled_model_reproduces_the_seed_table(viper_root):
     assert metrics["test"]["seed_error"] <= SEED_TEST_ERROR
     # The metadata's recorded metrics are what a fresh evaluation gives.
     assert metrics["test"]["seed_error"] == pytest.approx(meta["metrics"]["test"]["seed_error"], abs=1e-6)
+
+
+@pytest.mark.viper
+def test_the_bundled_seed_network_is_at_or_below_all_three_of_the_seeds_errors(viper_root, tmp_path):
+    out = tmp_path / "seed.json"
+    result = CliRunner().invoke(
+        main, ["evaluate", "--data", str(viper_root), "--model", "seed", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    assert saved["arch"] == "triplet" and saved["weights"] == "bundled seed"
+    assert saved["split"]["name"] == "seed"
+    for part, seed_error in SEED_TABLE.items():
+        assert saved["parts"][part]["seed_error"] <= seed_error, (part, saved["parts"][part])
+    refused = CliRunner().invoke(main, ["evaluate", "--model", "seed", "--weights", "x.safetensors"])
+    assert refused.exit_code == 2 and "give --weights or --model, not both" in refused.output
 
 
 @pytest.mark.viper
