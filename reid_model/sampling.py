@@ -163,6 +163,7 @@ def batch_triplets(
         eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
         pos_d = distmat.masked_fill(~same | eye, float("-inf"))
         positive = pos_d.argmax(1)
+        count = 1
         if mining == "hard":
             negative = distmat.masked_fill(same, float("inf")).argmin(1)
         else:
@@ -170,5 +171,4 @@ def batch_triplets(
             count = min(negatives, int(weights.sum(1).min()))
             negative = torch.multinomial(weights, count, generator=generator).flatten()
     anchor = torch.arange(len(labels), device=labels.device)
-    per_anchor = len(negative) // len(labels)
-    return anchor.repeat_interleave(per_anchor), positive.repeat_interleave(per_anchor), negative
+    return anchor.repeat_interleave(count), positive.repeat_interleave(count), negative
