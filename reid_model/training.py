@@ -29,6 +29,7 @@ from reid_model.splits import Split, person_ids, save_splits, seed_split, select
 
 #: Architectures trained by gradient descent (ColorStripeEmbedder is fitted in closed form).
 TRAINABLE = (TripletEmbedder.arch, StripeEmbedder.arch)
+SELECTIONS = ("mAP", "error", "last")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_epochs: int = 2
     augment: bool = True
+    select: str = "mAP"
     seed: int = 0
     threads: int = 0
     device: str = "cpu"
@@ -63,6 +65,7 @@ class TrainConfig:
         check_choice("loss", self.loss, LOSSES)
         check_choice("mining", self.mining, ("random", "hard"))
         check_choice("split", self.split, ("seed", "viper316"))
+        check_choice("select", self.select, SELECTIONS)
         check_positive("epochs", self.epochs)
         check_positive("negatives", self.negatives)
         if self.mining == "hard" and self.negatives != 1:
@@ -72,6 +75,14 @@ class TrainConfig:
         check_positive("lr", self.lr)
         if self.persons_per_batch < 2:
             raise ValueError(f"persons_per_batch must be >= 2, got {self.persons_per_batch}")
+
+
+def _selection_score(config: TrainConfig, record: dict[str, float], epoch: int) -> float:
+    """Higher is better: the validation measure ``config.select`` names, or the epoch (``"last"``,
+    or no validation set)."""
+    if config.select == "last" or "val_mAP" not in record:
+        return float(epoch)
+    return record["val_mAP"] if config.select == "mAP" else -record["val_error"]
 
 
 def make_split(config: TrainConfig, samples: list[Sample]) -> Split:
@@ -135,7 +146,8 @@ def _load_state(path: Path, optimizer: torch.optim.Optimizer, head: nn.Module | 
 def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) -> dict[str, Any]:
     """Train an embedder as ``config`` says and write its checkpoints to ``config.out``.
 
-    Writes ``best.safetensors`` (best validation mAP, or the last epoch when there is no
+    Writes ``best.safetensors`` (the epoch with the best validation mAP, the lowest validation
+    seed's error with ``select="error"``, the last epoch with ``select="last"`` or without a
     validation set), ``last.safetensors`` and ``train_state.safetensors`` (for resuming),
     ``split.json`` and ``metrics.json``. With ``resume``, a run whose folder already holds a
     state continues from its last finished epoch and gives the same result as an unbroken run.
@@ -184,7 +196,7 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     )
     augmentation = Augmentation() if config.augment else None
 
-    start_epoch, best = 0, -1.0
+    start_epoch, best = 0, -math.inf
     state_file = out / "train_state.safetensors"
     if resume and state_file.is_file() and (out / "last.safetensors").is_file():
         model.load_state_dict(load_checkpoint(out / "last.safetensors", arch=config.arch).state_dict())
@@ -237,7 +249,7 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
             val = evaluate_embeddings(embed(model, val_images), val_samples, seed=config.seed)
             record.update({"val_error": val["seed_error"], "val_rank1": val["rank1"], "val_mAP": val["mAP"]})
         history.append(record)
-        score = record.get("val_mAP", float(epoch))
+        score = _selection_score(config, record, epoch)
         save_checkpoint(
             out / "last.safetensors", model, {**meta_base, "epoch": epoch + 1, "history": history[-1]}
         )

@@ -59,6 +59,14 @@ _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f
 @click.option("--weight-decay", type=float, default=_DEFAULTS["weight_decay"])
 @click.option("--warmup-epochs", type=int, default=_DEFAULTS["warmup_epochs"])
 @click.option("--augment/--no-augment", default=_DEFAULTS["augment"])
+@click.option(
+    "--select",
+    type=click.Choice(["mAP", "error", "last"]),
+    default=_DEFAULTS["select"],
+    show_default=True,
+    help="What picks best.safetensors: the best validation mAP, the lowest validation seed's error, "
+    "or the last epoch.",
+)
 @seed_option(default=_DEFAULTS["seed"])
 @click.option("--threads", type=int, default=_DEFAULTS["threads"], help="Torch threads (0: default).")
 @device_option(default=_DEFAULTS["device"])
@@ -97,8 +105,8 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
     "--model",
     type=click.Choice(sorted(BUNDLED_MODELS)),
     default=None,
-    help="A bundled model instead of --weights: default (the adversary), seed (the seed's network "
-    "trained the seed's way).",
+    help="A bundled model instead of --weights: default (the adversary's network), seed (the seed's "
+    "network trained the seed's way), fused (the default fused with LOMO + XQDA, the strongest).",
 )
 @click.option(
     "--split",

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from reid_model import TrainConfig, load_checkpoint, load_splits, train
+from reid_model.training import _selection_score
 
 SMALL = {"widths": [8, 16], "stripes": 2, "embedding_dim": 8}
 
@@ -45,6 +46,22 @@ def test_training_writes_everything(fake_viper, tmp_path):
     assert load_splits(run / "split.json")[0].test == tuple(meta["split"]["test"])
 
 
+def test_the_selection_names_which_validation_measure_picks_the_best_epoch():
+    history = [
+        {"val_mAP": 0.30, "val_error": 0.09},
+        {"val_mAP": 0.34, "val_error": 0.10},
+        {"val_mAP": 0.33, "val_error": 0.08},
+        {"val_mAP": 0.32, "val_error": 0.085},
+    ]
+
+    def best(select):
+        scores = [_selection_score(TrainConfig(select=select), r, e) for e, r in enumerate(history)]
+        return scores.index(max(scores))
+
+    assert best("mAP") == 1 and best("error") == 2 and best("last") == 3
+    assert _selection_score(TrainConfig(), {"loss": 1.0}, 5) == 5.0  # no validation: the last epoch
+
+
 def test_resumed_run_equals_unbroken_run(fake_viper, tmp_path):
     train(_config(fake_viper, tmp_path / "whole"), progress=False)
     train(_config(fake_viper, tmp_path / "parts", epochs=1), progress=False)
@@ -79,6 +96,8 @@ def test_bad_config():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="negatives must be 1 with mining='hard'"):
         TrainConfig(mining="hard", negatives=4)
+    with pytest.raises(ValueError, match="select must be one of"):
+        TrainConfig(select="rank1")
 
 
 def test_viper316_is_refused_for_another_dataset_before_anything_is_written(fake_market, tmp_path):
