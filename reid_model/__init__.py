@@ -23,6 +23,7 @@ from reid_model.embedders import (
 )
 from reid_model.evaluation import evaluate, evaluate_embeddings, evaluate_query_gallery
 from reid_model.filters import gaussian_blur
+from reid_model.fusion import FusedEmbedder, LomoEmbedder
 from reid_model.handcrafted import HandcraftedMatcher, fit_xqda
 from reid_model.inference import embed
 from reid_model.io import (
@@ -60,6 +61,8 @@ from reid_model.pretrained import (
     COLOR_WEIGHTS,
     DEFAULT_GALLERY,
     DEFAULT_WEIGHTS,
+    FUSED_GALLERY,
+    FUSED_WEIGHTS,
     INDEPENDENT_STRIPE_WEIGHTS,
     INDEPENDENT_WEIGHTS,
     SEED_WEIGHTS,
@@ -68,6 +71,7 @@ from reid_model.pretrained import (
     default_gallery,
     default_metadata,
     default_weights_path,
+    fused_gallery,
     load_bundled,
     load_color_matcher,
     load_default,
@@ -105,6 +109,8 @@ __all__ = [
     "DATASET_KINDS",
     "DEFAULT_GALLERY",
     "DEFAULT_WEIGHTS",
+    "FUSED_GALLERY",
+    "FUSED_WEIGHTS",
     "INDEPENDENT_STRIPE_WEIGHTS",
     "INDEPENDENT_WEIGHTS",
     "INPUT_SIZE",
@@ -119,8 +125,10 @@ __all__ = [
     "ColorStripeEmbedder",
     "DatasetError",
     "Embedder",
+    "FusedEmbedder",
     "HandcraftedMatcher",
     "ImageReadError",
+    "LomoEmbedder",
     "MarginTripletLoss",
     "PersonBatchSampler",
     "ProtocolError",
@@ -150,6 +158,7 @@ __all__ = [
     "evaluation_split",
     "expected_average_precision",
     "fit_xqda",
+    "fused_gallery",
     "gaussian_blur",
     "is_image_file",
     "load_bundled",

@@ -70,6 +70,8 @@ def check_arch_config(arch: str, config: object) -> dict[str, Any]:
         "triplet": {"dropout"},
         "stripe": {"widths", "stripes", "embedding_dim", "dropout"},
         "color_stripes": {"bins", "stripes", "embedding_dim"},
+        "lomo_xqda": {"retinex", "flip", "embedding_dim"},
+        "fused": {"parts", "weights"},
     }.get(arch)
     if allowed is None:  # an architecture registered by the user: its class checks its config
         return config
@@ -106,7 +108,38 @@ def check_arch_config(arch: str, config: object) -> dict[str, Any]:
                 f"arch_config {_short(config)} would build about {parameters:,} parameters, "
                 f"expected at most {MAX_PARAMETERS:,}"
             )
+    if arch == "lomo_xqda":
+        for key in ("retinex", "flip"):
+            if not isinstance(config.get(key, True), bool):
+                raise _fail(f"arch_config.{key}", config[key], "true or false")
+    if arch == "fused":
+        _check_fused(config)
     return config
+
+
+def _check_fused(config: dict[str, Any]) -> None:
+    """``parts``: 1 to 4 of ``{"arch", "config", "mean", "std"}``, none fused; ``weights``: one > 0 each."""
+    parts, weights = config.get("parts"), config.get("weights")
+    if not isinstance(parts, list) or not 1 <= len(parts) <= 4:
+        raise _fail("arch_config.parts", parts, "a list of 1 to 4 parts")
+    if not isinstance(weights, list) or len(weights) != len(parts):
+        raise _fail("arch_config.weights", weights, f"a list of {len(parts)} numbers, one per part")
+    for i, weight in enumerate(weights):
+        _float(f"arch_config.weights[{i}]", weight, 0.0, 1e6, open_low=True)
+    for i, part in enumerate(parts):
+        if not isinstance(part, dict) or set(part) != {"arch", "config", "mean", "std"}:
+            raise _fail(
+                f"arch_config.parts[{i}]", part, 'a JSON object with the keys "arch", "config", "mean", "std"'
+            )
+        if part["arch"] not in ("triplet", "stripe", "color_stripes", "lomo_xqda"):
+            raise _fail(
+                f"arch_config.parts[{i}].arch", part["arch"], "one of the built-in architectures, not fused"
+            )
+        try:
+            check_arch_config(part["arch"], part["config"])
+            check_normalization({"mean": part["mean"], "std": part["std"]})
+        except SchemaError as exc:
+            raise SchemaError(f"arch_config.parts[{i}]: {exc}") from exc
 
 
 def check_normalization(norm: object) -> dict[str, list[float]]:

@@ -27,6 +27,8 @@ class Embedder(nn.Module):
     input_size: tuple[int, int] = INPUT_SIZE
     embedding_dim: int
     arch: str
+    #: Whether gradients of the embedding say where in the image it looks (attribution needs them).
+    differentiable: bool = True
     mean: torch.Tensor
     std: torch.Tensor
 

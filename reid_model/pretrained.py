@@ -22,13 +22,17 @@ INDEPENDENT_WEIGHTS = WEIGHTS_DIR / "independent.safetensors"
 #: The default's architecture trained with another seed and the seed's softmax loss: a stronger
 #: independent attacker (rank-1 41.7% on the test persons, against 37.8% for the default).
 INDEPENDENT_STRIPE_WEIGHTS = WEIGHTS_DIR / "independent_stripe.safetensors"
-#: The colour-stripe matcher fitted on the default model's training persons, and its gallery:
-#: the second member of the conceal loop's default adversary.
 #: The seed's network trained the seed's way (softmax loss, random triplets, 8 negatives per
 #: anchor, no augmentation, no weight decay, 40 epochs): below all three of the seed's errors.
 SEED_WEIGHTS = WEIGHTS_DIR / "seed.safetensors"
+#: The strongest adversary measured on VIPeR: the default network fused with LOMO + XQDA
+#: (:class:`reid_model.FusedEmbedder`, fitted on the default's training persons), and its gallery.
+FUSED_WEIGHTS = WEIGHTS_DIR / "fused.safetensors"
+FUSED_GALLERY = WEIGHTS_DIR / "fused_gallery.safetensors"
 #: The bundled embedders by name (``deid evaluate --model``).
-BUNDLED_MODELS = {"default": DEFAULT_WEIGHTS, "seed": SEED_WEIGHTS}
+BUNDLED_MODELS = {"default": DEFAULT_WEIGHTS, "seed": SEED_WEIGHTS, "fused": FUSED_WEIGHTS}
+#: The colour-stripe matcher fitted on the default model's training persons, and its gallery:
+#: the second member of the conceal loop's default adversary.
 COLOR_WEIGHTS = WEIGHTS_DIR / "color.safetensors"
 COLOR_GALLERY = WEIGHTS_DIR / "color_gallery.safetensors"
 
@@ -152,4 +156,10 @@ def load_color_matcher(*, device: str | torch.device = "cpu") -> Embedder:
 def color_gallery() -> tuple[torch.Tensor, torch.Tensor]:
     """The colour matcher's embeddings ``(G, D)`` of the same gallery persons, and their labels."""
     gallery = _gallery(COLOR_GALLERY, COLOR_WEIGHTS)
+    return gallery["embeddings"].clone(), gallery["labels"].clone()
+
+
+def fused_gallery() -> tuple[torch.Tensor, torch.Tensor]:
+    """The fused adversary's embeddings ``(G, D)`` of the same gallery persons, and their labels."""
+    gallery = _gallery(FUSED_GALLERY, FUSED_WEIGHTS)
     return gallery["embeddings"].clone(), gallery["labels"].clone()

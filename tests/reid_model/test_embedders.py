@@ -50,6 +50,7 @@ def test_wrong_rank_is_a_clear_error():
 
 def test_unknown_architecture():
     with pytest.raises(
-        ValueError, match=r"arch must be one of \['color_stripes', 'stripe', 'triplet'\], got 'resnet'"
+        ValueError,
+        match=r"arch must be one of \['color_stripes', 'fused', 'lomo_xqda', 'stripe', 'triplet'\], got 'resnet'",
     ):
         build_embedder("resnet")
