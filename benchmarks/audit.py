@@ -3,9 +3,10 @@
     python benchmarks/audit.py --data ../shared/data/viper [--methods baselines,loop_fill]
         [--independent-weights W.safetensors] [--finetune-epochs 3]
         [--loop-method integrated_gradients] [--network-only] [--loop-seed 0]
-        [--attackers adversary,handcrafted,independent_stripe,independent,adaptive]
+        [--attackers adversary,fused,handcrafted,independent_stripe,independent,adaptive]
 
-Attackers: the loop's adversary (the bundled model), the two bundled independent embedders
+Attackers: the loop's adversary (the bundled model), the bundled fused model (the network with
+LOMO + XQDA, the loop's strongest member), the two bundled independent embedders
 (``independent``: the seed network; ``independent_stripe``: the default's architecture with
 another seed and loss), the hand-crafted LOMO + XQDA matcher, and the independent embedder
 fine-tuned on concealed training persons (adaptive). The loop's outfits are drawn with
@@ -35,7 +36,7 @@ from deid.audit import (
 from reid_model import INDEPENDENT_STRIPE_WEIGHTS, INDEPENDENT_WEIGHTS, load_viper
 
 #: The default attackers, in the table's order (the audit builds them in the order named).
-ATTACKER_ORDER = "adversary,handcrafted,independent_stripe,independent,adaptive"
+ATTACKER_ORDER = "adversary,fused,handcrafted,independent_stripe,independent,adaptive"
 
 
 def main() -> None:
@@ -53,7 +54,9 @@ def main() -> None:
     parser.add_argument("--loop-method", default="saliency", help="The loop's attribution method.")
     parser.add_argument("--loop-seed", type=int, default=0, help="Seeds the loop's outfit draw.")
     parser.add_argument(
-        "--network-only", action="store_true", help="The loop's adversary without the colour matcher."
+        "--network-only",
+        action="store_true",
+        help="The loop's adversary without the colour matcher and the fused model.",
     )
     args = parser.parse_args()
 
@@ -81,7 +84,7 @@ def main() -> None:
 
     loop: dict[str, Any] = {"method": args.loop_method, "seed": args.loop_seed}
     if args.network_only:
-        loop["adversary"] = Adversary.default(color=False)
+        loop["adversary"] = Adversary.default(color=False, fused=False)
     methods = build_concealers(args.methods, **loop)
     t = time.perf_counter()
     rows = run_audit(

@@ -26,12 +26,14 @@ from reid_model import (
     color_gallery,
     default_gallery,
     embed,
+    fused_gallery,
+    load_bundled,
     load_color_matcher,
     load_default,
     resize,
 )
 
-_DEFAULTS: dict[tuple[str, bool, tuple[tuple[str, float | bool], ...]], Adversary] = {}
+_DEFAULTS: dict[tuple[str, bool, bool, tuple[tuple[str, float | bool], ...]], Adversary] = {}
 
 
 def match_pairs(groups: torch.Tensor, *, include_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,24 +121,34 @@ class Adversary:
 
     @classmethod
     def default(
-        cls, *, device: str | torch.device = "cpu", color: bool = True, **options: float | bool
+        cls,
+        *,
+        device: str | torch.device = "cpu",
+        color: bool = True,
+        fused: bool = True,
+        **options: float | bool,
     ) -> Adversary:
         """The bundled adversary; ``options`` set the privacy target.
 
-        It is the bundled network and, with ``color``, the bundled colour-stripe matcher
-        (:class:`reid_model.ColorStripeEmbedder`), each with its embeddings of the same gallery
-        persons: a concealed appearance must defeat both. The network alone leaves the colours of
-        the visible parts to a hand-crafted attacker (``deid audit``).
+        It is the bundled network; with ``color``, the bundled colour-stripe matcher
+        (:class:`reid_model.ColorStripeEmbedder`); with ``fused``, the strongest attacker measured
+        on VIPeR, the network fused with LOMO + XQDA (:class:`reid_model.FusedEmbedder`); each with
+        its embeddings of the same gallery persons: a concealed appearance must defeat them all.
+        The fused model has no useful gradient: it judges every step, the other two say where
+        to work.
 
         Built once per process for each device, ensemble and target, so repeated
         ``deid.conceal`` calls load the weights (and embed the loop's fill outfits) only once.
         """
-        key = (str(torch.device(device)), color, tuple(sorted(options.items())))
+        key = (str(torch.device(device)), color, fused, tuple(sorted(options.items())))
         if key not in _DEFAULTS:
             models, galleries = [load_default(device=device)], [default_gallery()[0].to(device)]
             if color:
                 models.append(load_color_matcher(device=device))
                 galleries.append(color_gallery()[0].to(device))
+            if fused:
+                models.append(load_bundled("fused", device=device))
+                galleries.append(fused_gallery()[0].to(device))
             adversary = cls(models, galleries, **options)  # type: ignore[arg-type]
             adversary.cache["bundled"] = True  # the bundled models: precomputed data may be used
             _DEFAULTS[key] = adversary
@@ -161,6 +173,8 @@ class Adversary:
         concealed: Sequence[torch.Tensor],
         originals: Sequence[torch.Tensor],
         groups: torch.Tensor,
+        *,
+        members: Sequence[int] | None = None,
     ) -> PrivacyCheck:
         """Check concealed appearances against every original appearance of the same person.
 
@@ -168,14 +182,55 @@ class Adversary:
             concealed: per model, ``(A, D)`` embeddings of the concealed appearances.
             originals: per model, ``(A, D)`` embeddings of the original appearances (same order).
             groups: ``(A,)`` person index of each appearance.
+            members: the models that judge (indices); all of them by default.
         """
         a_idx, b_idx = match_pairs(groups, include_self=self.include_self)
         distances = []
-        for conc, orig, gallery in self._on_cpu(concealed, originals):
+        judged = self._on_cpu(concealed, originals)
+        for conc, orig, gallery in (judged[m] for m in members) if members is not None else judged:
             anchors = conc[a_idx]
             distances.append(((anchors - orig[b_idx]).norm(dim=1)[None], torch.cdist(anchors, gallery)[None]))
         verdict = self._verdict(distances, a_idx, len(groups))
         return PrivacyCheck(verdict.match_rate[0], verdict.rank[0], verdict.private[0])
+
+    def judge(
+        self, views: torch.Tensor, originals: Sequence[torch.Tensor], groups: torch.Tensor
+    ) -> tuple[list[torch.Tensor], PrivacyCheck]:
+        """:meth:`embed` then :meth:`check`, asking the slow members last and only where they matter.
+
+        The members without gradients (``Embedder.differentiable`` false: LOMO + XQDA's hard
+        histograms, the slowest to run) embed only the appearances of people every other
+        member already calls private: for anyone else the verdict is "matched" whatever they
+        say. Their rows for the others hold a copy of the original's embedding, and those
+        appearances' match rate and rank are the other members' and their verdict is "matched".
+        The verdict on every person is the one :meth:`check` gives on full embeddings.
+
+        Args:
+            views: ``(A, 3, h, w)`` the appearances at :attr:`input_size`.
+            originals, groups: as for :meth:`check`.
+        """
+        slow = [i for i, model in enumerate(self.models) if not model.differentiable]
+        fast = [i for i in range(len(self.models)) if i not in slow]
+        if not slow or not fast:
+            everyone = self.embed(views)
+            return everyone, self.check(everyone, originals, groups)
+        embeddings = list(originals)  # the slow members' rows: placeholders until asked
+        for i in fast:
+            embeddings[i] = embed(self.models[i], views)
+        first = self.check(embeddings, originals, groups, members=fast)
+        n_people = int(groups.max()) + 1 if len(groups) else 0
+        ask = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, first.private, "amin")[groups]
+        if not bool(ask.any()):
+            return embeddings, PrivacyCheck(first.match_rate, first.rank, torch.zeros_like(first.private))
+        for i in slow:
+            embeddings[i] = originals[i].clone()
+            embeddings[i][ask] = embed(self.models[i], views[ask]).to(embeddings[i])
+        full = self.check(embeddings, originals, groups)
+        return embeddings, PrivacyCheck(
+            torch.where(ask, full.match_rate, first.match_rate),
+            torch.where(ask, full.rank, first.rank),
+            ask & full.private,
+        )
 
     def check_shared(
         self,

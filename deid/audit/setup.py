@@ -28,6 +28,7 @@ from reid_model import (
     Split,
     TrainConfig,
     default_metadata,
+    load_bundled,
     load_checkpoint,
     load_default,
     load_images,
@@ -38,7 +39,7 @@ from reid_model import (
 )
 
 #: The audit's attackers, in their default order.
-ATTACKERS = ("adversary", "independent", "independent_stripe", "handcrafted", "adaptive")
+ATTACKERS = ("adversary", "fused", "independent", "independent_stripe", "handcrafted", "adaptive")
 #: The :func:`build_attackers` argument each attacker's weights come from.
 ATTACKER_WEIGHTS = {
     "independent": "independent_weights",
@@ -180,7 +181,7 @@ def choose_attackers(
 
     Example:
         >>> choose_attackers(None, independent_weights=None)
-        (['adversary', 'independent_stripe', 'handcrafted'], ['independent', 'adaptive'])
+        (['adversary', 'fused', 'independent_stripe', 'handcrafted'], ['independent', 'adaptive'])
     """
     names = _tokens(spec) if spec is not None else list(ATTACKERS)
     given = _given(independent_weights, independent_stripe_weights)
@@ -205,7 +206,8 @@ def build_attackers(
 ) -> list[Attacker]:
     """The attackers named, built in the order given (the audit table's order).
 
-    ``adversary`` embeds with the loop's adversary network; ``independent`` and
+    ``adversary`` embeds with the loop's adversary network; ``fused`` with the bundled network
+    fused with LOMO + XQDA (the loop's strongest member); ``independent`` and
     ``independent_stripe`` with the independent checkpoints; ``handcrafted`` is LOMO + XQDA
     fitted on the split's training persons; ``adaptive`` fine-tunes the independent checkpoint
     on each method's concealed training persons. Each checkpoint is loaded once.
@@ -240,6 +242,8 @@ def build_attackers(
     for name in names:
         if name == "adversary":
             built.append(model_attacker(adversary or load_default(device=device), name="adversary"))
+        elif name == "fused":
+            built.append(model_attacker(load_bundled("fused", device=device), name="fused"))
         elif name == "handcrafted":
             train = select(samples, split.train)
             matcher = HandcraftedMatcher().fit(

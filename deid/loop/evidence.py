@@ -38,7 +38,9 @@ class Evidence:
     The score is minus the distance to the appearance's reference embedding (the mean of the
     originals it is checked against); only positive attribution (evidence for the match) counts,
     normalized per appearance and model. Methods with a baseline take the fully concealed views
-    as it, so a pixel's attribution is its share of what concealing it would change.
+    as it, so a pixel's attribution is its share of what concealing it would change. Models
+    without useful gradients (``Embedder.differentiable`` false) are skipped here; they still
+    judge every step.
 
     Attributes:
         problem: the loop's people, adversary and cells.
@@ -71,6 +73,8 @@ class Evidence:
         if self.method in BASELINE_METHODS:
             options["baseline"] = self.baselines[todo]
         for model, reference in zip(self.problem.adversary.models, self.references, strict=True):
+            if not model.differentiable:
+                continue  # e.g. LOMO + XQDA's hard histograms: it judges whether, not where
             method = self.method
             if method == "grad_cam" and not _has_cam_layer(model):
                 method = "saliency"  # e.g. the colour matcher: no convolutional map to take Grad-CAM of

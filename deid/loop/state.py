@@ -96,8 +96,7 @@ class Problem:
         subset = people[self.groups]
         groups = self.groups[subset]
         images, view = self.people.render(operator or self.operator, masks, subset)
-        embeddings = self.adversary.embed(view)
-        check = self.adversary.check(embeddings, [o[subset] for o in self.originals], groups)
+        embeddings, check = self.adversary.judge(view, [o[subset] for o in self.originals], groups)
         private = private_people(check, groups, len(people)) & people
         return Trial(subset, groups, images, view, embeddings, check, private)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save
 
 from deid.adversary import Adversary
@@ -126,7 +127,12 @@ def save_outfit_embeddings(adversary: Adversary, path: Path) -> None:
     tensors = {f"model{i}": e.contiguous() for i, e in enumerate(_outfit_embeddings(adversary))}
     size = torch.tensor(adversary.input_size)
     tensors["colors"], tensors["split"], tensors["size"] = COLORS, torch.tensor(SPLIT), size
-    write_bytes_atomic(path, save(tensors))
+    write_bytes_atomic(path, save(tensors, metadata={"models": _model_names(adversary)}))
+
+
+def _model_names(adversary: Adversary) -> str:
+    """The adversary's models by architecture, in order: what an outfit file was made for."""
+    return ",".join(model.arch for model in adversary.models)
 
 
 def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
@@ -134,10 +140,13 @@ def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
     size = adversary.input_size
     if not path.is_file():
         return False
+    with safe_open(str(path), "pt") as handle:
+        made_for = (handle.metadata() or {}).get("models")
     tensors = load_file(str(path))
     n_models = len(adversary.models)
     if not (
-        torch.equal(tensors["colors"], COLORS)
+        made_for == _model_names(adversary)
+        and torch.equal(tensors["colors"], COLORS)
         and float(tensors["split"]) == SPLIT
         and tensors.get("size", torch.tensor(())).tolist() == list(size)
         and all(f"model{i}" in tensors for i in range(n_models))

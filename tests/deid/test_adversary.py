@@ -90,3 +90,49 @@ def test_the_target_is_the_adversarys_and_a_contradicting_one_is_refused():
     built = resolve_adversary(top_k=4, max_match_rate=0.3)
     assert (built.top_k, built.max_match_rate) == (4, 0.3)
     assert resolve_adversary().top_k == Adversary.top_k
+
+
+class _Slow(TinyEmbedder):
+    """A member without gradients that counts the appearances it is asked about."""
+
+    differentiable = False
+
+    def __init__(self):
+        super().__init__()
+        self.asked = 0
+
+    def forward(self, images):
+        self.asked += len(images)
+        return super().forward(images).detach()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_judge_asks_the_slow_member_only_about_people_the_others_let_pass(seed):
+    torch.manual_seed(seed)
+    fast, slow = TinyEmbedder().eval(), _Slow().eval()
+    g = torch.Generator().manual_seed(seed)
+    gallery_images = torch.rand(12, 3, 128, 48, generator=g)
+    adversary = Adversary(
+        [fast, slow], [fast(gallery_images).detach(), slow(gallery_images).detach()], top_k=2
+    )
+    groups = torch.tensor([0, 0, 1, 1, 2, 3, 3])
+    originals_images = torch.rand(7, 3, 128, 48, generator=g)
+    # Some people shown as they are (matched), some replaced by noise (perhaps private).
+    views = torch.where(
+        torch.tensor([1, 1, 0, 0, 1, 0, 0]).bool()[:, None, None, None],
+        originals_images,
+        torch.rand(7, 3, 128, 48, generator=g),
+    )
+    originals = adversary.embed(originals_images)
+    slow.asked = 0
+    _, judged = adversary.judge(views, originals, groups)
+    asked = slow.asked
+    full = adversary.check(adversary.embed(views), originals, groups)
+    fast_only = adversary.check(adversary.embed(views), originals, groups, members=[0])
+
+    def per_person(private):
+        return torch.ones(4, dtype=torch.bool).scatter_reduce(0, groups, private, "amin")
+
+    assert torch.equal(per_person(judged.private), per_person(full.private))
+    assert not bool((judged.private & ~full.private).any())  # never private where the full check is not
+    assert asked == int(per_person(fast_only.private)[groups].sum())

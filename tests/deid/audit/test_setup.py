@@ -62,7 +62,7 @@ def test_build_concealers_bad_names(spec, message):
 def test_choose_attackers():
     assert choose_attackers(None) == (list(ATTACKERS), [])
     assert choose_attackers(None, independent_weights=None, independent_stripe_weights="") == (
-        ["adversary", "handcrafted"],
+        ["adversary", "fused", "handcrafted"],
         ["independent", "independent_stripe", "adaptive"],
     )
     assert choose_attackers("handcrafted, adversary") == (["handcrafted", "adversary"], [])

@@ -252,3 +252,29 @@ def test_box_shape_is_what_a_matched_body_falls_back_to(viper_root, tiny_embedde
     )
     assert "so the whole crop" in escalated.stopped
     assert escalated.area_crop > body_only.area_crop
+
+
+class _Blind(TinyEmbedder):
+    """The tiny network with no gradient (as LOMO's hard histograms): it may judge, not explain."""
+
+    differentiable = False
+
+    def forward(self, images):
+        return super().forward(images).detach()
+
+
+def test_a_member_without_gradients_judges_every_step_but_is_not_attributed(tiny_embedder):
+    blind = _Blind().eval()
+    blind.load_state_dict(tiny_embedder.state_dict())
+    far = _adversary(blind, far=True).galleries[0]
+    adversary = Adversary([tiny_embedder, blind], [_adversary(tiny_embedder).galleries[0], far], top_k=3)
+    person = _person(3)
+    result = conceal_person(person, adversary=adversary, budget=2, head="keep")
+    # Attribution ran on the network alone (the blind member has no gradient to explain), and the
+    # blind member, whose gallery no concealment can beat, still decided the verdict.
+    assert result.steps == 2 and result.success is False and result.fallback
+    views = adversary.views(result.images)
+    check = adversary.check(
+        adversary.embed(views), adversary.embed(adversary.views(person)), torch.zeros(2, dtype=torch.long)
+    )
+    assert not bool(check.private.any())
