@@ -2,7 +2,7 @@
 
     python benchmarks/audit.py --data ../shared/data/viper [--methods baselines,loop_fill]
         [--independent-weights W.safetensors] [--finetune-epochs 3]
-        [--loop-method integrated_gradients] [--network-only] [--loop-seed 0]
+        [--loop-method integrated_gradients] [--network-only | --strong] [--loop-seed 0]
         [--attackers adversary,fused,handcrafted,independent_stripe,independent,adaptive]
 
 Attackers: the loop's adversary (the bundled model), the bundled fused model (the network with
@@ -56,7 +56,12 @@ def main() -> None:
     parser.add_argument(
         "--network-only",
         action="store_true",
-        help="The loop's adversary without the colour matcher and the fused model.",
+        help="The loop's adversary without the colour matcher.",
+    )
+    parser.add_argument(
+        "--strong",
+        action="store_true",
+        help="The loop's adversary with the fused model too (deid conceal --adversary strong).",
     )
     args = parser.parse_args()
 
@@ -83,8 +88,8 @@ def main() -> None:
     timings["build attackers (LOMO + XQDA fit on 404 persons)"] = time.perf_counter() - t
 
     loop: dict[str, Any] = {"method": args.loop_method, "seed": args.loop_seed}
-    if args.network_only:
-        loop["adversary"] = Adversary.default(color=False, fused=False)
+    if args.network_only or args.strong:
+        loop["adversary"] = Adversary.default(color=not args.network_only, fused=args.strong)
     methods = build_concealers(args.methods, **loop)
     t = time.perf_counter()
     rows = run_audit(

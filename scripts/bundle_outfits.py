@@ -13,7 +13,8 @@ from deid.operators.outfit import BUNDLED, save_outfit_embeddings
 
 
 def main() -> None:
-    adversary = Adversary([*Adversary.default().models], [*Adversary.default().galleries])
+    strong = Adversary.default(fused=True)  # the default ensemble is its first two members
+    adversary = Adversary([*strong.models], [*strong.galleries])
     save_outfit_embeddings(adversary, BUNDLED)
     print(f"wrote {BUNDLED}")
 

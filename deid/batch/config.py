@@ -17,6 +17,9 @@ _RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed", 
 #: BatchConfig fields that do not change the outputs (a resumed run does not compare them).
 _UNSHAPING = ("progress", "batch_size", "queue_megapixels", "resume")
 
+#: The bundled adversaries ``deid conceal --adversary`` offers.
+ADVERSARIES = ("default", "strong")
+
 
 @dataclass(frozen=True)
 class BatchConfig:
@@ -26,6 +29,8 @@ class BatchConfig:
         inputs: files, folders or globs to conceal.
         output: the output folder; outputs mirror the input folders under it.
         loop: the conceal loop's settings (operator, attribution method, schedule, ...).
+        adversary: the bundled adversary: ``"default"`` (network and colour matcher) or
+            ``"strong"`` (also the network fused with LOMO + XQDA); ignored with ``weights``.
         top_k: the adversary's target: the true identity must rank below this many gallery
             items; None for the adversary's default.
         Other fields: see ``deid conceal --help``.
@@ -42,6 +47,7 @@ class BatchConfig:
     boxes: str | None = None
     masks: str | None = None
     weights: str | None = None
+    adversary: str = "default"
     top_k: int | None = None
     keep_undetected: bool = False
     uncertain: str = "conceal"
@@ -59,6 +65,7 @@ class BatchConfig:
             ("group_by", GROUP_BY),
             ("uncertain", UNCERTAIN),
             ("finder", FINDERS),
+            ("adversary", ADVERSARIES),
         ):
             if getattr(self, name) not in choices:
                 raise BatchError(

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from deid.adversary import Adversary
-from deid.batch.config import BatchConfig
+from deid.batch.config import ADVERSARIES, BatchConfig
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
@@ -108,6 +108,15 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     type=click.Path(dir_okay=False),
     default=None,
     help="An adversary checkpoint (with NAME_gallery.safetensors beside it); the bundled one when omitted.",
+)
+@click.option(
+    "--adversary",
+    type=click.Choice(ADVERSARIES),
+    default="default",
+    show_default=True,
+    help="The bundled adversary: default (network and colour matcher), or strong (also the network "
+    "fused with LOMO + XQDA, the strongest attacker measured: slower, and fewer people reach the "
+    "target).",
 )
 @click.option(
     "--top-k",

@@ -30,6 +30,7 @@ BATCH_ONLY = (
     "boxes",
     "masks",
     "weights",
+    "adversary",
     "top_k",
     "keep_undetected",
     "uncertain",

@@ -136,7 +136,8 @@ def _model_names(adversary: Adversary) -> str:
 
 
 def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
-    """Fill the adversary's outfit cache from ``path`` if made with today's palette at its input size."""
+    """Fill the adversary's outfit cache from ``path`` if made with today's palette at its input
+    size, for the adversary's models (or for an ensemble that begins with them)."""
     size = adversary.input_size
     if not path.is_file():
         return False
@@ -145,7 +146,8 @@ def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
     tensors = load_file(str(path))
     n_models = len(adversary.models)
     if not (
-        made_for == _model_names(adversary)
+        made_for is not None
+        and made_for.split(",")[: len(adversary.models)] == _model_names(adversary).split(",")
         and torch.equal(tensors["colors"], COLORS)
         and float(tensors["split"]) == SPLIT
         and tensors.get("size", torch.tensor(())).tolist() == list(size)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 import deid.loop.search
 from deid import Adversary, BatchConfig, ConcealConfig
+from deid.batch import BatchError
 from deid.batch.results import CropResult, crop_outcome
-from deid.batch.wiring import person_concealer
+from deid.batch.wiring import build_adversary, person_concealer
 from deid.loop.results import PersonResult
 from reid_model import embed
 
@@ -51,3 +53,12 @@ def test_the_loop_gets_the_runs_concealconfig_and_its_results_are_composed(monke
     assert fields["success"] is False and fields["fallback"] is True and fields["area"] == 0.75
     assert fields["outfit"] == [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]] and fields["steps"] == 2
     assert "still matches" in fields["note"]
+
+
+def test_adversary_strong_adds_the_fused_model_and_a_wrong_name_is_refused():
+    default = build_adversary(BatchConfig(inputs=("in",), output="out"))
+    strong = build_adversary(BatchConfig(inputs=("in",), output="out", adversary="strong", top_k=5))
+    assert [m.arch for m in default.models] == ["stripe", "color_stripes"]
+    assert [m.arch for m in strong.models] == ["stripe", "color_stripes", "fused"] and strong.top_k == 5
+    with pytest.raises(BatchError, match=r"adversary must be one of \['default', 'strong'\], got 'weak'"):
+        BatchConfig(inputs=("in",), output="out", adversary="weak")

@@ -132,11 +132,12 @@ def test_the_rule_on_the_viper_test_persons(viper_root):
     cam_b = sorted((s for s in samples if s.camera_id == second), key=lambda s: s.person_id)
     assert [s.person_id for s in cam_a] == [s.person_id for s in cam_b] and len(cam_a) == 127
     images = load_images([s.path for s in cam_a + cam_b])
-    match = partner_match(Adversary.default(), list(images))[:127, 127:]
-    linked = match >= MIN_PARTNER_MATCH
-    same = torch.eye(127, dtype=torch.bool)
-    assert int(linked[same].sum()) == 113  # of 127 true pairs
-    assert int((~linked[~same]).sum()) == 14812  # of 16002 pairs of different persons
+    for fused, apart in ((False, 14726), (True, 14812)):
+        match = partner_match(Adversary.default(fused=fused), list(images))[:127, 127:]
+        linked = match >= MIN_PARTNER_MATCH
+        same = torch.eye(127, dtype=torch.bool)
+        assert int(linked[same].sum()) == 113  # of 127 true pairs
+        assert int((~linked[~same]).sum()) == apart  # of 16002 pairs of different persons
 
 
 def test_split_groups_matches_split_group_one_by_one(tiny_embedder):

@@ -257,11 +257,12 @@ def test_ensemble_verdict_matches_the_hand_computed_one(seed):
     assert check.private.tolist() == _by_hand(per_model, groups, 0.5, 3)
 
 
-def test_the_default_adversary_is_the_network_the_colour_matcher_and_the_fused_model():
+@pytest.mark.parametrize("strong", [False, True])
+def test_the_bundled_adversary_is_the_network_the_colour_matcher_and_if_strong_the_fused_model(strong):
     """The bundled verdict, recomputed by hand from each bundled model and its gallery."""
-    adversary = Adversary.default()
-    models = [load_default(), load_color_matcher(), load_bundled("fused")]
-    galleries = [default_gallery()[0], color_gallery()[0], fused_gallery()[0]]
+    adversary = Adversary.default(fused=strong)
+    models = [load_default(), load_color_matcher()] + ([load_bundled("fused")] if strong else [])
+    galleries = [default_gallery()[0], color_gallery()[0]] + ([fused_gallery()[0]] if strong else [])
     assert len(adversary.models) == len(models)
     assert [type(m).__name__ for m in adversary.models] == [type(m).__name__ for m in models]
     names = ("cam_a/001_45.bmp", "cam_b/001_90.bmp", "cam_a/014_0.bmp")
