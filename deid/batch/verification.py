@@ -144,7 +144,8 @@ def verify(
     Args:
         report_or_folder: the run's ``report.json`` or the output folder holding it.
         adversary: the adversary to check with; by default the run's own: ``weights`` if given,
-            else the report's recorded ``weights`` and ``top_k``, else the bundled one.
+            else the report's recorded ``weights``, ``adversary`` and ``top_k``, else the
+            bundled default.
         weights: an adversary checkpoint to use instead of the recorded one.
         device: where the adversary runs.
 
@@ -178,13 +179,26 @@ def verify(
 
 
 def _adversary(settings: dict[str, Any], weights: str | None, device: str) -> Adversary:
-    from deid.batch.config import BatchConfig
+    from deid.batch.config import ADVERSARIES, BatchConfig
     from deid.batch.inputs import BatchError
     from deid.batch.wiring import build_adversary
 
     recorded = settings.get("weights") if isinstance(settings.get("weights"), str) else None
     top_k = settings.get("top_k") if isinstance(settings.get("top_k"), int) else None
-    config = BatchConfig(inputs=("-",), output="-", weights=weights or recorded, top_k=top_k, device=device)
+    bundled = settings.get("adversary", "default")  # reports before the option: the default
+    if bundled not in ADVERSARIES:
+        raise VerifyError(
+            f"the report records adversary {bundled!r}; this version knows {list(ADVERSARIES)}: "
+            "verifying with another would not be the run's verdict"
+        )
+    config = BatchConfig(
+        inputs=("-",),
+        output="-",
+        weights=weights or recorded,
+        adversary=bundled,
+        top_k=top_k,
+        device=device,
+    )
     try:
         return build_adversary(config)
     except BatchError as exc:

@@ -160,3 +160,14 @@ def test_verify_feeds_the_adversary_at_its_embedders_input_size(crop_tree, tmp_p
     run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=_unchanged)
     result = verify(tmp_path / "out", adversary=Adversary([model], [gallery]))
     assert result.counts()["contradicted"] == 7 and result.exit_code == 1
+
+
+def test_verify_judges_with_the_adversary_the_run_recorded():
+    from deid.batch.verification import _adversary
+
+    strong = _adversary({"adversary": "strong", "top_k": 7}, None, "cpu")
+    assert [m.arch for m in strong.models] == ["stripe", "color_stripes", "fused"] and strong.top_k == 7
+    for settings in ({}, {"adversary": "default"}):  # a report from before the option: the default
+        assert [m.arch for m in _adversary(settings, None, "cpu").models] == ["stripe", "color_stripes"]
+    with pytest.raises(VerifyError, match=r"the report records adversary 'made-up'; this version knows"):
+        _adversary({"adversary": "made-up"}, None, "cpu")

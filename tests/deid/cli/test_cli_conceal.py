@@ -235,7 +235,7 @@ def test_seeded_outfit_runs_are_reproducible(tmp_path):
 #: What a report's settings held before BatchConfig held a ConcealConfig: a default run keeps them.
 _SETTINGS = {
     "inputs", "output", "operator", "strength", "group_by", "heatmaps", "device", "report", "boxes",
-    "weights", "top_k", "budget", "method", "colors", "seed", "keep_undetected", "uncertain",
+    "weights", "adversary", "top_k", "budget", "method", "colors", "seed", "keep_undetected", "uncertain",
     "finder", "masks", "head", "shape",
 }  # fmt: skip
 
@@ -300,6 +300,7 @@ def test_a_default_run_records_the_settings_it_always_did(crop_tree, tmp_path, m
     assert seen[0].loop == deid.ConcealConfig()  # the defaults come from the config
     settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
     assert set(settings) == _SETTINGS and settings["top_k"] == deid.Adversary.top_k
+    assert settings["adversary"] == "default"
 
 
 def test_loop_flags_say_what_the_config_docstring_says():
