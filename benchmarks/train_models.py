@@ -18,6 +18,17 @@ from reid_model import TrainConfig, train
 CONFIGS = {
     # The seed's network, loss and sampling (random negatives), with the usual augmentation.
     "seed_softmax": TrainConfig(arch="triplet", loss="softmax", mining="random", lr=5e-4),
+    # The seed's network the seed's way (the bundled `seed`): 8 random negatives per anchor, no
+    # augmentation, no weight decay, the last epoch kept (run it with --epochs 40).
+    "seed": TrainConfig(
+        arch="triplet",
+        loss="softmax",
+        mining="random",
+        negatives=8,
+        augment=False,
+        weight_decay=0.0,
+        select="last",
+    ),
     # The seed's network with a margin loss on batch-hard triplets.
     "seed_margin": TrainConfig(arch="triplet", loss="margin", mining="hard", lr=5e-4),
     # The seed's network with the seed's loss on batch-hard triplets.
