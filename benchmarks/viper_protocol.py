@@ -32,6 +32,7 @@ from reid_model import (
     load_checkpoint,
     load_images,
     load_viper,
+    lomo_descriptors,
     person_ids,
     retrieval_metrics,
     select,
@@ -66,8 +67,7 @@ def main() -> None:
     index = {s: i for i, s in enumerate(samples)}
     labels = torch.tensor([s.person_id for s in samples])
     images = load_images([s.path for s in samples]) if args.fuse else None
-    lomo = LomoEmbedder()
-    descriptors = lomo.descriptors(images) if images is not None else None
+    descriptors = lomo_descriptors(images) if images is not None else None
     if descriptors is not None:
         print(f"LOMO descriptors of {len(samples)} images: {time.perf_counter() - started:.0f} s", flush=True)
     models = ["network", "lomo_xqda", "fused"] if args.fuse else ["network"]

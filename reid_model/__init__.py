@@ -23,7 +23,7 @@ from reid_model.embedders import (
 )
 from reid_model.evaluation import evaluate, evaluate_embeddings, evaluate_query_gallery
 from reid_model.filters import gaussian_blur
-from reid_model.fusion import FusedEmbedder, LomoEmbedder
+from reid_model.fusion import FusedEmbedder, LomoEmbedder, lomo_descriptors
 from reid_model.handcrafted import HandcraftedMatcher, fit_xqda
 from reid_model.inference import embed
 from reid_model.io import (
@@ -172,6 +172,7 @@ __all__ = [
     "load_market1501",
     "load_splits",
     "load_viper",
+    "lomo_descriptors",
     "lomo_features",
     "make_split",
     "margin_triplet_loss",

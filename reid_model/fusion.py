@@ -33,6 +33,23 @@ from reid_model.lomo import lomo_features
 LOMO_DIM = 26_960
 
 
+def lomo_descriptors(images: torch.Tensor, *, retinex: bool = True, flip: bool = True) -> torch.Tensor:
+    """LOMO descriptors ``(B, 26960 or 53920)`` of ``images (B, 3, H, W)`` in [0, 1]: the plain
+    one and, with ``retinex``, the Retinex-balanced one beside it; with ``flip``, each averaged
+    with the mirrored image's.
+
+    Example:
+        >>> lomo_descriptors(torch.rand(2, 3, 128, 48), retinex=False).shape
+        torch.Size([2, 26960])
+    """
+    views = [images, images.flip(-1)] if flip else [images]
+    parts = []
+    for use_retinex in (False, True) if retinex else (False,):
+        described = [lomo_features(view, use_retinex=use_retinex) for view in views]
+        parts.append(torch.stack(described).mean(0))
+    return torch.cat(parts, 1)
+
+
 def _labels(labels: Sequence[int] | torch.Tensor, n: int) -> torch.Tensor:
     labels_t = torch.as_tensor(labels).long()
     if labels_t.shape != (n,):
@@ -81,7 +98,7 @@ class LomoEmbedder(Embedder):
         xqda_dim: int = 100,
     ) -> LomoEmbedder:
         """Learn the metric on training persons: ``images (N, 3, H, W)`` in [0, 1], ``labels (N,)``."""
-        descriptors = cls(retinex=retinex, flip=flip, embedding_dim=1).descriptors(images)
+        descriptors = lomo_descriptors(images, retinex=retinex, flip=flip)
         return cls.from_descriptors(
             descriptors, labels, retinex=retinex, flip=flip, pca_dim=pca_dim, xqda_dim=xqda_dim
         )
@@ -97,7 +114,7 @@ class LomoEmbedder(Embedder):
         pca_dim: int = 600,
         xqda_dim: int = 100,
     ) -> LomoEmbedder:
-        """:meth:`fit` on descriptors already computed by :meth:`descriptors` with the same options."""
+        """:meth:`fit` on descriptors already computed by :func:`lomo_descriptors` with the same options."""
         labels_t = _labels(labels, len(descriptors))
         center, projection = fit_xqda(descriptors.double(), labels_t, pca_dim=pca_dim, xqda_dim=xqda_dim)
         fitted = cls(retinex=retinex, flip=flip, embedding_dim=projection.shape[1])
@@ -106,13 +123,8 @@ class LomoEmbedder(Embedder):
         return fitted.eval()
 
     def descriptors(self, images: torch.Tensor) -> torch.Tensor:
-        """LOMO descriptors ``(B, 26960 or 53920)`` of ``images (B, 3, H, W)``, before the metric."""
-        views = [images, images.flip(-1)] if self.flip else [images]
-        parts = []
-        for use_retinex in (False, True) if self.retinex else (False,):
-            described = [lomo_features(view, use_retinex=use_retinex) for view in views]
-            parts.append(torch.stack(described).mean(0))
-        return torch.cat(parts, 1)
+        """:func:`lomo_descriptors` of ``images`` with this embedder's options, before the metric."""
+        return lomo_descriptors(images, retinex=self.retinex, flip=self.flip)
 
     def forward_features(self, images: torch.Tensor) -> torch.Tensor:
         # Histograms read the raw [0, 1] colours: no normalization. Values outside [0, 1] (an
