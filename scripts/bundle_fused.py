@@ -6,8 +6,8 @@ LOMO + XQDA (:class:`reid_model.LomoEmbedder`: plain and Retinex descriptors, mi
 fitted on the bundled model's training persons. The network's weight in the fusion is chosen
 among ``--weights`` by the seed's error on the validation persons (ties: the smaller weight), and
 each part's distances are normalized over the validation images. Writes
-``reid_model/weights/fused.safetensors`` (+ JSON; the LOMO projection stored in float16, read
-back as float32) and ``fused_gallery.safetensors`` (the validation persons' embeddings, the same
+``reid_model/weights/fused.safetensors`` (+ JSON; stored in float16, read back as float32) and
+``fused_gallery.safetensors`` (the validation persons' embeddings, the same
 people as the default gallery), and prints each model's validation and test scores.
 """
 
@@ -69,8 +69,9 @@ def main() -> None:
         print(_row(f"fused {weight}", metrics), flush=True)
         candidates.append((metrics["val"]["seed_error"], weight, fused, metrics))
     _, weight, fused, metrics = min(candidates, key=lambda c: (c[0], c[1]))
-    projection = fused.parts[1].projection
-    projection.data = projection.data.half()  # stored in float16: half the file, read back as float32
+    for tensor in [*fused.parameters(), *fused.buffers()]:
+        if tensor.is_floating_point():
+            tensor.data = tensor.data.half()  # stored in float16 (under 20 MB), read back as float32
     meta = {
         "fitted_on": "LOMO + XQDA on the bundled model's training persons; scales over its validation images",
         "network_weight": weight,
