@@ -14,6 +14,7 @@ default fill is a per-person two-tone outfit drawn among those that defeat it (`
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
@@ -234,9 +235,7 @@ def _problem(
     if config.operator in OUTFIT_OPERATORS and config.colors == "outfit":
         opacity = config.strength if config.operator == "fill" else 1.0
         contrast = operator.contrast if isinstance(operator, Redress) else None
-        outfits = _draw_outfits(
-            config, adversary, originals, batch.groups, opacity=opacity, contrast=contrast
-        )
+        outfits = _draw_outfits(config, adversary, batch, originals, opacity=opacity, contrast=contrast)
         operator = outfits
     cells = grid_regions(*adversary.input_size, rows=config.grid[0], cols=config.grid[1])
     return Problem(batch, adversary, operator, originals, cells), outfits
@@ -245,18 +244,44 @@ def _problem(
 def _draw_outfits(
     config: ConcealConfig,
     adversary: Adversary,
+    people: People,
     originals: Sequence[torch.Tensor],
-    groups: torch.Tensor,
     *,
     opacity: float = 1.0,
     contrast: float | None = None,
 ) -> OutfitFill:
-    """Each person's outfit, drawn with the configured seed (or fresh entropy)."""
-    seed = secrets.randbits(63) if config.seed is None else config.seed
-    generator = torch.Generator().manual_seed(seed)
+    """Each person's outfit, drawn with fresh entropy, or with the configured seed and the
+    person's own appearances (:func:`person_generators`), so that a seeded person gets the
+    same outfit whoever else is concealed in the same call, in any order, on any worker."""
+    if config.seed is None:
+        generator: torch.Generator | list[torch.Generator] = torch.Generator().manual_seed(
+            secrets.randbits(63)
+        )
+    else:
+        generator = person_generators(config.seed, people.images, people.groups)
     return choose_outfits(
-        adversary, list(originals), groups, opacity=opacity, contrast=contrast, generator=generator
+        adversary, list(originals), people.groups, opacity=opacity, contrast=contrast, generator=generator
     )
+
+
+def person_generators(
+    seed: int, images: Sequence[torch.Tensor], groups: torch.Tensor
+) -> list[torch.Generator]:
+    """One generator per person, seeded by ``seed`` and the person's appearances' pixels.
+
+    ``images`` are the appearances, ``groups (A,)`` their persons ``0 .. P-1``. What a person
+    draws depends on nothing but the seed and the person: not on the batch, its order or the
+    process (the batch engines' promise of identical outputs for a seeded run).
+    """
+    digests = [
+        hashlib.blake2b(seed.to_bytes(8, "little", signed=True), digest_size=8)
+        for _ in range(int(groups.max()) + 1)
+    ]
+    for image, person in zip(images, groups.tolist(), strict=True):
+        levels = torch.mul(image, 255.0).round_().to(torch.uint8).contiguous()
+        digests[person].update(repr(tuple(levels.shape)).encode())
+        digests[person].update(levels.numpy().tobytes())
+    return [torch.Generator().manual_seed(int.from_bytes(d.digest(), "little") >> 1) for d in digests]
 
 
 def _finish(
@@ -291,7 +316,7 @@ def _whole_crops(
 ) -> tuple[Concealment, OutfitFill | None]:
     """The fallback for ``people (P,)`` bool, with each person's outfit last in its palette."""
     if outfits is None and config.fallback_operator == "auto":
-        outfits = _draw_outfits(config, problem.adversary, problem.originals, problem.groups)
+        outfits = _draw_outfits(config, problem.adversary, problem.people, problem.originals)
     palette = fallback_operators(config, problem.operator, outfits)
     return conceal_whole_crops(problem, concealment, people, palette), outfits
 

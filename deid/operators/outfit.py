@@ -17,6 +17,7 @@ private outfits tells an attacker little more than that the person is unlike the
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -170,14 +171,15 @@ def choose_outfits(
     *,
     opacity: float = 1.0,
     contrast: float | None = None,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
 ) -> OutfitFill:
     """Draw each person's outfit at random among those that, filling the whole crop, are private.
 
     ``originals`` are the adversary's embeddings of the appearances and ``groups (A,)`` their
     persons ``0 .. P-1``; the result holds one outfit per person. A person for whom no outfit is
     private gets the one with the lowest match rate. ``opacity`` and ``contrast`` are the
-    fill's (see :class:`OutfitFill`).
+    fill's (see :class:`OutfitFill`). ``generator``: one for the whole draw, or one per person
+    (each person's draw then depends on their generator alone).
     """
     n_people = int(groups.max()) + 1
     embeddings = _outfit_embeddings(adversary)
@@ -193,6 +195,13 @@ def choose_outfits(
     weights = private.T.float()  # (P, K): a uniform draw among the private outfits
     none = weights.sum(1) == 0
     weights[none] = torch.nn.functional.one_hot(worst.T[none].argmin(1), n_outfits).float()
-    choice = torch.multinomial(weights, 1, generator=generator).flatten()
+    if generator is None or isinstance(generator, torch.Generator):
+        choice = torch.multinomial(weights, 1, generator=generator).flatten()
+    else:
+        if len(generator) != n_people:
+            raise ValueError(f"generator: one per person expected ({n_people}), got {len(generator)}")
+        choice = torch.cat(
+            [torch.multinomial(w, 1, generator=g) for w, g in zip(weights, generator, strict=True)]
+        )
     tops, bottoms = _all_pairs()
     return OutfitFill(tops[choice], bottoms[choice], opacity, contrast)

@@ -146,3 +146,19 @@ def test_outfit_fill_bad_input():
         two(torch.rand(3, 3, 8, 4), torch.ones(3, 1, 8, 4))
     with pytest.raises(ValueError, match=r"images must have values in \[0, 1\]"):
         two(torch.full((2, 3, 8, 4), 2.0), torch.ones(2, 1, 8, 4))
+
+
+def test_a_persons_draw_depends_on_their_own_generator_alone(tiny_embedder):
+    adversary = _adversary(tiny_embedder)
+    groups = torch.tensor([0, 0, 1, 2])
+    originals = adversary.embed(torch.rand(4, 3, 128, 48, generator=torch.Generator().manual_seed(7)))
+
+    def generators(*seeds):
+        return [torch.Generator().manual_seed(s) for s in seeds]
+
+    together = choose_outfits(adversary, originals, groups, generator=generators(1, 2, 3))
+    last = torch.tensor([0])
+    alone = choose_outfits(adversary, [o[3:] for o in originals], last, generator=generators(3))
+    assert torch.equal(together.tops[2], alone.tops[0]) and torch.equal(together.bottoms[2], alone.bottoms[0])
+    with pytest.raises(ValueError, match="one per person"):
+        choose_outfits(adversary, originals, groups, generator=generators(1, 2))
