@@ -2,8 +2,8 @@
 
 from deid.batch.config import BatchConfig
 from deid.batch.inputs import BatchError
-from deid.batch.results import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter
-from deid.batch.run import BatchSummary, per_group, run_batch
+from deid.batch.results import ConcealBatch, ConcealGroup, CropResult, HeatmapWriter, per_group
+from deid.batch.run import BatchSummary, run_batch
 from deid.batch.verification import Verification, VerifyError, verify
 
 __all__ = [

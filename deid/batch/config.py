@@ -15,7 +15,10 @@ from deid.loop.frames import UNCERTAIN
 #: The loop's settings a report has always recorded (the others only when not their default).
 _RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed", "shape", "head")
 #: BatchConfig fields that do not change the outputs (a resumed run does not compare them).
-_UNSHAPING = ("progress", "batch_size", "queue_megapixels", "resume")
+_UNSHAPING = ("progress", "batch_size", "queue_megapixels", "resume", "engine", "address", "workers")
+
+#: Where a batch runs: in this process, or on a Ray cluster (:mod:`deid.batch.ray_engine`).
+ENGINES = ("local", "ray")
 
 #: The bundled adversaries ``deid conceal --adversary`` offers.
 ADVERSARIES = ("default", "strong")
@@ -33,6 +36,10 @@ class BatchConfig:
             ``"strong"`` (also the network fused with LOMO + XQDA); ignored with ``weights``.
         top_k: the adversary's target: the true identity must rank below this many gallery
             items; None for the adversary's default.
+        engine: ``"local"`` (this process) or ``"ray"`` (a pool of Ray actors; the same
+            outputs and report, see :mod:`deid.batch.ray_engine`).
+        address: the Ray cluster to join (``"auto"``, ``"HOST:PORT"``); None starts a local one.
+        workers: how many Ray workers (one CPU each); None: one per CPU of the cluster.
         Other fields: see ``deid conceal --help``.
     """
 
@@ -55,6 +62,9 @@ class BatchConfig:
     batch_size: int = 32
     queue_megapixels: float = 96.0
     progress: bool = True
+    engine: str = "local"
+    address: str | None = None
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -66,6 +76,7 @@ class BatchConfig:
             ("uncertain", UNCERTAIN),
             ("finder", FINDERS),
             ("adversary", ADVERSARIES),
+            ("engine", ENGINES),
         ):
             if getattr(self, name) not in choices:
                 raise BatchError(
@@ -77,6 +88,12 @@ class BatchConfig:
             raise BatchError(f"masks folder {self.masks}: no such folder", param="masks")
         if self.top_k is not None and self.top_k < 0:
             raise BatchError(f"top_k must be >= 0, got {self.top_k}", param="top_k")
+        if self.engine == "local" and (self.address is not None or self.workers is not None):
+            raise BatchError(
+                "address and workers are for engine 'ray'; the local engine has none", param="engine"
+            )
+        if self.workers is not None and self.workers < 1:
+            raise BatchError(f"workers must be >= 1, got {self.workers}", param="workers")
         if self.batch_size < 1:
             raise BatchError(f"batch_size must be >= 1, got {self.batch_size}", param="batch_size")
         if not self.queue_megapixels > 0 or self.queue_megapixels == float("inf"):

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from deid.batch.inputs import InputFile
-from deid.batch.report import Record, Report
+from deid.batch.report import Record, RecordSink
 from deid.batch.results import HeatmapWriter
 from reid_model.io import (
     ImageReadError,
@@ -32,7 +32,7 @@ class Outputs:
     redone on resume are collected in :attr:`warnings`.
     """
 
-    def __init__(self, folder: Path, report: Report, write_heatmaps: HeatmapWriter | None) -> None:
+    def __init__(self, folder: Path, report: RecordSink, write_heatmaps: HeatmapWriter | None) -> None:
         self.folder, self.report, self.write_heatmaps = folder, report, write_heatmaps
         self.warnings: list[str] = []
 

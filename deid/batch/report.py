@@ -26,7 +26,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -90,6 +90,16 @@ def plain(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return value
+
+
+class RecordSink(Protocol):
+    """Where the runner puts records: the :class:`Report`, or a batch engine's worker's list.
+
+    ``previous`` holds an earlier run's records by input path (empty when not resuming)."""
+
+    previous: dict[str, Record]
+
+    def add(self, record: Record) -> None: ...
 
 
 class ReportError(BatchError):

@@ -235,3 +235,12 @@ def frame_outcome(
         "boxes": [[b.x, b.y, b.w, b.h] for b in boxes],
         "flagged": [[b.x, b.y, b.w, b.h] for b in flagged],
     }
+
+
+def per_group(conceal_group: ConcealGroup) -> ConcealBatch:
+    """A ``conceal_batch`` that calls ``conceal_group`` once per person."""
+
+    def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[Sequence[Result]]:
+        return [conceal_group(images, files) for images, files in zip(people, paths, strict=True)]
+
+    return conceal_batch

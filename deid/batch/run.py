@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
 
 from deid.batch import wiring
 from deid.batch.boxes import BoxesError, load_boxes, match_boxes
 from deid.batch.config import BatchConfig
 from deid.batch.inputs import BatchError, check_output, collect_inputs
 from deid.batch.lock import FolderLock
+from deid.batch.ray_engine import run_on_ray
 from deid.batch.report import Report, ReportError
-from deid.batch.results import ConcealBatch, ConcealGroup, HeatmapWriter, Result, WrittenCheck
+from deid.batch.results import ConcealBatch, ConcealGroup, HeatmapWriter
 from deid.batch.runner import Runner
 from deid.boxes import Box
-from deid.loop.frames import recut_checker
 
 
 @dataclass
@@ -53,42 +50,12 @@ class BatchSummary:
         return 3 if self.still_matched else 0
 
 
-def per_group(conceal_group: ConcealGroup) -> ConcealBatch:
-    """A ``conceal_batch`` that calls ``conceal_group`` once per person."""
-
-    def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[Sequence[Result]]:
-        return [conceal_group(images, files) for images, files in zip(people, paths, strict=True)]
-
-    return conceal_batch
-
-
 def _lock_folders(output: Path, report: Path) -> list[tuple[Path, str]]:
     """The folders one run holds: the output folder, and the report's when it is elsewhere."""
     folders = [(output, "output")]
     if os.path.realpath(report.parent) != os.path.realpath(output):
         folders.append((report.parent, "report"))
     return folders
-
-
-def _concealers(
-    config: BatchConfig,
-    conceal_group: ConcealGroup | None,
-    conceal_batch: ConcealBatch | None,
-    write_heatmaps: HeatmapWriter | None,
-) -> tuple[ConcealBatch, HeatmapWriter | None, WrittenCheck | None]:
-    """The conceal function, heatmap writer and written-frame check of a run: the given ones,
-    else the bundled loop (whose adversary also checks the people re-cut from written frames)."""
-    if conceal_batch is None and conceal_group is not None:
-        conceal_batch = per_group(conceal_group)
-    check_written = None
-    if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
-        adversary = wiring.build_adversary(config)
-        if conceal_batch is None:
-            check_written = recut_checker(adversary)
-        conceal_batch = conceal_batch or wiring.person_concealer(config, adversary)
-        if config.heatmaps and write_heatmaps is None:
-            write_heatmaps = wiring.heatmap_writer(adversary)
-    return conceal_batch, write_heatmaps if config.heatmaps else None, check_written
 
 
 def run_batch(
@@ -144,19 +111,31 @@ def run_batch(
         raise BatchError(str(exc), param="boxes") from exc
     with contextlib.ExitStack() as held:
         locks = [held.enter_context(FolderLock(f, param=p)) for f, p in _lock_folders(output, report_path)]
-        conceal_batch, write_heatmaps, check_written = _concealers(
-            config, conceal_group, conceal_batch, write_heatmaps
-        )
+        hooks = {
+            "conceal_group": conceal_group,
+            "conceal_batch": conceal_batch,
+            "write_heatmaps": write_heatmaps,
+        }
+        local = None
+        if config.engine == "local":  # the models are loaded (and --weights checked) before the report
+            local = wiring.concealers(config, conceal_group, conceal_batch, write_heatmaps)
+        elif conceal_group is None and conceal_batch is None:
+            wiring.build_adversary(config)  # --weights checked here, not in every worker
         report = Report(report_path, settings=config.settings(), resume=config.resume)
-        runner = Runner(config, output, report, conceal_batch, write_heatmaps, boxes, check_written)
         try:
-            runner.run(found)
+            if local is None:
+                resumed, run_warnings = run_on_ray(config, found, report, boxes, hooks)
+            else:
+                conceal, heatmaps, check = local
+                runner = Runner(config, output, report, conceal, heatmaps, boxes, check)
+                runner.run(found)
+                resumed, run_warnings = runner.resumed, runner.warnings
         except ReportError as exc:
             raise ReportError(exc.path, OSError(exc.reason), during_run=True) from exc
         finally:
             report.close()
     warnings = [w for lock in locks for w in lock.warnings]
-    warnings.extend(runner.warnings)
+    warnings.extend(run_warnings)
     if unused:
         keys = ", ".join(repr(k) for k in unused[:5]) + (
             f" and {len(unused) - 5} more" if len(unused) > 5 else ""
@@ -165,4 +144,4 @@ def run_batch(
     if config.resume and report.previous_settings not in (None, report.settings):
         warnings.append("the settings differ from the resumed run's; finished files were kept as they were")
     still = sum(1 for r in report.records.values() if r.status == "ok" and r.success is False)
-    return BatchSummary(report.counts(), still, runner.resumed, report.json_path, report.csv_path, warnings)
+    return BatchSummary(report.counts(), still, resumed, report.json_path, report.csv_path, warnings)

@@ -12,6 +12,7 @@ atomically and recorded at once (:mod:`deid.batch.outputs`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from deid.batch.inputs import InputFile, Inputs
 from deid.batch.masks import mask_boxes, mask_file
 from deid.batch.outputs import Outputs, describe
 from deid.batch.queue import Job, Queue, compact
-from deid.batch.report import Record, Report
+from deid.batch.report import Record, RecordSink
 from deid.batch.results import (
     ConcealBatch,
     CropResult,
@@ -52,7 +53,7 @@ class Runner:
         self,
         config: BatchConfig,
         output: Path,
-        report: Report,
+        report: RecordSink,
         conceal_batch: ConcealBatch,
         write_heatmaps: HeatmapWriter | None,
         boxes: dict[Path, list[Box]] | None,
@@ -70,14 +71,20 @@ class Runner:
         return self.outputs.warnings
 
     def run(self, found: Inputs) -> None:
-        for problem in found.problems:
-            self.report.add(Record(input=str(problem.path), status=problem.status, error=problem.error))
+        record_problems(self.report, found)
         disable = None if self.config.progress else True  # None: only on a terminal
         with tqdm(total=len(found.files), unit="image", desc="conceal", disable=disable) as bar:
-            for key, members in group_files(found.files, self.config.group_by).items():
-                self._enqueue(key, members)
-                bar.update(len(members))
-            self._conceal_jobs(self.queue.take())
+            self.run_groups(group_files(found.files, self.config.group_by).items(), bar.update)
+
+    def run_groups(
+        self, groups: Iterable[tuple[str, list[InputFile]]], advance: Callable[[int], object] | None = None
+    ) -> None:
+        """Conceal, write and record the ``(key, members)`` groups; ``advance(n)`` as each is read."""
+        for key, members in groups:
+            self._enqueue(key, members)
+            if advance is not None:
+                advance(len(members))
+        self._conceal_jobs(self.queue.take())
 
     # ------------------------------------------------------------------ reading and queueing
 
@@ -328,6 +335,12 @@ class Runner:
             [(crop, r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
              for i, (crop, r) in enumerate(zip(people.crops, results, strict=True))]
         )  # fmt: skip
+
+
+def record_problems(report: RecordSink, found: Inputs) -> None:
+    """Record the inputs that could not even be listed (unreadable folders, broken links, ...)."""
+    for problem in found.problems:
+        report.add(Record(input=str(problem.path), status=problem.status, error=problem.error))
 
 
 def _found(person: Person) -> dict[str, Any]:

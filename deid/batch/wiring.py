@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 import torch
 
 from deid.batch.inputs import BatchError
-from deid.batch.results import CropResult
+from deid.batch.results import CropResult, per_group
+from deid.loop.frames import recut_checker
 
 if TYPE_CHECKING:
     from deid.adversary import Adversary
     from deid.batch.config import BatchConfig
-    from deid.batch.results import ConcealBatch, HeatmapWriter
+    from deid.batch.results import ConcealBatch, ConcealGroup, HeatmapWriter, WrittenCheck
     from deid.loop.results import PersonResult
 
 
@@ -179,3 +180,24 @@ def heatmap_writer(adversary: Adversary) -> HeatmapWriter:
             save_heatmap(path, image, attribution)
 
     return write_heatmaps
+
+
+def concealers(
+    config: BatchConfig,
+    conceal_group: ConcealGroup | None,
+    conceal_batch: ConcealBatch | None,
+    write_heatmaps: HeatmapWriter | None,
+) -> tuple[ConcealBatch, HeatmapWriter | None, WrittenCheck | None]:
+    """The conceal function, heatmap writer and written-frame check of a run: the given ones,
+    else the bundled loop (whose adversary also checks the people re-cut from written frames)."""
+    if conceal_batch is None and conceal_group is not None:
+        conceal_batch = per_group(conceal_group)
+    check_written = None
+    if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
+        adversary = build_adversary(config)
+        if conceal_batch is None:
+            check_written = recut_checker(adversary)
+        conceal_batch = conceal_batch or person_concealer(config, adversary)
+        if config.heatmaps and write_heatmaps is None:
+            write_heatmaps = heatmap_writer(adversary)
+    return conceal_batch, write_heatmaps if config.heatmaps else None, check_written

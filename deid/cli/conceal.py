@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from deid.adversary import Adversary
-from deid.batch.config import ADVERSARIES, BatchConfig
+from deid.batch.config import ADVERSARIES, ENGINES, BatchConfig
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
@@ -28,6 +28,9 @@ _PARAM_HINTS = {
     "boxes": "--boxes",
     "masks": "--masks",
     "weights": "--weights",
+    "engine": "--engine",
+    "address": "--address",
+    "workers": "--workers",
 }
 
 
@@ -215,6 +218,25 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "than this goes alone; a smaller budget means fewer people per call, which is slower.",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on a terminal.")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="local",
+    help="Where to conceal: 'local' (this process) or 'ray' (a pool of Ray workers, each loading the "
+    "models once; the same outputs and report; needs pip install 'deid-reid[ray]').",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="--engine ray: the Ray cluster to join ('auto' or HOST:PORT); a local one is started when "
+    "left out. Inputs and OUTPUT must be on a filesystem every worker sees.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="--engine ray: how many workers (one CPU each); default one per CPU of the cluster.",
+)
 @click.option(
     "--as-video",
     is_flag=True,

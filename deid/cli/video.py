@@ -23,6 +23,9 @@ def wants_video(inputs: tuple[str, ...], as_video: bool) -> bool:
 
 #: ``deid conceal`` options the video path does not take (yet): refused rather than ignored.
 BATCH_ONLY = (
+    "engine",
+    "address",
+    "workers",
     "group_by",
     "heatmaps",
     "device",

@@ -1,0 +1,214 @@
+"""``--engine ray``: the same outputs and report as the local engine, on a real local Ray cluster;
+workers killed mid-task; resume; tasks that keep one person together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+import torch
+
+from deid.batch import BatchConfig, BatchError, run_batch
+from deid.batch.grouping import group_files
+from deid.batch.inputs import collect_inputs
+from deid.batch.ray_engine import ConcealWorker, Task, plan_tasks
+from deid.loop import ConcealConfig
+from tests.conftest import REPO
+from tests.deid.conftest import StandIn, tree_hashes, write_crop
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    """A two-CPU Ray cluster inside the test process, shared by the tests of this module."""
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="ERROR",
+        # the workers import this module (its stand-ins) as pytest did: by its folder
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)])}},
+    )
+    yield
+    ray.shutdown()
+
+
+def _records(report: Path) -> dict[str, dict]:
+    return {r["input"]: r for r in json.loads(report.read_text())["records"]}
+
+
+def _journal_inputs(report: Path) -> list[str]:
+    lines = report.with_suffix(".jsonl").read_text().splitlines()
+    return [json.loads(line)["input"] for line in lines]
+
+
+def _people(root: Path, n: int) -> Path:
+    for pid in range(n):
+        write_crop(root / "cam_a" / f"{pid:03d}_45.bmp", seed=2 * pid)
+        write_crop(root / "cam_b" / f"{pid:03d}_90.bmp", seed=2 * pid + 1)
+    return root
+
+
+def test_tasks_hold_whole_groups_of_about_the_batch_size(tmp_path):
+    found = collect_inputs([str(_people(tmp_path / "in", 7))], output=tmp_path / "out")
+    groups = list(group_files(found.files, "auto").items())
+    tasks = plan_tasks(groups, crops=5, previous={}, boxes=None)
+    assert [len(t.files) for t in tasks] == [6, 6, 2]  # 3 persons of 2 crops reach 5; the rest
+    assert [g for t in tasks for g in t.groups] == groups
+    assert all(len({m.path.name[:3] for m in members}) == 1 for t in tasks for _, members in t.groups)
+
+
+def test_a_worker_outside_ray_conceals_its_task_like_the_local_runner(tmp_path):
+    """The actor's class works as a plain object: records for every file, outputs written."""
+    root = _people(tmp_path / "in", 2)
+    config = BatchConfig(inputs=(str(root),), output=str(tmp_path / "out"), progress=False)
+    found = collect_inputs(config.inputs, output=Path(config.output))
+    groups = list(group_files(found.files, "auto").items())
+    finished = ConcealWorker(config, {"conceal_group": StandIn()}, threads=1).conceal(Task(groups, {}, None))
+    assert sorted(r.status for r in finished.records) == ["ok"] * 4
+    assert all(Path(str(r.output)).is_file() for r in finished.records)
+
+
+@pytest.mark.viper
+def test_ray_outputs_are_byte_identical_to_the_local_engines_on_20_viper_persons(
+    tmp_path, viper_root, cluster
+):
+    root = tmp_path / "in"
+    for pid in sorted({p.name[:3] for p in (viper_root / "cam_a").iterdir()})[:20]:
+        for cam in ("cam_a", "cam_b"):
+            (source,) = (viper_root / cam).glob(f"{pid}_*.bmp")
+            (root / cam).mkdir(parents=True, exist_ok=True)
+            (root / cam / source.name).write_bytes(source.read_bytes())
+    loop = ConcealConfig(seed=0)
+    local = BatchConfig(inputs=(str(root),), output=str(tmp_path / "local"), loop=loop, progress=False)
+    on_ray = BatchConfig(
+        inputs=(str(root),),
+        output=str(tmp_path / "ray"),
+        loop=loop,
+        progress=False,
+        engine="ray",
+        workers=2,
+        batch_size=8,  # other batches than the local run's 32: the outputs must not care
+    )
+    first, second = run_batch(local), run_batch(on_ray)
+    assert first.counts == second.counts and first.counts["ok"] == 40
+    assert first.still_matched == second.still_matched
+    hashes = {k: v for k, v in tree_hashes(tmp_path / "local").items() if not k.startswith("report.")}
+    assert hashes == {k: v for k, v in tree_hashes(tmp_path / "ray").items() if not k.startswith("report.")}
+    a, b = _records(first.report_json), _records(second.report_json)
+    assert a.keys() == b.keys()
+    for key in a:
+        for field in ("sha256", "success", "area", "outfit", "steps", "fallback", "treatment"):
+            assert a[key][field] == b[key][field], (key, field)
+    settings = [json.loads(s.report_json.read_text())["settings"] for s in (first, second)]
+    assert settings[0] | {"output": None} == settings[1] | {"output": None}  # the engine is not a setting
+
+
+class KillsItsWorker(StandIn):
+    """Kills its own process (SIGKILL, as an out-of-memory killer would) the first time it is
+    given ``victim``, or every time with ``always``; else the stand-in's grey crops."""
+
+    def __init__(self, victim: str, marker: Path, *, always: bool = False) -> None:
+        super().__init__()
+        self.victim, self.marker, self.always = victim, marker, always
+
+    def __call__(self, images: list[torch.Tensor], paths: list[Path]) -> list:
+        if any(p.name == self.victim for p in paths) and (self.always or not self.marker.exists()):
+            with open(self.marker, "a") as f:
+                f.write(f"{os.getpid()}\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().__call__(images, paths)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_recorded_twice(tmp_path, cluster):
+    root = _people(tmp_path / "in", 6)
+    marker = tmp_path / "killed"
+    config = BatchConfig(
+        inputs=(str(root),),
+        output=str(tmp_path / "out"),
+        progress=False,
+        engine="ray",
+        workers=2,
+        batch_size=2,
+    )
+    summary = run_batch(config, conceal_group=KillsItsWorker("003_45.bmp", marker))
+    assert len(marker.read_text().split()) == 1  # the worker did die, once
+    assert summary.counts == {"ok": 12, "failed": 0, "skipped": 0, "no_person": 0}
+    journal = _journal_inputs(summary.report_json)
+    assert len(journal) == len(set(journal)) == 12
+    records = _records(summary.report_json)
+    assert all(Path(r["output"]).is_file() for r in records.values())
+
+
+def test_a_task_that_kills_every_worker_fails_its_files_and_the_run_goes_on(tmp_path, cluster):
+    root = _people(tmp_path / "in", 4)
+    config = BatchConfig(
+        inputs=(str(root),),
+        output=str(tmp_path / "out"),
+        progress=False,
+        engine="ray",
+        workers=2,
+        batch_size=2,
+    )
+    summary = run_batch(config, conceal_group=KillsItsWorker("001_90.bmp", tmp_path / "killed", always=True))
+    records = _records(summary.report_json)
+    failed = sorted(Path(k).name for k, r in records.items() if r["status"] == "failed")
+    assert failed == ["001_45.bmp", "001_90.bmp"]
+    assert "failed 3 times" in records[str(root / "cam_b" / "001_90.bmp")]["error"]
+    assert summary.counts["ok"] == 6 and summary.exit_code == 1
+    assert len((tmp_path / "killed").read_text().split()) == 3
+
+
+def test_resume_on_ray_redoes_only_what_is_missing(tmp_path, cluster, monkeypatch):
+    root = _people(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    config = BatchConfig(inputs=(str(root),), output=str(out), progress=False, engine="ray", workers=1)
+    assert run_batch(config, conceal_group=StandIn()).counts["ok"] == 6
+    (out / "cam_b" / "002_90.bmp").unlink()
+    again = run_batch(BatchConfig(**{**config.__dict__, "resume": True}), conceal_group=StandIn())
+    assert again.counts["ok"] == 6 and again.resumed == 4  # person 002 redone whole: one treatment
+    assert (out / "cam_b" / "002_90.bmp").is_file()
+
+    def no_ray():
+        raise AssertionError("a finished run must not start Ray")
+
+    monkeypatch.setattr("deid.batch.ray_engine._ray", no_ray)
+    done = run_batch(BatchConfig(**{**config.__dict__, "resume": True}), conceal_group=StandIn())
+    assert done.resumed == 6 and done.counts["ok"] == 6
+
+
+def test_without_ray_installed_the_error_says_how_to_get_it(tmp_path, monkeypatch):
+    root = _people(tmp_path / "in", 1)
+    monkeypatch.setitem(sys.modules, "ray", None)
+    config = BatchConfig(inputs=(str(root),), output=str(tmp_path / "out"), progress=False, engine="ray")
+    with pytest.raises(BatchError, match=r"pip install 'deid-reid\[ray\]'"):
+        run_batch(config, conceal_group=StandIn())
+
+
+def test_ray_options_are_refused_with_the_local_engine(tmp_path):
+    with pytest.raises(BatchError, match="for engine 'ray'"):
+        BatchConfig(inputs=("x",), output=str(tmp_path), workers=2)
+    with pytest.raises(BatchError, match="workers must be >= 1"):
+        BatchConfig(inputs=("x",), output=str(tmp_path), engine="ray", workers=0)
+
+
+def test_the_cli_runs_on_ray_and_refuses_ray_options_without_it(tmp_path, cluster):
+    from click.testing import CliRunner
+
+    from deid.cli import main
+
+    root = _people(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    args = ["conceal", str(root), "-o", str(out), "--no-progress"]
+    result = CliRunner().invoke(
+        main, [*args, "--engine", "ray", "--workers", "1"], obj={"conceal_group": StandIn()}
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 ok" in result.output and len(_records(out / "report.json")) == 4
+    refused = CliRunner().invoke(main, [*args, "--workers", "2"], obj={"conceal_group": StandIn()})
+    assert refused.exit_code == 2 and "--engine" in refused.output and "for engine 'ray'" in refused.output
