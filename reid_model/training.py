@@ -19,6 +19,13 @@ from reid_model.augmentation import Augmentation, augment
 from reid_model.checkpoint import load_checkpoint, save_checkpoint
 from reid_model.checks import check_choice, check_positive
 from reid_model.data import Sample, dataset_kind, load_dataset
+from reid_model.distributed import (
+    gather_rows,
+    join_from_environment,
+    shard_layers,
+    sharded_batch,
+    sum_gradients,
+)
 from reid_model.embedders import StripeEmbedder, TripletEmbedder, build_embedder
 from reid_model.evaluation import evaluate, evaluate_embeddings
 from reid_model.inference import embed
@@ -152,6 +159,10 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     ``split.json`` and ``metrics.json``. With ``resume``, a run whose folder already holds a
     state continues from its last finished epoch and gives the same result as an unbroken run.
 
+    Started by ``torchrun`` (``deid train --nproc N``), each process trains on its shard of every
+    batch and the processes follow one process's training (:mod:`reid_model.distributed`); the
+    first process evaluates and writes the files, the others return an empty dict.
+
     Returns:
         The final metrics: per-part evaluation of the best checkpoint, plus timing.
 
@@ -160,6 +171,7 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     """
     if config.threads:
         torch.set_num_threads(config.threads)
+    world = join_from_environment()
     device = torch.device(config.device)
     kind = dataset_kind(config.data, config.dataset)
     if config.split == "viper316" and kind != "viper":
@@ -171,7 +183,8 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     out.mkdir(parents=True, exist_ok=True)
     samples = load_dataset(config.data, kind=kind)
     split = make_split(config, samples)
-    save_splits(out / "split.json", [split])
+    if world.main:
+        save_splits(out / "split.json", [split])
 
     train_samples = select(samples, split.train)
     val_samples = select(samples, split.val)
@@ -184,6 +197,8 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     torch.manual_seed(config.seed)
     model = build_embedder(config.arch, **config.arch_config).to(device)
     model = model.to(memory_format=torch.channels_last)
+    if world.size > 1:  # dropout and batch norm across the processes' shards, as in one process
+        shard_layers(model)
     head = nn.Linear(model.embedding_dim, len(id_index), bias=False).to(device) if config.id_loss else None
     params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -210,7 +225,10 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     started = time.perf_counter()
     images_seen = 0
     bar = tqdm(
-        range(start_epoch, config.epochs), disable=not progress, desc=f"train {config.arch}", unit="epoch"
+        range(start_epoch, config.epochs),
+        disable=not (progress and world.main),
+        desc=f"train {config.arch}" + (f" ({world.size} processes)" if world.size > 1 else ""),
+        unit="epoch",
     )
     for epoch in bar:
         torch.manual_seed(config.seed * 7919 + epoch)
@@ -225,7 +243,9 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
             if augmentation is not None:
                 images = augment(images, augmentation, generator=generator)
             images = images.to(device).contiguous(memory_format=torch.channels_last)
-            embeddings = model(images)
+            rows = world.shard(len(batch))  # this process's rows; all of them in one process
+            with sharded_batch(len(batch), rows.start):
+                embeddings = gather_rows(model(images[rows]), world, len(batch))
             a, p, n = batch_triplets(
                 embeddings,
                 labels[batch].to(device),
@@ -241,9 +261,12 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            sum_gradients(list(model.parameters()), world)  # the head saw the whole batch already
             optimizer.step()
             losses.append(float(loss.detach()))
             images_seen += len(batch)
+        if not world.main:
+            continue
         record = {"epoch": epoch + 1, "loss": sum(losses) / len(losses)}
         if val_images is not None:
             val = evaluate_embeddings(embed(model, val_images), val_samples, seed=config.seed)
@@ -262,6 +285,8 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
         write_bytes_atomic(history_file, json.dumps(history, indent=1).encode())
         bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "epoch"})
     elapsed = time.perf_counter() - started
+    if not world.main:  # the main process evaluates and writes
+        return {}
 
     best_model = load_checkpoint(out / "best.safetensors", device=device)
     metrics: dict[str, Any] = evaluate(best_model, samples, split, seed=config.seed)

@@ -29,7 +29,6 @@ from reid_model import (
     load_dataset,
     resolve_protocol,
     split_matches,
-    train,
 )
 from reid_model.io import write_bytes_atomic
 
@@ -72,13 +71,27 @@ _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f
 @device_option(default=_DEFAULTS["device"])
 @click.option("--out", type=click.Path(file_okay=False), default=_DEFAULTS["out"], help="Run folder.")
 @click.option("--resume/--no-resume", default=True, help="Continue a run found in --out.")
-def train_command(resume: bool, **options: Any) -> None:
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train on this many processes of this machine (torchrun, gloo): each embeds its share of "
+    "every batch; the same model as one process, within floating-point rounding. On several "
+    "machines, start `torchrun ... -m deid.cli train ...` yourself.",
+)
+def train_command(resume: bool, nproc: int, **options: Any) -> None:
     """Train an embedder; checkpoints, split and metrics go to --out."""
+    from reid_model.distributed import current_world
+    from reid_model.torchrun import DistributedTrainingError, train_on_processes
+
     try:
         config = TrainConfig(**options)
-        metrics = train(config, resume=resume)
-    except (DatasetError, ValueError) as exc:
+        metrics = train_on_processes(config, nproc, resume=resume)
+    except (DatasetError, ValueError, DistributedTrainingError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if not current_world().main:  # started by torchrun: the first process reports
+        return
     click.echo(_metrics_table(metrics))
     click.echo(f"best checkpoint: {Path(config.out) / 'best.safetensors'}")
 
