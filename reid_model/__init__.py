@@ -99,6 +99,7 @@ from reid_model.splits import (
     split_matches,
     viper_protocol_splits,
 )
+from reid_model.torchrun import DistributedTrainingError, train_on_processes
 from reid_model.training import TrainConfig, make_split, train
 
 __all__ = [
@@ -124,6 +125,7 @@ __all__ = [
     "CheckpointError",
     "ColorStripeEmbedder",
     "DatasetError",
+    "DistributedTrainingError",
     "Embedder",
     "FusedEmbedder",
     "HandcraftedMatcher",
@@ -197,6 +199,7 @@ __all__ = [
     "split_matches",
     "stripe_histograms",
     "train",
+    "train_on_processes",
     "triplet_distances",
     "triplet_error",
     "viper_protocol_splits",

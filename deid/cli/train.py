@@ -16,6 +16,7 @@ from reid_model import (
     PROTOCOL_DEFINITIONS,
     CheckpointError,
     DatasetError,
+    DistributedTrainingError,
     ProtocolError,
     Sample,
     Split,
@@ -29,7 +30,9 @@ from reid_model import (
     load_dataset,
     resolve_protocol,
     split_matches,
+    train_on_processes,
 )
+from reid_model.distributed import current_world
 from reid_model.io import write_bytes_atomic
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f.name != "arch_config"}
@@ -82,9 +85,6 @@ _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f
 )
 def train_command(resume: bool, nproc: int, **options: Any) -> None:
     """Train an embedder; checkpoints, split and metrics go to --out."""
-    from reid_model.distributed import current_world
-    from reid_model.torchrun import DistributedTrainingError, train_on_processes
-
     try:
         config = TrainConfig(**options)
         metrics = train_on_processes(config, nproc, resume=resume)

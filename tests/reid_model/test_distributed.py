@@ -95,25 +95,3 @@ def test_two_processes_train_the_model_one_process_trains(fake_viper, tmp_path, 
     assert torch.allclose(distances[0], distances[1], atol=1e-4)
     assert two["test"]["seed_error"] == pytest.approx(one["test"]["seed_error"], abs=1e-6)
     assert (tmp_path / "two" / "ddp_config.json").is_file()
-
-
-def test_deid_train_nproc_runs_torchrun_and_reports_once(fake_viper, tmp_path):
-    from click.testing import CliRunner
-
-    from deid.cli import main
-
-    args = [
-        "train",
-        "--data",
-        str(fake_viper),
-        "--arch",
-        "stripe",
-        "--epochs",
-        "1",
-        "--persons-per-batch",
-        "4",
-    ]
-    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "run"), "--nproc", "2"])
-    assert result.exit_code == 0, result.output
-    assert result.output.count("best checkpoint:") == 1 and "test" in result.output
-    assert (tmp_path / "run" / "best.safetensors").is_file()

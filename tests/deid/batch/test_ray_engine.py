@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -51,6 +52,10 @@ def _people(root: Path, n: int) -> Path:
         write_crop(root / "cam_a" / f"{pid:03d}_45.bmp", seed=2 * pid)
         write_crop(root / "cam_b" / f"{pid:03d}_90.bmp", seed=2 * pid + 1)
     return root
+
+
+def _on_ray(root: Path, out: Path, **options: Any) -> BatchConfig:
+    return BatchConfig(inputs=(str(root),), output=str(out), progress=False, engine="ray", **options)
 
 
 def test_tasks_hold_whole_groups_of_about_the_batch_size(tmp_path):
@@ -128,14 +133,7 @@ class KillsItsWorker(StandIn):
 def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_recorded_twice(tmp_path, cluster):
     root = _people(tmp_path / "in", 6)
     marker = tmp_path / "killed"
-    config = BatchConfig(
-        inputs=(str(root),),
-        output=str(tmp_path / "out"),
-        progress=False,
-        engine="ray",
-        workers=2,
-        batch_size=2,
-    )
+    config = _on_ray(root, tmp_path / "out", workers=2, batch_size=2)
     summary = run_batch(config, conceal_group=KillsItsWorker("003_45.bmp", marker))
     assert len(marker.read_text().split()) == 1  # the worker did die, once
     assert summary.counts == {"ok": 12, "failed": 0, "skipped": 0, "no_person": 0}
@@ -147,14 +145,7 @@ def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_recorded_twi
 
 def test_a_task_that_kills_every_worker_fails_its_files_and_the_run_goes_on(tmp_path, cluster):
     root = _people(tmp_path / "in", 4)
-    config = BatchConfig(
-        inputs=(str(root),),
-        output=str(tmp_path / "out"),
-        progress=False,
-        engine="ray",
-        workers=2,
-        batch_size=2,
-    )
+    config = _on_ray(root, tmp_path / "out", workers=2, batch_size=2)
     summary = run_batch(config, conceal_group=KillsItsWorker("001_90.bmp", tmp_path / "killed", always=True))
     records = _records(summary.report_json)
     failed = sorted(Path(k).name for k, r in records.items() if r["status"] == "failed")
@@ -167,7 +158,7 @@ def test_a_task_that_kills_every_worker_fails_its_files_and_the_run_goes_on(tmp_
 def test_resume_on_ray_redoes_only_what_is_missing(tmp_path, cluster, monkeypatch):
     root = _people(tmp_path / "in", 3)
     out = tmp_path / "out"
-    config = BatchConfig(inputs=(str(root),), output=str(out), progress=False, engine="ray", workers=1)
+    config = _on_ray(root, out, workers=1)
     assert run_batch(config, conceal_group=StandIn()).counts["ok"] == 6
     (out / "cam_b" / "002_90.bmp").unlink()
     again = run_batch(BatchConfig(**{**config.__dict__, "resume": True}), conceal_group=StandIn())

@@ -5,12 +5,11 @@ from click.testing import CliRunner
 from deid.cli import main
 
 
-def test_train_then_evaluate(fake_viper, tmp_path):
-    run = tmp_path / "run"
-    args = [
+def _train_args(data, run):
+    return [
         "train",
         "--data",
-        str(fake_viper),
+        str(data),
         "--arch",
         "stripe",
         "--epochs",
@@ -20,6 +19,11 @@ def test_train_then_evaluate(fake_viper, tmp_path):
         "--out",
         str(run),
     ]
+
+
+def test_train_then_evaluate(fake_viper, tmp_path):
+    run = tmp_path / "run"
+    args = _train_args(fake_viper, run)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "test" in result.output and (run / "best.safetensors").is_file()
@@ -54,3 +58,11 @@ def test_foreign_checkpoint_is_a_clear_error(fake_viper, tmp_path):
     result = CliRunner().invoke(main, ["evaluate", "--data", str(fake_viper), "--weights", str(bad)])
     assert result.exit_code != 0
     assert "metadata" in result.output and "missing" in result.output
+
+
+def test_train_nproc_runs_torchrun_and_reports_once(fake_viper, tmp_path):
+    result = CliRunner().invoke(main, [*_train_args(fake_viper, tmp_path / "run"), "--nproc", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("best checkpoint:") == 1 and "test" in result.output
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+    assert (tmp_path / "run" / "ddp_config.json").is_file()
