@@ -15,7 +15,16 @@ from deid.loop.frames import UNCERTAIN
 #: The loop's settings a report has always recorded (the others only when not their default).
 _RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed", "shape", "head")
 #: BatchConfig fields that do not change the outputs (a resumed run does not compare them).
-_UNSHAPING = ("progress", "batch_size", "queue_megapixels", "resume", "engine", "address", "workers")
+_UNSHAPING = (
+    "progress",
+    "batch_size",
+    "queue_megapixels",
+    "resume",
+    "engine",
+    "address",
+    "workers",
+    "threads",
+)
 
 #: Where a batch runs: in this process, or on a Ray cluster (:mod:`deid.batch.ray_engine`).
 ENGINES = ("local", "ray")
@@ -39,7 +48,11 @@ class BatchConfig:
         engine: ``"local"`` (this process) or ``"ray"`` (a pool of Ray actors; the same
             outputs and report, see :mod:`deid.batch.ray_engine`).
         address: the Ray cluster to join (``"auto"``, ``"HOST:PORT"``); None starts a local one.
-        workers: how many Ray workers (one CPU each); None: one per CPU of the cluster.
+        workers: how many Ray workers; None: as many as the cluster's CPUs hold.
+        threads: torch threads of the local engine's process, or of each Ray worker (which
+            reserves as many CPUs); None: all CPUs locally, one per Ray worker. Floating-point
+            sums change with the thread count, so a seeded run's outputs are byte-identical
+            across engines at the same ``threads``.
         Other fields: see ``deid conceal --help``.
     """
 
@@ -65,6 +78,7 @@ class BatchConfig:
     engine: str = "local"
     address: str | None = None
     workers: int | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -92,8 +106,10 @@ class BatchConfig:
             raise BatchError(
                 "address and workers are for engine 'ray'; the local engine has none", param="engine"
             )
-        if self.workers is not None and self.workers < 1:
-            raise BatchError(f"workers must be >= 1, got {self.workers}", param="workers")
+        for name in ("workers", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise BatchError(f"{name} must be >= 1, got {value}", param=name)
         if self.batch_size < 1:
             raise BatchError(f"batch_size must be >= 1, got {self.batch_size}", param="batch_size")
         if not self.queue_megapixels > 0 or self.queue_megapixels == float("inf"):

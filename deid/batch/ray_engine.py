@@ -10,7 +10,9 @@ every worker sees), and returns the records, which the driver journals as tasks 
 
 Same results: with a seed, what a person gets depends only on the seed and the person
 (:func:`deid.loop.search.person_generators`), never on the task, its order or the worker, so the
-outputs are byte-identical to the local engine's. Faults: a worker that dies is restarted by Ray
+outputs are byte-identical to the local engine's at the same torch thread count
+(``BatchConfig.threads``; floating-point sums change with it). A video is one task
+(:func:`map_on_ray`): its tracks stay together. Faults: a worker that dies is restarted by Ray
 and its task run again (``max_task_retries``); a task that kills its worker every time has its
 files recorded as failed and the run goes on; records are only taken from finished tasks, so
 nothing is recorded twice, and a run killed as a whole resumes with ``--resume`` as a local one.
@@ -21,9 +23,10 @@ asked for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,6 +159,68 @@ def _ray() -> Any:
     return ray
 
 
+@contextlib.contextmanager
+def cluster(address: str | None, workers: int | None) -> Iterator[Any]:
+    """The ``ray`` module, joined to the cluster at ``address`` (a local one of ``workers``
+    CPUs when None) unless this process already is; a cluster started here is stopped after.
+
+    Raises:
+        BatchError: Ray is not installed, or the cluster cannot be started or reached.
+    """
+    ray = _ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(
+                address=address,
+                num_cpus=workers if address is None else None,
+                include_dashboard=False,
+                logging_level="WARNING",
+            )
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = address or "a local cluster"
+            raise BatchError(
+                f"cannot start or reach Ray at {where}: {describe(exc)}", param="address"
+            ) from exc
+    try:
+        yield ray
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def map_on_ray(
+    function: Callable[..., Any],
+    calls: Sequence[dict[str, Any]],
+    *,
+    address: str | None,
+    workers: int | None,
+    threads: int = 1,
+) -> Iterator[tuple[int, Any]]:
+    """``function(**call)`` for each call as a Ray task (``threads`` CPUs and torch threads; run
+    again, twice at most, if its worker dies); yields ``(index, result)`` as each finishes, the
+    exception as the result of a call that failed. For work that is one task each (a video:
+    its tracks stay together)."""
+    with cluster(address, workers) as ray:
+        remote = ray.remote(num_cpus=threads, max_retries=TASK_RETRIES)(_with_threads(function, threads))
+        running = {remote.remote(**call): i for i, call in enumerate(calls)}
+        while running:
+            (done,), _ = ray.wait(list(running), num_returns=1)
+            index = running.pop(done)
+            try:
+                yield index, ray.get(done)
+            except Exception as exc:  # a RayTaskError is also an instance of the call's own error
+                yield index, exc
+
+
+def _with_threads(function: Callable[..., Any], threads: int) -> Callable[..., Any]:
+    def call(**kwargs: Any) -> Any:
+        torch.set_num_threads(threads)
+        return function(**kwargs)
+
+    return call
+
+
 def run_on_ray(
     config: BatchConfig,
     found: Inputs,
@@ -189,27 +254,8 @@ def run_on_ray(
     tasks = plan_tasks(todo, crops=config.batch_size, previous=report.previous, boxes=boxes)
     if not tasks:
         return resumed, warnings
-    ray = _ray()
-    started_here = not ray.is_initialized()
-    if started_here:
-        try:
-            local = config.address is None
-            ray.init(
-                address=config.address,
-                num_cpus=config.workers if local else None,
-                include_dashboard=False,
-                logging_level="WARNING",
-            )
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = config.address or "a local cluster"
-            raise BatchError(
-                f"cannot start or reach Ray at {where}: {describe(exc)}", param="address"
-            ) from exc
-    try:
+    with cluster(config.address, config.workers) as ray:
         done_here, more = _run(ray, config, tasks, report, hooks, total=len(found.files), already=resumed)
-    finally:
-        if started_here:
-            ray.shutdown()
     return resumed + done_here, warnings + more
 
 
@@ -223,10 +269,11 @@ def _run(
     total: int,
     already: int,
 ) -> tuple[int, list[str]]:
+    threads = config.threads or 1
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    n_workers = max(1, min(config.workers or cpus, len(tasks)))
-    Worker = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=TASK_RETRIES)(ConcealWorker)
-    workers = [Worker.remote(config, hooks, 1) for _ in range(n_workers)]
+    n_workers = max(1, min(config.workers or max(1, cpus // threads), len(tasks)))
+    Worker = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=TASK_RETRIES)(ConcealWorker)
+    workers = [Worker.remote(config, hooks, threads) for _ in range(n_workers)]
     resumed, warnings = 0, []
     disable = None if config.progress else True
     desc = f"conceal ({n_workers} Ray workers)"

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
 
 from deid.batch import wiring
 from deid.batch.boxes import BoxesError, load_boxes, match_boxes
@@ -48,6 +51,18 @@ class BatchSummary:
         if self.counts.get("failed", 0):
             return 1
         return 3 if self.still_matched else 0
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch's intra-op threads set to ``threads`` (unchanged when None), restored after."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _lock_folders(output: Path, report: Path) -> list[tuple[Path, str]]:
@@ -128,7 +143,8 @@ def run_batch(
             else:
                 conceal, heatmaps, check = local
                 runner = Runner(config, output, report, conceal, heatmaps, boxes, check)
-                runner.run(found)
+                with torch_threads(config.threads):
+                    runner.run(found)
                 resumed, run_warnings = runner.resumed, runner.warnings
         except ReportError as exc:
             raise ReportError(exc.path, OSError(exc.reason), during_run=True) from exc

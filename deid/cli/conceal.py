@@ -31,6 +31,7 @@ _PARAM_HINTS = {
     "engine": "--engine",
     "address": "--address",
     "workers": "--workers",
+    "threads": "--threads",
 }
 
 
@@ -238,6 +239,14 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="--engine ray: how many workers (one CPU each); default one per CPU of the cluster.",
 )
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Torch threads of this process, or of each Ray worker (which reserves as many CPUs); "
+    "default all CPUs locally, one per Ray worker. A seeded run's outputs are the same on both "
+    "engines at the same --threads (floating-point sums change with the thread count).",
+)
+@click.option(
     "--as-video",
     is_flag=True,
     help="Treat each folder input as the numbered frames of one video (people followed across them).",
@@ -276,6 +285,10 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
                 link=link,
                 resume=options["resume"],
                 progress=options["progress"],
+                engine=options["engine"],
+                address=options["address"],
+                workers=options["workers"],
+                threads=options["threads"],
             )
         )
     if link == "none":

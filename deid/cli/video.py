@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from deid.batch.inputs import BatchError
+from deid.batch.ray_engine import map_on_ray
+from deid.batch.run import torch_threads
 from deid.loop.config import ConcealConfig
-from deid.video import VideoError, conceal_video, is_video
+from deid.video import VideoError, VideoReport, conceal_video, is_video
 
 
 def wants_video(inputs: tuple[str, ...], as_video: bool) -> bool:
@@ -23,9 +28,6 @@ def wants_video(inputs: tuple[str, ...], as_video: bool) -> bool:
 
 #: ``deid conceal`` options the video path does not take (yet): refused rather than ignored.
 BATCH_ONLY = (
-    "engine",
-    "address",
-    "workers",
     "group_by",
     "heatmaps",
     "device",
@@ -64,11 +66,16 @@ def conceal_videos(
     link: str,
     resume: bool,
     progress: bool,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
 ) -> int:
     """Conceal each video into ``output`` (same name; a folder of frames stays a folder, its
-    frames written as PNG); ``resume`` takes up the work a killed run saved. Returns the exit
-    code: 0 when every person of every video is private as written, 3 when a video was written
-    with a person still matched, 1 when one failed."""
+    frames written as PNG); ``resume`` takes up the work a killed run saved. With ``engine="ray"``
+    each video is one Ray task (its tracks, so its people's treatments, stay together), videos
+    in parallel; ``threads``: torch threads of this process, or of each Ray task. Returns the exit code: 0 when every person of every video is private as
+    written, 3 when a video was written with a person still matched, 1 when one failed."""
     out = Path(output)
     names = [Path(name).name for name in inputs]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -76,19 +83,43 @@ def conceal_videos(
         raise click.BadParameter(
             f"inputs {twice} would be written to one output each; conceal them in separate runs"
         )
+    if engine == "local" and (address is not None or workers is not None):
+        raise click.BadParameter("--address and --workers are for --engine ray", param_hint="--engine")
     out.mkdir(parents=True, exist_ok=True)
-    code = 0
+    calls = []
     for name in inputs:
-        source = Path(name)
-        target = out / source.name
+        source, target = Path(name), out / Path(name).name
         if target.resolve() == source.resolve():
             raise click.BadParameter(f"{target} would overwrite the input", param_hint="-o/--output")
+        options = {"config": config, "fps": fps, "link": link, "resume": resume}
+        calls.append({"source": source, "output": target, **options})
+    if engine == "ray":
         try:
-            report = conceal_video(
-                source, target, config=config, fps=fps, link=link, resume=resume, progress=progress
+            outcomes = (
+                (calls[i], r) for i, r in map_on_ray(conceal_video, calls, address=address, workers=workers)
             )
-        except VideoError as exc:
-            click.echo(f"error: {exc}", err=True)
+            return _say_all(outcomes)
+        except BatchError as exc:
+            raise click.ClickException(str(exc)) from exc
+    with torch_threads(threads):
+        return _say_all((call, _run_one(call, progress)) for call in calls)
+
+
+def _run_one(call: dict[str, Any], progress: bool) -> VideoReport | Exception:
+    try:
+        return conceal_video(**call, progress=progress)
+    except VideoError as exc:
+        return exc
+
+
+def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]]) -> int:
+    """Print each video's outcome as it comes; the exit code of them all."""
+    code = 0
+    for call, report in outcomes:
+        source, target = call["source"], call["output"]
+        if isinstance(report, Exception):
+            reason = report if isinstance(report, VideoError) else f"the Ray task failed: {report}"
+            click.echo(f"error: {reason}", err=True)
             code = 1
             continue
         matched = [t.track for t in report.tracks if not t.private]
@@ -104,5 +135,5 @@ def conceal_videos(
                 why.append(f"{len(report.missed)} people a second look found were not concealed")
             why = why or ["nobody was found"]
             click.echo(f"warning: {source}: {'; '.join(why)}; see {target}.json", err=True)
-            code = code or 3
+            code = 3 if code == 0 else code
     return code
