@@ -15,7 +15,7 @@ import pytest
 import ray
 import torch
 
-from deid.batch import BatchConfig, BatchError, run_batch
+from deid.batch import BatchConfig, BatchError, run_batch, verify
 from deid.batch.grouping import group_files
 from deid.batch.inputs import collect_inputs
 from deid.batch.ray_engine import ConcealWorker, Task, plan_tasks
@@ -114,6 +114,8 @@ def test_ray_outputs_are_byte_identical_to_the_local_engines_on_20_viper_persons
             assert a[key][field] == b[key][field], (key, field)
     settings = [json.loads(s.report_json.read_text())["settings"] for s in (first, second)]
     assert settings[0] | {"output": None} == settings[1] | {"output": None}  # the engine is not a setting
+    checked = verify(second.report_json)  # deid verify reads a Ray run's report as a local one's
+    assert not checked.failures and checked.counts() == verify(first.report_json).counts()
 
 
 class KillsItsWorker(StandIn):
