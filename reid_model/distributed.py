@@ -24,6 +24,7 @@ import itertools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -58,6 +59,12 @@ def current_world() -> World:
     if dist.is_available() and dist.is_initialized():
         return World(dist.get_rank(), dist.get_world_size())
     return World()
+
+
+def leave() -> None:
+    """Leave the process group joined by :func:`join_from_environment` (if any)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def join_from_environment() -> World:
@@ -103,6 +110,22 @@ def _memory_format(x: torch.Tensor) -> torch.memory_format:
     return torch.contiguous_format
 
 
+class _SumOverProcesses(torch.autograd.Function):
+    """The sum of a tensor over the processes; its gradient is the sum of theirs."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        total = x.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        total = grad.clone()
+        dist.all_reduce(total)
+        return total
+
+
 class ShardedBatchNorm(nn.modules.batchnorm._BatchNorm):
     """Batch normalization over the whole batch of all processes (mean, then variance, each
     all-reduced with its gradient); the same parameters, buffers and running-statistics update
@@ -115,8 +138,7 @@ class ShardedBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not dist.is_initialized():
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
+        all_reduce = _SumOverProcesses.apply
         dims = [d for d in range(x.dim()) if d != 1]
         shape = [1, -1] + [1] * (x.dim() - 2)
         count = all_reduce(torch.tensor(float(x.numel() // x.shape[1])))
@@ -125,11 +147,15 @@ class ShardedBatchNorm(nn.modules.batchnorm._BatchNorm):
         var = all_reduce(centred.square().sum(dims)) / count
         if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
             with torch.no_grad():
-                momentum = 0.1 if self.momentum is None else self.momentum
-                self.running_mean.lerp_(mean.detach(), momentum)
-                self.running_var.lerp_(var.detach() * count / (count - 1), momentum)
                 if self.num_batches_tracked is not None:
                     self.num_batches_tracked.add_(1)
+                momentum = self.momentum  # None: the cumulative average, as BatchNorm does
+                if momentum is None:
+                    momentum = 1.0 / float(
+                        self.num_batches_tracked if self.num_batches_tracked is not None else 1
+                    )
+                self.running_mean.lerp_(mean.detach(), momentum)
+                self.running_var.lerp_(var.detach() * count / (count - 1), momentum)
         out = centred * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             out = out * self.weight.view(shape) + self.bias.view(shape)

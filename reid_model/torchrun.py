@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from reid_model.distributed import leave
 from reid_model.io import write_bytes_atomic
 from reid_model.training import TrainConfig, train
 
@@ -39,6 +40,11 @@ def train_on_processes(config: TrainConfig, nproc: int, *, resume: bool = True) 
         raise ValueError(f"nproc must be >= 1, got {nproc}")
     if nproc == 1:
         return train(config, resume=resume)
+    if "WORLD_SIZE" in os.environ:
+        raise ValueError(
+            f"nproc {nproc}: this process was started by torchrun already (WORLD_SIZE is set); "
+            "leave --nproc out and let torchrun's --nproc-per-node say how many"
+        )
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     config_file = out / "ddp_config.json"
@@ -68,7 +74,10 @@ def train_on_processes(config: TrainConfig, nproc: int, *, resume: bool = True) 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     config = TrainConfig(**json.loads(Path(args[0]).read_text()))
-    train(config, resume="--no-resume" not in args, progress=os.environ.get("RANK", "0") == "0")
+    try:
+        train(config, resume="--no-resume" not in args, progress=os.environ.get("RANK", "0") == "0")
+    finally:
+        leave()
 
 
 if __name__ == "__main__":

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,10 @@ class Task:
     @property
     def files(self) -> list[InputFile]:
         return [member for _, members in self.groups for member in members]
+
+    def alone(self) -> list[Task]:
+        """This task's groups, one task each."""
+        return [_task([group], self.previous, self.boxes) for group in self.groups]
 
 
 @dataclass
@@ -96,6 +102,11 @@ class ConcealWorker:
         threads: int,
     ) -> None:
         torch.set_num_threads(threads)
+        if not Path(config.output).is_dir():
+            raise RuntimeError(
+                f"the output folder {config.output} is not there on {socket.gethostname()}: "
+                "the inputs and the output must be on a filesystem every Ray worker sees"
+            )
         self.config = config
         self.concealers = concealers(
             config, hooks.get("conceal_group"), hooks.get("conceal_batch"), hooks.get("write_heatmaps")
@@ -160,9 +171,10 @@ def _ray() -> Any:
 
 
 @contextlib.contextmanager
-def cluster(address: str | None, workers: int | None) -> Iterator[Any]:
-    """The ``ray`` module, joined to the cluster at ``address`` (a local one of ``workers``
-    CPUs when None) unless this process already is; a cluster started here is stopped after.
+def cluster(address: str | None, cpus: int | None) -> Iterator[Any]:
+    """The ``ray`` module, joined to the cluster at ``address`` (``RAY_ADDRESS`` when None and
+    set; else a local cluster of ``cpus`` CPUs, all when None) unless this process already is;
+    a cluster started here is stopped after.
 
     Raises:
         BatchError: Ray is not installed, or the cluster cannot be started or reached.
@@ -170,10 +182,12 @@ def cluster(address: str | None, workers: int | None) -> Iterator[Any]:
     ray = _ray()
     started_here = not ray.is_initialized()
     if started_here:
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        _check_reachable(address)
         try:
             ray.init(
                 address=address,
-                num_cpus=workers if address is None else None,
+                num_cpus=cpus if address is None else None,
                 include_dashboard=False,
                 logging_level="WARNING",
             )
@@ -189,6 +203,22 @@ def cluster(address: str | None, workers: int | None) -> Iterator[Any]:
             ray.shutdown()
 
 
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Refuse a ``HOST:PORT`` nobody answers at within ``timeout`` (Ray itself retries for minutes)."""
+    if address is None or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        raise BatchError(
+            f"cannot reach Ray at {address}: {describe(exc) if isinstance(exc, OSError) else 'bad port'}; "
+            "expected HOST:PORT of a running Ray head (ray start --head), or auto",
+            param="address",
+        ) from exc
+
+
 def map_on_ray(
     function: Callable[..., Any],
     calls: Sequence[dict[str, Any]],
@@ -201,7 +231,7 @@ def map_on_ray(
     again, twice at most, if its worker dies); yields ``(index, result)`` as each finishes, the
     exception as the result of a call that failed. For work that is one task each (a video:
     its tracks stay together)."""
-    with cluster(address, workers) as ray:
+    with cluster(address, None if workers is None else workers * threads) as ray:
         remote = ray.remote(num_cpus=threads, max_retries=TASK_RETRIES)(_with_threads(function, threads))
         running = {remote.remote(**call): i for i, call in enumerate(calls)}
         while running:
@@ -254,9 +284,21 @@ def run_on_ray(
     tasks = plan_tasks(todo, crops=config.batch_size, previous=report.previous, boxes=boxes)
     if not tasks:
         return resumed, warnings
-    with cluster(config.address, config.workers) as ray:
+    threads = config.threads or 1
+    # the workers may run in other folders, on other machines: every path absolute
+    config = replace(
+        config,
+        output=str(_absolute(config.output)),
+        masks=_absolute(config.masks),
+        weights=_absolute(config.weights),
+    )
+    with cluster(config.address, None if config.workers is None else config.workers * threads) as ray:
         done_here, more = _run(ray, config, tasks, report, hooks, total=len(found.files), already=resumed)
     return resumed + done_here, warnings + more
+
+
+def _absolute(path: str | None) -> str | None:
+    return None if path is None else str(Path(path).resolve())
 
 
 def _run(
@@ -270,52 +312,125 @@ def _run(
     already: int,
 ) -> tuple[int, list[str]]:
     threads = config.threads or 1
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    n_workers = max(1, min(config.workers or max(1, cpus // threads), len(tasks)))
-    Worker = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=TASK_RETRIES)(ConcealWorker)
-    workers = [Worker.remote(config, hooks, threads) for _ in range(n_workers)]
-    resumed, warnings = 0, []
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    room = cpus // threads
+    if room < 1:
+        raise BatchError(
+            f"the Ray cluster has {cpus} CPU(s); each worker needs {threads} (--threads)", param="threads"
+        )
+    warnings = []
+    n_workers = min(config.workers or room, room, len(tasks))
+    if config.workers and config.workers > room:
+        warnings.append(f"--workers {config.workers}: the cluster has room for {room}; using that many")
+    Worker = ray.remote(num_cpus=threads, max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES)(
+        ConcealWorker
+    )
+
+    def start() -> Any:
+        return Worker.remote(config, hooks, threads)
+
+    started = time.time()
+    resumed = 0
     disable = None if config.progress else True
     desc = f"conceal ({n_workers} Ray workers)"
     with tqdm(total=total, initial=already, unit="image", desc=desc, disable=disable) as bar:
-        for task, outcome in _dispatch(ray, workers, tasks):
+        for task, outcome in _dispatch(ray, start, n_workers, tasks):
             if isinstance(outcome, Finished):
                 for record in outcome.records:
                     report.add(record)
                 resumed += outcome.resumed
                 warnings.extend(outcome.warnings)
             else:
-                error = f"the Ray worker failed {TASK_RETRIES + 1} times on its task: {describe(outcome)}"
-                for key, members in task.groups:
-                    for member in members:
-                        report.add(
-                            Record(
-                                input=str(member.path),
-                                status="failed",
-                                relative=member.relative.as_posix(),
-                                group=key,
-                                error=error,
-                            )
-                        )
+                _fail(report, Path(config.output), task, _why(ray, outcome), since=started)
             bar.update(len(task.files))
     return resumed, warnings
 
 
+def _why(ray: Any, failure: Exception) -> str:
+    if isinstance(failure, ray.exceptions.ActorDiedError):
+        return f"its Ray worker died on it (tried {TASK_RETRIES + 1} times): {describe(failure)}"
+    if isinstance(failure, ray.exceptions.RayTaskError):
+        return f"conceal failed in the Ray worker: {describe(failure.cause) if failure.cause else failure}"
+    return str(failure)
+
+
+def _fail(report: Report, output: Path, task: Task, error: str, *, since: float) -> None:
+    """Record a task's files as failed; an output a worker wrote for them before it failed is
+    removed (its record is ``failed``, so nothing would check it)."""
+    for key, members in task.groups:
+        for member in members:
+            written = output / member.relative
+            with contextlib.suppress(OSError):
+                if written.stat().st_mtime >= since:
+                    written.unlink()
+            report.add(
+                Record(
+                    input=str(member.path),
+                    status="failed",
+                    relative=member.relative.as_posix(),
+                    group=key,
+                    error=error,
+                )
+            )
+
+
+#: How many workers may be started in place of ones that died, per worker asked for.
+REPLACEMENTS = 2
+
+
 def _dispatch(
-    ray: Any, workers: Sequence[Any], tasks: Sequence[Task]
-) -> Iterable[tuple[Task, Finished | Exception]]:
-    """Give each idle worker the next task; yield each task with its result as it finishes."""
-    todo, idle = deque(tasks), list(workers)
+    ray: Any, start: Callable[[], Any], n_workers: int, tasks: Sequence[Task]
+) -> Iterator[tuple[Task, Finished | Exception]]:
+    """Give each idle worker the next task; yield each task with its result as it finishes.
+
+    A task of several groups that fails is split into one task per group, so only the group at
+    fault fails. A worker that died for good is replaced, up to ``REPLACEMENTS`` per worker; when
+    none is left, the tasks still to do fail with the last worker's death."""
+    todo, idle = deque(tasks), [start() for _ in range(n_workers)]
+    spare = REPLACEMENTS * n_workers
     running: dict[Any, tuple[Any, Task]] = {}
+    try:
+        yield from _loop(ray, start, todo, idle, running, spare)
+    finally:  # their CPUs go back to the cluster now, not when Ray notices the handles are gone
+        for worker in idle + [w for w, _ in running.values()]:
+            ray.kill(worker)
+
+
+def _loop(
+    ray: Any,
+    start: Callable[[], Any],
+    todo: deque[Task],
+    idle: list[Any],
+    running: dict[Any, tuple[Any, Task]],
+    spare: int,
+) -> Iterator[tuple[Task, Finished | Exception]]:
+    death: Exception | None = None
     while todo or running:
         while idle and todo:
             worker, task = idle.pop(), todo.popleft()
             running[worker.conceal.remote(task)] = (worker, task)
+        if not running:  # tasks left, no worker
+            gone = RuntimeError(
+                f"no Ray worker is left; the last one died: {describe(death) if death else '?'}"
+            )
+            while todo:
+                yield todo.popleft(), gone
+            return
         (done,), _ = ray.wait(list(running), num_returns=1)
         worker, task = running.pop(done)
-        idle.append(worker)
         try:
             outcome: Finished | Exception = ray.get(done)
+        except ray.exceptions.ActorDiedError as exc:  # gone for good: replace it while allowed
+            outcome, death = exc, exc
+            if spare > 0:
+                spare -= 1
+                idle.append(start())
         except ray.exceptions.RayError as exc:
             outcome = exc
+            idle.append(worker)
+        else:
+            idle.append(worker)
+        if isinstance(outcome, Exception) and len(task.groups) > 1:
+            todo.extendleft(reversed(task.alone()))
+            continue
         yield task, outcome

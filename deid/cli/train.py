@@ -32,7 +32,7 @@ from reid_model import (
     split_matches,
     train_on_processes,
 )
-from reid_model.distributed import current_world
+from reid_model.distributed import current_world, leave
 from reid_model.io import write_bytes_atomic
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f.name != "arch_config"}
@@ -90,7 +90,9 @@ def train_command(resume: bool, nproc: int, **options: Any) -> None:
         metrics = train_on_processes(config, nproc, resume=resume)
     except (DatasetError, ValueError, DistributedTrainingError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if not current_world().main:  # started by torchrun: the first process reports
+    main_process = current_world().main
+    leave()  # under torchrun: this process's part is done
+    if not main_process:  # the first process reports
         return
     click.echo(_metrics_table(metrics))
     click.echo(f"best checkpoint: {Path(config.out) / 'best.safetensors'}")

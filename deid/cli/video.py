@@ -86,7 +86,7 @@ def conceal_videos(
     if engine == "local" and (address is not None or workers is not None):
         raise click.BadParameter("--address and --workers are for --engine ray", param_hint="--engine")
     out.mkdir(parents=True, exist_ok=True)
-    calls = []
+    calls: list[dict[str, Any]] = []
     for name in inputs:
         source, target = Path(name), out / Path(name).name
         if target.resolve() == source.resolve():
@@ -95,10 +95,13 @@ def conceal_videos(
         calls.append({"source": source, "output": target, **options})
     if engine == "ray":
         try:
-            outcomes = (
-                (calls[i], r) for i, r in map_on_ray(conceal_video, calls, address=address, workers=workers)
-            )
-            return _say_all(outcomes)
+            # the workers may run in other folders, on other machines: every path absolute
+            remote = [
+                {**call, "source": call["source"].resolve(), "output": call["output"].resolve()}
+                for call in calls
+            ]
+            done = map_on_ray(conceal_video, remote, address=address, workers=workers, threads=threads or 1)
+            return _say_all((calls[i], outcome) for i, outcome in done)
         except BatchError as exc:
             raise click.ClickException(str(exc)) from exc
     with torch_threads(threads):

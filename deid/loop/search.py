@@ -273,10 +273,7 @@ def person_generators(
     draws depends on nothing but the seed and the person: not on the batch, its order or the
     process (the batch engines' promise of identical outputs for a seeded run).
     """
-    digests = [
-        hashlib.blake2b(seed.to_bytes(8, "little", signed=True), digest_size=8)
-        for _ in range(int(groups.max()) + 1)
-    ]
+    digests = [hashlib.blake2b(str(seed).encode(), digest_size=8) for _ in range(int(groups.max()) + 1)]
     for image, person in zip(images, groups.tolist(), strict=True):
         levels = torch.mul(image, 255.0).round_().to(torch.uint8).contiguous()
         digests[person].update(repr(tuple(levels.shape)).encode())

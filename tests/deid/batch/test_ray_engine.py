@@ -73,6 +73,7 @@ def test_a_worker_outside_ray_conceals_its_task_like_the_local_runner(tmp_path):
     config = BatchConfig(inputs=(str(root),), output=str(tmp_path / "out"), progress=False)
     found = collect_inputs(config.inputs, output=Path(config.output))
     groups = list(group_files(found.files, "auto").items())
+    Path(config.output).mkdir()  # the driver's lock makes it before any worker starts
     finished = ConcealWorker(config, {"conceal_group": StandIn()}, threads=1).conceal(Task(groups, {}, None))
     assert sorted(r.status for r in finished.records) == ["ok"] * 4
     assert all(Path(str(r.output)).is_file() for r in finished.records)
@@ -155,9 +156,65 @@ def test_a_task_that_kills_every_worker_fails_its_files_and_the_run_goes_on(tmp_
     records = _records(summary.report_json)
     failed = sorted(Path(k).name for k, r in records.items() if r["status"] == "failed")
     assert failed == ["001_45.bmp", "001_90.bmp"]
-    assert "failed 3 times" in records[str(root / "cam_b" / "001_90.bmp")]["error"]
+    assert "died on it (tried 3 times)" in records[str(root / "cam_b" / "001_90.bmp")]["error"]
     assert summary.counts["ok"] == 6 and summary.exit_code == 1
     assert len((tmp_path / "killed").read_text().split()) == 3
+
+
+def test_a_failing_task_of_several_people_is_split_so_only_the_one_at_fault_fails(tmp_path, cluster):
+    root = _people(tmp_path / "in", 3)  # tasks of 4 crops: persons 000 and 001 together, then 002
+    marker = tmp_path / "killed"
+    summary = run_batch(
+        _on_ray(root, tmp_path / "out", workers=1, batch_size=4),
+        conceal_group=KillsItsWorker("001_45.bmp", marker, always=True),
+    )
+    records = _records(summary.report_json)
+    status = {Path(k).name: r["status"] for k, r in records.items()}
+    assert status == {
+        "000_45.bmp": "ok",
+        "000_90.bmp": "ok",
+        "001_45.bmp": "failed",
+        "001_90.bmp": "failed",
+        "002_45.bmp": "ok",
+        "002_90.bmp": "ok",
+    }
+    assert not (tmp_path / "out" / "cam_a" / "001_45.bmp").exists()
+    assert all(Path(r["output"]).is_file() for r in records.values() if r["status"] == "ok")
+
+
+class CannotLoad(StandIn):
+    """A conceal function no worker can load (as a model file only the driver can read)."""
+
+    def __setstate__(self, state: dict) -> None:
+        raise RuntimeError("this worker cannot load the models")
+
+
+def test_workers_that_cannot_start_fail_every_file_with_the_reason_and_the_run_ends(tmp_path, cluster):
+    root = _people(tmp_path / "in", 3)
+    summary = run_batch(_on_ray(root, tmp_path / "out", workers=1, batch_size=2), conceal_group=CannotLoad())
+    records = _records(summary.report_json)
+    assert summary.counts["failed"] == 6 and summary.exit_code == 1
+    assert all("cannot load the models" in r["error"] for r in records.values()), records
+
+
+def test_more_threads_than_the_cluster_has_is_a_clear_error(tmp_path, cluster):
+    root = _people(tmp_path / "in", 1)
+    with pytest.raises(BatchError, match=r"cluster has 2 CPU\(s\); each worker needs 3"):
+        run_batch(_on_ray(root, tmp_path / "out", threads=3), conceal_group=StandIn())
+
+
+def test_an_address_nobody_answers_at_is_refused_at_once():
+    """Ray itself retries such an address for minutes (checked before joining; with this
+    module's cluster running, ``run_batch`` would join that one instead)."""
+    import time
+
+    from deid.batch.ray_engine import _check_reachable
+
+    start = time.monotonic()
+    with pytest.raises(BatchError, match=r"cannot reach Ray at 127\.0\.0\.1:1"):
+        _check_reachable("127.0.0.1:1")
+    assert time.monotonic() - start < 10
+    _check_reachable("auto")  # left to Ray
 
 
 def test_resume_on_ray_redoes_only_what_is_missing(tmp_path, cluster, monkeypatch):
