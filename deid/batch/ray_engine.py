@@ -13,9 +13,12 @@ Same results: with a seed, what a person gets depends only on the seed and the p
 outputs are byte-identical to the local engine's at the same torch thread count
 (``BatchConfig.threads``; floating-point sums change with it). A video is one task
 (:func:`map_on_ray`): its tracks stay together. Faults: a worker that dies is restarted by Ray
-and its task run again (``max_task_retries``); a task that kills its worker every time has its
-files recorded as failed and the run goes on; records are only taken from finished tasks, so
-nothing is recorded twice, and a run killed as a whole resumes with ``--resume`` as a local one.
+and its task run again (``TASK_RETRIES`` times); a task of several groups that still fails is
+split into one task per group, so only the group at fault fails: its files are recorded
+``failed`` (and any output written for them removed) and the run goes on; a worker dead for good
+is replaced, a few times. Records are only taken from finished tasks, so nothing is recorded
+twice, and a run killed as a whole resumes with ``--resume`` as a local one. Every path is made
+absolute before it is sent: workers may run in other folders, on other machines.
 
 Ray is an optional extra (``pip install 'deid-reid[ray]'``), imported only here and only when
 asked for.

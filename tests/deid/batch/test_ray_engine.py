@@ -217,6 +217,14 @@ def test_an_address_nobody_answers_at_is_refused_at_once():
     _check_reachable("auto")  # left to Ray
 
 
+def test_relative_paths_mean_the_drivers_folder_whatever_the_workers_is(tmp_path, cluster, monkeypatch):
+    _people(tmp_path / "in", 1)
+    monkeypatch.chdir(tmp_path)  # the workers were started in another folder
+    summary = run_batch(_on_ray(Path("in"), Path("out"), workers=1), conceal_group=StandIn())
+    assert summary.counts["ok"] == 2
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.bmp")) == ["000_45.bmp", "000_90.bmp"]
+
+
 def test_resume_on_ray_redoes_only_what_is_missing(tmp_path, cluster, monkeypatch):
     root = _people(tmp_path / "in", 3)
     out = tmp_path / "out"
