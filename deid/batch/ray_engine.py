@@ -130,10 +130,6 @@ class ConcealWorker:
         runner.run_groups(task.groups)
         return Finished(sink.records, runner.resumed, runner.warnings)
 
-    def pid(self) -> int:
-        """The worker's process id (the tests kill workers by it)."""
-        return os.getpid()
-
 
 def plan_tasks(
     groups: Iterable[Group],
