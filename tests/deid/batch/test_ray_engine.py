@@ -315,3 +315,36 @@ def test_a_video_on_ray_is_the_local_engines_frame_for_frame(tmp_path, pets_vide
     reports = [json.loads((runs[e] / "clip.json").read_text()) for e in ("local", "ray")]
     assert [t["treatment"] for t in reports[0]["tracks"]] == [t["treatment"] for t in reports[1]["tracks"]]
     assert reports[0]["tracks"]
+
+
+def test_boxes_given_for_frames_reach_the_ray_workers(tmp_path, cluster):
+    """Frames with ``--boxes``: each worker gets its frames' boxes; outputs as the local engine's."""
+    import cv2
+    import numpy as np
+
+    examples = REPO / "examples" / "images"
+    boxes = {}
+    for i, name in enumerate(("cam_a/001_45.bmp", "cam_b/001_90.bmp")):
+        frame = np.full((300, 400, 3), 90, np.uint8)
+        crop = cv2.imread(str(examples / name))
+        frame[40 : 40 + crop.shape[0], 60 + 100 * i : 60 + 100 * i + crop.shape[1]] = crop
+        (tmp_path / "in").mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / "in" / f"frame{i}.png"), frame)
+        boxes[f"frame{i}.png"] = [[60 + 100 * i, 40, crop.shape[1], crop.shape[0]]]
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    runs = {}
+    for engine in ("local", "ray"):
+        options: dict[str, Any] = {"engine": "ray", "workers": 2, "batch_size": 1} if engine == "ray" else {}
+        config = BatchConfig(
+            inputs=(str(tmp_path / "in"),),
+            output=str(tmp_path / engine),
+            boxes=str(tmp_path / "boxes.json"),
+            progress=False,
+            **options,
+        )
+        runs[engine] = run_batch(config, conceal_group=StandIn())
+    assert runs["ray"].counts["ok"] == 2
+    frames = [{k: v for k, v in tree_hashes(tmp_path / e).items() if k.endswith(".png")} for e in runs]
+    assert len(frames[0]) == 2 and frames[0] == frames[1]
+    records = _records(runs["ray"].report_json)
+    assert sorted(r["boxes"] for r in records.values()) == sorted(boxes.values())
