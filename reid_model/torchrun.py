@@ -1,6 +1,6 @@
 """``deid train --nproc N``: the training run on N processes of this machine, started by torchrun.
 
-    python -m reid_model.torchrun RUN/ddp_config.json [--no-resume]   # what each process runs
+    python -m reid_model._ddp_process RUN/ddp_config.json [--no-resume]   # what each process runs
 
 :func:`train_on_processes` writes the run's :class:`~reid_model.training.TrainConfig` into its
 folder and starts ``torchrun --standalone --nproc-per-node N`` on this module; each process
@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from reid_model.distributed import leave
+from reid_model.data import dataset_kind
 from reid_model.io import write_bytes_atomic
 from reid_model.training import TrainConfig, train
 
@@ -45,6 +45,7 @@ def train_on_processes(config: TrainConfig, nproc: int, *, resume: bool = True) 
             f"nproc {nproc}: this process was started by torchrun already (WORLD_SIZE is set); "
             "leave --nproc out and let torchrun's --nproc-per-node say how many"
         )
+    dataset_kind(config.data, config.dataset)  # a missing or unknown dataset said once, here
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     config_file = out / "ddp_config.json"
@@ -57,7 +58,7 @@ def train_on_processes(config: TrainConfig, nproc: int, *, resume: bool = True) 
         "--standalone",
         f"--nproc-per-node={nproc}",
         "-m",
-        "reid_model.torchrun",
+        "reid_model._ddp_process",
         str(config_file),
         *([] if resume else ["--no-resume"]),
     ]
@@ -69,16 +70,3 @@ def train_on_processes(config: TrainConfig, nproc: int, *, resume: bool = True) 
             f"see the messages above; the run folder is {out}"
         )
     return dict(json.loads((out / "metrics.json").read_text()))
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    config = TrainConfig(**json.loads(Path(args[0]).read_text()))
-    try:
-        train(config, resume="--no-resume" not in args, progress=os.environ.get("RANK", "0") == "0")
-    finally:
-        leave()
-
-
-if __name__ == "__main__":
-    main()

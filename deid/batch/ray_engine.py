@@ -230,7 +230,7 @@ def map_on_ray(
     again, twice at most, if its worker dies); yields ``(index, result)`` as each finishes, the
     exception as the result of a call that failed. For work that is one task each (a video:
     its tracks stay together)."""
-    with cluster(address, None if workers is None else workers * threads) as ray:
+    with cluster(address, _local_cpus(workers, threads)) as ray:
         remote = ray.remote(num_cpus=threads, max_retries=TASK_RETRIES)(_with_threads(function, threads))
         running = {remote.remote(**call): i for i, call in enumerate(calls)}
         while running:
@@ -291,9 +291,15 @@ def run_on_ray(
         masks=_absolute(config.masks),
         weights=_absolute(config.weights),
     )
-    with cluster(config.address, None if config.workers is None else config.workers * threads) as ray:
+    with cluster(config.address, _local_cpus(config.workers, threads)) as ray:
         done_here, more = _run(ray, config, tasks, report, hooks, total=len(found.files), already=resumed)
     return resumed + done_here, warnings + more
+
+
+def _local_cpus(workers: int | None, threads: int) -> int | None:
+    """CPUs of a local cluster for ``workers`` of ``threads`` each, never more than this machine
+    has (so too many workers or threads is said, not run oversubscribed); None: all of them."""
+    return None if workers is None else min(workers * threads, os.cpu_count() or 1)
 
 
 def _absolute(path: str | None) -> str | None:

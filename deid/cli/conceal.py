@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import click
@@ -333,8 +335,24 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         )
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
+    _name_failures(summary.report_json, counts["failed"])
     click.echo(f"report: {summary.report_json} and {summary.report_csv}")
     if counts["ok"] + counts["failed"] + counts["no_person"] == 0:
         click.echo("error: no image files found in the inputs", err=True)
         ctx.exit(1)
     ctx.exit(summary.exit_code)
+
+
+def _name_failures(report: Path, failed: int, shown: int = 5) -> None:
+    """On stderr, the first ``shown`` failed inputs with their reasons (all are in the report)."""
+    if not failed:
+        return
+    try:
+        records = json.loads(report.read_text(encoding="utf-8"))["records"]
+    except (OSError, ValueError, KeyError):
+        return
+    bad = [r for r in records if r.get("status") == "failed"]
+    for record in bad[:shown]:
+        click.echo(f"failed: {record['input']}: {record.get('error')}", err=True)
+    if len(bad) > shown:
+        click.echo(f"failed: ... and {len(bad) - shown} more; see the report", err=True)

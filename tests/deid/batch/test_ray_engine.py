@@ -348,3 +348,12 @@ def test_boxes_given_for_frames_reach_the_ray_workers(tmp_path, cluster):
     assert len(frames[0]) == 2 and frames[0] == frames[1]
     records = _records(runs["ray"].report_json)
     assert sorted(r["boxes"] for r in records.values()) == sorted(boxes.values())
+
+
+def test_a_local_cluster_never_claims_more_cpus_than_the_machine_has():
+    from deid.batch.ray_engine import _local_cpus
+
+    cpus = os.cpu_count() or 1
+    assert _local_cpus(None, 1) is None  # Ray counts them itself
+    assert _local_cpus(1, 1) == 1
+    assert _local_cpus(4 * cpus, 1) == cpus and _local_cpus(1, 8 * cpus) == cpus

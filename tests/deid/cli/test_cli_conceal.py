@@ -60,6 +60,8 @@ def test_exit_code_is_1_when_a_file_failed(crop_tree, tmp_path, stand_in):
     broken = next(r for r in records if r["input"].endswith("broken.png"))
     assert broken["status"] == "failed" and "not a readable image file" in broken["error"]
     assert (tmp_path / "r.csv").is_file()
+    # the terminal names the file and why, not only the count
+    assert f"failed: {crop_tree / 'cam_a' / 'broken.png'}: not a readable image file" in result.output
 
 
 def test_exit_code_is_3_when_a_written_person_is_still_matched(crop_tree, tmp_path):
