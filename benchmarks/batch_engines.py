@@ -75,14 +75,13 @@ def main() -> None:
             progress=False,
         )
         runs = {
-            f"local, {threads} threads": (replace(base, output=str(root / "local")), threads),
-            "local, 1 thread": (replace(base, output=str(root / "local1")), 1),
-            "ray, 1 worker": (replace(base, output=str(root / "ray1"), engine="ray", workers=1), 1),
-            "ray, 2 workers": (replace(base, output=str(root / "ray2"), engine="ray", workers=2), 1),
+            f"local, {threads} threads": replace(base, output=str(root / "local"), threads=threads),
+            "local, 1 thread": replace(base, output=str(root / "local1"), threads=1),
+            "ray, 1 worker": replace(base, output=str(root / "ray1"), engine="ray", workers=1),
+            "ray, 2 workers": replace(base, output=str(root / "ray2"), engine="ray", workers=2),
         }
         seconds: dict[str, float] = {}
-        for name, (config, n_threads) in runs.items():
-            torch.set_num_threads(n_threads)
+        for name, config in runs.items():
             start = time.perf_counter()
             summary = run_batch(config)
             seconds[name] = time.perf_counter() - start
@@ -97,9 +96,8 @@ def main() -> None:
                 fixed = time.perf_counter() - start
                 per_crop = (seconds[name] - fixed) / (crops - 2)
                 print(f"{'':22s} fixed (one person) {fixed:.1f} s, then {per_crop:.3f} s a crop", flush=True)
-        torch.set_num_threads(threads)
         reference = _outputs(root / "local")
-        for name, (config, _) in runs.items():
+        for name, config in runs.items():
             same = _outputs(Path(config.output)) == reference
             print(f"outputs of '{name}' byte-identical to the local engine's: {same}")
         local = seconds[f"local, {threads} threads"]

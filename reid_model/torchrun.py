@@ -3,9 +3,9 @@
     python -m reid_model._ddp_process RUN/ddp_config.json [--no-resume]   # what each process runs
 
 :func:`train_on_processes` writes the run's :class:`~reid_model.training.TrainConfig` into its
-folder and starts ``torchrun --standalone --nproc-per-node N`` on this module; each process
-joins the gloo group and trains its shard (:mod:`reid_model.distributed`); the first process
-writes the checkpoints and ``metrics.json``, which are returned.
+folder and starts ``torchrun --standalone --nproc-per-node N`` on :mod:`reid_model._ddp_process`;
+each process joins the gloo group and trains its shard (:mod:`reid_model.distributed`); the first
+process writes the checkpoints and ``metrics.json``, which are returned.
 """
 
 from __future__ import annotations

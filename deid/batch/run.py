@@ -126,19 +126,19 @@ def run_batch(
         raise BatchError(str(exc), param="boxes") from exc
     with contextlib.ExitStack() as held:
         locks = [held.enter_context(FolderLock(f, param=p)) for f, p in _lock_folders(output, report_path)]
-        hooks = {
-            "conceal_group": conceal_group,
-            "conceal_batch": conceal_batch,
-            "write_heatmaps": write_heatmaps,
-        }
         local = None
         if config.engine == "local":  # the models are loaded (and --weights checked) before the report
             local = wiring.concealers(config, conceal_group, conceal_batch, write_heatmaps)
-        elif conceal_group is None and conceal_batch is None:
-            wiring.build_adversary(config)  # --weights checked here, not in every worker
+        elif config.weights and conceal_group is None and conceal_batch is None:
+            wiring.build_adversary(config)  # --weights checked once here, not in every worker
         report = Report(report_path, settings=config.settings(), resume=config.resume)
         try:
             if local is None:
+                hooks = {
+                    "conceal_group": conceal_group,
+                    "conceal_batch": conceal_batch,
+                    "write_heatmaps": write_heatmaps,
+                }
                 resumed, run_warnings = run_on_ray(config, found, report, boxes, hooks)
             else:
                 conceal, heatmaps, check = local

@@ -238,7 +238,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="--engine ray: how many workers (one CPU each); default one per CPU of the cluster.",
+    help="--engine ray: how many workers (each with --threads CPUs); default as many as the cluster holds.",
 )
 @click.option(
     "--threads",

@@ -73,9 +73,10 @@ def conceal_videos(
 ) -> int:
     """Conceal each video into ``output`` (same name; a folder of frames stays a folder, its
     frames written as PNG); ``resume`` takes up the work a killed run saved. With ``engine="ray"``
-    each video is one Ray task (its tracks, so its people's treatments, stay together), videos
-    in parallel; ``threads``: torch threads of this process, or of each Ray task. Returns the exit code: 0 when every person of every video is private as
-    written, 3 when a video was written with a person still matched, 1 when one failed."""
+    each video is one Ray task (its tracks, so its people's treatments, stay together), videos in
+    parallel; ``threads``: torch threads of this process, or of each Ray task. Returns the exit
+    code: 0 when every person of every video is private as written, 3 when a video was written
+    with a person still matched, 1 when one failed."""
     out = Path(output)
     names = [Path(name).name for name in inputs]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -138,5 +139,5 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
                 why.append(f"{len(report.missed)} people a second look found were not concealed")
             why = why or ["nobody was found"]
             click.echo(f"warning: {source}: {'; '.join(why)}; see {target}.json", err=True)
-            code = 3 if code == 0 else code
+            code = code or 3
     return code
