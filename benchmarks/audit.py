@@ -2,7 +2,7 @@
 
     python benchmarks/audit.py --data ../shared/data/viper [--methods baselines,loop_fill]
         [--independent-weights W.safetensors] [--finetune-epochs 3]
-        [--loop-method integrated_gradients] [--network-only | --strong] [--loop-seed 0]
+        [--loop-method integrated_gradients] [--network-only | --fast] [--loop-seed 0]
         [--attackers adversary,fused,handcrafted,independent_stripe,independent,adaptive]
 
 Attackers: the loop's adversary (the bundled model), the bundled fused model (the network with
@@ -59,9 +59,9 @@ def main() -> None:
         help="The loop's adversary without the colour matcher.",
     )
     parser.add_argument(
-        "--strong",
+        "--fast",
         action="store_true",
-        help="The loop's adversary with the fused model too (deid conceal --adversary strong).",
+        help="The loop's adversary without the fused model (deid conceal --adversary fast).",
     )
     args = parser.parse_args()
 
@@ -88,8 +88,8 @@ def main() -> None:
     timings["build attackers (LOMO + XQDA fit on 404 persons)"] = time.perf_counter() - t
 
     loop: dict[str, Any] = {"method": args.loop_method, "seed": args.loop_seed}
-    if args.network_only or args.strong:
-        loop["adversary"] = Adversary.default(color=not args.network_only, fused=args.strong)
+    if args.network_only or args.fast:
+        loop["adversary"] = Adversary.default(color=not args.network_only, fused=not args.fast)
     methods = build_concealers(args.methods, **loop)
     t = time.perf_counter()
     rows = run_audit(

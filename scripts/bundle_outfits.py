@@ -13,8 +13,8 @@ from deid.operators.outfit import BUNDLED, save_outfit_embeddings
 
 
 def main() -> None:
-    strong = Adversary.default(fused=True)  # the default ensemble is its first two members
-    adversary = Adversary([*strong.models], [*strong.galleries])
+    default = Adversary.default()  # --adversary fast is its first two members
+    adversary = Adversary([*default.models], [*default.galleries])
     save_outfit_embeddings(adversary, BUNDLED)
     print(f"wrote {BUNDLED}")
 

@@ -29,8 +29,9 @@ _UNSHAPING = (
 #: Where a batch runs: in this process, or on a Ray cluster (:mod:`deid.batch.ray_engine`).
 ENGINES = ("local", "ray")
 
-#: The bundled adversaries ``deid conceal --adversary`` offers.
-ADVERSARIES = ("default", "strong")
+#: The bundled adversaries ``deid conceal --adversary`` offers: ``strong`` (the default) judges
+#: with every bundled member, ``fast`` without the fused model (about twice as fast, weaker).
+ADVERSARIES = ("strong", "fast")
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class BatchConfig:
         inputs: files, folders or globs to conceal.
         output: the output folder; outputs mirror the input folders under it.
         loop: the conceal loop's settings (operator, attribution method, schedule, ...).
-        adversary: the bundled adversary: ``"default"`` (network and colour matcher) or
-            ``"strong"`` (also the network fused with LOMO + XQDA); ignored with ``weights``.
+        adversary: the bundled adversary: ``"strong"`` (network, colour matcher and the network
+            fused with LOMO + XQDA, the strongest attacker measured) or ``"fast"`` (without the
+            fused model: faster, but it judges with a weaker attacker); ignored with ``weights``.
         top_k: the adversary's target: the true identity must rank below this many gallery
             items; None for the adversary's default.
         engine: ``"local"`` (this process) or ``"ray"`` (a pool of Ray actors; the same
@@ -67,7 +69,7 @@ class BatchConfig:
     boxes: str | None = None
     masks: str | None = None
     weights: str | None = None
-    adversary: str = "default"
+    adversary: str = "strong"
     top_k: int | None = None
     keep_undetected: bool = False
     uncertain: str = "conceal"

@@ -68,7 +68,7 @@ class CropResult:
         scores_before: Any = None,
         scores_after: Any = None,
         attribution: torch.Tensor | None = None,
-        outfit: list[list[float]] | None = None,
+        outfit: dict[str, Any] | None = None,
         encoded: bytes | None = None,
         group_reason: str | None = None,
     ) -> CropResult:

@@ -34,10 +34,10 @@ def build_adversary(config: BatchConfig) -> Adversary:
     from reid_model import CheckpointError, load_checkpoint, load_gallery
 
     if not config.weights:
-        strong = config.adversary == "strong"
+        fused = config.adversary == "strong"
         if config.top_k is None:
-            return Adversary.default(device=config.device, fused=strong)
-        return Adversary.default(device=config.device, fused=strong, top_k=config.top_k)
+            return Adversary.default(device=config.device, fused=fused)
+        return Adversary.default(device=config.device, fused=fused, top_k=config.top_k)
     weights = Path(config.weights)
     gallery_path = weights.with_name(weights.stem + "_gallery.safetensors")
     try:

@@ -40,8 +40,9 @@ class People:
     ``bodies`` (one per appearance, in order) shape what is concealed: with ``margin`` set, a
     person's mask is cut to their silhouette widened by ``margin`` of the crop's width, and
     nothing outside it changes; with ``margin=None`` (or no bodies) the mask covers the crop.
-    ``head`` (``"blur"``, ``"pixelate"``, ``"fill"``; ``"keep"`` by default) is then done to
-    every appearance's head, which the adversary sees concealed as it will be written.
+    ``head`` (``"blur"``, ``"pixelate"``, ``"fill"``; ``"keep"`` by default) is done to every
+    appearance's head before the operator (so where the mask covers the head, the operator's
+    pixels are what is written), and the adversary sees it concealed as it will be written.
     """
 
     def __init__(
@@ -154,11 +155,15 @@ class People:
             regions = self.regions[size]
             if regions is not None:
                 mask = mask * regions[keep]
-            concealed = operator.for_people(self.groups[idx])(batch, mask)
+            treated = batch
+            if self._heads is not None:  # the head first: a fill over it then leaves the fill alone
+                heads = self._heads
+                treated = torch.stack(
+                    [conceal_head(batch[j], heads[i], self.head) for j, i in enumerate(idx.tolist())]
+                )
+            concealed = operator.for_people(self.groups[idx])(treated, mask)
             for j, i in enumerate(idx.tolist()):
                 image = concealed[j]
-                if self._heads is not None:
-                    image = conceal_head(image, self._heads[i], self.head)
                 changed = image != batch[j]  # pixels left alone stay bit-exact
                 out[i] = torch.where(changed, quantize(image).to(image), image)
                 if judged:

@@ -8,17 +8,20 @@ from deid.loop.config import ConcealConfig
 from deid.loop.state import Concealment, Problem
 from deid.operators.base import Operator
 from deid.operators.filling import Fill
+from deid.operators.outfit import OutfitFill
 from deid.operators.registry import build_operator
 
 
 def fallback_operators(
-    config: ConcealConfig, operator: Operator, outfits: Operator | None = None
+    config: ConcealConfig, operator: Operator, outfits: OutfitFill | None = None
 ) -> list[tuple[str, Operator]]:
     """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first.
 
-    With ``"auto"`` the palette ends with ``outfits`` (each person's drawn outfit), when given
-    and not already the loop's own fill: a fixed colour defeats the chance-level target for
-    only part of the people, a drawn outfit for nearly all.
+    With ``"auto"`` the palette ends with ``outfits`` (each person's drawn outfit, unshaded at
+    full opacity: the whole-crop image it was drawn for), when given and not already the loop's
+    own fill: a fixed colour defeats the chance-level target for only part of the people, a
+    drawn outfit for nearly all. (A redressed outfit keeps the crop's shading, which carries
+    the person's and the background's shapes to the hand-crafted attacker.)
     """
     first: list[tuple[str, Operator]] = [(config.operator, operator)]
     if config.fallback_operator != "auto":
@@ -29,8 +32,8 @@ def fallback_operators(
         ("fill white", Fill(color=1.0)),
         ("noise+color_shift", build_operator("noise+color_shift", 1.0)),
     ]
-    if outfits is not None and outfits is not operator:
-        palette.append(("outfit", outfits))
+    if outfits is not None and outfits.flat() is not operator:
+        palette.append(("outfit", outfits.flat()))
     return first + palette
 
 

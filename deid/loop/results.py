@@ -23,7 +23,8 @@ class PersonResult:
         success: whether the adversary's final check finds every appearance private.
         fallback: whether the budget ran out and the whole crop was concealed.
         fallback_operator: the operator used on the whole crop by the fallback, or None.
-        outfit: ``[top, bottom]`` RGB fill colours when the loop filled with an outfit, or None.
+        outfit: the outfit when the loop filled with one, ``{"top": rgb, "bottom": rgb, "pattern":
+            name}`` (see :data:`deid.operators.outfit.PATTERNS`), or None.
         area: fraction of the person's pixels concealed (of the crop when no pose was found),
             mean over appearances; ``area_crop`` beside it is the fraction of the crop.
         scores_before, scores_after: the adversary's worst-case ``match_rate`` (fraction of
@@ -52,7 +53,7 @@ class PersonResult:
     scores_before: dict[str, float]
     scores_after: dict[str, float]
     attributions: torch.Tensor | None = field(default=None, repr=False)
-    outfit: list[list[float]] | None = None
+    outfit: dict[str, Any] | None = None
     encoded: list[bytes] | None = field(default=None, repr=False)
     area_crop: float | None = None
     shape: str | None = None

@@ -166,7 +166,7 @@ def _conceal(
         checks=(before, after),
         encoded=encoded,
         attributions=attributions,
-        outfits=_outfit_colors(config, problem.operator, outfits, concealment.treatments),
+        outfits=_worn_outfits(config, problem.operator, outfits, concealment.treatments),
         operators=_operators(config, problem.operator, outfits, concealment.treatments),
     )
 
@@ -318,14 +318,16 @@ def _whole_crops(
     return conceal_whole_crops(problem, concealment, people, palette), outfits
 
 
-def _outfit_colors(
+def _worn_outfits(
     config: ConcealConfig, operator: Operator, outfits: OutfitFill | None, treatments: Sequence[str | None]
-) -> list[list[list[float]] | None]:
+) -> list[dict[str, Any] | None]:
     """Per person, the outfit their final images wear (the loop's fill or the fallback's), or None."""
     if outfits is None:
         return [None] * len(treatments)
     return [
-        outfits.colors(p) if t == "outfit" or (outfits is operator and t in (None, config.operator)) else None
+        outfits.describe(p)
+        if t == "outfit" or (outfits is operator and t in (None, config.operator))
+        else None
         for p, t in enumerate(treatments)
     ]
 
@@ -353,7 +355,7 @@ def _results(
     checks: tuple[PrivacyCheck, PrivacyCheck],
     encoded: list[bytes],
     attributions: torch.Tensor | None,
-    outfits: list[list[list[float]] | None],
+    outfits: list[dict[str, Any] | None],
     operators: list[Operator],
 ) -> list[PersonResult]:
     """One result per person, from the verdicts ``checks`` before and after (on ``encoded``)."""

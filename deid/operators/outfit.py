@@ -4,9 +4,13 @@ Under the chance-level target the concealed appearance must sit no closer to the
 originals than to half of the gallery. A fill that carries no information about the person
 meets that for only about half of the people (the true identity then ranks anywhere, uniformly),
 so the loop fills each person with an outfit that moves them away: a top and a bottom colour
-from the 27 colours of a 3-level RGB cube. Filling the whole crop with an outfit gives the same
-image for everyone, so the 729 outfits are embedded once per adversary and scored against every
-person at the cost of one distance matrix.
+from the 27 colours of a 3-level RGB cube, woven in one of four patterns (plain, bands, stripes,
+checks). The patterns are there for the hand-crafted attacker: LOMO's texture and colour
+histograms put some people near every plain fill, and a pattern moves the fill away from them
+(on the 127 VIPeR test persons, against the bundled ensemble with the fused model, a private
+whole-crop outfit exists for 88 people among the plain outfits, 122 among all four patterns).
+Filling the whole crop with an outfit gives the same image for everyone, so the 2916 outfits are
+embedded once per adversary and scored against every person at the cost of one distance matrix.
 
 The outfit is drawn at random among those that defeat the adversary on the whole crop, not the
 single best one: a deterministic choice is a function of the person's look that anyone with the
@@ -20,7 +24,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from safetensors import safe_open
@@ -35,6 +39,12 @@ from reid_model import write_bytes_atomic
 COLORS = torch.tensor(list(itertools.product((0.0, 0.5, 1.0), repeat=3)))
 #: Fraction of the crop's height, from the top, that the top colour covers.
 SPLIT = 0.5
+#: The patterns an outfit is woven in: a pattern adds -/+ ``PATTERN_AMPLITUDE / 2`` to its
+#: colours in alternate cells; ``bands`` are 1/32 of the crop's height, ``stripes`` and the
+#: squares of ``checks`` 1/16 (so a pattern looks the same at any crop size).
+PATTERNS = ("plain", "bands", "stripes", "checks")
+#: The brightness step between a pattern's light and dark cells.
+PATTERN_AMPLITUDE = 0.5
 #: The default adversary's outfit embeddings, shipped so a process need not embed 729 images
 #: before its first crop (``scripts/bundle_outfits.py`` writes it; a test checks it is current).
 BUNDLED = Path(__file__).parent / "weights" / "outfits.safetensors"
@@ -44,17 +54,41 @@ REDRESS_SIGMA = Redress.sigma
 _CHUNK = 64
 
 
-def outfit_canvases(tops: torch.Tensor, bottoms: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Images ``(N, 3, H, W)`` of two-tone outfits from colours ``(N, 3)``."""
+def pattern_offsets(patterns: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(N, 1, H, W)`` the brightness each pattern (indices into :data:`PATTERNS`) adds to its colours."""
+    height, width = size
+    rows = (torch.arange(height) * 16 // height)[:, None]
+    cols = (torch.arange(width) * 16 // height)[None, :]
+    light = torch.stack(
+        [
+            torch.zeros(height, width, dtype=torch.bool),
+            ((torch.arange(height) * 32 // height) % 2 == 0)[:, None].expand(height, width),
+            (cols % 2 == 0).expand(height, width),
+            (rows % 2) != (cols % 2),
+        ]
+    )
+    offsets = torch.where(light, PATTERN_AMPLITUDE / 2, -PATTERN_AMPLITUDE / 2)
+    offsets[0] = 0.0  # plain
+    return offsets[patterns][:, None]
+
+
+def outfit_canvases(
+    tops: torch.Tensor, bottoms: torch.Tensor, size: tuple[int, int], patterns: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Images ``(N, 3, H, W)`` of two-tone outfits from colours ``(N, 3)``, plain or woven in
+    ``patterns (N,)`` (indices into :data:`PATTERNS`)."""
     height, width = size
     split = round(SPLIT * height)
     rows = torch.arange(height)[None, None, :, None] < split
-    return torch.where(rows, tops[:, :, None, None], bottoms[:, :, None, None]).expand(-1, -1, -1, width)
+    canvas = torch.where(rows, tops[:, :, None, None], bottoms[:, :, None, None]).expand(-1, -1, -1, width)
+    if patterns is None:
+        return canvas
+    return (canvas + pattern_offsets(patterns, size).to(canvas)).clamp(0.0, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
 class OutfitFill(Operator):
-    """Fill with two-tone outfits: row ``i`` of ``tops`` and ``bottoms`` dresses image ``i``.
+    """Fill with two-tone outfits: row ``i`` of ``tops``, ``bottoms`` and ``patterns`` dresses image ``i``.
 
     For a batch of people hold one row per person: :meth:`for_people` picks each image's row, so
     the conceal loop renders people with it like with any other operator.
@@ -65,6 +99,7 @@ class OutfitFill(Operator):
         contrast: None for flat colours; else the outfit is shaded by the image's
             low-frequency luminance at this contrast (the ``redress`` operator, see
             :mod:`deid.operators.redressing`).
+        patterns: ``(N,)`` each outfit's pattern, an index into :data:`PATTERNS`; all plain when None.
 
     Example:
         >>> fill = OutfitFill(COLORS[[0, 26]], COLORS[[26, 0]])  # black over white, white over black
@@ -77,6 +112,7 @@ class OutfitFill(Operator):
     bottoms: torch.Tensor
     opacity: float = 1.0
     contrast: float | None = None
+    patterns: torch.Tensor | None = None
     name: ClassVar[str] = "outfit"
 
     def __post_init__(self) -> None:
@@ -90,10 +126,21 @@ class OutfitFill(Operator):
             )
         if not 0.0 < self.opacity <= 1.0:
             raise ValueError(f"opacity must be in (0, 1], got {self.opacity}")
+        if self.patterns is not None and not (
+            isinstance(self.patterns, torch.Tensor)
+            and self.patterns.shape == (len(self.tops),)
+            and not self.patterns.is_floating_point()
+            and bool(((self.patterns >= 0) & (self.patterns < len(PATTERNS))).all())
+        ):
+            raise ValueError(
+                f"patterns must be one index in [0, {len(PATTERNS)}) per outfit ({len(self.tops)}), "
+                f"got {self.patterns!r}"
+            )
 
     def for_people(self, persons: torch.Tensor) -> OutfitFill:
         """The outfits of ``persons (B,)``, one row per image of the batch."""
-        return OutfitFill(self.tops[persons], self.bottoms[persons], self.opacity, self.contrast)
+        patterns = None if self.patterns is None else self.patterns[persons]
+        return OutfitFill(self.tops[persons], self.bottoms[persons], self.opacity, self.contrast, patterns)
 
     def transform(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if len(images) != len(self.tops):
@@ -101,14 +148,27 @@ class OutfitFill(Operator):
                 f"images must be one per outfit ({len(self.tops)}), got {len(images)}; "
                 "for a batch of people use for_people(persons)"
             )
-        canvas = outfit_canvases(self.tops, self.bottoms, (images.shape[-2], images.shape[-1])).to(images)
+        size = (images.shape[-2], images.shape[-1])
+        canvas = outfit_canvases(self.tops, self.bottoms, size, self.patterns).to(images)
         if self.contrast is not None:  # redressed: the outfit shaded like the garment it replaces
             canvas = canvas * shading(images, mask, contrast=self.contrast, sigma=REDRESS_SIGMA, split=SPLIT)
         return torch.lerp(images, canvas, self.opacity)
 
+    def flat(self) -> OutfitFill:
+        """The same outfits unshaded at full opacity: the whole-crop images :func:`choose_outfits` scores."""
+        if self.opacity == 1.0 and self.contrast is None:
+            return self
+        return OutfitFill(self.tops, self.bottoms, patterns=self.patterns)
+
     def colors(self, person: int) -> list[list[float]]:
         """``[top, bottom]`` RGB colours of outfit ``person``."""
         return [self.tops[person].tolist(), self.bottoms[person].tolist()]
+
+    def describe(self, person: int) -> dict[str, Any]:
+        """Outfit ``person`` as a report records it: ``{"top": rgb, "bottom": rgb, "pattern": name}``."""
+        pattern = 0 if self.patterns is None else int(self.patterns[person])
+        top, bottom = self.colors(person)
+        return {"top": top, "bottom": bottom, "pattern": PATTERNS[pattern]}
 
 
 def _outfit_embeddings(adversary: Adversary) -> list[torch.Tensor]:
@@ -117,17 +177,18 @@ def _outfit_embeddings(adversary: Adversary) -> list[torch.Tensor]:
     if key not in adversary.cache and adversary.cache.get("bundled"):
         load_outfit_embeddings(adversary, BUNDLED)
     if key not in adversary.cache:
-        tops, bottoms = _all_pairs()
-        adversary.cache[key] = adversary.embed(outfit_canvases(tops, bottoms, adversary.input_size))
+        tops, bottoms, patterns = _all_outfits()
+        adversary.cache[key] = adversary.embed(outfit_canvases(tops, bottoms, adversary.input_size, patterns))
     cached: list[torch.Tensor] = adversary.cache[key]
     return cached
 
 
 def save_outfit_embeddings(adversary: Adversary, path: Path) -> None:
-    """Write the adversary's outfit embeddings with the palette and input size they were made with."""
+    """Write the adversary's outfit embeddings with the palette, patterns and input size they were made with."""
     tensors = {f"model{i}": e.contiguous() for i, e in enumerate(_outfit_embeddings(adversary))}
     size = torch.tensor(adversary.input_size)
     tensors["colors"], tensors["split"], tensors["size"] = COLORS, torch.tensor(SPLIT), size
+    tensors["patterns"] = _pattern_table(adversary.input_size)
     write_bytes_atomic(path, save(tensors, metadata={"models": _model_names(adversary)}))
 
 
@@ -137,8 +198,8 @@ def _model_names(adversary: Adversary) -> str:
 
 
 def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
-    """Fill the adversary's outfit cache from ``path`` if made with today's palette at its input
-    size, for the adversary's models (or for an ensemble that begins with them)."""
+    """Fill the adversary's outfit cache from ``path`` if made with today's palette and patterns at
+    its input size, for the adversary's models (or for an ensemble that begins with them)."""
     size = adversary.input_size
     if not path.is_file():
         return False
@@ -152,6 +213,7 @@ def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
         and torch.equal(tensors["colors"], COLORS)
         and float(tensors["split"]) == SPLIT
         and tensors.get("size", torch.tensor(())).tolist() == list(size)
+        and torch.equal(tensors.get("patterns", torch.tensor(())), _pattern_table(size))
         and all(f"model{i}" in tensors for i in range(n_models))
     ):
         return False
@@ -159,9 +221,17 @@ def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
     return True
 
 
-def _all_pairs() -> tuple[torch.Tensor, torch.Tensor]:
-    top, bottom = torch.cartesian_prod(torch.arange(len(COLORS)), torch.arange(len(COLORS))).unbind(1)
-    return COLORS[top], COLORS[bottom]
+def _pattern_table(size: tuple[int, int]) -> torch.Tensor:
+    """Every pattern at ``size``: what an outfit file's embeddings were woven with."""
+    return pattern_offsets(torch.arange(len(PATTERNS)), size)
+
+
+def _all_outfits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Tops, bottoms and patterns of every outfit: each colour pair in each pattern."""
+    pattern, top, bottom = torch.cartesian_prod(
+        torch.arange(len(PATTERNS)), torch.arange(len(COLORS)), torch.arange(len(COLORS))
+    ).unbind(1)
+    return COLORS[top], COLORS[bottom], pattern
 
 
 def choose_outfits(
@@ -203,5 +273,5 @@ def choose_outfits(
         choice = torch.cat(
             [torch.multinomial(w, 1, generator=g) for w, g in zip(weights, generator, strict=True)]
         )
-    tops, bottoms = _all_pairs()
-    return OutfitFill(tops[choice], bottoms[choice], opacity, contrast)
+    tops, bottoms, patterns = _all_outfits()
+    return OutfitFill(tops[choice], bottoms[choice], opacity, contrast, patterns[choice])

@@ -167,7 +167,7 @@ def test_verify_judges_with_the_adversary_the_run_recorded():
 
     strong = _adversary({"adversary": "strong", "top_k": 7}, None, "cpu")
     assert [m.arch for m in strong.models] == ["stripe", "color_stripes", "fused"] and strong.top_k == 7
-    for settings in ({}, {"adversary": "default"}):  # a report from before the option: the default
+    for settings in ({}, {"adversary": "default"}, {"adversary": "fast"}):  # "default" before it was strong
         assert [m.arch for m in _adversary(settings, None, "cpu").models] == ["stripe", "color_stripes"]
     with pytest.raises(VerifyError, match=r"the report records adversary 'made-up'; this version knows"):
         _adversary({"adversary": "made-up"}, None, "cpu")

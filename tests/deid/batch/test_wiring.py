@@ -37,7 +37,7 @@ def test_the_loop_gets_the_runs_concealconfig_and_its_results_are_composed(monke
                 area=0.75,
                 scores_before={"match_rate": 1.0, "rank": 1.0},
                 scores_after={"match_rate": 0.1, "rank": 40.0},
-                outfit=[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]],
+                outfit={"top": [0.1, 0.2, 0.3], "bottom": [0.4, 0.5, 0.6], "pattern": "plain"},
                 encoded=[b"bytes"] * len(person),
             )
             for i, person in enumerate(batch)
@@ -51,14 +51,15 @@ def test_the_loop_gets_the_runs_concealconfig_and_its_results_are_composed(monke
     assert first.encoded == b"bytes" and first.person.mask is not None  # the loop's own result
     fields = crop_outcome(second)
     assert fields["success"] is False and fields["fallback"] is True and fields["area"] == 0.75
-    assert fields["outfit"] == [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]] and fields["steps"] == 2
+    assert fields["outfit"] == {"top": [0.1, 0.2, 0.3], "bottom": [0.4, 0.5, 0.6], "pattern": "plain"}
+    assert fields["steps"] == 2
     assert "still matches" in fields["note"]
 
 
-def test_adversary_strong_adds_the_fused_model_and_a_wrong_name_is_refused():
+def test_the_default_adversary_is_the_strong_one_fast_drops_the_fused_model_a_wrong_name_is_refused():
     default = build_adversary(BatchConfig(inputs=("in",), output="out"))
-    strong = build_adversary(BatchConfig(inputs=("in",), output="out", adversary="strong", top_k=5))
-    assert [m.arch for m in default.models] == ["stripe", "color_stripes"]
-    assert [m.arch for m in strong.models] == ["stripe", "color_stripes", "fused"] and strong.top_k == 5
-    with pytest.raises(BatchError, match=r"adversary must be one of \['default', 'strong'\], got 'weak'"):
+    fast = build_adversary(BatchConfig(inputs=("in",), output="out", adversary="fast", top_k=5))
+    assert [m.arch for m in default.models] == ["stripe", "color_stripes", "fused"]
+    assert [m.arch for m in fast.models] == ["stripe", "color_stripes"] and fast.top_k == 5
+    with pytest.raises(BatchError, match=r"adversary must be one of \['strong', 'fast'\], got 'weak'"):
         BatchConfig(inputs=("in",), output="out", adversary="weak")

@@ -6,10 +6,13 @@ import torch
 from attribution import grid_regions
 from deid.adversary import Adversary
 from deid.loop.appearances import People
-from deid.loop.fallback import conceal_whole_crops
+from deid.loop.bodies import Body
+from deid.loop.config import ConcealConfig
+from deid.loop.fallback import conceal_whole_crops, fallback_operators
 from deid.loop.state import Concealment, Problem, SearchState, cell_masks
 from deid.loop.steps import check_people, refine
-from deid.operators import Fill, Noise
+from deid.operators import Fill, Noise, OutfitFill
+from deid.operators.outfit import COLORS
 from reid_model import embed
 
 
@@ -119,3 +122,28 @@ def test_whole_crop_fallback_records_its_treatment_and_leaves_its_input_alone(ti
     fresh = problem.adversary.embed(problem.adversary.views([done.images[i] for i in range(5)]))
     assert torch.allclose(done.embeddings[0][rows], fresh[0][rows], atol=1e-5)
     assert checked.private.shape == (5,)
+
+
+def test_the_head_is_concealed_before_the_operator_so_a_whole_crop_fill_is_exactly_the_fill(tiny_embedder):
+    """A fill over the head is what is written there (the adversary judged the fill that was
+    scored, not a blurred one); where the mask leaves the head, the head is blurred."""
+    g = torch.Generator().manual_seed(3)
+    adversary = Adversary([tiny_embedder], [embed(tiny_embedder, torch.rand(4, 3, 128, 48, generator=g))])
+    image = torch.rand(3, 128, 48, generator=g)
+    batch = People([[image]], adversary, bodies=[Body.whole(128, 48)], head="blur")
+    outfit = OutfitFill(COLORS[[3]], COLORS[[20]], patterns=torch.tensor([3]))
+    filled = batch.draw(outfit, torch.ones(1, 1, 128, 48))[0]
+    expected = outfit(image[None], torch.ones(1, 1, 128, 48))[0]
+    assert torch.equal(filled, (expected * 255).round() / 255)  # written as uint8 levels
+    kept = batch.draw(outfit, torch.zeros(1, 1, 128, 48))[0]
+    assert torch.equal(kept[:, 64:], image[:, 64:]) and not torch.equal(kept[:, :20], image[:, :20])
+
+
+def test_the_fallback_palette_ends_with_the_drawn_outfit_as_it_was_scored():
+    shaded = OutfitFill(COLORS[[3]], COLORS[[20]], contrast=0.5, patterns=torch.tensor([1]))
+    names = dict(fallback_operators(ConcealConfig(operator="redress"), shaded, shaded))
+    assert list(names) == ["redress", "fill grey", "fill black", "fill white", "noise+color_shift", "outfit"]
+    assert names["outfit"].contrast is None and torch.equal(names["outfit"].patterns, shaded.patterns)
+    flat = shaded.flat()
+    own = dict(fallback_operators(ConcealConfig(), flat, flat))
+    assert "outfit" not in own  # the loop's own fill already

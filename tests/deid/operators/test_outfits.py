@@ -8,9 +8,12 @@ from deid.operators import Operator, OutfitFill
 from deid.operators.outfit import (
     BUNDLED,
     COLORS,
+    PATTERN_AMPLITUDE,
+    PATTERNS,
     choose_outfits,
     load_outfit_embeddings,
     outfit_canvases,
+    pattern_offsets,
 )
 from reid_model import embed
 from tests.conftest import TinyEmbedder
@@ -22,6 +25,43 @@ def test_canvas_is_top_colour_above_the_split_and_bottom_colour_below():
     assert canvas.shape == (1, 3, 10, 4)
     assert torch.equal(canvas[0, :, :5], top.view(3, 1, 1).expand(3, 5, 4))
     assert torch.equal(canvas[0, :, 5:], bottom.view(3, 1, 1).expand(3, 5, 4))
+
+
+def test_patterns_alternate_light_and_dark_cells_and_look_the_same_at_any_size():
+    offsets = pattern_offsets(torch.arange(len(PATTERNS)), (128, 48))
+    half = PATTERN_AMPLITUDE / 2
+    assert offsets.shape == (4, 1, 128, 48) and bool((offsets[0] == 0).all())
+    bands, stripes, checks = offsets[1, 0], offsets[2, 0], offsets[3, 0]
+    assert bands[:4].eq(half).all() and bands[4:8].eq(-half).all() and bands[:, 0].equal(bands[:, -1])
+    assert stripes[:, :8].eq(half).all() and stripes[:, 8:16].eq(-half).all()
+    assert stripes[0].equal(stripes[-1])
+    assert checks[:8, :8].eq(-half).all() and checks[:8, 8:16].eq(half).all()
+    assert checks[8:16, :8].eq(half).all()
+    larger = pattern_offsets(torch.arange(4), (256, 96))
+    assert torch.equal(larger[..., ::2, ::2], offsets)  # the cells scale with the size
+
+
+def test_a_woven_outfit_is_its_colours_plus_the_pattern_clamped():
+    tops, bottoms = COLORS[[0, 26]], COLORS[[13, 13]]  # black, white over grey
+    canvas = outfit_canvases(tops, bottoms, (32, 12), torch.tensor([3, 1]))
+    plain = outfit_canvases(tops, bottoms, (32, 12))
+    assert torch.equal(canvas, (plain + pattern_offsets(torch.tensor([3, 1]), (32, 12))).clamp(0, 1))
+    assert set(canvas[0, :, :16].unique().tolist()) == {0.0, 0.25}
+    assert set(canvas[1, :, :16].unique().tolist()) == {0.75, 1.0}
+    fill = OutfitFill(tops, bottoms, patterns=torch.tensor([3, 1]))
+    assert torch.equal(fill(torch.rand(2, 3, 32, 12), torch.ones(2, 1, 32, 12)), canvas)
+    assert fill.describe(0) == {"top": [0.0, 0.0, 0.0], "bottom": [0.5, 0.5, 0.5], "pattern": "checks"}
+    assert fill.for_people(torch.tensor([1, 1])).describe(1)["pattern"] == "bands"
+    assert OutfitFill(tops, bottoms).describe(1)["pattern"] == "plain"
+
+
+def test_flat_is_the_unshaded_full_opacity_outfit_that_was_scored():
+    shaded = OutfitFill(COLORS[[4]], COLORS[[9]], 0.5, 0.5, torch.tensor([2]))
+    flat = shaded.flat()
+    assert (flat.opacity, flat.contrast) == (1.0, None) and torch.equal(flat.patterns, shaded.patterns)
+    assert flat.flat() is flat
+    canvas = outfit_canvases(shaded.tops, shaded.bottoms, (16, 8), shaded.patterns)
+    assert torch.equal(flat(torch.rand(1, 3, 16, 8), torch.ones(1, 1, 16, 8)), canvas)
 
 
 def test_fill_keeps_unmasked_pixels_and_paints_each_persons_outfit():
@@ -75,7 +115,7 @@ def test_draw_is_private_reproducible_and_random(tiny_embedder):
     assert torch.equal(first.tops, draw(0).tops) and torch.equal(first.bottoms, draw(0).bottoms)
     assert any(not torch.equal(first.tops, draw(s).tops) for s in range(1, 5))
     assert first.tops.shape == first.bottoms.shape == (4, 3)
-    canvases = outfit_canvases(first.tops, first.bottoms, adversary.input_size)
+    canvases = outfit_canvases(first.tops, first.bottoms, adversary.input_size, first.patterns)
     check = adversary.check(adversary.embed(canvases[groups]), originals, groups)
     shared = adversary.check_shared(adversary.cache[f"outfits {adversary.input_size}"], originals, groups)
     for p in range(4):
@@ -89,8 +129,10 @@ def test_shipped_outfit_embeddings_are_current():
     fresh = Adversary(default.models, default.galleries)
     assert load_outfit_embeddings(fresh, BUNDLED)
     shipped = fresh.cache[f"outfits {fresh.input_size}"]
-    tops, bottoms = torch.cartesian_prod(torch.arange(27), torch.arange(27))[::97].unbind(1)
-    recomputed = fresh.embed(outfit_canvases(COLORS[tops], COLORS[bottoms], fresh.input_size))
+    assert all(len(s) == len(PATTERNS) * 27 * 27 for s in shipped)
+    every = torch.cartesian_prod(torch.arange(4), torch.arange(27), torch.arange(27))
+    patterns, tops, bottoms = every[::97].unbind(1)
+    recomputed = fresh.embed(outfit_canvases(COLORS[tops], COLORS[bottoms], fresh.input_size, patterns))
     for s, r in zip(shipped, recomputed, strict=True):
         assert torch.allclose(s[::97], r, atol=1e-4), "run scripts/bundle_outfits.py"
 
@@ -115,7 +157,8 @@ def test_conceal_reports_the_outfit_only_when_it_used_one(tiny_embedder, colors)
     images = [torch.rand(3, 128, 48, generator=torch.Generator().manual_seed(s)) for s in (7, 8)]
     result = conceal_person(images, adversary=adversary, colors=colors, seed=0)
     if colors == "outfit":
-        assert len(result.outfit) == 2 and all(len(c) == 3 for c in result.outfit)
+        assert set(result.outfit) == {"top", "bottom", "pattern"} and result.outfit["pattern"] in PATTERNS
+        assert len(result.outfit["top"]) == len(result.outfit["bottom"]) == 3
         assert result.summary()["outfit"] == result.outfit
     else:
         assert result.outfit is None
@@ -141,6 +184,10 @@ def test_outfit_fill_bad_input():
         OutfitFill(COLORS[[0, 1]], COLORS[[0]])
     with pytest.raises(ValueError, match=r"opacity must be in \(0, 1\], got 0.0"):
         OutfitFill(COLORS[[0]], COLORS[[0]], 0.0)
+    with pytest.raises(ValueError, match=r"patterns must be one index in \[0, 4\) per outfit \(1\)"):
+        OutfitFill(COLORS[[0]], COLORS[[0]], patterns=torch.tensor([4]))
+    with pytest.raises(ValueError, match=r"patterns must be one index"):
+        OutfitFill(COLORS[[0]], COLORS[[0]], patterns=torch.tensor([0, 1]))
     two = OutfitFill(COLORS[[0, 1]], COLORS[[2, 3]])
     with pytest.raises(ValueError, match=r"images must be one per outfit \(2\), got 3; .*for_people"):
         two(torch.rand(3, 3, 8, 4), torch.ones(3, 1, 8, 4))
