@@ -1,4 +1,5 @@
-"""Grouping a batch's inputs by person: VIPeR and Market-1501 names, folders, or each file alone.
+"""Grouping a batch's inputs by person: VIPeR and Market-1501 names, folders, or each file alone
+(by the adversary's embeddings: :mod:`deid.batch.reid_groups`).
 
 A group is a claim, not a verdict: the conceal step still splits a group whose appearances the
 adversary does not see as one person (:func:`deid.loop.grouping.split_groups`).
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 from deid.batch.inputs import BatchError, InputFile
 
-GROUP_BY = ("auto", "folder", "viper", "market", "none")
+GROUP_BY = ("auto", "folder", "viper", "market", "reid", "none")
 #: VIPeR: ``cam_a/000_45.bmp``: a 3-digit person id and the viewpoint angle, in cam_a/ or cam_b/.
 _VIPER = re.compile(r"^(\d{3})_(\d{1,3})$")
 _VIPER_FOLDERS = ("cam_a", "cam_b")
@@ -77,6 +78,11 @@ def group_files(files: Sequence[InputFile], group_by: str) -> dict[str, list[Inp
     """
     if group_by not in GROUP_BY:
         raise BatchError(f"group_by must be one of {list(GROUP_BY)}, got {group_by!r}", param="group_by")
+    if group_by == "reid":
+        raise BatchError(
+            "group_by 'reid' groups by the adversary's embeddings: use deid.batch.reid_groups.group_by_reid",
+            param="group_by",
+        )
     if group_by == "auto":
         group_by = detect_layout(files)
     groups: dict[str, list[InputFile]] = {}

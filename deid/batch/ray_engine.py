@@ -256,6 +256,7 @@ def run_on_ray(
     report: Report,
     boxes: dict[Path, list[Box]] | None,
     hooks: dict[str, Callable[..., Any] | None],
+    groups: dict[str, list[InputFile]] | None = None,
 ) -> tuple[int, list[str]]:
     """Conceal ``found`` on a Ray cluster (``config.address``; a local one when None), recording
     into ``report``. Returns how many records were kept from the resumed run, and the warnings.
@@ -269,7 +270,9 @@ def run_on_ray(
     kept = Outputs(Path(config.output), report, None)
     todo: list[Group] = []
     resumed = 0
-    for key, members in group_files(found.files, config.group_by).items():
+    if groups is None:
+        groups = group_files(found.files, config.group_by)
+    for key, members in groups.items():
         said = len(kept.warnings)
         finished = [record for record in map(kept.done, members) if record is not None]
         if len(finished) < len(members):  # the worker looks again, and warns

@@ -131,6 +131,11 @@ def run_batch(
             local = wiring.concealers(config, conceal_group, conceal_batch, write_heatmaps)
         elif config.weights and conceal_group is None and conceal_batch is None:
             wiring.build_adversary(config)  # --weights checked once here, not in every worker
+        groups = None
+        if config.group_by == "reid":  # before the report: a bad --weights fails with nothing written
+            from deid.batch.reid_groups import group_by_reid  # scipy, only when asked
+
+            groups = group_by_reid(found.files, wiring.build_adversary(config))
         report = Report(report_path, settings=config.settings(), resume=config.resume)
         try:
             if local is None:
@@ -139,12 +144,12 @@ def run_batch(
                     "conceal_batch": conceal_batch,
                     "write_heatmaps": write_heatmaps,
                 }
-                resumed, run_warnings = run_on_ray(config, found, report, boxes, hooks)
+                resumed, run_warnings = run_on_ray(config, found, report, boxes, hooks, groups)
             else:
                 conceal, heatmaps, check = local
                 runner = Runner(config, output, report, conceal, heatmaps, boxes, check)
                 with torch_threads(config.threads):
-                    runner.run(found)
+                    runner.run(found, groups)
                 resumed, run_warnings = runner.resumed, runner.warnings
         except ReportError as exc:
             raise ReportError(exc.path, OSError(exc.reason), during_run=True) from exc

@@ -70,11 +70,14 @@ class Runner:
         """What went wrong without failing a file (clipped boxes, heatmaps, redone outputs)."""
         return self.outputs.warnings
 
-    def run(self, found: Inputs) -> None:
+    def run(self, found: Inputs, groups: dict[str, list[InputFile]] | None = None) -> None:
+        """Conceal ``found`` in ``groups`` (by default grouped by ``config.group_by``'s names)."""
         record_problems(self.report, found)
+        if groups is None:
+            groups = group_files(found.files, self.config.group_by)
         disable = None if self.config.progress else True  # None: only on a terminal
         with tqdm(total=len(found.files), unit="image", desc="conceal", disable=disable) as bar:
-            self.run_groups(group_files(found.files, self.config.group_by).items(), bar.update)
+            self.run_groups(groups.items(), bar.update)
 
     def run_groups(
         self, groups: Iterable[tuple[str, list[InputFile]]], advance: Callable[[int], object] | None = None

@@ -200,6 +200,7 @@ def _adversary(settings: dict[str, Any], weights: str | None, device: str) -> Ad
         adversary=bundled,
         top_k=top_k,
         device=device,
+        group_by="reid" if settings.get("group_by") == "reid" else "none",  # reid: own originals too
     )
     try:
         return build_adversary(config)

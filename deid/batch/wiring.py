@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -29,15 +29,19 @@ def build_adversary(config: BatchConfig) -> Adversary:
     A checkpoint ``model.safetensors`` needs its gallery of other people's embeddings beside it
     as ``model_gallery.safetensors`` (tensors ``embeddings (G, D)`` and ``labels (G,)``), the
     layout of the bundled default.
+
+    With ``--group-by reid`` a group is the adversary's own guess, so every appearance is also
+    checked against its own original (``include_self``): a look-alike put in the wrong group
+    cannot make a person private against someone else's photo only.
     """
     from deid.adversary import Adversary
     from reid_model import CheckpointError, load_checkpoint, load_gallery
 
+    target: dict[str, Any] = {} if config.top_k is None else {"top_k": config.top_k}
+    if config.group_by == "reid":
+        target["include_self"] = True
     if not config.weights:
-        fused = config.adversary == "strong"
-        if config.top_k is None:
-            return Adversary.default(device=config.device, fused=fused)
-        return Adversary.default(device=config.device, fused=fused, top_k=config.top_k)
+        return Adversary.default(device=config.device, fused=config.adversary == "strong", **target)
     weights = Path(config.weights)
     gallery_path = weights.with_name(weights.stem + "_gallery.safetensors")
     try:
@@ -49,9 +53,7 @@ def build_adversary(config: BatchConfig) -> Adversary:
             f"{gallery_path.name} (embeddings (G, D), labels (G,))",
             param="weights",
         ) from exc
-    if config.top_k is not None:
-        return Adversary([model], [gallery.to(config.device)], top_k=config.top_k)
-    return Adversary([model], [gallery.to(config.device)])
+    return Adversary([model], [gallery.to(config.device)], **target)
 
 
 def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:

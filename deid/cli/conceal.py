@@ -66,7 +66,9 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default="auto",
     help="Appearances of one person share one mask. auto: VIPeR (cam_a/, cam_b/ NNN_AA.bmp) or "
     "Market-1501 (0002_c1s1_000451_03.jpg) names only when every input has them, else each file "
-    "alone; folder: one person per folder; viper, market: those names; none: each file alone. "
+    "alone; folder: one person per folder; viper, market: those names; reid: unlabeled crops "
+    "grouped by the adversary (complete linkage on its link rule; each crop is then also judged "
+    "against its own original; frames stay alone); none: each file alone. "
     "A group is split where the adversary does not see its appearances as one person "
     "(the record's group_reason says why).",
 )

@@ -63,17 +63,23 @@ def partner_match(adversary: Adversary, images: Sequence[torch.Tensor]) -> torch
         adversary: the models and galleries that must see the group as one person.
         images: ``N`` appearances ``(3, H, W)``, any sizes.
     """
-    return _match(adversary, adversary.embed(People([list(images)], adversary).model_inputs))
+    return match_embeddings(adversary, adversary.embed(People([list(images)], adversary).model_inputs))
 
 
-def _match(adversary: Adversary, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
+def match_embeddings(adversary: Adversary, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
+    """:func:`partner_match` of appearances already embedded: per model, ``(N, D)``.
+
+    Memory is ``O(N^2 + N G)``: each query's gallery distances are sorted once and every
+    partner's distance is placed among them.
+    """
     n = len(embeddings[0])
     match = torch.ones(n, n)
     for emb, gallery in zip(embeddings, adversary.galleries, strict=True):
         emb, gallery = emb.float().cpu(), gallery.float().cpu()
         d_pair = torch.cdist(emb, emb)  # (N, N)
-        d_gallery = torch.cdist(emb, gallery)  # (N, G)
-        beaten = (d_pair[:, :, None] < d_gallery[:, None, :]).float().mean(-1)  # query a, partner b
+        d_gallery = torch.cdist(emb, gallery).sort(dim=1).values  # (N, G)
+        not_farther = torch.searchsorted(d_gallery, d_pair, right=True)  # gallery items <= the partner's
+        beaten = (len(gallery) - not_farther).float() / len(gallery)  # query a, partner b
         match = torch.minimum(match, torch.minimum(beaten, beaten.T))
     match.fill_diagonal_(0.0)
     return match
@@ -101,7 +107,7 @@ def split_groups(adversary: Adversary, people: Sequence[Sequence[torch.Tensor]])
     start = 0
     for p in claimed:
         stop = start + len(people[p])
-        splits[p] = _split(_match(adversary, [e[start:stop] for e in embeddings]))
+        splits[p] = _split(match_embeddings(adversary, [e[start:stop] for e in embeddings]))
         start = stop
     return splits
 
