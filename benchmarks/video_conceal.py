@@ -2,6 +2,7 @@
 
     python -m benchmarks.video_conceal [--video ../shared/data/video/pets09_s2l1.avi]
         [--frames N] [--out runs/video] [--sheet benchmarks/figures/video_sheet.png] [--measured]
+        [--adversary strong|fast]
 
 Prints, from one run:
 - frames per second of the whole ``conceal_video`` call, and per stage;
@@ -31,7 +32,9 @@ import numpy as np
 import torch
 
 from benchmarks._video import DATA, video_parser
+from deid.adversary import Adversary
 from deid.audit.setup import audit_split, build_attackers
+from deid.batch.config import ADVERSARIES
 from deid.finder import FinderConfig, find_people
 from deid.loop import ConcealConfig
 from deid.video import FollowConfig, TrackReport, VideoReader, VideoReport, conceal_video
@@ -47,6 +50,9 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, default=None, help="write the contact sheet here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--thorough-every", type=int, default=FollowConfig.thorough_every)
+    parser.add_argument(
+        "--adversary", choices=ADVERSARIES, default="strong", help="the loop's bundled adversary"
+    )
     parser.add_argument(
         "--measured",
         action="store_true",
@@ -68,6 +74,7 @@ def main() -> None:
             output,
             config=ConcealConfig(seed=args.seed),
             follow=FollowConfig(thorough_every=args.thorough_every),
+            adversary=Adversary.default(fused=args.adversary == "strong"),
             progress=False,
         )
         elapsed = time.perf_counter() - start
