@@ -45,7 +45,7 @@ SPLIT = 0.5
 PATTERNS = ("plain", "bands", "stripes", "checks")
 #: The brightness step between a pattern's light and dark cells.
 PATTERN_AMPLITUDE = 0.5
-#: The default adversary's outfit embeddings, shipped so a process need not embed 729 images
+#: The default adversary's outfit embeddings, shipped so a process need not embed 2916 images
 #: before its first crop (``scripts/bundle_outfits.py`` writes it; a test checks it is current).
 BUNDLED = Path(__file__).parent / "weights" / "outfits.safetensors"
 #: The redress shading's low-pass sigma, as a fraction of the width.
