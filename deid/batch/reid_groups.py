@@ -17,6 +17,7 @@ a video's are followed by its tracks (``--as-video``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -40,8 +41,9 @@ def group_by_reid(
     files: Sequence[InputFile], adversary: Adversary, *, min_match: float = REID_MIN_MATCH
 ) -> dict[str, list[InputFile]]:
     """``files`` grouped as :func:`deid.batch.grouping.group_files` does: crops the adversary sees
-    as one person share a key ``reid:N`` (numbered in the order groups first appear); every
-    other file is alone (``file:RELATIVE``), as with ``--group-by none``."""
+    as one person share a key ``reid:DIGEST``, named by its members (:func:`group_key`); every
+    other file is alone (``file:RELATIVE``), as with ``--group-by none``. Groups come in the
+    order their first member does."""
     if not 0.0 < min_match <= 1.0:
         raise ValueError(f"min_match must be in (0, 1], got {min_match}")
     crops: list[int] = []
@@ -63,15 +65,26 @@ def group_by_reid(
     label = {i: f"file:{file.relative.as_posix()}" for i, file in enumerate(files)}
     if len(crops) > 1:
         joined = [torch.cat(parts) for parts in zip(*embeddings, strict=True)]
-        clusters = link_groups(match_embeddings(adversary, joined), min_match)
-        names: dict[int, str] = {}
-        for i, cluster in zip(crops, clusters.tolist(), strict=True):
-            if int((clusters == cluster).sum()) > 1:
-                label[i] = names.setdefault(cluster, f"reid:{len(names) + 1}")
+        clusters = link_groups(match_embeddings(adversary, joined), min_match).tolist()
+        members: dict[int, list[int]] = {}
+        for i, cluster in zip(crops, clusters, strict=True):
+            members.setdefault(cluster, []).append(i)
+        for group in members.values():
+            if len(group) > 1:
+                key = group_key([files[i] for i in group])
+                label.update(dict.fromkeys(group, key))
     groups: dict[str, list[InputFile]] = {}
     for i, file in enumerate(files):
         groups.setdefault(label[i], []).append(file)
     return groups
+
+
+def group_key(members: Sequence[InputFile]) -> str:
+    """``reid:`` and a digest of the members' relative paths: two groups share a key only when
+    they have the same members, so a resumed run whose grouping changed never mixes its groups
+    with the records an earlier run kept (``deid verify`` checks a group's records together)."""
+    names = "\n".join(sorted(m.relative.as_posix() for m in members))
+    return f"reid:{hashlib.blake2b(names.encode(), digest_size=6).hexdigest()}"
 
 
 def link_groups(match: torch.Tensor, min_match: float) -> np.ndarray:

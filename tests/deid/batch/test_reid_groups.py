@@ -112,3 +112,41 @@ def test_a_reid_grouped_run_on_viper_crops_records_its_groups_and_verifies(viper
         assert sum(1 for k in keys.values() if k == key) >= 2
     result = verify(tmp_path / "out")
     assert result.counts()["contradicted"] == 0
+
+
+@pytest.mark.viper
+def test_a_resumed_run_whose_grouping_changed_never_mixes_its_groups_with_the_kept_ones(viper_root, tmp_path):
+    """Person 000 (both cameras) and one view of 002 first; the other view of 002 is added and the
+    run resumed: 002's new group must not take the key 000's kept records carry (the numbered
+    keys of a first version did, and verify then judged the two people as one)."""
+    from deid.batch import verify
+
+    root = tmp_path / "in"
+
+    def add(camera, person, name):
+        source = next((viper_root / camera).glob(f"{person}_*.bmp"))
+        write_image(root / name, load_images([source])[0])
+
+    add("cam_a", "000", "a1.png")
+    add("cam_b", "000", "a2.png")
+    add("cam_a", "002", "a0.png")
+    out = tmp_path / "out"
+
+    def run(resume):
+        config = BatchConfig(
+            inputs=(str(root),),
+            output=str(out),
+            group_by="reid",
+            loop=ConcealConfig(seed=0),
+            resume=resume,
+            progress=False,
+        )
+        return json.loads(run_batch(config).report_json.read_text())["records"]
+
+    first = {Path(r["input"]).name: r["group"] for r in run(False)}
+    assert first["a1.png"] == first["a2.png"] != first["a0.png"]
+    add("cam_b", "002", "a3.png")
+    second = {Path(r["input"]).name: r["group"] for r in run(True)}
+    assert second["a1.png"] == second["a2.png"] == first["a1.png"]  # kept, under their own key
+    assert second["a0.png"] == second["a3.png"] != second["a1.png"]  # the new pair, a key of its own
+    assert verify(out).counts()["contradicted"] == 0
