@@ -34,7 +34,8 @@ class PersonResult:
             for) on which the final check was taken; ``images`` are these files' pixels before
             encoding, rounded to uint8 levels.
         shape: ``"body"`` (the mask was cut to the silhouette widened by ``margin`` of the
-            crop's width), ``"box"`` (the whole crop), or None from a concealer that is not the loop.
+            crop's width), ``"box"`` (not cut to the body: cells anywhere in the crop), or None
+            from a concealer that is not the loop.
         head: what was done to the head (``"blur"``, ...); with ``" (top band)"`` when the pose
             model found no pose and the crop's top band was taken for the head.
         stopped: why the loop stopped, in words.

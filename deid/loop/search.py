@@ -129,7 +129,11 @@ def _climb(
         )
         for p, result in zip(todo, done, strict=True):
             if p in left:
-                wider = "the whole crop" if margin is None else f"the body widened by {margin:.2f}"
+                wider = (
+                    "the box (a mask no longer cut to the body)"
+                    if margin is None
+                    else f"the body widened by {margin:.2f}"
+                )
                 result.stopped = f"{'; '.join(left[p])}; so {wider}: {result.stopped}"
             results[p] = result
         matched = [(p, r) for p, r in zip(todo, done, strict=True) if not r.success and r.shape == "body"]
