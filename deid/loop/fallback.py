@@ -32,8 +32,9 @@ def fallback_operators(
         ("fill white", Fill(color=1.0)),
         ("noise+color_shift", build_operator("noise+color_shift", 1.0)),
     ]
-    if outfits is not None and outfits.flat() is not operator:
-        palette.append(("outfit", outfits.flat()))
+    flat = None if outfits is None else outfits.flat()
+    if flat is not None and flat is not operator:
+        palette.append(("outfit", flat))
     return first + palette
 
 
