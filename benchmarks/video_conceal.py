@@ -10,8 +10,9 @@ Prints, from one run:
   looks), an independent look (the finder in small tiles) at the original frame; a person it
   confirms is *treated* when at least 30% of their silhouette changed in the written video
   (PETS has no person masks; this is the stand-in);
-- consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box;
-  the fraction of a track's frames within Delta E 10 of the track's median colour;
+- consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
+  of it, and the part no nearer person covers); the fraction of a track's frames within
+  Delta E 10 of the track's median colour;
 - privacy per track, by the audit's attackers (the adversary network, both independent
   embedders, LOMO + XQDA fitted on VIPeR's training persons): each track long enough is queried
   with its concealed crop from its first third against every track's original crop from its last
@@ -35,6 +36,7 @@ from benchmarks._video import DATA, video_parser
 from deid.adversary import Adversary
 from deid.audit.setup import audit_split, build_attackers
 from deid.batch.config import ADVERSARIES
+from deid.boxes import Box, nearest_last_order
 from deid.finder import FinderConfig, find_people
 from deid.loop import ConcealConfig
 from deid.video import FollowConfig, TrackReport, VideoReader, VideoReport, conceal_video
@@ -148,28 +150,52 @@ def _coverage(originals: dict[int, np.ndarray], written: dict[int, np.ndarray]) 
 def _consistency(
     report: VideoReport, originals: dict[int, np.ndarray], written: dict[int, np.ndarray]
 ) -> None:
-    kept = []
+    """Per track, the mean colour of the changed pixels in each frame's box, against the track's
+    median: over the whole box, and over the part of it no nearer person's box covers (where two
+    people overlap the nearer one is drawn last, :func:`deid.boxes.nearest_last_order`, so
+    there the colour shown is theirs)."""
+    in_frame: dict[int, dict[int, Box]] = {}
     for track in report.tracks:
-        colours = []
+        for frame, x, y, w, h, _, _ in track.sightings:
+            in_frame.setdefault(frame, {})[track.track] = Box(x, y, w, h)
+    kept: dict[str, list[float]] = {"whole box": [], "in front": []}
+    for track in report.tracks:
+        colours: dict[str, list[np.ndarray]] = {name: [] for name in kept}
         for frame, x, y, w, h, _, _ in track.sightings:
             box = (slice(y, y + h), slice(x, x + w))
             changed = _changed(originals[frame][box], written[frame][box])
-            if changed.sum() < 10:
-                continue
             lab = cv2.cvtColor(written[frame][box], cv2.COLOR_RGB2LAB).astype(float)
             lab[..., 0] *= 100 / 255
             lab[..., 1:] -= 128
-            colours.append(lab[changed].mean(0))
-        if len(colours) >= 5:
-            colours_array = np.array(colours)
-            delta = np.linalg.norm(colours_array - np.median(colours_array, 0), axis=1)
-            kept.append(float((delta < 10).mean()))
-    if kept:
-        print(
-            f"consistency: {len(kept)} tracks of >= 5 treated frames; frames within Delta E 10 of the "
-            f"track's colour: median {np.median(kept):.1%}, worst {min(kept):.1%}; "
-            f"tracks with >= 95%: {sum(k >= 0.95 for k in kept)}/{len(kept)}"
-        )
+            front = changed & ~_nearer(in_frame[frame], track.track)
+            for name, pixels in (("whole box", changed), ("in front", front)):
+                if pixels.sum() >= 10:
+                    colours[name].append(lab[pixels].mean(0))
+        for name, found in colours.items():
+            if len(found) >= 5:
+                colours_array = np.array(found)
+                delta = np.linalg.norm(colours_array - np.median(colours_array, 0), axis=1)
+                kept[name].append(float((delta < 10).mean()))
+    for name, fractions in kept.items():
+        if fractions:
+            print(
+                f"consistency ({name}): {len(fractions)} tracks of >= 5 treated frames; frames within "
+                f"Delta E 10 of the track's colour: median {np.median(fractions):.1%}, worst "
+                f"{min(fractions):.1%}; tracks with >= 95%: {sum(k >= 0.95 for k in fractions)}/{len(fractions)}"
+            )
+
+
+def _nearer(boxes: dict[int, Box], track: int) -> np.ndarray:
+    """The pixels of ``track``'s box that the boxes drawn after it in its frame (nearer people)
+    cover."""
+    tracks, box = list(boxes), boxes[track]
+    order = [tracks[i] for i in nearest_last_order(list(boxes.values()))]
+    covered = np.zeros((box.h, box.w), dtype=bool)
+    for other in (boxes[t] for t in order[order.index(track) + 1 :]):
+        x0, y0 = max(other.x - box.x, 0), max(other.y - box.y, 0)
+        x1, y1 = min(other.x + other.w - box.x, box.w), min(other.y + other.h - box.y, box.h)
+        covered[y0 : max(y0, y1), x0 : max(x0, x1)] = True
+    return covered
 
 
 def _privacy(

@@ -32,7 +32,7 @@ from deid.batch import (
     verify,
 )
 from deid.batch.boxes import load_boxes
-from deid.boxes import Box, BoxesError, crop_boxes, paste_crops
+from deid.boxes import Box, BoxesError, crop_boxes, nearest_last_order, paste_crops
 from deid.detection import detect_people, is_person_crop
 from deid.loop import ConcealConfig, FrameResult, PersonResult, conceal, conceal_people, conceal_person
 from deid.operators import (
@@ -96,6 +96,7 @@ __all__ = [
     "is_person_crop",
     "load_boxes",
     "model_attacker",
+    "nearest_last_order",
     "noise",
     "paste_crops",
     "person_detected",

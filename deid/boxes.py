@@ -102,13 +102,18 @@ def crop_boxes(
     return crops, used
 
 
-def paste_crops(image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Sequence[Box]) -> torch.Tensor:
+def paste_crops(
+    image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Sequence[Box], *, nearest_last: bool = False
+) -> torch.Tensor:
     """Paste ``crops`` (each ``(3, h, w)``) into a copy of ``image (3, H, W)`` at ``boxes``.
 
     ``boxes`` are the clipped boxes returned by :func:`crop_boxes`. Only the pixels a crop
     changed are pasted: where boxes overlap, a later person's untouched pixels (still the
     original frame's) never undo an earlier person's concealment; where both changed a pixel,
-    the later crop wins. The input image is not modified.
+    the later crop wins. With ``nearest_last`` the crops are pasted in the order of their
+    boxes' bottom edges (:func:`nearest_last_order`), so where two people overlap the one nearer
+    the camera shows their own treatment, as they hide the other in the frame. The input
+    image is not modified.
 
     Example:
         >>> frame = torch.rand(3, 480, 640)
@@ -121,7 +126,9 @@ def paste_crops(image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Seque
         raise ValueError(f"crops and boxes must have the same length, got {len(crops)} and {len(boxes)}")
     height, width = image.shape[-2:]
     out = image.clone()
-    for i, (crop, box) in enumerate(zip(crops, boxes, strict=True)):
+    order = nearest_last_order(boxes) if nearest_last else range(len(boxes))
+    for i in order:
+        crop, box = crops[i], boxes[i]
         if tuple(crop.shape) != (3, box.h, box.w):
             got = tuple(crop.shape)
             raise ValueError(f"crops[{i}] must have shape (3, {box.h}, {box.w}) to fit {box}, got {got}")
@@ -132,3 +139,15 @@ def paste_crops(image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Seque
         changed = (crop != image[:, box.y : box.y + box.h, box.x : box.x + box.w]).any(0)
         region[:, changed] = crop[:, changed]
     return out
+
+
+def nearest_last_order(boxes: Sequence[Box]) -> list[int]:
+    """The boxes' indices from the farthest person to the nearest: by the bottom edge, as a
+    camera looking down on people standing on one floor sees the nearer one's feet lower in
+    the frame (ties keep the given order).
+
+    Example:
+        >>> nearest_last_order([Box(0, 50, 10, 40), Box(5, 10, 10, 40), Box(8, 60, 10, 20)])
+        [1, 2, 0]
+    """
+    return sorted(range(len(boxes)), key=lambda i: boxes[i].y + boxes[i].h)

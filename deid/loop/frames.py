@@ -113,7 +113,8 @@ def paste_people(
     output_format: str,
     check: WrittenCheck | None,
 ) -> WrittenFrame:
-    """Paste each person's concealed crop back into ``image`` and judge them as written.
+    """Paste each person's concealed crop back into ``image`` (the nearest last) and judge them
+    as written.
 
     The frame is encoded in ``output_format`` and decoded again; each person is cut from that
     decoded frame at their box and checked against their own original crop: a neighbour's
@@ -122,7 +123,7 @@ def paste_people(
     Raises:
         ValueError: the frame cannot be encoded in ``output_format``.
     """
-    pasted = paste_crops(image, list(concealed), people.boxes)
+    pasted = paste_crops(image, list(concealed), people.boxes, nearest_last=True)
     data, back = as_written(pasted, output_format)
     private = None
     if check is not None:

@@ -416,12 +416,13 @@ def _missed(frame: Frame, sightings: Sequence[Sighting]) -> list[Box]:
 def _pasted(
     frame: Frame, sightings: Sequence[Sighting], concealed: dict[int, dict[int, torch.Tensor]]
 ) -> Frame:
-    """The frame with each sighting's concealed crop pasted in (changed pixels only)."""
+    """The frame with each sighting's concealed crop pasted in (changed pixels only, the
+    nearest person last)."""
     if not sightings:
         return frame
     image = to_tensor(frame.pixels)
     crops = [concealed[s.track][frame.index] for s in sightings]
-    pasted = paste_crops(image, crops, [s.box for s in sightings])
+    pasted = paste_crops(image, crops, [s.box for s in sightings], nearest_last=True)
     return replace(frame, pixels=to_pixels(pasted))
 
 

@@ -8,7 +8,7 @@ import torch
 
 import deid
 from deid import Adversary, FrameResult
-from deid.boxes import Box, crop_boxes, paste_crops
+from deid.boxes import Box, crop_boxes, nearest_last_order, paste_crops
 from deid.finder import find_people
 from reid_model import read_image
 from tests.conftest import REPO
@@ -135,3 +135,17 @@ def test_a_later_person_never_undoes_an_earlier_persons_concealment():
     assert torch.equal(out[:, 6:12, 6:12], torch.zeros(3, 6, 6))  # the overlap stays concealed
     assert torch.equal(out[:, 12:18, 12:18], torch.ones(3, 6, 6))  # where the later one concealed
     assert torch.equal(out[:, 12:, :12][:, :, :6], frame[:, 12:, :6])  # outside both boxes
+
+
+def test_the_nearer_person_is_drawn_over_the_farther_one():
+    frame = torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(0))
+    boxes = [Box(4, 2, 10, 16), Box(0, 0, 10, 10)]  # the first's feet are lower: nearer
+    crops, used = crop_boxes(frame, boxes)
+    near, far = torch.zeros_like(crops[0]), torch.ones_like(crops[1])
+    overlap = (slice(None), slice(2, 10), slice(4, 10))
+    given = paste_crops(frame, [near, far], used)
+    assert torch.equal(given[overlap], torch.ones(3, 8, 6))  # the later wins
+    nearest = paste_crops(frame, [near, far], used, nearest_last=True)
+    assert torch.equal(nearest[overlap], torch.zeros(3, 8, 6))
+    assert torch.equal(nearest[:, :2, :10], torch.ones(3, 2, 10))  # the far one where it shows
+    assert nearest_last_order(used) == [1, 0]
