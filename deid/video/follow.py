@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -90,6 +91,13 @@ class FollowConfig:
             S2.L1 a thorough look every 40th frame took the people an independent look finds
             untreated from 16.7% to 7.8% (``benchmarks/video_conceal.py``), following alone
             from 6.75 to 5.25 frames/s (``benchmarks/video_follow.py``).
+        motion: on every frame, look where something moves that no sighting explains: the
+            pixels that differ from the background (the median of recent frames, see
+            :data:`MOTION`) outside every person's box, in person-shaped blobs; the pose model
+            looks at each, and a person it confirms is found there (and looked for backwards,
+            like any new track). For a still camera (surveillance footage); a frame where more
+            than :data:`MOTION_MAX` of the pixels differ (the camera moved, the light changed)
+            is skipped.
     """
 
     detect_every: int = 10
@@ -101,6 +109,7 @@ class FollowConfig:
     min_iou: float = 0.2
     finder: FinderConfig = field(default_factory=lambda: FinderConfig(upscale=2.0))
     thorough: FinderConfig = field(default_factory=lambda: THOROUGH)
+    motion: bool = True
 
     def __post_init__(self) -> None:
         if self.detect_every < 1 or self.pose_every < 1 or self.max_gap < 0 or self.thorough_every < 0:
@@ -219,6 +228,37 @@ class KalmanTracks:
 #: tall, each concealed by a large box; a standing or walking person is taller than wide (and
 #: one who is not is still found by the plain look).
 WIDEST = 1.0
+
+
+@dataclass(frozen=True)
+class Motion:
+    """What counts as a moving person for ``FollowConfig.motion``.
+
+    Attributes:
+        threshold: a pixel moved when a channel differs from the background by more (in [0, 1]).
+        frames, every: the background is the median of every ``every``-th of the last
+            ``frames`` frames (once five of them are there), renewed at each full look.
+        pixels, height: a blob needs this many pixels and this height.
+        upright: ... and must be at least this many times as tall as wide (a person standing
+            or walking; a flapping tape or a shadow's edge is wider).
+    """
+
+    threshold: float = 0.12
+    frames: int = 40
+    every: int = 4
+    pixels: int = 40
+    height: int = 12
+    upright: float = 0.8
+
+
+#: The motion look's settings.
+MOTION = Motion()
+#: A frame where more than this fraction of the pixels moved is not searched for moving people
+#: (the camera moved, or the light changed).
+MOTION_MAX = 0.2
+#: Two sightings in a frame are one person when this much of the smaller silhouette lies
+#: inside the other.
+SAME = 0.5
 #: motpy's smoothing of a track's score and feature (its defaults, given so that they are known).
 _SMOOTHING = {"smooth_score_gamma": 0.8, "smooth_feature_gamma": 0.9}
 
@@ -257,6 +297,7 @@ class Follower:
         self.numbers: dict[str, int] = {}
         self.by_frame: list[list[Sighting]] = []
         self.recent: deque[tuple[int, torch.Tensor]] = deque(maxlen=self._keep())
+        self.background: torch.Tensor | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """The state to pickle, the recent frames as their bytes (a quarter of the floats)."""
@@ -271,8 +312,9 @@ class Follower:
         self.recent = deque(((index, as_float(pixels)) for index, pixels in recent), maxlen=self._keep())
 
     def _keep(self) -> int:
-        """How many recent frames a backfill may look back over."""
-        return max(self.config.detect_every, self.config.thorough_every)
+        """How many recent frames a backfill may look back over, or the motion look learn the
+        background from."""
+        return max(self.config.detect_every, self.config.thorough_every, MOTION.frames * self.config.motion)
 
     def step(self, frame: Frame) -> None:
         """Follow the people into ``frame`` (the next frame of the video)."""
@@ -294,13 +336,14 @@ class Follower:
         followed = {
             key: carried[key] if key in carried else self._look(image, box) for key, box in predicted.items()
         }
+        moved = self._moved(image, frame.index) if self.config.motion else None
         people: list[_Seen] = []
         how: list[str] = []
         for key in sorted(followed, key=lambda k: self.numbers.get(k, len(self.numbers))):  # oldest first
             seen = followed[key]
             if seen is None:
                 continue
-            if _overlaps(seen.box, [p.box for p in people]):  # two tracks on one person: the younger one ends
+            if _one_of(seen, people):  # two tracks on one person: the younger one ends
                 self.tracks.drop(key)
                 del predicted[key]
                 continue
@@ -312,8 +355,19 @@ class Follower:
             for person in find_people(image, config=finder, known=[p.box for p in people]):
                 if thorough and person.box.w > WIDEST * person.box.h:
                     continue
-                if not _overlaps(person.box, [p.box for p in people]):
-                    people.append(_Seen.of(person))
+                found = _Seen.of(person)
+                if not _one_of(found, people):
+                    people.append(found)
+                    how.append("found")
+        if moved is not None:  # something moves where nobody is: the pose model looks there
+            explained = [_grown(p.box, self.config.padding, width, height) or p.box for p in people]
+            explained += list(predicted.values())
+            for box in explained:
+                moved[box.y : box.y + box.h, box.x : box.x + box.w] = False
+            for blob in _blobs(moved):
+                seen = self._look(image, _grown(blob, self.config.padding, width, height) or blob)
+                if seen is not None and not _one_of(seen, people):
+                    people.append(seen)
                     how.append("found")
         taken, new = self.tracks.step([np.array(_xyxy(p.box)) for p in people], [p.score for p in people])
         sightings = []
@@ -330,6 +384,16 @@ class Follower:
                 box = _box(self.tracks.box(key), width, height, self.config.padding)
                 self._backfill(self.numbers[key], box, frame.index - since)
         self.recent.append((frame.index, image))
+
+    def _moved(self, image: torch.Tensor, index: int) -> torch.Tensor | None:
+        """``(H, W)`` bool, the pixels that differ from the background; None while the background
+        is not known yet, or when more than :data:`MOTION_MAX` of the frame moved."""
+        if index % self.config.detect_every == 0 or self.background is None:
+            self.background = _background([im for _, im in self.recent])
+        if self.background is None:
+            return None
+        moved = (image - self.background).abs().amax(0) > MOTION.threshold
+        return None if float(moved.float().mean()) > MOTION_MAX else moved
 
     def _look(self, image: torch.Tensor, window: Box) -> _Seen | None:
         """The pose model in ``window`` (a padded track box): the person it confirms, in frame pixels."""
@@ -404,6 +468,26 @@ def _sighting(index: int, number: int, seen: _Seen | Box, how: str, image: torch
     return Sighting(index, number, box, seen.silhouette, keypoints, how, crop)
 
 
+def _blobs(moved: torch.Tensor) -> list[Box]:
+    """The boxes of the person-shaped blobs of the ``moved (H, W)`` pixels (specks opened away)."""
+    opened = cv2.morphologyEx(moved.numpy().astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    return [
+        Box(x, y, w, h)
+        for x, y, w, h, area in stats[1:].tolist()
+        if area >= MOTION.pixels and h >= MOTION.height and h >= MOTION.upright * w
+    ]
+
+
+def _background(recent: Sequence[torch.Tensor]) -> torch.Tensor | None:
+    """The still background: the median of every :attr:`Motion.every`-th of the last
+    :attr:`Motion.frames` of the ``recent`` frames, from the newest (None with fewer than five)."""
+    chosen = list(recent)[-MOTION.frames :][:: -MOTION.every]
+    if len(chosen) < 5:
+        return None
+    return torch.stack(chosen).median(0).values
+
+
 def _grown(box: Box, padding: float, width: int, height: int) -> Box | None:
     return _box(np.array(_xyxy(box), dtype=float), width, height, padding)
 
@@ -435,6 +519,25 @@ def _overlaps(box: Box, others: Sequence[Box]) -> bool:
         if _iou(box, other) > 0.4 or inter > 0.7 * min(box.w * box.h, other.w * other.h):
             return True
     return False
+
+
+def _one_of(seen: _Seen, people: Sequence[_Seen]) -> bool:
+    """Whether ``seen`` is one of ``people`` already: most (:data:`SAME`) of the smaller of the
+    two silhouettes inside the other. Silhouettes, not boxes: a track's box that drifted over
+    two people walking side by side is not the second one's sighting."""
+    return any(_shared(seen, other) > SAME for other in people)
+
+
+def _shared(a: _Seen, b: _Seen) -> float:
+    """The fraction of the smaller of ``a``'s and ``b``'s silhouettes that the other covers."""
+    x0, y0 = max(a.box.x, b.box.x), max(a.box.y, b.box.y)
+    x1, y1 = min(a.box.x + a.box.w, b.box.x + b.box.w), min(a.box.y + a.box.h, b.box.y + b.box.h)
+    smaller = min(int(a.silhouette.sum()), int(b.silhouette.sum()))
+    if x1 <= x0 or y1 <= y0 or smaller == 0:
+        return 0.0
+    inside_a = a.silhouette[y0 - a.box.y : y1 - a.box.y, x0 - a.box.x : x1 - a.box.x]
+    inside_b = b.silhouette[y0 - b.box.y : y1 - b.box.y, x0 - b.box.x : x1 - b.box.x]
+    return int((inside_a & inside_b).sum()) / smaller
 
 
 def _intersection(a: Box, b: Box) -> int:

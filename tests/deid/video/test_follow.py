@@ -105,3 +105,36 @@ def test_a_person_only_the_thorough_look_finds_is_followed_back_to_their_first_f
     assert {s.how for s in track[:8]} == {"backfilled"} and track[8].how == "found"
     with pytest.raises(ValueError, match="thorough_every"):
         FollowConfig(thorough_every=-1)
+
+
+def test_a_person_no_look_finds_is_found_where_they_move(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.video.follow as follow
+
+    monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])  # the looks miss them
+    frames = walking_frames(32, {0: (20, 31, 5)})  # walks in once the background is known
+    config = FollowConfig(detect_every=10, thorough_every=0)
+    (track,) = list(sightings_of(follow_people(frames, fps=10, config=config)))
+    assert [s.frame for s in track] == list(range(20, 32))
+    assert track[0].how == "found" and track[0].keypoints is not None
+    assert abs(track[0].box.x - (5 + 2 * 20)) <= 1 and track[0].box.h == 40
+    without = follow_people(
+        frames, fps=10, config=FollowConfig(detect_every=10, thorough_every=0, motion=False)
+    )
+    assert not any(without)
+
+
+def test_the_motion_look_skips_a_frame_where_everything_changed(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.video.follow as follow
+
+    monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
+    frames = walking_frames(24, {0: (20, 23, 5)})
+    for frame in frames[20:]:  # the light changes as the person walks in
+        frame.pixels[frame.pixels < 100] = 110
+    by_frame = follow_people(frames, fps=10, config=FollowConfig(detect_every=10, thorough_every=0))
+    assert not any(by_frame[:20])
+    assert not by_frame[20] and not by_frame[21]  # skipped: more than MOTION_MAX moved
+    assert follow.MOTION_MAX < 0.5
