@@ -2,7 +2,7 @@
 
     python -m benchmarks.video_conceal [--video ../shared/data/video/pets09_s2l1.avi]
         [--frames N] [--out runs/video] [--sheet benchmarks/figures/video_sheet.png] [--measured]
-        [--adversary strong|fast]
+        [--adversary strong|fast] [--no-motion]
 
 Prints, from one run:
 - frames per second of the whole ``conceal_video`` call, and per stage;
@@ -56,6 +56,9 @@ def main() -> None:
         "--adversary", choices=ADVERSARIES, default="strong", help="the loop's bundled adversary"
     )
     parser.add_argument(
+        "--no-motion", action="store_true", help="the follower without its motion look (FollowConfig.motion)"
+    )
+    parser.add_argument(
         "--measured",
         action="store_true",
         help="measure the video and report an earlier run left in --out (concealed.mp4 and its .json)",
@@ -75,7 +78,7 @@ def main() -> None:
             source,
             output,
             config=ConcealConfig(seed=args.seed),
-            follow=FollowConfig(thorough_every=args.thorough_every),
+            follow=FollowConfig(thorough_every=args.thorough_every, motion=not args.no_motion),
             adversary=Adversary.default(fused=args.adversary == "strong"),
             progress=False,
         )
