@@ -11,7 +11,9 @@ are carried to the predicted box. The sightings go to motpy's ``MultiObjectTrack
 the pose model loses is still concealed at its predicted box for up to ``max_gap`` frames (a
 person half hidden behind another stays covered); a new track is looked for backwards over the
 frames since the last look that would have found them (``backfill``), so a person who walks in
-between two looks is concealed from their first frame.
+between two looks is concealed from their first frame. On every frame, what moves where no
+sighting is (``motion``) is searched by the pose model too, so a person the looks missed is
+found as soon as they move.
 """
 
 from __future__ import annotations
