@@ -138,3 +138,17 @@ def test_the_motion_look_skips_a_frame_where_everything_changed(
     assert not any(by_frame[:20])
     assert not by_frame[20] and not by_frame[21]  # skipped: more than MOTION_MAX moved
     assert follow.MOTION_MAX < 0.5
+
+
+def test_two_sightings_are_one_person_by_their_silhouettes_not_their_boxes() -> None:
+    from deid.boxes import Box
+    from deid.video.follow import _one_of, _overlaps, _Seen
+
+    wide = torch.zeros(40, 30, dtype=torch.bool)
+    wide[:, :15] = True  # a track's box slid over two people: its silhouette is the left one
+    tracked = _Seen(Box(10, 10, 30, 40), 1.0, torch.zeros(33, 3), wide, posed=True)
+    beside = _Seen(Box(28, 12, 10, 36), 1.0, torch.zeros(33, 3), torch.ones(36, 10, dtype=torch.bool), True)
+    assert _overlaps(beside.box, [tracked.box])  # the boxes say one person
+    assert not _one_of(beside, [tracked])  # the silhouettes say two
+    same = _Seen(Box(12, 10, 12, 40), 1.0, torch.zeros(33, 3), torch.ones(40, 12, dtype=torch.bool), True)
+    assert _one_of(same, [tracked])
