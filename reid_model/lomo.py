@@ -102,7 +102,9 @@ def _max_occurrence(codes: torch.Tensor, bins: int) -> torch.Tensor:
     """Histograms of ``codes (B, H, W)`` in sliding windows, maxed along rows: ``(B, rows, bins)``.
 
     A 10 x 10 window sliding by 5 is the union of 2 x 2 cells of 5 x 5 pixels, so cell histograms
-    are counted once (a single ``bincount``) and summed in pairs.
+    are counted once (a single ``bincount``) and summed in pairs, as bytes: a cell holds at most
+    25 pixels and a window 100 (the sums and maxima are a third of the time of int64 ones, and
+    the same numbers).
     """
     b, h, w = codes.shape
     rows, cols = (h - WINDOW) // STRIDE + 1, (w - WINDOW) // STRIDE + 1
@@ -116,7 +118,7 @@ def _max_occurrence(codes: torch.Tensor, bins: int) -> torch.Tensor:
     batch = torch.arange(b, device=codes.device).view(b, 1, 1)
     index = (batch * (cell_rows * cell_cols) + cell) * bins + codes
     counts = torch.bincount(index.flatten(), minlength=b * cell_rows * cell_cols * bins)
-    cells = counts.view(b, cell_rows, cell_cols, bins)
+    cells = counts.to(torch.uint8).view(b, cell_rows, cell_cols, bins)
     windows = cells[:, :-1, :-1] + cells[:, 1:, :-1] + cells[:, :-1, 1:] + cells[:, 1:, 1:]
     return windows.amax(dim=2)
 
