@@ -126,16 +126,18 @@ def run_batch(
         raise BatchError(str(exc), param="boxes") from exc
     with contextlib.ExitStack() as held:
         locks = [held.enter_context(FolderLock(f, param=p)) for f, p in _lock_folders(output, report_path)]
+        # the models are loaded (and --weights checked) before the report: a bad one fails with nothing written
+        grouper = wiring.build_adversary(config) if config.group_by == "reid" else None
         local = None
-        if config.engine == "local":  # the models are loaded (and --weights checked) before the report
-            local = wiring.concealers(config, conceal_group, conceal_batch, write_heatmaps)
-        elif config.weights and conceal_group is None and conceal_batch is None:
+        if config.engine == "local":
+            local = wiring.concealers(config, conceal_group, conceal_batch, write_heatmaps, grouper)
+        elif grouper is None and config.weights and conceal_group is None and conceal_batch is None:
             wiring.build_adversary(config)  # --weights checked once here, not in every worker
         groups = None
-        if config.group_by == "reid":  # before the report: a bad --weights fails with nothing written
+        if grouper is not None:
             from deid.batch.reid_groups import group_by_reid  # scipy, only when asked
 
-            groups = group_by_reid(found.files, wiring.build_adversary(config))
+            groups = group_by_reid(found.files, grouper)
         report = Report(report_path, settings=config.settings(), resume=config.resume)
         try:
             if local is None:

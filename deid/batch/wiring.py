@@ -189,14 +189,16 @@ def concealers(
     conceal_group: ConcealGroup | None,
     conceal_batch: ConcealBatch | None,
     write_heatmaps: HeatmapWriter | None,
+    adversary: Adversary | None = None,
 ) -> tuple[ConcealBatch, HeatmapWriter | None, WrittenCheck | None]:
     """The conceal function, heatmap writer and written-frame check of a run: the given ones,
-    else the bundled loop (whose adversary also checks the people re-cut from written frames)."""
+    else the bundled loop (whose adversary also checks the people re-cut from written frames);
+    ``adversary``: the run's, already built (:func:`build_adversary`), else built here."""
     if conceal_batch is None and conceal_group is not None:
         conceal_batch = per_group(conceal_group)
     check_written = None
     if conceal_batch is None or (config.heatmaps and write_heatmaps is None):
-        adversary = build_adversary(config)
+        adversary = adversary or build_adversary(config)
         if conceal_batch is None:
             check_written = recut_checker(adversary)
         conceal_batch = conceal_batch or person_concealer(config, adversary)
