@@ -103,8 +103,8 @@ def _max_occurrence(codes: torch.Tensor, bins: int) -> torch.Tensor:
 
     A 10 x 10 window sliding by 5 is the union of 2 x 2 cells of 5 x 5 pixels, so cell histograms
     are counted once (a single ``bincount``) and summed in pairs, as bytes: a cell holds at most
-    25 pixels and a window 100 (the sums and maxima are a third of the time of int64 ones, and
-    the same numbers).
+    25 pixels and a window 100, so the numbers are the same as in int64, in a third of the time
+    (64 crops at 512 bins: 0.025 against 0.073 s).
     """
     b, h, w = codes.shape
     rows, cols = (h - WINDOW) // STRIDE + 1, (w - WINDOW) // STRIDE + 1

@@ -316,7 +316,8 @@ class Follower:
     def _keep(self) -> int:
         """How many recent frames a backfill may look back over, or the motion look learn the
         background from."""
-        return max(self.config.detect_every, self.config.thorough_every, MOTION.frames * self.config.motion)
+        motion = MOTION.frames if self.config.motion else 0
+        return max(self.config.detect_every, self.config.thorough_every, motion)
 
     def step(self, frame: Frame) -> None:
         """Follow the people into ``frame`` (the next frame of the video)."""
@@ -338,7 +339,6 @@ class Follower:
         followed = {
             key: carried[key] if key in carried else self._look(image, box) for key, box in predicted.items()
         }
-        moved = self._moved(image, frame.index) if self.config.motion else None
         people: list[_Seen] = []
         how: list[str] = []
         for key in sorted(followed, key=lambda k: self.numbers.get(k, len(self.numbers))):  # oldest first
@@ -361,6 +361,7 @@ class Follower:
                 if not _one_of(found, people):
                     people.append(found)
                     how.append("found")
+        moved = self._moved(image, frame.index) if self.config.motion else None
         if moved is not None:  # something moves where nobody is: the pose model looks there
             explained = [_grown(p.box, self.config.padding, width, height) or p.box for p in people]
             explained += list(predicted.values())
