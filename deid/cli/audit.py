@@ -28,6 +28,7 @@ from deid.cli.options import (
     link_option,
     loop_choice_option,
     seed_option,
+    strength_option,
 )
 from deid.loop.bodies import SHAPES
 from deid.loop.heads import HEADS
@@ -113,6 +114,7 @@ _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--
 )
 @loop_choice_option("shape", SHAPES, prefix="The loop's mask shape for every loop method: ")
 @loop_choice_option("head", HEADS, prefix="What the loop methods do to each head: ")
+@strength_option(prefix="For every loop method: ")
 @link_option(
     help="track: a test person's two camera views are concealed together (one treatment, so "
     "the person stays linkable under a pseudonym); none: each view gets a treatment of its own. "
@@ -135,6 +137,7 @@ def audit_command(
     detector: bool,
     shape: str,
     head: str,
+    strength: float,
     link: str,
     seed: int,
     device: str,
@@ -151,7 +154,9 @@ def audit_command(
             independent_weights=independent_weights,
             independent_stripe_weights=independent_stripe_weights,
         )
-        concealers = build_concealers(methods, device=device, seed=seed, shape=shape, head=head)
+        concealers = build_concealers(
+            methods, device=device, seed=seed, shape=shape, head=head, strength=strength
+        )
     except AuditSetupError as exc:
         raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc
     if left_out:
@@ -197,6 +202,7 @@ def audit_command(
         "finetune_persons": finetune_persons,
         "loop_shape": shape,
         "loop_head": head,
+        "loop_strength": strength,
         "link": link,
         "device": device,
         "torch_threads": torch.get_num_threads(),

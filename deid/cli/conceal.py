@@ -15,7 +15,7 @@ from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
-from deid.cli.options import field_help, finder_option, link_option, loop_choice_option
+from deid.cli.options import field_help, finder_option, link_option, loop_choice_option, strength_option
 from deid.cli.video import conceal_videos, refuse_batch_options, wants_video
 from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
@@ -54,12 +54,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     callback=_check_operator,
     help=f"One of {', '.join(OPERATORS)}, or several joined by '+' (blur+color_shift).",
 )
-@click.option(
-    "--strength",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=_LOOP["strength"],
-    help="The operator's strength; 1 is the strongest.",
-)
+@strength_option()
 @click.option(
     "--group-by",
     type=click.Choice(GROUP_BY),

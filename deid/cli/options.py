@@ -143,6 +143,16 @@ def loop_choice_option(name: str, choices: Sequence[str], *, prefix: str = "") -
     )
 
 
+def strength_option(*, prefix: str = "") -> Callable[[F], F]:
+    """``--strength``: :attr:`deid.loop.ConcealConfig.strength`, its default and its help."""
+    return click.option(
+        "--strength",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=ConcealConfig.strength,
+        help=prefix + field_help(ConcealConfig, "strength"),
+    )
+
+
 def field_help(cls: type, name: str) -> str:
     """The text a Google-style ``Attributes:`` section of ``cls``'s docstring gives ``name``.
 

@@ -36,7 +36,8 @@ class ConcealConfig:
 
     Attributes:
         operator: operator name (``deid.OPERATORS``), or several joined by ``+``.
-        strength: the operator's strength in (0, 1].
+        strength: the operator's strength in (0, 1], 1 the strongest (for ``fill`` with outfits,
+            their opacity; see :func:`deid.build_operator` for the others).
         method: attribution method that ranks the cells (``attribution.METHODS``); methods with a
             baseline take the fully concealed image as it. Integrated Gradients is the most
             faithful in ``benchmarks/faithfulness.py`` and defeats the loop's adversary with less

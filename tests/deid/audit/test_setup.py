@@ -35,12 +35,13 @@ from reid_model import (
 def test_build_concealers_by_name_in_the_order_given():
     assert list(build_concealers("baselines")) == list(BASELINES)
     assert list(build_concealers("loop")) == [f"loop_{op}" for op in OPERATORS]
-    methods = build_concealers(" loop_fill , blur,, ", seed=3, method="saliency", device="cpu")
+    methods = build_concealers(" loop_fill , blur,, ", seed=3, method="saliency", strength=0.5, device="cpu")
     assert list(methods) == ["loop_fill", "blur"]
     assert isinstance(methods["blur"], MaskConcealer)
     loop = methods["loop_fill"]
     assert isinstance(loop, LoopConcealer)
-    assert (loop.config.operator, loop.config.seed, loop.config.method) == ("fill", 3, "saliency")
+    settings = (loop.config.operator, loop.config.seed, loop.config.method, loop.config.strength)
+    assert settings == ("fill", 3, "saliency", 0.5)
     assert list(build_concealers(["head_blur", "loop_pixelate"])) == ["head_blur", "loop_pixelate"]
 
 

@@ -24,6 +24,8 @@ def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
             "--out",
             str(out),
             "--no-detector",
+            "--strength",
+            "0.5",
         ],
         catch_exceptions=False,
     )
@@ -31,7 +33,8 @@ def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
     assert "blackout" in result.output and "handcrafted" in result.output
     assert "independent_stripe" in result.output  # the bundled second independent network
     assert sorted(p.name for p in out.iterdir()) == ["audit.csv", "audit.json", "audit.png"]
-    assert len(json.loads((out / "audit.json").read_text())["rows"]) == 6
+    report = json.loads((out / "audit.json").read_text())
+    assert len(report["rows"]) == 6 and report["metadata"]["loop_strength"] == 0.5
 
 
 def test_audit_command_bad_options(fake_viper, tmp_path):
@@ -48,6 +51,8 @@ def test_audit_command_bad_options(fake_viper, tmp_path):
     missing = tmp_path / "missing.safetensors"
     result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", str(missing)])
     assert result.exit_code == 1 and f"checkpoint {missing} does not exist" in result.output
+    result = runner.invoke(main, [*base, "--strength", "1.5"])
+    assert result.exit_code == 2 and "--strength" in result.output
     result = runner.invoke(main, [*base, "--methods", "loop_smear"])
     assert result.exit_code == 2 and "operator name must be one of" in result.output
     result = runner.invoke(main, ["audit", "--data", str(fake_viper), "--out", str(fake_viper / "out")])
