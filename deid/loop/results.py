@@ -32,7 +32,9 @@ class PersonResult:
         attributions: ``(N, 1, 128, 48)`` the first step's attributions (for heatmaps).
         encoded: per appearance, the bytes of its output file (in the format it was concealed
             for) on which the final check was taken; ``images`` are these files' pixels before
-            encoding, rounded to uint8 levels.
+            encoding: changed pixels rounded to uint8 levels, the others as given (so for an
+            input on uint8 levels, as every image read from a file is, a lossless format's file
+            decodes to ``images`` exactly).
         shape: ``"body"`` (the mask was cut to the silhouette widened by ``margin`` of the
             crop's width), ``"box"`` (not cut to the body: cells anywhere in the crop), or None
             from a concealer that is not the loop.
