@@ -2,12 +2,14 @@
 
     python -m benchmarks.form_tradeoff --data ../shared/data/viper
         [--operators fill,redress] [--strengths 0.25,0.5,0.75,1] [--shape body-only]
+        [--fallback own|auto]
         [--attackers adversary,fused,handcrafted,independent_stripe,independent,adaptive]
 
 Every (operator, strength) is the conceal loop in ``--shape`` (``body-only`` by default: the mask
-is the person's silhouette and nobody falls back to the box, so each row is what that strength
-buys on its own), outfits drawn with seed 0, both views of the 127 VIPeR test persons concealed
-together. ``strength`` is the outfit's opacity for ``fill`` and ``1 - 0.6 x strength`` of the
+is the person's silhouette and nobody falls back to the box) with ``--fallback`` (``own`` by
+default: whoever the loop leaves matched gets the operator over the whole silhouette at that
+strength, not the stronger treatments of ``auto``), so each row is what that strength buys on
+its own; outfits drawn with seed 0, both views of the 127 VIPeR test persons concealed together. ``strength`` is the outfit's opacity for ``fill`` and ``1 - 0.6 x strength`` of the
 garment's shading contrast for ``redress`` (see :func:`deid.build_operator`).
 
 For each row: rank-1 of every attacker (concealed cam_a queries against cam_b originals, chance
@@ -55,6 +57,7 @@ def main() -> None:
     parser.add_argument("--operators", default="fill,redress")
     parser.add_argument("--strengths", type=_floats, default=[0.25, 0.5, 0.75, 1.0])
     parser.add_argument("--shape", default="body-only", choices=["body", "body-only", "box"])
+    parser.add_argument("--fallback", default="own", help="The loop's fallback_operator.")
     parser.add_argument("--attackers", default=ATTACKER_ORDER, help="Comma-separated, in the table's order.")
     parser.add_argument("--persons", type=int, default=None, help="Only the first N test persons.")
     args = parser.parse_args()
@@ -68,7 +71,13 @@ def main() -> None:
     for operator in [o.strip() for o in args.operators.split(",") if o.strip()]:
         for strength in args.strengths:
             name = f"{operator} {strength:g}"
-            concealers = build_concealers(f"loop_{operator}", seed=0, shape=args.shape, strength=strength)
+            concealers = build_concealers(
+                f"loop_{operator}",
+                seed=0,
+                shape=args.shape,
+                strength=strength,
+                fallback_operator=args.fallback,
+            )
             started = time.perf_counter()
             found = run_audit(
                 {name: concealers[f"loop_{operator}"]},

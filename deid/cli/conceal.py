@@ -155,7 +155,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 @click.option("--refine/--no-refine", default=_LOOP["refine"], help=field_help(ConcealConfig, "refine"))
 @click.option(
     "--fallback-operator",
-    type=click.Choice(["auto", *OPERATORS]),
+    type=click.Choice(["auto", "own", *OPERATORS]),
     default=_LOOP["fallback_operator"],
     help=field_help(ConcealConfig, "fallback_operator"),
 )

@@ -53,7 +53,9 @@ class ConcealConfig:
         fallback_operator: what the fallback tries on the whole crop after the configured
             operator: ``"auto"`` tries grey, black and white fills and colour-shifted noise and
             keeps the first that defeats the adversary (else the one matched least); an
-            operator name tries that one.
+            operator name tries that one; ``"own"`` none but the configured operator at its
+            strength (the look is what ``operator`` and ``strength`` say, and whoever stays
+            matched is reported so).
         colors: the colours when ``operator`` is ``"fill"`` or ``"redress"``: ``"outfit"`` gives each
             person a two-tone outfit (top and bottom colour) drawn at random among those that
             defeat the adversary on the whole crop (see :mod:`deid.operators.outfit`); ``"fixed"`` fills
@@ -95,7 +97,7 @@ class ConcealConfig:
 
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength
-        check_choice("fallback_operator", self.fallback_operator, {"auto", *OPERATORS})
+        check_choice("fallback_operator", self.fallback_operator, {"auto", "own", *OPERATORS})
         check_choice("method", self.method, METHODS)
         check_choice("colors", self.colors, {"outfit", "fixed"})
         check_choice("shape", self.shape, SHAPES)

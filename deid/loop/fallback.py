@@ -15,7 +15,8 @@ from deid.operators.registry import build_operator
 def fallback_operators(
     config: ConcealConfig, operator: Operator, outfits: OutfitFill | None = None
 ) -> list[tuple[str, Operator]]:
-    """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first.
+    """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first
+    (and alone with ``fallback_operator="own"``).
 
     With ``"auto"`` the palette ends with ``outfits`` (each person's drawn outfit, unshaded at
     full opacity: the whole-crop image it was drawn for), when given and not already the loop's
@@ -24,6 +25,8 @@ def fallback_operators(
     the person's and the background's shapes to the hand-crafted attacker.)
     """
     first: list[tuple[str, Operator]] = [(config.operator, operator)]
+    if config.fallback_operator == "own":
+        return first
     if config.fallback_operator != "auto":
         return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
     palette: list[tuple[str, Operator]] = [

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from deid import Adversary, ConcealConfig, conceal_people, conceal_person
+from deid import Adversary, ConcealConfig, build_operator, conceal_people, conceal_person
 from deid.loop.heads import band_ellipse
 from reid_model import embed, load_images, resize, select
 from reid_model.io import decode_image, quantize
@@ -33,6 +33,20 @@ def test_budget_is_honoured_and_fallback_says_so(tiny_embedder):
     # A gallery a million units away can never beat the original: the result must say it failed.
     assert result.success is False
     assert result.scores_after["match_rate"] == 1.0
+    # with "own", the whole crop gets the loop's own operator at its strength, nothing stronger
+    person = _person(0)
+    own = conceal_person(
+        person,
+        adversary=adversary,
+        budget=1,
+        operator="blur",
+        strength=0.1,
+        fallback_operator="own",
+        head="keep",
+    )
+    assert own.fallback and own.fallback_operator == "blur" and own.success is False
+    blurred = build_operator("blur", 0.1)(person[0][None], torch.ones(1, 1, 128, 48))[0]
+    assert torch.allclose(own.images[0], blurred, atol=1 / 255)
 
 
 def test_one_mask_for_all_appearances_at_their_sizes(tiny_embedder):

@@ -147,3 +147,6 @@ def test_the_fallback_palette_ends_with_the_drawn_outfit_as_it_was_scored():
     flat = shaded.flat()
     own = dict(fallback_operators(ConcealConfig(), flat, flat))
     assert "outfit" not in own  # the loop's own fill already
+    # "own": the loop's operator at its strength and nothing else
+    alone = fallback_operators(ConcealConfig(operator="redress", fallback_operator="own"), shaded, shaded)
+    assert [(name, op) for name, op in alone] == [("redress", shaded)]
