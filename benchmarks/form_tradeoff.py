@@ -15,7 +15,8 @@ garment's shading contrast for ``redress`` (see :func:`deid.build_operator`).
 For each row: rank-1 of every attacker (concealed cam_a queries against cam_b originals, chance
 0.8%; goal at most twice chance), then the form kept: HOG's and the pose model's detection rates
 on the concealed crops as a fraction of their rates on the originals, PCK@0.1 against the
-originals' keypoints, and the background changed. Prints the table and each row's seconds.
+originals' keypoints, the background changed and the mask's area of the crop. Prints the table
+and each row's seconds; writes every audit row to ``--out``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ import argparse
 import time
 from typing import Any
 
-from deid.audit import audit_split, build_attackers, build_concealers, choose_attackers, run_audit
+from deid.audit import (
+    audit_split,
+    build_attackers,
+    build_concealers,
+    choose_attackers,
+    run_audit,
+    write_report,
+)
 from reid_model import load_viper
 
 ATTACKER_ORDER = "adversary,fused,handcrafted,independent_stripe,independent,adaptive"
@@ -60,6 +68,9 @@ def main() -> None:
     parser.add_argument("--fallback", default="own", help="The loop's fallback_operator.")
     parser.add_argument("--attackers", default=ATTACKER_ORDER, help="Comma-separated, in the table's order.")
     parser.add_argument("--persons", type=int, default=None, help="Only the first N test persons.")
+    parser.add_argument(
+        "--out", default="runs/form_tradeoff", help="Folder for the rows (audit.csv/json/png)."
+    )
     args = parser.parse_args()
 
     samples = load_viper(args.data)
@@ -100,6 +111,8 @@ def main() -> None:
     )
     for name in seconds:
         print(_row(rows, name, names) + f"  ({seconds[name]:.0f} s)")
+    write_report(rows, args.out, metadata={"shape": args.shape, "fallback_operator": args.fallback})
+    print(f"wrote {args.out}/audit.csv, audit.json, audit.png")
 
 
 if __name__ == "__main__":
