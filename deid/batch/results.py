@@ -126,6 +126,11 @@ class CropResult:
         attributions = self.person.attributions
         return None if attributions is None else attributions[self.index]
 
+    def matched_as_written(self) -> CropResult:
+        """This result turned not private by the check of the frame as written
+        (:meth:`deid.PersonResult.matched_as_written`)."""
+        return replace(self, person=self.person.matched_as_written())
+
     def not_private(self, reason: str | None = None) -> CropResult:
         """This result with its verdict turned to not private (``reason`` added to the group reason)."""
         group_reason = self.group_reason if reason is None else (self.group_reason or "") + reason
@@ -217,8 +222,12 @@ def frame_outcome(
         )
         / pixels
     )
-    still = [str(i) for i, p in enumerate(people) if not p.success]
-    matched = f"; the adversary still matches person {', '.join(still)}" if still else ""
+    still = [str(tuple(b[:4])) for p, b in zip(people, boxes, strict=True) if not p.success]
+    matched = (
+        f"; the adversary still matches the {'person' if len(still) == 1 else 'people'} in {', '.join(still)}"
+        if still
+        else ""
+    )
     matched += flagged_note(flagged)
     listed = ", ".join(str(tuple(b[:4])) for b in boxes)
     return {

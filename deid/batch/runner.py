@@ -313,7 +313,9 @@ class Runner:
             self.outputs.record(member, "failed", group=job.key, kind="frame", error=error)
             return
         if frame.private is not None:
-            results = [r if ok else r.not_private() for r, ok in zip(results, frame.private, strict=True)]
+            results = [
+                r if ok else r.matched_as_written() for r, ok in zip(results, frame.private, strict=True)
+            ]
         found = job.found
         if found is not None:
             found = [{**seen, "head": r.person.head} for seen, r in zip(found, results, strict=True)]

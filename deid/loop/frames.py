@@ -238,6 +238,5 @@ def held(results: Sequence[PersonResult], private: Sequence[bool] | None) -> lis
     if private is None:
         return list(results)
     return [
-        r if ok or not r.success else replace(r, success=False)
-        for r, ok in zip(results, private, strict=True)
+        r if ok or not r.success else r.matched_as_written() for r, ok in zip(results, private, strict=True)
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -64,6 +64,13 @@ class PersonResult:
     head: str | None = None
     stopped: str | None = None
     operator: Operator | None = field(default=None, repr=False, compare=False)
+
+    def matched_as_written(self) -> PersonResult:
+        """This result turned not private by the check of the frame as written (a neighbour's
+        concealment pasted over this person's box, or the frame's encoding, changed what the
+        adversary sees), with ``stopped`` saying so; ``scores_after`` stay the loop's own."""
+        said = "but matched as cut from the frame as written"
+        return replace(self, success=False, stopped=f"{self.stopped}; {said}" if self.stopped else said)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-friendly fields (no tensors)."""

@@ -195,7 +195,10 @@ def test_a_frame_is_judged_on_the_people_recut_from_the_written_frame(tmp_path):
     runner.run(Inputs([InputFile(path, Path("frame.jpg"))], []))
     report.close()
     record = report.records[str(path)]
-    assert record.status == "ok" and record.success is False and "still matches person 1" in record.note
+    assert record.status == "ok" and record.success is False
+    assert "still matches the person in (100, 40, 48, 128)" in record.note
+    # the person's own record says why, though the loop had called them private
+    assert [t["stopped"] for t in record.treatment] == [None, "but matched as cut from the frame as written"]
     written = read_image(tmp_path / "out" / "frame.jpg")
     assert torch.equal(seen[0][1][1], written[:, 40:168, 100:148])  # re-cut from the decoded file
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -83,4 +85,10 @@ def test_held_marks_a_person_matched_as_written_not_private():
     out = held(results, [True, False, True])
     assert [r.success for r in out] == [True, False, False]
     assert out[0] is results[0] and results[1].success is True  # the loop's results are kept
+    # the person's own record says so, after why the loop stopped
+    said = replace(results[1], stopped="private after 1 steps")
+    assert (
+        held([said], [False])[0].stopped
+        == "private after 1 steps; but matched as cut from the frame as written"
+    )
     assert held(results, None) == results
