@@ -172,6 +172,7 @@ def _conceal(
         attributions=attributions,
         outfits=_worn_outfits(config, problem.operator, outfits, concealment.treatments),
         operators=_operators(config, problem.operator, outfits, concealment.treatments),
+        budget=config.budget,
     )
 
 
@@ -361,6 +362,7 @@ def _results(
     attributions: torch.Tensor | None,
     outfits: list[dict[str, Any] | None],
     operators: list[Operator],
+    budget: int,
 ) -> list[PersonResult]:
     """One result per person, from the verdicts ``checks`` before and after (on ``encoded``)."""
     before, after = checks
@@ -393,7 +395,7 @@ def _results(
                 margin=problem.people.margin if shape == "body" else None,
                 head=head,
                 stopped=_stopped(
-                    int(state.steps[p]), fallback, concealment.treatments[p], bool(private[p]), shape
+                    int(state.steps[p]), budget, fallback, concealment.treatments[p], bool(private[p]), shape
                 ),
                 operator=operators[p],
             )
@@ -412,12 +414,18 @@ def _shape_and_head(people: People, appearances: list[int]) -> tuple[str, str]:
     return shape, head
 
 
-def _stopped(steps: int, fallback: bool, treatment: str | None, private: bool, shape: str) -> str:
+def _stopped(
+    steps: int, budget: int, fallback: bool, treatment: str | None, private: bool, shape: str
+) -> str:
     """Why the loop stopped for a person, in words."""
     where = "body" if shape == "body" else "crop"
     if fallback:
         verdict = "private" if private else "STILL MATCHED"
-        why = "the step budget ran out: " if steps > 0 else ""  # none: concealed whole at once
+        why = ""  # no step: concealed whole at once
+        if steps >= budget:
+            why = "the step budget ran out: "
+        elif steps > 0:
+            why = f"the mask took every cell of the {where} in {steps} steps: "
         return f"{why}the whole {where} was concealed ({treatment}); {verdict}"
     if not private:
         return f"matched by the adversary after {steps} steps, as written"

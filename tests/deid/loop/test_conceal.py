@@ -33,6 +33,11 @@ def test_budget_is_honoured_and_fallback_says_so(tiny_embedder):
     # A gallery a million units away can never beat the original: the result must say it failed.
     assert result.success is False
     assert result.scores_after["match_rate"] == 1.0
+    assert result.stopped == "the step budget ran out: the whole crop was concealed (fill); STILL MATCHED"
+    # a mask that takes every cell before the budget is spent says so
+    every = conceal_person(_person(0), adversary=adversary, budget=6, grid=(2, 2), first_cells=4, head="keep")
+    assert every.steps == 1 and every.fallback
+    assert every.stopped.startswith("the mask took every cell of the crop in 1 steps: the whole crop")
     # with "own", the whole crop gets the loop's own operator at its strength, nothing stronger
     person = _person(0)
     own = conceal_person(
