@@ -112,8 +112,8 @@ _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--
     default=True,
     help="Run OpenCV's HOG people detector and the pose model on the crops (detection, PCK, background).",
 )
-@loop_choice_option("shape", SHAPES, prefix="The loop's mask shape for every loop method: ")
-@loop_choice_option("head", HEADS, prefix="What the loop methods do to each head: ")
+@loop_choice_option("shape", SHAPES, prefix="For every loop method: ")
+@loop_choice_option("head", HEADS, prefix="For every loop method: ")
 @strength_option(prefix="For every loop method: ")
 @link_option(
     help="track: a test person's two camera views are concealed together (one treatment, so "

@@ -128,7 +128,8 @@ def finder_option() -> Callable[[F], F]:
         type=click.Choice(FINDERS),
         default="default",
         help="The person finder's settings for frames: 'thorough' also searches smaller tiles and "
-        "finds more people (Penn-Fudan: 0.89 of them against 0.82) in about three times the time.",
+        "finds a few more people (Penn-Fudan: recall 0.924 against 0.916, with more boxes on parts of "
+        "people) in about 2.6 times the time.",
     )
 
 
@@ -139,7 +140,7 @@ def loop_choice_option(name: str, choices: Sequence[str], *, prefix: str = "") -
         f"--{name}",
         type=click.Choice(list(choices)),
         default=getattr(ConcealConfig, name),
-        help=prefix + field_help(ConcealConfig, name),
+        help=_prefixed(prefix, field_help(ConcealConfig, name)),
     )
 
 
@@ -149,8 +150,13 @@ def strength_option(*, prefix: str = "") -> Callable[[F], F]:
         "--strength",
         type=click.FloatRange(0, 1, min_open=True),
         default=ConcealConfig.strength,
-        help=prefix + field_help(ConcealConfig, "strength"),
+        help=_prefixed(prefix, field_help(ConcealConfig, "strength")),
     )
+
+
+def _prefixed(prefix: str, text: str) -> str:
+    """``text`` after ``prefix`` ("For every loop method: "), its first letter then lower case."""
+    return prefix + text[:1].lower() + text[1:] if prefix else text
 
 
 def field_help(cls: type, name: str) -> str:

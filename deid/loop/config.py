@@ -65,10 +65,10 @@ class ConcealConfig:
         seed: seeds the outfit draw for a reproducible run; None draws from the operating
             system's entropy, so nobody can replay the draw.
         shape: ``"body"``: the mask is cut to the person's silhouette (from the pose model on
-            the crop) widened by ``margin``, so the background is never changed; a person the
-            adversary still matches after the body-shaped loop and its fallback is concealed
-            again with the margin widened (:data:`WIDER`), then with ``"box"`` shape (the whole
-            crop), privacy first, and the result says so.
+            the crop) widened by ``margin``, and the background beyond it is left alone; a
+            person the adversary still matches after the body-shaped loop and its fallback is
+            concealed again with the margin widened four times, then with ``"box"`` shape (the
+            whole crop, background included), privacy first, and the result says so.
             ``"body-only"``: the same without the box, so the form is always kept and a person
             still matched is reported not private. ``"box"``: the mask covers the crop.
         margin: how far beyond the silhouette the body-shaped mask reaches, as a fraction of

@@ -140,7 +140,7 @@ def _climb(
         for p, r in matched:
             rate = r.scores_after["match_rate"]
             left.setdefault(p, []).append(
-                f"matched with the body widened by {margin} (match rate {rate:.2f})"
+                f"matched with the body widened by {margin:.2f} (match rate {rate:.2f})"
             )
         todo = [p for p, _ in matched]
         if not todo:

@@ -273,7 +273,7 @@ def test_box_shape_is_what_a_matched_body_falls_back_to(viper_root, tiny_embedde
     assert escalated.stopped.startswith("matched with the body widened by 0.05")
     assert (
         "widened by 0.05 (match rate" in escalated.stopped
-        and "widened by 0.2 (match rate" in escalated.stopped
+        and "widened by 0.20 (match rate" in escalated.stopped
     )
     assert "so the box (a mask no longer cut to the body)" in escalated.stopped
     assert escalated.area_crop > body_only.area_crop
