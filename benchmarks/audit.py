@@ -18,6 +18,7 @@ writes audit.csv/json/png to --out.
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ import torch
 
 from deid import Adversary
 from deid.audit import (
+    LEGEND,
     audit_split,
     build_attackers,
     build_concealers,
@@ -120,6 +122,7 @@ def main() -> None:
     other = timings["audit"] - conceal - sum(per_attacker.values())
     print(f"  other: utility, HOG, before-metrics, concealing training persons {other:6.1f} s")
     print(format_table(rows))
+    print(textwrap.fill(LEGEND, width=100))
     print(f"wrote {args.out}/audit.csv, audit.json, audit.png")
 
 

@@ -31,13 +31,14 @@ from deid.audit.setup import (
     build_concealers,
     choose_attackers,
 )
-from deid.audit.table import format_table, write_report
+from deid.audit.table import LEGEND, format_table, write_report
 from deid.audit.utility import area_concealed, person_detected, psnr, ssim
 
 __all__ = [
     "ATTACKERS",
     "ATTACKER_WEIGHTS",
     "BASELINES",
+    "LEGEND",
     "SPLITS",
     "Attacker",
     "AuditSetupError",

@@ -70,6 +70,20 @@ def _num(value: Any, width: int = 5, digits: int = 2) -> str:
     return f"{'-':>{width}s}" if _clean(value) is None else f"{value:{width}.{digits}f}"
 
 
+#: What :func:`format_table`'s short column names stand for (printed under the table).
+LEGEND = (
+    "r1 orig -> conc: rank-1 on original, then concealed queries (gallery: the other camera's "
+    "originals); chance: rank-1 by chance; rank5, mAP: on concealed queries; seedErr: triplets "
+    "where the positive is not closer than the negative (condition C fails), concealed; c2c r1: "
+    "concealed queries against a concealed gallery (the linking rate); area: the mask's share of "
+    "the crop; SSIM, PSNR: the whole crop; SSIMu, PSNRu: its untouched pixels (PSNR 100: "
+    "identical); det0, det: HOG finds a person in the original, concealed crops; pose0, pose: "
+    "the pose model does; PCK: keypoints within 0.1 of the height of the original's; person, "
+    "bgChg: the person's and the background's pixels changed; fallbk: people the loop's fallback "
+    "concealed whole."
+)
+
+
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """A fixed-width text table of audit rows, one line per method and attacker.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import torch
 
 from deid.audit import (
     ATTACKERS,
+    LEGEND,
     SPLITS,
     AuditSetupError,
     audit_split,
@@ -210,4 +212,5 @@ def audit_command(
     }
     paths = write_report(rows, out, metadata=metadata)
     click.echo(format_table(rows))
+    click.echo(textwrap.fill(LEGEND, width=100))
     click.echo(f"wrote {paths['csv']}, {paths['json']} and {paths['png']} ({metadata['seconds']:.0f}s)")

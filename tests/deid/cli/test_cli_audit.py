@@ -32,6 +32,7 @@ def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
     assert result.exit_code == 0, result.output
     assert "blackout" in result.output and "handcrafted" in result.output
     assert "independent_stripe" in result.output  # the bundled second independent network
+    assert "SSIMu, PSNRu: its untouched pixels" in result.output.replace("\n", " ")  # the legend
     assert sorted(p.name for p in out.iterdir()) == ["audit.csv", "audit.json", "audit.png"]
     report = json.loads((out / "audit.json").read_text())
     assert len(report["rows"]) == 6 and report["metadata"]["loop_strength"] == 0.5
