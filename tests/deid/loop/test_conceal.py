@@ -323,3 +323,15 @@ def test_a_seeded_persons_outfit_does_not_depend_on_who_else_is_in_the_call():
     assert forward == backward and alone[3] == forward[3]
     assert len(set(forward.values())) == 6
     assert draws([3], seed=1) != alone
+
+
+def test_why_the_loop_stopped_in_words():
+    from deid.loop.search import _stopped
+
+    # a wider body's rung runs no step (budget 0): concealed whole at once, no budget spent
+    assert _stopped(0, 0, True, "fill", True, "body") == "the whole body was concealed (fill); private"
+    assert _stopped(6, 6, True, "fill", False, "box").startswith("the step budget ran out: the whole crop")
+    assert _stopped(2, 6, True, "fill", False, "body").startswith(
+        "the mask took every cell of the body in 2 steps"
+    )
+    assert _stopped(3, 6, False, None, True, "body") == "private after 3 steps"
