@@ -314,7 +314,8 @@ class Runner:
             return
         if frame.private is not None:
             results = [
-                r if ok else r.matched_as_written() for r, ok in zip(results, frame.private, strict=True)
+                r if ok or not r.success else r.matched_as_written()
+                for r, ok in zip(results, frame.private, strict=True)
             ]
         found = job.found
         if found is not None:
