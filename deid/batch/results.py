@@ -222,14 +222,15 @@ def frame_outcome(
         )
         / pixels
     )
-    still = [str(tuple(b[:4])) for p, b in zip(people, boxes, strict=True) if not p.success]
+    shown = [str(tuple(b[:4])) for b in boxes]
+    still = [box for p, box in zip(people, shown, strict=True) if not p.success]
     matched = (
         f"; the adversary still matches the {'person' if len(still) == 1 else 'people'} in {', '.join(still)}"
         if still
         else ""
     )
     matched += flagged_note(flagged)
-    listed = ", ".join(str(tuple(b[:4])) for b in boxes)
+    listed = ", ".join(shown)
     return {
         "persons": len(people),
         "steps": max(p.steps for p in people),

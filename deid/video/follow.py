@@ -533,20 +533,27 @@ def _one_of(seen: _Seen, people: Sequence[_Seen]) -> bool:
 
 def _shared(a: _Seen, b: _Seen) -> float:
     """The fraction of the smaller of ``a``'s and ``b``'s silhouettes that the other covers."""
-    x0, y0 = max(a.box.x, b.box.x), max(a.box.y, b.box.y)
-    x1, y1 = min(a.box.x + a.box.w, b.box.x + b.box.w), min(a.box.y + a.box.h, b.box.y + b.box.h)
+    common = _common(a.box, b.box)
     smaller = min(int(a.silhouette.sum()), int(b.silhouette.sum()))
-    if x1 <= x0 or y1 <= y0 or smaller == 0:
+    if common is None or smaller == 0:
         return 0.0
+    x0, y0, x1, y1 = common
     inside_a = a.silhouette[y0 - a.box.y : y1 - a.box.y, x0 - a.box.x : x1 - a.box.x]
     inside_b = b.silhouette[y0 - b.box.y : y1 - b.box.y, x0 - b.box.x : x1 - b.box.x]
     return int((inside_a & inside_b).sum()) / smaller
 
 
-def _intersection(a: Box, b: Box) -> int:
+def _common(a: Box, b: Box) -> tuple[int, int, int, int] | None:
+    """The rectangle ``(x0, y0, x1, y1)`` two boxes share, or None."""
     ax0, ay0, ax1, ay1 = _xyxy(a)
     bx0, by0, bx1, by1 = _xyxy(b)
-    return max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
+    x0, y0, x1, y1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _intersection(a: Box, b: Box) -> int:
+    common = _common(a, b)
+    return 0 if common is None else (common[2] - common[0]) * (common[3] - common[1])
 
 
 def _iou(a: Box, b: Box) -> float:

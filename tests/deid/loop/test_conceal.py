@@ -5,6 +5,7 @@ import torch
 
 from deid import Adversary, ConcealConfig, build_operator, conceal_people, conceal_person
 from deid.loop.heads import band_ellipse
+from deid.loop.search import _stopped
 from reid_model import embed, load_images, resize, select
 from reid_model.io import decode_image, quantize
 from tests.conftest import TinyEmbedder
@@ -326,8 +327,6 @@ def test_a_seeded_persons_outfit_does_not_depend_on_who_else_is_in_the_call():
 
 
 def test_why_the_loop_stopped_in_words():
-    from deid.loop.search import _stopped
-
     # a wider body's rung runs no step (budget 0): concealed whole at once, no budget spent
     assert _stopped(0, 0, True, "fill", True, "body") == "the whole body was concealed (fill); private"
     assert _stopped(6, 6, True, "fill", False, "box").startswith("the step budget ran out: the whole crop")
