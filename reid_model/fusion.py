@@ -42,12 +42,9 @@ def lomo_descriptors(images: torch.Tensor, *, retinex: bool = True, flip: bool =
         >>> lomo_descriptors(torch.rand(2, 3, 128, 48), retinex=False).shape
         torch.Size([2, 26960])
     """
-    views = [images, images.flip(-1)] if flip else [images]
-    parts = []
-    for use_retinex in (False, True) if retinex else (False,):
-        described = [lomo_features(view, use_retinex=use_retinex) for view in views]
-        parts.append(torch.stack(described).mean(0))
-    return torch.cat(parts, 1)
+    return torch.cat(
+        [lomo_features(images, use_retinex=r, flip=flip) for r in ((False, True) if retinex else (False,))], 1
+    )
 
 
 def _labels(labels: Sequence[int] | torch.Tensor, n: int) -> torch.Tensor:

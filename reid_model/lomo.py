@@ -128,10 +128,22 @@ def _normalize_group(histograms: list[torch.Tensor], dtype: torch.dtype) -> torc
     return F.normalize(feature, dim=1)
 
 
-def lomo_features(images: torch.Tensor, *, use_retinex: bool = False, chunk_size: int = 128) -> torch.Tensor:
+def _mirror_siltp(codes: torch.Tensor) -> torch.Tensor:
+    """The SILTP codes of the mirrored image from the image's: flipped, right and left swapped."""
+    right, left = codes % 3, (codes // 9) % 3
+    return (codes + 8 * (right - left)).flip(-1)
+
+
+def lomo_features(
+    images: torch.Tensor, *, use_retinex: bool = False, flip: bool = False, chunk_size: int = 128
+) -> torch.Tensor:
     """LOMO descriptors ``(B, D)`` of images ``(B, 3, H, W)`` in [0, 1], resized to 128 x 48.
 
-    D is 26,960 for 128 x 48 crops: (512 HSV + 2 x 81 SILTP bins) x (24 + 11 + 5) rows.
+    D is 26,960 for 128 x 48 crops: (512 HSV + 2 x 81 SILTP bins) x (24 + 11 + 5) rows. With
+    ``flip``, each descriptor is the mean of the image's and its mirror image's. The mirror image's
+    Retinex balance, colour bins and texture codes are the image's mirrored (the SILTP codes with
+    their right and left neighbours swapped), so only its histograms are counted again; they
+    agree with describing the mirrored image itself up to float rounding in the blur and pooling.
 
     Example:
         >>> lomo_features(torch.rand(2, 3, 128, 48)).shape
@@ -140,26 +152,30 @@ def lomo_features(images: torch.Tensor, *, use_retinex: bool = False, chunk_size
     check_images(images)
     dtype = images.dtype if images.dtype in (torch.float32, torch.float64) else torch.float32
     images = resize(images.to(dtype), INPUT_SIZE)
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=dtype, device=images.device).view(1, 3, 1, 1)
     chunks = []
     for start in range(0, len(images), chunk_size):
         batch = images[start : start + chunk_size]
         if use_retinex:
             batch = retinex(batch)
-        colour: list[torch.Tensor] = []
-        texture: dict[int, list[torch.Tensor]] = {radius: [] for radius in SILTP_RADII}
+        views: list[list[list[torch.Tensor]]] = [
+            [[] for _ in range(1 + len(SILTP_RADII))] for _ in range(1 + flip)
+        ]
         for scale in range(SCALES):
             if scale:
                 batch = F.avg_pool2d(batch, 2)
             hsv = (rgb_to_hsv(batch) * HSV_BINS).long().clamp_(0, HSV_BINS - 1)
             joint = (hsv[:, 0] * HSV_BINS + hsv[:, 1]) * HSV_BINS + hsv[:, 2]
-            colour.append(_max_occurrence(joint, HSV_BINS**3))
-            gray = (
-                batch * torch.tensor([0.299, 0.587, 0.114], dtype=dtype, device=batch.device).view(1, 3, 1, 1)
-            ).sum(1)
-            for radius in SILTP_RADII:
-                texture[radius].append(_max_occurrence(_siltp_codes(gray, radius, SILTP_TAU), 3**4))
-        groups = [colour, *texture.values()]
-        chunks.append(torch.cat([_normalize_group(g, dtype) for g in groups], 1))
+            gray = (batch * weights).sum(1)
+            siltp = [_siltp_codes(gray, radius, SILTP_TAU) for radius in SILTP_RADII]
+            codes = [(joint, HSV_BINS**3), *((c, 3**4) for c in siltp)]
+            for groups, mirrored in zip(views, (False, True), strict=False):
+                for group, (code, bins) in zip(groups, codes, strict=True):
+                    if mirrored:
+                        code = code.flip(-1) if bins == HSV_BINS**3 else _mirror_siltp(code)
+                    group.append(_max_occurrence(code, bins))
+        described = [torch.cat([_normalize_group(g, dtype) for g in groups], 1) for groups in views]
+        chunks.append(torch.stack(described).mean(0))
     if not chunks:
         return torch.empty(0, 26960, dtype=dtype, device=images.device)
     return torch.cat(chunks)

@@ -15,7 +15,7 @@ from reid_model import (
     seed_split,
     select,
 )
-from reid_model.lomo import _max_occurrence, _siltp_codes, lomo_features, retinex, rgb_to_hsv
+from reid_model.lomo import _max_occurrence, _mirror_siltp, _siltp_codes, lomo_features, retinex, rgb_to_hsv
 
 
 def _persons(n_persons: int = 6, seed: int = 0) -> tuple[torch.Tensor, list[int]]:
@@ -84,6 +84,23 @@ def test_lomo_features_shape_dtype_and_norm():
     # any crop size is resized to 128 x 48 first
     assert lomo_features(torch.rand(2, 3, 256, 96)).shape == (2, 26960)
     assert lomo_features(torch.rand(0, 3, 128, 48)).shape == (0, 26960)
+
+
+def test_mirrored_view_is_the_mirror_image_described():
+    # on 1/8 levels, pooling and the gray weights round the same in both views: equal bit for bit
+    g = torch.Generator().manual_seed(3)
+    images = torch.randint(0, 9, (3, 3, 128, 48), generator=g).double() / 8
+    both = lomo_features(images, flip=True)
+    expected = (lomo_features(images) + lomo_features(images.flip(-1))) / 2
+    assert torch.equal(both, expected)
+    gray = images.mean(1)
+    for radius in (3, 5):
+        assert torch.equal(
+            _mirror_siltp(_siltp_codes(gray, radius, 0.3)), _siltp_codes(gray.flip(-1), radius, 0.3)
+        )
+    # the Retinex-balanced view agrees up to the blur's float rounding
+    flipped = lomo_features(images, use_retinex=True, flip=True)
+    assert torch.allclose(flipped, lomo_features(images.flip(-1), use_retinex=True, flip=True), atol=1e-6)
 
 
 def test_retinex_keeps_shape_and_range():
