@@ -23,9 +23,9 @@ import torch
 
 from reid_model import (
     Embedder,
+    EmbeddingMemo,
     color_gallery,
     default_gallery,
-    embed,
     fused_gallery,
     load_bundled,
     load_color_matcher,
@@ -96,6 +96,9 @@ class Adversary:
     include_self: bool = False
     #: Derived data that depends only on the models (for example embeddings of fixed images).
     cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    #: One memo per model: an image embedded again (an original at every step, a written file
+    #: that decodes to the crop just judged) gets its first embedding back without a forward pass.
+    memos: list[EmbeddingMemo] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.models) == 0:
@@ -118,6 +121,7 @@ class Adversary:
             raise ValueError(f"models must share one input size (height, width), got {sizes}")
         for model in self.models:
             model.eval().requires_grad_(False)
+        self.memos = [EmbeddingMemo(model) for model in self.models]
 
     @classmethod
     def default(
@@ -167,8 +171,8 @@ class Adversary:
         return torch.cat([resize(image[None], self.input_size) for image in images])
 
     def embed(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """Embeddings ``(B, D_m)`` of a batch under each model."""
-        return [embed(model, images) for model in self.models]
+        """Embeddings ``(B, D_m)`` of a batch under each model (remembered: :attr:`memos`)."""
+        return [memo(images) for memo in self.memos]
 
     def check(
         self,
@@ -218,7 +222,7 @@ class Adversary:
             return everyone, self.check(everyone, originals, groups)
         embeddings = list(originals)  # the slow members' rows: placeholders until asked
         for i in fast:
-            embeddings[i] = embed(self.models[i], views)
+            embeddings[i] = self.memos[i](views)
         first = self.check(embeddings, originals, groups, members=fast)
         n_people = int(groups.max()) + 1 if len(groups) else 0
         ask = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, first.private, "amin")[groups]
@@ -226,7 +230,7 @@ class Adversary:
             return embeddings, PrivacyCheck(first.match_rate, first.rank, torch.zeros_like(first.private))
         for i in slow:
             embeddings[i] = originals[i].clone()
-            embeddings[i][ask] = embed(self.models[i], views[ask]).to(embeddings[i])
+            embeddings[i][ask] = self.memos[i](views[ask]).to(embeddings[i])
         full = self.check(embeddings, originals, groups)
         return embeddings, PrivacyCheck(
             torch.where(ask, full.match_rate, first.match_rate),

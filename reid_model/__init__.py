@@ -25,7 +25,7 @@ from reid_model.evaluation import evaluate, evaluate_embeddings, evaluate_query_
 from reid_model.filters import gaussian_blur
 from reid_model.fusion import FusedEmbedder, LomoEmbedder, lomo_descriptors
 from reid_model.handcrafted import HandcraftedMatcher, fit_xqda
-from reid_model.inference import embed
+from reid_model.inference import EmbeddingMemo, embed
 from reid_model.io import (
     ImageReadError,
     is_image_file,
@@ -127,6 +127,7 @@ __all__ = [
     "DatasetError",
     "DistributedTrainingError",
     "Embedder",
+    "EmbeddingMemo",
     "FusedEmbedder",
     "HandcraftedMatcher",
     "ImageReadError",

@@ -1,6 +1,9 @@
-"""Embedding images with a trained embedder, batched, without gradients."""
+"""Embedding images with a trained embedder, batched, without gradients; and remembered."""
 
 from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
 
 import torch
 
@@ -36,3 +39,63 @@ def embed(model: Embedder, images: torch.Tensor, *, batch_size: int = 64) -> tor
     if not out:
         return torch.empty(0, model.embedding_dim)
     return torch.cat(out)
+
+
+class EmbeddingMemo:
+    """:func:`embed` for one model that remembers the embeddings of the images it has seen.
+
+    An image is known by its content (a 128-bit BLAKE2 digest of its bytes, with its shape and
+    dtype), so the same crop embedded again (an original checked once per step, a written file
+    that decodes to the crop just judged) costs a hash instead of a forward pass, and gets the
+    very embedding it got before. The model's weights must not change while it is in use: an
+    in-place change of any parameter or buffer (an optimizer step) is noticed and forgets
+    everything. The least recently used embeddings go beyond ``capacity``.
+
+    Example:
+        >>> memo = EmbeddingMemo(reid_model.load_default())  # doctest: +SKIP
+        >>> images = torch.rand(2, 3, 128, 48)  # doctest: +SKIP
+        >>> torch.equal(memo(images), memo(images.clone()))  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, model: Embedder, *, capacity: int = 16384) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.model, self.capacity = model, capacity
+        self._rows: OrderedDict[bytes, torch.Tensor] = OrderedDict()
+        self._weights = self._weights_version()
+        self.hits = self.misses = 0
+
+    def _weights_version(self) -> tuple[int, ...]:
+        return tuple(t._version for t in (*self.model.parameters(), *self.model.buffers()))
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Embeddings ``(B, D)`` of ``images (B, 3, H, W)``, as :func:`embed` gives them."""
+        check_images(images)
+        weights = self._weights_version()
+        if weights != self._weights:
+            self._rows.clear()
+            self._weights = weights
+        keys = [_content_key(image) for image in images]
+        new = {key: i for i, key in enumerate(keys) if key not in self._rows}
+        self.hits += len(keys) - len(new)
+        self.misses += len(new)
+        if new:
+            rows = embed(self.model, images[list(new.values())])
+            for key, row in zip(new, rows, strict=True):
+                self._rows[key] = row
+        if not keys:
+            return torch.empty(0, self.model.embedding_dim)
+        out = torch.stack([self._rows[key] for key in keys])
+        for key in keys:
+            self._rows.move_to_end(key)
+        while len(self._rows) > self.capacity:
+            self._rows.popitem(last=False)
+        return out
+
+
+def _content_key(image: torch.Tensor) -> bytes:
+    data = image.detach().cpu().contiguous()
+    digest = hashlib.blake2b(data.view(torch.uint8).numpy().tobytes(), digest_size=16)
+    digest.update(f"{tuple(data.shape)}{data.dtype}".encode())
+    return digest.digest()

@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+from reid_model import EmbeddingMemo, TripletEmbedder, embed
+
+
+def _model() -> TripletEmbedder:
+    torch.manual_seed(0)
+    return TripletEmbedder().eval()
+
+
+def test_memo_gives_embed_and_embeds_each_content_once():
+    model = _model()
+    images = torch.rand(3, 3, 128, 48, generator=torch.Generator().manual_seed(1))
+    memo = EmbeddingMemo(model)
+    first = memo(images)
+    assert torch.allclose(first, embed(model, images), atol=1e-5)
+    assert (memo.hits, memo.misses) == (0, 3)
+    # the same pixels in new tensors, in another order, twice in one batch: no forward pass
+    again = memo(torch.stack([images[2].clone(), images[0].clone(), images[2].clone()]))
+    assert torch.equal(again, first[[2, 0, 2]])
+    assert (memo.hits, memo.misses) == (3, 3)
+    # one pixel changed by one level is another image
+    changed = images[:1].clone()
+    changed[0, 0, 0, 0] += 1 / 255
+    memo(changed)
+    assert memo.misses == 4
+    assert memo(images[:0]).shape == (0, model.embedding_dim)
+
+
+def test_memo_forgets_when_the_weights_change_and_beyond_its_capacity():
+    model = _model()
+    images = torch.rand(2, 3, 128, 48, generator=torch.Generator().manual_seed(2))
+    memo = EmbeddingMemo(model, capacity=1)
+    before = memo(images[:1])
+    with torch.no_grad():
+        next(model.parameters()).mul_(2.0)  # an in-place change, as an optimizer step makes
+    after = memo(images[:1])
+    assert memo.misses == 2
+    assert not torch.allclose(before, after)
+    memo(images[1:])  # capacity 1: the first image is forgotten
+    memo(images[:1])
+    assert memo.misses == 4
+    with pytest.raises(ValueError, match="capacity must be >= 1, got 0"):
+        EmbeddingMemo(model, capacity=0)
