@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 #: Float round-off tolerated outside [0, 1] by :func:`check_images` (e.g. 1.0000001 after a resize).
@@ -30,11 +32,12 @@ def check_images(
     if images.numel() == 0:
         return images
     values = images.detach()
-    if not bool(torch.isfinite(values).all()):
+    # one pass: a NaN makes both ends NaN, an infinity an end infinite
+    low, high = (float(end) for end in torch.aminmax(values))
+    if not (math.isfinite(low) and math.isfinite(high)):
         bad = int((~torch.isfinite(values)).sum())
         raise ValueError(f"{name} must have values that are all finite, got {bad} NaN or infinite value(s)")
     if unit_range:
-        low, high = float(values.amin()), float(values.amax())
         if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
             hint = " (uint8-scale pixels? divide by 255)" if high > 1.5 else ""
             raise ValueError(
