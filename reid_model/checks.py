@@ -37,13 +37,12 @@ def check_images(
     if not (math.isfinite(low) and math.isfinite(high)):
         bad = int((~torch.isfinite(values)).sum())
         raise ValueError(f"{name} must have values that are all finite, got {bad} NaN or infinite value(s)")
-    if unit_range:
-        if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
-            hint = " (uint8-scale pixels? divide by 255)" if high > 1.5 else ""
-            raise ValueError(
-                f"{name} must have values in [0, 1] (tolerance {RANGE_TOLERANCE}), "
-                f"got values in [{low:.6g}, {high:.6g}]{hint}"
-            )
+    if unit_range and (low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE):
+        hint = " (uint8-scale pixels? divide by 255)" if high > 1.5 else ""
+        raise ValueError(
+            f"{name} must have values in [0, 1] (tolerance {RANGE_TOLERANCE}), "
+            f"got values in [{low:.6g}, {high:.6g}]{hint}"
+        )
     return images
 
 

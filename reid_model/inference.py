@@ -49,7 +49,8 @@ class EmbeddingMemo:
     that decodes to the crop just judged) costs a hash instead of a forward pass, and gets the
     very embedding it got before. The model's weights must not change while it is in use: an
     in-place change of any parameter or buffer (an optimizer step) is noticed and forgets
-    everything. The least recently used embeddings go beyond ``capacity``.
+    everything. The least recently used embeddings go beyond ``capacity``; ``hits`` and
+    ``misses`` count the images served from memory and those embedded.
 
     Example:
         >>> memo = EmbeddingMemo(reid_model.load_default())  # doctest: +SKIP
@@ -95,6 +96,7 @@ class EmbeddingMemo:
 
 
 def _content_key(image: torch.Tensor) -> bytes:
+    """A digest of the image's bytes, shape and dtype."""
     data = image.detach().cpu().contiguous()
     digest = hashlib.blake2b(data.view(torch.uint8).numpy().tobytes(), digest_size=16)
     digest.update(f"{tuple(data.shape)}{data.dtype}".encode())

@@ -158,9 +158,9 @@ def lomo_features(
         batch = images[start : start + chunk_size]
         if use_retinex:
             batch = retinex(batch)
-        views: list[list[list[torch.Tensor]]] = [
-            [[] for _ in range(1 + len(SILTP_RADII))] for _ in range(1 + flip)
-        ]
+        # per view (the image, then its mirror image), per feature group, one histogram per scale
+        n_groups = 1 + len(SILTP_RADII)
+        views: list[list[list[torch.Tensor]]] = [[[] for _ in range(n_groups)] for _ in range(1 + flip)]
         for scale in range(SCALES):
             if scale:
                 batch = F.avg_pool2d(batch, 2)
@@ -168,12 +168,12 @@ def lomo_features(
             joint = (hsv[:, 0] * HSV_BINS + hsv[:, 1]) * HSV_BINS + hsv[:, 2]
             gray = (batch * weights).sum(1)
             siltp = [_siltp_codes(gray, radius, SILTP_TAU) for radius in SILTP_RADII]
-            codes = [(joint, HSV_BINS**3), *((c, 3**4) for c in siltp)]
-            for groups, mirrored in zip(views, (False, True), strict=False):
-                for group, (code, bins) in zip(groups, codes, strict=True):
-                    if mirrored:
-                        code = code.flip(-1) if bins == HSV_BINS**3 else _mirror_siltp(code)
-                    group.append(_max_occurrence(code, bins))
+            codes = [joint, *siltp]
+            if flip:
+                codes += [joint.flip(-1), *(_mirror_siltp(c) for c in siltp)]
+            for i, code in enumerate(codes):
+                group = i % n_groups  # 0: colour, then SILTP per radius
+                views[i // n_groups][group].append(_max_occurrence(code, HSV_BINS**3 if group == 0 else 3**4))
         described = [torch.cat([_normalize_group(g, dtype) for g in groups], 1) for groups in views]
         chunks.append(torch.stack(described).mean(0))
     if not chunks:
