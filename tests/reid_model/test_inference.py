@@ -38,8 +38,11 @@ def test_memo_forgets_when_the_weights_change_and_beyond_its_capacity():
     after = memo(images[:1])
     assert memo.misses == 2
     assert not torch.allclose(before, after)
+    model.load_state_dict({k: v * 0.5 for k, v in model.state_dict().items()})
+    memo(images[:1])
+    assert memo.misses == 3
     memo(images[1:])  # capacity 1: the first image is forgotten
     memo(images[:1])
-    assert memo.misses == 4
+    assert memo.misses == 5
     with pytest.raises(ValueError, match="capacity must be >= 1, got 0"):
         EmbeddingMemo(model, capacity=0)
