@@ -38,7 +38,7 @@ from deid.batch.results import (
 )
 from deid.boxes import Box, clip_boxes
 from deid.detection import is_person_crop
-from deid.loop.frames import FramePeople, paste_people, plan_frame
+from deid.loop.frames import FramePeople, held, paste_people, plan_frame
 from reid_model.io import ImageReadError, output_format, read_image
 
 if TYPE_CHECKING:
@@ -313,10 +313,7 @@ class Runner:
             self.outputs.record(member, "failed", group=job.key, kind="frame", error=error)
             return
         if frame.private is not None:
-            results = [
-                r if ok or not r.success else r.matched_as_written()
-                for r, ok in zip(results, frame.private, strict=True)
-            ]
+            results = held(results, frame.private)
         found = job.found
         if found is not None:
             found = [{**seen, "head": r.person.head} for seen, r in zip(found, results, strict=True)]

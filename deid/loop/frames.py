@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 import torch
 
@@ -18,7 +18,7 @@ from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
-from deid.loop.results import FrameResult, PersonResult
+from deid.loop.results import FrameResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
 from reid_model.checks import check_choice, check_images
@@ -233,7 +233,20 @@ def conceal(
     return frame if details else frame.image
 
 
-def held(results: Sequence[PersonResult], private: Sequence[bool] | None) -> list[PersonResult]:
+class _Verdict(Protocol):
+    """A person's result that the check of the written frame can overturn
+    (:class:`deid.PersonResult`, and the batch runner's per-file ``CropResult``)."""
+
+    @property
+    def success(self) -> bool: ...
+
+    def matched_as_written(self) -> Self: ...
+
+
+_V = TypeVar("_V", bound=_Verdict)
+
+
+def held(results: Sequence[_V], private: Sequence[bool] | None) -> list[_V]:
     """``results`` with each person the written check found matched marked not private."""
     if private is None:
         return list(results)

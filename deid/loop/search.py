@@ -422,13 +422,10 @@ def _stopped(
     if fallback:
         verdict = "private" if private else "STILL MATCHED"
         why = ""  # no step: concealed whole at once
-        if steps > 0:
-            spent = steps >= budget
-            why = (
-                "the step budget ran out: "
-                if spent
-                else f"the mask took every cell of the {where} in {steps} steps: "
-            )
+        if steps >= budget > 0:
+            why = "the step budget ran out: "
+        elif steps > 0:
+            why = f"the mask took every cell of the {where} in {steps} steps: "
         return f"{why}the whole {where} was concealed ({treatment}); {verdict}"
     if not private:
         return f"matched by the adversary after {steps} steps, as written"
