@@ -73,7 +73,8 @@ class TrackReport:
         treatment: the conceal loop's record for the person (see :meth:`PersonResult.summary`).
         private_frames: how many of the track's frames the adversary finds private as written.
         boxed: frames where the treatment left the person matched, so their whole box was
-            concealed, and with what (None: no frame needed it).
+            concealed, and with what (None: no frame needed it); "all N frames" when a colour
+            of the fallback's palette was drawn on the whole track, for one look throughout.
         pieces: how many pieces the tracker left that were joined into this person
             (:func:`deid.video.linking.link_tracks`).
         private: whether every frame of the track is private as written.
@@ -306,8 +307,8 @@ def _treat(
     The loop decides on ``samples`` sightings spread over the track; the treatment is rendered
     on all of them and each is judged (:meth:`Judge.check`). Sightings still matched have their
     whole box concealed, with the track's own treatment or else the first of the loop's fallback
-    treatments that leaves the fewest matched (``boxed`` names it per track, None when no
-    sighting needed it). (Deciding again with the matched sightings added was tried: on the
+    treatments that leaves the fewest matched, drawn on the whole track when that leaves no more
+    matched (``boxed`` names it per track, None when no sighting needed it). (Deciding again with the matched sightings added was tried: on the
     first 60 frames of PETS S2.L1 it left as many matched and took twice as long.)
     """
     adversary = judge.loop_adversary()
@@ -359,18 +360,34 @@ def _box_matched(
     config: ConcealConfig,
 ) -> str | None:
     """Conceal the whole box of the sightings of track ``t`` still matched (``crops`` updated in
-    place): each treatment of the palette in turn, keeping the one that leaves the fewest matched."""
+    place): each treatment of the palette in turn, keeping the one that leaves the fewest matched.
+
+    When that is not the track's own treatment (another colour of the palette), the whole track
+    takes it, every frame boxed, if that leaves no more sightings matched: one look over the
+    track rather than an outfit that turns into a grey box and back (the person's treatment is
+    what identifies them across frames, so it should not change)."""
     left = [i for i, ok in enumerate(judge.check(t, crops)) if not ok]
     if not left or result.mask is None or result.operator is None:
         return None
-    trials: list[tuple[int, str, list[torch.Tensor]]] = []
-    for name, operator in fallback_operators(config, result.operator):
-        whole = replace(result, mask=torch.ones_like(result.mask), shape="box", operator=operator)
+    box = torch.ones_like(result.mask)
+    palette = [
+        (name, replace(result, mask=box, shape="box", operator=op))
+        for name, op in fallback_operators(config, result.operator)
+    ]
+    trials: list[tuple[int, int, list[torch.Tensor]]] = []
+    for k, (_, whole) in enumerate(palette):
         redone = _render([track[i] for i in left], [bodies[i] for i in left], whole, adversary, config.head)
-        trials.append((sum(not ok for ok in judge.check(t, redone, left)), name, redone))
+        trials.append((sum(not ok for ok in judge.check(t, redone, left)), k, redone))
         if trials[-1][0] == 0:
             break
-    matched, name, redone = min(trials, key=lambda trial: trial[0])  # the first of the fewest
+    matched, k, redone = min(trials, key=lambda trial: trial[0])  # the first of the fewest
+    name = palette[k][0]
+    if k > 0:
+        everywhere = _render(track, bodies, palette[k][1], adversary, config.head)
+        still = sum(not ok for ok in judge.check(t, everywhere))
+        if still <= matched:
+            crops[:] = everywhere
+            return f"all {len(track)} frames' whole box ({name}), for one look over the track; {still} still matched"
     for i, image in zip(left, redone, strict=True):
         crops[i] = image
     return f"{len(left)} frames' whole box ({name}); {matched} still matched"
