@@ -12,7 +12,8 @@ Prints, from one run:
   (PETS has no person masks; this is the stand-in); on PETS S2.L1 also without a sign post the
   look confirms as a person (:data:`PETS_SIGN`);
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
-  of it, and the part no nearer person covers); the fraction of a track's frames within
+  of it; the part no nearer person's box covers; the part no other person's box reaches, where
+  only the track's own treatment can be drawn); the fraction of a track's frames within
   Delta E 10 of the track's median colour;
 - privacy per track, by the audit's attackers (the adversary network, both independent
   embedders, LOMO + XQDA fitted on VIPeR's training persons): each track long enough is queried
@@ -175,14 +176,16 @@ def _consistency(
     report: VideoReport, originals: dict[int, np.ndarray], written: dict[int, np.ndarray]
 ) -> None:
     """Per track, the mean colour of the changed pixels in each frame's box, against the track's
-    median: over the whole box, and over the part of it no nearer person's box covers (where two
+    median: over the whole box; over the part of it no nearer person's box covers (where two
     people overlap the nearer one is drawn last, :func:`deid.boxes.nearest_last_order`, so
-    there the colour shown is theirs)."""
+    there the colour shown is theirs); and over the part no other person's box reaches (a
+    farther person's treatment shows in this one's box too, where this one's silhouette does
+    not cover it)."""
     in_frame: dict[int, dict[int, Box]] = {}
     for track in report.tracks:
         for frame, x, y, w, h, _, _ in track.sightings:
             in_frame.setdefault(frame, {})[track.track] = Box(x, y, w, h)
-    kept: dict[str, list[float]] = {"whole box": [], "in front": []}
+    kept: dict[str, list[float]] = {"whole box": [], "in front": [], "alone": []}
     for track in report.tracks:
         colours: dict[str, list[np.ndarray]] = {name: [] for name in kept}
         for frame, x, y, w, h, _, _ in track.sightings:
@@ -191,8 +194,9 @@ def _consistency(
             lab = cv2.cvtColor(written[frame][box], cv2.COLOR_RGB2LAB).astype(float)
             lab[..., 0] *= 100 / 255
             lab[..., 1:] -= 128
-            front = changed & ~_nearer(in_frame[frame], track.track)
-            for name, pixels in (("whole box", changed), ("in front", front)):
+            nearer, others = _covered(in_frame[frame], track.track)
+            chosen = {"whole box": changed, "in front": changed & ~nearer, "alone": changed & ~others}
+            for name, pixels in chosen.items():
                 if pixels.sum() >= 10:
                     colours[name].append(lab[pixels].mean(0))
         for name, found in colours.items():
@@ -209,17 +213,23 @@ def _consistency(
             )
 
 
-def _nearer(boxes: dict[int, Box], track: int) -> np.ndarray:
+def _covered(boxes: dict[int, Box], track: int) -> tuple[np.ndarray, np.ndarray]:
     """The pixels of ``track``'s box that the boxes drawn after it in its frame (nearer people)
-    cover."""
+    cover, and those any other box covers."""
     tracks, box = list(boxes), boxes[track]
     order = [tracks[i] for i in nearest_last_order(list(boxes.values()))]
-    covered = np.zeros((box.h, box.w), dtype=bool)
-    for other in (boxes[t] for t in order[order.index(track) + 1 :]):
+    later = set(order[order.index(track) + 1 :])
+    nearer, others = np.zeros((box.h, box.w), dtype=bool), np.zeros((box.h, box.w), dtype=bool)
+    for t, other in boxes.items():
+        if t == track:
+            continue
         x0, y0 = max(other.x - box.x, 0), max(other.y - box.y, 0)
         x1, y1 = min(other.x + other.w - box.x, box.w), min(other.y + other.h - box.y, box.h)
-        covered[y0 : max(y0, y1), x0 : max(x0, x1)] = True
-    return covered
+        inside = (slice(y0, max(y0, y1)), slice(x0, max(x0, x1)))
+        others[inside] = True
+        if t in later:
+            nearer[inside] = True
+    return nearer, others
 
 
 def _privacy(
