@@ -53,8 +53,9 @@ class Body:
         ``margin`` times the crop's width on every side (a square neighbourhood)."""
         silhouette = self.silhouette.float()[None, None]
         radius = round(margin * self.silhouette.shape[1])
-        if radius >= 1:
-            silhouette = F.max_pool2d(silhouette, 2 * radius + 1, stride=1, padding=radius)
+        if radius >= 1:  # a square's maximum is a row's then a column's (2k taps a pixel, not k^2)
+            silhouette = F.max_pool2d(silhouette, (1, 2 * radius + 1), stride=1, padding=(0, radius))
+            silhouette = F.max_pool2d(silhouette, (2 * radius + 1, 1), stride=1, padding=(radius, 0))
         return silhouette[0]
 
     def head(self) -> Ellipse:
