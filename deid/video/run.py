@@ -308,8 +308,9 @@ def _treat(
     on all of them and each is judged (:meth:`Judge.check`). Sightings still matched have their
     whole box concealed, with the track's own treatment or else the first of the loop's fallback
     treatments that leaves the fewest matched, drawn on the whole track when that leaves no more
-    matched (``boxed`` names it per track, None when no sighting needed it). (Deciding again with the matched sightings added was tried: on the
-    first 60 frames of PETS S2.L1 it left as many matched and took twice as long.)
+    matched (``boxed`` names it per track, None when no sighting needed it). (Deciding again
+    with the matched sightings added was tried: on the first 60 frames of PETS S2.L1 it left as
+    many matched and took twice as long.)
     """
     adversary = judge.loop_adversary()
     results: list[PersonResult] = []
