@@ -89,38 +89,26 @@ class Judge:
         self, t: int, crops: Sequence[torch.Tensor], indices: Sequence[int] | None = None
     ) -> list[bool]:
         """Whether each concealed crop of track ``t`` is private: ``crops`` are its sightings in
-        order, or those at ``indices`` (each sighting is judged on its own).
-
-        A sighting must be private under every model, so the models are asked in turn, those
-        with gradients first (the slow hand-crafted ones last), each only about the sightings
-        every model before it found private: the verdicts are those of asking every model
-        about every sighting."""
+        order, or those at ``indices`` (each sighting is judged on its own)."""
         track, references = self.tracks[t], self.references[t]
         indices = list(range(len(track))) if indices is None else list(indices)
         if len(indices) != len(crops):
             raise ValueError(f"crops must be one per index ({len(indices)}), got {len(crops)}")
-        views = self.adversary.views(list(crops))
+        concealed = self._embed(list(crops))
         frames = torch.tensor([track[i].frame for i in indices])
         seen = torch.tensor([s.frame for s in references])
         allowed = (frames[:, None] - seen[None, :]).abs() >= self.gap
         short = ~allowed.any(1)
         allowed[short] = frames[short, None] != seen[None, :]
         alone = ~allowed.any(1)  # a track of one sighting: its own original
+        lone = [indices[i] for i in torch.nonzero(alone).flatten().tolist()]
+        own_originals = self._embed([as_float(track[i].crop) for i in lone]) if lone else []
         others = self._others(t)
-        models = self.adversary.models
         private = torch.ones(len(indices), dtype=torch.bool)
-        for m in sorted(range(len(models)), key=lambda m: not models[m].differentiable):
-            rows = torch.nonzero(private).flatten()
-            if len(rows) == 0:
-                break
-            conc = self.adversary.memos[m](views[rows])
-            own = torch.cdist(conc, self.kept[t][m]).masked_fill(~allowed[rows], float("inf")).amin(1)
-            lone = alone[rows]
-            if bool(lone.any()):
-                originals = [as_float(track[indices[i]].crop) for i in rows[lone].tolist()]
-                own[lone] = (conc[lone] - self.adversary.memos[m](self.adversary.views(originals))).norm(
-                    dim=1
-                )
+        for m, conc in enumerate(concealed):
+            own = torch.cdist(conc, self.kept[t][m]).masked_fill(~allowed, float("inf")).amin(1)
+            if lone:
+                own[alone] = (conc[alone] - own_originals[m]).norm(dim=1)
             if len(others) >= 2:
                 people = torch.stack([torch.cdist(conc, self.kept[k][m]).amin(1) for k in others], 1)
             else:
@@ -128,7 +116,7 @@ class Judge:
             top_k = self._top_k(people.shape[1]) if len(others) >= 2 else self.adversary.top_k
             rate = (own[:, None] < people).float().mean(1)
             rank = 1 + (people < own[:, None]).sum(1)
-            private[rows] = (rate <= self.adversary.max_match_rate) & (rank > top_k)
+            private &= (rate <= self.adversary.max_match_rate) & (rank > top_k)
         return private.tolist()
 
     def check_written(self, written: VideoReader, by_frame: Sequence[Sequence[Sighting]]) -> list[list[bool]]:
