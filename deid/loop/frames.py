@@ -18,6 +18,7 @@ from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
+from deid.loop.heads import with_head
 from deid.loop.results import FrameResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
@@ -40,7 +41,8 @@ class FramePeople:
     """A frame's people, ready to be concealed.
 
     Attributes:
-        boxes: each person's box in the frame's pixels, clipped to the frame.
+        boxes: each person's box in the frame's pixels, grown to hold their head
+            (:func:`deid.loop.heads.with_head`), clipped to the frame.
         crops: each person cut out at their box ``(3, h, w)`` (copies), in the order of ``boxes``.
         found: what the person finder saw of each person, or None when the boxes were given.
         flagged: the boxes of unsure people left out with ``uncertain="flag"``: not concealed,
@@ -100,7 +102,11 @@ def plan_frame(
         if uncertain == "flag":
             flagged = [person.box for person in found if person.uncertain]
             found = [person for person in found if not person.uncertain]
-        boxes = [person.box for person in found]
+        height, width = image.shape[-2:]
+        boxes = [
+            person.box if person.uncertain else with_head(person.box, person.keypoints, height, width)
+            for person in found
+        ]
     crops, used = crop_boxes(image, boxes)
     return FramePeople(used, crops, found, flagged)
 

@@ -10,9 +10,12 @@ ellipse of the crop's top band (where a person crop's head is).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from attribution import BODY_BANDS
+from deid.boxes import Box
 from deid.operators.blurring import blur
 from deid.operators.filling import fill
 from deid.operators.pixelation import pixelate
@@ -36,6 +39,27 @@ def head_ellipse(keypoints: torch.Tensor) -> Ellipse:
     rx = max(0.6 * shoulders, 1.2 * spread, 0.3 * torso, 3.0)
     cx, cy = (float(v) for v in face.mean(0))
     return cx, cy - 0.3 * rx, rx, 1.4 * rx
+
+
+def with_head(box: Box, keypoints: torch.Tensor, height: int, width: int) -> Box:
+    """``box`` grown to hold the head's ellipse (:func:`head_ellipse` of ``keypoints``, in the
+    box's pixels), inside an image of ``width`` x ``height``. A person's silhouette often stops at
+    the eyes (the hair is not in it), and a box cut there would leave the top of the head in the
+    clear beside a concealed person.
+
+    Example:
+        >>> points = torch.zeros(33, 3)
+        >>> points[:11, :2] = torch.tensor([50.0, 40.0])  # the face
+        >>> points[11:13, :2] = torch.tensor([[40.0, 60.0], [60.0, 60.0]])  # the shoulders
+        >>> points[23:25, :2] = torch.tensor([[45.0, 110.0], [55.0, 110.0]])  # the hips
+        >>> with_head(Box(30, 40, 40, 150), points, 480, 640)
+        Box(x=30, y=14, w=40, h=176, score=1.0)
+    """
+    cx, cy, rx, ry = head_ellipse(keypoints)
+    x0, y0 = max(0, min(box.x, math.floor(cx - rx))), max(0, min(box.y, math.floor(cy - ry)))
+    x1 = min(width, max(box.x + box.w, math.ceil(cx + rx)))
+    y1 = min(height, max(box.y + box.h, math.ceil(cy + ry)))
+    return Box(x0, y0, x1 - x0, y1 - y0, box.score)
 
 
 def band_ellipse(height: int, width: int) -> Ellipse:

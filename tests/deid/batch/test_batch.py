@@ -22,6 +22,7 @@ from deid.batch.report import FIELDS
 from deid.boxes import Box
 from deid.finder import find_people
 from deid.loop import ConcealConfig
+from deid.loop.heads import with_head
 from reid_model.io import read_image
 from tests.deid.conftest import StandIn, tree_hashes, write_crop
 
@@ -498,7 +499,10 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     (record,) = json.loads(summary.report_json.read_text())["records"]
     people = find_people(read_image(frame))
     assert record["status"] == "ok" and record["kind"] == "frame" and record["persons"] == len(people) >= 2
-    assert record["boxes"] == [[p.box.x, p.box.y, p.box.w, p.box.h] for p in people]
+    image = read_image(frame)
+    grown = [p.box if p.uncertain else with_head(p.box, p.keypoints, *image.shape[-2:]) for p in people]
+    assert record["boxes"] == [[b.x, b.y, b.w, b.h] for b in grown]  # each grown to hold the head
+    assert any(b.y < p.box.y for b, p in zip(grown, people, strict=True))
     assert [p["uncertain"] for p in record["people"]] == [p.uncertain for p in people]
     for seen, person in zip(record["people"], people, strict=True):
         assert seen["head"] is None  # the stand-in does nothing to heads (the loop conceals them)
@@ -516,7 +520,8 @@ def _two_people_one_unsure(monkeypatch) -> tuple[Box, Box]:
     def person(box: Box, uncertain: bool) -> Person:
         mask = torch.zeros(300, 400, dtype=torch.bool)
         mask[box.y : box.y + box.h, box.x : box.x + box.w] = True
-        return Person(box, box.score, mask, torch.zeros(33, 3), uncertain=uncertain)
+        keypoints = torch.tensor([box.x + box.w / 2, box.y + box.h / 2, 1.0]).repeat(33, 1)  # a head inside
+        return Person(box, box.score, mask, keypoints, uncertain=uncertain)
 
     found = [person(sure, False), person(unsure, True)]
     monkeypatch.setattr(detection, "find_frame_people", lambda image, **_: list(found))

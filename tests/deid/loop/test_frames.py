@@ -9,7 +9,9 @@ import torch
 
 from deid.boxes import Box, BoxesError
 from deid.loop.frames import FramePeople, WrittenFrame, held, paste_people, plan_frame
+from deid.loop.heads import head_ellipse
 from deid.loop.results import PersonResult
+from reid_model import read_image
 from reid_model.io import decode_image
 
 
@@ -29,6 +31,27 @@ def test_plan_frame_cuts_given_boxes_clipped_and_keeps_the_frame():
     assert torch.equal(frame, copy)  # the input is not modified
     with pytest.raises(BoxesError):
         plan_frame(frame, [Box(500, 500, 10, 10)])
+
+
+def test_a_found_persons_box_holds_their_head(pennfudan_root):
+    """On a real street frame the silhouettes stop at the eyes (hair is not in them): the boxes
+    the people are cut out at reach over the whole head's ellipse, so no hair is left in the
+    clear above a concealed person."""
+    frame = read_image(pennfudan_root / "PNGImages" / "PennPed00019.png")
+    people = plan_frame(frame)
+    assert people.found is not None and len(people.found) >= 5
+    grown = 0
+    for box, person in zip(people.boxes, people.found, strict=True):
+        if person.uncertain:
+            assert box == person.box
+            continue
+        cx, cy, rx, ry = head_ellipse(person.keypoints)
+        assert box.x <= max(0, cx - rx) + 1 and box.y <= max(0, cy - ry) + 1
+        assert (
+            box.x + box.w >= min(frame.shape[2], cx + rx) - 1 and box.y + box.h >= person.box.y + person.box.h
+        )
+        grown += box.y < person.box.y
+    assert grown >= 3  # the finder's own boxes cut these heads
 
 
 def test_plan_frame_without_boxes_asks_the_finder(monkeypatch):
