@@ -13,10 +13,10 @@ the outfits the loop fills with, without looking at the person) and by flat grey
 the bundled strong adversary (:meth:`Adversary.default`, ``fused=True``) judges each against the
 person's original, as the loop does for a person seen once (:meth:`Adversary.check_shared`).
 
-Prints, for the VIPeR test persons (the audit's, one view each) and the Penn-Fudan people (their
-labelled boxes): the fraction of (canvas, person) pairs private; the people private under at least
-half of the canvases and under none; the median match rate (chance: 0.5) and its quartiles over
-people; the same for the three flat fills.
+Prints, for the VIPeR test persons (the audit's, their camera A view) and the Penn-Fudan
+people (their labelled boxes): the fraction of (canvas, person) pairs private; the people
+private under at least half of the canvases and under none; the median match rate (chance:
+0.5) and its quartiles over people; the same for the three flat fills.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from benchmarks.person_finder import load_pennfudan
 from deid.adversary import Adversary
 from deid.audit.setup import audit_split
 from deid.boxes import crop_boxes
-from reid_model import load_viper
+from reid_model import load_viper, select
 from reid_model.io import read_image
 
 
@@ -79,14 +79,9 @@ def _canvases(count: int, seed: int) -> list[torch.Tensor]:
 
 
 def _viper(root: Path) -> list[torch.Tensor]:
-    """One view (the first listed) of each of the audit's VIPeR test persons."""
+    """The camera A view of each of the audit's VIPeR test persons."""
     samples = load_viper(root)
-    test, seen, crops = set(audit_split(samples).test), set(), []
-    for sample in samples:
-        if sample.person_id in test and sample.person_id not in seen:
-            seen.add(sample.person_id)
-            crops.append(read_image(sample.path))
-    return crops
+    return [read_image(s.path) for s in select(samples, audit_split(samples).test) if s.camera_id == 0]
 
 
 def _pennfudan(root: Path) -> list[torch.Tensor]:

@@ -50,8 +50,9 @@ class EmbeddingMemo:
     very embedding it got before. The model's weights must not change while it is in use: an
     in-place change of any parameter or buffer (an optimizer step, ``load_state_dict``) is
     noticed and forgets everything; a change through ``.data``, which bypasses PyTorch's version
-    counters, is not (fine-tune a copy, as the audit's adaptive attacker does). The least recently used embeddings go beyond ``capacity``; ``hits`` and
-    ``misses`` count the images served from memory and those embedded.
+    counters, is not (fine-tune a copy, as the audit's adaptive attacker does). The least
+    recently used embeddings go beyond ``capacity``; ``hits`` and ``misses`` count the images
+    served from memory and those embedded.
 
     Example:
         >>> memo = EmbeddingMemo(reid_model.load_default())  # doctest: +SKIP

@@ -497,9 +497,9 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     shutil.copy(frame, tmp_path / "in" / frame.name)
     summary = run_batch(_config([tmp_path / "in"], tmp_path / "out"), conceal_group=stand_in)
     (record,) = json.loads(summary.report_json.read_text())["records"]
-    people = find_people(read_image(frame))
-    assert record["status"] == "ok" and record["kind"] == "frame" and record["persons"] == len(people) >= 2
     image = read_image(frame)
+    people = find_people(image)
+    assert record["status"] == "ok" and record["kind"] == "frame" and record["persons"] == len(people) >= 2
     grown = [p.box if p.uncertain else with_head(p.box, p.keypoints, *image.shape[-2:]) for p in people]
     assert record["boxes"] == [[b.x, b.y, b.w, b.h] for b in grown]  # each grown to hold the head
     assert any(b.y < p.box.y for b, p in zip(grown, people, strict=True))
