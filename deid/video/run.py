@@ -2,7 +2,8 @@
 is seen in, and every person is judged again as cut from the video as written.
 
 1. Follow (:func:`deid.video.follow_people`): sightings per frame, tied into tracks; pieces of
-   one person's track joined again (:func:`deid.video.linking.link_tracks`).
+   one person's track joined again (:func:`deid.video.linking.link_tracks`); each posed
+   sighting's box grown to hold the head (:func:`deid.video.heads.with_heads`).
 2. Decide: the conceal loop runs once per track, on ``samples`` of its sightings spread over the
    track (its appearances); all tracks in one batched call.
 3. Render: the track's treatment on every sighting, each cut to its steadied body
@@ -37,6 +38,7 @@ from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
 from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of
+from deid.video.heads import with_heads
 from deid.video.io import (
     Frame,
     VideoError,
@@ -221,6 +223,7 @@ def conceal_video(
         by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
     else:
         pieces = {s.track: 1 for frame in by_frame for s in frame}
+    by_frame = with_heads(by_frame, reader)
     tracks = list(sightings_of(by_frame))
     judge = Judge(tracks, adversary, references=samples, gap=gap)
     results, concealed, boxed = _treat(tracks, judge, config, samples, saved)
