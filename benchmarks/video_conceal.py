@@ -10,7 +10,9 @@ Prints, from one run:
   looks), an independent look (the finder in small tiles) at the original frame; a person it
   confirms is *treated* when at least 30% of their silhouette changed in the written video
   (PETS has no person masks; this is the stand-in); on PETS S2.L1 also without a sign post the
-  look confirms as a person (:data:`PETS_SIGN`);
+  look confirms as a person (:data:`PETS_SIGN`); of the people treated, those with at least
+  half of the top of their head changed (their head's ellipse from the keypoints, above the
+  face's highest keypoint: the hair, which the silhouette often leaves out);
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
   of it; the part no nearer person's box covers; the part no other person's box reaches, where
   only the track's own treatment can be drawn); the fraction of a track's frames within
@@ -39,8 +41,9 @@ from deid.adversary import Adversary
 from deid.audit.setup import audit_split, build_attackers
 from deid.batch.config import ADVERSARIES
 from deid.boxes import Box, nearest_last_order
-from deid.finder import FinderConfig, find_people
+from deid.finder import FinderConfig, Person, find_people
 from deid.loop import ConcealConfig
+from deid.loop.heads import ellipse_mask, head_ellipse
 from deid.video import FollowConfig, TrackReport, VideoReader, VideoReport, conceal_video
 from deid.video.io import to_tensor
 from reid_model import load_viper
@@ -144,13 +147,16 @@ def _coverage(originals: dict[int, np.ndarray], written: dict[int, np.ndarray], 
     look = FinderConfig(tiles=(200, 120), upscale=2.0)
     for offset, what in ((0, "every 20th frame"), (5, "frames 5 after those, between looks")):
         people: list[tuple[Box, bool]] = []
+        hair: list[bool] = []
         for index in range(offset, len(originals), 20):
             changed = _changed(originals[index], written[index])
-            people += [
-                (person.box, bool(changed[person.mask.numpy()].mean() >= 0.3))
-                for person in find_people(to_tensor(originals[index]), config=look)
-                if not person.uncertain
-            ]
+            for person in find_people(to_tensor(originals[index]), config=look):
+                if not person.uncertain:
+                    treated = bool(changed[person.mask.numpy()].mean() >= 0.3)
+                    people.append((person.box, treated))
+                    top = _hair(person, changed.shape)
+                    if treated and top.any():
+                        hair.append(bool(changed[top].mean() >= 0.5))
         groups = [people] + ([[(b, ok) for b, ok in people if not _inside(b, sign)]] if sign else [])
         figures = [
             f"{sum(ok for _, ok in group)}/{len(group)} treated, untreated "
@@ -160,7 +166,17 @@ def _coverage(originals: dict[int, np.ndarray], written: dict[int, np.ndarray], 
         print(
             f"coverage ({what}): people an independent look confirms: {figures[0]}"
             + (f"; without the sign post it takes for one: {figures[1]}" if sign else "")
+            + f"; of the treated, the top of the head at least half changed: {sum(hair)}/{len(hair)}"
         )
+
+
+def _hair(person: Person, shape: tuple[int, ...]) -> np.ndarray:
+    """``(H, W)`` bool: the part of ``person``'s head ellipse (from the keypoints) above their
+    face's highest keypoint, where the hair is (the silhouette often stops at the eyes)."""
+    ellipse = head_ellipse(person.keypoints)
+    top = ellipse_mask(shape[0], shape[1], ellipse).numpy()
+    top[max(0, int(person.keypoints[:11, 1].min())) :] = False
+    return top
 
 
 def _inside(box: Box, region: Box) -> bool:
