@@ -2,8 +2,9 @@
 is seen in, and every person is judged again as cut from the video as written.
 
 1. Follow (:func:`deid.video.follow_people`): sightings per frame, tied into tracks; pieces of
-   one person's track joined again (:func:`deid.video.linking.link_tracks`); each posed
-   sighting's box grown to hold the head (:func:`deid.video.heads.with_heads`).
+   one person's track joined again (:func:`deid.video.linking.link_tracks`); sightings cut
+   again in hindsight (:func:`deid.video.recut.recut`: carried ones put between their posed
+   neighbours, every posed one's box grown to hold the head).
 2. Decide: the conceal loop runs once per track, on ``samples`` of its sightings spread over the
    track (its appearances); all tracks in one batched call.
 3. Render: the track's treatment on every sighting, each cut to its steadied body
@@ -38,7 +39,6 @@ from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
 from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of
-from deid.video.heads import with_heads
 from deid.video.io import (
     Frame,
     VideoError,
@@ -51,6 +51,7 @@ from deid.video.io import (
 )
 from deid.video.judging import Judge, spread
 from deid.video.linking import link_tracks
+from deid.video.recut import recut
 from deid.video.resume import Checkpoints, source_key
 from deid.video.smoothing import steady_bodies
 from reid_model.io import write_bytes_atomic
@@ -223,7 +224,7 @@ def conceal_video(
         by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
     else:
         pieces = {s.track: 1 for frame in by_frame for s in frame}
-    by_frame = with_heads(by_frame, reader)
+    by_frame = recut(by_frame, reader)
     tracks = list(sightings_of(by_frame))
     judge = Judge(tracks, adversary, references=samples, gap=gap)
     results, concealed, boxed = _treat(tracks, judge, config, samples, saved)

