@@ -88,11 +88,15 @@ def _placed(s: Sighting, a: Sighting, b: Sighting) -> Sighting:
     x0, y0, x1, y1 = (round(c) for c in corners)
     box = Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0), s.box.score)
     silhouette = _resized(a.silhouette, box) | _resized(b.silhouette, box)
-    assert a.keypoints is not None and b.keypoints is not None  # posed
-    origin = torch.tensor([box.x, box.y, 0.0])
-    ka = a.keypoints + torch.tensor([a.box.x, a.box.y, 0.0])
-    kb = b.keypoints + torch.tensor([b.box.x, b.box.y, 0.0])
-    return replace(s, box=box, silhouette=silhouette, keypoints=(1 - t) * ka + t * kb - origin)
+    keypoints = (1 - t) * _in_frame(a) + t * _in_frame(b) - torch.tensor([box.x, box.y, 0.0])
+    return replace(s, box=box, silhouette=silhouette, keypoints=keypoints)
+
+
+def _in_frame(s: Sighting) -> torch.Tensor:
+    """A posed sighting's keypoints in the frame's pixels."""
+    if s.keypoints is None:
+        raise ValueError(f"the sighting of track {s.track} in frame {s.frame} has no pose")
+    return s.keypoints + torch.tensor([s.box.x, s.box.y, 0.0])
 
 
 def _corners(box: Box) -> tuple[int, int, int, int]:
@@ -104,16 +108,15 @@ def _resized(silhouette: torch.Tensor, box: Box) -> torch.Tensor:
 
 
 def _cut(sighting: Sighting, pixels: torch.Tensor) -> Sighting:
-    """``sighting`` in its box grown to hold the head, cut from the frame's ``pixels (3, H, W)``."""
+    """``sighting`` in its box grown to hold the head, cut again from the frame's ``pixels (3, H, W)``
+    (a carried sighting put between its neighbours has no crop at its new box yet)."""
     if sighting.keypoints is None:
         return sighting
     box, (height, width) = sighting.box, pixels.shape[1:]
-    keypoints = sighting.keypoints + torch.tensor([box.x, box.y, 0.0])
+    keypoints = _in_frame(sighting)
     new = with_head(box, keypoints, height, width)
     dx, dy = box.x - new.x, box.y - new.y
     silhouette = F.pad(sighting.silhouette, (dx, new.w - box.w - dx, dy, new.h - box.h - dy))
     crop = pixels[:, new.y : new.y + new.h, new.x : new.x + new.w].clone()
-    if torch.equal(crop, sighting.crop) and new[:4] == box[:4]:
-        return sighting
     keypoints -= torch.tensor([new.x, new.y, 0.0])
     return replace(sighting, box=new, silhouette=silhouette, keypoints=keypoints, crop=crop)
