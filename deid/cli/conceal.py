@@ -22,6 +22,7 @@ from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
 from deid.loop.heads import HEADS
 from deid.operators.registry import OPERATORS, build_operator
+from deid.video import LOOK_EVERY
 
 _LOOP = {f.name: f.default for f in fields(ConcealConfig)}
 _PARAM_HINTS = {
@@ -256,6 +257,16 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default=10.0,
     help="Frame rate of a folder of frames (--as-video); a video file has its own.",
 )
+@click.option(
+    "--look-every",
+    type=click.IntRange(min=0),
+    default=LOOK_EVERY,
+    show_default=True,
+    help="Videos: a second look (the person finder in small tiles, about a second a frame here) at "
+    "every this many frames, half-way between the follower's thorough looks; a person it finds "
+    "that no track conceals is listed in the report's `missed` and the video is not private. "
+    "Smaller checks more frames (0: never).",
+)
 @click.pass_context
 def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any) -> None:
     """Conceal every person in INPUT... (files, folders, globs) until the re-id adversary fails.
@@ -273,6 +284,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     hooks = ctx.obj if isinstance(ctx.obj, dict) else {}  # tests inject stand-ins here
     loop = {name: options.pop(name) for name in _LOOP if name in options}
     as_video, fps, link = options.pop("as_video"), options.pop("fps"), options.pop("link")
+    look_every = options.pop("look_every")
     if wants_video(inputs, as_video):
         refuse_batch_options(ctx)
         ctx.exit(
@@ -282,6 +294,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
                 ConcealConfig(**loop),
                 fps=fps,
                 link=link,
+                look_every=look_every,
                 resume=options["resume"],
                 progress=options["progress"],
                 engine=options["engine"],
@@ -297,8 +310,10 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
                 param_hint="--group-by",
             )
         options["group_by"] = "none"
-    if ctx.get_parameter_source("fps") not in (None, click.core.ParameterSource.DEFAULT):
-        raise click.UsageError("--fps: for videos and folders of frames (--as-video) only")
+    for name in ("fps", "look_every"):
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT):
+            flag = "--" + name.replace("_", "-")
+            raise click.UsageError(f"{flag}: for videos and folders of frames (--as-video) only")
     try:
         config = BatchConfig(inputs=tuple(inputs), loop=ConcealConfig(**loop), **options)
     except ValueError as exc:  # a loop setting the flags' types let through (a BatchError is one too)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from deid.adversary import Adversary
 from deid.cli import main
 from deid.loop import ConcealConfig
-from deid.video import VideoReader, VideoWriter, conceal_video
+from deid.video import LOOK_EVERY, VideoError, VideoReader, VideoWriter, conceal_video
 from deid.video.io import to_tensor
 from reid_model.io import write_image
 from tests.deid.video.conftest import variable_rate_clip, walking_folder, walking_frames
@@ -179,6 +179,28 @@ def test_cli_refuses_options_a_video_would_ignore(tmp_path: Path) -> None:
     write_image(image, torch.rand(3, 128, 48))
     result = CliRunner().invoke(main, ["conceal", str(image), "-o", str(tmp_path / "out2"), "--fps", "5"])
     assert result.exit_code == 2 and "--fps" in result.output
+    result = CliRunner().invoke(
+        main, ["conceal", str(image), "-o", str(tmp_path / "out3"), "--look-every", "5"]
+    )
+    assert result.exit_code == 2 and "--look-every: for videos" in result.output
+
+
+def test_cli_look_every_reaches_the_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import deid.cli.video as cli_video
+
+    calls: list[dict[str, object]] = []
+
+    def stand_in(**call: object) -> None:
+        calls.append(call)
+        raise VideoError("stand-in: not concealed")
+
+    monkeypatch.setattr(cli_video, "conceal_video", stand_in)
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    out = str(tmp_path / "out")
+    result = CliRunner().invoke(main, ["conceal", str(tmp_path / "clip.mp4"), "-o", out, "--look-every", "7"])
+    assert result.exit_code == 1 and "stand-in: not concealed" in result.output
+    result = CliRunner().invoke(main, ["conceal", str(tmp_path / "clip.mp4"), "-o", out])
+    assert [call["look_every"] for call in calls] == [7, LOOK_EVERY]
 
 
 def test_link_none_keeps_the_pieces_of_a_track_apart(
