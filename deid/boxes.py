@@ -23,6 +23,11 @@ class Box(NamedTuple):
     h: int
     score: float = 1.0
 
+    @property
+    def corners(self) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)``: the top-left corner and the one past the bottom-right."""
+        return self.x, self.y, self.x + self.w, self.y + self.h
+
 
 class BoxesError(ValueError):
     """A boxes JSON file could not be used; the message names the file, the entry and the reason."""

@@ -372,7 +372,7 @@ class Follower:
                 if seen is not None and not _one_of(seen, people):
                     people.append(seen)
                     how.append("found")
-        taken, new = self.tracks.step([np.array(_xyxy(p.box)) for p in people], [p.score for p in people])
+        taken, new = self.tracks.step([np.array(p.box.corners) for p in people], [p.score for p in people])
         sightings = []
         for key, det in taken.items():
             number = self.numbers.setdefault(key, len(self.numbers))
@@ -453,10 +453,13 @@ class _Seen:
         keypoints = before.keypoints.clone()
         keypoints[:, 0] = keypoints[:, 0] * sx + box.x
         keypoints[:, 1] = keypoints[:, 1] * sy + box.y
-        silhouette = F.interpolate(before.silhouette[None, None].float(), size=(box.h, box.w), mode="nearest")
-        return cls(
-            Box(box.x, box.y, box.w, box.h, before.box.score), 1.0, keypoints, silhouette[0, 0] > 0.5, True
-        )
+        silhouette = resized(before.silhouette, box)
+        return cls(Box(box.x, box.y, box.w, box.h, before.box.score), 1.0, keypoints, silhouette, True)
+
+
+def resized(silhouette: torch.Tensor, box: Box) -> torch.Tensor:
+    """A bool ``silhouette`` stretched to ``box``'s size ``(box.h, box.w)`` (nearest pixel)."""
+    return F.interpolate(silhouette[None, None].float(), size=(box.h, box.w), mode="nearest")[0, 0] > 0.5
 
 
 def _sighting(index: int, number: int, seen: _Seen | Box, how: str, image: torch.Tensor) -> Sighting:
@@ -492,7 +495,7 @@ def _background(recent: Sequence[torch.Tensor]) -> torch.Tensor | None:
 
 
 def _grown(box: Box, padding: float, width: int, height: int) -> Box | None:
-    return _box(np.array(_xyxy(box), dtype=float), width, height, padding)
+    return _box(np.array(box.corners, dtype=float), width, height, padding)
 
 
 def _box(xyxy: np.ndarray, width: int, height: int, padding: float) -> Box | None:
@@ -508,10 +511,6 @@ def _box(xyxy: np.ndarray, width: int, height: int, padding: float) -> Box | Non
         return None
     x, y = int(cx0), int(cy0)
     return Box(x, y, int(np.ceil(cx1)) - x, int(np.ceil(cy1)) - y)
-
-
-def _xyxy(box: Box) -> tuple[int, int, int, int]:
-    return box.x, box.y, box.x + box.w, box.y + box.h
 
 
 def _overlaps(box: Box, others: Sequence[Box]) -> bool:
@@ -545,8 +544,8 @@ def _shared(a: _Seen, b: _Seen) -> float:
 
 def _common(a: Box, b: Box) -> tuple[int, int, int, int] | None:
     """The rectangle ``(x0, y0, x1, y1)`` two boxes share, or None."""
-    ax0, ay0, ax1, ay1 = _xyxy(a)
-    bx0, by0, bx1, by1 = _xyxy(b)
+    ax0, ay0, ax1, ay1 = a.corners
+    bx0, by0, bx1, by1 = b.corners
     x0, y0, x1, y1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 

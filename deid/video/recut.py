@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from deid.boxes import Box
 from deid.loop.heads import with_head
-from deid.video.follow import Sighting
+from deid.video.follow import Sighting, resized, sightings_of
 from deid.video.io import Frame
 
 #: How a sighting was seen when the pose model looked at the person in that very frame.
@@ -61,12 +61,8 @@ def recut(by_frame: Sequence[Sequence[Sighting]], frames: Iterable[Frame]) -> li
 def _between(by_frame: Sequence[Sequence[Sighting]]) -> dict[tuple[int, int], Sighting]:
     """Each carried sighting with a posed one of its track at most :data:`REACH` frames before
     and after it, placed between them (its crop not cut again yet), by ``(frame, track)``."""
-    tracks: dict[int, list[Sighting]] = {}
-    for frame in by_frame:
-        for s in frame:
-            tracks.setdefault(s.track, []).append(s)
     placed = {}
-    for track in tracks.values():
+    for track in sightings_of(by_frame):
         posed = [s for s in track if s.how in POSED and s.keypoints is not None]
         frames = [s.frame for s in posed]
         for s in track:
@@ -84,10 +80,10 @@ def _between(by_frame: Sequence[Sequence[Sighting]]) -> dict[tuple[int, int], Si
 def _placed(s: Sighting, a: Sighting, b: Sighting) -> Sighting:
     """Carried sighting ``s`` between posed sightings ``a`` (before) and ``b`` (after)."""
     t = (s.frame - a.frame) / (b.frame - a.frame)
-    corners = [(1 - t) * u + t * v for u, v in zip(_corners(a.box), _corners(b.box), strict=True)]
+    corners = [(1 - t) * u + t * v for u, v in zip(a.box.corners, b.box.corners, strict=True)]
     x0, y0, x1, y1 = (round(c) for c in corners)
     box = Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0), s.box.score)
-    silhouette = _resized(a.silhouette, box) | _resized(b.silhouette, box)
+    silhouette = resized(a.silhouette, box) | resized(b.silhouette, box)
     keypoints = (1 - t) * _in_frame(a) + t * _in_frame(b) - torch.tensor([box.x, box.y, 0.0])
     return replace(s, box=box, silhouette=silhouette, keypoints=keypoints)
 
@@ -97,14 +93,6 @@ def _in_frame(s: Sighting) -> torch.Tensor:
     if s.keypoints is None:
         raise ValueError(f"the sighting of track {s.track} in frame {s.frame} has no pose")
     return s.keypoints + torch.tensor([s.box.x, s.box.y, 0.0])
-
-
-def _corners(box: Box) -> tuple[int, int, int, int]:
-    return box.x, box.y, box.x + box.w, box.y + box.h
-
-
-def _resized(silhouette: torch.Tensor, box: Box) -> torch.Tensor:
-    return F.interpolate(silhouette[None, None].float(), size=(box.h, box.w), mode="nearest")[0, 0] > 0.5
 
 
 def _cut(sighting: Sighting, pixels: torch.Tensor) -> Sighting:

@@ -35,9 +35,8 @@ def _posed(frame: int, box: Box, pixels: np.ndarray, how: str = "found") -> Sigh
 def test_a_posed_sighting_grows_to_its_head_and_is_cut_again() -> None:
     pixels = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
     posed = _posed(0, Box(30, 20, 16, 36), pixels)
-    whole = Sighting(
-        0, 1, Box(5, 5, 10, 20), torch.ones(20, 10, dtype=torch.bool), None, "predicted", posed.crop
-    )
+    crop = torch.from_numpy(pixels[5:25, 5:15]).permute(2, 0, 1).clone()
+    whole = Sighting(0, 1, Box(5, 5, 10, 20), torch.ones(20, 10, dtype=torch.bool), None, "predicted", crop)
     later = _posed(1, Box(30, 20, 16, 36), pixels)
     # the second frame is not among the frames given: its sighting is kept as it is
     [[grown, kept], [not_read]] = recut([[posed, whole], [later]], [Frame(0, pixels)])
