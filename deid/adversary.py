@@ -277,16 +277,33 @@ class Adversary:
         index = a_idx.expand(k, -1)
         match_rate, rank = torch.zeros(k, n), torch.full((k, n), float("inf"))
         for d_pos, d_neg in distances:
+            nearer, farther = _beside(d_pos, d_neg)
             # Condition C with the concealed image as anchor x, the original as x+, a negative as x-.
-            rate = (d_pos[..., None] < d_neg).float().mean(-1)
+            rate = farther / d_neg.shape[-1]
             # Rank of the original among the gallery, for the concealed image as query.
-            pair_rank = 1 + (d_neg < d_pos[..., None]).sum(-1).float()
+            pair_rank = 1 + nearer
             match_rate = torch.maximum(match_rate, torch.zeros(k, n).scatter_reduce(1, index, rate, "amax"))
             rank = torch.minimum(
                 rank, torch.full((k, n), float("inf")).scatter_reduce(1, index, pair_rank, "amin")
             )
         private = (match_rate <= self.max_match_rate) & (rank > self.top_k)
         return PrivacyCheck(match_rate=match_rate, rank=rank, private=private)
+
+
+def _beside(d_pos: torch.Tensor, d_neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per pair, as float: how many negatives are nearer than ``d_pos`` and how many farther.
+
+    ``d_pos (K, pairs)``; ``d_neg (K, pairs or 1, G)``. Negatives shared by every pair (one row)
+    are sorted once and each pair's distance looked up in them (:meth:`Adversary.check_shared`:
+    ``K`` x ``pairs`` x ``G`` comparisons otherwise, most of the outfit draw's time); the counts
+    are the same.
+    """
+    if d_neg.shape[1] == 1 < d_pos.shape[1]:
+        ordered = d_neg[:, 0].sort(-1).values.contiguous()
+        nearer = torch.searchsorted(ordered, d_pos.contiguous())
+        farther = d_neg.shape[-1] - torch.searchsorted(ordered, d_pos.contiguous(), right=True)
+        return nearer.float(), farther.float()
+    return (d_neg < d_pos[..., None]).sum(-1).float(), (d_pos[..., None] < d_neg).sum(-1).float()
 
 
 def resolve_adversary(
