@@ -86,6 +86,8 @@ class People:
             for size, idx in by_size.items()
         }
         self.regions = {size: self._regions(idx) for size, idx in by_size.items()}
+        # The heads concealed once: the operators start from these at every step.
+        self.headed = {size: self._headed(idx, batch) for size, (idx, batch) in self.by_size.items()}
         self.model_inputs = self._views(self.images)
 
     def _regions(self, idx: list[int]) -> torch.Tensor | None:
@@ -93,6 +95,13 @@ class People:
         if self.bodies is None or self.margin is None:
             return None
         return torch.stack([self.bodies[i].region(self.margin) for i in idx]).to(self.images[idx[0]])
+
+    def _headed(self, idx: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """Appearances ``idx`` (``batch``) with their heads concealed (:attr:`head`)."""
+        if self._heads is None:
+            return batch
+        heads = self._heads
+        return torch.stack([conceal_head(batch[j], heads[i], self.head) for j, i in enumerate(idx.tolist())])
 
     def areas(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per appearance ``(A,)``, the fraction of the person's pixels and of the crop that each
@@ -147,7 +156,7 @@ class People:
             keep = subset[idx]
             if not bool(keep.any()):
                 continue
-            idx, batch = idx[keep], batch[keep]
+            idx, batch, treated = idx[keep], batch[keep], self.headed[size][keep]
             mask = masks[self.groups[idx]]
             if size != self.size:
                 mask = F.interpolate(mask, size=size, mode="nearest")
@@ -155,12 +164,7 @@ class People:
             regions = self.regions[size]
             if regions is not None:
                 mask = mask * regions[keep]
-            treated = batch
-            if self._heads is not None:  # the head first: a fill over it then leaves the fill alone
-                heads = self._heads
-                treated = torch.stack(
-                    [conceal_head(batch[j], heads[i], self.head) for j, i in enumerate(idx.tolist())]
-                )
+            # The head first (:attr:`headed`): a fill over it then leaves the fill alone.
             concealed = operator.for_people(self.groups[idx])(treated, mask)
             for j, i in enumerate(idx.tolist()):
                 image = concealed[j]
