@@ -293,12 +293,14 @@ class Adversary:
 def _beside(d_pos: torch.Tensor, d_neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per pair, as float: how many negatives are nearer than ``d_pos`` and how many farther.
 
-    ``d_pos (K, pairs)``; ``d_neg (K, pairs or 1, G)``. Negatives shared by every pair (one row)
-    are sorted once and each pair's distance looked up in them (:meth:`Adversary.check_shared`:
-    ``K`` x ``pairs`` x ``G`` comparisons otherwise, most of the outfit draw's time); the counts
-    are the same.
+    ``d_pos (K, pairs)``; ``d_neg (K, pairs or 1, G)``. Negatives shared by many pairs (one row,
+    :meth:`Adversary.check_shared`) are sorted once and each pair's distance looked up in them:
+    the same counts as ``K`` x ``pairs`` x ``G`` comparisons, which took most of the outfit
+    draw's time in video (920 references). Sorting a negative costs about as much as 60
+    comparisons and a look-up about 80 (measured here), so few pairs are compared directly.
     """
-    if d_neg.shape[1] == 1 < d_pos.shape[1]:
+    pairs, negatives = d_pos.shape[1], d_neg.shape[-1]
+    if d_neg.shape[1] == 1 and pairs * negatives > 64 * (pairs + negatives):
         ordered = d_neg[:, 0].sort(-1).values.contiguous()
         nearer = torch.searchsorted(ordered, d_pos.contiguous())
         farther = d_neg.shape[-1] - torch.searchsorted(ordered, d_pos.contiguous(), right=True)

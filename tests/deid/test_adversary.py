@@ -58,18 +58,19 @@ def test_chance_target_puts_the_true_identity_in_the_worse_half():
     assert bool(moved.private.item())
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_check_shared_matches_brute_force_with_ties(seed):
-    # Integer points on a line: many distances tie, where "nearer" and "farther" must stay strict.
-    g = torch.Generator().manual_seed(seed)
-    groups = torch.tensor([0, 0, 1, 2, 2])
-    originals = _points(*torch.randint(0, 12, (5,), generator=g).tolist())
-    shared = _points(*torch.randint(0, 12, (7,), generator=g).tolist())
-    gallery = _points(*torch.randint(0, 12, (20,), generator=g).tolist())
+@pytest.mark.parametrize(("people", "negatives"), [(3, 20), (8, 300)])
+def test_check_shared_matches_brute_force_with_ties(people, negatives):
+    # Integer points on a line: many distances tie, where "nearer" and "farther" must stay
+    # strict. Few pairs are compared directly, many looked up in the sorted negatives.
+    g = torch.Generator().manual_seed(people)
+    groups = torch.arange(people).repeat_interleave(5)
+    originals = _points(*torch.randint(0, 30, (len(groups),), generator=g).tolist())
+    shared = _points(*torch.randint(0, 30, (3,), generator=g).tolist())
+    gallery = _points(*torch.randint(0, 30, (negatives,), generator=g).tolist())
     adversary = Adversary([TinyEmbedder()], [gallery], max_match_rate=0.5, top_k=3)
     check = adversary.check_shared([shared], [originals], groups)
     for k in range(len(shared)):
-        rates, ranks, private = _brute_force(shared[[k] * 5], originals, gallery, groups, 0.5, 3)
+        rates, ranks, private = _brute_force(shared[[k] * len(groups)], originals, gallery, groups, 0.5, 3)
         assert check.match_rate[k].tolist() == pytest.approx(rates)
         assert check.rank[k].tolist() == ranks
         assert check.private[k].tolist() == private
