@@ -301,9 +301,9 @@ def _beside(d_pos: torch.Tensor, d_neg: torch.Tensor) -> tuple[torch.Tensor, tor
     """
     pairs, negatives = d_pos.shape[1], d_neg.shape[-1]
     if d_neg.shape[1] == 1 and pairs * negatives > 64 * (pairs + negatives):
-        ordered = d_neg[:, 0].sort(-1).values.contiguous()
-        nearer = torch.searchsorted(ordered, d_pos.contiguous())
-        farther = d_neg.shape[-1] - torch.searchsorted(ordered, d_pos.contiguous(), right=True)
+        ordered, values = d_neg[:, 0].sort(-1).values, d_pos.contiguous()
+        nearer = torch.searchsorted(ordered, values)
+        farther = negatives - torch.searchsorted(ordered, values, right=True)
         return nearer.float(), farther.float()
     return (d_neg < d_pos[..., None]).sum(-1).float(), (d_pos[..., None] < d_neg).sum(-1).float()
 
