@@ -76,9 +76,9 @@ def conceal_videos(
     frames written as PNG); ``resume`` takes up the work a killed run saved; ``look_every``: see
     :func:`deid.video.conceal_video`. With ``engine="ray"`` each video is one Ray task (its
     tracks, so its people's treatments, stay together), videos in parallel; ``threads``: torch
-    threads of this process, or of each Ray task. Returns the exit
-    code: 0 when every person of every video is private as written, 3 when a video was written
-    with a person still matched, 1 when one failed."""
+    threads of this process, or of each Ray task. Returns the exit code: 0 when every person of
+    every video is private as written, 3 when a video was written with a person still matched,
+    1 when one failed."""
     out = Path(output)
     names = [Path(name).name for name in inputs]
     twice = sorted({n for n in names if names.count(n) > 1})

@@ -86,7 +86,7 @@ class People:
             for size, idx in by_size.items()
         }
         self.regions = {size: self._regions(idx) for size, idx in by_size.items()}
-        # The heads concealed once: the operators start from these at every step.
+        # Per size, the batch with its heads concealed, once: every render starts from it.
         self.headed = {size: self._headed(idx, batch) for size, (idx, batch) in self.by_size.items()}
         self.model_inputs = self._views(self.images)
 
