@@ -1,7 +1,7 @@
 """How often an image with nothing of the person in it passes the adversary's per-person rule.
 
     python -m benchmarks.judge_calibration [--viper ../shared/data/viper]
-        [--pennfudan ../shared/data/pennfudan] [--canvases 24] [--seed 0]
+        [--pennfudan ../shared/data/pennfudan] [--canvases 24] [--seed 0] [--shifts 1 7 23]
 
 The loop's verdict (:meth:`deid.adversary.Adversary.check`) calls a concealed appearance
 private when the person's original ranks in the worse half of the adversary's gallery (and
@@ -17,6 +17,18 @@ Prints, for the VIPeR test persons (the audit's, their camera A view) and the Pe
 people (their labelled boxes): the fraction of (canvas, person) pairs private; the people
 private under at least half of the canvases and under none; the median match rate (chance:
 0.5) and its quartiles over people; the same for the three flat fills.
+
+Then two checks of what the rule tells apart, with the same adversary (all members judging):
+
+- strangers: each person's untouched crop judged against another person's original (``--shifts``
+  derangements of the people). None of them shows the person, so the rule should call them
+  private about as often as it calls the canvases private; the fraction matched is how often it
+  mistakes one of the set's people for another.
+- body fill: each person's silhouette (the pose model's, widened by the loop's default margin)
+  filled flat grey, the background left as it is, judged against the person's original, and
+  against the person's original pasted on other people's backgrounds (the same derangements; a
+  pair is private only under all of them). If the background the two share were what keeps a
+  body-shaped concealment matched, the second would pass far more often than the first.
 """
 
 from __future__ import annotations
@@ -26,12 +38,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from benchmarks._video import DATA
 from benchmarks.person_finder import load_pennfudan
 from deid.adversary import Adversary
 from deid.audit.setup import audit_split
 from deid.boxes import crop_boxes
+from deid.loop import ConcealConfig
+from deid.loop.bodies import find_bodies
 from reid_model import load_viper, select
 from reid_model.io import read_image
 
@@ -44,6 +59,7 @@ def main() -> None:
     parser.add_argument("--pennfudan", type=Path, default=DATA / "pennfudan")
     parser.add_argument("--canvases", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shifts", type=int, nargs="+", default=[1, 7, 23])
     args = parser.parse_args()
 
     adversary = Adversary.default(fused=True)
@@ -64,6 +80,47 @@ def main() -> None:
                 f"under none {(per_person == 0).float().mean():.1%}; median match rate "
                 f"{check.match_rate.median():.3f} (per person, quartiles {' / '.join(f'{q:.3f}' for q in quartiles)})"
             )
+        _apart(name, adversary, crops, args.shifts)
+
+
+def _apart(name: str, adversary: Adversary, crops: list[torch.Tensor], shifts: list[int]) -> None:
+    """Print how the rule judges strangers, and a body fill against the person on another
+    background (see the module's docstring)."""
+    views = adversary.views(crops)
+    regions = torch.stack(
+        [
+            F.interpolate(body.region(ConcealConfig().margin)[None], size=adversary.input_size)[0]
+            for body in find_bodies(crops)
+        ]
+    )
+    groups = torch.arange(len(crops))
+    originals = adversary.embed(views)
+
+    def judged(images: torch.Tensor, references: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        check = adversary.check(adversary.embed(images), references, groups)
+        return check.private, check.match_rate
+
+    strangers = [judged(views, [o.roll(shift, 0) for o in originals]) for shift in shifts]
+    private = torch.stack([p for p, _ in strangers]).float()
+    rates = torch.stack([r for _, r in strangers])
+    print(
+        f"{name}, untouched against {len(shifts)} strangers' originals each: pairs private {private.mean():.1%}; "
+        f"median match rate {rates.median():.3f}"
+    )
+    filled = views * (1 - regions) + 0.5 * regions
+    own_private, own_rate = judged(filled, originals)
+    elsewhere = [
+        judged(filled, adversary.embed(views * regions + views.roll(shift, 0) * (1 - regions)))
+        for shift in shifts
+    ]
+    other_private = torch.stack([p for p, _ in elsewhere]).all(0)
+    other_rate = torch.stack([r for _, r in elsewhere]).amax(0)
+    print(
+        f"{name}, silhouette filled grey, background kept: private against the own original "
+        f"{own_private.float().mean():.1%} (median match rate {own_rate.median():.3f}); against the person "
+        f"pasted on {len(shifts)} other backgrounds {other_private.float().mean():.1%} "
+        f"(worst match rate, median {other_rate.median():.3f})"
+    )
 
 
 def _canvases(count: int, seed: int) -> list[torch.Tensor]:
