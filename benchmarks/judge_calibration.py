@@ -96,18 +96,20 @@ def _apart(name: str, adversary: Adversary, crops: list[torch.Tensor], shifts: l
     groups = torch.arange(len(crops))
     originals = adversary.embed(views)
 
-    def judged(images: torch.Tensor, references: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        check = adversary.check(adversary.embed(images), references, groups)
+    def judged(
+        concealed: list[torch.Tensor], references: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        check = adversary.check(concealed, references, groups)
         return check.private, check.match_rate
 
-    strangers = [judged(views, [o.roll(shift, 0) for o in originals]) for shift in shifts]
+    strangers = [judged(originals, [o.roll(shift, 0) for o in originals]) for shift in shifts]
     private = torch.stack([p for p, _ in strangers]).float()
     rates = torch.stack([r for _, r in strangers])
     print(
         f"{name}, untouched against {len(shifts)} strangers' originals each: pairs private {private.mean():.1%}; "
         f"median match rate {rates.median():.3f}"
     )
-    filled = views * (1 - regions) + 0.5 * regions
+    filled = adversary.embed(views * (1 - regions) + 0.5 * regions)
     own_private, own_rate = judged(filled, originals)
     elsewhere = [
         judged(filled, adversary.embed(views * regions + views.roll(shift, 0) * (1 - regions)))
