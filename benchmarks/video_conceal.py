@@ -2,17 +2,19 @@
 
     python -m benchmarks.video_conceal [--video ../shared/data/video/pets09_s2l1.avi]
         [--frames N] [--out runs/video] [--sheet benchmarks/figures/video_sheet.png] [--measured]
-        [--adversary strong|fast] [--no-motion]
+        [--misses misses.png] [--adversary strong|fast] [--no-motion]
 
 Prints, from one run:
 - frames per second of the whole ``conceal_video`` call, and per stage;
 - coverage: on every 20th frame, and on the frames 5 after those (between the follower's
   looks), an independent look (the finder in small tiles) at the original frame; a person it
   confirms is *treated* when at least 30% of their silhouette changed in the written video
-  (PETS has no person masks; this is the stand-in); on PETS S2.L1 also without a sign post the
-  look confirms as a person (:data:`PETS_SIGN`); of the people treated, those with at least
-  half of the top of their head changed (their head's ellipse from the keypoints, above the
-  face's highest keypoint: the hair, which the silhouette often leaves out);
+  (PETS has no person masks; this is the stand-in); all of them, and the passers-by, those
+  whose silhouette mostly differs from the clip's still background (:data:`MOVING`: not a sign
+  post the look takes for a person), the untreated ones listed (``--misses`` draws them); of
+  the passers-by treated, those with at least half of the top of their head changed (their
+  head's ellipse from the keypoints, above the face's highest keypoint: the hair, which the
+  silhouette often leaves out);
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
   of it; the part no nearer person's box covers; the part no other person's box reaches, where
   only the track's own treatment can be drawn); the fraction of a track's frames within
@@ -55,6 +57,12 @@ def main() -> None:
     parser.add_argument("--viper", type=Path, default=DATA / "viper")
     parser.add_argument("--out", type=Path, default=Path("runs/video"))
     parser.add_argument("--sheet", type=Path, default=None, help="write the contact sheet here")
+    parser.add_argument(
+        "--misses",
+        type=Path,
+        default=None,
+        help="draw the untreated passers-by here (PNG: original, written)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--thorough-every", type=int, default=FollowConfig.thorough_every)
     parser.add_argument(
@@ -102,7 +110,7 @@ def main() -> None:
 
     originals = {f.index: f.pixels for f in VideoReader.open(source)}
     written = {f.index: f.pixels for f in VideoReader.open(output)}
-    _coverage(originals, written, sign=PETS_SIGN if args.video.name == "pets09_s2l1.avi" else None)
+    _coverage(originals, written, misses=args.misses)
     _consistency(report, originals, written)
     _privacy(report, originals, written, args.viper, args.seed)
     if args.sheet is not None:
@@ -134,40 +142,98 @@ def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(int) - b.astype(int)).max(-1) > 25
 
 
-#: On PETS S2.L1 the independent look (and the second look) confirm a blue sign post at the
-#: top right, by the road, as a person standing there (checked by eye on frames 65 to 700).
-PETS_SIGN = Box(450, 85, 32, 60)
+#: A person the independent look confirms counts as a passer-by when at least this much of their
+#: silhouette differs from the clip's still background (:func:`_still`): on PETS S2.L1 the look
+#: also confirms a sign post, a sign's pole, a rail and patches of ground, none over 0.3 of it
+#: moving, while the people it confirms move over 0.9 of it (checked by eye on every untreated
+#: one); a person standing in one place for more than half the clip would count as background.
+MOVING = 0.5
 
 
-def _coverage(originals: dict[int, np.ndarray], written: dict[int, np.ndarray], *, sign: Box | None) -> None:
+def _still(originals: dict[int, np.ndarray]) -> np.ndarray:
+    """The clip's still background: the median of every 5th frame (a still camera)."""
+    return np.median(np.stack([originals[i] for i in sorted(originals)[::5]]), 0).astype(np.uint8)
+
+
+def _coverage(
+    originals: dict[int, np.ndarray], written: dict[int, np.ndarray], *, misses: Path | None
+) -> None:
     """People an independent look confirms, treated or not: on every 20th frame (frames the
     follower's finder also looked at, thoroughly on every other one) and on the frames 5 after
-    them (which only the tracking reaches); also without those whose box lies inside ``sign``
-    (a thing the look takes for a person)."""
+    them (which only the tracking reaches); all of them, and the passers-by (:data:`MOVING`),
+    whose untreated ones are listed (and drawn in ``misses``: original left, written right)."""
     look = FinderConfig(tiles=(200, 120), upscale=2.0)
+    still = _still(originals)
+    drawn: list[np.ndarray] = []
     for offset, what in ((0, "every 20th frame"), (5, "frames 5 after those, between looks")):
-        people: list[tuple[Box, bool]] = []
+        people: list[tuple[bool, bool]] = []  # (treated, moving)
         hair: list[bool] = []
+        untreated: list[str] = []
         for index in range(offset, len(originals), 20):
             changed = _changed(originals[index], written[index])
+            moved = _changed(originals[index], still)
             for person in find_people(to_tensor(originals[index]), config=look):
-                if not person.uncertain:
-                    treated = bool(changed[person.mask.numpy()].mean() >= 0.3)
-                    people.append((person.box, treated))
-                    top = _hair(person, changed.shape)
-                    if treated and top.any():
-                        hair.append(bool(changed[top].mean() >= 0.5))
-        groups = [people] + ([[(b, ok) for b, ok in people if not _inside(b, sign)]] if sign else [])
-        figures = [
-            f"{sum(ok for _, ok in group)}/{len(group)} treated, untreated "
-            f"{1 - sum(ok for _, ok in group) / max(len(group), 1):.1%}"
-            for group in groups
-        ]
+                if person.uncertain:
+                    continue
+                mask = person.mask.numpy()
+                treated = bool(changed[mask].mean() >= 0.3)
+                moving = bool(moved[mask].mean() >= MOVING)
+                people.append((treated, moving))
+                if not moving:
+                    continue
+                top = _hair(person, changed.shape)
+                if treated and top.any():
+                    hair.append(bool(changed[top].mean() >= 0.5))
+                if not treated:
+                    b = person.box
+                    untreated.append(
+                        f"{index} ({b.x}, {b.y}, {b.w}, {b.h}) {changed[mask].mean():.0%} changed"
+                    )
+                    drawn.append(_pair(originals[index], written[index], b))
+        passing = [ok for ok, moving in people if moving]
         print(
-            f"coverage ({what}): people an independent look confirms: {figures[0]}"
-            + (f"; without the sign post it takes for one: {figures[1]}" if sign else "")
-            + f"; of the treated, the top of the head at least half changed: {sum(hair)}/{len(hair)}"
+            f"coverage ({what}): people an independent look confirms: {_share([ok for ok, _ in people])}; "
+            f"those moving (passers-by): {_share(passing)}; of the treated passers-by, the top of the "
+            f"head at least half changed: {sum(hair)}/{len(hair)}"
         )
+        print(f"  passers-by untreated (frame, box, changed): {'; '.join(untreated) or 'none'}")
+    if misses is not None and drawn:
+        _write(misses, _rows(drawn))
+        print(f"  drawn in {misses}")
+
+
+def _share(treated: list[bool]) -> str:
+    return f"{sum(treated)}/{len(treated)} treated, untreated {1 - sum(treated) / max(len(treated), 1):.1%}"
+
+
+def _pair(original: np.ndarray, written: np.ndarray, box: Box, *, margin: int = 20) -> np.ndarray:
+    """The frame around ``box`` (with ``margin``), original beside written, enlarged three times."""
+    y0, x0 = max(0, box.y - margin), max(0, box.x - margin)
+    y1, x1 = box.y + box.h + margin, box.x + box.w + margin
+    pair = np.hstack([original[y0:y1, x0:x1], written[y0:y1, x0:x1]])
+    return cv2.resize(pair, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+
+
+def _rows(tiles: list[np.ndarray], *, per_row: int = 4) -> np.ndarray:
+    """``tiles`` in rows of ``per_row``, padded white."""
+    height = max(t.shape[0] for t in tiles)
+    tiles = [
+        cv2.copyMakeBorder(t, 0, height - t.shape[0], 0, 8, cv2.BORDER_CONSTANT, value=(255,) * 3)
+        for t in tiles
+    ]
+    rows = [np.hstack(tiles[k : k + per_row]) for k in range(0, len(tiles), per_row)]
+    width = max(r.shape[1] for r in rows)
+    return np.vstack(
+        [
+            cv2.copyMakeBorder(r, 0, 8, 0, width - r.shape[1], cv2.BORDER_CONSTANT, value=(255,) * 3)
+            for r in rows
+        ]
+    )
+
+
+def _write(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
 
 def _hair(person: Person, shape: tuple[int, ...]) -> np.ndarray:
@@ -177,15 +243,6 @@ def _hair(person: Person, shape: tuple[int, ...]) -> np.ndarray:
     top = ellipse_mask(shape[0], shape[1], ellipse).numpy()
     top[max(0, int(person.keypoints[:11, 1].min())) :] = False
     return top
-
-
-def _inside(box: Box, region: Box) -> bool:
-    return (
-        box.x >= region.x
-        and box.y >= region.y
-        and box.x + box.w <= region.x + region.w
-        and box.y + box.h <= region.y + region.h
-    )
 
 
 def _consistency(
@@ -292,8 +349,7 @@ def _sheet(originals: dict[int, np.ndarray], written: dict[int, np.ndarray], pat
     sheet = np.vstack([top, bottom])
     scale = min(1.0, 1800 / sheet.shape[1])
     sheet = cv2.resize(sheet, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    _write(path, sheet)
 
 
 if __name__ == "__main__":
