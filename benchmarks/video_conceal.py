@@ -6,15 +6,15 @@
 
 Prints, from one run:
 - frames per second of the whole ``conceal_video`` call, and per stage;
-- coverage: on every 20th frame, and on the frames 5 after those (between the follower's
-  looks), an independent look (the finder in small tiles) at the original frame; a person it
-  confirms is *treated* when at least 30% of their silhouette changed in the written video
-  (PETS has no person masks; this is the stand-in); all of them, and the passers-by, those
-  whose silhouette mostly differs from the clip's still background (:data:`MOVING`: not a sign
-  post the look takes for a person), the untreated ones listed (``--misses`` draws them); of
-  the passers-by treated, those with at least half of the top of their head changed (their
-  head's ellipse from the keypoints, above the face's highest keypoint: the hair, which the
-  silhouette often leaves out);
+- coverage: on every 20th frame, and on the frames 5, 10 and 15 after those (5 and 15:
+  between the follower's looks), an independent look (the finder in small tiles) at the
+  original frame; a person it confirms is *treated* when at least 30% of their silhouette
+  changed in the written video (PETS has no person masks; this is the stand-in); all of them,
+  and the passers-by, those whose silhouette mostly differs from the clip's still background
+  (:data:`MOVING`: not a sign post the look takes for a person), the untreated ones listed
+  (``--misses`` draws them), and over all those frames; of the passers-by treated, those with
+  at least half of the top of their head changed (their head's ellipse from the keypoints,
+  above the face's highest keypoint: the hair, which the silhouette often leaves out);
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
   of it; the part no nearer person's box covers; the part no other person's box reaches, where
   only the track's own treatment can be drawn); the fraction of a track's frames within
@@ -159,13 +159,20 @@ def _coverage(
     originals: dict[int, np.ndarray], written: dict[int, np.ndarray], *, misses: Path | None
 ) -> None:
     """People an independent look confirms, treated or not: on every 20th frame (frames the
-    follower's finder also looked at, thoroughly on every other one) and on the frames 5 after
-    them (which only the tracking reaches); all of them, and the passers-by (:data:`MOVING`),
-    whose untreated ones are listed (and drawn in ``misses``: original left, written right)."""
+    follower's finder also looked at, thoroughly on every other one) and on the frames 5, 10
+    and 15 after them (5 and 15: frames only the tracking reaches); all of them, and the
+    passers-by (:data:`MOVING`), whose untreated ones are listed (and drawn in ``misses``:
+    original left, written right); then the passers-by of all those frames together."""
     look = FinderConfig(tiles=(200, 120), upscale=2.0)
     still = _still(originals)
     drawn: list[np.ndarray] = []
-    for offset, what in ((0, "every 20th frame"), (5, "frames 5 after those, between looks")):
+    everyone: list[bool] = []
+    for offset, what in (
+        (0, "every 20th frame"),
+        (5, "frames 5 after those, between looks"),
+        (10, "frames 10 after"),
+        (15, "frames 15 after"),
+    ):
         people: list[tuple[bool, bool]] = []  # (treated, moving)
         hair: list[bool] = []
         untreated: list[str] = []
@@ -191,12 +198,14 @@ def _coverage(
                     )
                     drawn.append(_pair(originals[index], written[index], b))
         passing = [ok for ok, moving in people if moving]
+        everyone += passing
         print(
             f"coverage ({what}): people an independent look confirms: {_share([ok for ok, _ in people])}; "
             f"those moving (passers-by): {_share(passing)}; of the treated passers-by, the top of the "
             f"head at least half changed: {sum(hair)}/{len(hair)}"
         )
         print(f"  passers-by untreated (frame, box, changed): {'; '.join(untreated) or 'none'}")
+    print(f"coverage (every 5th frame): passers-by: {_share(everyone)}")
     if misses is not None and drawn:
         _write(misses, _rows(drawn))
         print(f"  drawn in {misses}")
