@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
 from deid.video import FollowConfig, follow_people, steady_bodies
-from deid.video.follow import sightings_of
+from deid.video.follow import Sighting, sightings_of
 from tests.deid.video.conftest import people_in, walking_frames
 
 
@@ -41,6 +43,34 @@ def test_a_lost_person_is_kept_at_the_predicted_box(stand_ins: None) -> None:
     # the predicted box is near where the person would be (Kalman prediction, padded)
     box = by_frame[7][0].box
     assert box.x <= 5 + 2 * 7 <= box.x + box.w
+
+
+def test_a_lost_track_slows_down_where_its_person_may_have_stopped(stand_ins: None) -> None:
+    frames = walking_frames(16, {0: (0, 15, 5)})
+    for i, frame in enumerate(frames):  # the person stops at frame 8 (x 21), hidden on 9 to 12
+        frame.pixels[:] = 20
+        if not 9 <= i <= 12:
+            x = 5 + 2 * min(i, 8)
+            frame.pixels[10:50, x : x + 12] = 230
+
+    def follow(damping: float) -> list[list[Sighting]]:
+        config = FollowConfig(detect_every=20, thorough_every=0, motion=False, lost_damping=damping)
+        by_frame = follow_people(frames, fps=10, config=config)
+        assert [s.how for s in by_frame[10]] == ["predicted"]  # lost from frame 10 (9 is carried)
+        return by_frame
+
+    def middles(by_frame: list[list[Sighting]]) -> list[float]:
+        return [s.box.x + s.box.w / 2 for frame in by_frame[10:13] for s in frame]
+
+    assert len(set(middles(follow(0.0)))) == 1  # the box stays where the person was lost
+    undamped = follow(1.0)
+    assert [b - a for a, b in itertools.pairwise(middles(undamped))] == [2.0, 2.0]  # goes on
+    assert len(list(sightings_of(undamped))) == 2  # and passes them by: a second track
+    damped = follow(FollowConfig.lost_damping)
+    assert len(list(sightings_of(damped))) == 1  # the person found again by their own track
+    assert [(s.track, s.how) for s in damped[13]] == [(0, "followed")]
+    with pytest.raises(ValueError, match="lost_damping"):
+        FollowConfig(lost_damping=1.5)
 
 
 def test_between_pose_frames_the_person_is_carried_to_the_predicted_box(
