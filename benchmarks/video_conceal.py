@@ -18,7 +18,10 @@ Prints, from one run:
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
   of it; the part no nearer person's box covers; the part no other person's box reaches, where
   only the track's own treatment can be drawn); the fraction of a track's frames within
-  Delta E 10 of the track's median colour;
+  Delta E 10 of the track's median colour; and the same at the same place of the body (the part
+  in front, boxes scaled to one grid: the frame's mean colour there against the track's median
+  colour of those cells, so a two-tone outfit half hidden behind a nearer person is not counted
+  as a change of colour);
 - privacy per track, by the audit's attackers (the adversary network, both independent
   embedders, LOMO + XQDA fitted on VIPeR's training persons): each track long enough is queried
   with its concealed crop from its first third against every track's original crop from its last
@@ -262,14 +265,15 @@ def _consistency(
     people overlap the nearer one is drawn last, :func:`deid.boxes.nearest_last_order`, so
     there the colour shown is theirs); and over the part no other person's box reaches (a
     farther person's treatment shows in this one's box too, where this one's silhouette does
-    not cover it)."""
+    not cover it); and in front at the same place of the body (:func:`_same_place`)."""
     in_frame: dict[int, dict[int, Box]] = {}
     for track in report.tracks:
         for frame, x, y, w, h, _, _ in track.sightings:
             in_frame.setdefault(frame, {})[track.track] = Box(x, y, w, h)
-    kept: dict[str, list[float]] = {"whole box": [], "in front": [], "alone": []}
+    kept: dict[str, list[float]] = {"whole box": [], "in front": [], "alone": [], "in front, same place": []}
     for track in report.tracks:
-        colours: dict[str, list[np.ndarray]] = {name: [] for name in kept}
+        colours: dict[str, list[np.ndarray]] = {name: [] for name in ("whole box", "in front", "alone")}
+        grids: list[tuple[np.ndarray, np.ndarray]] = []
         for frame, x, y, w, h, _, _ in track.sightings:
             box = (slice(y, y + h), slice(x, x + w))
             changed = _changed(originals[frame][box], written[frame][box])
@@ -281,11 +285,16 @@ def _consistency(
             for name, pixels in chosen.items():
                 if pixels.sum() >= 10:
                     colours[name].append(lab[pixels].mean(0))
+            cells, shown = _on_grid(lab, chosen["in front"])
+            if shown.any():
+                grids.append((cells, shown))
         for name, found in colours.items():
             if len(found) >= 5:
                 colours_array = np.array(found)
                 delta = np.linalg.norm(colours_array - np.median(colours_array, 0), axis=1)
                 kept[name].append(float((delta < 10).mean()))
+        if len(grids) >= 5:
+            kept["in front, same place"].append(float((_same_place(grids) < 10).mean()))
     for name, fractions in kept.items():
         if fractions:
             print(
@@ -293,6 +302,32 @@ def _consistency(
                 f"Delta E 10 of the track's colour: median {np.median(fractions):.1%}, worst "
                 f"{min(fractions):.1%}; tracks with >= 95%: {sum(k >= 0.95 for k in fractions)}/{len(fractions)}"
             )
+
+
+#: The grid a box is scaled to for the colour at the same place of the body (width, height).
+GRID = (8, 24)
+
+
+def _on_grid(lab: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A box's CIELAB colours scaled to :data:`GRID`, and the cells made wholly of ``pixels``."""
+    cells = cv2.resize(lab.astype(np.float32), GRID, interpolation=cv2.INTER_AREA)
+    return cells, cv2.resize(pixels.astype(np.float32), GRID, interpolation=cv2.INTER_AREA) > 0.99
+
+
+def _same_place(grids: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Per frame of a track, the colour difference between the frame's mean colour over the cells
+    it shows (:func:`_on_grid`) and the track's median colour of those same cells."""
+    if not grids:
+        return np.zeros(0)
+    cells = np.stack([np.where(shown[..., None], colour, np.nan) for colour, shown in grids])
+    shown = ~np.isnan(cells[..., 0])
+    median = np.nanmedian(np.where(shown.any(0)[None, ..., None], cells, 0.0), 0)
+    return np.array(
+        [
+            np.linalg.norm(colour[seen].mean(0) - median[seen].mean(0))
+            for colour, seen in zip(cells, shown, strict=True)
+        ]
+    )
 
 
 def _covered(boxes: dict[int, Box], track: int) -> tuple[np.ndarray, np.ndarray]:
