@@ -107,6 +107,10 @@ class Compose(Operator):
             raise TypeError(f"Compose needs one or more Operator instances, got {operators!r}")
         object.__setattr__(self, "operators", tuple(operators))
 
+    def for_people(self, persons: torch.Tensor) -> Compose:
+        """Each operator narrowed to ``persons`` (an outfit per person, say), in the same order."""
+        return Compose(*(op.for_people(persons) for op in self.operators))
+
     def transform(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         for op in self.operators:
             images = op.transform(images, mask).clamp(0.0, 1.0)

@@ -33,11 +33,10 @@ from deid.boxes import Box, paste_crops
 from deid.finder import find_people
 from deid.loop.bodies import Body
 from deid.loop.config import ConcealConfig
-from deid.loop.fallback import fallback_operators
 from deid.loop.grouping import LINKS
-from deid.loop.replay import render_person
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
+from deid.video.boxing import box_matched, render_track
 from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of
 from deid.video.io import (
     Frame,
@@ -313,9 +312,8 @@ def _treat(
 
     The loop decides on ``samples`` sightings spread over the track; the treatment is rendered
     on all of them and each is judged (:meth:`Judge.check`). Sightings still matched have their
-    whole box concealed, with the track's own treatment or else the first of the loop's fallback
-    treatments that leaves the fewest matched, drawn on the whole track when that leaves no more
-    matched (``boxed`` names it per track, None when no sighting needed it). (Deciding again
+    whole box concealed (:func:`deid.video.boxing.box_matched`; ``boxed`` says how, per track,
+    None when no sighting needed it). (Deciding again
     with the matched sightings added was tried: on the first 60 frames of PETS S2.L1 it left as
     many matched and took twice as long.)
     """
@@ -351,54 +349,10 @@ def _treat_chunk(
     results = _decide([tracks[t] for t in chunk], [bodies[t] for t in chunk], samples, config, adversary)
     crops, boxed = [], []
     for t, result in zip(chunk, results, strict=True):
-        concealed = _render(tracks[t], bodies[t], result, adversary, config.head)
-        boxed.append(_box_matched(t, tracks[t], bodies[t], result, concealed, judge, adversary, config))
+        concealed = render_track(tracks[t], bodies[t], result, adversary, config.head)
+        boxed.append(box_matched(t, tracks[t], bodies[t], result, concealed, judge, adversary, config))
         crops.append([to_bytes(c) for c in concealed])  # as written
     return results, crops, boxed
-
-
-def _box_matched(
-    t: int,
-    track: Sequence[Sighting],
-    bodies: Sequence[Body],
-    result: PersonResult,
-    crops: list[torch.Tensor],
-    judge: Judge,
-    adversary: Adversary,
-    config: ConcealConfig,
-) -> str | None:
-    """Conceal the whole box of the sightings of track ``t`` still matched (``crops`` updated in
-    place): each treatment of the palette in turn, keeping the one that leaves the fewest matched.
-
-    When that is not the track's own treatment (another colour of the palette), the whole track
-    takes it, every frame boxed, if that leaves no more sightings matched: one look over the
-    track rather than an outfit that turns into a grey box and back (the person's treatment is
-    what identifies them across frames, so it should not change)."""
-    left = [i for i, ok in enumerate(judge.check(t, crops)) if not ok]
-    if not left or result.mask is None or result.operator is None:
-        return None
-    box = torch.ones_like(result.mask)
-    palette = [
-        (name, replace(result, mask=box, shape="box", operator=op))
-        for name, op in fallback_operators(config, result.operator)
-    ]
-    trials: list[tuple[int, int, list[torch.Tensor]]] = []
-    for k, (_, whole) in enumerate(palette):
-        redone = _render([track[i] for i in left], [bodies[i] for i in left], whole, adversary, config.head)
-        trials.append((sum(not ok for ok in judge.check(t, redone, left)), k, redone))
-        if trials[-1][0] == 0:
-            break
-    matched, k, redone = min(trials, key=lambda trial: trial[0])  # the first of the fewest
-    name = palette[k][0]
-    if k > 0:
-        everywhere = _render(track, bodies, palette[k][1], adversary, config.head)
-        still = sum(not ok for ok in judge.check(t, everywhere))
-        if still <= matched:
-            crops[:] = everywhere
-            return f"all {len(track)} frames' whole box ({name}), for one look over the track; {still} still matched"
-    for i, image in zip(left, redone, strict=True):
-        crops[i] = image
-    return f"{len(left)} frames' whole box ({name}); {matched} still matched"
 
 
 def _decide(
@@ -419,13 +373,6 @@ def _decide(
         people.append([as_float(track[i].crop) for i in chosen])
         chosen_bodies.append([body[i] for i in chosen])
     return conceal_people(people, config=config, adversary=adversary, bodies=chosen_bodies)
-
-
-def _render(
-    track: Sequence[Sighting], bodies: Sequence[Body], result: PersonResult, adversary: Adversary, head: str
-) -> list[torch.Tensor]:
-    """The treatment on each sighting, in order, cut to its body."""
-    return render_person(result, [as_float(s.crop) for s in track], bodies, adversary, head=head)
 
 
 def _missed(frame: Frame, sightings: Sequence[Sighting]) -> list[Box]:

@@ -19,6 +19,7 @@ from deid.operators import (
     Fill,
     Inpaint,
     Noise,
+    OutfitFill,
     Pixelate,
     blur,
     build_operator,
@@ -199,6 +200,16 @@ def test_compose_chains_the_effects_once():
     assert build_operator("blur+color_shift") == Compose(
         build_operator("blur"), build_operator("color_shift")
     )
+
+
+def test_compose_narrows_each_operator_to_the_batch_people():
+    outfits = OutfitFill(
+        torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), torch.tensor([[0.0, 1.0, 0.0]] * 2)
+    )
+    op = Compose(outfits, Noise(std=0.1, seed=1)).for_people(torch.tensor([1, 1, 0]))
+    dressed = op(torch.zeros(3, 3, 32, 16), torch.ones(3, 1, 32, 16))
+    top = dressed[:, :, :16].mean((2, 3))  # the top's colour, noise averaged out
+    assert top.argmax(1).tolist() == [2, 2, 0]
 
 
 def test_relative_sizes_mean_the_same_at_any_crop_size():

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 import torch
 
-import deid.video.run as run
+import deid.video.boxing as boxing
 from deid.loop import ConcealConfig
 from deid.loop.results import PersonResult
+from deid.operators.base import Compose
 from deid.operators.filling import Fill
+from deid.operators.noising import Noise
+from deid.operators.outfit import OutfitFill
 
 OWN = 0.3  # the track's own treatment (a fill, for the stand-ins)
 
@@ -19,9 +22,13 @@ OWN = 0.3  # the track's own treatment (a fill, for the stand-ins)
 def _render(
     track: Sequence[Any], bodies: Sequence[Any], result: PersonResult, *_: object
 ) -> list[torch.Tensor]:
-    """Stand-in renderer: each sighting one colour, the fill's (noise: 0.7), plus 0.01 as a box."""
-    fill = result.operator.color if isinstance(result.operator, Fill) else 0.7
-    colour = fill if isinstance(fill, float) else 0.7
+    """Stand-in renderer: each sighting one colour, the fill's (a noisy copy of a fill: its colour
+    plus 0.02 per seed; other treatments 0.7), plus 0.01 as a box."""
+    op, colour = result.operator, 0.7
+    if isinstance(op, Fill) and isinstance(op.color, float):
+        colour = op.color
+    elif isinstance(op, Compose) and isinstance(op.operators[0], Fill) and isinstance(op.operators[1], Noise):
+        colour = float(op.operators[0].color) + 0.02 * op.operators[1].seed  # type: ignore[arg-type]
     return [torch.full((3, 8, 4), colour + (0.01 if result.shape == "box" else 0.0)) for _ in track]
 
 
@@ -41,14 +48,14 @@ class Judge:
 def _boxed(
     rule: Callable[[int, float], bool], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[float], str | None]:
-    """Ten sightings drawn with the own treatment, then :func:`run._box_matched` on them."""
-    monkeypatch.setattr(run, "_render", _render)
+    """Ten sightings drawn with the own treatment, then :func:`boxing.box_matched` on them."""
+    monkeypatch.setattr(boxing, "render_track", _render)
     result = PersonResult(
         [], torch.zeros(1, 128, 48), 1, True, False, None, 0.5, {}, {}, operator=Fill(color=OWN), shape="body"
     )
     track: list[Any] = [None] * 10
     crops = _render(track, track, result)
-    boxed = run._box_matched(0, track, track, result, crops, Judge(rule), None, ConcealConfig())  # type: ignore[arg-type]
+    boxed = boxing.box_matched(0, track, track, result, crops, Judge(rule), None, ConcealConfig())  # type: ignore[arg-type]
     return [round(float(c.mean()), 2) for c in crops], boxed
 
 
@@ -67,17 +74,57 @@ def test_a_palette_colour_stays_on_the_matched_frames_when_the_whole_track_would
     # white is private on frames 6-9 only: on the whole track it would match frames 0-5
     colours, boxed = _boxed(lambda i, c: c == (OWN if i < 6 else 1.01), monkeypatch)
     assert colours == [OWN] * 6 + [1.01] * 4
-    assert boxed == "4 frames' whole box (fill white); 0 still matched"
+    assert boxed == "4 frames' whole box (fill white 4); 0 still matched"
 
 
 def test_the_own_treatment_boxed_is_drawn_on_the_matched_frames_only(monkeypatch: pytest.MonkeyPatch) -> None:
     colours, boxed = _boxed(lambda i, c: (c == OWN and i < 6) or c == OWN + 0.01, monkeypatch)
     assert colours == [OWN] * 6 + [OWN + 0.01] * 4
-    assert (
-        boxed is not None and boxed.startswith("4 frames' whole box (") and boxed.endswith("0 still matched")
+    assert boxed == "4 frames' whole box (own 4); 0 still matched"
+
+
+def test_a_noisy_copy_of_the_own_treatment_comes_before_other_colours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # frames 6-9: the second noisy copy and white would both make them private (0-5: only the own)
+    colours, boxed = _boxed(
+        lambda i, c: (c == OWN and i < 6) or (i >= 6 and c in (OWN + 0.05, 1.01)), monkeypatch
     )
+    assert colours == [OWN] * 6 + [OWN + 0.05] * 4
+    assert boxed == "4 frames' whole box (own+noise 2 4); 0 still matched"
+
+
+def test_each_matched_frame_takes_the_first_treatment_that_makes_it_private(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # frames 6-7 are private in white only, 8 in black only; nothing makes frame 9 private
+    def rule(i: int, c: float) -> bool:
+        return (c == OWN and i < 6) or (c == 1.01 and i in (6, 7)) or (c == 0.01 and i == 8)
+
+    colours, boxed = _boxed(rule, monkeypatch)
+    assert colours == [OWN] * 6 + [1.01, 1.01, 0.01, OWN + 0.01]  # frame 9: the own treatment, boxed
+    assert boxed == "4 frames' whole box (own 1, fill black 1, fill white 2); 1 still matched"
 
 
 def test_nothing_is_boxed_when_every_sighting_is_private(monkeypatch: pytest.MonkeyPatch) -> None:
     colours, boxed = _boxed(lambda i, c: True, monkeypatch)
     assert colours == [OWN] * 10 and boxed is None
+
+
+def test_the_noisy_copies_wear_the_own_outfit_unshaded() -> None:
+    redressed = OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]), contrast=0.4)
+    palette = boxing.box_palette(ConcealConfig(), redressed)
+    assert [name for name, _ in palette] == [
+        "own",
+        "own+noise 1",
+        "own+noise 2",
+        "own+noise 3",
+        "fill grey",
+        "fill black",
+        "fill white",
+        "noise+color_shift",
+    ]
+    copy = palette[1][1]
+    assert isinstance(copy, Compose) and isinstance(copy.operators[0], OutfitFill)
+    assert copy.operators[0].contrast is None and copy.operators[0].opacity == 1.0
+    assert boxing.box_palette(ConcealConfig(fallback_operator="own"), redressed) == [("own", redressed)]

@@ -1,0 +1,118 @@
+"""The whole-box fallback for the sightings of a track the judge still matches as rendered.
+
+A track's treatment is decided on a few of its sightings; rendered on all of them, some are
+still matched. Those get their whole box concealed, each with the first treatment of a palette
+that makes it private: the track's own treatment on the whole box, then noisy copies of it (the
+same colours, :data:`NOISY_COPIES` draws of noise of :data:`NOISY_STD`), then the loop's
+fallback colours (:func:`deid.loop.fallback.fallback_operators`). A sighting no treatment makes
+private keeps the own treatment on its whole box (another colour would buy nothing and change
+the person's look). A flat fill is private against a person's other appearances about as often
+as a coin lands heads, so a fresh draw of noise often turns a matched sighting private while
+the person keeps their colours: measured on PETS 2009 S2.L1 (``benchmarks/video_conceal.py``),
+see the README.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+import torch
+
+from deid.adversary import Adversary
+from deid.loop.bodies import Body
+from deid.loop.config import ConcealConfig
+from deid.loop.fallback import fallback_operators
+from deid.loop.replay import render_person
+from deid.loop.results import PersonResult
+from deid.operators.base import Compose, Operator
+from deid.operators.noising import Noise
+from deid.operators.outfit import OutfitFill
+from deid.video.follow import Sighting
+from deid.video.io import as_float
+from deid.video.judging import Judge
+
+#: Noisy copies of a track's own treatment the fallback tries before other colours.
+NOISY_COPIES = 3
+#: Their noise (grey, added to every channel alike): on the 27 outfit colours, the mean CIELAB
+#: colour of a flat fill moves by at most Delta E 6.7 (black and white clip), under the
+#: benchmark's 10.
+NOISY_STD = 0.1
+
+
+def render_track(
+    track: Sequence[Sighting], bodies: Sequence[Body], result: PersonResult, adversary: Adversary, head: str
+) -> list[torch.Tensor]:
+    """The treatment on each sighting, in order, cut to its body."""
+    return render_person(result, [as_float(s.crop) for s in track], bodies, adversary, head=head)
+
+
+def box_palette(config: ConcealConfig, operator: Operator) -> list[tuple[str, Operator]]:
+    """The treatments the fallback tries in order, named (``"own"``, ``"own+noise 1"``, ...,
+    ``"fill grey"``, ...; see the module's docstring); with ``fallback_operator="own"``, the own
+    treatment alone."""
+    others = fallback_operators(config, operator)[1:]
+    if config.fallback_operator == "own":
+        return [("own", operator)]
+    plain = operator.flat() if isinstance(operator, OutfitFill) else operator
+    copies: list[tuple[str, Operator]] = [
+        (f"own+noise {seed}", Compose(plain, Noise(std=NOISY_STD, seed=seed)))
+        for seed in range(1, NOISY_COPIES + 1)
+    ]
+    return [("own", operator), *copies, *others]
+
+
+def box_matched(
+    t: int,
+    track: Sequence[Sighting],
+    bodies: Sequence[Body],
+    result: PersonResult,
+    crops: list[torch.Tensor],
+    judge: Judge,
+    adversary: Adversary,
+    config: ConcealConfig,
+) -> str | None:
+    """Conceal the whole box of the sightings of track ``t`` still matched (``crops`` updated in
+    place; see the module's docstring); what was done, or None when every sighting is private.
+
+    When one treatment other than the own made most of them private, the whole track takes it,
+    every frame boxed, if that leaves no more sightings matched: one look over the track rather
+    than an outfit that turns into a grey box and back (the person's treatment is what
+    identifies them across frames, so it should not change)."""
+    left = [i for i, ok in enumerate(judge.check(t, crops)) if not ok]
+    if not left or result.mask is None or result.operator is None:
+        return None
+    box = torch.ones_like(result.mask)
+    palette = [
+        (name, replace(result, mask=box, shape="box", operator=op))
+        for name, op in box_palette(config, result.operator)
+    ]
+    took: dict[int, int] = {}  # sighting -> the palette's treatment that made it private
+    pending = left
+    for k, (_, whole) in enumerate(palette):
+        if not pending:
+            break
+        redone = render_track(
+            [track[i] for i in pending], [bodies[i] for i in pending], whole, adversary, config.head
+        )
+        for i, image, private in zip(pending, redone, judge.check(t, redone, pending), strict=True):
+            if private or k == 0:
+                crops[i] = image
+            if private:
+                took[i] = k
+        pending = [i for i in pending if i not in took]
+    counts = Counter(took.values())
+    most = min(counts, key=lambda k: (-counts[k], k), default=0)
+    if most > 0:
+        everywhere = render_track(track, bodies, palette[most][1], adversary, config.head)
+        still = sum(not ok for ok in judge.check(t, everywhere))
+        if still <= len(pending):
+            crops[:] = everywhere
+            return (
+                f"all {len(track)} frames' whole box ({palette[most][0]}), for one look over the track; "
+                f"{still} still matched"
+            )
+    counts[0] += len(pending)
+    drawn = ", ".join(f"{palette[k][0]} {counts[k]}" for k in sorted(counts) if counts[k])
+    return f"{len(left)} frames' whole box ({drawn}); {len(pending)} still matched"
