@@ -52,7 +52,6 @@ def box_palette(config: ConcealConfig, operator: Operator) -> list[tuple[str, Op
     """The treatments the fallback tries in order, named (``"own"``, ``"own+noise 1"``, ...,
     ``"fill grey"``, ...; see the module's docstring); with ``fallback_operator="own"``, the own
     treatment alone."""
-    others = fallback_operators(config, operator)[1:]
     if config.fallback_operator == "own":
         return [("own", operator)]
     plain = operator.flat() if isinstance(operator, OutfitFill) else operator
@@ -60,7 +59,7 @@ def box_palette(config: ConcealConfig, operator: Operator) -> list[tuple[str, Op
         (f"own+noise {seed}", Compose(plain, Noise(std=NOISY_STD, seed=seed)))
         for seed in range(1, NOISY_COPIES + 1)
     ]
-    return [("own", operator), *copies, *others]
+    return [("own", operator), *copies, *fallback_operators(config, operator)[1:]]
 
 
 def box_matched(
