@@ -80,8 +80,10 @@ class TrackReport:
         treatment: the conceal loop's record for the person (see :meth:`PersonResult.summary`).
         private_frames: how many of the track's frames the adversary finds private as written.
         boxed: frames where the treatment left the person matched, so their whole box was
-            concealed, and with what (None: no frame needed it); "all N frames" when a colour
-            of the fallback's palette was drawn on the whole track, for one look throughout.
+            concealed, and with what: how many frames took each treatment (``own``, a noisy copy
+            ``own+noise K``, a colour of the fallback's palette) and how many are still matched
+            (None: no frame needed it); "all N frames" when one was drawn on the whole track,
+            for one look throughout (:func:`deid.video.boxing.box_matched`).
         pieces: how many pieces the tracker left that were joined into this person
             (:func:`deid.video.linking.link_tracks`).
         private: whether every frame of the track is private as written.
