@@ -22,7 +22,7 @@ from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
 from deid.loop.heads import HEADS
 from deid.operators.registry import OPERATORS, build_operator
-from deid.video import LOOK_EVERY
+from deid.video import LOOK_EVERY, QUALITY
 
 _LOOP = {f.name: f.default for f in fields(ConcealConfig)}
 _PARAM_HINTS = {
@@ -267,6 +267,15 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "that no track conceals is listed in the report's `missed` and the video is not private. "
     "Smaller checks more frames (0: never).",
 )
+@click.option(
+    "--quality",
+    type=click.IntRange(0, 51),
+    default=QUALITY,
+    show_default=True,
+    help="Videos written with H.264 (.mp4, .mov, .mkv, .avi): its constant rate factor. Lower keeps "
+    "the written frames closer to the concealed ones, in bigger files; the report's verdicts are "
+    "on the video as written either way.",
+)
 @click.pass_context
 def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any) -> None:
     """Conceal every person in INPUT... (files, folders, globs) until the re-id adversary fails.
@@ -284,7 +293,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     hooks = ctx.obj if isinstance(ctx.obj, dict) else {}  # tests inject stand-ins here
     loop = {name: options.pop(name) for name in _LOOP if name in options}
     as_video, fps, link = options.pop("as_video"), options.pop("fps"), options.pop("link")
-    look_every = options.pop("look_every")
+    look_every, quality = options.pop("look_every"), options.pop("quality")
     if wants_video(inputs, as_video):
         refuse_batch_options(ctx)
         ctx.exit(
@@ -295,6 +304,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
                 fps=fps,
                 link=link,
                 look_every=look_every,
+                quality=quality,
                 resume=options["resume"],
                 progress=options["progress"],
                 engine=options["engine"],
@@ -310,7 +320,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
                 param_hint="--group-by",
             )
         options["group_by"] = "none"
-    for name in ("fps", "look_every"):
+    for name in ("fps", "look_every", "quality"):
         if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT):
             flag = "--" + name.replace("_", "-")
             raise click.UsageError(f"{flag}: for videos and folders of frames (--as-video) only")

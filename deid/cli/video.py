@@ -12,7 +12,7 @@ from deid.batch.inputs import BatchError
 from deid.batch.ray_engine import map_on_ray
 from deid.batch.run import torch_threads
 from deid.loop.config import ConcealConfig
-from deid.video import LOOK_EVERY, VideoError, VideoReport, conceal_video, is_video
+from deid.video import LOOK_EVERY, QUALITY, VideoError, VideoReport, conceal_video, is_video
 
 
 def wants_video(inputs: tuple[str, ...], as_video: bool) -> bool:
@@ -66,6 +66,7 @@ def conceal_videos(
     link: str,
     resume: bool,
     look_every: int = LOOK_EVERY,
+    quality: int = QUALITY,
     progress: bool,
     engine: str = "local",
     address: str | None = None,
@@ -73,8 +74,8 @@ def conceal_videos(
     threads: int | None = None,
 ) -> int:
     """Conceal each video into ``output`` (same name; a folder of frames stays a folder, its
-    frames written as PNG); ``resume`` takes up the work a killed run saved; ``look_every``: see
-    :func:`deid.video.conceal_video`. With ``engine="ray"`` each video is one Ray task (its
+    frames written as PNG); ``resume`` takes up the work a killed run saved; ``look_every`` and
+    ``quality``: see :func:`deid.video.conceal_video`. With ``engine="ray"`` each video is one Ray task (its
     tracks, so its people's treatments, stay together), videos in parallel; ``threads``: torch
     threads of this process, or of each Ray task. Returns the exit code: 0 when every person of
     every video is private as written, 3 when a video was written with a person still matched,
@@ -94,7 +95,14 @@ def conceal_videos(
         source, target = Path(name), out / Path(name).name
         if target.resolve() == source.resolve():
             raise click.BadParameter(f"{target} would overwrite the input", param_hint="-o/--output")
-        options = {"config": config, "fps": fps, "link": link, "resume": resume, "look_every": look_every}
+        options = {
+            "config": config,
+            "fps": fps,
+            "link": link,
+            "resume": resume,
+            "look_every": look_every,
+            "quality": quality,
+        }
         calls.append({"source": source, "output": target, **options})
     if engine == "ray":
         try:

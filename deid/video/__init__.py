@@ -7,13 +7,23 @@ video and judges every person again as cut from the video as written.
 """
 
 from deid.video.follow import HOW, FollowConfig, Follower, Sighting, follow_people
-from deid.video.io import VIDEO_SUFFIXES, Frame, VideoError, VideoInfo, VideoReader, VideoWriter, is_video
+from deid.video.io import (
+    QUALITY,
+    VIDEO_SUFFIXES,
+    Frame,
+    VideoError,
+    VideoInfo,
+    VideoReader,
+    VideoWriter,
+    is_video,
+)
 from deid.video.run import LOOK_EVERY, TrackReport, VideoReport, conceal_video
 from deid.video.smoothing import steady_bodies
 
 __all__ = [
     "HOW",
     "LOOK_EVERY",
+    "QUALITY",
     "VIDEO_SUFFIXES",
     "FollowConfig",
     "Follower",

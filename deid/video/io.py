@@ -35,6 +35,12 @@ ENCODERS = {
     ".webm": ("libvpx-vp9",),
 }
 
+#: x264's constant rate factor a video is written with by default (0-51; lower keeps the written
+#: frames closer to the rendered ones, in bigger files). Compression moves the pixels the judge
+#: sees: on PETS S2.L1, of 7194 sightings, 6065 came out private as written at 18 (4.2 MB), 6187
+#: at 10 (7.4 MB), 6213 at 0 (13.4 MB), against 6364 in the frames before encoding.
+QUALITY = 18
+
 
 class VideoError(ValueError):
     """A video cannot be read or written; the message names the file and the reason."""
@@ -236,7 +242,8 @@ class VideoWriter:
     :meth:`close`; :meth:`abort` (or an exception inside ``with``) removes it. The encoder is
     the first of :data:`ENCODERS` this machine has for the suffix; :attr:`notes` says which was
     used, and whether the audio was copied. A folder output (``frames=True``) writes each frame
-    as a PNG named like the input frame.
+    as a PNG named like the input frame. ``quality`` is H.264's constant rate factor
+    (:data:`QUALITY`); the other encoders write at their own fixed quality.
 
     Example:
         >>> with VideoWriter("out.mp4", reader.info) as writer:  # doctest: +SKIP
@@ -251,8 +258,10 @@ class VideoWriter:
         *,
         names: list[str] | None = None,
         times: list[int] | None = None,
-        quality: int = 18,
+        quality: int = QUALITY,
     ) -> None:
+        if not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 51:
+            raise ValueError(f"quality must be an x264 CRF in [0, 51], got {quality!r}")
         self.path = Path(path)
         self.info = info
         self._times = times

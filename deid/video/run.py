@@ -39,6 +39,7 @@ from deid.loop.search import conceal_people
 from deid.video.boxing import box_matched, render_track
 from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of
 from deid.video.io import (
+    QUALITY,
     Frame,
     VideoError,
     VideoReader,
@@ -159,6 +160,7 @@ def conceal_video(
     look_every: int = LOOK_EVERY,
     resume: bool = False,
     segment: int = 100,
+    quality: int = QUALITY,
 ) -> VideoReport:
     """Conceal every person of a video (or a folder of frames) and write it to ``output``.
 
@@ -186,11 +188,14 @@ def conceal_video(
             ``output`` (:class:`deid.video.resume.Checkpoints`); otherwise start over.
         segment: the work is saved every this many frames followed (and every
             :data:`CHUNK` tracks decided).
+        quality: H.264's constant rate factor for the written video (0-51, lower is closer to
+            the rendered frames; see :data:`deid.video.io.QUALITY`).
 
     Raises:
         VideoError: the source cannot be read, has no frame that decodes, or the output cannot
             be written.
-        ValueError: ``output`` is the source, ``samples`` < 1 or ``look_every`` < 0.
+        ValueError: ``output`` is the source, ``samples`` < 1, ``look_every`` < 0 or
+            ``quality`` outside [0, 51].
 
     Example:
         >>> report = conceal_video("clip.avi", "out/clip.avi")  # doctest: +SKIP
@@ -201,6 +206,8 @@ def conceal_video(
         raise ValueError(
             f"samples and segment must be >= 1 and look_every >= 0, got {samples}, {segment} and {look_every}"
         )
+    if not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 51:
+        raise ValueError(f"quality must be an x264 CRF in [0, 51], got {quality!r}")
     if link not in LINKS:
         raise ValueError(f"link must be one of {list(LINKS)}, got {link!r}")
     source, output = Path(source), Path(output)
@@ -245,7 +252,7 @@ def conceal_video(
     offset = follow.thorough_every // 2 or look_every // 2
     with (
         _bar(len(by_frame), "write", progress) as bar,
-        VideoWriter(output, info, names=names, times=times) as writer,
+        VideoWriter(output, info, names=names, times=times, quality=quality) as writer,
     ):
         for frame in reader:
             if frame.index >= len(by_frame):

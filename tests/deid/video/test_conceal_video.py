@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from deid.adversary import Adversary
 from deid.cli import main
 from deid.loop import ConcealConfig
-from deid.video import LOOK_EVERY, VideoError, VideoReader, VideoWriter, conceal_video
+from deid.video import LOOK_EVERY, QUALITY, VideoError, VideoReader, VideoWriter, conceal_video
 from deid.video.io import to_tensor
 from reid_model.io import write_image
 from tests.deid.video.conftest import variable_rate_clip, walking_folder, walking_frames
@@ -183,9 +183,11 @@ def test_cli_refuses_options_a_video_would_ignore(tmp_path: Path) -> None:
         main, ["conceal", str(image), "-o", str(tmp_path / "out3"), "--look-every", "5"]
     )
     assert result.exit_code == 2 and "--look-every: for videos" in result.output
+    result = CliRunner().invoke(main, ["conceal", str(image), "-o", str(tmp_path / "out4"), "--quality", "5"])
+    assert result.exit_code == 2 and "--quality: for videos" in result.output
 
 
-def test_cli_look_every_reaches_the_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_look_every_and_quality_reach_the_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import deid.cli.video as cli_video
 
     calls: list[dict[str, object]] = []
@@ -197,10 +199,13 @@ def test_cli_look_every_reaches_the_video(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(cli_video, "conceal_video", stand_in)
     (tmp_path / "clip.mp4").write_bytes(b"x")
     out = str(tmp_path / "out")
-    result = CliRunner().invoke(main, ["conceal", str(tmp_path / "clip.mp4"), "-o", out, "--look-every", "7"])
+    clip = str(tmp_path / "clip.mp4")
+    result = CliRunner().invoke(main, ["conceal", clip, "-o", out, "--look-every", "7", "--quality", "0"])
     assert result.exit_code == 1 and "stand-in: not concealed" in result.output
-    result = CliRunner().invoke(main, ["conceal", str(tmp_path / "clip.mp4"), "-o", out])
-    assert [call["look_every"] for call in calls] == [7, LOOK_EVERY]
+    result = CliRunner().invoke(main, ["conceal", clip, "-o", out])
+    assert [(call["look_every"], call["quality"]) for call in calls] == [(7, 0), (LOOK_EVERY, QUALITY)]
+    result = CliRunner().invoke(main, ["conceal", clip, "-o", out, "--quality", "52"])
+    assert result.exit_code == 2 and "--quality" in result.output and len(calls) == 2
 
 
 def test_link_none_keeps_the_pieces_of_a_track_apart(
@@ -234,3 +239,8 @@ def test_a_variable_frame_rate_video_is_written_at_its_own_times(
     assert "variable frame rate: the source's time stamps kept" in report.notes
     written = VideoReader.open(out)
     assert [f.pts * written.info.time_base for f in written] == [Fraction(t, 1000) for t in times]
+
+
+def test_a_bad_quality_is_refused_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"quality must be an x264 CRF in \[0, 51\], got 60"):
+        conceal_video(tmp_path / "missing.mp4", tmp_path / "out.mp4", quality=60, progress=False)

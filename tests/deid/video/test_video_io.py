@@ -84,6 +84,24 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
         VideoWriter(tmp_path / "out.gif", info)
 
 
+def test_quality_is_how_close_the_written_frames_stay(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    pixels = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(4)]  # hard to compress
+    info = VideoReader.open(_clip(tmp_path / "clip.mp4")).info
+
+    def error(quality: int) -> float:
+        path = tmp_path / f"q{quality}.mp4"
+        with VideoWriter(path, info, quality=quality) as writer:
+            for i, image in enumerate(pixels):
+                writer.write(Frame(i, image))
+        written = [f.pixels.astype(int) for f in VideoReader.open(path)]
+        return float(np.mean([np.abs(w - p).mean() for w, p in zip(written, pixels, strict=True)]))
+
+    assert error(0) < error(18) < error(40)
+    with pytest.raises(ValueError, match="quality must be an x264 CRF in"):
+        VideoWriter(tmp_path / "bad.mp4", info, quality=52)
+
+
 def test_an_aborted_write_leaves_nothing(tmp_path: Path) -> None:
     info = VideoReader.open(_folder(tmp_path / "f", 3, (32, 32)), fps=10).info
     out = tmp_path / "out.mp4"
