@@ -42,6 +42,12 @@ ENCODERS = {
 QUALITY = 18
 
 
+def check_quality(quality: object) -> None:
+    """Refuse a ``quality`` that is not an x264 constant rate factor (an int in [0, 51])."""
+    if not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 51:
+        raise ValueError(f"quality must be an x264 CRF in [0, 51], got {quality!r}")
+
+
 class VideoError(ValueError):
     """A video cannot be read or written; the message names the file and the reason."""
 
@@ -260,8 +266,7 @@ class VideoWriter:
         times: list[int] | None = None,
         quality: int = QUALITY,
     ) -> None:
-        if not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 51:
-            raise ValueError(f"quality must be an x264 CRF in [0, 51], got {quality!r}")
+        check_quality(quality)
         self.path = Path(path)
         self.info = info
         self._times = times

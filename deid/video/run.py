@@ -45,6 +45,7 @@ from deid.video.io import (
     VideoReader,
     VideoWriter,
     as_float,
+    check_quality,
     to_bytes,
     to_pixels,
     to_tensor,
@@ -206,8 +207,7 @@ def conceal_video(
         raise ValueError(
             f"samples and segment must be >= 1 and look_every >= 0, got {samples}, {segment} and {look_every}"
         )
-    if not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 51:
-        raise ValueError(f"quality must be an x264 CRF in [0, 51], got {quality!r}")
+    check_quality(quality)
     if link not in LINKS:
         raise ValueError(f"link must be one of {list(LINKS)}, got {link!r}")
     source, output = Path(source), Path(output)
