@@ -91,10 +91,10 @@ def _siltp_codes(gray: torch.Tensor, radius: int, tau: float) -> torch.Tensor:
         padded[:, r : r + h, :w],  # left
         padded[:, 2 * r :, r : r + w],  # down
     )
-    codes = torch.zeros_like(gray, dtype=torch.long)
+    codes = torch.zeros_like(gray, dtype=torch.uint8)  # in bytes: the codes are below 81
     for k, neighbour in enumerate(neighbours):
-        state = (neighbour > (1 + tau) * gray).long() + 2 * (neighbour < (1 - tau) * gray).long()
-        codes += state * 3**k
+        above, below = neighbour > (1 + tau) * gray, neighbour < (1 - tau) * gray
+        codes += (above.to(torch.uint8) + 2 * below.to(torch.uint8)) * 3**k
     return codes
 
 
@@ -121,17 +121,25 @@ def _max_occurrence(codes: torch.Tensor, bins: int) -> torch.Tensor:
     cells = torch.zeros(b * cell_rows * cell_cols * bins, dtype=torch.uint8, device=codes.device)
     one = torch.ones((), dtype=torch.uint8, device=codes.device).expand(index.numel())
     cells = cells.index_put_((index.flatten(),), one, accumulate=True).view(b, cell_rows, cell_cols, bins)
-    windows = cells[:, :-1, :-1] + cells[:, 1:, :-1] + cells[:, :-1, 1:] + cells[:, 1:, 1:]
-    return windows.amax(dim=2)
+    pairs = cells[:, :, :-1] + cells[:, :, 1:]  # two cells side by side, then two such rows
+    return (pairs[:, :-1] + pairs[:, 1:]).amax(dim=2)
 
 
 def _normalize_group(histograms: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
-    feature = torch.log1p(torch.cat([h.flatten(1) for h in histograms], 1).to(dtype))
+    feature = _log1p(torch.cat([h.flatten(1) for h in histograms], 1).to(dtype))
     return F.normalize(feature, dim=1)
+
+
+def _log1p(values: torch.Tensor) -> torch.Tensor:
+    """``log(1 + values)`` of a new tensor of whole numbers ``values``, in place: ``1 + values`` is
+    exact, so this is within a float rounding of :func:`torch.log1p`, which is not vectorized on
+    the CPU (0.074 against 0.017 s for 512 x 26,960 values)."""
+    return values.add_(1).log_()
 
 
 def _mirror_siltp(codes: torch.Tensor) -> torch.Tensor:
     """The SILTP codes of the mirrored image from the image's: flipped, right and left swapped."""
+    codes = codes.to(torch.int16)  # signed: right - left may be negative
     right, left = codes % 3, (codes // 9) % 3
     return (codes + 8 * (right - left)).flip(-1)
 
@@ -166,7 +174,7 @@ def lomo_features(
         for scale in range(SCALES):
             if scale:
                 batch = F.avg_pool2d(batch, 2)
-            hsv = (rgb_to_hsv(batch) * HSV_BINS).long().clamp_(0, HSV_BINS - 1)
+            hsv = (rgb_to_hsv(batch) * HSV_BINS).to(torch.int16).clamp_(0, HSV_BINS - 1)
             joint = (hsv[:, 0] * HSV_BINS + hsv[:, 1]) * HSV_BINS + hsv[:, 2]
             gray = (batch * weights).sum(1)
             siltp = [_siltp_codes(gray, radius, SILTP_TAU) for radius in SILTP_RADII]
@@ -177,7 +185,7 @@ def lomo_features(
                 group = i % n_groups  # 0: colour, then SILTP per radius
                 views[i // n_groups][group].append(_max_occurrence(code, HSV_BINS**3 if group == 0 else 3**4))
         described = [torch.cat([_normalize_group(g, dtype) for g in groups], 1) for groups in views]
-        chunks.append(torch.stack(described).mean(0))
+        chunks.append(described[0] if len(described) == 1 else (described[0] + described[1]) / 2)
     if not chunks:
         return torch.empty(0, 26960, dtype=dtype, device=images.device)
     return torch.cat(chunks)
