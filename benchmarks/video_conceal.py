@@ -26,7 +26,9 @@ Prints, from one run:
   embedders, LOMO + XQDA fitted on VIPeR's training persons): each track long enough is queried
   with its concealed crop from its first third against every track's original crop from its last
   third; rank-1 against chance (one over the tracks);
-- the report's own verdicts (tracks private as written).
+- the report's own verdicts (tracks private as written); for a run judged by the fast
+  adversary (``--adversary fast``), the written video judged again, sighting by sighting, by
+  the strong one's judge.
 The contact sheet shows every 40th frame, original above, concealed below.
 """
 
@@ -49,8 +51,9 @@ from deid.boxes import Box, nearest_last_order
 from deid.finder import FinderConfig, Person, find_people
 from deid.loop import ConcealConfig
 from deid.loop.heads import ellipse_mask, head_ellipse
-from deid.video import FollowConfig, TrackReport, VideoReader, VideoReport, conceal_video
+from deid.video import FollowConfig, Sighting, TrackReport, VideoReader, VideoReport, conceal_video
 from deid.video.io import to_tensor
+from deid.video.judging import Judge
 from reid_model import load_viper
 from reid_model.io import resize
 
@@ -116,6 +119,8 @@ def main() -> None:
     _coverage(originals, written, misses=args.misses)
     _consistency(report, originals, written)
     _privacy(report, originals, written, args.viper, args.seed)
+    if args.adversary != "strong":
+        _judged_strong(report, originals, output)
     if args.sheet is not None:
         _sheet(originals, written, args.sheet)
         print(f"contact sheet: {args.sheet}")
@@ -384,6 +389,36 @@ def _privacy(
         ]
         rates = " / ".join(f"{h / len(long):.1%} ({h})" for h in hits)
         print(f"  {attacker.name}: {rates}  (<= 2x chance: {hits[0] <= 2})")
+
+
+def _judged_strong(report: VideoReport, originals: dict[int, np.ndarray], output: Path) -> None:
+    """The written video judged again, sighting by sighting, by the strong adversary's judge
+    (:class:`deid.video.judging.Judge`, four references a track as ``conceal_video`` takes): what
+    a run judged by a weaker one reports private, and what the strong one finds."""
+    by_frame: list[list[Sighting]] = [[] for _ in range(report.frames_read)]
+    tracks = []
+    for t in report.tracks:
+        track = []
+        for frame, x, y, w, h, how, _ in t.sightings:
+            crop = torch.from_numpy(np.ascontiguousarray(originals[frame][y : y + h, x : x + w])).permute(
+                2, 0, 1
+            )
+            keypoints = None if how == "predicted" else torch.zeros(33, 3)  # posed or not: references
+            s = Sighting(
+                frame, t.track, Box(x, y, w, h), torch.ones(h, w, dtype=torch.bool), keypoints, how, crop
+            )
+            track.append(s)
+            by_frame[frame].append(s)
+        tracks.append(track)
+    judge = Judge(tracks, Adversary.default(fused=True), references=4, gap=max(1, round(report.fps)))
+    verdicts = judge.check_written(VideoReader.open(output), by_frame)
+    own = sum(t.private_frames for t in report.tracks)
+    strong = sum(sum(v) for v in verdicts)
+    print(
+        f"judged again by the strong adversary: {strong}/{sum(map(len, verdicts))} sightings private "
+        f"(this run's own judge: {own}); {sum(all(v) for v in verdicts)}/{len(verdicts)} tracks "
+        f"(own: {sum(t.private for t in report.tracks)})"
+    )
 
 
 def _sheet(originals: dict[int, np.ndarray], written: dict[int, np.ndarray], path: Path) -> None:

@@ -305,6 +305,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
                 link=link,
                 look_every=look_every,
                 quality=quality,
+                adversary=options["adversary"],
                 resume=options["resume"],
                 progress=options["progress"],
                 engine=options["engine"],

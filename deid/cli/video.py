@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from deid.adversary import Adversary
 from deid.batch.inputs import BatchError
 from deid.batch.ray_engine import map_on_ray
 from deid.batch.run import torch_threads
@@ -35,7 +36,6 @@ BATCH_ONLY = (
     "boxes",
     "masks",
     "weights",
-    "adversary",
     "top_k",
     "keep_undetected",
     "uncertain",
@@ -67,6 +67,7 @@ def conceal_videos(
     resume: bool,
     look_every: int = LOOK_EVERY,
     quality: int = QUALITY,
+    adversary: str = "strong",
     progress: bool,
     engine: str = "local",
     address: str | None = None,
@@ -75,7 +76,8 @@ def conceal_videos(
 ) -> int:
     """Conceal each video into ``output`` (same name; a folder of frames stays a folder, its
     frames written as PNG); ``resume`` takes up the work a killed run saved; ``look_every`` and
-    ``quality``: see :func:`deid.video.conceal_video`. With ``engine="ray"`` each video is one Ray task (its
+    ``quality``: see :func:`deid.video.conceal_video`; ``adversary``: the bundled one that
+    judges (:data:`deid.batch.config.ADVERSARIES`). With ``engine="ray"`` each video is one Ray task (its
     tracks, so its people's treatments, stay together), videos in parallel; ``threads``: torch
     threads of this process, or of each Ray task. Returns the exit code: 0 when every person of
     every video is private as written, 3 when a video was written with a person still matched,
@@ -102,6 +104,7 @@ def conceal_videos(
             "resume": resume,
             "look_every": look_every,
             "quality": quality,
+            "adversary": adversary,
         }
         calls.append({"source": source, "output": target, **options})
     if engine == "ray":
@@ -111,7 +114,9 @@ def conceal_videos(
                 {**call, "source": call["source"].resolve(), "output": call["output"].resolve()}
                 for call in calls
             ]
-            done = map_on_ray(conceal_video, remote, address=address, workers=workers, threads=threads or 1)
+            done = map_on_ray(
+                conceal_judged_by, remote, address=address, workers=workers, threads=threads or 1
+            )
             return _say_all((calls[i], outcome) for i, outcome in done)
         except BatchError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -119,9 +124,15 @@ def conceal_videos(
         return _say_all((call, _run_one(call, progress)) for call in calls)
 
 
+def conceal_judged_by(*, adversary: str, **call: Any) -> VideoReport:
+    """:func:`deid.video.conceal_video` judged by the bundled adversary named (``"strong"`` or
+    ``"fast"``), built where it runs (a Ray worker builds its own)."""
+    return conceal_video(**call, adversary=Adversary.default(fused=adversary == "strong"))
+
+
 def _run_one(call: dict[str, Any], progress: bool) -> VideoReport | Exception:
     try:
-        return conceal_video(**call, progress=progress)
+        return conceal_judged_by(**call, progress=progress)
     except VideoError as exc:
         return exc
 

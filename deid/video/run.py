@@ -121,6 +121,9 @@ class VideoReport:
         notes: what the reader and the writer had to say (decoding stopped early, the encoder
             used, the audio copied or not).
         seconds: time per stage (follow, decide, render, judge).
+        judged_by: the architectures of the adversary's models, each of which must find a
+            sighting private (the bundled strong adversary: ``stripe``, ``color_stripes`` and
+            ``fused``, the network with LOMO + XQDA; the fast one leaves ``fused`` out).
     """
 
     source: str
@@ -135,6 +138,7 @@ class VideoReport:
     frames_with_unposed: list[int]
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    judged_by: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -286,6 +290,7 @@ def conceal_video(
         ],
         notes=saved.notes + notes,
         seconds={k: round(v, 2) for k, v in seconds.items()},
+        judged_by=[model.arch for model in adversary.models],
     )
     report_path = Path(report) if report is not None else output.with_name(output.name + ".json")
     write_bytes_atomic(report_path, json.dumps(result_report.to_json(), indent=2).encode())

@@ -187,7 +187,9 @@ def test_cli_refuses_options_a_video_would_ignore(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--quality: for videos" in result.output
 
 
-def test_cli_look_every_and_quality_reach_the_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_look_every_quality_and_adversary_reach_the_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import deid.cli.video as cli_video
 
     calls: list[dict[str, object]] = []
@@ -202,8 +204,10 @@ def test_cli_look_every_and_quality_reach_the_video(tmp_path: Path, monkeypatch:
     clip = str(tmp_path / "clip.mp4")
     result = CliRunner().invoke(main, ["conceal", clip, "-o", out, "--look-every", "7", "--quality", "0"])
     assert result.exit_code == 1 and "stand-in: not concealed" in result.output
-    result = CliRunner().invoke(main, ["conceal", clip, "-o", out])
+    result = CliRunner().invoke(main, ["conceal", clip, "-o", out, "--adversary", "fast"])
     assert [(call["look_every"], call["quality"]) for call in calls] == [(7, 0), (LOOK_EVERY, QUALITY)]
+    # the bundled adversary judges: strong by default (with the fused model), fast without it
+    assert [len(call["adversary"].models) for call in calls] == [3, 2]  # type: ignore[attr-defined]
     result = CliRunner().invoke(main, ["conceal", clip, "-o", out, "--quality", "52"])
     assert result.exit_code == 2 and "--quality" in result.output and len(calls) == 2
 
@@ -222,6 +226,8 @@ def test_link_none_keeps_the_pieces_of_a_track_apart(
         source, tmp_path / "out" / "frames", adversary=adversary, link="none", look_every=0, progress=False
     )
     assert len(report.tracks) == 2 and all(t.pieces == 1 for t in report.tracks)
+    # the report says who judged: each model of the adversary
+    assert report.judged_by == [model.arch for model in adversary.models] and report.judged_by
     with pytest.raises(ValueError, match="link must be one of"):
         conceal_video(
             source, tmp_path / "out2" / "frames", adversary=adversary, link="person", progress=False
