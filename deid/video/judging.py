@@ -94,7 +94,6 @@ class Judge:
         indices = list(range(len(track))) if indices is None else list(indices)
         if len(indices) != len(crops):
             raise ValueError(f"crops must be one per index ({len(indices)}), got {len(crops)}")
-        concealed = self._embed(list(crops))
         frames = torch.tensor([track[i].frame for i in indices])
         seen = torch.tensor([s.frame for s in references])
         allowed = (frames[:, None] - seen[None, :]).abs() >= self.gap
@@ -104,11 +103,21 @@ class Judge:
         lone = [indices[i] for i in torch.nonzero(alone).flatten().tolist()]
         own_originals = self._embed([as_float(track[i].crop) for i in lone]) if lone else []
         others = self._others(t)
+        views = self.adversary.views(list(crops))
         private = torch.ones(len(indices), dtype=torch.bool)
-        for m, conc in enumerate(concealed):
-            own = torch.cdist(conc, self.kept[t][m]).masked_fill(~allowed, float("inf")).amin(1)
+        for m, memo in enumerate(self.adversary.memos):
+            # a crop one model matches is matched: the next models (the fused one, the slowest,
+            # is last) embed only the crops every model before calls private
+            rows = torch.nonzero(private).flatten()
+            if not len(rows):
+                break
+            conc = memo(views[rows])
+            own = torch.cdist(conc, self.kept[t][m]).masked_fill(~allowed[rows], float("inf")).amin(1)
             if lone:
-                own[alone] = (conc[alone] - own_originals[m]).norm(dim=1)
+                originals = torch.zeros(len(indices), conc.shape[1])
+                originals[alone] = own_originals[m]
+                here = alone[rows]
+                own[here] = (conc[here] - originals[rows][here]).norm(dim=1)
             if len(others) >= 2:
                 people = torch.stack([torch.cdist(conc, self.kept[k][m]).amin(1) for k in others], 1)
             else:
@@ -116,7 +125,7 @@ class Judge:
             top_k = self._top_k(people.shape[1]) if len(others) >= 2 else self.adversary.top_k
             rate = (own[:, None] < people).float().mean(1)
             rank = 1 + (people < own[:, None]).sum(1)
-            private &= (rate <= self.adversary.max_match_rate) & (rank > top_k)
+            private[rows] = (rate <= self.adversary.max_match_rate) & (rank > top_k)
         return private.tolist()
 
     def check_written(self, written: VideoReader, by_frame: Sequence[Sequence[Sighting]]) -> list[list[bool]]:

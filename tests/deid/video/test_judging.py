@@ -1,0 +1,71 @@
+"""The judge of a video's sightings: private only if every model of the adversary says so, and a
+model after one that already matches a crop does not embed it."""
+
+from __future__ import annotations
+
+import torch
+
+from deid.adversary import Adversary
+from deid.boxes import Box
+from deid.video.follow import Sighting
+from deid.video.judging import Judge
+from reid_model import embed
+from tests.conftest import TinyEmbedder
+
+
+def _tracks() -> list[list[Sighting]]:
+    """Six people seen together over 30 frames, each in a grey level of their own (0, 0.2, ...,
+    1) with noise."""
+    g = torch.Generator().manual_seed(0)
+    tracks = []
+    for person in range(6):
+        colour = torch.full((3, 1, 1), person / 5)
+        track = []
+        for frame in range(30):
+            pixels = (colour + 0.3 * torch.rand(3, 64, 24, generator=g)).clamp(0, 1)
+            crop = (pixels * 255).round().to(torch.uint8)
+            box = Box(30 * person, 0, 24, 64)
+            track.append(
+                Sighting(
+                    frame,
+                    person,
+                    box,
+                    torch.ones(64, 24, dtype=torch.bool),
+                    torch.zeros(33, 3),
+                    "found",
+                    crop,
+                )
+            )
+        tracks.append(track)
+    return tracks
+
+
+def _model(seed: int) -> TinyEmbedder:
+    torch.manual_seed(seed)
+    return TinyEmbedder().eval()
+
+
+def test_a_crop_is_private_only_if_every_model_says_so_and_a_matched_one_is_not_embedded_again() -> None:
+    tracks = _tracks()
+    models = [_model(1), _model(2)]
+    gallery = torch.rand(20, 3, 128, 48, generator=torch.Generator().manual_seed(3))
+    galleries = [embed(m, gallery) for m in models]
+    both = Judge(tracks, Adversary(models, galleries, top_k=1), references=4, gap=10)
+    alone = [
+        Judge(tracks, Adversary([m], [gl], top_k=1), references=4, gap=10)
+        for m, gl in zip(models, galleries, strict=True)
+    ]
+    seen = []
+    for t, track in enumerate(tracks):
+        # half the sightings as they are (matched by their own references), half in the look of
+        # the person of the opposite grey (private for those at the ends)
+        other = tracks[len(tracks) - 1 - t]
+        crops = [(s if i % 2 else other[i]).crop.float() / 255 for i, s in enumerate(track)]
+        first, second = (judge.check(t, crops) for judge in alone)
+        misses = both.adversary.memos[1].misses
+        verdicts = both.check(t, crops)
+        assert verdicts == [a and b for a, b in zip(first, second, strict=True)]
+        # the second model embedded only the crops the first calls private (none twice: remembered)
+        assert both.adversary.memos[1].misses - misses <= sum(first)
+        seen += verdicts
+    assert any(seen) and not all(seen)
