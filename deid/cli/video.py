@@ -154,6 +154,10 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
         )
         for note in report.notes:
             click.echo(f"  {note}")
+        if "fused" not in report.judged_by:
+            click.echo(
+                f"  judged by {', '.join(report.judged_by)} only: a weaker attacker than the default's"
+            )
         if not report.success:
             why = [f"tracks {matched} are still matched"] if matched else []
             if report.missed:

@@ -74,10 +74,24 @@ def test_cli_video_without_people_is_not_called_private(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "frames.json").read_text())
     assert report["success"] is False and report["tracks"] == []
     assert not (tmp_path / "out" / ".frames.deid").exists()  # the saved work goes once written
+    assert "weaker attacker" not in result.output
     again = CliRunner().invoke(
-        main, ["conceal", str(folder), "--as-video", "-o", str(tmp_path / "out"), "--no-progress", "--resume"]
+        main,
+        [
+            "conceal",
+            str(folder),
+            "--as-video",
+            "-o",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--resume",
+            "--adversary",
+            "fast",
+        ],
     )
     assert again.exit_code == 3 and "nothing saved" in again.output  # --resume reaches the video path
+    # judged by the fast adversary: the output says so
+    assert "judged by stripe, color_stripes only: a weaker attacker" in again.output
 
 
 def test_cli_refuses_videos_mixed_with_images(tmp_path: Path) -> None:
