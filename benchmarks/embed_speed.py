@@ -26,7 +26,7 @@ from types import ModuleType
 
 import torch
 
-import reid_model.lomo as lomo_now
+import reid_model.lomo as lomo
 from benchmarks._video import DATA
 from deid.adversary import Adversary
 from reid_model import INPUT_SIZE, embed, load_viper
@@ -80,19 +80,18 @@ def main() -> None:
         total += ms
         print(f"  {name:32s} {ms:6.2f} ms/crop")
     print(f"  {'all three (one judge of a crop)':32s} {total:6.2f} ms/crop")
-    now = lomo_now
     before = _lomo_module(args.before) if args.before else None
-    _descriptors(now, crops[:32])
+    _descriptors(lomo, crops[:32])
     times: dict[str, list[float]] = {"this checkout": [], "before": []}
     for _ in range(args.rounds):
-        times["this checkout"] += _ms_per_crop(lambda: _descriptors(now, crops), len(crops), 1)
+        times["this checkout"] += _ms_per_crop(lambda: _descriptors(lomo, crops), len(crops), 1)
         if before is not None:
             times["before"] += _ms_per_crop(lambda: _descriptors(before, crops), len(crops), 1)
     ms_now = statistics.median(times["this checkout"])
     print(f"  {'LOMO descriptors alone':32s} {ms_now:6.2f} ms/crop")
     if before is not None:
         ms_before = statistics.median(times["before"])
-        diff = (_descriptors(now, crops) - _descriptors(before, crops)).abs().max()
+        diff = (_descriptors(lomo, crops) - _descriptors(before, crops)).abs().max()
         print(
             f"  {'LOMO descriptors, --before':32s} {ms_before:6.2f} ms/crop: this checkout "
             f"{ms_before / ms_now:.2f}x as fast; largest difference {float(diff):.2e}"
