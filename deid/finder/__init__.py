@@ -7,7 +7,7 @@ OpenCV); see :func:`find_people`.
 
 from deid.finder._windows import POSE_CONNECTIONS
 from deid.finder.config import FINDERS, MIN_FRAME, FinderConfig, FrameTooSmallError, Person, named_finder
-from deid.finder.crop import find_person_in_crop
+from deid.finder.crop import find_people_in_crops, find_person_in_crop
 from deid.finder.detector import DETECTOR_PATH, DETECTOR_SHA256, PersonDetector
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
@@ -32,6 +32,7 @@ __all__ = [
     "check_model_file",
     "crop_body_regions",
     "find_people",
+    "find_people_in_crops",
     "find_person_in_crop",
     "has_litert",
     "named_finder",

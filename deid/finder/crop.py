@@ -1,13 +1,23 @@
-"""The pose of a person crop (VIPeR, Market-1501): the whole crop is the model's window."""
+"""The pose of a person crop (VIPeR, Market-1501, a tracked box): the whole crop is the model's
+window."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from deid.boxes import Box
 from deid.finder._windows import aligned_window, cut_windows
-from deid.finder.candidates import box_of, keypoint_array, read_candidates, silhouette_masks, to_rgb
+from deid.finder.candidates import (
+    Candidate,
+    box_of,
+    keypoint_array,
+    read_candidates,
+    silhouette_masks,
+    to_rgb,
+)
 from deid.finder.config import FinderConfig, Person
 from deid.finder.model import PoseModel, default_model
 from reid_model.checks import check_images
@@ -34,18 +44,54 @@ def find_person_in_crop(
         (torch.Size([128, 48]), torch.Size([33, 3]))
     """
     image = check_images(image, "image", batched=False)
+    return find_people_in_crops([image], config=config, model=model, recentre=recentre)[0]
+
+
+def find_people_in_crops(
+    images: Sequence[torch.Tensor],
+    *,
+    config: FinderConfig | None = None,
+    model: PoseModel | None = None,
+    recentre: bool = True,
+) -> list[Person]:
+    """:func:`find_person_in_crop` for each crop of ``images``, the model run once on all of
+    them (its batch split between the CPU's cores, see :class:`deid.finder.runtime.LiteRTModel`).
+
+    Example:
+        >>> people = find_people_in_crops([crop_a, crop_b], recentre=False)  # doctest: +SKIP
+        >>> [p.uncertain for p in people]  # doctest: +SKIP
+        [False, True]
+    """
+    if not images:
+        return []
     config = config or FinderConfig()
     model = model or default_model()
-    rgb = to_rgb(image)
+    rgbs = [to_rgb(check_images(image, f"images[{i}]", batched=False)) for i, image in enumerate(images)]
+    windows = np.array([[w / 2, h / 2, 1.25 * max(h, w)] for h, w in (rgb.shape[:2] for rgb in rgbs)])
+    best = _pass(model, rgbs, windows)
+    if recentre:
+        again = [i for i, c in enumerate(best) if _usable(aligned_window(c.landmarks, c.window))]
+        if again:
+            moved = np.stack([aligned_window(best[i].landmarks, best[i].window) for i in again])
+            for i, second in zip(again, _pass(model, [rgbs[i] for i in again], moved), strict=True):
+                if second.presence > best[i].presence:
+                    best[i] = second
+    return [_person(rgb, candidate, config) for rgb, candidate in zip(rgbs, best, strict=True)]
+
+
+def _pass(model: PoseModel, rgbs: list[np.ndarray], windows: np.ndarray) -> list[Candidate]:
+    """One run of the model on ``windows[i]`` of ``rgbs[i]`` each, the crop as the proposal."""
+    cut = np.concatenate([cut_windows(rgb, window[None]) for rgb, window in zip(rgbs, windows, strict=True)])
+    proposals = np.array([[0.0, 0.0, rgb.shape[1], rgb.shape[0], 0.0] for rgb in rgbs])
+    return read_candidates(model.run(cut), windows, proposals)
+
+
+def _usable(window: np.ndarray) -> bool:
+    return bool(np.isfinite(window).all() and window[2] >= 8)
+
+
+def _person(rgb: np.ndarray, best: Candidate, config: FinderConfig) -> Person:
     height, width = rgb.shape[:2]
-    windows = np.array([[width / 2, height / 2, 1.25 * max(height, width)]])
-    proposal = np.array([[0.0, 0.0, width, height, 0.0]])
-    first = read_candidates(model.run(cut_windows(rgb, windows)), windows, proposal)[0]
-    best = first
-    second_window = aligned_window(first.landmarks, first.window)[None]
-    if recentre and np.isfinite(second_window).all() and second_window[0, 2] >= 8:
-        second = read_candidates(model.run(cut_windows(rgb, second_window)), second_window, proposal)[0]
-        best = second if second.presence > first.presence else first
     mask = silhouette_masks([best], height, width, config)[0]
     box = box_of(mask)
     keypoints = torch.from_numpy(keypoint_array(best))

@@ -4,7 +4,7 @@ tracked box between, and motpy's Kalman tracker to tie them into tracks.
 Every ``detect_every``-th frame the finder looks at the whole frame (:func:`deid.finder.find_people`),
 every ``thorough_every``-th frame thoroughly (in small tiles too). Every ``pose_every``-th frame,
 each live track's predicted box is searched by the pose model
-(:func:`deid.finder.find_person_in_crop`), as MediaPipe's own pose tracking does; what it
+(:func:`deid.finder.find_people_in_crops`), as MediaPipe's own pose tracking does; what it
 confirms is that frame's sighting of the person; between, the person's last silhouette and pose
 are carried to the predicted box. The sightings go to motpy's ``MultiObjectTracker``
 (constant-velocity Kalman filter, IoU assignment), which keeps each person's identity. A track
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from deid.boxes import Box
-from deid.finder import FinderConfig, Person, find_people, find_person_in_crop
+from deid.finder import FinderConfig, Person, find_people, find_people_in_crops
 from deid.video.io import Frame, as_float, to_bytes, to_tensor
 
 #: A thorough look: the frame also searched in tiles of 200 and 120 pixels (people in groups and
@@ -353,9 +353,9 @@ class Follower:
             target = _box(xyxy, width, height, 0.0)
             if carry and before is not None and before.keypoints is not None and target is not None:
                 carried[key] = _Seen.carried(before, target)
-        followed = {
-            key: carried[key] if key in carried else self._look(image, box) for key, box in predicted.items()
-        }
+        looked = [key for key in predicted if key not in carried]  # all in one batch
+        found = dict(zip(looked, self._looks(image, [predicted[k] for k in looked]), strict=True))
+        followed = {key: carried[key] if key in carried else found[key] for key in predicted}
         people: list[_Seen] = []
         how: list[str] = []
         for key in sorted(followed, key=lambda k: self.numbers.get(k, len(self.numbers))):  # oldest first
@@ -384,8 +384,8 @@ class Follower:
             explained += list(predicted.values())
             for box in explained:
                 moved[box.y : box.y + box.h, box.x : box.x + box.w] = False
-            for blob in _blobs(moved):
-                seen = self._look(image, _grown(blob, self.config.padding, width, height) or blob)
+            blobs = [_grown(blob, self.config.padding, width, height) or blob for blob in _blobs(moved)]
+            for seen in self._looks(image, blobs):
                 if seen is not None and not _one_of(seen, people):
                     people.append(seen)
                     how.append("found")
@@ -415,15 +415,17 @@ class Follower:
         moved = (image - self.background).abs().amax(0) > MOTION.threshold
         return None if float(moved.float().mean()) > MOTION_MAX else moved
 
-    def _look(self, image: torch.Tensor, window: Box) -> _Seen | None:
-        """The pose model in ``window`` (a padded track box): the person it confirms, in frame pixels."""
-        crop = image[:, window.y : window.y + window.h, window.x : window.x + window.w]
-        if min(crop.shape[1:]) < 8:
-            return None
-        person = find_person_in_crop(crop, config=self.config.finder, recentre=False)
-        if person.uncertain:
-            return None
-        return _Seen.of(person, window)
+    def _looks(self, image: torch.Tensor, windows: Sequence[Box]) -> list[_Seen | None]:
+        """The pose model in each of ``windows`` (padded track boxes, all in one batch): the
+        person it confirms in each, in frame pixels."""
+        crops = {i: image[:, w.y : w.y + w.h, w.x : w.x + w.w] for i, w in enumerate(windows)}
+        crops = {i: crop for i, crop in crops.items() if min(crop.shape[1:]) >= 8}
+        people = find_people_in_crops(list(crops.values()), config=self.config.finder, recentre=False)
+        seen: list[_Seen | None] = [None] * len(windows)
+        for i, person in zip(crops, people, strict=True):
+            if not person.uncertain:
+                seen[i] = _Seen.of(person, windows[i])
+        return seen
 
     def _backfill(self, number: int, box: Box | None, since: int) -> None:
         """Look for a new track's person in the frames after ``since`` (the last look that would
@@ -431,7 +433,7 @@ class Follower:
         for index, image in reversed(self.recent):
             if box is None or index <= since:
                 return
-            person = self._look(image, box)
+            (person,) = self._looks(image, [box])
             if person is None or _overlaps(person.box, [s.box for s in self.by_frame[index]]):
                 return
             self.by_frame[index].append(_sighting(index, number, person, "backfilled", image))

@@ -16,6 +16,7 @@ from deid.finder import (
     FrameTooSmallError,
     Person,
     find_people,
+    find_people_in_crops,
     find_person_in_crop,
     person_regions,
 )
@@ -197,6 +198,24 @@ def test_viper_crops_get_a_pose_and_body_regions(viper_root):
         assert rows["head"] < rows["torso"] < rows["legs"]
     # Measured: all 6 (and the first 20 of cam_a) confirmed with presence >= 0.99; one of margin.
     assert confirmed >= 5, f"{confirmed} of 6 VIPeR crops confirmed"
+
+
+def test_crops_found_in_one_batch_are_found_as_one_by_one(viper_root):
+    files = sorted((viper_root / "cam_b").glob("*.bmp"))[:4]
+    crops = [read_image(path) for path in files]
+    crops.append(torch.zeros(3, 60, 30))  # nobody: uncertain, the whole crop
+    crops.append(read_image(files[0])[:, 10:100, 5:45])  # another size in the same batch
+    for recentre in (True, False):
+        together = find_people_in_crops(crops, recentre=recentre)
+        alone = [find_person_in_crop(crop, recentre=recentre) for crop in crops]
+        assert [p.uncertain for p in together] == [p.uncertain for p in alone]
+        assert together[4].uncertain and bool(together[4].mask.all())
+        for a, b in zip(together, alone, strict=True):
+            assert a.box == b.box and a.score == b.score
+            assert torch.equal(a.mask, b.mask) and torch.equal(a.keypoints, b.keypoints)
+    assert find_people_in_crops([]) == []
+    with pytest.raises(ValueError, match=r"images\[1\]"):
+        find_people_in_crops([crops[0], torch.zeros(3, 4)])
 
 
 @pytest.mark.viper

@@ -18,6 +18,7 @@ from deid.finder import (
     PersonDetector,
     PoseModel,
     check_model_file,
+    has_litert,
 )
 from deid.finder.detector import detect_windows, tile_origins
 from deid.finder.runtime import check_file
@@ -65,6 +66,21 @@ def test_outputs_have_the_documented_shapes_and_ranges():
     assert out.landmarks.shape == (2, 39, 5)
     assert out.segmentation.shape == (2, 256, 256)
     assert PoseModel().run(np.zeros((0, 256, 256, 3), np.uint8)).landmarks.shape == (0, 39, 5)
+
+
+@pytest.mark.skipif(not has_litert(), reason="LiteRT (ai-edge-litert) is not installed")
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_batch_split_between_interpreters_gives_each_window_its_own_outputs(threads):
+    rng = np.random.default_rng(1)
+    windows = rng.integers(0, 256, (5, 256, 256, 3), dtype=np.uint8)
+    model = PoseModel(backend="litert", threads=threads)
+    together = model.run(windows)
+    for i in range(len(windows)):
+        alone = model.run(windows[i : i + 1])  # one window: the interpreter of all threads
+        assert np.array_equal(together.presence[i : i + 1], alone.presence)
+        assert np.array_equal(together.landmarks[i : i + 1], alone.landmarks)
+        assert np.array_equal(together.segmentation[i : i + 1], alone.segmentation)
+    assert len(model.run(windows[:2]).presence) == 2  # fewer windows than interpreters
 
 
 def test_bad_windows_are_refused():
