@@ -354,8 +354,8 @@ class Follower:
             if carry and before is not None and before.keypoints is not None and target is not None:
                 carried[key] = _Seen.carried(before, target)
         looked = [key for key in predicted if key not in carried]  # all in one batch
-        found = dict(zip(looked, self._looks(image, [predicted[k] for k in looked]), strict=True))
-        followed = {key: carried[key] if key in carried else found[key] for key in predicted}
+        seen_in = dict(zip(looked, self._looks(image, [predicted[k] for k in looked]), strict=True))
+        followed = {key: carried[key] if key in carried else seen_in[key] for key in predicted}
         people: list[_Seen] = []
         how: list[str] = []
         for key in sorted(followed, key=lambda k: self.numbers.get(k, len(self.numbers))):  # oldest first

@@ -70,7 +70,9 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
             )
         return max(found, key=lambda p: p.box.w * p.box.h)
 
-    monkeypatch.setattr(follow, "find_person_in_crop", in_crop)
+    monkeypatch.setattr(
+        follow, "find_people_in_crops", lambda crops, config=None, recentre=True: [in_crop(c) for c in crops]
+    )
 
 
 def walking_folder(tmp_path: Path) -> Path:

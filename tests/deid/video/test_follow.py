@@ -79,8 +79,10 @@ def test_between_pose_frames_the_person_is_carried_to_the_predicted_box(
     import deid.video.follow as follow
 
     looks = []
-    in_crop = follow.find_person_in_crop
-    monkeypatch.setattr(follow, "find_person_in_crop", lambda *a, **k: looks.append(1) or in_crop(*a, **k))
+    in_crops = follow.find_people_in_crops
+    monkeypatch.setattr(
+        follow, "find_people_in_crops", lambda crops, **k: looks.extend(crops) or in_crops(crops, **k)
+    )
     frames = walking_frames(20, {0: (0, 19, 5)})
     by_frame = follow_people(frames, fps=10, config=FollowConfig(detect_every=10, pose_every=2))
     carried_looks = len(looks)
