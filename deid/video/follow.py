@@ -460,7 +460,7 @@ class _Seen:
         keypoints = person.keypoints.clone()
         keypoints[:, 0] += x0
         keypoints[:, 1] += y0
-        silhouette = person.mask[b.y : b.y + b.h, b.x : b.x + b.w]
+        silhouette = person.mask[b.y : b.y + b.h, b.x : b.x + b.w].clone()  # not the frame's whole mask
         return cls(box, person.score, keypoints, silhouette, posed=not person.uncertain)
 
     @classmethod

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deid.boxes import Box
 from reid_model.io import IMAGE_SUFFIXES, read_image, write_image
 
 #: File suffixes read as videos.
@@ -65,6 +66,13 @@ def to_pixels(image: torch.Tensor) -> np.ndarray:
 def to_bytes(image: torch.Tensor) -> torch.Tensor:
     """A float image ``(3, H, W)`` in [0, 1] as the uint8 ``(3, H, W)`` a file holds (rounded)."""
     return (image.clamp(0, 1) * 255).round().byte()
+
+
+def cut_bytes(pixels: np.ndarray, box: Box) -> torch.Tensor:
+    """The uint8 ``(3, box.h, box.w)`` crop of a frame's ``pixels (H, W, 3)`` at ``box``, a copy
+    (a view would keep the whole frame in memory); :func:`as_float` of it is the crop of
+    :func:`to_tensor`'s image to the bit."""
+    return torch.from_numpy(pixels[box.y : box.y + box.h, box.x : box.x + box.w]).permute(2, 0, 1).clone()
 
 
 def as_float(crop: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 
 from deid.adversary import Adversary
 from deid.video.follow import Sighting
-from deid.video.io import VideoReader, as_float, to_tensor
+from deid.video.io import VideoReader, as_float, cut_bytes
 
 
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
@@ -136,15 +136,12 @@ class Judge:
         for frame in written:
             if frame.index >= len(by_frame):
                 break
-            image = to_tensor(frame.pixels)
-            for s in by_frame[frame.index]:
-                recut[number[s.track]][s.frame] = image[
-                    :, s.box.y : s.box.y + s.box.h, s.box.x : s.box.x + s.box.w
-                ]
+            for s in by_frame[frame.index]:  # the crop's own bytes: a view would hold the frame
+                recut[number[s.track]][s.frame] = cut_bytes(frame.pixels, s.box)
         verdicts = []
         for t, track in enumerate(self.tracks):
             if len(recut[t]) != len(track):
                 verdicts.append([False] * len(track))
                 continue
-            verdicts.append(self.check(t, [recut[t][s.frame] for s in track]))
+            verdicts.append(self.check(t, [as_float(recut[t][s.frame]) for s in track]))
         return verdicts

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from deid.boxes import Box
 from deid.video import VideoError, VideoReader, VideoWriter
-from deid.video.io import ENCODERS, Frame
+from deid.video.io import ENCODERS, Frame, as_float, cut_bytes, to_tensor
 from reid_model.io import write_image
 from tests.deid.video.conftest import variable_rate_clip
 
@@ -134,3 +135,15 @@ def test_a_variable_frame_rate_keeps_its_time_stamps(tmp_path: Path) -> None:
     assert stamps == [Fraction(t, 1000) for t in times]  # every frame at its own time
     # a constant-rate file, or a folder, has no stamps to keep
     assert VideoReader.open(_folder(tmp_path / "frames", 3, (64, 48))).times() is None
+
+
+def test_a_cut_crop_is_a_copy_and_the_frames_floats_to_the_bit() -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (36, 48, 3), dtype=np.uint8)
+    box = Box(5, 7, 11, 20)
+    crop = cut_bytes(pixels, box)
+    assert crop.shape == (3, 20, 11) and crop.dtype == torch.uint8
+    assert crop.untyped_storage().nbytes() == 3 * 20 * 11  # not the frame's
+    assert torch.equal(as_float(crop), to_tensor(pixels)[:, 7:27, 5:16])
+    before = int(pixels[7, 5, 0])
+    pixels[7, 5] = 255 - before
+    assert int(crop[0, 0, 0]) == before  # the frame's later changes are not the crop's
