@@ -323,8 +323,8 @@ def _treat(
     samples: int,
     saved: Checkpoints,
 ) -> tuple[list[PersonResult], dict[int, dict[int, torch.Tensor]], dict[int, str | None]]:
-    """Each track's treatment and its concealed crops, per track and frame, :data:`CHUNK`
-    tracks at a time (each chunk saved once done, and taken up again on resume).
+    """Each track's treatment and its concealed crops (uint8, as written), per track and frame,
+    :data:`CHUNK` tracks at a time (each chunk saved once done, and taken up again on resume).
 
     The loop decides on ``samples`` sightings spread over the track; the treatment is rendered
     on all of them and each is judged (:meth:`Judge.check`). Sightings still matched have their
@@ -347,7 +347,7 @@ def _treat(
         results += chunk_results
         for t, crops in zip(chunk, chunk_crops, strict=True):
             number = tracks[t][0].track
-            by_frame[number] = {s.frame: as_float(c) for s, c in zip(tracks[t], crops, strict=True)}
+            by_frame[number] = {s.frame: c for s, c in zip(tracks[t], crops, strict=True)}
             boxed[number] = chunk_boxed[t - start]
     return results, by_frame, boxed
 
@@ -409,7 +409,7 @@ def _pasted(
     if not sightings:
         return frame
     image = to_tensor(frame.pixels)
-    crops = [concealed[s.track][frame.index] for s in sightings]
+    crops = [as_float(concealed[s.track][frame.index]) for s in sightings]
     pasted = paste_crops(image, crops, [s.box for s in sightings], nearest_last=True)
     return replace(frame, pixels=to_pixels(pasted))
 
