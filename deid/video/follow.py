@@ -320,15 +320,37 @@ class Follower:
 
     def __getstate__(self) -> dict[str, Any]:
         """The state to pickle, the recent frames as their bytes (a quarter of the floats)."""
-        state = self.__dict__.copy()
-        state["recent"] = [(index, to_bytes(image)) for index, image in self.recent]
-        return state
+        return self.saved_state()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
         recent = state.pop("recent")
         self.__dict__.update(state)
         # the very floats to_tensor made of these bytes
         self.recent = deque(((index, as_float(pixels)) for index, pixels in recent), maxlen=self._keep())
+
+    @property
+    def settled(self) -> int:
+        """How many of the first frames' sightings no later step changes (a backfill reaches back
+        over the recent frames only)."""
+        return max(0, len(self.by_frame) - self._keep())
+
+    def saved_state(self, start: int = 0) -> dict[str, Any]:
+        """The state to save, with the sightings of frames ``start`` on only (the earlier ones
+        saved apart, see :meth:`resumed`)."""
+        state = self.__dict__.copy()
+        state["recent"] = [(index, to_bytes(image)) for index, image in self.recent]
+        state["by_frame"] = self.by_frame[start:]
+        return state
+
+    @classmethod
+    def resumed(cls, state: dict[str, Any], earlier: list[list[Sighting]]) -> Follower:
+        """The follower saved as ``state`` (:meth:`saved_state`), its frames before the state's
+        first being ``earlier``."""
+        follower = cls.__new__(cls)
+        follower.__setstate__(state)
+        follower.by_frame = earlier + follower.by_frame
+        return follower
 
     def _keep(self) -> int:
         """How many recent frames a backfill may look back over, or the motion look learn the

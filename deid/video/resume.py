@@ -1,7 +1,8 @@
 """A killed video run picks up at its last finished segment.
 
-The work of a run is kept in a folder beside the output (``.NAME.deid``): the follower's whole
-state every ``segment`` frames, and the treatments of each chunk of tracks once decided. A run
+The work of a run is kept in a folder beside the output (``.NAME.deid``): the follower's state
+every ``segment`` frames (:class:`SavedFollower`), and the treatments of each chunk of tracks
+once decided. A run
 given ``resume=True`` whose source and settings are those of the saved work takes it up from
 there (the same seed gives the same video as a run never stopped); any other run starts over.
 Writing and judging, about a fifth of a run, are done again in full. The folder goes once the
@@ -19,6 +20,7 @@ from typing import Any
 
 import torch
 
+from deid.video.follow import Follower, Sighting
 from reid_model.io import write_bytes_atomic
 
 _KEY = "key.json"
@@ -74,6 +76,55 @@ class Checkpoints:
     def clear(self) -> None:
         """Remove the saved work."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class SavedFollower:
+    """The follower of a run, saved every segment without writing the same frames twice: the
+    sightings of frames no later step changes (:attr:`Follower.settled`) go once into pieces of
+    their own (``follow-frames-K``, K the first frame), the rest of its state (tracks, recent
+    frames, the frames still open) into ``follow``, rewritten each time. Saving stays as quick
+    at the end of a long video as at its start.
+
+    Args:
+        saved: the run's saved work.
+    """
+
+    def __init__(self, saved: Checkpoints) -> None:
+        self.saved = saved
+        self.pieces = 0  # frames saved in pieces
+
+    def load(self) -> Follower | None:
+        """The follower saved, with all its frames, or None (nothing saved, or a piece missing
+        or unreadable: following starts over, and the run's notes say so)."""
+        state = self.saved.load("follow")
+        if state is None:
+            return None
+        if not (isinstance(state, tuple) and len(state) == 2):  # saved by an earlier release
+            self.saved.notes.append("the saved following is of another release: followed again")
+            return None
+        pieces, rest = state
+        earlier: list[list[Sighting]] = []
+        while len(earlier) < pieces:
+            piece = self.saved.load(f"follow-frames-{len(earlier)}")
+            if piece is None:
+                self.saved.notes.append(
+                    f"frames {len(earlier)}- of the saved following are missing: followed again"
+                )
+                return None
+            earlier += piece
+        if len(earlier) != pieces:
+            self.saved.notes.append("the saved following's pieces do not fit together: followed again")
+            return None
+        self.pieces = pieces
+        return Follower.resumed(rest, earlier)
+
+    def save(self, follower: Follower) -> None:
+        """Save the follower: its newly settled frames as a piece, then the rest of its state."""
+        settled = follower.settled
+        if settled > self.pieces:
+            self.saved.save(f"follow-frames-{self.pieces}", follower.by_frame[self.pieces : settled])
+            self.pieces = settled
+        self.saved.save("follow", (self.pieces, follower.saved_state(self.pieces)))
 
 
 def source_key(source: Path) -> dict[str, Any]:

@@ -53,7 +53,7 @@ from deid.video.io import (
 from deid.video.judging import Judge, spread
 from deid.video.linking import link_tracks
 from deid.video.recut import recut
-from deid.video.resume import Checkpoints, source_key
+from deid.video.resume import Checkpoints, SavedFollower, source_key
 from deid.video.smoothing import steady_bodies
 from reid_model.io import write_bytes_atomic
 
@@ -302,7 +302,8 @@ def _follow(
     reader: VideoReader, config: FollowConfig, saved: Checkpoints, segment: int, progress: bool
 ) -> list[list[Sighting]]:
     """Every frame's sightings; the follower is saved every ``segment`` frames and taken up again."""
-    follower = saved.load("follow") or Follower(config, float(reader.info.fps))
+    saves = SavedFollower(saved)
+    follower = saves.load() or Follower(config, float(reader.info.fps))
     done = len(follower.by_frame)
     with _bar(reader.info.frames, "follow", progress) as bar:
         bar.update(done)
@@ -310,9 +311,9 @@ def _follow(
             follower.step(frame)
             bar.update()
             if (frame.index + 1) % segment == 0:
-                saved.save("follow", follower)
+                saves.save(follower)
     if len(follower.by_frame) % segment:
-        saved.save("follow", follower)  # the last, shorter segment
+        saves.save(follower)  # the last, shorter segment
     return follower.by_frame
 
 

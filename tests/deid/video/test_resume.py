@@ -9,8 +9,9 @@ import pytest
 import deid.video.run as run
 from deid.adversary import Adversary
 from deid.loop import ConcealConfig
-from deid.video import Follower, Frame, conceal_video
-from tests.deid.video.conftest import walking_folder
+from deid.video import FollowConfig, Follower, Frame, Sighting, conceal_video
+from deid.video.resume import Checkpoints, SavedFollower
+from tests.deid.video.conftest import walking_folder, walking_frames
 
 
 def _frames_of(folder: Path) -> dict[str, bytes]:
@@ -123,3 +124,50 @@ def test_saved_work_that_cannot_be_read_back_is_done_again(
     assert report.notes[0].startswith("resumed from the work saved")
     assert any("cannot be read back" in note and "done again" in note for note in report.notes)
     assert report.frames_written == 24 and len(report.tracks) == 2
+
+
+def _rows(by_frame: list[list[Sighting]]) -> list[tuple]:
+    return [
+        (s.frame, s.track, tuple(s.box), s.how, s.crop.tolist(), s.silhouette.tolist())
+        for frame in by_frame
+        for s in frame
+    ]
+
+
+def test_the_follower_is_saved_without_writing_a_settled_frame_twice(
+    stand_ins: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = FollowConfig(detect_every=2, thorough_every=0, motion=False)  # two recent frames kept
+    frames = walking_frames(17, {0: (0, 16, 5), 1: (3, 16, 60)})
+    whole = Follower(config, 10.0)
+    for frame in frames:
+        whole.step(frame)
+
+    saved = Checkpoints(tmp_path / "out.mp4", {"k": 1}, resume=False)
+    written: list[tuple[str, int]] = []
+    save = saved.save
+    monkeypatch.setattr(
+        saved, "save", lambda name, state: written.append((name, frame.index)) or save(name, state)
+    )
+    saves, follower = SavedFollower(saved), Follower(config, 10.0)
+    for frame in frames[:15]:
+        follower.step(frame)
+        if (frame.index + 1) % 5 == 0:
+            saves.save(follower)
+    pieces = [name for name, _ in written if name != "follow"]
+    assert pieces == ["follow-frames-0", "follow-frames-3", "follow-frames-8"]  # each frame once
+    assert len(saved.load("follow")[1]["by_frame"]) == 2  # the frames still open
+
+    again = SavedFollower(saved)
+    resumed = again.load()
+    assert resumed is not None and again.pieces == 13
+    for frame in frames[15:]:
+        resumed.step(frame)
+    assert _rows(resumed.by_frame) == _rows(whole.by_frame)  # as if never stopped
+
+    (saved.folder / "follow-frames-3.pt").unlink()
+    assert SavedFollower(saved).load() is None
+    assert "frames 3- of the saved following are missing: followed again" in saved.notes
+    saved.save("follow", follower)  # as an earlier release saved it
+    assert SavedFollower(saved).load() is None
+    assert "the saved following is of another release: followed again" in saved.notes
