@@ -68,9 +68,9 @@ class LiteRTModel:
 
     A single input runs on one interpreter of ``threads`` threads; a batch is dealt out to
     ``threads`` interpreters of one thread each, run side by side (LiteRT lets go of the GIL
-    while it computes). On this project's 2-core machine the pose model took 4.4 ms a window
-    that way against 5.6 ms on one interpreter of two threads, with the same outputs to the bit
-    (``benchmarks/pose_speed.py``).
+    while it computes). On this project's 2-core machine the pose model took 4.9 ms a window
+    that way against 5.7 ms a window alone on one interpreter of two threads (1.13-1.17x), with
+    the same outputs to the bit (``benchmarks/pose_speed.py``).
 
     Args:
         path: the checked model file.
