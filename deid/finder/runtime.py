@@ -90,9 +90,12 @@ class LiteRTModel:
         self._side: list[_Interpreter] = []  # made on the first batch
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def run(self, inputs: np.ndarray, names: tuple[str, ...]) -> list[np.ndarray]:
         """The outputs ``names`` for each float32 input of ``inputs (N, ...)``, stacked along N."""
+        if self._pid != os.getpid():  # a forked child: the parent's pool threads are not here
+            self._pid, self._lock, self._pool, self._side = os.getpid(), threading.Lock(), None, []
         with self._lock:  # an interpreter runs one input at a time
             if len(inputs) < 2 or self.threads < 2:
                 return self._whole.run(inputs, names)

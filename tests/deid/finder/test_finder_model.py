@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import shutil
 
@@ -81,6 +83,26 @@ def test_a_batch_split_between_interpreters_gives_each_window_its_own_outputs(th
         assert np.array_equal(together.landmarks[i : i + 1], alone.landmarks)
         assert np.array_equal(together.segmentation[i : i + 1], alone.segmentation)
     assert len(model.run(windows[:2]).presence) == 2  # fewer windows than interpreters
+
+
+def _batch_in_child(model: PoseModel, windows: np.ndarray, expected: np.ndarray) -> None:
+    os._exit(0 if np.array_equal(model.run(windows).presence, expected) else 3)
+
+
+@pytest.mark.skipif(not has_litert() or not hasattr(os, "fork"), reason="LiteRT and fork needed")
+def test_a_forked_child_runs_a_batch_without_its_parents_threads():
+    # the parent's pool threads do not exist in a forked child: reusing its pool waits forever
+    model = PoseModel(backend="litert", threads=2)
+    windows = np.random.default_rng(2).integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
+    expected = model.run(windows).presence  # the pool made in the parent
+    child = multiprocessing.get_context("fork").Process(
+        target=_batch_in_child, args=(model, windows, expected)
+    )
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0, f"the forked child's batch: exit code {child.exitcode} (None: it hung)"
 
 
 def test_bad_windows_are_refused():
