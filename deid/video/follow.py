@@ -438,8 +438,8 @@ class Follower:
         return None if float(moved.float().mean()) > MOTION_MAX else moved
 
     def _looks(self, image: torch.Tensor, windows: Sequence[Box]) -> list[_Seen | None]:
-        """The pose model in each of ``windows`` (padded track boxes, all in one batch): the
-        person it confirms in each, in frame pixels."""
+        """The pose model in each of ``windows`` (padded track boxes, moving blobs; all in one
+        batch): the person it confirms in each, in frame pixels."""
         crops = {i: image[:, w.y : w.y + w.h, w.x : w.x + w.w] for i, w in enumerate(windows)}
         crops = {i: crop for i, crop in crops.items() if min(crop.shape[1:]) >= 8}
         people = find_people_in_crops(list(crops.values()), config=self.config.finder, recentre=False)

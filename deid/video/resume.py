@@ -2,9 +2,9 @@
 
 The work of a run is kept in a folder beside the output (``.NAME.deid``): the follower's state
 every ``segment`` frames (:class:`SavedFollower`), and the treatments of each chunk of tracks
-once decided. A run
-given ``resume=True`` whose source and settings are those of the saved work takes it up from
-there (the same seed gives the same video as a run never stopped); any other run starts over.
+once decided. A run given ``resume=True`` whose source and settings are those of the saved work
+takes it up from there (the same seed gives the same video as a run never stopped); any other
+run starts over.
 Writing and judging, about a fifth of a run, are done again in full. The folder goes once the
 video and its report are written.
 """
