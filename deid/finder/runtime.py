@@ -11,9 +11,7 @@ import hashlib
 import importlib.util
 import os
 import sys
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,14 +61,8 @@ def has_litert() -> bool:
 
 
 class LiteRTModel:
-    """A ``.tflite`` file run by LiteRT, one input at a time (batching inside one interpreter
-    buys nothing on the CPU, and resizing its input re-plans the graph).
-
-    A single input runs on one interpreter of ``threads`` threads; a batch is dealt out to
-    ``threads`` interpreters of one thread each, run side by side (LiteRT lets go of the GIL
-    while it computes). On this project's 2-core machine the pose model took 4.9 ms a window
-    that way against 5.7 ms a window alone on one interpreter of two threads (1.13-1.17x), with
-    the same outputs to the bit (``benchmarks/pose_speed.py``).
+    """A ``.tflite`` file run by LiteRT, one input at a time (batching buys nothing on the CPU
+    and resizing the input re-plans the graph).
 
     Args:
         path: the checked model file.
@@ -83,38 +75,10 @@ class LiteRTModel:
                 f"running {path.name} needs the LiteRT runtime: pip install ai-edge-litert"
             )
         import torch
-
-        self.path = path
-        self.threads = max(1, threads or torch.get_num_threads())
-        self._whole = _Interpreter(path, self.threads)
-        self._side: list[_Interpreter] = []  # made on the first batch
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-
-    def run(self, inputs: np.ndarray, names: tuple[str, ...]) -> list[np.ndarray]:
-        """The outputs ``names`` for each float32 input of ``inputs (N, ...)``, stacked along N."""
-        if self._pid != os.getpid():  # a forked child: the parent's pool threads are not here
-            self._pid, self._lock, self._pool, self._side = os.getpid(), threading.Lock(), None, []
-        with self._lock:  # an interpreter runs one input at a time
-            if len(inputs) < 2 or self.threads < 2:
-                return self._whole.run(inputs, names)
-            if self._pool is None:
-                self._side = [_Interpreter(self.path, 1) for _ in range(self.threads)]
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="litert")
-            shares = np.array_split(np.arange(len(inputs)), min(len(inputs), len(self._side)))
-            done = list(self._pool.map(lambda net, share: net.run(inputs[share], names), self._side, shares))
-            return [np.concatenate([d[k] for d in done]) for k in range(len(names))]
-
-
-class _Interpreter:
-    """One LiteRT interpreter of ``threads`` CPU threads, its tensors allocated and warmed up."""
-
-    def __init__(self, path: Path, threads: int) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         with _quiet_stderr():  # the runtime's C++ logs "INFO: Created TensorFlow Lite XNNPACK delegate"
-            self._net: Any = Interpreter(model_path=str(path), num_threads=threads)
+            self._net: Any = Interpreter(model_path=str(path), num_threads=threads or torch.get_num_threads())
             self._net.allocate_tensors()
             (source,) = self._net.get_input_details()
             self._input = source["index"]
@@ -123,6 +87,7 @@ class _Interpreter:
         self._outputs = {d["name"]: d["index"] for d in self._net.get_output_details()}
 
     def run(self, inputs: np.ndarray, names: tuple[str, ...]) -> list[np.ndarray]:
+        """The outputs ``names`` for each float32 input of ``inputs (N, ...)``, stacked along N."""
         results: list[list[np.ndarray]] = [[] for _ in names]
         for item in inputs:
             self._net.set_tensor(self._input, np.ascontiguousarray(item[None], dtype=np.float32))

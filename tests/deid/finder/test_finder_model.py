@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import re
 import shutil
 
@@ -70,39 +68,18 @@ def test_outputs_have_the_documented_shapes_and_ranges():
     assert PoseModel().run(np.zeros((0, 256, 256, 3), np.uint8)).landmarks.shape == (0, 39, 5)
 
 
-@pytest.mark.skipif(not has_litert(), reason="LiteRT (ai-edge-litert) is not installed")
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_a_batch_split_between_interpreters_gives_each_window_its_own_outputs(threads):
-    rng = np.random.default_rng(1)
-    windows = rng.integers(0, 256, (5, 256, 256, 3), dtype=np.uint8)
-    model = PoseModel(backend="litert", threads=threads)
+@pytest.mark.parametrize("backend", ["litert", "opencv"])
+def test_a_batch_gives_each_window_its_own_outputs(backend):
+    if backend == "litert" and not has_litert():
+        pytest.skip("LiteRT (ai-edge-litert) is not installed")
+    windows = np.random.default_rng(1).integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
+    model = PoseModel(backend=backend)
     together = model.run(windows)
     for i in range(len(windows)):
-        alone = model.run(windows[i : i + 1])  # one window: the interpreter of all threads
-        assert np.array_equal(together.presence[i : i + 1], alone.presence)
-        assert np.array_equal(together.landmarks[i : i + 1], alone.landmarks)
-        assert np.array_equal(together.segmentation[i : i + 1], alone.segmentation)
-    assert len(model.run(windows[:2]).presence) == 2  # fewer windows than interpreters
-
-
-def _batch_in_child(model: PoseModel, windows: np.ndarray, expected: np.ndarray) -> None:
-    os._exit(0 if np.array_equal(model.run(windows).presence, expected) else 3)
-
-
-@pytest.mark.skipif(not has_litert() or not hasattr(os, "fork"), reason="LiteRT and fork needed")
-def test_a_forked_child_runs_a_batch_without_its_parents_threads():
-    # the parent's pool threads do not exist in a forked child: reusing its pool waits forever
-    model = PoseModel(backend="litert", threads=2)
-    windows = np.random.default_rng(2).integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
-    expected = model.run(windows).presence  # the pool made in the parent
-    child = multiprocessing.get_context("fork").Process(
-        target=_batch_in_child, args=(model, windows, expected)
-    )
-    child.start()
-    child.join(timeout=60)
-    if child.is_alive():
-        child.kill()
-    assert child.exitcode == 0, f"the forked child's batch: exit code {child.exitcode} (None: it hung)"
+        alone = model.run(windows[i : i + 1])
+        assert np.allclose(together.presence[i : i + 1], alone.presence, atol=1e-6)
+        assert np.allclose(together.landmarks[i : i + 1], alone.landmarks, atol=1e-4)
+        assert np.allclose(together.segmentation[i : i + 1], alone.segmentation, atol=1e-4)
 
 
 def test_bad_windows_are_refused():
