@@ -301,7 +301,8 @@ class _Smoothing:
 
 class Follower:
     """Follows people one frame at a time (:meth:`step`); ``by_frame`` holds the sightings so
-    far. Its whole state pickles, so a long video can be followed in segments.
+    far. Its whole state pickles (or, :meth:`saved_state`, all but the frames already saved), so a
+    long video can be followed in segments (:class:`deid.video.resume.SavedFollower`).
 
     Args:
         config: see :class:`FollowConfig`.
