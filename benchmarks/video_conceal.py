@@ -52,7 +52,7 @@ from deid.finder import FinderConfig, Person, find_people
 from deid.loop import ConcealConfig
 from deid.loop.heads import ellipse_mask, head_ellipse
 from deid.video import FollowConfig, Sighting, TrackReport, VideoReader, VideoReport, conceal_video
-from deid.video.io import to_tensor
+from deid.video.io import cut_bytes, to_tensor
 from deid.video.judging import Judge
 from reid_model import load_viper
 from reid_model.io import resize
@@ -400,12 +400,16 @@ def _judged_strong(report: VideoReport, originals: dict[int, np.ndarray], output
     for t in report.tracks:
         track = []
         for frame, x, y, w, h, how, _ in t.sightings:
-            crop = torch.from_numpy(np.ascontiguousarray(originals[frame][y : y + h, x : x + w])).permute(
-                2, 0, 1
-            )
+            box = Box(x, y, w, h)
             keypoints = None if how == "predicted" else torch.zeros(33, 3)  # posed or not: references
             s = Sighting(
-                frame, t.track, Box(x, y, w, h), torch.ones(h, w, dtype=torch.bool), keypoints, how, crop
+                frame,
+                t.track,
+                box,
+                torch.ones(h, w, dtype=torch.bool),
+                keypoints,
+                how,
+                cut_bytes(originals[frame], box),
             )
             track.append(s)
             by_frame[frame].append(s)

@@ -71,9 +71,10 @@ def find_people_in_crops(
     windows = np.array([[w / 2, h / 2, 1.25 * max(h, w)] for h, w in (rgb.shape[:2] for rgb in rgbs)])
     best = _pass(model, rgbs, windows)
     if recentre:
-        again = [i for i, c in enumerate(best) if _usable(aligned_window(c.landmarks, c.window))]
+        aligned = [aligned_window(c.landmarks, c.window) for c in best]
+        again = [i for i, window in enumerate(aligned) if _usable(window)]
         if again:
-            moved = np.stack([aligned_window(best[i].landmarks, best[i].window) for i in again])
+            moved = np.stack([aligned[i] for i in again])
             for i, second in zip(again, _pass(model, [rgbs[i] for i in again], moved), strict=True):
                 if second.presence > best[i].presence:
                     best[i] = second
