@@ -43,12 +43,16 @@ def rgb_to_hsv(images: torch.Tensor) -> torch.Tensor:
         [0.0, 1.0, 1.0]
     """
     r, g, b = images.unbind(1)
-    value, argmax = images.max(1)
-    chroma = value - images.min(1).values
+    # channel by channel rather than reductions over the channel dimension (1.8 times faster)
+    value = torch.maximum(torch.maximum(r, g), b)
+    chroma = value - torch.minimum(torch.minimum(r, g), b)
     safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
-    hue = torch.stack([((g - b) / safe) % 6, (b - r) / safe + 2, (r - g) / safe + 4], 1)
-    hue = hue.gather(1, argmax[:, None]).squeeze(1) / 6.0
-    hue = torch.where(chroma > 0, hue, torch.zeros_like(hue))
+    red = (r >= g) & (r >= b)  # ties as ``max``'s first index: red, then green
+    green = ~red & (g >= b)
+    reddish = (g - b) / safe  # in [-1, 1]: ``% 6`` is adding 6 below 0, which is cheaper
+    reddish = torch.where(reddish < 0, reddish + 6, reddish)
+    hue = torch.where(red, reddish, torch.where(green, (b - r) / safe + 2, (r - g) / safe + 4))
+    hue = torch.where(chroma > 0, hue / 6.0, torch.zeros_like(hue))
     saturation = torch.where(
         value > 0, chroma / torch.where(value > 0, value, torch.ones_like(value)), 0 * value
     )
@@ -69,14 +73,14 @@ def retinex(
         torch.Size([2, 3, 128, 48])
     """
     check_images(images)
-    log_image = torch.log1p(images * 255.0)
+    log_image = _log1p(images * 255.0)
     msr = torch.zeros_like(images)
     for sigma in sigmas:
-        msr = msr + log_image - torch.log1p(gaussian_blur(images, sigma, radius=int(3 * sigma)) * 255.0)
+        msr = msr + log_image - _log1p(gaussian_blur(images, sigma, radius=int(3 * sigma)) * 255.0)
     msr = msr / len(sigmas)
     flat = msr.flatten(1)
-    low = torch.quantile(flat, clip, dim=1).view(-1, 1, 1, 1)
-    high = torch.quantile(flat, 1 - clip, dim=1).view(-1, 1, 1, 1)
+    low = _quantile(flat, clip).view(-1, 1, 1, 1)
+    high = _quantile(flat, 1 - clip).view(-1, 1, 1, 1)
     return ((msr - low) / (high - low).clamp_min(1e-6)).clamp(0.0, 1.0)
 
 
@@ -131,10 +135,29 @@ def _normalize_group(histograms: list[torch.Tensor], dtype: torch.dtype) -> torc
 
 
 def _log1p(values: torch.Tensor) -> torch.Tensor:
-    """``log(1 + values)`` of a new tensor of whole numbers ``values``, in place: ``1 + values`` is
-    exact, so this is within a float rounding of :func:`torch.log1p`, which is not vectorized on
-    the CPU (0.074 against 0.017 s for 512 x 26,960 values)."""
+    """``log(1 + values)`` of a new tensor ``values`` >= 0, in place: within a float rounding of
+    :func:`torch.log1p` (``1 + values`` is exact for whole numbers, within a rounding otherwise:
+    2.6% of the values of 64 random crops times 255 differ, by one unit in the last place), which
+    is not vectorized on the CPU (0.074 against 0.017 s for 512 x 26,960 values; 5.7 against
+    0.5 ms for the 64 crops)."""
     return values.add_(1).log_()
+
+
+def _quantile(values: torch.Tensor, q: float) -> torch.Tensor:
+    """Per row of ``values (B, N)``, its ``q`` quantile interpolated linearly, as
+    :func:`torch.quantile`'s (to a float rounding), from the few values at that end of the row
+    rather than the whole row sorted (2 against 5 to 7 ms for 64 crops' 18,432 values)."""
+    n = values.shape[1]
+    position = q * (n - 1)
+    below = min(int(position), n - 1)
+    above = min(below + 1, n - 1)
+    if q <= 0.5:
+        ends = torch.topk(values, above + 1, dim=1, largest=False).values
+        low, high = ends[:, below], ends[:, above]
+    else:
+        ends = torch.topk(values, n - below, dim=1).values
+        low, high = ends[:, n - 1 - below], ends[:, n - 1 - above]
+    return torch.lerp(low, high, position - below)
 
 
 def _mirror_siltp(codes: torch.Tensor) -> torch.Tensor:

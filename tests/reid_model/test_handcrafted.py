@@ -15,7 +15,15 @@ from reid_model import (
     seed_split,
     select,
 )
-from reid_model.lomo import _max_occurrence, _mirror_siltp, _siltp_codes, lomo_features, retinex, rgb_to_hsv
+from reid_model.lomo import (
+    _max_occurrence,
+    _mirror_siltp,
+    _quantile,
+    _siltp_codes,
+    lomo_features,
+    retinex,
+    rgb_to_hsv,
+)
 
 
 def _persons(n_persons: int = 6, seed: int = 0) -> tuple[torch.Tensor, list[int]]:
@@ -40,6 +48,24 @@ def test_rgb_to_hsv_matches_scikit_image():
     ours = rgb_to_hsv(images)
     ref = np.stack([rgb2hsv(im.permute(1, 2, 0).numpy()) for im in images]).transpose(0, 3, 1, 2)
     np.testing.assert_allclose(ours.numpy(), ref, atol=1e-12)
+
+
+def test_rgb_to_hsv_on_ties_matches_scikit_image():
+    # bytes in steps of 64: two or three channels often share the maximum or the minimum
+    g = torch.Generator().manual_seed(3)
+    images = (torch.randint(0, 5, (1, 3, 20, 20), generator=g) * 63.75 / 255).double()
+    ours = rgb_to_hsv(images)
+    ref = rgb2hsv(images[0].permute(1, 2, 0).numpy()).transpose(2, 0, 1)[None]
+    np.testing.assert_allclose(ours.numpy(), ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 500])
+@pytest.mark.parametrize("q", [0.0, 0.01, 0.3, 0.5, 0.99, 1.0])
+def test_quantile_matches_torch(n, q):
+    g = torch.Generator().manual_seed(n)
+    values = torch.rand(3, n, generator=g)
+    values[0] = values[0].round(decimals=1)  # ties
+    assert torch.allclose(_quantile(values, q), torch.quantile(values, q, dim=1), atol=1e-6)
 
 
 def test_max_occurrence_against_brute_force():
