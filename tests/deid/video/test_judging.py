@@ -69,3 +69,18 @@ def test_a_crop_is_private_only_if_every_model_says_so_and_a_matched_one_is_not_
         assert both.adversary.memos[1].misses - misses <= sum(first)
         seen += verdicts
     assert any(seen) and not all(seen)
+
+
+def test_the_references_of_every_track_are_embedded_in_one_batch_each_kept_per_track() -> None:
+    tracks = _tracks()
+    model = _model(1)
+    gallery = embed(model, torch.rand(20, 3, 128, 48, generator=torch.Generator().manual_seed(3)))
+    adversary = Adversary([model], [gallery], top_k=1)
+    batches: list[int] = []
+    model.register_forward_hook(lambda _m, inputs, _out: batches.append(len(inputs[0])))
+    judge = Judge(tracks, adversary, references=4, gap=10)
+    assert len(batches) == 1  # one forward pass for the references of the 6 tracks (as many before)
+    for refs, kept in zip(judge.references, judge.kept, strict=True):
+        alone = embed(model, adversary.views([s.crop.float() / 255 for s in refs]))
+        assert torch.allclose(kept[0], alone, atol=1e-5)
+    assert Judge([], adversary, references=4, gap=10).kept == []
