@@ -46,7 +46,14 @@ def link_tracks(
     tracks = list(sightings_of(by_frame))
     if len(tracks) < 2:
         return [list(frame) for frame in by_frame], {t[0].track: 1 for t in tracks}
-    heads = _describe(adversary, [track[:_ENDS] for track in tracks])
+    near = [
+        (a, b)
+        for a, first in enumerate(tracks)
+        for b, second in enumerate(tracks)
+        if 1 <= (gap := second[0].frame - first[-1].frame) <= max_gap and _near(first[-1], second[0], gap)
+    ]
+    starts = sorted({b for _, b in near})  # only a track that could continue another needs its head
+    heads = dict(zip(starts, _describe(adversary, [tracks[b][:_ENDS] for b in starts]), strict=True))
     tails = _describe(adversary, [track[-_ENDS:] for track in tracks])
     together = [
         float((tails[a] - tails[b]).norm())
@@ -58,13 +65,10 @@ def link_tracks(
         return [list(frame) for frame in by_frame], {t[0].track: 1 for t in tracks}
     threshold = float(torch.tensor(together).quantile(quantile))
     candidates = []
-    for a, first in enumerate(tracks):
-        for b, second in enumerate(tracks):
-            gap = second[0].frame - first[-1].frame
-            if 1 <= gap <= max_gap and _near(first[-1], second[0], gap):
-                distance = float((tails[a] - heads[b]).norm())
-                if distance < threshold:
-                    candidates.append((distance, a, b))
+    for a, b in near:
+        distance = float((tails[a] - heads[b]).norm())
+        if distance < threshold:
+            candidates.append((distance, a, b))
     successor: dict[int, int] = {}
     taken: set[int] = set()
     for _, a, b in sorted(candidates):
@@ -88,6 +92,8 @@ def link_tracks(
 
 def _describe(adversary: Adversary, groups: list[Sequence[Sighting]]) -> list[torch.Tensor]:
     """Per group of sightings, its mean embedding, each model's L2-normalized and concatenated."""
+    if not groups:
+        return []
     crops = [as_float(s.crop) for group in groups for s in group]
     embeddings = [F.normalize(e, dim=1) for e in adversary.embed(adversary.views(crops))]
     joined = torch.cat(embeddings, dim=1)

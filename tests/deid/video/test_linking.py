@@ -1,0 +1,62 @@
+"""Pieces of one person's track joined again by where they are and how they look."""
+
+from __future__ import annotations
+
+import torch
+
+from deid.adversary import Adversary
+from deid.boxes import Box
+from deid.video.follow import Sighting
+from deid.video.linking import link_tracks
+
+#: Per track number: the person (their grey level) and the frames it is seen in.
+_PIECES = {
+    0: (0, range(0, 10)),
+    1: (1, range(0, 21)),
+    2: (2, range(0, 21)),
+    3: (3, range(0, 21)),
+    9: (0, range(12, 21)),
+}
+
+
+def _by_frame() -> list[list[Sighting]]:
+    """Four people walking right side by side over 21 frames; the tracker lost the first for
+    frames 10 and 11 and found them again as track 9, where they were heading."""
+    g = torch.Generator().manual_seed(0)
+    frames: list[list[Sighting]] = [[] for _ in range(21)]
+    for number, (person, seen) in _PIECES.items():
+        for frame in seen:
+            pixels = (person / 4 + 0.1 + 0.1 * torch.rand(3, 64, 24, generator=g)).clamp(0, 1)
+            box = Box(70 * person + 2 * frame, 10, 24, 64)
+            frames[frame].append(
+                Sighting(
+                    frame,
+                    number,
+                    box,
+                    torch.ones(64, 24, dtype=torch.bool),
+                    torch.zeros(33, 3),
+                    "found",
+                    (pixels * 255).round().to(torch.uint8),
+                )
+            )
+    return frames
+
+
+def test_a_lost_person_found_again_is_one_track_and_only_a_piece_that_could_continue_is_looked_at(
+    adversary: Adversary,
+) -> None:
+    batches: list[int] = []
+    adversary.models[0].register_forward_hook(lambda _m, inputs, _out: batches.append(len(inputs[0])))
+    joined, pieces = link_tracks(_by_frame(), adversary, max_gap=5)
+    tracks: dict[int, set[int]] = {}
+    for frame in joined:
+        for s in frame:
+            tracks.setdefault(s.track, set()).add(int(s.box.x - 2 * s.frame) // 70)  # the person
+    assert sorted(pieces.values()) == [1, 1, 1, 2]
+    assert all(len(people) == 1 for people in tracks.values())  # a track is one person
+    assert len(tracks) == 4 and sum(pieces.values()) == 5
+    # the head of the piece that starts after another ended (3 sightings), then every tail
+    assert batches == [3, 5 * 3]
+    # lost for longer than max_gap: not joined
+    _, apart = link_tracks(_by_frame(), adversary, max_gap=2)
+    assert sorted(apart.values()) == [1, 1, 1, 1, 1]
