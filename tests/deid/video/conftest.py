@@ -14,7 +14,7 @@ import deid.video.follow as follow
 from deid.adversary import Adversary
 from deid.boxes import Box
 from deid.finder import Person
-from deid.video import Frame
+from deid.video import Frame, Sighting
 from reid_model import embed
 from reid_model.io import write_bytes_atomic
 from tests.conftest import TinyEmbedder
@@ -39,6 +39,14 @@ def people_in(image: torch.Tensor) -> list[Person]:
         else:
             prev = c
     return people
+
+
+def sighting(frame: int, track: int, box: Box, pixels: torch.Tensor) -> Sighting:
+    """A person found in the whole of ``box``, their crop ``pixels`` ``(3, h, w)`` in [0, 1] as bytes."""
+    crop = (pixels * 255).round().to(torch.uint8)
+    return Sighting(
+        frame, track, box, torch.ones(crop.shape[1:], dtype=torch.bool), torch.zeros(33, 3), "found", crop
+    )
 
 
 def walking_frames(n: int, people: dict[int, tuple[int, int, int]]) -> list[Frame]:

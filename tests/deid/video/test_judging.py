@@ -11,6 +11,7 @@ from deid.video.follow import Sighting
 from deid.video.judging import Judge
 from reid_model import embed
 from tests.conftest import TinyEmbedder
+from tests.deid.video.conftest import sighting
 
 
 def _tracks() -> list[list[Sighting]]:
@@ -23,19 +24,7 @@ def _tracks() -> list[list[Sighting]]:
         track = []
         for frame in range(30):
             pixels = (colour + 0.3 * torch.rand(3, 64, 24, generator=g)).clamp(0, 1)
-            crop = (pixels * 255).round().to(torch.uint8)
-            box = Box(30 * person, 0, 24, 64)
-            track.append(
-                Sighting(
-                    frame,
-                    person,
-                    box,
-                    torch.ones(64, 24, dtype=torch.bool),
-                    torch.zeros(33, 3),
-                    "found",
-                    crop,
-                )
-            )
+            track.append(sighting(frame, person, Box(30 * person, 0, 24, 64), pixels))
         tracks.append(track)
     return tracks
 

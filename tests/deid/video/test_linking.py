@@ -8,6 +8,7 @@ from deid.adversary import Adversary
 from deid.boxes import Box
 from deid.video.follow import Sighting
 from deid.video.linking import link_tracks
+from tests.deid.video.conftest import sighting
 
 #: Per track number: the person (their grey level) and the frames it is seen in.
 _PIECES = {
@@ -27,18 +28,7 @@ def _by_frame() -> list[list[Sighting]]:
     for number, (person, seen) in _PIECES.items():
         for frame in seen:
             pixels = (person / 4 + 0.1 + 0.1 * torch.rand(3, 64, 24, generator=g)).clamp(0, 1)
-            box = Box(70 * person + 2 * frame, 10, 24, 64)
-            frames[frame].append(
-                Sighting(
-                    frame,
-                    number,
-                    box,
-                    torch.ones(64, 24, dtype=torch.bool),
-                    torch.zeros(33, 3),
-                    "found",
-                    (pixels * 255).round().to(torch.uint8),
-                )
-            )
+            frames[frame].append(sighting(frame, number, Box(70 * person + 2 * frame, 10, 24, 64), pixels))
     return frames
 
 
