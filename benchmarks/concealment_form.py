@@ -116,9 +116,12 @@ def main() -> None:
     parser.add_argument("--figure-crops", type=int, default=12, help="VIPeR test crops (cam_a) in the figure")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    names = [n.strip() for n in args.variants.split(",")]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"--variants: {unknown} not among {list(VARIANTS)}")
     torch.set_num_threads(args.threads)
     frames = load_pennfudan(args.data, args.limit)
-    names = [n.strip() for n in args.variants.split(",")]
     persons = sum(len(f.boxes) for f in frames)
     before = {f.name: find_people(f.image) for f in frames}
     found_before = sum(
