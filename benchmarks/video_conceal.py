@@ -54,7 +54,7 @@ from deid.finder import FinderConfig, Person, find_people, find_people_in_crops
 from deid.loop import ConcealConfig
 from deid.loop.heads import ellipse_mask, head_ellipse
 from deid.video import FollowConfig, Sighting, TrackReport, VideoReader, VideoReport, conceal_video
-from deid.video.io import cut_bytes, to_tensor
+from deid.video.io import as_float, cut_bytes, to_tensor
 from deid.video.judging import Judge
 from reid_model import load_viper
 from reid_model.io import resize
@@ -330,7 +330,7 @@ def _silhouettes(
     for track in report.tracks:
         for frame, x, y, w, h, _, _ in track.sightings:
             keys.append((track.track, frame))
-            crops.append(to_tensor(np.ascontiguousarray(originals[frame][y : y + h, x : x + w])))
+            crops.append(as_float(cut_bytes(originals[frame], Box(x, y, w, h))))
     found: list[Person] = []
     for start in range(0, len(crops), 64):
         found += find_people_in_crops(crops[start : start + 64], recentre=False)

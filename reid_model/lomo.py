@@ -149,7 +149,7 @@ def _quantile(values: torch.Tensor, q: float) -> torch.Tensor:
     rather than the whole row sorted (2 against 5 to 7 ms for 64 crops' 18,432 values)."""
     n = values.shape[1]
     position = q * (n - 1)
-    below = min(int(position), n - 1)
+    below = int(position)  # q in [0, 1]: at most n - 1
     above = min(below + 1, n - 1)
     if q <= 0.5:
         ends = torch.topk(values, above + 1, dim=1, largest=False).values

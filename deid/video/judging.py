@@ -56,7 +56,8 @@ class Judge:
         self.adversary = adversary
         self.gap = gap
         self.references = [spread(track, references) for track in tracks]
-        # every track's references in one batch (a few crops a call embed at half the speed)
+        # every track's references in one batch (the fused model: 6.3 ms a crop 4 at a time,
+        # 3.7 ms 64 at a time)
         crops = [as_float(s.crop) for refs in self.references for s in refs]
         embedded = self._embed(crops) if crops else []
         sizes = [len(refs) for refs in self.references]
