@@ -15,22 +15,25 @@ contradicts the adversary it is given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from reid_model import (
     Embedder,
     EmbeddingMemo,
+    FusedEmbedder,
     color_gallery,
     default_gallery,
+    embed,
     fused_gallery,
     load_bundled,
     load_color_matcher,
     load_default,
     resize,
+    same_embedder,
 )
 
 _DEFAULTS: dict[tuple[str, bool, bool, tuple[tuple[str, float | bool], ...]], Adversary] = {}
@@ -121,7 +124,31 @@ class Adversary:
             raise ValueError(f"models must share one input size (height, width), got {sizes}")
         for model in self.models:
             model.eval().requires_grad_(False)
-        self.memos = [EmbeddingMemo(model) for model in self.models]
+        self.memos = [EmbeddingMemo(model, compute=self._sharing(model)) for model in self.models]
+
+    def _sharing(self, model: Embedder) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """How a fused model whose parts include another member to the bit (the bundled strong
+        adversary: the network, and the network fused with LOMO + XQDA) embeds: that part's
+        embeddings come from the member's memo, so the part runs once for both. None for any
+        other model. Should either side's weights change in place, the part runs again itself."""
+        if not isinstance(model, FusedEmbedder):
+            return None
+        parts = cast(list[Embedder], list(model.parts))
+        shared: dict[int, tuple[int, tuple[int, ...]]] = {}
+        for i, part in enumerate(parts):
+            member = next((m for m, other in enumerate(self.models) if same_embedder(part, other)), None)
+            if member is not None and self.models[member] is not model:
+                shared[i] = (member, _versions(part, self.models[member]))
+
+        def compute(images: torch.Tensor) -> torch.Tensor:
+            embeddings = []
+            for i, part in enumerate(parts):
+                member, versions = shared.get(i, (-1, ()))
+                unchanged = member >= 0 and versions == _versions(part, self.models[member])
+                embeddings.append(self.memos[member](images) if unchanged else embed(part, images))
+            return model.combine(embeddings)
+
+        return compute if shared else None
 
     @classmethod
     def default(
@@ -288,6 +315,11 @@ class Adversary:
             )
         private = (match_rate <= self.max_match_rate) & (rank > self.top_k)
         return PrivacyCheck(match_rate=match_rate, rank=rank, private=private)
+
+
+def _versions(*modules: torch.nn.Module) -> tuple[int, ...]:
+    """The version counters of the modules' weights (an in-place change bumps them)."""
+    return tuple(t._version for module in modules for t in (*module.parameters(), *module.buffers()))
 
 
 def _beside(d_pos: torch.Tensor, d_neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,6 +20,7 @@ from reid_model.embedders import (
     StripeEmbedder,
     TripletEmbedder,
     build_embedder,
+    same_embedder,
 )
 from reid_model.evaluation import evaluate, evaluate_embeddings, evaluate_query_gallery
 from reid_model.filters import gaussian_blur
@@ -190,6 +191,7 @@ __all__ = [
     "resolve_protocol",
     "retrieval_metrics",
     "retrieval_scores",
+    "same_embedder",
     "save_checkpoint",
     "save_splits",
     "seed_error",

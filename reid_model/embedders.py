@@ -196,6 +196,19 @@ class StripeEmbedder(Embedder):
         }
 
 
+def same_embedder(a: Embedder, b: Embedder) -> bool:
+    """Whether ``a`` and ``b`` embed every image alike: one architecture and configuration, one
+    input normalization and bitwise the same weights."""
+    if type(a) is not type(b) or a.config() != b.config() or a.input_size != b.input_size:
+        return False
+    if not (torch.equal(a.mean, b.mean) and torch.equal(a.std, b.std)):
+        return False
+    mine, theirs = a.state_dict(), b.state_dict()
+    return mine.keys() == theirs.keys() and all(
+        mine[k].dtype == theirs[k].dtype and torch.equal(mine[k], theirs[k].to(mine[k].device)) for k in mine
+    )
+
+
 ARCHITECTURES: dict[str, type[Embedder]] = {
     TripletEmbedder.arch: TripletEmbedder,
     StripeEmbedder.arch: StripeEmbedder,

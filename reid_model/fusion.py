@@ -209,9 +209,11 @@ class FusedEmbedder(Embedder):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self.check_input(images)
-        return torch.cat(
-            [part(images) * scale for part, scale in zip(self.parts, self.scales, strict=True)], 1
-        )
+        return self.combine([part(images) for part in self.parts])
+
+    def combine(self, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The fused embeddings ``(B, D)`` from each part's own ``(B, D_i)``: scaled, side by side."""
+        return torch.cat([e * scale for e, scale in zip(embeddings, self.scales, strict=True)], 1)
 
     def config(self) -> dict[str, Any]:
         return {"parts": [dict(spec) for spec in self.specs], "weights": list(self.weights)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 
@@ -52,7 +53,8 @@ class EmbeddingMemo:
     noticed and forgets everything; a change through ``.data``, which bypasses PyTorch's version
     counters, is not (fine-tune a copy, as the audit's adaptive attacker does). The least
     recently used embeddings go beyond ``capacity``; ``hits`` and ``misses`` count the images
-    served from memory and those embedded.
+    served from memory and those embedded. ``compute`` embeds the images it has not seen
+    (default: :func:`embed` with the model); it must give what the model gives.
 
     Example:
         >>> memo = EmbeddingMemo(reid_model.load_default())  # doctest: +SKIP
@@ -61,10 +63,17 @@ class EmbeddingMemo:
         True
     """
 
-    def __init__(self, model: Embedder, *, capacity: int = 16384) -> None:
+    def __init__(
+        self,
+        model: Embedder,
+        *,
+        capacity: int = 16384,
+        compute: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.model, self.capacity = model, capacity
+        self._compute = compute or (lambda images: embed(model, images))
         self._rows: OrderedDict[bytes, torch.Tensor] = OrderedDict()
         self._weights = self._weights_version()
         self.hits = self.misses = 0
@@ -84,7 +93,7 @@ class EmbeddingMemo:
         self.hits += len(keys) - len(new)
         self.misses += len(new)
         if new:
-            rows = embed(self.model, images[list(new.values())])
+            rows = self._compute(images[list(new.values())])
             for key, row in zip(new, rows, strict=True):
                 self._rows[key] = row
         if not keys:

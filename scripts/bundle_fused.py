@@ -6,7 +6,8 @@ LOMO + XQDA (:class:`reid_model.LomoEmbedder`: plain and Retinex descriptors, mi
 fitted on the bundled model's training persons. The network's weight in the fusion is chosen
 among ``--weights`` by the seed's error on the validation persons (ties: the smaller weight), and
 each part's distances are normalized over the validation images. Writes
-``reid_model/weights/fused.safetensors`` (+ JSON; stored in float16, read back as float32) and
+``reid_model/weights/fused.safetensors`` (+ JSON; the network part in float32, exactly the bundled
+network, the rest stored in float16 and read back as float32) and
 ``fused_gallery.safetensors`` (the validation persons' embeddings, the same
 people as the default gallery), and prints each model's validation and test scores.
 """
@@ -69,9 +70,12 @@ def main() -> None:
         print(_row(f"fused {weight}", metrics), flush=True)
         candidates.append((metrics["val"]["seed_error"], weight, fused, metrics))
     _, weight, fused, metrics = min(candidates, key=lambda c: (c[0], c[1]))
+    # The rest in float16 (read back as float32); the network stays float32, the bundled network
+    # to the bit, so an adversary holding both runs it once (deid.Adversary's shared parts).
+    network_tensors = {id(t) for t in [*fused.parts[0].parameters(), *fused.parts[0].buffers()]}
     for tensor in [*fused.parameters(), *fused.buffers()]:
-        if tensor.is_floating_point():
-            tensor.data = tensor.data.half()  # stored in float16 (under 20 MB), read back as float32
+        if tensor.is_floating_point() and id(tensor) not in network_tensors:
+            tensor.data = tensor.data.half()
     meta = {
         "fitted_on": "LOMO + XQDA on the bundled model's training persons; scales over its validation images",
         "network_weight": weight,

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from deid.adversary import Adversary, match_pairs
+from reid_model import FusedEmbedder, StripeEmbedder, embed, same_embedder
 from tests.conftest import TinyEmbedder
 
 
@@ -158,3 +159,43 @@ def test_judge_asks_the_slow_member_only_about_people_the_others_let_pass(seed):
     assert torch.equal(per_person(judged.private), per_person(full.private))
     assert not bool((judged.private & ~full.private).any())  # never private where the full check is not
     assert asked == int(per_person(fast_only.private)[groups].sum())
+
+
+def _counted(model):
+    """The batch sizes ``model`` is run on from now on."""
+    batches = []
+    model.register_forward_hook(lambda module, args, out: batches.append(len(args[0])))
+    return batches
+
+
+def test_a_fused_member_takes_a_part_from_the_member_that_is_that_part():
+    torch.manual_seed(0)
+    network, other = (StripeEmbedder(widths=(8, 16), embedding_dim=16).eval() for _ in range(2))
+    fitting, views, later = torch.rand(10, 3, 128, 48), torch.rand(5, 3, 128, 48), torch.rand(3, 3, 128, 48)
+    fused = FusedEmbedder.fuse([network, other], fitting)
+    expected, expected_later = embed(fused, views), embed(fused, later)
+    adversary = Adversary([network, fused], [embed(network, fitting), embed(fused, fitting)])
+    ran_network, ran_part, ran_other = _counted(network), _counted(fused.parts[0]), _counted(fused.parts[1])
+    embeddings = adversary.embed(views)
+    assert (ran_network, ran_part, ran_other) == ([5], [], [5])  # the network once, for both
+    assert torch.equal(embeddings[1], expected)
+    with torch.no_grad():  # the member changed in place: the fused model's own part runs again
+        network.stem[0].weight.mul_(2.0)
+    embeddings = adversary.embed(later)
+    assert (ran_network, ran_part, ran_other) == ([5, 3], [3], [5, 3])
+    assert torch.equal(embeddings[1], expected_later)
+
+
+def test_the_bundled_strong_adversary_runs_its_network_once():
+    adversary = Adversary.default()
+    network, _, fused = adversary.models
+    assert same_embedder(fused.parts[0], network)  # shipped so: the network part is the network
+    views = torch.rand(4, 3, 128, 48)
+    ran_network, ran_part = _counted(network), _counted(fused.parts[0])
+    try:
+        fused_rows = adversary.embed(views)[2]
+    finally:
+        network._forward_hooks.clear()
+        fused.parts[0]._forward_hooks.clear()
+    assert (ran_network, ran_part) == ([4], [])
+    assert torch.equal(fused_rows, embed(fused, views))

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from reid_model import StripeEmbedder, TripletEmbedder, build_embedder
+from reid_model import StripeEmbedder, TripletEmbedder, build_embedder, same_embedder
 
 
 def test_seed_network_matches_the_seed_table():
@@ -54,3 +54,20 @@ def test_unknown_architecture():
         match=r"arch must be one of \['color_stripes', 'fused', 'lomo_xqda', 'stripe', 'triplet'\], got 'resnet'",
     ):
         build_embedder("resnet")
+
+
+def test_same_embedder_needs_one_architecture_normalization_and_every_weight():
+    torch.manual_seed(0)
+    model = StripeEmbedder(widths=(8, 16), embedding_dim=16)
+    copy = StripeEmbedder(widths=(8, 16), embedding_dim=16)
+    assert not same_embedder(model, copy)  # other random weights
+    copy.load_state_dict(model.state_dict())
+    assert same_embedder(model, copy) and same_embedder(copy, model)
+    other_normalization = StripeEmbedder(widths=(8, 16), embedding_dim=16, mean=(0.5, 0.5, 0.5))
+    other_normalization.load_state_dict(model.state_dict())
+    assert not same_embedder(model, other_normalization)
+    wider = StripeEmbedder(widths=(8, 16), embedding_dim=32)
+    assert not same_embedder(model, wider)
+    with torch.no_grad():
+        copy.neck.running_var[3] += 1e-6  # one number of one buffer
+    assert not same_embedder(model, copy)
