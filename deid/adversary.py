@@ -26,6 +26,7 @@ from reid_model import (
     EmbeddingMemo,
     FusedEmbedder,
     color_gallery,
+    content_keys,
     default_gallery,
     embed,
     fused_gallery,
@@ -126,7 +127,7 @@ class Adversary:
             model.eval().requires_grad_(False)
         self.memos = [EmbeddingMemo(model, compute=self._sharing(model)) for model in self.models]
 
-    def _sharing(self, model: Embedder) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    def _sharing(self, model: Embedder) -> Callable[[torch.Tensor, list[bytes]], torch.Tensor] | None:
         """How a fused model whose parts include another member to the bit (the bundled strong
         adversary: the network, and the network fused with LOMO + XQDA) embeds: that part's
         embeddings come from the member's memo, so the part runs once for both. None for any
@@ -140,12 +141,12 @@ class Adversary:
             if member is not None and self.models[member] is not model:
                 shared[i] = (member, _versions(part, self.models[member]))
 
-        def compute(images: torch.Tensor) -> torch.Tensor:
+        def compute(images: torch.Tensor, keys: list[bytes]) -> torch.Tensor:
             embeddings = []
             for i, part in enumerate(parts):
                 member, versions = shared.get(i, (-1, ()))
                 unchanged = member >= 0 and versions == _versions(part, self.models[member])
-                embeddings.append(self.memos[member](images) if unchanged else embed(part, images))
+                embeddings.append(self.memos[member](images, keys) if unchanged else embed(part, images))
             return model.combine(embeddings)
 
         return compute if shared else None
@@ -199,7 +200,8 @@ class Adversary:
 
     def embed(self, images: torch.Tensor) -> list[torch.Tensor]:
         """Embeddings ``(B, D_m)`` of a batch under each model (remembered: :attr:`memos`)."""
-        return [memo(images) for memo in self.memos]
+        keys = content_keys(images)
+        return [memo(images, keys) for memo in self.memos]
 
     def check(
         self,
@@ -248,8 +250,9 @@ class Adversary:
             everyone = self.embed(views)
             return everyone, self.check(everyone, originals, groups)
         embeddings = list(originals)  # the slow members' rows: placeholders until asked
+        keys = content_keys(views)
         for i in fast:
-            embeddings[i] = self.memos[i](views)
+            embeddings[i] = self.memos[i](views, keys)
         first = self.check(embeddings, originals, groups, members=fast)
         n_people = int(groups.max()) + 1 if len(groups) else 0
         ask = torch.ones(n_people, dtype=torch.bool).scatter_reduce(0, groups, first.private, "amin")[groups]
@@ -257,7 +260,8 @@ class Adversary:
             return embeddings, PrivacyCheck(first.match_rate, first.rank, torch.zeros_like(first.private))
         for i in slow:
             embeddings[i] = originals[i].clone()
-            embeddings[i][ask] = self.memos[i](views[ask]).to(embeddings[i])
+            asked = [keys[a] for a in torch.nonzero(ask).flatten().tolist()]
+            embeddings[i][ask] = self.memos[i](views[ask], asked).to(embeddings[i])
         full = self.check(embeddings, originals, groups)
         return embeddings, PrivacyCheck(
             torch.where(ask, full.match_rate, first.match_rate),

@@ -26,7 +26,7 @@ from reid_model.evaluation import evaluate, evaluate_embeddings, evaluate_query_
 from reid_model.filters import gaussian_blur
 from reid_model.fusion import FusedEmbedder, LomoEmbedder, lomo_descriptors
 from reid_model.handcrafted import HandcraftedMatcher, fit_xqda
-from reid_model.inference import EmbeddingMemo, embed
+from reid_model.inference import EmbeddingMemo, content_keys, embed
 from reid_model.io import (
     ImageReadError,
     is_image_file,
@@ -150,6 +150,7 @@ __all__ = [
     "cmc_map",
     "color_gallery",
     "condition_c",
+    "content_keys",
     "dataset_kind",
     "default_gallery",
     "default_metadata",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -53,8 +53,8 @@ class EmbeddingMemo:
     noticed and forgets everything; a change through ``.data``, which bypasses PyTorch's version
     counters, is not (fine-tune a copy, as the audit's adaptive attacker does). The least
     recently used embeddings go beyond ``capacity``; ``hits`` and ``misses`` count the images
-    served from memory and those embedded. ``compute`` embeds the images it has not seen
-    (default: :func:`embed` with the model); it must give what the model gives.
+    served from memory and those embedded. ``compute(images, keys)`` embeds the images it has
+    not seen (default: :func:`embed` with the model); it must give what the model gives.
 
     Example:
         >>> memo = EmbeddingMemo(reid_model.load_default())  # doctest: +SKIP
@@ -68,12 +68,12 @@ class EmbeddingMemo:
         model: Embedder,
         *,
         capacity: int = 16384,
-        compute: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        compute: Callable[[torch.Tensor, list[bytes]], torch.Tensor] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.model, self.capacity = model, capacity
-        self._compute = compute or (lambda images: embed(model, images))
+        self._compute = compute or (lambda images, keys: embed(model, images))
         self._rows: OrderedDict[bytes, torch.Tensor] = OrderedDict()
         self._weights = self._weights_version()
         self.hits = self.misses = 0
@@ -81,19 +81,23 @@ class EmbeddingMemo:
     def _weights_version(self) -> tuple[int, ...]:
         return tuple(t._version for t in (*self.model.parameters(), *self.model.buffers()))
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        """Embeddings ``(B, D)`` of ``images (B, 3, H, W)``, as :func:`embed` gives them."""
+    def __call__(self, images: torch.Tensor, keys: Sequence[bytes] | None = None) -> torch.Tensor:
+        """Embeddings ``(B, D)`` of ``images (B, 3, H, W)``, as :func:`embed` gives them; ``keys``
+        are their :func:`content_keys` when the caller has them already (several memos, one batch)."""
         check_images(images)
+        if keys is None:
+            keys = content_keys(images)
+        elif len(keys) != len(images):
+            raise ValueError(f"keys must be one per image ({len(images)}), got {len(keys)}")
         weights = self._weights_version()
         if weights != self._weights:
             self._rows.clear()
             self._weights = weights
-        keys = [_content_key(image) for image in images]
         new = {key: i for i, key in enumerate(keys) if key not in self._rows}
         self.hits += len(keys) - len(new)
         self.misses += len(new)
         if new:
-            rows = self._compute(images[list(new.values())])
+            rows = self._compute(images[list(new.values())], list(new))
             for key, row in zip(new, rows, strict=True):
                 self._rows[key] = row
         if not keys:
@@ -106,8 +110,13 @@ class EmbeddingMemo:
         return out
 
 
+def content_keys(images: torch.Tensor) -> list[bytes]:
+    """What :class:`EmbeddingMemo` knows each image of ``images (B, ...)`` by: a digest of its
+    bytes, shape and dtype."""
+    return [_content_key(image) for image in images]
+
+
 def _content_key(image: torch.Tensor) -> bytes:
-    """A digest of the image's bytes, shape and dtype."""
     data = image.detach().cpu().contiguous()
     digest = hashlib.blake2b(data.view(torch.uint8).numpy().tobytes(), digest_size=16)
     digest.update(f"{tuple(data.shape)}{data.dtype}".encode())

@@ -28,6 +28,7 @@ import torch
 from deid.adversary import Adversary
 from deid.video.follow import Sighting
 from deid.video.io import VideoReader, as_float, cut_bytes
+from reid_model import content_keys
 
 
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
@@ -110,6 +111,7 @@ class Judge:
         own_originals = self._embed([as_float(track[i].crop) for i in lone]) if lone else []
         others = self._others(t)
         views = self.adversary.views(list(crops))
+        keys = content_keys(views)
         private = torch.ones(len(indices), dtype=torch.bool)
         for m, memo in enumerate(self.adversary.memos):
             # a crop one model matches is matched: the next models (the fused one, the slowest,
@@ -117,7 +119,7 @@ class Judge:
             rows = torch.nonzero(private).flatten()
             if not len(rows):
                 break
-            conc = memo(views[rows])
+            conc = memo(views[rows], [keys[r] for r in rows.tolist()])
             own = torch.cdist(conc, self.kept[t][m]).masked_fill(~allowed[rows], float("inf")).amin(1)
             if lone:
                 originals = torch.zeros(len(indices), conc.shape[1])

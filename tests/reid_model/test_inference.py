@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from reid_model import EmbeddingMemo, TripletEmbedder, embed
+import reid_model.inference
+from reid_model import EmbeddingMemo, TripletEmbedder, content_keys, embed
 
 
 def _model() -> TripletEmbedder:
@@ -46,3 +47,19 @@ def test_memo_forgets_when_the_weights_change_and_beyond_its_capacity():
     assert memo.misses == 5
     with pytest.raises(ValueError, match="capacity must be >= 1, got 0"):
         EmbeddingMemo(model, capacity=0)
+
+
+def test_memos_given_the_keys_of_a_batch_do_not_hash_it_again(monkeypatch):
+    model = _model()
+    images = torch.rand(3, 3, 128, 48, generator=torch.Generator().manual_seed(3))
+    keys = content_keys(images)
+    hashed = []
+    real = reid_model.inference._content_key
+    monkeypatch.setattr(reid_model.inference, "_content_key", lambda image: hashed.append(1) or real(image))
+    memos = [EmbeddingMemo(model), EmbeddingMemo(model)]
+    given = [memo(images, keys) for memo in memos]
+    assert hashed == []
+    assert all(torch.equal(g, memo(images)) for g, memo in zip(given, memos, strict=True))
+    assert len(hashed) == 6 and all(memo.misses == 3 for memo in memos)
+    with pytest.raises(ValueError, match=r"keys must be one per image \(3\), got 2"):
+        memos[0](images, keys[:2])
