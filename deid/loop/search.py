@@ -113,20 +113,36 @@ def _climb(
 ) -> list[PersonResult]:
     """Conceal everyone at the first margin of ``ladder`` (None: the crop), then whoever is still
     matched at the next, and so on; a widened body is concealed whole (its narrower body's search
-    was not enough). Each result's ``stopped`` lists the margins that left the person matched."""
+    was not enough). Each result's ``stopped`` lists the margins that left the person matched.
+
+    Before a body's search with a wider rung after it, the whole body in the loop's own treatment
+    is tried: whoever that leaves matched goes to the next rung without the search (on PETS 2009
+    S2.L1's 256 tracks it told the 8 the search made private from the 248 it did not, in an
+    eighth of the search's time)."""
     results: list[PersonResult | None] = [None] * len(people)
     left: dict[int, list[str]] = {}
+
+    def conceal(todo: list[int], margin: float | None, config: ConcealConfig) -> list[PersonResult]:
+        chosen = None if bodies is None else [bodies[p] for p in todo]
+        formats_ = [formats[p] for p in todo]
+        return _conceal(
+            [people[p] for p in todo], chosen, margin, config, adversary, formats_, keep_attributions
+        )
+
     todo = list(range(len(people)))
     for rung, margin in enumerate(ladder):
-        done = _conceal(
-            [people[p] for p in todo],
-            None if bodies is None else [bodies[p] for p in todo],
-            margin,
-            replace(config, budget=0) if rung > 0 and margin is not None else config,
-            adversary,
-            [formats[p] for p in todo],
-            keep_attributions,
-        )
+        searched = config if rung == 0 or margin is None else replace(config, budget=0)
+        hopeless: dict[int, PersonResult] = {}
+        if margin is not None and searched.budget > 0 and rung < len(ladder) - 1:
+            whole = conceal(todo, margin, replace(searched, budget=0, fallback_operator="own"))
+            hopeless = {p: r for p, r in zip(todo, whole, strict=True) if not r.success and r.shape == "body"}
+            for p, r in hopeless.items():
+                rate = r.scores_after["match_rate"]
+                left.setdefault(p, []).append(
+                    f"matched with the body widened by {margin:.2f} filled whole (match rate {rate:.2f})"
+                )
+            todo = [p for p in todo if p not in hopeless]
+        done = conceal(todo, margin, searched) if todo else []
         for p, result in zip(todo, done, strict=True):
             if p in left:
                 wider = (
@@ -142,7 +158,7 @@ def _climb(
             left.setdefault(p, []).append(
                 f"matched with the body widened by {margin:.2f} (match rate {rate:.2f})"
             )
-        todo = [p for p, _ in matched]
+        todo = sorted([*hopeless, *(p for p, _ in matched)])
         if not todo:
             break
     return [r for r in results if r is not None]

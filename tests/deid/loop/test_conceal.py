@@ -273,11 +273,35 @@ def test_box_shape_is_what_a_matched_body_falls_back_to(viper_root, tiny_embedde
     assert escalated.shape == "box" and not escalated.success
     assert escalated.stopped.startswith("matched with the body widened by 0.05")
     assert (
-        "widened by 0.05 (match rate" in escalated.stopped
+        "widened by 0.05 filled whole (match rate" in escalated.stopped
         and "widened by 0.20 (match rate" in escalated.stopped
     )
     assert "so the box (a mask no longer cut to the body)" in escalated.stopped
     assert escalated.area_crop > body_only.area_crop
+
+
+def test_a_body_the_whole_fill_leaves_matched_is_not_searched(viper_root, tiny_embedder, monkeypatch):
+    """The search at the narrow body runs only for people whom the whole body in the loop's own
+    treatment makes private (a mask inside it is smaller); the rest climb at once."""
+    import deid.loop.search as search
+
+    searched = []
+    real = search.search_masks
+
+    def recorded(problem, config, before, **options):
+        searched.append((problem.people.margin, config.budget, len(problem.people.groups.unique())))
+        return real(problem, config, before, **options)
+
+    monkeypatch.setattr(search, "search_masks", recorded)
+    crops = list(load_images([viper_root / "cam_a" / name for name in ("000_45.bmp", "001_45.bmp")]))
+    far = _adversary(tiny_embedder, far=True)  # nobody can ever be private
+    conceal_people([[c] for c in crops], adversary=far, config=ConcealConfig(shape="body", budget=2))
+    assert searched == [(0.05, 0, 2), (0.2, 0, 2), (None, 2, 2)]  # the narrow body: the whole fill only
+    searched.clear()
+    near = _adversary(tiny_embedder, top_k=2)
+    results = conceal_people([[c] for c in crops], adversary=near, config=ConcealConfig(shape="body", budget=2))
+    assert all(r.success and r.shape == "body" and r.margin == 0.05 for r in results)
+    assert searched == [(0.05, 0, 2), (0.05, 2, 2)]  # the whole fill, then the search for a smaller mask
 
 
 class _Blind(TinyEmbedder):
