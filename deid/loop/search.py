@@ -95,7 +95,7 @@ def conceal_people(
         found = iter(find_bodies([image for person in people for image in person]))
         bodies = [[next(found) for _ in person] for person in people]
     if config.shape == "box":
-        return _conceal(people, bodies, None, config, adversary, formats, keep_attributions)
+        return _conceal(people, bodies, None, config, adversary, formats, keep_attributions)[0]
     ladder: list[float | None] = [config.margin]
     if config.shape == "body":  # privacy first: a wider body, then the box, for whoever is still matched
         ladder += [config.margin * factor for factor in WIDER] + [None]
@@ -121,13 +121,18 @@ def _climb(
     eighth of the search's time)."""
     results: list[PersonResult | None] = [None] * len(people)
     left: dict[int, list[str]] = {}
+    drawn: list[OutfitFill] = []  # everyone's outfits, drawn at the first rung: the same at every rung
 
     def conceal(todo: list[int], margin: float | None, config: ConcealConfig) -> list[PersonResult]:
         chosen = None if bodies is None else [bodies[p] for p in todo]
         formats_ = [formats[p] for p in todo]
-        return _conceal(
-            [people[p] for p in todo], chosen, margin, config, adversary, formats_, keep_attributions
+        outfits = drawn[0].for_people(torch.tensor(todo)) if drawn else None
+        done, outfits = _conceal(
+            [people[p] for p in todo], chosen, margin, config, adversary, formats_, keep_attributions, outfits
         )
+        if not drawn and outfits is not None:
+            drawn.append(outfits)
+        return done
 
     todo = list(range(len(people)))
     for rung, margin in enumerate(ladder):
@@ -172,14 +177,17 @@ def _conceal(
     adversary: Adversary,
     formats: Sequence[Sequence[str]],
     keep_attributions: bool,
-) -> list[PersonResult]:
-    """The loop on ``people``: cut to their ``bodies`` widened by ``margin`` (None: the crop)."""
+    outfits: OutfitFill | None = None,
+) -> tuple[list[PersonResult], OutfitFill | None]:
+    """The loop on ``people``: cut to their ``bodies`` widened by ``margin`` (None: the crop);
+    the results and the outfits the loop's fill drew (or was given: ``outfits``, one per person)."""
     flat = None if bodies is None else [body for person in bodies for body in person]
-    problem, outfits = _problem(people, adversary, config, formats, flat, margin)
+    problem, outfits = _problem(people, adversary, config, formats, flat, margin, outfits)
+    drawn = outfits
     before = problem.check(problem.originals)
     state, attributions = search_masks(problem, config, before, keep_attributions=keep_attributions)
     concealment, encoded, after, outfits = _finish(problem, config, state, outfits)
-    return _results(
+    results = _results(
         problem,
         state,
         concealment,
@@ -190,6 +198,7 @@ def _conceal(
         operators=_operators(config, problem.operator, outfits, concealment.treatments),
         budget=config.budget,
     )
+    return results, drawn
 
 
 def search_masks(
@@ -247,17 +256,21 @@ def _problem(
     formats: Sequence[Sequence[str]] | None,
     bodies: Sequence[Body] | None = None,
     margin: float | None = None,
+    outfits: OutfitFill | None = None,
 ) -> tuple[Problem, OutfitFill | None]:
-    """The loop's fixed inputs; with ``colors="outfit"`` its fill is each person's drawn outfit."""
+    """The loop's fixed inputs; with ``colors="outfit"`` its fill is each person's drawn outfit
+    (``outfits`` when given: one per person, drawn before for the same people and settings)."""
     batch = People(people, adversary, formats, bodies, margin=margin, head=config.head)
     originals = tuple(adversary.embed(batch.model_inputs))
-    outfits = None
     operator = build_operator(config.operator, config.strength)
     if config.operator in OUTFIT_OPERATORS and config.colors == "outfit":
         opacity = config.strength if config.operator == "fill" else 1.0
         contrast = operator.contrast if isinstance(operator, Redress) else None
-        outfits = _draw_outfits(config, adversary, batch, originals, opacity=opacity, contrast=contrast)
+        if outfits is None:
+            outfits = _draw_outfits(config, adversary, batch, originals, opacity=opacity, contrast=contrast)
         operator = outfits
+    else:
+        outfits = None
     cells = grid_regions(*adversary.input_size, rows=config.grid[0], cols=config.grid[1])
     return Problem(batch, adversary, operator, originals, cells), outfits
 

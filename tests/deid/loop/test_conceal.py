@@ -304,6 +304,21 @@ def test_a_body_the_whole_fill_leaves_matched_is_not_searched(viper_root, tiny_e
     assert searched == [(0.05, 0, 2), (0.05, 2, 2)]  # the whole fill, then the search for a smaller mask
 
 
+def test_outfits_are_drawn_once_for_every_rung(viper_root, tiny_embedder, monkeypatch):
+    """A person who climbs from the narrow body to the box wears the outfit drawn at the first rung."""
+    import deid.loop.search as search
+
+    draws = []
+    real = search.choose_outfits
+    monkeypatch.setattr(search, "choose_outfits", lambda *a, **k: draws.append(1) or real(*a, **k))
+    crops = list(load_images([viper_root / "cam_a" / name for name in ("000_45.bmp", "001_45.bmp")]))
+    far = _adversary(tiny_embedder, far=True)  # everyone climbs every rung
+    results = conceal_people([[c] for c in crops], adversary=far, config=ConcealConfig(shape="body", seed=0))
+    assert len(draws) == 1 and all(r.shape == "box" for r in results)
+    (alone,) = conceal_people([crops[:1]], adversary=far, config=ConcealConfig(shape="box", seed=0))
+    assert results[0].outfit == alone.outfit  # the seeded draw: the person's own, at any rung
+
+
 class _Blind(TinyEmbedder):
     """The tiny network with no gradient (as LOMO's hard histograms): it may judge, not explain."""
 
