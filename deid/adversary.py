@@ -168,8 +168,9 @@ class Adversary:
         with LOMO + XQDA (:class:`reid_model.FusedEmbedder`); each with its embeddings of the
         same gallery persons: a concealed appearance must defeat them all. The fused model has
         no useful gradient: it judges, the other two say where to work; it runs only on the
-        appearances the others already call private (:meth:`judge`). ``fused=False``
-        (``--adversary fast``) is about twice as fast and judges with a weaker attacker.
+        appearances the others already call private (:meth:`judge`), and its network part is
+        the first member to the bit, so it runs LOMO + XQDA only. ``fused=False``
+        (``--adversary fast``) is faster and judges with a weaker attacker.
 
         Built once per process for each device, ensemble and target, so repeated
         ``deid.conceal`` calls load the weights (and embed the loop's fill outfits) only once.

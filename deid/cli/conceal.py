@@ -119,8 +119,8 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     default="strong",
     show_default=True,
     help="The bundled adversary: strong (the network, a colour matcher and the network fused with "
-    "LOMO + XQDA, the strongest attacker measured), or fast (without the fused model: about twice "
-    "as fast, but privacy is judged by a weaker attacker).",
+    "LOMO + XQDA, the strongest attacker measured), or fast (without the fused model: faster, "
+    "but privacy is judged by a weaker attacker).",
 )
 @click.option(
     "--top-k",

@@ -299,7 +299,9 @@ def test_a_body_the_whole_fill_leaves_matched_is_not_searched(viper_root, tiny_e
     assert searched == [(0.05, 0, 2), (0.2, 0, 2), (None, 2, 2)]  # the narrow body: the whole fill only
     searched.clear()
     near = _adversary(tiny_embedder, top_k=2)
-    results = conceal_people([[c] for c in crops], adversary=near, config=ConcealConfig(shape="body", budget=2))
+    results = conceal_people(
+        [[c] for c in crops], adversary=near, config=ConcealConfig(shape="body", budget=2)
+    )
     assert all(r.success and r.shape == "body" and r.margin == 0.05 for r in results)
     assert searched == [(0.05, 0, 2), (0.05, 2, 2)]  # the whole fill, then the search for a smaller mask
 
