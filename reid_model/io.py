@@ -284,6 +284,21 @@ def as_written(image: torch.Tensor, suffix: str = ".png") -> tuple[bytes, torch.
     return data, decode_image(data, name=f"<{suffix} encoding>")
 
 
+#: File formats that hold a uint8 RGB image exactly (OpenCV's encoders, default settings).
+LOSSLESS = frozenset({".png", ".bmp"})
+
+
+def read_back(image: torch.Tensor, suffix: str = ".png") -> torch.Tensor:
+    """What ``image`` ``(3, H, W)`` is once written as a ``suffix`` file and read again: for a
+    :data:`LOSSLESS` format its uint8 levels (:func:`quantize`, bit for bit what decoding the
+    file gives), without encoding; for any other, the image decoded from :func:`as_written`."""
+    if (suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}") in LOSSLESS:
+        if image.ndim != 3 or image.shape[0] != 3:
+            raise ValueError(f"image must have shape (3, H, W), got {tuple(image.shape)}")
+        return quantize(image)
+    return as_written(image, suffix)[1]
+
+
 def sha256_hex(data: bytes) -> str:
     """The SHA-256 digest of ``data`` as 64 lower-case hex digits."""
     return hashlib.sha256(data).hexdigest()

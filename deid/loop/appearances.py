@@ -11,7 +11,7 @@ from deid.adversary import Adversary, PrivacyCheck
 from deid.loop.bodies import Body
 from deid.loop.heads import conceal_head
 from deid.operators.base import Operator
-from reid_model.io import as_written, quantize
+from reid_model.io import as_written, quantize, read_back
 
 
 def check_appearance(image: object, where: str) -> None:
@@ -171,7 +171,7 @@ class People:
                 changed = image != batch[j]  # pixels left alone stay bit-exact
                 out[i] = torch.where(changed, quantize(image).to(image), image)
                 if judged:
-                    seen[i] = self.written(i, image)[1].to(image)
+                    seen[i] = read_back(image, self.formats[i]).to(image)
         return out, seen
 
 

@@ -82,3 +82,18 @@ def test_resize_and_load(tmp_path):
     write_image(tmp_path / "b.bmp", torch.rand(3, 128, 48))
     batch = load_images([tmp_path / "a.png", tmp_path / "b.bmp"])
     assert batch.shape == (2, 3, 128, 48) and batch.min() >= 0 and batch.max() <= 1
+
+
+@pytest.mark.parametrize("suffix", [".png", ".bmp", ".jpg", "PNG"])
+def test_read_back_is_what_the_written_file_decodes_to(suffix):
+    from reid_model.io import as_written, read_back
+
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(3, 37, 23, generator=g)
+    image[:, :4] = torch.arange(4 * 23 * 3).view(3, 4, 23) / (2 * 255.0)  # exact half levels: ties
+    image[:, 4, :3] = torch.tensor([0.0, 1.0, 1 / 510])[:, None]
+    back = read_back(image, suffix)
+    assert back.dtype == torch.float32 and back.shape == image.shape
+    assert torch.equal(back, as_written(image, suffix)[1])  # lossless: without encoding, the same bits
+    with pytest.raises(ValueError, match=r"image must have shape \(3, H, W\), got \(37, 23\)"):
+        read_back(image[0], suffix)
