@@ -28,14 +28,22 @@ def metadata_path(weights: str | os.PathLike[str]) -> Path:
 
 
 def save_checkpoint(
-    path: str | os.PathLike[str], model: Embedder, metadata: dict[str, Any] | None = None
+    path: str | os.PathLike[str],
+    model: Embedder,
+    metadata: dict[str, Any] | None = None,
+    *,
+    leave_out: tuple[str, ...] = (),
 ) -> Path:
     """Save ``model`` to ``path`` (safetensors) and its metadata beside it (JSON), atomically.
 
     The metadata always records the architecture, its config, the input size and normalization.
+    Weights whose names start with one of ``leave_out`` are not written (another checkpoint holds
+    them: :func:`load_checkpoint` is then given them).
     """
     path = Path(path)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {
+        k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith(leave_out)
+    }
     meta = dict(metadata or {})
     meta.update(
         {
@@ -85,7 +93,11 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], *, arch: str | None = None, device: str | torch.device = "cpu"
+    path: str | os.PathLike[str],
+    *,
+    arch: str | None = None,
+    device: str | torch.device = "cpu",
+    given: dict[str, torch.Tensor] | None = None,
 ) -> Embedder:
     """Load an embedder saved by :func:`save_checkpoint`, in eval mode.
 
@@ -93,6 +105,8 @@ def load_checkpoint(
         path: the ``.safetensors`` file (its ``.json`` must be beside it).
         arch: if given, the architecture the caller expects; another one is an error.
         device: where to put the weights.
+        given: weights the file leaves out (``save_checkpoint(leave_out=...)``), by name; a name
+            the file also holds is an error.
 
     Raises:
         CheckpointError: missing or corrupt files, or weights that do not fit the architecture.
@@ -107,6 +121,10 @@ def load_checkpoint(
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} is not a readable safetensors file: {exc}") from exc
+    both = sorted(set(tensors) & set(given or {}))
+    if both:
+        raise CheckpointError(f"checkpoint {path} holds weights it was also given: {both[:3]}")
+    tensors = {**{k: v.to(device) for k, v in (given or {}).items()}, **tensors}
     for key, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(

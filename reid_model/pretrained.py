@@ -67,7 +67,13 @@ def load_bundled(name: str, *, device: str | torch.device = "cpu") -> Embedder:
     path = BUNDLED_MODELS[name]
     if not path.is_file():
         raise FileNotFoundError(f"the bundled {name!r} model {path} is missing from this install")
-    return load_checkpoint(path, device=device)
+    # A part that is another bundled model (the fused model's network) is stored once, there.
+    given = {
+        prefix + key: tensor
+        for prefix, source in read_metadata(path).get("parts_from", {}).items()
+        for key, tensor in load_bundled(source, device=device).state_dict().items()
+    }
+    return load_checkpoint(path, device=device, given=given)
 
 
 def default_metadata() -> dict[str, Any]:

@@ -6,8 +6,8 @@ LOMO + XQDA (:class:`reid_model.LomoEmbedder`: plain and Retinex descriptors, mi
 fitted on the bundled model's training persons. The network's weight in the fusion is chosen
 among ``--weights`` by the seed's error on the validation persons (ties: the smaller weight), and
 each part's distances are normalized over the validation images. Writes
-``reid_model/weights/fused.safetensors`` (+ JSON; the network part in float32, exactly the bundled
-network, the rest stored in float16 and read back as float32) and
+``reid_model/weights/fused.safetensors`` (+ JSON; without the network part, which is read from
+the bundled network's file, and the rest stored in float16, read back as float32) and
 ``fused_gallery.safetensors`` (the validation persons' embeddings, the same
 people as the default gallery), and prints each model's validation and test scores.
 """
@@ -27,7 +27,7 @@ from reid_model import (
     default_metadata,
     embed,
     evaluate_embeddings,
-    load_checkpoint,
+    load_bundled,
     load_dataset,
     load_default,
     load_images,
@@ -70,8 +70,9 @@ def main() -> None:
         print(_row(f"fused {weight}", metrics), flush=True)
         candidates.append((metrics["val"]["seed_error"], weight, fused, metrics))
     _, weight, fused, metrics = min(candidates, key=lambda c: (c[0], c[1]))
-    # The rest in float16 (read back as float32); the network stays float32, the bundled network
-    # to the bit, so an adversary holding both runs it once (deid.Adversary's shared parts).
+    # The network part is not stored: it is the bundled network, read from its own file to the
+    # bit, so an adversary holding both runs it once (deid.Adversary's shared parts). The rest in
+    # float16, read back as float32.
     network_tensors = {id(t) for t in [*fused.parts[0].parameters(), *fused.parts[0].buffers()]}
     for tensor in [*fused.parameters(), *fused.buffers()]:
         if tensor.is_floating_point() and id(tensor) not in network_tensors:
@@ -82,9 +83,10 @@ def main() -> None:
         "chosen_by": "lowest seed's error on the validation persons among " + str(args.weights),
         "split": split,
         "metrics": metrics,
+        "parts_from": {"parts.0.": "default"},
     }
-    save_checkpoint(FUSED_WEIGHTS, fused, meta)
-    stored = load_checkpoint(FUSED_WEIGHTS)
+    save_checkpoint(FUSED_WEIGHTS, fused, meta, leave_out=("parts.0.",))
+    stored = load_bundled("fused")
     val_embeddings = embed(stored, images["val"])
     print(_row(f"stored {weight}", scores(stored)))
     tensors = {

@@ -84,3 +84,18 @@ def test_bad_fusions_raise_clearly():
         FusedEmbedder.fuse([network], images, weights=[1.0, 1.0])
     with pytest.raises(ValueError, match=r"labels must have shape \(12,\)"):
         LomoEmbedder.fit(images, labels[:-1])
+
+
+def test_a_part_left_out_of_a_checkpoint_is_given_back_by_name(tmp_path):
+    images, labels = _persons()
+    network = build_embedder("stripe", widths=[8, 16], stripes=2, embedding_dim=8).eval()
+    lomo = LomoEmbedder.fit(images, labels, retinex=False, pca_dim=10, xqda_dim=4)
+    fused = FusedEmbedder.fuse([network, lomo], images)
+    path = save_checkpoint(tmp_path / "fused.safetensors", fused, leave_out=("parts.0.",))
+    given = {f"parts.0.{k}": v for k, v in network.state_dict().items()}
+    again = load_checkpoint(path, given=given)
+    assert torch.equal(embed(again, images), embed(fused, images))
+    with pytest.raises(CheckpointError, match="does not fit architecture 'fused'"):
+        load_checkpoint(path)  # the network's weights are not in the file
+    with pytest.raises(CheckpointError, match="holds weights it was also given"):
+        load_checkpoint(path, given={**given, "scales": fused.scales})
