@@ -21,8 +21,10 @@ def main(argv: list[str] | None = None) -> None:
     config = TrainConfig(**json.loads(Path(args[0]).read_text()))
     try:
         train(config, resume="--no-resume" not in args, progress=os.environ.get("RANK", "0") == "0")
-    finally:
-        leave()
+    except BaseException:
+        leave(together=False)
+        raise
+    leave()
 
 
 if __name__ == "__main__":

@@ -61,9 +61,15 @@ def current_world() -> World:
     return World()
 
 
-def leave() -> None:
-    """Leave the process group joined by :func:`join_from_environment` (if any)."""
+def leave(*, together: bool = True) -> None:
+    """Leave the process group joined by :func:`join_from_environment` (if any); with
+    ``together``, once every process has come here, so that none tears its connections down while
+    another still works (the main process evaluates after the last step: a helper process that
+    left then aborted once at its teardown, "terminate called without an active exception").
+    ``together=False`` after a failure, when the others may never come."""
     if dist.is_available() and dist.is_initialized():
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
 
 

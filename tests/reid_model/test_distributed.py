@@ -4,6 +4,8 @@ layers equal the plain ones."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -95,3 +97,30 @@ def test_two_processes_train_the_model_one_process_trains(fake_viper, tmp_path, 
     assert torch.allclose(distances[0], distances[1], atol=1e-4)
     assert two["test"]["seed_error"] == pytest.approx(one["test"]["seed_error"], abs=1e-6)
     assert (tmp_path / "two" / "ddp_config.json").is_file()
+
+
+LEAVING = """
+import sys, time
+from pathlib import Path
+from reid_model.distributed import join_from_environment, leave
+world = join_from_environment()
+done = Path(sys.argv[1])
+if world.main:
+    time.sleep(1.0)  # the main process still evaluating
+    done.write_text("done")
+    leave()
+else:
+    leave()
+    sys.exit(0 if done.is_file() else 3)  # left before the main process was done
+"""
+
+
+@pytest.mark.slow
+def test_a_process_leaves_the_group_only_when_every_process_does(tmp_path):
+    script = tmp_path / "leaving.py"
+    script.write_text(LEAVING)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    run = subprocess.run(
+        [*command, str(script), str(tmp_path / "done")], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
