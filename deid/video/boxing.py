@@ -68,18 +68,20 @@ def box_matched(
     bodies: Sequence[Body],
     result: PersonResult,
     crops: list[torch.Tensor],
+    judged: Sequence[bool],
     judge: Judge,
     adversary: Adversary,
     config: ConcealConfig,
 ) -> str | None:
-    """Conceal the whole box of the sightings of track ``t`` still matched (``crops`` updated in
-    place; see the module's docstring); what was done, or None when every sighting is private.
+    """Conceal the whole box of the sightings of track ``t`` still matched (``judged``: the
+    judge's verdict on ``crops``, the treatment drawn; ``crops`` updated in place; see the
+    module's docstring); what was done, or None when every sighting is private.
 
     When one treatment other than the own made most of them private, the whole track takes it,
     every frame boxed, if that leaves no more sightings matched: one look over the track rather
     than an outfit that turns into a grey box and back (the person's treatment is what
     identifies them across frames, so it should not change)."""
-    left = [i for i, ok in enumerate(judge.check(t, crops)) if not ok]
+    left = [i for i, ok in enumerate(judged) if not ok]
     if not left or result.mask is None or result.operator is None:
         return None
     box = torch.ones_like(result.mask)

@@ -20,8 +20,9 @@ originals, grey-filled and noise-filled people pass.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -29,6 +30,38 @@ from deid.adversary import Adversary
 from deid.video.follow import Sighting
 from deid.video.io import VideoReader, as_float, cut_bytes
 from reid_model import content_keys
+
+#: Crops judged in one call of :meth:`Judge.check_many` (whole tracks, as many as fit; the models
+#: embed 64 at a time).
+BATCH = 256
+#: What :meth:`Judge.check_many` is asked: a track, concealed crops of it, and which of its
+#: sightings they are (None: all, in order).
+Asked = tuple[int, Sequence[torch.Tensor], Sequence[int] | None]
+
+
+@dataclass(frozen=True)
+class _Case:
+    """A track's crops to judge: which references each may be compared with (``allowed``), the
+    crops with none but their own original (``alone``, embedded per model in ``own_originals``),
+    and the tracks seen at the same time (``others``)."""
+
+    t: int
+    allowed: torch.Tensor
+    alone: torch.Tensor
+    own_originals: list[torch.Tensor]
+    others: list[int]
+
+
+def batches(sizes: Sequence[int], limit: int) -> list[slice]:
+    """Consecutive runs of items (tracks) whose ``sizes`` (crops) add up to at most ``limit``
+    (an item larger than that alone)."""
+    runs, start, total = [], 0, 0
+    for i, size in enumerate(sizes):
+        if total and total + size > limit:
+            runs.append(slice(start, i))
+            start, total = i, 0
+        total += size
+    return runs + ([slice(start, len(sizes))] if len(sizes) > start else [])
 
 
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
@@ -97,22 +130,19 @@ class Judge:
     ) -> list[bool]:
         """Whether each concealed crop of track ``t`` is private: ``crops`` are its sightings in
         order, or those at ``indices`` (each sighting is judged on its own)."""
-        track, references = self.tracks[t], self.references[t]
-        indices = list(range(len(track))) if indices is None else list(indices)
-        if len(indices) != len(crops):
-            raise ValueError(f"crops must be one per index ({len(indices)}), got {len(crops)}")
-        frames = torch.tensor([track[i].frame for i in indices])
-        seen = torch.tensor([s.frame for s in references])
-        allowed = (frames[:, None] - seen[None, :]).abs() >= self.gap
-        short = ~allowed.any(1)
-        allowed[short] = frames[short, None] != seen[None, :]
-        alone = ~allowed.any(1)  # a track of one sighting: its own original
-        lone = [indices[i] for i in torch.nonzero(alone).flatten().tolist()]
-        own_originals = self._embed([as_float(track[i].crop) for i in lone]) if lone else []
-        others = self._others(t)
-        views = self.adversary.views(list(crops))
+        return self.check_many([(t, crops, indices)])[0]
+
+    def check_many(self, asked: Sequence[Asked]) -> list[list[bool]]:
+        """:meth:`check` for several tracks' crops at once, each ``(t, crops, indices)``: the
+        verdicts are the same, the crops of all embedded in one batch per model (a track's few
+        crops alone are a small batch: the models cost more a crop)."""
+        cases = [self._case(t, crops, indices) for t, crops, indices in asked]
+        if not any(len(crops) for _, crops, _ in asked):
+            return [[] for _ in asked]
+        views = self.adversary.views([c for _, crops, _ in asked for c in crops])
         keys = content_keys(views)
-        private = torch.ones(len(indices), dtype=torch.bool)
+        edges = [0, *itertools.accumulate(len(crops) for _, crops, _ in asked)]
+        private = torch.ones(len(views), dtype=torch.bool)
         for m, memo in enumerate(self.adversary.memos):
             # a crop one model matches is matched: the next models (the fused one, the slowest,
             # is last) embed only the crops every model before calls private
@@ -120,21 +150,47 @@ class Judge:
             if not len(rows):
                 break
             conc = memo(views[rows], [keys[r] for r in rows.tolist()])
-            own = torch.cdist(conc, self.kept[t][m]).masked_fill(~allowed[rows], float("inf")).amin(1)
-            if lone:
-                originals = torch.zeros(len(indices), conc.shape[1])
-                originals[alone] = own_originals[m]
-                here = alone[rows]
-                own[here] = (conc[here] - originals[rows][here]).norm(dim=1)
-            if len(others) >= 2:
-                people = torch.stack([torch.cdist(conc, self.kept[k][m]).amin(1) for k in others], 1)
-            else:
-                people = torch.cdist(conc, self.adversary.galleries[m].to(conc))
-            top_k = self._top_k(people.shape[1]) if len(others) >= 2 else self.adversary.top_k
-            rate = (own[:, None] < people).float().mean(1)
-            rank = 1 + (people < own[:, None]).sum(1)
-            private[rows] = (rate <= self.adversary.max_match_rate) & (rank > top_k)
-        return private.tolist()
+            embedded = conc.new_zeros((len(views), conc.shape[1]))
+            embedded[rows] = conc
+            for case, (first, last) in zip(cases, itertools.pairwise(edges), strict=True):
+                here = torch.nonzero(private[first:last]).flatten()
+                if len(here):
+                    private[first + here] = self._private(case, m, embedded[first + here], here)
+        return [private[first:last].tolist() for first, last in itertools.pairwise(edges)]
+
+    def _case(self, t: int, crops: Sequence[torch.Tensor], indices: Sequence[int] | None) -> _Case:
+        """What judging ``crops`` of track ``t`` compares them with."""
+        track, references = self.tracks[t], self.references[t]
+        indices = list(range(len(track))) if indices is None else list(indices)
+        if len(indices) != len(crops):
+            raise ValueError(f"crops must be one per index ({len(indices)}), got {len(crops)}")
+        frames = torch.tensor([track[i].frame for i in indices], dtype=torch.long)
+        seen = torch.tensor([s.frame for s in references])
+        allowed = (frames[:, None] - seen[None, :]).abs() >= self.gap
+        short = ~allowed.any(1)
+        allowed[short] = frames[short, None] != seen[None, :]
+        alone = ~allowed.any(1)  # a track of one sighting: its own original
+        lone = [indices[i] for i in torch.nonzero(alone).flatten().tolist()]
+        own_originals = self._embed([as_float(track[i].crop) for i in lone]) if lone else []
+        return _Case(t, allowed, alone, own_originals, self._others(t))
+
+    def _private(self, case: _Case, m: int, conc: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Whether the crops at ``rows`` of ``case``, embedded ``conc`` by model ``m``, are private
+        under it."""
+        own = torch.cdist(conc, self.kept[case.t][m]).masked_fill(~case.allowed[rows], float("inf")).amin(1)
+        if len(case.own_originals):
+            originals = torch.zeros(len(case.alone), conc.shape[1])
+            originals[case.alone] = case.own_originals[m]
+            here = case.alone[rows]
+            own[here] = (conc[here] - originals[rows][here]).norm(dim=1)
+        if len(case.others) >= 2:
+            people = torch.stack([torch.cdist(conc, self.kept[k][m]).amin(1) for k in case.others], 1)
+        else:
+            people = torch.cdist(conc, self.adversary.galleries[m].to(conc))
+        top_k = self._top_k(people.shape[1]) if len(case.others) >= 2 else self.adversary.top_k
+        rate = (own[:, None] < people).float().mean(1)
+        rank = 1 + (people < own[:, None]).sum(1)
+        return (rate <= self.adversary.max_match_rate) & (rank > top_k)
 
     def check_written(self, written: VideoReader, by_frame: Sequence[Sequence[Sighting]]) -> list[list[bool]]:
         """Per track, per sighting: private as cut from the ``written`` video (a sighting whose
@@ -146,10 +202,12 @@ class Judge:
                 break
             for s in by_frame[frame.index]:  # the crop's own bytes: a view would hold the frame
                 recut[number[s.track]][s.frame] = cut_bytes(frame.pixels, s.box)
-        verdicts = []
-        for t, track in enumerate(self.tracks):
-            if len(recut[t]) != len(track):
-                verdicts.append([False] * len(track))
-                continue
-            verdicts.append(self.check(t, [as_float(recut[t][s.frame]) for s in track]))
+        verdicts = [[False] * len(track) for track in self.tracks]
+        whole = [t for t, track in enumerate(self.tracks) if len(recut[t]) == len(track)]
+        for group in batches([len(self.tracks[t]) for t in whole], BATCH):
+            asked: list[Asked] = [
+                (t, [as_float(recut[t][s.frame]) for s in self.tracks[t]], None) for t in whole[group]
+            ]
+            for (t, _, _), private in zip(asked, self.check_many(asked), strict=True):
+                verdicts[t] = private
         return verdicts

@@ -50,7 +50,7 @@ from deid.video.io import (
     to_pixels,
     to_tensor,
 )
-from deid.video.judging import Judge, spread
+from deid.video.judging import BATCH, Judge, batches, spread
 from deid.video.linking import link_tracks
 from deid.video.recut import recut
 from deid.video.resume import Checkpoints, SavedFollower, source_key
@@ -365,10 +365,17 @@ def _treat_chunk(
     bodies = {t: steady_bodies(tracks[t]) for t in chunk}
     results = _decide([tracks[t] for t in chunk], [bodies[t] for t in chunk], samples, config, adversary)
     crops, boxed = [], []
-    for t, result in zip(chunk, results, strict=True):
-        concealed = render_track(tracks[t], bodies[t], result, adversary, config.head)
-        boxed.append(box_matched(t, tracks[t], bodies[t], result, concealed, judge, adversary, config))
-        crops.append([to_bytes(c) for c in concealed])  # as written
+    for group in batches([len(tracks[t]) for t in chunk], BATCH):  # judged a batch of tracks at once
+        drawn = [
+            (t, result, render_track(tracks[t], bodies[t], result, adversary, config.head))
+            for t, result in zip(chunk[group], results[group], strict=True)
+        ]
+        verdicts = judge.check_many([(t, concealed, None) for t, _, concealed in drawn])
+        for (t, result, concealed), private in zip(drawn, verdicts, strict=True):
+            boxed.append(
+                box_matched(t, tracks[t], bodies[t], result, concealed, private, judge, adversary, config)
+            )
+            crops.append([to_bytes(c) for c in concealed])  # as written
     return results, crops, boxed
 
 

@@ -55,7 +55,10 @@ def _boxed(
     )
     track: list[Any] = [None] * 10
     crops = _render(track, track, result)
-    boxed = boxing.box_matched(0, track, track, result, crops, Judge(rule), None, ConcealConfig())  # type: ignore[arg-type]
+    judge = Judge(rule)
+    boxed = boxing.box_matched(
+        0, track, track, result, crops, judge.check(0, crops), judge, None, ConcealConfig()
+    )  # type: ignore[arg-type]
     return [round(float(c.mean()), 2) for c in crops], boxed
 
 

@@ -8,7 +8,7 @@ import torch
 from deid.adversary import Adversary
 from deid.boxes import Box
 from deid.video.follow import Sighting
-from deid.video.judging import Judge
+from deid.video.judging import Judge, batches
 from reid_model import embed
 from tests.conftest import TinyEmbedder
 from tests.deid.video.conftest import sighting
@@ -73,3 +73,33 @@ def test_the_references_of_every_track_are_embedded_in_one_batch_each_kept_per_t
         alone = embed(model, adversary.views([s.crop.float() / 255 for s in refs]))
         assert torch.allclose(kept[0], alone, atol=1e-5)
     assert Judge([], adversary, references=4, gap=10).kept == []
+
+
+def test_tracks_judged_together_get_each_track_alone_s_verdicts_in_fewer_batches() -> None:
+    tracks = _tracks()
+    models = [_model(1), _model(2)]
+    gallery = torch.rand(20, 3, 128, 48, generator=torch.Generator().manual_seed(3))
+    galleries = [embed(m, gallery) for m in models]
+    asked = []
+    for t, track in enumerate(tracks):
+        other = tracks[len(tracks) - 1 - t]
+        crops = [(s if i % 3 else other[i]).crop.float() / 255 for i, s in enumerate(track)]
+        asked.append((t, crops[: 5 + t], list(range(5 + t))))
+    asked.append((2, [], []))  # nothing asked of a track
+    alone = Judge(tracks, Adversary(models, galleries, top_k=1), references=4, gap=10)
+    one_by_one = [alone.check(t, crops, indices) for t, crops, indices in asked]
+    together = Judge(tracks, Adversary(models, galleries, top_k=1), references=4, gap=10)
+    batches: list[int] = []
+    together.adversary.models[0].register_forward_hook(
+        lambda _m, inputs, _out: batches.append(len(inputs[0]))
+    )
+    assert together.check_many(asked) == one_by_one
+    assert len(batches) == 1  # one forward pass for every track's crops the references left
+    assert any(map(any, one_by_one)) and not all(map(all, one_by_one))
+    assert together.check_many([]) == []
+
+
+def test_batches_are_runs_of_whole_tracks_up_to_the_limit() -> None:
+    assert batches([3, 4, 2, 9, 1, 1], 8) == [slice(0, 2), slice(2, 3), slice(3, 4), slice(4, 6)]
+    assert batches([], 8) == []
+    assert batches([10], 8) == [slice(0, 1)]
