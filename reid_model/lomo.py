@@ -102,6 +102,11 @@ def _siltp_codes(gray: torch.Tensor, radius: int, tau: float) -> torch.Tensor:
     return codes
 
 
+#: The bytes of cell histograms :func:`_max_occurrence` counts at once: 64 crops of 128 x 48 at
+#: 512 bins counted 8 at a time (1 MB) took 2.6 ms, all at once (8.5 MB) 7.8 ms.
+CELL_BYTES = 1 << 20
+
+
 def _max_occurrence(codes: torch.Tensor, bins: int) -> torch.Tensor:
     """Histograms of ``codes (B, H, W)`` in sliding windows, maxed along rows: ``(B, rows, bins)``.
 
@@ -109,13 +114,17 @@ def _max_occurrence(codes: torch.Tensor, bins: int) -> torch.Tensor:
     are counted once and summed in pairs, in bytes: a cell holds at most 25 pixels and a window
     100, so the numbers are the same as in int64. Counting straight into bytes (``index_put_``
     with ``accumulate``) rather than ``bincount``'s int64 is 2.9 times faster for 128 crops at
-    512 bins (0.037 against 0.107 s), equal bit for bit.
+    512 bins (0.037 against 0.107 s), equal bit for bit. The images are counted a few at a time,
+    so that the table of counts stays in the CPU's cache (:data:`CELL_BYTES`).
     """
     b, h, w = codes.shape
     rows, cols = (h - WINDOW) // STRIDE + 1, (w - WINDOW) // STRIDE + 1
     if rows < 1 or cols < 1:
         raise ValueError(f"images at this scale must be at least {WINDOW}x{WINDOW}, got {h}x{w}")
     cell_rows, cell_cols = rows + 1, cols + 1
+    step = max(1, CELL_BYTES // (cell_rows * cell_cols * bins))
+    if b > step:
+        return torch.cat([_max_occurrence(codes[i : i + step], bins) for i in range(0, b, step)])
     codes = codes[:, : cell_rows * STRIDE, : cell_cols * STRIDE]
     cell_r = torch.arange(cell_rows * STRIDE, device=codes.device) // STRIDE
     cell_c = torch.arange(cell_cols * STRIDE, device=codes.device) // STRIDE

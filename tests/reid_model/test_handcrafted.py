@@ -7,6 +7,7 @@ import pytest
 import torch
 from skimage.color import rgb2hsv
 
+import reid_model.lomo as lomo
 from reid_model import (
     HandcraftedMatcher,
     load_images,
@@ -68,13 +69,16 @@ def test_quantile_matches_torch(n, q):
     assert torch.allclose(_quantile(values, q), torch.quantile(values, q, dim=1), atol=1e-6)
 
 
-def test_max_occurrence_against_brute_force():
+@pytest.mark.parametrize("images_at_once", [None, 2])  # all 5 at once; 2 at a time, then 1
+def test_max_occurrence_against_brute_force(images_at_once, monkeypatch):
     g = torch.Generator().manual_seed(1)
-    codes = torch.randint(0, 7, (2, 27, 19), generator=g)
-    ours = _max_occurrence(codes, 7)
+    codes = torch.randint(0, 7, (5, 27, 19), generator=g)
     rows, cols = (27 - 10) // 5 + 1, (19 - 10) // 5 + 1
-    ref = torch.zeros(2, rows, 7, dtype=torch.long)
-    for b in range(2):
+    if images_at_once is not None:  # a table of counts of 2 images' cells
+        monkeypatch.setattr(lomo, "CELL_BYTES", images_at_once * (rows + 1) * (cols + 1) * 7)
+    ours = _max_occurrence(codes, 7)
+    ref = torch.zeros(5, rows, 7, dtype=torch.long)
+    for b in range(5):
         for r in range(rows):
             for c in range(cols):
                 window = codes[b, 5 * r : 5 * r + 10, 5 * c : 5 * c + 10]
