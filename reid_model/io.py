@@ -246,7 +246,7 @@ def encode_image(image: torch.Tensor, suffix: str = ".png") -> bytes:
         >>> decode_image(data).shape
         torch.Size([3, 128, 48])
     """
-    suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    suffix = _dotted(suffix)
     try:
         ok, encoded = cv2.imencode(suffix, to_uint8_bgr(image))
     except cv2.error as exc:
@@ -254,6 +254,11 @@ def encode_image(image: torch.Tensor, suffix: str = ".png") -> bytes:
     if not ok:
         raise ValueError(f"cannot encode an image as {suffix!r}")
     return encoded.tobytes()
+
+
+def _dotted(suffix: str) -> str:
+    """A file suffix in lower case with its dot (``"PNG"`` and ``".png"`` are ``".png"``)."""
+    return suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
 
 
 def decode_image(data: bytes, *, name: str = "<bytes>") -> torch.Tensor:
@@ -292,7 +297,7 @@ def read_back(image: torch.Tensor, suffix: str = ".png") -> torch.Tensor:
     """What ``image`` ``(3, H, W)`` is once written as a ``suffix`` file and read again: for a
     :data:`LOSSLESS` format its uint8 levels (:func:`quantize`, bit for bit what decoding the
     file gives), without encoding; for any other, the image decoded from :func:`as_written`."""
-    if (suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}") in LOSSLESS:
+    if _dotted(suffix) in LOSSLESS:
         if image.ndim != 3 or image.shape[0] != 3:
             raise ValueError(f"image must have shape (3, H, W), got {tuple(image.shape)}")
         return quantize(image)
