@@ -100,13 +100,35 @@ def test_a_noisy_copy_of_the_own_treatment_comes_before_other_colours(
 def test_each_matched_frame_takes_the_first_treatment_that_makes_it_private(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # frames 6-7 are private in white only, 8 in black only; nothing makes frame 9 private
+    # frames 6-7 are private in white only, 8-9 in black only
     def rule(i: int, c: float) -> bool:
-        return (c == OWN and i < 6) or (c == 1.01 and i in (6, 7)) or (c == 0.01 and i == 8)
+        return (c == OWN and i < 6) or (c == 1.01 and i in (6, 7)) or (c == 0.01 and i in (8, 9))
 
     colours, boxed = _boxed(rule, monkeypatch)
-    assert colours == [OWN] * 6 + [1.01, 1.01, 0.01, OWN + 0.01]  # frame 9: the own treatment, boxed
-    assert boxed == "4 frames' whole box (own 1, fill black 1, fill white 2); 1 still matched"
+    assert colours == [OWN] * 6 + [1.01, 1.01, 0.01, 0.01]
+    assert boxed == "4 frames' whole box (fill black 2, fill white 2); 0 still matched"
+
+
+def test_a_track_still_matched_keeps_its_colours_on_frames_another_colour_would_make_private(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # as above, but nothing makes frame 9 private: white and black on frames 6-8 would hide
+    # nothing of a person frame 9 shows, so they keep the own treatment (boxed); a noisy copy
+    # (frame 5, the same colours) stays
+    def rule(i: int, c: float) -> bool:
+        return (
+            (c == OWN and i < 5)
+            or (i == 5 and c == round(OWN + 0.03, 2))
+            or (c == 1.01 and i in (6, 7))
+            or (c == 0.01 and i == 8)
+        )
+
+    colours, boxed = _boxed(rule, monkeypatch)
+    assert colours == [OWN] * 5 + [round(OWN + 0.03, 2)] + [OWN + 0.01] * 4
+    assert boxed == (
+        "5 frames' whole box (own 4, own+noise 1 1); 4 still matched "
+        "(3 of them another colour would make private: the track stays matched)"
+    )
 
 
 def test_nothing_is_boxed_when_every_sighting_is_private(monkeypatch: pytest.MonkeyPatch) -> None:
