@@ -5,9 +5,10 @@
 Prints, in one run, for OpenCV's HOG detector alone (``deid.detection.hog_people``, the finder
 before issue 11), for HOG proposals confirmed by the landmark model without the person
 detector, and for the finder (``deid.finder.find_people``) with its default and its thorough
-settings, and with its default before people were looked for beside the people found
+settings, with its default before people were looked for beside the people found
 (``beside=False``, the finder of the first issue-11 release, small parts at most half as
-tall): recall and precision at IoU >= 0.5 against the annotated boxes, false boxes per frame,
+tall), and with its default before HOG also searched the frame enlarged (``upscale=1``; the
+two earlier pipelines are run so too): recall and precision at IoU >= 0.5 against the annotated boxes, false boxes per frame,
 the fraction of labelled persons with at least 90% of their mask inside the boxes found (what
 concealing those boxes would cover), the median mask IoU against ``PedMasks`` per matched
 person, the fraction of matched persons whose head keypoint (the nose) falls inside their
@@ -214,8 +215,12 @@ def main() -> None:
     persons = sum(len(f.boxes) for f in frames)
     per_person = persons / len(frames)
     finders = {
-        "HOG + landmarks (no detector)": FinderConfig(detector=False, hit_threshold=-0.8, hog_scale=1.1),
-        "finder without looks beside (before)": FinderConfig(beside=False, part=0.5),
+        # the earlier pipelines as they were: HOG on the frame at its own scale
+        "HOG + landmarks (no detector)": FinderConfig(
+            detector=False, hit_threshold=-0.8, hog_scale=1.1, upscale=1.0
+        ),
+        "finder without looks beside (before)": FinderConfig(beside=False, part=0.5, upscale=1.0),
+        "finder, HOG at the frame's scale (before)": FinderConfig(upscale=1.0),
         "finder": FinderConfig(),
         "finder, thorough": FinderConfig.thorough(),
     }

@@ -34,7 +34,7 @@ from deid.video.io import Frame, as_float, to_bytes, to_tensor
 
 #: A thorough look: the frame also searched in tiles of 200 and 120 pixels (people in groups and
 #: far away), and enlarged twice.
-THOROUGH = FinderConfig(tiles=(200, 120), upscale=2.0)
+THOROUGH = FinderConfig(tiles=(200, 120))
 #: How a person was seen in a frame.
 HOW = ("found", "followed", "carried", "predicted", "backfilled")
 
@@ -115,7 +115,7 @@ class FollowConfig:
     padding: float = 0.15
     min_iou: float = 0.2
     lost_damping: float = 0.7
-    finder: FinderConfig = field(default_factory=lambda: FinderConfig(upscale=2.0))
+    finder: FinderConfig = field(default_factory=FinderConfig)
     thorough: FinderConfig = field(default_factory=lambda: THOROUGH)
     motion: bool = True
 
