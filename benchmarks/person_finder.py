@@ -8,11 +8,12 @@ detector, and for the finder (``deid.finder.find_people``) with its default and 
 settings, with its default before people were looked for beside the people found
 (``beside=False``, the finder of the first issue-11 release, small parts at most half as
 tall), and with its default before HOG also searched the frame enlarged (``upscale=1``; the
-two earlier pipelines are run so too): recall and precision at IoU >= 0.5 against the annotated boxes, false boxes per frame,
-the fraction of labelled persons with at least 90% of their mask inside the boxes found (what
-concealing those boxes would cover), the median mask IoU against ``PedMasks`` per matched
-person, the fraction of matched persons whose head keypoint (the nose) falls inside their
-labelled mask, and median milliseconds per frame and per labelled person. Uncertain proposals
+two earlier pipelines are run so too): recall and precision at IoU >= 0.5 against the
+annotated boxes, false boxes per frame, the fraction of labelled persons with at least 90% of
+their mask inside the boxes found (what concealing those boxes would cover), the median mask
+IoU against ``PedMasks`` per matched person, the fraction of matched persons whose head
+keypoint (the nose) falls inside their labelled mask, and median milliseconds per frame and
+per labelled person. Uncertain proposals
 (concealed by box by default) are counted as boxes in a separate row, so the precision of what
 gets concealed is visible too.
 

@@ -40,7 +40,7 @@ class FinderConfig:
         upscale: HOG also searches the frame this much enlarged, for small people (1 to skip).
             At 2 (1 before) on Penn-Fudan's 96 frames, the labelled people with 90% of their
             mask inside a box found (uncertain boxes too: they are concealed) rose from 243 to
-            248 of 263, with 0.14 more false boxes a frame, for 1.4x the finder's time;
+            248 of 263, with 0.14 more false boxes a frame, for about 1.5x the finder's time;
             concealed, 2 people were left under 20% changed instead of 5
             (``benchmarks/concealment_form.py``).
         upscale_levels: pyramid levels searched on the enlarged frame.
