@@ -11,10 +11,12 @@ track is one person, followed from frame to frame by where they are, so while an
 shows them matched, a colour that comes and goes on a few others hides nothing and breaks the
 one look the person keeps (measured on PETS 2009 S2.L1: tracks within Delta E 10 at the same
 place of the body in >= 95% of their frames, 198 -> 207 of 218). Other colours stay only where
-they leave no sighting matched. A flat fill is private against a person's other appearances about as often
-as a coin lands heads, so a fresh draw of noise often turns a matched sighting private while
-the person keeps their colours: measured on PETS 2009 S2.L1 (``benchmarks/video_conceal.py``),
-see the README.
+they leave no sighting matched. The noisy copies, in the track's colours, stay (turned back
+too, they gave one more track its colour and three fewer tracks private as written: the
+encoder turns some sightings matched as rendered private as written). A flat fill is private
+against a person's other appearances about as often as a coin lands heads, so a fresh draw of
+noise often turns a matched sighting private while the person keeps their colours: measured on
+PETS 2009 S2.L1 (``benchmarks/video_conceal.py``), see the README.
 """
 
 from __future__ import annotations
