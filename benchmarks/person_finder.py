@@ -13,9 +13,8 @@ annotated boxes, false boxes per frame, the fraction of labelled persons with at
 their mask inside the boxes found (what concealing those boxes would cover), the median mask
 IoU against ``PedMasks`` per matched person, the fraction of matched persons whose head
 keypoint (the nose) falls inside their labelled mask, and median milliseconds per frame and
-per labelled person. Uncertain proposals
-(concealed by box by default) are counted as boxes in a separate row, so the precision of what
-gets concealed is visible too.
+per labelled person. Uncertain proposals (concealed by box by default) are counted as boxes in
+a separate row, so the precision of what gets concealed is visible too.
 
 Penn-Fudan labels the upright pedestrians of each frame, not everyone in it: a box on a person
 the annotation leaves out (in the background, seated, on a bicycle) counts as false here.
