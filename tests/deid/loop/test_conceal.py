@@ -295,13 +295,14 @@ def test_a_body_the_whole_fill_leaves_matched_is_not_searched(viper_root, tiny_e
     monkeypatch.setattr(search, "search_masks", recorded)
     crops = list(load_images([viper_root / "cam_a" / name for name in ("000_45.bmp", "001_45.bmp")]))
     far = _adversary(tiny_embedder, far=True)  # nobody can ever be private
-    conceal_people([[c] for c in crops], adversary=far, config=ConcealConfig(shape="body", budget=2))
+    # seeded: whether the narrow body's whole fill makes both private depends on the outfit drawn
+    # (unseeded, 1 draw in 12 left one of them matched there; CI met one)
+    config = ConcealConfig(shape="body", budget=2, seed=0)
+    conceal_people([[c] for c in crops], adversary=far, config=config)
     assert searched == [(0.05, 0, 2), (0.2, 0, 2), (None, 2, 2)]  # the narrow body: the whole fill only
     searched.clear()
     near = _adversary(tiny_embedder, top_k=2)
-    results = conceal_people(
-        [[c] for c in crops], adversary=near, config=ConcealConfig(shape="body", budget=2)
-    )
+    results = conceal_people([[c] for c in crops], adversary=near, config=config)
     assert all(r.success and r.shape == "body" and r.margin == 0.05 for r in results)
     assert searched == [(0.05, 0, 2), (0.05, 2, 2)]  # the whole fill, then the search for a smaller mask
 
