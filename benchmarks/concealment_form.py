@@ -1,6 +1,7 @@
 """Conceal the person, keep a person: Penn-Fudan frames concealed by each loop variant, in one run.
 
     python -m benchmarks.concealment_form --data ../shared/data/pennfudan [--limit N] [--figure PNG]
+        [--head-scale S]
 
 For each variant (mask shape, operator), every frame goes through ``deid.conceal`` (the person
 finder, the loop, the head treatment, the check of the frame as written), and the concealed frame
@@ -28,7 +29,7 @@ import argparse
 import statistics
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -115,6 +116,12 @@ def main() -> None:
     )
     parser.add_argument("--figure-crops", type=int, default=12, help="VIPeR test crops (cam_a) in the figure")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--head-scale",
+        type=float,
+        default=1.0,
+        help="every variant's head ellipse scale (ConcealConfig.head_scale)",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",")]
     unknown = [n for n in names if n not in VARIANTS]
@@ -130,7 +137,8 @@ def main() -> None:
     hog_before = sum(len(match(f.boxes, hog_people(f.image))) for f in frames)
     print(
         f"Penn-Fudan: {len(frames)} frames, {persons} labelled persons; on the originals the finder "
-        f"finds {found_before}, HOG {hog_before} (IoU >= 0.5); seed 0; {args.threads} threads"
+        f"finds {found_before}, HOG {hog_before} (IoU >= 0.5); seed 0; {args.threads} threads; "
+        f"head scale {args.head_scale}"
     )
     print(
         "| variant | private frames | body / box people | bg changed | person changed (median) "
@@ -139,7 +147,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     shown: dict[str, dict[str, torch.Tensor]] = {}
     for name in names:
-        config = VARIANTS[name]
+        config = replace(VARIANTS[name], head_scale=args.head_scale)
         tally = Tally()
         shown[name] = {}
         for frame in frames:

@@ -2,7 +2,7 @@
 
     python -m benchmarks.video_conceal [--video ../shared/data/video/pets09_s2l1.avi]
         [--frames N] [--out runs/video] [--sheet benchmarks/figures/video_sheet.png] [--measured]
-        [--misses misses.png] [--adversary strong|fast] [--no-motion]
+        [--misses misses.png] [--adversary strong|fast] [--no-motion] [--head-scale S]
 
 Prints, from one run:
 - frames per second of the whole ``conceal_video`` call, and per stage;
@@ -72,6 +72,7 @@ def main() -> None:
         help="draw the untreated passers-by here (PNG: original, written)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--head-scale", type=float, default=1.0, help="ConcealConfig.head_scale")
     parser.add_argument("--thorough-every", type=int, default=FollowConfig.thorough_every)
     parser.add_argument(
         "--adversary", choices=ADVERSARIES, default="strong", help="the loop's bundled adversary"
@@ -98,7 +99,7 @@ def main() -> None:
         report = conceal_video(
             source,
             output,
-            config=ConcealConfig(seed=args.seed),
+            config=ConcealConfig(seed=args.seed, head_scale=args.head_scale),
             follow=FollowConfig(thorough_every=args.thorough_every, motion=not args.no_motion),
             adversary=Adversary.default(fused=args.adversary == "strong"),
             progress=False,

@@ -170,7 +170,11 @@ class Runner:
         start = time.perf_counter()
         try:
             people = plan_frame(
-                image, given, uncertain=self.config.uncertain, finder=self.config.finder_config
+                image,
+                given,
+                uncertain=self.config.uncertain,
+                finder=self.config.finder_config,
+                head_scale=self.config.loop.head_scale,
             )
             found = None if people.found is None else [_found(p) for p in people.found]
         except Exception as exc:

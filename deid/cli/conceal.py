@@ -20,7 +20,7 @@ from deid.cli.video import conceal_videos, refuse_batch_options, wants_video
 from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
-from deid.loop.heads import HEADS
+from deid.loop.heads import HEAD_SCALES, HEADS
 from deid.operators.registry import OPERATORS, build_operator
 from deid.video import LOOK_EVERY, QUALITY
 
@@ -194,6 +194,12 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 )
 @finder_option()
 @loop_choice_option("head", HEADS)
+@click.option(
+    "--head-scale",
+    type=click.FloatRange(*HEAD_SCALES),
+    default=_LOOP["head_scale"],
+    help=field_help(ConcealConfig, "head_scale"),
+)
 @loop_choice_option("shape", SHAPES)
 @click.option("--margin", type=float, default=_LOOP["margin"], help=field_help(ConcealConfig, "margin"))
 @click.option(

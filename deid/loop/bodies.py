@@ -15,7 +15,7 @@ body (concealed like a box) and its head is taken to be in the crop's top band.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -34,10 +34,12 @@ class Body:
         silhouette: ``(H, W)`` bool, the person's pixels (the whole crop without a pose).
         keypoints: ``(33, 3)`` ``x, y, visibility`` (MediaPipe's order), or None when the pose
             model could not confirm a person in the crop.
+        head_scale: the head's ellipse's scale (``ConcealConfig.head_scale``).
     """
 
     silhouette: torch.Tensor
     keypoints: torch.Tensor | None
+    head_scale: float = 1.0
 
     @classmethod
     def whole(cls, height: int, width: int) -> Body:
@@ -62,7 +64,12 @@ class Body:
         """The head's ellipse ``(cx, cy, rx, ry)`` in the crop's pixels."""
         if self.keypoints is None:
             return band_ellipse(*self.silhouette.shape)
-        return head_ellipse(self.keypoints)
+        return head_ellipse(self.keypoints, self.head_scale)
+
+
+def head_scaled(bodies: Sequence[Body], scale: float) -> list[Body]:
+    """``bodies`` with their heads' ellipses at ``scale`` (the loop's ``head_scale``)."""
+    return [body if body.head_scale == scale else replace(body, head_scale=scale) for body in bodies]
 
 
 def find_bodies(images: Sequence[torch.Tensor]) -> list[Body]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from attribution import METHODS
 from deid.loop.bodies import SHAPES
-from deid.loop.heads import HEADS
+from deid.loop.heads import HEADS, check_head_scale
 from deid.operators.registry import OPERATORS, build_operator
 from reid_model.checks import check_choice
 
@@ -77,6 +77,9 @@ class ConcealConfig:
             band without a pose), inside the loop so the adversary judges it: ``"blur"``,
             ``"pixelate"``, ``"fill"`` (the head's mean colour) or ``"keep"``. A face
             identifies a person to any viewer whatever the adversary says.
+        head_scale: the head's ellipse (and the box grown to hold it) scaled about its centre,
+            in [0.25, 4]: 1 is about twice a head's width, a margin for keypoints that drift
+            (:func:`deid.loop.heads.head_ellipse`).
     """
 
     operator: str = "fill"
@@ -94,6 +97,7 @@ class ConcealConfig:
     shape: str = "body"
     margin: float = 0.05
     head: str = "blur"
+    head_scale: float = 1.0
 
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength
@@ -102,6 +106,7 @@ class ConcealConfig:
         check_choice("colors", self.colors, {"outfit", "fixed"})
         check_choice("shape", self.shape, SHAPES)
         check_choice("head", self.head, HEADS)
+        check_head_scale(self.head_scale)
         if not 0.0 <= self.margin <= 1.0:
             raise ValueError(f"margin must be a fraction of the crop's width in [0, 1], got {self.margin}")
         if self.budget < 0:

@@ -77,6 +77,7 @@ def plan_frame(
     *,
     uncertain: str = "conceal",
     finder: FinderConfig | None = None,
+    head_scale: float = 1.0,
 ) -> FramePeople:
     """Find the people of a frame ``(3, H, W)`` (or take ``boxes``) and cut each one out.
 
@@ -88,6 +89,8 @@ def plan_frame(
             the frame is then never private). Never dropped silently.
         finder: the person finder's settings (default :class:`deid.finder.FinderConfig`;
             ``FinderConfig.thorough()`` finds more people, slower).
+        head_scale: the head's ellipse each found person's box is grown to hold
+            (``ConcealConfig.head_scale``).
 
     Raises:
         BoxesError: a given box lies wholly outside the frame.
@@ -104,7 +107,9 @@ def plan_frame(
             found = [person for person in found if not person.uncertain]
         height, width = image.shape[-2:]
         boxes = [
-            person.box if person.uncertain else with_head(person.box, person.keypoints, height, width)
+            person.box
+            if person.uncertain
+            else with_head(person.box, person.keypoints, height, width, head_scale)
             for person in found
         ]
     crops, used = crop_boxes(image, boxes)
@@ -207,7 +212,7 @@ def conceal(
         )[0]
         frame = FrameResult(result.images[0], [result], [], True)
     else:
-        people = plan_frame(image, uncertain=uncertain, finder=finder)
+        people = plan_frame(image, uncertain=uncertain, finder=finder, head_scale=config.head_scale)
         if not people.crops:
             unsure = f" ({len(people.flagged)} unsure, flagged)" if people.flagged else ""
             raise ValueError(

@@ -5,7 +5,10 @@ judge a face), so the loop blurs, pixelates or fills the head of every appearanc
 and the adversary judges the appearance with its head concealed. The head is an ellipse around
 the face keypoints (nose, eyes, ears, mouth; the model places them from behind too), sized by
 the spread of those points and the shoulders' width; an appearance without a pose gets the
-ellipse of the crop's top band (where a person crop's head is).
+ellipse of the crop's top band (where a person crop's head is). ``head_scale`` (an option of
+the loop, ``--head-scale``) scales the ellipse about its centre: the default is about twice a
+head's width, a margin for keypoints that drift; smaller changes less of the background around
+the head, and covers less of a head whose keypoints are off (measured in the README).
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ from reid_model.checks import check_choice
 HEADS = ("blur", "pixelate", "fill", "keep")
 
 Ellipse = tuple[float, float, float, float]
+#: The smallest and largest ``head_scale``: a quarter of the default ellipse is still wider than
+#: a face's keypoints; four times it covers the shoulders.
+HEAD_SCALES = (0.25, 4.0)
 
 
-def head_ellipse(keypoints: torch.Tensor) -> Ellipse:
+def head_ellipse(keypoints: torch.Tensor, scale: float = 1.0) -> Ellipse:
     """The head ``(cx, cy, rx, ry)`` in pixels from 33 keypoints ``(33, 2|3)``: an upright ellipse
     around the face points and above them (hair, a cap), at least 0.6 shoulder widths and 0.6
-    torso lengths across (the points drift in a crowd), 1.4x as tall as wide."""
+    torso lengths across (the points drift in a crowd), 1.4x as tall as wide; its radii times
+    ``scale`` (:func:`check_head_scale`)."""
     points = keypoints[:, :2].double()
     face = points[:11]
     spread = float((face.max(0).values - face.min(0).values).max())
@@ -38,12 +45,19 @@ def head_ellipse(keypoints: torch.Tensor) -> Ellipse:
     torso = float(torch.linalg.vector_norm((points[11] + points[12] - points[23] - points[24]) / 2))
     rx = max(0.6 * shoulders, 1.2 * spread, 0.3 * torso, 3.0)
     cx, cy = (float(v) for v in face.mean(0))
-    return cx, cy - 0.3 * rx, rx, 1.4 * rx
+    return cx, cy - 0.3 * rx, max(scale * rx, 3.0), max(scale * 1.4 * rx, 3.0)
 
 
-def with_head(box: Box, keypoints: torch.Tensor, height: int, width: int) -> Box:
-    """``box`` grown to hold the head's ellipse (:func:`head_ellipse` of ``keypoints``, in the
-    box's pixels), inside an image of ``width`` x ``height``. A person's silhouette often stops at
+def check_head_scale(scale: float) -> float:
+    """``scale`` if it is a usable head ellipse scale (in [0.25, 4]), else a ValueError."""
+    if not HEAD_SCALES[0] <= scale <= HEAD_SCALES[1]:
+        raise ValueError(f"head_scale must be in [{HEAD_SCALES[0]}, {HEAD_SCALES[1]}], got {scale}")
+    return scale
+
+
+def with_head(box: Box, keypoints: torch.Tensor, height: int, width: int, scale: float = 1.0) -> Box:
+    """``box`` grown to hold the head's ellipse (:func:`head_ellipse` of ``keypoints`` at
+    ``scale``, in the box's pixels), inside an image of ``width`` x ``height``. A person's silhouette often stops at
     the eyes (the hair is not in it), and a box cut there would leave the top of the head in the
     clear beside a concealed person.
 
@@ -55,7 +69,7 @@ def with_head(box: Box, keypoints: torch.Tensor, height: int, width: int) -> Box
         >>> with_head(Box(30, 40, 40, 150), points, 480, 640)
         Box(x=30, y=14, w=40, h=176, score=1.0)
     """
-    cx, cy, rx, ry = head_ellipse(keypoints)
+    cx, cy, rx, ry = head_ellipse(keypoints, scale)
     x0, y0 = max(0, min(box.x, math.floor(cx - rx))), max(0, min(box.y, math.floor(cy - ry)))
     x1 = min(width, max(box.x + box.w, math.ceil(cx + rx)))
     y1 = min(height, max(box.y + box.h, math.ceil(cy + ry)))
@@ -64,7 +78,8 @@ def with_head(box: Box, keypoints: torch.Tensor, height: int, width: int) -> Box
 
 def band_ellipse(height: int, width: int) -> Ellipse:
     """The head of a person crop without a pose: the ellipse filling the crop's head band
-    (:data:`attribution.BODY_BANDS`), a little wider than the band is tall."""
+    (:data:`attribution.BODY_BANDS`), a little wider than the band is tall. Not scaled by
+    ``head_scale``: without keypoints, where the head is in the band is not known."""
     top, bottom = BODY_BANDS["head"]
     ry = (bottom - top) * height / 2
     return width / 2, (top + bottom) * height / 2, max(0.35 * width, 3.0), max(ry, 3.0)

@@ -25,7 +25,7 @@ import torch
 from attribution import grid_regions
 from deid.adversary import Adversary, PrivacyCheck, resolve_adversary
 from deid.loop.appearances import People, check_appearance
-from deid.loop.bodies import Body, find_bodies
+from deid.loop.bodies import Body, find_bodies, head_scaled
 from deid.loop.config import OUTFIT_OPERATORS, WIDER, ConcealConfig
 from deid.loop.evidence import Evidence
 from deid.loop.fallback import conceal_whole_crops, fallback_operators
@@ -94,6 +94,8 @@ def conceal_people(
     elif config.shape != "box" or config.head != "keep":
         found = iter(find_bodies([image for person in people for image in person]))
         bodies = [[next(found) for _ in person] for person in people]
+    if bodies is not None:
+        bodies = [head_scaled(person, config.head_scale) for person in bodies]
     if config.shape == "box":
         return _conceal(people, bodies, None, config, adversary, formats, keep_attributions)[0]
     ladder: list[float | None] = [config.margin]

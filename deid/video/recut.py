@@ -35,10 +35,12 @@ POSED = ("found", "followed", "backfilled")
 REACH = 3
 
 
-def recut(by_frame: Sequence[Sequence[Sighting]], frames: Iterable[Frame]) -> list[list[Sighting]]:
+def recut(
+    by_frame: Sequence[Sequence[Sighting]], frames: Iterable[Frame], head_scale: float = 1.0
+) -> list[list[Sighting]]:
     """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
-    neighbours and every posed sighting's box grown to hold its head (see the module's
-    docstring), each changed sighting cut again from ``frames`` (the same video's originals,
+    neighbours and every posed sighting's box grown to hold its head (its ellipse at
+    ``head_scale``, see the module's docstring), each changed sighting cut again from ``frames`` (the same video's originals,
     in order). Sightings without a pose (a whole box) are kept; so are the frames past the
     last one ``frames`` holds.
 
@@ -54,7 +56,9 @@ def recut(by_frame: Sequence[Sequence[Sighting]], frames: Iterable[Frame]) -> li
             break
         if any(s.keypoints is not None for s in out[frame.index]):
             pixels = torch.from_numpy(frame.pixels).permute(2, 0, 1)
-            out[frame.index] = [_cut(between.get((s.frame, s.track), s), pixels) for s in out[frame.index]]
+            out[frame.index] = [
+                _cut(between.get((s.frame, s.track), s), pixels, head_scale) for s in out[frame.index]
+            ]
     return out
 
 
@@ -95,14 +99,14 @@ def _in_frame(s: Sighting) -> torch.Tensor:
     return s.keypoints + torch.tensor([s.box.x, s.box.y, 0.0])
 
 
-def _cut(sighting: Sighting, pixels: torch.Tensor) -> Sighting:
+def _cut(sighting: Sighting, pixels: torch.Tensor, head_scale: float) -> Sighting:
     """``sighting`` in its box grown to hold the head, cut again from the frame's ``pixels (3, H, W)``
     (a carried sighting put between its neighbours has no crop at its new box yet)."""
     if sighting.keypoints is None:
         return sighting
     box, (height, width) = sighting.box, pixels.shape[1:]
     keypoints = _in_frame(sighting)
-    new = with_head(box, keypoints, height, width)
+    new = with_head(box, keypoints, height, width, head_scale)
     dx, dy = box.x - new.x, box.y - new.y
     silhouette = F.pad(sighting.silhouette, (dx, new.w - box.w - dx, dy, new.h - box.h - dy))
     crop = pixels[:, new.y : new.y + new.h, new.x : new.x + new.w].clone()

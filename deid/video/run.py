@@ -31,7 +31,7 @@ from tqdm import tqdm
 from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, paste_crops
 from deid.finder import find_people
-from deid.loop.bodies import Body
+from deid.loop.bodies import Body, head_scaled
 from deid.loop.config import ConcealConfig
 from deid.loop.grouping import LINKS
 from deid.loop.results import PersonResult
@@ -241,7 +241,7 @@ def conceal_video(
         by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
     else:
         pieces = {s.track: 1 for frame in by_frame for s in frame}
-    by_frame = recut(by_frame, reader)
+    by_frame = recut(by_frame, reader, config.head_scale)
     tracks = list(sightings_of(by_frame))
     judge = Judge(tracks, adversary, references=samples, gap=gap)
     results, concealed, boxed = _treat(tracks, judge, config, samples, saved)
@@ -362,7 +362,7 @@ def _treat_chunk(
     samples: int,
 ) -> tuple[list[PersonResult], list[list[torch.Tensor]], list[str | None]]:
     """The tracks ``chunk``'s treatments, their concealed crops as uint8, and what was boxed."""
-    bodies = {t: steady_bodies(tracks[t]) for t in chunk}
+    bodies = {t: head_scaled(steady_bodies(tracks[t]), config.head_scale) for t in chunk}
     results = _decide([tracks[t] for t in chunk], [bodies[t] for t in chunk], samples, config, adversary)
     crops, boxed = [], []
     for group in batches([len(tracks[t]) for t in chunk], BATCH):  # judged a batch of tracks at once

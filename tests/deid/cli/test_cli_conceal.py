@@ -275,6 +275,8 @@ def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_pat
         "integrated_gradients",
         "--seed",
         "5",
+        "--head-scale",
+        "0.5",
     ]
     result = _run([crop_tree, "-o", tmp_path / "out", *args, "--top-k", "3"])
     assert result.exit_code == 0, result.output
@@ -289,11 +291,13 @@ def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_pat
         budget=2,
         method="integrated_gradients",
         seed=5,
+        head_scale=0.5,
     )
     assert config.loop == expected and config.top_k == 3
     settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
     assert settings["grid"] == [8, 3] and settings["first_cells"] == 4 and settings["refine"] is False
     assert settings["fallback_operator"] == "blur" and settings["top_k"] == 3 and settings["budget"] == 2
+    assert settings["head_scale"] == 0.5
 
 
 def test_a_default_run_records_the_settings_it_always_did(crop_tree, tmp_path, monkeypatch, stand_in):

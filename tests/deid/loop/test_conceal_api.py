@@ -107,6 +107,31 @@ def test_every_head_the_finder_places_is_concealed_by_default(pennfudan_root):
         deid.conceal(frame, head="hide")
 
 
+def test_a_smaller_head_scale_conceals_a_smaller_head_and_grows_the_boxes_less(pennfudan_root):
+    from deid.loop.heads import head_ellipse
+
+    frame = read_image(pennfudan_root / "PNGImages" / "PennPed00001.png")[:, :, 150:420].contiguous()
+    found = [p for p in find_people(frame) if not p.uncertain]
+    default = deid.conceal(frame, details=True, seed=0, shape="body-only")
+    small = deid.conceal(frame, details=True, seed=0, shape="body-only", head_scale=0.5)
+    assert isinstance(default, FrameResult) and isinstance(small, FrameResult)
+    assert len(default.boxes) == len(small.boxes) == len(found) >= 2
+    for wide, narrow, person in zip(default.boxes, small.boxes, found, strict=True):
+        assert narrow.y >= wide.y and narrow.y + narrow.h == wide.y + wide.h
+        cx, cy, rx, ry = head_ellipse(person.keypoints, 0.5)
+        assert narrow.y <= max(0, cy - ry) + 1  # the smaller head is still inside its box
+    assert any(narrow.y > wide.y for wide, narrow in zip(default.boxes, small.boxes, strict=True))
+    yy, xx = torch.meshgrid(torch.arange(frame.shape[1]), torch.arange(frame.shape[2]), indexing="ij")
+    changed = {k: (r.image != frame).any(0) for k, r in (("default", default), ("small", small))}
+    for person in found:
+        cx, cy, rx, ry = head_ellipse(person.keypoints, 0.5)
+        head = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+        assert changed["small"][head].float().mean() > 0.8  # the face is still concealed
+    assert int(changed["small"].sum()) < int(changed["default"].sum())  # less of the frame changed
+    with pytest.raises(ValueError, match=r"head_scale must be in \[0.25, 4.0\], got 0.1"):
+        deid.conceal(frame, head_scale=0.1)
+
+
 @pytest.mark.parametrize("how", ["blur", "pixelate", "fill"])
 def test_conceal_head_changes_the_head_and_nothing_else(viper_root, how):
     from deid.loop.bodies import find_bodies

@@ -54,6 +54,23 @@ def test_a_found_persons_box_holds_their_head(pennfudan_root):
     assert grown >= 3  # the finder's own boxes cut these heads
 
 
+def test_the_head_scale_scales_the_ellipse_about_its_centre():
+    from deid.loop.heads import check_head_scale, with_head
+
+    points = torch.zeros(33, 3)
+    points[:11, :2] = torch.tensor([50.0, 40.0])  # the face
+    points[11:13, :2] = torch.tensor([[40.0, 60.0], [60.0, 60.0]])  # the shoulders
+    points[23:25, :2] = torch.tensor([[45.0, 110.0], [55.0, 110.0]])  # the hips
+    cx, cy, rx, ry = head_ellipse(points)
+    assert head_ellipse(points, 0.5) == (cx, cy, rx / 2, ry / 2)
+    assert head_ellipse(points, 2.0) == (cx, cy, 2 * rx, 2 * ry)
+    box = Box(30, 40, 40, 150)
+    assert with_head(box, points, 480, 640, 0.5).y > with_head(box, points, 480, 640).y
+    for bad in (0.2, 4.5):
+        with pytest.raises(ValueError, match="head_scale must be in"):
+            check_head_scale(bad)
+
+
 def test_plan_frame_without_boxes_asks_the_finder(monkeypatch):
     import deid.detection
 

@@ -11,6 +11,7 @@ import torch
 
 from deid.adversary import Adversary
 from deid.boxes import Box
+from deid.loop.config import ConcealConfig
 from deid.loop.heads import head_ellipse
 from deid.video import Frame, VideoReader, conceal_video, follow_people
 from deid.video.follow import Sighting
@@ -60,6 +61,16 @@ def test_a_posed_sighting_grows_to_its_head_and_is_cut_again() -> None:
     )
 
 
+def test_a_smaller_head_scale_grows_the_box_less() -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    posed = _posed(0, Box(30, 20, 16, 36), pixels)
+    [[default]] = recut([[posed]], [Frame(0, pixels)])
+    [[small]] = recut([[posed]], [Frame(0, pixels)], head_scale=0.5)
+    assert default.box.y < small.box.y < posed.box.y
+    cx, cy, rx, ry = head_ellipse(small.keypoints, 0.5)
+    assert cy - ry >= 0 and cx + rx <= small.box.w  # the smaller head inside its box
+
+
 def test_a_carried_sighting_is_put_between_its_posed_neighbours() -> None:
     rng = np.random.default_rng(1)
     frames = [Frame(i, rng.integers(0, 256, (80, 90, 3), dtype=np.uint8)) for i in range(4)]
@@ -105,6 +116,29 @@ def test_the_top_of_the_head_is_concealed_in_the_written_video(
             above = (to_tensor(frame.pixels) - originals[frame.index])[:, 7:10, x : x + w]
             changed_above += int(bool((above.abs() > 0.02).any()))
     assert changed_above == len(posed)
+
+
+def test_the_videos_heads_follow_the_head_scale(
+    stand_ins: None, adversary: Adversary, tmp_path: Path
+) -> None:
+    source = walking_folder(tmp_path)
+    reports = {
+        scale: conceal_video(
+            source,
+            tmp_path / str(scale) / "frames",
+            config=ConcealConfig(head_scale=scale, seed=0),
+            adversary=adversary,
+            look_every=0,
+            progress=False,
+        )
+        for scale in (1.0, 0.5)
+    }
+    tops = {
+        scale: {(s[0], t.track): s[2] for t in report.tracks for s in t.sightings if s[5] != "predicted"}
+        for scale, report in reports.items()
+    }
+    assert tops[1.0] and tops[1.0].keys() == tops[0.5].keys()
+    assert all(tops[0.5][k] > top for k, top in tops[1.0].items() if top > 0)  # a smaller head, a lower top
 
 
 def test_on_pets_every_posed_sighting_holds_its_head(pets_video: Path) -> None:
