@@ -57,9 +57,9 @@ def check_head_scale(scale: float) -> float:
 
 def with_head(box: Box, keypoints: torch.Tensor, height: int, width: int, scale: float = 1.0) -> Box:
     """``box`` grown to hold the head's ellipse (:func:`head_ellipse` of ``keypoints`` at
-    ``scale``, in the box's pixels), inside an image of ``width`` x ``height``. A person's silhouette often stops at
-    the eyes (the hair is not in it), and a box cut there would leave the top of the head in the
-    clear beside a concealed person.
+    ``scale``, in the box's pixels), inside an image of ``width`` x ``height``. A person's
+    silhouette often stops at the eyes (the hair is not in it), and a box cut there would leave
+    the top of the head in the clear beside a concealed person.
 
     Example:
         >>> points = torch.zeros(33, 3)
