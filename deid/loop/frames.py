@@ -18,7 +18,8 @@ from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
-from deid.loop.heads import with_head
+from deid.loop.faces import conceal_faces, faces_in_the_clear
+from deid.loop.heads import HEADS, with_head
 from deid.loop.results import FrameResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
@@ -47,12 +48,18 @@ class FramePeople:
         found: what the person finder saw of each person, or None when the boxes were given.
         flagged: the boxes of unsure people left out with ``uncertain="flag"``: not concealed,
             so a frame with any is never private.
+        face_threshold: the face net's (``FinderConfig.faces``): :func:`paste_people` looks
+            for faces in the pasted frame (:func:`deid.loop.faces.faces_in_the_clear`); None:
+            it does not look.
+        face_treatment: what is done to the faces it finds (``ConcealConfig.head``).
     """
 
     boxes: list[Box]
     crops: list[torch.Tensor]
     found: list[Person] | None
     flagged: list[Box] = field(default_factory=list)
+    face_threshold: float | None = None
+    face_treatment: str = "blur"
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,14 @@ class WrittenFrame:
         encoded: the bytes of its output file, on which ``private`` was judged.
         private: per person, whether the adversary finds them private as re-cut from the
             frame decoded from ``encoded``; None when no check was given.
+        faces: the faces the face net still found in the pasted frame, concealed as
+            ``FramePeople.face_treatment`` says before encoding: a frame with any is not private.
     """
 
     image: torch.Tensor
     encoded: bytes
     private: list[bool] | None
+    faces: list[Box] = field(default_factory=list)
 
 
 def plan_frame(
@@ -77,6 +87,7 @@ def plan_frame(
     *,
     uncertain: str = "conceal",
     finder: FinderConfig | None = None,
+    head: str = "blur",
     head_scale: float = 1.0,
 ) -> FramePeople:
     """Find the people of a frame ``(3, H, W)`` (or take ``boxes``) and cut each one out.
@@ -88,7 +99,9 @@ def plan_frame(
             box like the others, or ``"flag"`` them (left unchanged, listed in ``flagged``;
             the frame is then never private). Never dropped silently.
         finder: the person finder's settings (default :class:`deid.finder.FinderConfig`;
-            ``FinderConfig.thorough()`` finds more people, slower).
+            ``FinderConfig.thorough()`` finds more people, slower); its ``faces`` threshold is
+            the face net's in :func:`paste_people`, given boxes or not (None: no face net).
+        head: what :func:`paste_people` does to the faces it still finds (``ConcealConfig.head``).
         head_scale: the head's ellipse each found person's box is grown to hold
             (``ConcealConfig.head_scale``).
 
@@ -97,8 +110,11 @@ def plan_frame(
         ValueError: ``uncertain`` is neither ``"conceal"`` nor ``"flag"``.
     """
     from deid.detection import find_frame_people
+    from deid.finder import FinderConfig
 
     check_choice("uncertain", uncertain, UNCERTAIN)
+    check_choice("head", head, HEADS)
+    finder = finder or FinderConfig()
     found, flagged = None, []
     if boxes is None:
         found = find_frame_people(image, config=finder)
@@ -113,7 +129,7 @@ def plan_frame(
             for person in found
         ]
     crops, used = crop_boxes(image, boxes)
-    return FramePeople(used, crops, found, flagged)
+    return FramePeople(used, crops, found, flagged, finder.faces, head)
 
 
 def paste_people(
@@ -124,23 +140,31 @@ def paste_people(
     output_format: str,
     check: WrittenCheck | None,
 ) -> WrittenFrame:
-    """Paste each person's concealed crop back into ``image`` (the nearest last) and judge them
-    as written.
+    """Paste each person's concealed crop back into ``image`` (the nearest last), conceal the
+    faces still found in it (:func:`deid.loop.faces.faces_in_the_clear` at
+    ``people.face_threshold``), and judge the people as written.
 
     The frame is encoded in ``output_format`` and decoded again; each person is cut from that
     decoded frame at their box and checked against their own original crop: a neighbour's
-    concealment pasted over an overlapping box, or the frame's encoding, can change the verdict.
+    concealment pasted over an overlapping box, a face concealed in it, or the frame's
+    encoding, can change the verdict.
 
     Raises:
         ValueError: the frame cannot be encoded in ``output_format``.
     """
     pasted = paste_crops(image, list(concealed), people.boxes, nearest_last=True)
+    faces = []
+    if people.face_threshold is not None:
+        faces = faces_in_the_clear(
+            pasted, people.boxes, threshold=people.face_threshold, treatment=people.face_treatment
+        )
+        pasted = conceal_faces(pasted, faces, people.face_treatment)
     data, back = as_written(pasted, output_format)
     private = None
     if check is not None:
         recut, _ = crop_boxes(back, people.boxes)
         private = check(people.crops, recut)
-    return WrittenFrame(pasted, data, private)
+    return WrittenFrame(pasted, data, private, faces)
 
 
 def recut_checker(adversary: Adversary) -> WrittenCheck:
@@ -172,8 +196,9 @@ def conceal(
     Works with no other argument: the bundled adversary and gallery are used. A crop goes straight
     in; a larger frame goes through the person finder first (:func:`plan_frame`, unsure people
     included by default), each person is concealed and pasted back, and each is judged again as cut from the
-    pasted frame (:func:`paste_people`; a person matched there is reported not private). A frame
-    with no detection raises, rather than pass as anonymized.
+    pasted frame (:func:`paste_people`; a person matched there is reported not private). Faces
+    the face net still finds in the pasted frame are concealed too, and make the frame not
+    private (``FrameResult.faces``). A frame with no detection raises, rather than pass as anonymized.
 
     The verdict holds for the image as it will be saved: the pixels the loop changed are
     rounded to uint8 levels (``k / 255``), so writing the result as 8-bit PNG, BMP or TIFF
@@ -212,7 +237,9 @@ def conceal(
         )[0]
         frame = FrameResult(result.images[0], [result], [], True)
     else:
-        people = plan_frame(image, uncertain=uncertain, finder=finder, head_scale=config.head_scale)
+        people = plan_frame(
+            image, uncertain=uncertain, finder=finder, head=config.head, head_scale=config.head_scale
+        )
         if not people.crops:
             unsure = f" ({len(people.flagged)} unsure, flagged)" if people.flagged else ""
             raise ValueError(
@@ -240,6 +267,7 @@ def conceal(
             True,
             flagged=people.flagged,
             heads=[r.head or "keep" for r in results],
+            faces=written.faces,
         )
     return frame if details else frame.image
 

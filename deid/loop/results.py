@@ -101,11 +101,16 @@ class FrameResult:
     detected: bool
     flagged: list[Any] = field(default_factory=list)  # unsure people left unchanged (uncertain="flag")
     heads: list[str] = field(default_factory=list)  # per person found: what was done to the head
+    faces: list[Any] = field(default_factory=list)  # faces still found once pasted: concealed
 
     @property
     def success(self) -> bool:
-        """Whether every person in the image is private; False when nobody was found or an
-        unsure person was left unchanged."""
+        """Whether every person in the image is private; False when nobody was found, an unsure
+        person was left unchanged, or the face net still found a face once they were pasted."""
         return (
-            self.detected and bool(self.people) and not self.flagged and all(p.success for p in self.people)
+            self.detected
+            and bool(self.people)
+            and not self.flagged
+            and not self.faces
+            and all(p.success for p in self.people)
         )

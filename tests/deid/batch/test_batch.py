@@ -335,6 +335,35 @@ def test_frames_use_boxes_and_paste_each_person_back(tmp_path, stand_in):
     assert summary.exit_code == 0
 
 
+def test_a_face_outside_every_given_box_is_concealed_listed_and_not_private(tmp_path, stand_in):
+    """The bundled street frame with a box for the two people on the left only: the man on the
+    right keeps no face in the file, his face is in the record, and the frame is not private."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "images" / "frames" / "PennPed00074.png"
+    frame = tmp_path / "in" / "street.png"
+    frame.parent.mkdir()
+    shutil.copy(example, frame)
+    (tmp_path / "boxes.json").write_text(json.dumps({"street.png": [[110, 15, 180, 290]]}))
+    summary = run_batch(
+        _config([frame], tmp_path / "out", boxes=str(tmp_path / "boxes.json")), conceal_group=stand_in
+    )
+    record = _records(summary)["street.png"]
+    assert record["status"] == "ok" and record["success"] is False
+    ((x, y, w, h, score),) = record["faces"]
+    assert 350 < x + w / 2 < 380 and score >= 0.5
+    assert "1 face(s) still found once the people were concealed" in record["note"]
+    original, written = read_image(frame), read_image(tmp_path / "out" / "street.png")
+    face = (slice(None), slice(y, y + h), slice(x, x + w))
+    assert (written[face] - original[face]).abs().mean() > 0.03
+    assert summary.exit_code != 0  # not private: said in the exit code too
+    off = run_batch(
+        _config([frame], tmp_path / "off", boxes=str(tmp_path / "boxes.json"), faces=0.0),
+        conceal_group=stand_in,
+    )
+    record = _records(off)["street.png"]
+    assert record["faces"] == [] and record["success"] is True
+    assert torch.equal(read_image(tmp_path / "off" / "street.png")[face], original[face])
+
+
 def test_a_frame_with_nobody_is_reported_and_kept_only_on_request(tmp_path, stand_in):
     cv2.imwrite(str(tmp_path / "scene.png"), np.full((480, 640, 3), 128, np.uint8))
     summary = run_batch(_config([tmp_path / "scene.png"], tmp_path / "out"), conceal_group=stand_in)
@@ -441,6 +470,7 @@ def test_unwritable_report_is_refused_up_front(crop_tree, tmp_path, stand_in):
     [
         ({"group_by": "face"}, "group_by must be one of"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"faces": 1.5}, r"faces must be in \[0, 1\] \(0: no face net\), got 1.5"),
     ],
 )
 def test_bad_config_raises(options, message, tmp_path):

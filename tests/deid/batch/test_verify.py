@@ -99,7 +99,7 @@ def test_a_real_run_verifies_and_tampering_makes_verify_fail(viper_root, tmp_pat
     assert result.exit_code == (3 if matched else 0), result.output  # 3: written, someone still matched
     checked = _verify_cli(out)
     assert checked.exit_code == 0, checked.output
-    assert "contradicted (reported private, still matched)      0" in checked.output
+    assert "contradicted (reported private, still matched or a face shows)      0" in checked.output
     private = [r for r in records if r["success"]]
     assert len(records) == 4 and private, "the loop made nobody private: nothing to tamper with"
     tampered = Path(private[0]["output"])
@@ -145,6 +145,25 @@ def test_a_frame_is_rechecked_person_by_person_at_the_reported_boxes(tmp_path, t
     result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
     (record,) = result.records
     assert record.outcome == "contradicted" and record.match_rate == 1.0
+
+
+def test_a_frame_reported_private_that_shows_a_face_is_contradicted(tmp_path, stand_in, tiny_embedder):
+    """A run without the face net wrote the man on the right (outside the given box) with his face;
+    verify looks for faces when the run's settings say it did, and the frame's verdict then fails."""
+    example = Path(__file__).resolve().parents[3] / "examples" / "images" / "frames" / "PennPed00074.png"
+    (tmp_path / "in").mkdir()
+    shutil.copy(example, tmp_path / "in" / "street.png")
+    (tmp_path / "boxes.json").write_text(json.dumps({"street.png": [[110, 15, 180, 290]]}))
+    config = _config([tmp_path / "in"], tmp_path / "out", boxes=str(tmp_path / "boxes.json"), faces=0.0)
+    run_batch(config, conceal_group=stand_in)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["records"][0]["success"] is True and report["settings"]["faces"] == 0.0
+    (unlooked,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
+    assert "face" not in unlooked.detail
+    report["settings"]["faces"] = 0.5  # as if the run had looked for faces and still said private
+    (tmp_path / "out" / "report.json").write_text(json.dumps(report))
+    (record,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
+    assert record.outcome == "contradicted" and "1 face(s) in the written frame: (354, " in record.detail
 
 
 def test_verify_feeds_the_adversary_at_its_embedders_input_size(crop_tree, tmp_path):

@@ -238,7 +238,7 @@ def test_seeded_outfit_runs_are_reproducible(tmp_path):
 _SETTINGS = {
     "inputs", "output", "operator", "strength", "group_by", "heatmaps", "device", "report", "boxes",
     "weights", "adversary", "top_k", "budget", "method", "colors", "seed", "keep_undetected", "uncertain",
-    "finder", "masks", "head", "shape",
+    "finder", "faces", "masks", "head", "shape",
 }  # fmt: skip
 
 
@@ -278,9 +278,10 @@ def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_pat
         "--head-scale",
         "0.5",
     ]
-    result = _run([crop_tree, "-o", tmp_path / "out", *args, "--top-k", "3"])
+    result = _run([crop_tree, "-o", tmp_path / "out", *args, "--top-k", "3", "--faces", "0.3"])
     assert result.exit_code == 0, result.output
     (config,) = seen
+    assert config.faces == 0.3 and config.finder_config.faces == 0.3
     expected = deid.ConcealConfig(
         grid=(8, 3),
         first_cells=4,
@@ -297,7 +298,7 @@ def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_pat
     settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
     assert settings["grid"] == [8, 3] and settings["first_cells"] == 4 and settings["refine"] is False
     assert settings["fallback_operator"] == "blur" and settings["top_k"] == 3 and settings["budget"] == 2
-    assert settings["head_scale"] == 0.5
+    assert settings["head_scale"] == 0.5 and settings["faces"] == 0.3
 
 
 def test_a_default_run_records_the_settings_it_always_did(crop_tree, tmp_path, monkeypatch, stand_in):
@@ -306,7 +307,8 @@ def test_a_default_run_records_the_settings_it_always_did(crop_tree, tmp_path, m
     assert seen[0].loop == deid.ConcealConfig()  # the defaults come from the config
     settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
     assert set(settings) == _SETTINGS and settings["top_k"] == deid.Adversary.top_k
-    assert settings["adversary"] == "strong"
+    assert settings["adversary"] == "strong" and settings["faces"] == 0.5
+    assert seen[0].finder_config.faces == 0.5
 
 
 def test_loop_flags_say_what_the_config_docstring_says():

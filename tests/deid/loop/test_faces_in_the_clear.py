@@ -1,0 +1,84 @@
+"""Faces still found in a frame with its people concealed: concealed as written, never private."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from deid.boxes import Box
+from deid.finder import FinderConfig, find_faces
+from deid.loop.faces import conceal_faces, face_ellipse, faces_in_the_clear
+from deid.loop.frames import paste_people, plan_frame
+from deid.loop.heads import ellipse_mask
+from deid.loop.results import FrameResult
+from reid_model.io import decode_image, read_image
+
+FRAME = Path(__file__).resolve().parents[3] / "examples" / "images" / "frames" / "PennPed00074.png"
+LEFT_PAIR = Box(110, 15, 180, 290)  # the woman and the man in the cap; not the man on the right
+
+
+def _grey(people):
+    return [torch.full_like(c, 0.5) for c in people.crops]
+
+
+def test_conceal_faces_changes_only_the_faces_ellipse_on_uint8_levels():
+    image = torch.randint(0, 256, (3, 60, 80), generator=torch.Generator().manual_seed(0)).float() / 255
+    before = image.clone()
+    face = Box(30, 20, 10, 12)
+    out = conceal_faces(image, [face], "blur")
+    inside = ellipse_mask(60, 80, face_ellipse(face))
+    changed = (out != image).any(0)
+    assert changed.any() and not (changed & ~inside).any()
+    assert (out[:, inside] - image[:, inside]).abs().mean() > 0.05  # really blurred
+    assert torch.equal(out * 255, (out * 255).round()) and torch.equal(image, before)
+    assert conceal_faces(image, [face], "keep") is image and conceal_faces(image, [], "blur") is image
+
+
+def test_the_face_of_a_person_outside_every_given_box_is_concealed_as_written():
+    """Boxes given for the two people on the left: the man on the right is nobody's, so his face
+    is still found once they are pasted back; it is concealed in the file and listed, and the
+    face net finds no face in the file."""
+    frame = read_image(FRAME)
+    people = plan_frame(frame, [LEFT_PAIR])
+    assert people.face_threshold == 0.5 and people.face_treatment == "blur"
+    written = paste_people(frame, people, _grey(people), output_format=".png", check=lambda o, w: [True])
+    (face,) = written.faces
+    assert 350 < face.x + face.w / 2 < 380  # the man on the right
+    back = decode_image(written.encoded)
+    inside = ellipse_mask(*frame.shape[-2:], face_ellipse(face))
+    assert (back[:, inside] - frame[:, inside]).abs().mean() > 0.03
+    box = torch.zeros_like(inside)
+    box[LEFT_PAIR.y : LEFT_PAIR.y + LEFT_PAIR.h, LEFT_PAIR.x : LEFT_PAIR.x + LEFT_PAIR.w] = True
+    assert torch.equal(back[:, ~inside & ~box], frame[:, ~inside & ~box])  # nothing else changed
+    assert find_faces(back) == []
+
+
+def test_with_the_head_kept_only_faces_outside_every_box_count_and_none_is_touched():
+    frame = read_image(FRAME)
+    everyone = Box(100, 10, 330, 300)
+    kept = plan_frame(frame, [everyone], head="keep")
+    same = paste_people(frame, kept, [frame[:, 10:310, 100:430].clone()], output_format=".png", check=None)
+    assert same.faces == [] and torch.equal(same.image, frame)  # both men's faces in the box
+    left = plan_frame(frame, [LEFT_PAIR], head="keep")
+    out = paste_people(frame, left, _grey(left), output_format=".png", check=None)
+    (face,) = out.faces
+    assert 350 < face.x + face.w / 2 < 380
+    inside = ellipse_mask(*frame.shape[-2:], face_ellipse(face))
+    assert torch.equal(out.image[:, inside], frame[:, inside])  # listed, kept as asked
+    assert faces_in_the_clear(frame, [everyone], threshold=0.5, treatment="blur") == find_faces(frame)
+
+
+def test_without_the_face_net_nothing_is_looked_for():
+    frame = read_image(FRAME)
+    people = plan_frame(frame, [LEFT_PAIR], finder=FinderConfig(faces=None))
+    assert people.face_threshold is None
+    assert paste_people(frame, people, _grey(people), output_format=".png", check=None).faces == []
+    with pytest.raises(ValueError, match="faces"):
+        FinderConfig(faces=0.0)
+
+
+def test_a_frame_with_a_face_found_is_not_private():
+    result = FrameResult(torch.zeros(3, 10, 10), [], [], True, faces=[Box(0, 0, 5, 5)])
+    assert not result.success
