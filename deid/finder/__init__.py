@@ -9,7 +9,7 @@ from deid.finder._windows import POSE_CONNECTIONS
 from deid.finder.config import FINDERS, MIN_FRAME, FinderConfig, FrameTooSmallError, Person, named_finder
 from deid.finder.crop import find_people_in_crops, find_person_in_crop
 from deid.finder.detector import DETECTOR_PATH, DETECTOR_SHA256, PersonDetector
-from deid.finder.faces import FACE_MODEL_PATH, FACE_MODEL_SHA256, FaceDetector, find_faces
+from deid.finder.faces import FACE_MODEL_PATH, FACE_MODEL_SHA256, FaceDetector, find_faces, people_below_faces
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
 from deid.finder.regions import crop_body_regions, person_regions
@@ -41,5 +41,6 @@ __all__ = [
     "find_person_in_crop",
     "has_litert",
     "named_finder",
+    "people_below_faces",
     "person_regions",
 ]

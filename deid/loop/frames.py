@@ -100,7 +100,9 @@ def plan_frame(
             the frame is then never private). Never dropped silently.
         finder: the person finder's settings (default :class:`deid.finder.FinderConfig`;
             ``FinderConfig.thorough()`` finds more people, slower); its ``faces`` threshold is
-            the face net's in :func:`paste_people`, given boxes or not (None: no face net).
+            the face net's: a face in the frame that no found person's box holds proposes an
+            unsure person below it (:func:`deid.finder.faces.people_below_faces`), and
+            :func:`paste_people` looks again, given boxes or not (None: no face net).
         head: what :func:`paste_people` does to the faces it still finds (``ConcealConfig.head``).
         head_scale: the head's ellipse each found person's box is grown to hold
             (``ConcealConfig.head_scale``).
@@ -110,7 +112,7 @@ def plan_frame(
         ValueError: ``uncertain`` is neither ``"conceal"`` nor ``"flag"``.
     """
     from deid.detection import find_frame_people
-    from deid.finder import FinderConfig
+    from deid.finder import FinderConfig, find_faces, people_below_faces
 
     check_choice("uncertain", uncertain, UNCERTAIN)
     check_choice("head", head, HEADS)
@@ -118,6 +120,8 @@ def plan_frame(
     found, flagged = None, []
     if boxes is None:
         found = find_frame_people(image, config=finder)
+        if finder.faces is not None:  # a face no one found holds: someone the finder missed
+            found += people_below_faces(image, find_faces(image, threshold=finder.faces), found)
         if uncertain == "flag":
             flagged = [person.box for person in found if person.uncertain]
             found = [person for person in found if not person.uncertain]

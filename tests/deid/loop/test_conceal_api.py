@@ -98,7 +98,9 @@ def test_every_head_the_finder_places_is_concealed_by_default(pennfudan_root):
     assert all(head.startswith("blur") for head in blurred.heads)
     yy, xx = torch.meshgrid(torch.arange(frame.shape[1]), torch.arange(frame.shape[2]), indexing="ij")
     changed = (blurred.image != frame).any(0)
-    for person, box in zip(find_people(frame), blurred.boxes, strict=True):
+    people = find_people(frame)  # first in the boxes; people the faces propose come after them
+    assert len(blurred.boxes) >= len(people)
+    for person, box in zip(people, blurred.boxes[: len(people)], strict=True):
         cx, cy, rx, ry = head_ellipse(person.keypoints)
         head = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
         in_box = (xx >= box.x) & (xx < box.x + box.w) & (yy >= box.y) & (yy < box.y + box.h)
@@ -115,8 +117,10 @@ def test_a_smaller_head_scale_conceals_a_smaller_head_and_grows_the_boxes_less(p
     default = deid.conceal(frame, details=True, seed=0, shape="body-only")
     small = deid.conceal(frame, details=True, seed=0, shape="body-only", head_scale=0.5)
     assert isinstance(default, FrameResult) and isinstance(small, FrameResult)
-    assert len(default.boxes) == len(small.boxes) == len(found) >= 2
-    for wide, narrow, person in zip(default.boxes, small.boxes, found, strict=True):
+    assert len(default.boxes) == len(small.boxes) >= len(found) >= 2  # proposed people after them
+    for wide, narrow, person in zip(
+        default.boxes[: len(found)], small.boxes[: len(found)], found, strict=True
+    ):
         assert narrow.y >= wide.y and narrow.y + narrow.h == wide.y + wide.h
         cx, cy, rx, ry = head_ellipse(person.keypoints, 0.5)
         assert narrow.y <= max(0, cy - ry) + 1  # the smaller head is still inside its box

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deid.boxes import Box
-from deid.finder import FinderConfig, find_faces
+from deid.finder import FinderConfig, Person, find_faces
 from deid.loop.faces import conceal_faces, face_ellipse, faces_in_the_clear
 from deid.loop.frames import paste_people, plan_frame
 from deid.loop.heads import ellipse_mask
@@ -82,3 +82,25 @@ def test_without_the_face_net_nothing_is_looked_for():
 def test_a_frame_with_a_face_found_is_not_private():
     result = FrameResult(torch.zeros(3, 10, 10), [], [], True, faces=[Box(0, 0, 5, 5)])
     assert not result.success
+
+
+def test_a_face_no_found_person_holds_proposes_an_unsure_person_below_it(monkeypatch):
+    """The finder (stood in) finds only the man in the cap: the face of the man on the right
+    proposes an unsure person whose box holds him from the face down, concealed by box."""
+    import deid.detection
+
+    frame = read_image(FRAME)
+    cap = Person(
+        Box(190, 20, 100, 280), 0.99, torch.zeros(332, 442, dtype=torch.bool), torch.zeros(33, 3), False
+    )
+    monkeypatch.setattr(deid.detection, "find_frame_people", lambda image, config=None: [cap])
+    people = plan_frame(frame)
+    assert people.found is not None and len(people.found) == 2
+    extra = people.found[1]
+    assert extra.uncertain and extra.score >= 0.5 and people.boxes[1] == extra.box
+    face_x, face_y = 365, 57  # the right man's face
+    assert extra.box.x < face_x < extra.box.x + extra.box.w and extra.box.y < face_y
+    assert extra.box.y + extra.box.h > 200  # down to his legs
+    assert bool(extra.mask[face_y, face_x]) and not bool(extra.mask[5, 5])
+    # the man in the cap holds his own face; without the face net nobody is proposed
+    assert plan_frame(frame, finder=FinderConfig(faces=None)).found == [cap]
