@@ -136,11 +136,10 @@ def people_below_faces(image: torch.Tensor, faces: list[Box], people: list[Perso
     """Unsure people proposed by the ``faces`` of a frame ``(3, H, W)`` that no one of ``people``
     holds (no person's box holds the face's centre): each a box below its face
     (:data:`BELOW_FACE`), scored by the face's probability, its mask that box, no keypoints.
-    They are concealed by box like the finder's other unsure people (the loop still conceals
-    them in their body's shape where the pose model finds one in the box).
+    They are concealed like the finder's other unsure people.
 
-    On Penn-Fudan, the 6 faces the finder's misses left in the clear lie on 6 such people; the
-    pose model confirms 5 of them in these boxes (``benchmarks/face_net.py``, README).
+    On Penn-Fudan, the 6 faces the finder's misses left in the clear lie on 6 such people; in a
+    scratch trial the pose model confirmed 5 of them in these boxes (README, "The face net").
 
     Example:
         >>> people_below_faces(torch.zeros(3, 200, 100), [Box(40, 10, 10, 12)], [])[0].box
