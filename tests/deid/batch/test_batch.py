@@ -522,15 +522,21 @@ def test_the_heatmap_writer_draws_attributions(tmp_path, tiny_embedder):
 
 
 def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_root, tmp_path, stand_in):
-    """A real street frame through the finder: boxes, scores, unsure flags and 33 keypoints per person."""
+    """A real street frame through the finder: boxes, scores, unsure flags and 33 keypoints per
+    person; after the finder's people, the unsure people that faces no one holds propose."""
+    from deid.finder import find_faces, people_below_faces
+
     frame = pennfudan_root / "PNGImages" / "PennPed00001.png"
     (tmp_path / "in").mkdir()
     shutil.copy(frame, tmp_path / "in" / frame.name)
     summary = run_batch(_config([tmp_path / "in"], tmp_path / "out"), conceal_group=stand_in)
     (record,) = json.loads(summary.report_json.read_text())["records"]
     image = read_image(frame)
-    people = find_people(image)
-    assert record["status"] == "ok" and record["kind"] == "frame" and record["persons"] == len(people) >= 2
+    found = find_people(image)
+    proposed = people_below_faces(image, find_faces(image), found)
+    assert len(found) >= 2 and all(p.uncertain for p in proposed)
+    people = found + proposed
+    assert record["status"] == "ok" and record["kind"] == "frame" and record["persons"] == len(people)
     grown = [p.box if p.uncertain else with_head(p.box, p.keypoints, *image.shape[-2:]) for p in people]
     assert record["boxes"] == [[b.x, b.y, b.w, b.h] for b in grown]  # each grown to hold the head
     assert any(b.y < p.box.y for b, p in zip(grown, people, strict=True))
