@@ -28,6 +28,16 @@ class Box(NamedTuple):
         """``(x0, y0, x1, y1)``: the top-left corner and the one past the bottom-right."""
         return self.x, self.y, self.x + self.w, self.y + self.h
 
+    def holds_centre_of(self, other: Box) -> bool:
+        """Whether ``other``'s centre lies inside this box.
+
+        Example:
+            >>> Box(0, 0, 40, 90).holds_centre_of(Box(10, 10, 8, 8))
+            True
+        """
+        cx, cy = other.x + other.w / 2, other.y + other.h / 2
+        return self.x <= cx < self.x + self.w and self.y <= cy < self.y + self.h
+
 
 class BoxesError(ValueError):
     """A boxes JSON file could not be used; the message names the file, the entry and the reason."""

@@ -5,10 +5,11 @@ with the one the report recorded, decodes it and re-runs the adversary's privacy
 of the conceal loop, :meth:`deid.adversary.Adversary.check`): a crop's written output against
 the original inputs of its group, a frame's people re-cut from the written frame at the
 reported boxes, each against its own original; and, when the run looked for faces (its
-``faces`` setting), the face net on the written frame (:func:`deid.loop.faces.faces_in_the_clear`):
-a face it finds there makes the frame not private. A record *contradicts* its verdict when it says
-``success`` but the written file is still matched or shows a face; a missing, changed or unreadable output, or
-one that cannot be checked (its inputs are gone), fails verification too.
+``faces`` setting), the face net on the written frame
+(:func:`deid.loop.faces.faces_in_the_clear`): a face it finds there makes the frame not private.
+A record *contradicts* its verdict when it says ``success`` but the written file is still
+matched or shows a face; a missing, changed or unreadable output, or one that cannot be checked
+(its inputs are gone), fails verification too.
 
 Kept in one module over 300 lines: reading a report, re-cutting its people and judging them are
 one pass over the records whose outcome types only this pass makes.

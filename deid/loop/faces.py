@@ -51,11 +51,7 @@ def faces_in_the_clear(
     faces = find_faces(frame, threshold=threshold)
     if treatment != "keep":
         return faces
-    return [
-        f
-        for f in faces
-        if not any(b.x <= f.x + f.w / 2 < b.x + b.w and b.y <= f.y + f.h / 2 < b.y + b.h for b in boxes)
-    ]
+    return [f for f in faces if not any(b.holds_centre_of(f) for b in boxes)]
 
 
 def conceal_faces(image: torch.Tensor, faces: Sequence[Box], how: str) -> torch.Tensor:

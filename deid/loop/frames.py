@@ -202,7 +202,8 @@ def conceal(
     included by default), each person is concealed and pasted back, and each is judged again as cut from the
     pasted frame (:func:`paste_people`; a person matched there is reported not private). Faces
     the face net still finds in the pasted frame are concealed too, and make the frame not
-    private (``FrameResult.faces``). A frame with no detection raises, rather than pass as anonymized.
+    private (``FrameResult.faces``). A frame with no detection raises, rather than pass as
+    anonymized.
 
     The verdict holds for the image as it will be saved: the pixels the loop changed are
     rounded to uint8 levels (``k / 255``), so writing the result as 8-bit PNG, BMP or TIFF

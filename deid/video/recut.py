@@ -40,9 +40,9 @@ def recut(
 ) -> list[list[Sighting]]:
     """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
     neighbours and every posed sighting's box grown to hold its head (its ellipse at
-    ``head_scale``, see the module's docstring), each changed sighting cut again from ``frames`` (the same video's originals,
-    in order). Sightings without a pose (a whole box) are kept; so are the frames past the
-    last one ``frames`` holds.
+    ``head_scale``, see the module's docstring), each changed sighting cut again from
+    ``frames`` (the same video's originals, in order). Sightings without a pose (a whole box)
+    are kept; so are the frames past the last one ``frames`` holds.
 
     Example:
         >>> again = recut(by_frame, VideoReader.open("clip.avi"))  # doctest: +SKIP

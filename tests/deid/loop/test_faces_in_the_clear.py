@@ -12,7 +12,7 @@ from deid.finder import FinderConfig, Person, find_faces
 from deid.loop.faces import conceal_faces, face_ellipse, faces_in_the_clear
 from deid.loop.frames import paste_people, plan_frame
 from deid.loop.heads import ellipse_mask
-from deid.loop.results import FrameResult
+from deid.loop.results import FrameResult, PersonResult
 from reid_model.io import decode_image, read_image
 
 FRAME = Path(__file__).resolve().parents[3] / "examples" / "images" / "frames" / "PennPed00074.png"
@@ -80,7 +80,10 @@ def test_without_the_face_net_nothing_is_looked_for():
 
 
 def test_a_frame_with_a_face_found_is_not_private():
-    result = FrameResult(torch.zeros(3, 10, 10), [], [], True, faces=[Box(0, 0, 5, 5)])
+    image = torch.zeros(3, 10, 10)
+    private = PersonResult([image], None, 0, True, False, None, 1.0, {}, {})
+    assert FrameResult(image, [private], [Box(0, 0, 10, 10)], True).success  # the face alone decides
+    result = FrameResult(image, [private], [Box(0, 0, 10, 10)], True, faces=[Box(0, 0, 5, 5)])
     assert not result.success
 
 
