@@ -1,7 +1,7 @@
 """Conceal the person, keep a person: Penn-Fudan frames concealed by each loop variant, in one run.
 
     python -m benchmarks.concealment_form --data ../shared/data/pennfudan [--limit N] [--figure PNG]
-        [--head-scale S]
+        [--head-scale S] [--faces T]
 
 For each variant (mask shape, operator), every frame goes through ``deid.conceal`` (the person
 finder, the loop, the head treatment, the check of the frame as written), and the concealed frame
@@ -16,7 +16,9 @@ is compared with the original and the annotation (``PedMasks``):
   the labelled persons left nearly untouched (the finder missed them, or their box barely
   overlaps them);
 - ``head``: labelled persons with at least half of their head (the top eighth of their mask)
-  changed;
+  changed; ``head top kept``: those with more than a tenth of the top sixteenth of their mask
+  (the hair) unchanged; ``head kept, private``: labelled persons whose head is not concealed in
+  a frame reported private (a wrong verdict);
 - ``finder recall`` and ``HOG recall``: labelled persons found on the concealed frames (IoU >=
   0.5), as a fraction of those found on the originals; ``PCK``: body keypoints of persons found
   in both within 0.1 of the labelled height of where they were;
@@ -40,7 +42,7 @@ import deid
 from benchmarks.person_finder import Frame, load_pennfudan, match
 from deid.audit.form import keypoints_kept
 from deid.detection import hog_people
-from deid.finder import Person, find_people
+from deid.finder import FinderConfig, Person, find_people
 from deid.loop import ConcealConfig, FrameResult
 from reid_model import default_metadata, load_images, load_viper, select
 
@@ -64,13 +66,15 @@ class Tally:
     background: list[float] = field(default_factory=list)
     person: list[float] = field(default_factory=list)
     heads: int = 0
+    tops_kept: int = 0
+    private_heads_kept: int = 0
     found_after: int = 0
     hog_after: int = 0
     pck: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
 
 
-def _changed(frame: Frame, image: torch.Tensor, tally: Tally) -> None:
+def _changed(frame: Frame, image: torch.Tensor, private: bool, tally: Tally) -> None:
     changed = (image != frame.image).any(0).numpy()
     labelled = np.asarray(frame.masks.any(0), dtype=np.uint8)
     near = cv2.dilate(labelled, np.ones((7, 7), np.uint8)) > 0
@@ -78,9 +82,14 @@ def _changed(frame: Frame, image: torch.Tensor, tally: Tally) -> None:
     for mask in frame.masks:
         tally.person.append(float(changed[mask].mean()))
         rows = np.nonzero(mask.any(1))[0]
-        head = mask.copy()
-        head[rows[0] + max(1, (rows[-1] - rows[0] + 1) // 8) :] = False
-        tally.heads += bool(changed[head].mean() >= 0.5)
+        height = rows[-1] - rows[0] + 1
+        head, top = mask.copy(), mask.copy()
+        head[rows[0] + max(1, height // 8) :] = False
+        top[rows[0] + max(1, height // 16) :] = False
+        concealed = bool(changed[head].mean() >= 0.5)
+        tally.heads += concealed
+        tally.private_heads_kept += private and not concealed
+        tally.tops_kept += bool(changed[top].mean() < 0.9)
 
 
 def _detections(frame: Frame, image: torch.Tensor, before: list[Person], tally: Tally) -> None:
@@ -122,8 +131,15 @@ def main() -> None:
         default=1.0,
         help="every variant's head ellipse scale (ConcealConfig.head_scale)",
     )
+    parser.add_argument(
+        "--faces",
+        type=float,
+        default=FinderConfig().faces,
+        help="the face net's threshold (FinderConfig.faces; 0: off)",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",")]
+    finder = FinderConfig(faces=args.faces or None)  # 0: no face net
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         parser.error(f"--variants: {unknown} not among {list(VARIANTS)}")
@@ -138,13 +154,14 @@ def main() -> None:
     print(
         f"Penn-Fudan: {len(frames)} frames, {persons} labelled persons; on the originals the finder "
         f"finds {found_before}, HOG {hog_before} (IoU >= 0.5); seed 0; {args.threads} threads; "
-        f"head scale {args.head_scale}"
+        f"head scale {args.head_scale}; face net threshold {args.faces}"
     )
     print(
         "| variant | private frames | body / box people | bg changed | person changed (median) "
-        "| persons < 20% changed | head concealed | finder recall | HOG recall | PCK@0.1 | s/frame |"
+        "| persons < 20% changed | head concealed | head top kept | head kept, private | finder recall "
+        "| HOG recall | PCK@0.1 | s/frame |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     shown: dict[str, dict[str, torch.Tensor]] = {}
     for name in names:
         config = replace(VARIANTS[name], head_scale=args.head_scale)
@@ -153,7 +170,7 @@ def main() -> None:
         for frame in frames:
             start = time.perf_counter()
             try:
-                result = deid.conceal(frame.image, details=True, config=config)
+                result = deid.conceal(frame.image, details=True, config=config, finder=finder)
             except ValueError:  # nobody found: the frame is not written
                 result = None
             assert result is None or isinstance(result, FrameResult)
@@ -164,13 +181,14 @@ def main() -> None:
                 tally.private += bool(result.success)
                 tally.shapes.update(str(p.shape) for p in result.people)
             shown[name][frame.name] = image
-            _changed(frame, image, tally)
+            _changed(frame, image, result is not None and result.success, tally)
             _detections(frame, image, before[frame.name], tally)
         person = np.array(tally.person)
         print(
             f"| {name} | {tally.private}/{tally.frames} | {tally.shapes['body']} / {tally.shapes['box']} "
             f"| {100 * statistics.mean(tally.background):.1f}% | {100 * float(np.median(person)):.0f}% "
-            f"| {int((person < 0.2).sum())} | {tally.heads}/{persons} "
+            f"| {int((person < 0.2).sum())} | {tally.heads}/{persons} | {tally.tops_kept} "
+            f"| {tally.private_heads_kept} "
             f"| {tally.found_after / max(found_before, 1):.2f} | {tally.hog_after / max(hog_before, 1):.2f} "
             f"| {statistics.mean(tally.pck) if tally.pck else float('nan'):.2f} "
             f"| {statistics.median(tally.seconds):.2f} |"

@@ -54,6 +54,42 @@ def test_a_found_persons_box_holds_their_head(pennfudan_root):
     assert grown >= 3  # the finder's own boxes cut these heads
 
 
+def test_the_heads_ellipse_reaches_above_low_face_points():
+    """Face points just above the shoulders (a head seen from behind): the ellipse still reaches
+    HAIR_REACH torso lengths above the shoulders; face points high above them are not moved."""
+    from deid.loop.heads import HAIR_REACH
+
+    points = torch.zeros(33, 3)
+    points[11:13, :2] = torch.tensor([[40.0, 60.0], [60.0, 60.0]])  # the shoulders
+    points[23:25, :2] = torch.tensor([[40.0, 140.0], [60.0, 140.0]])  # the hips: torso 80
+    points[:11, :2] = torch.tensor([50.0, 55.0])  # face points at the neck
+    _, cy, rx, ry = head_ellipse(points)
+    assert cy - ry == pytest.approx(60.0 - HAIR_REACH * 80.0)
+    assert cy + ry == pytest.approx(55.0 + 1.1 * rx)  # the bottom stays where it was
+    points[:11, :2] = torch.tensor([50.0, 10.0])  # face points high above the shoulders
+    _, cy, rx, ry = head_ellipse(points)
+    assert (cy, ry) == pytest.approx((10.0 - 0.3 * rx, 1.4 * rx))
+
+
+def test_labelled_heads_seen_from_behind_are_inside_their_boxes(pennfudan_root):
+    """PennPed00019's two people in the middle, seen from behind, have their face points low:
+    the tops of their labelled heads (the hair) lie inside the boxes they are concealed in."""
+    import cv2
+
+    frame = read_image(pennfudan_root / "PNGImages" / "PennPed00019.png")
+    labels = torch.from_numpy(
+        cv2.imread(str(pennfudan_root / "PedMasks" / "PennPed00019_mask.png"), cv2.IMREAD_UNCHANGED)
+    )
+    people = plan_frame(frame)
+    assert people.found is not None
+    for label in (3, 4):
+        mask = labels == label
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        top, centre = int(rows[0]), int(cols.float().mean())
+        holders = [box for box in people.boxes if box.x <= centre < box.x + box.w and box.y <= top]
+        assert holders, f"the top of person {label}'s head (row {top}) is above every box around it"
+
+
 def test_the_head_scale_scales_the_ellipse_about_its_centre():
     from deid.loop.heads import check_head_scale, with_head
 
