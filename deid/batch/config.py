@@ -8,7 +8,7 @@ from typing import Any
 
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
-from deid.finder.config import FINDERS, FinderConfig, named_finder
+from deid.finder.config import FACE_THRESHOLD, FINDERS, FinderConfig, named_finder
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
 
@@ -52,9 +52,10 @@ class BatchConfig:
             outputs and report, see :mod:`deid.batch.ray_engine`).
         address: the Ray cluster to join (``"auto"``, ``"HOST:PORT"``); None starts a local one.
         workers: how many Ray workers; None: as many as the cluster's CPUs hold.
-        faces: the face net's threshold (``FinderConfig.faces``): faces still found in a frame
-            with its people concealed are concealed as ``loop.head`` says, and the frame is not
-            private; 0: no face net.
+        faces: the face net's threshold (``FinderConfig.faces``, default
+            :data:`deid.finder.FACE_THRESHOLD`): a face no found person's head holds proposes a
+            person; faces still found in a frame with its people concealed are concealed as
+            ``loop.head`` says, and the frame is not private; 0: no face net.
         threads: torch threads of the local engine's process, or of each Ray worker (which
             reserves as many CPUs); None: all CPUs locally, one per Ray worker. Floating-point
             sums change with the thread count, so a seeded run's outputs are byte-identical
@@ -78,7 +79,7 @@ class BatchConfig:
     keep_undetected: bool = False
     uncertain: str = "conceal"
     finder: str = "default"
-    faces: float = 0.5
+    faces: float = FACE_THRESHOLD
     batch_size: int = 32
     queue_megapixels: float = 96.0
     progress: bool = True

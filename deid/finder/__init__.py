@@ -6,7 +6,15 @@ OpenCV); see :func:`find_people`. CenterFace finds faces (:func:`find_faces`), t
 """
 
 from deid.finder._windows import POSE_CONNECTIONS
-from deid.finder.config import FINDERS, MIN_FRAME, FinderConfig, FrameTooSmallError, Person, named_finder
+from deid.finder.config import (
+    FACE_THRESHOLD,
+    FINDERS,
+    MIN_FRAME,
+    FinderConfig,
+    FrameTooSmallError,
+    Person,
+    named_finder,
+)
 from deid.finder.crop import find_people_in_crops, find_person_in_crop
 from deid.finder.detector import DETECTOR_PATH, DETECTOR_SHA256, PersonDetector
 from deid.finder.faces import FACE_MODEL_PATH, FACE_MODEL_SHA256, FaceDetector, find_faces, people_below_faces
@@ -20,6 +28,7 @@ __all__ = [
     "DETECTOR_SHA256",
     "FACE_MODEL_PATH",
     "FACE_MODEL_SHA256",
+    "FACE_THRESHOLD",
     "FINDERS",
     "MIN_FRAME",
     "MODEL_PATH",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from deid.boxes import Box
-from deid.finder.config import Person
+from deid.finder.config import FACE_THRESHOLD, Person
 from deid.finder.runtime import check_file
 from reid_model.checks import check_images
 
@@ -103,7 +104,7 @@ def default_face_detector() -> FaceDetector:
 
 
 def find_faces(
-    image: torch.Tensor, *, threshold: float = 0.5, detector: FaceDetector | None = None
+    image: torch.Tensor, *, threshold: float = FACE_THRESHOLD, detector: FaceDetector | None = None
 ) -> list[Box]:
     """The faces in a frame ``(3, H, W)`` (float RGB in [0, 1]), best first, each a box in the
     frame's pixels with the face's probability as its score.
@@ -111,9 +112,10 @@ def find_faces(
     Args:
         image: the frame.
         threshold: the probability that makes a face (``FinderConfig.faces``). On Penn-Fudan's
-            96 frames at 0.5, 157 of the 263 labelled people have a face found (the others are
-            seen from behind or too small), and 22 faces lie outside every labelled mask, most
-            of them people the annotation leaves out (``benchmarks/face_net.py``).
+            96 frames at the default 0.35 (0.5), 189 (157) of the 263 labelled people have a
+            face found (the others are seen from behind or too small), and 42 (22) faces lie
+            outside every labelled mask, most of them people the annotation leaves out
+            (``benchmarks/face_net.py``).
         detector: the model (default: the vendored one, loaded once).
 
     Example:
@@ -132,11 +134,12 @@ def find_faces(
     return out
 
 
-def people_below_faces(image: torch.Tensor, faces: list[Box], people: list[Person]) -> list[Person]:
-    """Unsure people proposed by the ``faces`` of a frame ``(3, H, W)`` that no one of ``people``
-    holds (no person's box holds the face's centre): each a box below its face
-    (:data:`BELOW_FACE`), scored by the face's probability, its mask that box, no keypoints.
-    They are concealed like the finder's other unsure people.
+def people_below_faces(image: torch.Tensor, faces: list[Box], heads: Sequence[Box]) -> list[Person]:
+    """Unsure people proposed by the ``faces`` of a frame ``(3, H, W)`` whose centre none of
+    ``heads`` holds (where the people found have their heads: a found person's head, an unsure
+    person's whole box): each a box below its face (:data:`BELOW_FACE`), scored by the face's
+    probability, its mask that box, no keypoints. They are concealed like the finder's other
+    unsure people.
 
     On Penn-Fudan, the 6 faces the finder's misses left in the clear lie on 6 such people; in a
     scratch trial the pose model confirmed 5 of them in these boxes (README, "The face net").
@@ -149,7 +152,7 @@ def people_below_faces(image: torch.Tensor, faces: list[Box], people: list[Perso
     left, right, above, below = BELOW_FACE
     out = []
     for face in faces:
-        if any(p.box.holds_centre_of(face) for p in people):
+        if any(head.holds_centre_of(face) for head in heads):
             continue
         x0, y0 = max(0, math.floor(face.x - left * face.w)), max(0, math.floor(face.y - above * face.h))
         x1 = min(width, math.ceil(face.x + face.w + right * face.w))

@@ -19,7 +19,7 @@ from deid.boxes import Box, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
 from deid.loop.faces import conceal_faces, faces_in_the_clear
-from deid.loop.heads import HEADS, with_head
+from deid.loop.heads import HEADS, head_box, with_head
 from deid.loop.results import FrameResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
@@ -100,9 +100,10 @@ def plan_frame(
             the frame is then never private). Never dropped silently.
         finder: the person finder's settings (default :class:`deid.finder.FinderConfig`;
             ``FinderConfig.thorough()`` finds more people, slower); its ``faces`` threshold is
-            the face net's: a face in the frame that no found person's box holds proposes an
-            unsure person below it (:func:`deid.finder.faces.people_below_faces`), and
-            :func:`paste_people` looks again, given boxes or not (None: no face net).
+            the face net's: a face in the frame that no found person's head holds (the box of
+            their head's ellipse at scale 1, an unsure person's whole box) proposes an unsure person below
+            it (:func:`deid.finder.faces.people_below_faces`), and :func:`paste_people` looks
+            again, given boxes or not (None: no face net).
         head: what :func:`paste_people` does to the faces it still finds (``ConcealConfig.head``).
         head_scale: the head's ellipse each found person's box is grown to hold
             (``ConcealConfig.head_scale``).
@@ -121,7 +122,8 @@ def plan_frame(
     if boxes is None:
         found = find_frame_people(image, config=finder)
         if finder.faces is not None:  # a face no one found holds: someone the finder missed
-            found += people_below_faces(image, find_faces(image, threshold=finder.faces), found)
+            heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]  # any head_scale
+            found += people_below_faces(image, find_faces(image, threshold=finder.faces), heads)
         if uncertain == "flag":
             flagged = [person.box for person in found if person.uncertain]
             found = [person for person in found if not person.uncertain]

@@ -22,7 +22,7 @@ from deid.batch.report import FIELDS
 from deid.boxes import Box
 from deid.finder import find_people
 from deid.loop import ConcealConfig
-from deid.loop.heads import with_head
+from deid.loop.heads import head_box, with_head
 from reid_model.io import read_image
 from tests.deid.conftest import StandIn, tree_hashes, write_crop
 
@@ -523,7 +523,7 @@ def test_the_heatmap_writer_draws_attributions(tmp_path, tiny_embedder):
 
 def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_root, tmp_path, stand_in):
     """A real street frame through the finder: boxes, scores, unsure flags and 33 keypoints per
-    person; after the finder's people, the unsure people that faces no one holds propose."""
+    person; after the finder's people, the unsure people that faces no one's head holds propose."""
     from deid.finder import find_faces, people_below_faces
 
     frame = pennfudan_root / "PNGImages" / "PennPed00001.png"
@@ -533,7 +533,8 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     (record,) = json.loads(summary.report_json.read_text())["records"]
     image = read_image(frame)
     found = find_people(image)
-    proposed = people_below_faces(image, find_faces(image), found)
+    heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]
+    proposed = people_below_faces(image, find_faces(image), heads)
     assert len(found) >= 2 and all(p.uncertain for p in proposed)
     people = found + proposed
     assert record["status"] == "ok" and record["kind"] == "frame" and record["persons"] == len(people)

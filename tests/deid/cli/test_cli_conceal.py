@@ -13,6 +13,7 @@ from click.testing import CliRunner
 import deid
 from deid.batch import CropResult
 from deid.cli import main
+from deid.finder import FACE_THRESHOLD
 from reid_model import read_image
 from tests.conftest import REPO
 from tests.deid.conftest import StandIn, tree_hashes
@@ -307,8 +308,8 @@ def test_a_default_run_records_the_settings_it_always_did(crop_tree, tmp_path, m
     assert seen[0].loop == deid.ConcealConfig()  # the defaults come from the config
     settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
     assert set(settings) == _SETTINGS and settings["top_k"] == deid.Adversary.top_k
-    assert settings["adversary"] == "strong" and settings["faces"] == 0.5
-    assert seen[0].finder_config.faces == 0.5
+    assert settings["adversary"] == "strong" and settings["faces"] == FACE_THRESHOLD == 0.35
+    assert seen[0].finder_config.faces == FACE_THRESHOLD
 
 
 def test_loop_flags_say_what_the_config_docstring_says():
