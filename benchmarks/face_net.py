@@ -9,10 +9,10 @@ the annotation leaves out, or false faces), and the median milliseconds a frame.
 
 With ``--written``, for each output folder of ``deid conceal`` on those frames (one with the
 face net, ``--faces 0`` for one without): the faces the face net finds in the written frames at
-0.5 (in a labelled mask, and outside every one), the faces the run's report lists as found
-and concealed, the frames that list any, and the frames reported private. ``--figure`` draws
-each face found in the written frames of the first folder, and each face its report lists
-(original above, written below).
+the default threshold (0.35; in a labelled mask, and outside every one), the faces the run's
+report lists as found and concealed, the frames that list any, and the frames reported private.
+``--figure`` draws each face found in the written frames of the first folder, and each face its
+report lists (original above, written below).
 """
 
 from __future__ import annotations
