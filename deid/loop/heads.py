@@ -4,7 +4,8 @@ A face identifies a person to any viewer whatever the adversary says (its 48x128
 judge a face), so the loop blurs, pixelates or fills the head of every appearance by default,
 and the adversary judges the appearance with its head concealed. The head is an ellipse around
 the face keypoints (nose, eyes, ears, mouth; the model places them from behind too), sized by
-the spread of those points and the shoulders' width; an appearance without a pose gets the
+the spread of those points and the shoulders' width, and reaching well above the shoulders
+(:data:`HAIR_REACH`: hair above face points placed low); an appearance without a pose gets the
 ellipse of the crop's top band (where a person crop's head is). ``head_scale`` (an option of
 the loop, ``--head-scale``) scales the ellipse about its centre: the default is about twice a
 head's width, a margin for keypoints that drift; smaller changes less of the background around
