@@ -15,9 +15,9 @@ MIN_FRAME = (64, 32)
 
 
 #: The face net's default threshold (CenterFace's face probability; ``FinderConfig.faces``,
-#: ``--faces``). On Penn-Fudan, lowered from 0.5 it proposes 16 more people the finder missed or
-#: merged with a neighbour (one a woman whose face stayed in the clear), for 0.3 points more
-#: background changed (README, "Faces propose people").
+#: ``--faces``). On Penn-Fudan, lowered from 0.5 it proposes 16 more people, looked at: all but
+#: one (unclear) people the finder missed or merged with a neighbour, one a woman whose face
+#: stayed in the clear; 0.3 points more background changed (README, "Faces propose people").
 FACE_THRESHOLD = 0.35
 
 #: The finder's named settings: ``FinderConfig()`` and ``FinderConfig.thorough()``.

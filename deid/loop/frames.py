@@ -101,9 +101,9 @@ def plan_frame(
         finder: the person finder's settings (default :class:`deid.finder.FinderConfig`;
             ``FinderConfig.thorough()`` finds more people, slower); its ``faces`` threshold is
             the face net's: a face in the frame that no found person's head holds (the box of
-            their head's ellipse at scale 1, an unsure person's whole box) proposes an unsure person below
-            it (:func:`deid.finder.faces.people_below_faces`), and :func:`paste_people` looks
-            again, given boxes or not (None: no face net).
+            their head's ellipse at scale 1, an unsure person's whole box) proposes an unsure
+            person below it (:func:`deid.finder.faces.people_below_faces`), and
+            :func:`paste_people` looks again, given boxes or not (None: no face net).
         head: what :func:`paste_people` does to the faces it still finds (``ConcealConfig.head``).
         head_scale: the head's ellipse each found person's box is grown to hold
             (``ConcealConfig.head_scale``).
@@ -122,7 +122,7 @@ def plan_frame(
     if boxes is None:
         found = find_frame_people(image, config=finder)
         if finder.faces is not None:  # a face no one found holds: someone the finder missed
-            heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]  # any head_scale
+            heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]  # where, not how much
             found += people_below_faces(image, find_faces(image, threshold=finder.faces), heads)
         if uncertain == "flag":
             flagged = [person.box for person in found if person.uncertain]

@@ -5,7 +5,7 @@ judge a face), so the loop blurs, pixelates or fills the head of every appearanc
 and the adversary judges the appearance with its head concealed. The head is an ellipse around
 the face keypoints (nose, eyes, ears, mouth; the model places them from behind too), sized by
 the spread of those points and the shoulders' width, and reaching well above the shoulders
-(:data:`HAIR_REACH`: hair above face points placed low); an appearance without a pose gets the
+(:data:`HAIR_REACH`: hair, seen from behind, high above the face points); an appearance without a pose gets the
 ellipse of the crop's top band (where a person crop's head is). ``head_scale`` (an option of
 the loop, ``--head-scale``) scales the ellipse about its centre: the default is about twice a
 head's width, a margin for keypoints that drift; smaller changes less of the background around
@@ -35,7 +35,7 @@ HEAD_SCALES = (0.25, 4.0)
 #: How far above the shoulders' keypoints, in torso lengths (shoulders to hips), the head's
 #: ellipse reaches at least: on the 248 Penn-Fudan people the finder outlines, a labelled head's
 #: top lies a median 0.65 torso lengths above the shoulders, at most 1.03 but for one (1.40)
-#: whose keypoints sit far below his body.
+#: whose keypoints sit far below his head.
 HAIR_REACH = 1.05
 
 
@@ -43,8 +43,8 @@ def head_ellipse(keypoints: torch.Tensor, scale: float = 1.0) -> Ellipse:
     """The head ``(cx, cy, rx, ry)`` in pixels from 33 keypoints ``(33, 2|3)``: an upright ellipse
     around the face points and above them (hair, a cap), at least 0.6 shoulder widths and 0.6
     torso lengths across (the points drift in a crowd), 1.4x as tall as wide, and reaching at
-    least :data:`HAIR_REACH` torso lengths above the shoulders (a head whose face points sit
-    low, seen from behind, keeps its hair above the face points); its radii times ``scale``
+    least :data:`HAIR_REACH` torso lengths above the shoulders (hair seen from behind can reach
+    higher above the face points than the ellipse); its radii times ``scale``
     (:func:`check_head_scale`)."""
     points = keypoints[:, :2].double()
     face = points[:11]
@@ -53,7 +53,7 @@ def head_ellipse(keypoints: torch.Tensor, scale: float = 1.0) -> Ellipse:
     torso = float(torch.linalg.vector_norm((points[11] + points[12] - points[23] - points[24]) / 2))
     rx = max(0.6 * shoulders, 1.2 * spread, 0.3 * torso, 3.0)
     cx, cy = (float(v) for v in face.mean(0))
-    top, bottom = cy - 1.7 * rx, cy + 1.1 * rx
+    top, bottom = cy - 1.7 * rx, cy + 1.1 * rx  # centre 0.3 rx above the face points, ry 1.4 rx
     top = min(top, float(points[11:13, 1].mean()) - HAIR_REACH * torso)
     cy, ry = (top + bottom) / 2, (bottom - top) / 2
     return cx, cy, max(scale * rx, 3.0), max(scale * ry, 3.0)

@@ -55,7 +55,7 @@ def test_a_found_persons_box_holds_their_head(pennfudan_root):
 
 
 def test_the_heads_ellipse_reaches_above_low_face_points():
-    """Face points just above the shoulders (a head seen from behind): the ellipse still reaches
+    """Face points just above the shoulders: the ellipse still reaches
     HAIR_REACH torso lengths above the shoulders; face points high above them are not moved."""
     from deid.loop.heads import HAIR_REACH
 
@@ -72,8 +72,8 @@ def test_the_heads_ellipse_reaches_above_low_face_points():
 
 
 def test_labelled_heads_seen_from_behind_are_inside_their_boxes(pennfudan_root):
-    """PennPed00019's two people in the middle, seen from behind, have their face points low:
-    the tops of their labelled heads (the hair) lie inside the boxes they are concealed in."""
+    """PennPed00019's two people in the middle, seen from behind, have hair high above their
+    face points: the tops of their labelled heads lie inside the boxes they are concealed in."""
     import cv2
 
     frame = read_image(pennfudan_root / "PNGImages" / "PennPed00019.png")
