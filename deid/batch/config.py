@@ -56,6 +56,9 @@ class BatchConfig:
             :data:`deid.finder.FACE_THRESHOLD`): a face no found person's head holds proposes a
             person; faces still found in a frame with its people concealed are concealed as
             ``loop.head`` says, and the frame is not private; 0: no face net.
+        second_look: frames are looked at again with the thorough finder's settings, and the
+            people that look confirms outside the boxes found are concealed too
+            (``FinderConfig.look``; the thorough finder's first look already has them).
         threads: torch threads of the local engine's process, or of each Ray worker (which
             reserves as many CPUs); None: all CPUs locally, one per Ray worker. Floating-point
             sums change with the thread count, so a seeded run's outputs are byte-identical
@@ -80,6 +83,7 @@ class BatchConfig:
     uncertain: str = "conceal"
     finder: str = "default"
     faces: float = FACE_THRESHOLD
+    second_look: bool = True
     batch_size: int = 32
     queue_megapixels: float = 96.0
     progress: bool = True
@@ -130,8 +134,10 @@ class BatchConfig:
 
     @property
     def finder_config(self) -> FinderConfig:
-        """The person finder's settings ``finder`` names, with the face net's threshold ``faces``."""
-        return replace(named_finder(self.finder), faces=self.faces or None)
+        """The person finder's settings ``finder`` names, with the face net's threshold ``faces``
+        and the second look (unless ``second_look`` is off)."""
+        named = named_finder(self.finder)
+        return replace(named, faces=self.faces or None, look=named.look and self.second_look)
 
     @property
     def report_path(self) -> Path:

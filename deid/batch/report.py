@@ -63,7 +63,8 @@ class Record:
     sha256: str | None = None  # of the output file's bytes, as written
     #: A frame's people as ``[x, y, w, h]`` in its pixels, in the order of the per-person lists.
     boxes: list[list[int]] | None = None
-    #: Per person of a frame the finder searched: ``score``, ``uncertain``, 33 ``keypoints``.
+    #: Per person of a frame the finder searched: ``score``, ``uncertain``, ``found_by`` (``finder``,
+    #: ``face`` or ``second look``: :attr:`deid.finder.Person.how`), 33 ``keypoints``.
     people: list[dict[str, Any]] | None = None
     #: Unsure people left unchanged by ``--uncertain flag``, ``[x, y, w, h]``: the frame is not private.
     flagged: list[list[int]] | None = None

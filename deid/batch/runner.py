@@ -364,10 +364,12 @@ def record_problems(report: RecordSink, found: Inputs) -> None:
 
 
 def _found(person: Person) -> dict[str, Any]:
-    """What the report keeps of a person the finder found: score, unsure flag, 33 keypoints."""
+    """What the report keeps of a person the finder found: score, unsure flag, what found them,
+    33 keypoints."""
     keypoints = [[round(float(v), 1) for v in point] for point in person.keypoints.tolist()]
     return {
         "score": round(float(person.score), 4),
         "uncertain": bool(person.uncertain),
+        "found_by": person.how,
         "keypoints": keypoints,
     }

@@ -201,6 +201,14 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "in the frame with its people concealed (a person the finder missed) is concealed as --head "
     "says, listed in the record's 'faces', and the frame is not private. 0: no face net.",
 )
+@click.option(
+    "--second-look/--no-second-look",
+    default=BatchConfig.second_look,
+    show_default=True,
+    help="Frames: look again with the thorough finder (smaller tiles; about as long as the first "
+    "look) and conceal the people it confirms outside the boxes found (the record's people say "
+    "'found_by'). Off with --finder thorough, whose first look is that one. Videos: --look-every.",
+)
 @loop_choice_option("head", HEADS)
 @click.option(
     "--head-scale",

@@ -42,6 +42,7 @@ BATCH_ONLY = (
     "batch_size",
     "queue_megapixels",
     "finder",
+    "second_look",
 )
 
 

@@ -18,12 +18,14 @@ from deid.finder.config import (
 from deid.finder.crop import find_people_in_crops, find_person_in_crop
 from deid.finder.detector import DETECTOR_PATH, DETECTOR_SHA256, PersonDetector
 from deid.finder.faces import FACE_MODEL_PATH, FACE_MODEL_SHA256, FaceDetector, find_faces, people_below_faces
+from deid.finder.look import COVERED, SECOND_LOOK, uncovered_people
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
 from deid.finder.regions import crop_body_regions, person_regions
 from deid.finder.runtime import ModelFileError, has_litert
 
 __all__ = [
+    "COVERED",
     "DETECTOR_PATH",
     "DETECTOR_SHA256",
     "FACE_MODEL_PATH",
@@ -34,6 +36,7 @@ __all__ = [
     "MODEL_PATH",
     "MODEL_SHA256",
     "POSE_CONNECTIONS",
+    "SECOND_LOOK",
     "FaceDetector",
     "FinderConfig",
     "FrameTooSmallError",
@@ -52,4 +55,5 @@ __all__ = [
     "named_finder",
     "people_below_faces",
     "person_regions",
+    "uncovered_people",
 ]

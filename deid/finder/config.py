@@ -77,6 +77,10 @@ class FinderConfig:
             finds in a frame with its people concealed is concealed, and the frame is not
             private (:func:`deid.loop.frames.paste_people`). None: no face net. Default
             :data:`FACE_THRESHOLD`.
+        look: the frame path (:func:`deid.loop.frames.plan_frame`) looks at the frame again with
+            the thorough settings (:func:`deid.finder.look.uncovered_people`); a person that
+            look confirms whom the first one's boxes leave mostly uncovered is concealed too.
+            Off in :meth:`thorough`, whose first look already has those settings.
     """
 
     detector: bool = True
@@ -100,6 +104,7 @@ class FinderConfig:
     part: float = 0.7
     settle: float = 0.08
     faces: float | None = FACE_THRESHOLD
+    look: bool = True
 
     @classmethod
     def thorough(cls, **changes: Any) -> FinderConfig:
@@ -109,7 +114,7 @@ class FinderConfig:
         enlarged (0.916 before, when these settings were 2.6 times the default's time and found
         more), now at about 1.7 times the default's time, with more boxes on parts of people
         and on people the annotation leaves out (``benchmarks/person_finder.py`` prints both)."""
-        return replace(cls(tiles=(300, 200), tile_overlap=0.3, hit_threshold=None), **changes)
+        return replace(cls(tiles=(300, 200), tile_overlap=0.3, hit_threshold=None, look=False), **changes)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reject <= self.confirm <= 1.0:
@@ -147,6 +152,9 @@ class Person:
             (0 nose, 11/12 shoulders, 23/24 hips, 27/28 ankles, ...); points may lie outside the
             frame (a body cut off by its edge).
         uncertain: the model could neither confirm nor reject this proposal; conceal it by box.
+        how: what found them: ``"finder"``, ``"face"`` (a box below a face the face net found,
+            :func:`deid.finder.faces.people_below_faces`) or ``"second look"`` (a more thorough
+            look the first one's boxes left uncovered, :func:`deid.finder.look.uncovered_people`).
     """
 
     box: Box
@@ -154,6 +162,7 @@ class Person:
     mask: torch.Tensor
     keypoints: torch.Tensor
     uncertain: bool
+    how: str = "finder"
 
 
 def named_finder(name: str) -> FinderConfig:

@@ -160,5 +160,5 @@ def people_below_faces(image: torch.Tensor, faces: list[Box], heads: Sequence[Bo
         box = Box(x0, y0, x1 - x0, y1 - y0, face.score)
         mask = torch.zeros(height, width, dtype=torch.bool)
         mask[y0:y1, x0:x1] = True
-        out.append(Person(box, face.score, mask, torch.zeros(33, 3), True))
+        out.append(Person(box, face.score, mask, torch.zeros(33, 3), True, how="face"))
     return out

@@ -103,7 +103,9 @@ def plan_frame(
             the face net's: a face in the frame that no found person's head holds (the box of
             their head's ellipse at scale 1, an unsure person's whole box) proposes an unsure
             person below it (:func:`deid.finder.faces.people_below_faces`), and
-            :func:`paste_people` looks again, given boxes or not (None: no face net).
+            :func:`paste_people` looks again, given boxes or not (None: no face net). With its
+            ``look``, the people a thorough second look confirms outside the boxes found are
+            concealed too (:func:`deid.finder.look.uncovered_people`).
         head: what :func:`paste_people` does to the faces it still finds (``ConcealConfig.head``).
         head_scale: the head's ellipse each found person's box is grown to hold
             (``ConcealConfig.head_scale``).
@@ -113,7 +115,7 @@ def plan_frame(
         ValueError: ``uncertain`` is neither ``"conceal"`` nor ``"flag"``.
     """
     from deid.detection import find_frame_people
-    from deid.finder import FinderConfig, find_faces, people_below_faces
+    from deid.finder import FinderConfig, find_faces, people_below_faces, uncovered_people
 
     check_choice("uncertain", uncertain, UNCERTAIN)
     check_choice("head", head, HEADS)
@@ -121,21 +123,27 @@ def plan_frame(
     found, flagged = None, []
     if boxes is None:
         found = find_frame_people(image, config=finder)
+        if finder.look:  # a more thorough look, for people the first one missed
+            found += uncovered_people(image, _boxes(found, image, head_scale))
         if finder.faces is not None:  # a face no one found holds: someone the finder missed
             heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]  # where, not how much
             found += people_below_faces(image, find_faces(image, threshold=finder.faces), heads)
         if uncertain == "flag":
             flagged = [person.box for person in found if person.uncertain]
             found = [person for person in found if not person.uncertain]
-        height, width = image.shape[-2:]
-        boxes = [
-            person.box
-            if person.uncertain
-            else with_head(person.box, person.keypoints, height, width, head_scale)
-            for person in found
-        ]
+        boxes = _boxes(found, image, head_scale)
     crops, used = crop_boxes(image, boxes)
     return FramePeople(used, crops, found, flagged, finder.faces, head)
+
+
+def _boxes(people: Sequence[Person], image: torch.Tensor, head_scale: float) -> list[Box]:
+    """Where ``people`` are concealed: an unsure person's box, a found person's grown to hold
+    their head (:func:`deid.loop.heads.with_head`)."""
+    height, width = image.shape[-2:]
+    return [
+        person.box if person.uncertain else with_head(person.box, person.keypoints, height, width, head_scale)
+        for person in people
+    ]
 
 
 def paste_people(

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, paste_crops
-from deid.finder import find_people
+from deid.finder import uncovered_people
 from deid.loop.bodies import Body, head_scaled
 from deid.loop.config import ConcealConfig
 from deid.loop.grouping import LINKS
@@ -63,8 +63,6 @@ LOOK = THOROUGH
 #: ``look_every`` by default: on PETS S2.L1 a look takes about 1.2 s a frame, 23 s of the clip's
 #: 541 s at every 40th frame.
 LOOK_EVERY = 40
-#: The fraction of a person's silhouette the sightings' boxes must cover for them to count as seen.
-COVERED = 0.7
 #: Tracks decided per call of the conceal loop (and per piece of saved work): on PETS S2.L1
 #: the loop decided 64 tracks in 38 s as one call, in 48 s as four calls of 16 (median of three
 #: each, alternated); a killed run loses at most one call's work.
@@ -401,12 +399,8 @@ def _decide(
 
 def _missed(frame: Frame, sightings: Sequence[Sighting]) -> list[Box]:
     """The people the second look (:data:`LOOK`) confirms in ``frame`` that the sightings' boxes
-    cover less than :data:`COVERED` of."""
-    covered = torch.zeros(frame.pixels.shape[:2], dtype=torch.bool)
-    for s in sightings:
-        covered[s.box.y : s.box.y + s.box.h, s.box.x : s.box.x + s.box.w] = True
-    found = find_people(to_tensor(frame.pixels), config=LOOK)
-    return [p.box for p in found if not p.uncertain and float(covered[p.mask].float().mean()) < COVERED]
+    cover less than :data:`deid.finder.COVERED` of."""
+    return [p.box for p in uncovered_people(to_tensor(frame.pixels), [s.box for s in sightings], config=LOOK)]
 
 
 def _pasted(

@@ -522,9 +522,10 @@ def test_the_heatmap_writer_draws_attributions(tmp_path, tiny_embedder):
 
 
 def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_root, tmp_path, stand_in):
-    """A real street frame through the finder: boxes, scores, unsure flags and 33 keypoints per
-    person; after the finder's people, the unsure people that faces no one's head holds propose."""
-    from deid.finder import find_faces, people_below_faces
+    """A real street frame through the finder: boxes, scores, unsure flags, what found them and 33
+    keypoints per person; after the finder's people, those its second look finds uncovered, then
+    the unsure people that faces no one's head holds propose."""
+    from deid.finder import find_faces, people_below_faces, uncovered_people
 
     frame = pennfudan_root / "PNGImages" / "PennPed00001.png"
     (tmp_path / "in").mkdir()
@@ -533,6 +534,9 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     (record,) = json.loads(summary.report_json.read_text())["records"]
     image = read_image(frame)
     found = find_people(image)
+    found += uncovered_people(
+        image, [p.box if p.uncertain else with_head(p.box, p.keypoints, *image.shape[-2:]) for p in found]
+    )
     heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]
     proposed = people_below_faces(image, find_faces(image), heads)
     assert len(found) >= 2 and all(p.uncertain for p in proposed)
@@ -542,6 +546,7 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     assert record["boxes"] == [[b.x, b.y, b.w, b.h] for b in grown]  # each grown to hold the head
     assert any(b.y < p.box.y for b, p in zip(grown, people, strict=True))
     assert [p["uncertain"] for p in record["people"]] == [p.uncertain for p in people]
+    assert [p["found_by"] for p in record["people"]] == [p.how for p in people]
     for seen, person in zip(record["people"], people, strict=True):
         assert seen["head"] is None  # the stand-in does nothing to heads (the loop conceals them)
         assert seen["score"] == pytest.approx(person.score, abs=1e-4)

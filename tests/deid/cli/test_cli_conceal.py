@@ -239,7 +239,7 @@ def test_seeded_outfit_runs_are_reproducible(tmp_path):
 _SETTINGS = {
     "inputs", "output", "operator", "strength", "group_by", "heatmaps", "device", "report", "boxes",
     "weights", "adversary", "top_k", "budget", "method", "colors", "seed", "keep_undetected", "uncertain",
-    "finder", "faces", "masks", "head", "shape",
+    "finder", "faces", "second_look", "masks", "head", "shape",
 }  # fmt: skip
 
 
@@ -310,6 +310,18 @@ def test_a_default_run_records_the_settings_it_always_did(crop_tree, tmp_path, m
     assert set(settings) == _SETTINGS and settings["top_k"] == deid.Adversary.top_k
     assert settings["adversary"] == "strong" and settings["faces"] == FACE_THRESHOLD == 0.35
     assert seen[0].finder_config.faces == FACE_THRESHOLD
+    assert settings["second_look"] is True and seen[0].finder_config.look
+
+
+@pytest.mark.parametrize(
+    ("flags", "look"), [([], True), (["--no-second-look"], False), (["--finder", "thorough"], False)]
+)
+def test_the_second_look_is_on_unless_turned_off_or_the_first_is_thorough(
+    crop_tree, tmp_path, monkeypatch, stand_in, flags, look
+):
+    seen = _capture(monkeypatch, stand_in)
+    assert _run([crop_tree, "-o", tmp_path / "out", *flags]).exit_code == 0
+    assert seen[0].finder_config.look is look
 
 
 def test_loop_flags_say_what_the_config_docstring_says():

@@ -90,6 +90,33 @@ def test_labelled_heads_seen_from_behind_are_inside_their_boxes(pennfudan_root):
         assert holders, f"the top of person {label}'s head (row {top}) is above every box around it"
 
 
+def test_a_person_the_first_look_misses_the_second_finds(pennfudan_root):
+    """PennPed00010's woman at the left, seen from behind: the finder's first look misses her (no
+    box covers her labelled mask) and she shows the face net no face; the second look, with the
+    thorough settings, finds her, and the frame path conceals her in a box of her own."""
+    import cv2
+
+    from deid.finder import FinderConfig
+
+    frame = read_image(pennfudan_root / "PNGImages" / "PennPed00010.png")
+    labels = cv2.imread(str(pennfudan_root / "PedMasks" / "PennPed00010_mask.png"), cv2.IMREAD_UNCHANGED)
+    woman = torch.from_numpy(labels == 1)
+
+    def covered(boxes: list[Box]) -> float:
+        held = torch.zeros_like(woman)
+        for b in boxes:
+            held[b.y : b.y + b.h, b.x : b.x + b.w] = True
+        return float(held[woman].float().mean())
+
+    first = plan_frame(frame, finder=FinderConfig(look=False, faces=None))
+    assert covered(first.boxes) < 0.3
+    both = plan_frame(frame, finder=FinderConfig(faces=None))
+    assert both.found is not None and first.found is not None
+    assert [p.box for p in both.found[: len(first.found)]] == [p.box for p in first.found]  # as before
+    looked = [b for b, p in zip(both.boxes, both.found, strict=True) if p.how == "second look"]
+    assert looked and covered(looked) > 0.9
+
+
 def test_the_head_scale_scales_the_ellipse_about_its_centre():
     from deid.loop.heads import check_head_scale, with_head
 

@@ -134,16 +134,17 @@ def test_a_video_with_no_decodable_frame_is_an_error(tmp_path: Path) -> None:
 def test_a_person_the_second_look_finds_uncovered_is_missed(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
+    import deid.finder.look as look
     import deid.video.run as run
     from deid.boxes import Box
     from deid.finder import Person
     from deid.video import Frame, Sighting
 
-    mask = torch.zeros(60, 80, dtype=torch.bool)
+    mask = torch.zeros(70, 80, dtype=torch.bool)
     mask[10:50, 50:60] = True
     person = Person(Box(50, 10, 10, 40, 0.9), 0.9, mask, torch.zeros(33, 3), uncertain=False)
-    monkeypatch.setattr(run, "find_people", lambda image, config=None: [person])
-    frame = Frame(0, np.zeros((60, 80, 3), np.uint8))
+    monkeypatch.setattr(look, "find_people", lambda image, config=None: [person])
+    frame = Frame(0, np.zeros((70, 80, 3), np.uint8))
 
     def box_only(track: int, box: Box) -> Sighting:
         """A sighting concealed by its whole box (no pose)."""
