@@ -137,9 +137,12 @@ def main() -> None:
         default=FinderConfig().faces,
         help="the face net's threshold (FinderConfig.faces; 0: off)",
     )
+    parser.add_argument(
+        "--no-second-look", action="store_true", help="no second look (FinderConfig.look off)"
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",")]
-    finder = FinderConfig(faces=args.faces or None)  # 0: no face net
+    finder = FinderConfig(faces=args.faces or None, look=not args.no_second_look)  # 0: no face net
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         parser.error(f"--variants: {unknown} not among {list(VARIANTS)}")
@@ -154,7 +157,7 @@ def main() -> None:
     print(
         f"Penn-Fudan: {len(frames)} frames, {persons} labelled persons; on the originals the finder "
         f"finds {found_before}, HOG {hog_before} (IoU >= 0.5); seed 0; {args.threads} threads; "
-        f"head scale {args.head_scale}; face net threshold {args.faces}"
+        f"head scale {args.head_scale}; face net threshold {args.faces}; second look {finder.look}"
     )
     print(
         "| variant | private frames | body / box people | bg changed | person changed (median) "

@@ -50,9 +50,16 @@ class Frame:
 
 
 def load_pennfudan(root: Path, limit: int | None = None) -> list[Frame]:
-    """Frames, per-person masks and boxes (0-based, ``x, y, w, h``) of Penn-Fudan."""
+    """Frames, per-person masks and boxes (0-based, ``x, y, w, h``) of Penn-Fudan.
+
+    Raises:
+        FileNotFoundError: ``root`` has no ``PNGImages/*.png``.
+    """
+    paths = sorted((root / "PNGImages").glob("*.png"))[:limit]
+    if not paths:
+        raise FileNotFoundError(f"{root}: no PNGImages/*.png (expected the Penn-Fudan dataset's folder)")
     frames = []
-    for path in sorted((root / "PNGImages").glob("*.png"))[:limit]:
+    for path in paths:
         labels = cv2.imread(str(root / "PedMasks" / f"{path.stem}_mask.png"), cv2.IMREAD_UNCHANGED)
         text = (root / "Annotation" / f"{path.stem}.txt").read_text(encoding="latin-1")
         boxes = [
