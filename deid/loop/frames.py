@@ -283,6 +283,9 @@ def conceal(
             flagged=people.flagged,
             heads=[r.head or "keep" for r in results],
             faces=written.faces,
+            found_by=[p.how for p in people.found]
+            if people.found is not None
+            else ["boxes"] * len(people.boxes),
         )
     return frame if details else frame.image
 

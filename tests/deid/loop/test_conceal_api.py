@@ -55,6 +55,8 @@ def test_conceal_a_full_frame_through_the_detector_and_back(pennfudan_root):
     assert isinstance(result, FrameResult) and result.detected
     boxes = result.boxes
     assert len(boxes) == len(result.people) >= 2
+    assert len(result.found_by) == len(boxes) and result.found_by[0] == "finder"
+    assert set(result.found_by) <= {"finder", "second look", "face"}
     out = result.image
     assert out.shape == frame.shape
 
