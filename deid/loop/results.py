@@ -102,9 +102,8 @@ class FrameResult:
     flagged: list[Any] = field(default_factory=list)  # unsure people left unchanged (uncertain="flag")
     heads: list[str] = field(default_factory=list)  # per person found: what was done to the head
     faces: list[Any] = field(default_factory=list)  # faces still found once pasted: concealed
-    found_by: list[str] = field(
-        default_factory=list
-    )  # per person: "finder", "second look", "face" or "boxes"
+    #: Per person: what found them ("finder", "second look", "face"; "boxes" when given).
+    found_by: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
