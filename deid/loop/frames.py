@@ -209,8 +209,10 @@ def conceal(
 
     Works with no other argument: the bundled adversary and gallery are used. A crop goes straight
     in; a larger frame goes through the person finder first (:func:`plan_frame`, unsure people
-    included by default), each person is concealed and pasted back, and each is judged again as cut from the
-    pasted frame (:func:`paste_people`; a person matched there is reported not private). Faces
+    included by default, then a second, thorough look and the faces for people it missed;
+    ``FrameResult.found_by`` says which), each person is concealed and pasted back, and each
+    is judged again as cut from the pasted frame (:func:`paste_people`; a person matched there
+    is reported not private). Faces
     the face net still finds in the pasted frame are concealed too, and make the frame not
     private (``FrameResult.faces``). A frame with no detection raises, rather than pass as
     anonymized.
