@@ -525,7 +525,7 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     """A real street frame through the finder: boxes, scores, unsure flags, what found them and 33
     keypoints per person; after the finder's people, those its second look finds uncovered, then
     the unsure people that faces no one's head holds propose."""
-    from deid.finder import find_faces, people_below_faces, uncovered_people
+    from deid.finder import Person, find_faces, people_below_faces, uncovered_people
 
     frame = pennfudan_root / "PNGImages" / "PennPed00001.png"
     (tmp_path / "in").mkdir()
@@ -533,16 +533,19 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     summary = run_batch(_config([tmp_path / "in"], tmp_path / "out"), conceal_group=stand_in)
     (record,) = json.loads(summary.report_json.read_text())["records"]
     image = read_image(frame)
+
+    def grown_boxes(people: list[Person]) -> list[Box]:
+        """An unsure person's box; a found person's, grown to hold the head."""
+        return [p.box if p.uncertain else with_head(p.box, p.keypoints, *image.shape[-2:]) for p in people]
+
     found = find_people(image)
-    found += uncovered_people(
-        image, [p.box if p.uncertain else with_head(p.box, p.keypoints, *image.shape[-2:]) for p in found]
-    )
+    found += uncovered_people(image, grown_boxes(found))
     heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]
     proposed = people_below_faces(image, find_faces(image), heads)
     assert len(found) >= 2 and all(p.uncertain for p in proposed)
     people = found + proposed
     assert record["status"] == "ok" and record["kind"] == "frame" and record["persons"] == len(people)
-    grown = [p.box if p.uncertain else with_head(p.box, p.keypoints, *image.shape[-2:]) for p in people]
+    grown = grown_boxes(people)
     assert record["boxes"] == [[b.x, b.y, b.w, b.h] for b in grown]  # each grown to hold the head
     assert any(b.y < p.box.y for b, p in zip(grown, people, strict=True))
     assert [p["uncertain"] for p in record["people"]] == [p.uncertain for p in people]
