@@ -100,7 +100,8 @@ class FollowConfig:
             from 6.75 to 5.25 frames/s (``benchmarks/video_follow.py``).
         motion: on every frame, look where something moves that no sighting explains: the
             pixels that differ from the background (the median of recent frames, see
-            :data:`MOTION`) outside every person's box, in person-shaped blobs; the pose model
+            :data:`MOTION`) outside the box of every person seen in the frame (a lost track's
+            predicted box explains nothing), in person-shaped blobs; the pose model
             looks at each, and a person it confirms is found there (and looked for backwards,
             like any new track). For a still camera (surveillance footage); a frame where more
             than :data:`MOTION_MAX` of the pixels differ (the camera moved, the light changed)
@@ -403,8 +404,9 @@ class Follower:
                     how.append("found")
         moved = self._moved(image, frame.index) if self.config.motion else None
         if moved is not None:  # something moves where nobody is: the pose model looks there
+            # Only the people seen explain motion, not a lost track's predicted box: a person the
+            # pose model lost there may be walking out of it (PETS S2.L1, frames 722-725).
             explained = [_grown(p.box, self.config.padding, width, height) or p.box for p in people]
-            explained += list(predicted.values())
             for box in explained:
                 moved[box.y : box.y + box.h, box.x : box.x + box.w] = False
             blobs = [_grown(blob, self.config.padding, width, height) or blob for blob in _blobs(moved)]

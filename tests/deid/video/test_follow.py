@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
-from deid.video import FollowConfig, follow_people, steady_bodies
+from deid.finder import Person
+from deid.video import FollowConfig, Frame, follow_people, steady_bodies
 from deid.video.follow import Sighting, sightings_of
 from tests.deid.video.conftest import people_in, walking_frames
 
@@ -195,3 +198,43 @@ def test_two_sightings_are_one_person_by_their_silhouettes_not_their_boxes() -> 
     assert not _one_of(beside, [tracked])  # the silhouettes say two
     same = _Seen(Box(12, 10, 12, 40), 1.0, torch.zeros(33, 3), torch.ones(40, 12, dtype=torch.bool), True)
     assert _one_of(same, [tracked])
+
+
+def test_a_person_who_walks_out_of_their_lost_box_is_found_where_they_move(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pose model loses a person who turns (here: in any window that cuts them); their track's
+    box slows down while they walk on out of it. The motion look searches what moves outside the
+    people seen, not outside a lost track's guess, so the person is found again at once rather
+    than left in the clear beside a box on the background (seen on PETS S2.L1, frames 722-725)."""
+    import deid.video.follow as follow
+
+    seen_whole = follow.find_people_in_crops
+
+    def cut_is_lost(crops: list[torch.Tensor], config: object = None, recentre: bool = True) -> list[Person]:
+        people = seen_whole(crops, config, recentre)
+        return [
+            replace(p, uncertain=True) if bool((c.mean(0) > 0.5)[:, [0, -1]].any()) else p
+            for p, c in zip(people, crops, strict=True)
+        ]
+
+    monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
+    monkeypatch.setattr(follow, "find_people_in_crops", cut_is_lost)
+    frames, where = [], {}
+    for i in range(40):  # stands at x 30 from frame 20, hidden on 28-29, then walks right 4 px a frame
+        pixels = np.full((60, 120, 3), 20, np.uint8)
+        if 20 <= i <= 27 or i >= 30:
+            where[i] = 30 + 4 * max(0, i - 29)
+            pixels[10:50, where[i] : where[i] + 12] = 230
+        frames.append(Frame(i, pixels))
+    config = FollowConfig(detect_every=10, thorough_every=0, pose_every=1)  # no carrying: the looks alone
+    by_frame = follow_people(frames, fps=10, config=config)
+    for i, x in where.items():
+        person = torch.zeros(60, 120, dtype=torch.bool)
+        person[10:50, x : x + 12] = True
+        covered = torch.zeros_like(person)
+        for s in by_frame[i]:
+            covered[s.box.y : s.box.y + s.box.h, s.box.x : s.box.x + s.box.w] = True
+        assert bool(covered[person].all()), (
+            f"frame {i}: the person at x {x} is not wholly in a sighting's box"
+        )
