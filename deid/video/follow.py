@@ -81,7 +81,9 @@ class FollowConfig:
             a person's last silhouette and keypoints are carried to the track's predicted box
             (a person the pose model lost is looked for on every frame).
         max_gap: frames a track is kept (at its predicted box) without a sighting.
-        backfill: look backwards from a new track over the frames since the last full look.
+        backfill: look backwards from a new track over the frames since the last full look (a
+            person walking in at the frame's edge, whom the pose model cannot confirm there,
+            concealed at their box moved back).
         padding: the tracked box is grown by this fraction on each side for the pose model (and
             a track the pose model lost is concealed in its box grown so).
         min_iou: the IoU a sighting needs with a track's prediction to continue it.
@@ -454,16 +456,41 @@ class Follower:
 
     def _backfill(self, number: int, box: Box | None, since: int) -> None:
         """Look for a new track's person in the frames after ``since`` (the last look that would
-        have found them), newest first, until they are not there or already someone's."""
+        have found them), newest first, until they are not there or already someone's.
+
+        Where the pose model finds nobody while the person's window reaches the frame's edge,
+        they are walking in, cut by the edge (half a person, which the model does not confirm):
+        from there back they are concealed at their box moved back by their last motion, as
+        ``"predicted"``, while a third of it is in the frame, for at most ``max_gap`` frames (as
+        a person lost going forwards; seen on PETS S2.L1, frame 10)."""
+        boxes = [s.box for s in self.by_frame[-1] if s.track == number]  # newest first
+        entering = 0  # frames concealed at a box moved back
         for index, image in reversed(self.recent):
-            if box is None or index <= since:
+            if box is None or index <= since or entering >= self.config.max_gap:
                 return
-            (person,) = self._looks(image, [box])
-            if person is None or _overlaps(person.box, [s.box for s in self.by_frame[index]]):
-                return
-            self.by_frame[index].append(_sighting(index, number, person, "backfilled", image))
-            self.by_frame[index].sort(key=lambda s: s.track)
-            box = _grown(person.box, self.config.padding, image.shape[2], image.shape[1])
+            height, width = image.shape[1:]
+            if not entering:
+                (person,) = self._looks(image, [box])
+                if person is not None and not _overlaps(person.box, [s.box for s in self.by_frame[index]]):
+                    self._add(index, _sighting(index, number, person, "backfilled", image))
+                    boxes.append(person.box)
+                    box = _grown(person.box, self.config.padding, width, height)
+                    continue
+                if (
+                    person is not None
+                    or not boxes
+                    or not _at_edge(boxes[-1], width, height, self.config.padding)
+                ):
+                    return
+            entering += 1
+            boxes.append(_moved_back(boxes[-2:]))
+            box = _box(np.array(boxes[-1].corners, dtype=float), width, height, self.config.padding)
+            if box is not None:
+                self._add(index, _sighting(index, number, box, "predicted", image))
+
+    def _add(self, index: int, sighting: Sighting) -> None:
+        self.by_frame[index].append(sighting)
+        self.by_frame[index].sort(key=lambda s: s.track)
 
 
 @dataclass(frozen=True, eq=False)
@@ -536,6 +563,23 @@ def _background(recent: Sequence[torch.Tensor]) -> torch.Tensor | None:
     if len(chosen) < 5:
         return None
     return torch.stack(chosen).median(0).values
+
+
+def _at_edge(box: Box, width: int, height: int, padding: float) -> bool:
+    """Whether ``box`` grown by ``padding`` on each side (the pose model's window) reaches the
+    frame's edge (within a pixel)."""
+    dx, dy = box.w * padding + 1, box.h * padding + 1
+    return box.x - dx <= 0 or box.y - dy <= 0 or box.x + box.w + dx >= width or box.y + box.h + dy >= height
+
+
+def _moved_back(boxes: Sequence[Box]) -> Box:
+    """The box a frame before the last of ``boxes`` (newest first): moved as it moved from the
+    first to the last (not at all, given one box). It may lie partly outside the frame."""
+    last = boxes[-1]
+    if len(boxes) < 2:
+        return last
+    newer = boxes[0]
+    return Box(2 * last.x - newer.x, 2 * last.y - newer.y, last.w, last.h)
 
 
 def _grown(box: Box, padding: float, width: int, height: int) -> Box | None:

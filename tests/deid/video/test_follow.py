@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -209,17 +210,8 @@ def test_a_person_who_walks_out_of_their_lost_box_is_found_where_they_move(
     than left in the clear beside a box on the background (seen on PETS S2.L1, frames 722-725)."""
     import deid.video.follow as follow
 
-    seen_whole = follow.find_people_in_crops
-
-    def cut_is_lost(crops: list[torch.Tensor], config: object = None, recentre: bool = True) -> list[Person]:
-        people = seen_whole(crops, config, recentre)
-        return [
-            replace(p, uncertain=True) if bool((c.mean(0) > 0.5)[:, [0, -1]].any()) else p
-            for p, c in zip(people, crops, strict=True)
-        ]
-
     monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
-    monkeypatch.setattr(follow, "find_people_in_crops", cut_is_lost)
+    monkeypatch.setattr(follow, "find_people_in_crops", _cut_is_lost(follow.find_people_in_crops))
     frames, where = [], {}
     for i in range(40):  # stands at x 30 from frame 20, hidden on 28-29, then walks right 4 px a frame
         pixels = np.full((60, 120, 3), 20, np.uint8)
@@ -229,6 +221,55 @@ def test_a_person_who_walks_out_of_their_lost_box_is_found_where_they_move(
         frames.append(Frame(i, pixels))
     config = FollowConfig(detect_every=10, thorough_every=0, pose_every=1)  # no carrying: the looks alone
     by_frame = follow_people(frames, fps=10, config=config)
+    _assert_covered(by_frame, where)
+
+
+def test_a_person_walking_in_at_the_frames_edge_is_concealed_before_the_model_sees_them(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half a person, cut by the frame's edge, is not confirmed by the pose model. Once a look
+    finds them, the look backwards goes on where the model no longer sees them but their box
+    reaches the edge, at their box moved back by their motion, until it leaves the frame (seen
+    on PETS S2.L1: a man walking in at the right edge on frame 10, untouched)."""
+    import deid.video.follow as follow
+
+    monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
+    monkeypatch.setattr(follow, "find_people_in_crops", _cut_is_lost(follow.find_people_in_crops))
+    frames, where = [], {}
+    for i in range(40):  # walks in from the right edge at frame 24, 2 px a frame to the left
+        pixels = np.full((60, 120, 3), 20, np.uint8)
+        if i >= 24:
+            where[i] = 120 - 2 * (i - 23)
+            pixels[10:50, where[i] : where[i] + 12] = 230
+        frames.append(Frame(i, pixels))
+    config = FollowConfig(detect_every=10, thorough_every=0, pose_every=1)  # no carrying: the looks alone
+    by_frame = follow_people(frames, fps=10, config=config)
+    _assert_covered(by_frame, where)
+    (track,) = list(sightings_of(by_frame))
+    hows = [s.how for s in track]
+    first = hows.index("found")
+    assert set(hows[:first]) == {"predicted"} and 0 < first <= config.max_gap
+    assert track[first - 1].frame == track[first].frame - 1  # from the frame before the find, back
+
+
+def _cut_is_lost(
+    seen_whole: Callable[..., list[Person]],
+) -> Callable[..., list[Person]]:
+    """The pose model stand-in, unsure of a person its window cuts (bright pixels at a side)."""
+
+    def looks(crops: list[torch.Tensor], config: object = None, recentre: bool = True) -> list[Person]:
+        people = seen_whole(crops, config, recentre)
+        return [
+            replace(p, uncertain=True) if bool((c.mean(0) > 0.5)[:, [0, -1]].any()) else p
+            for p, c in zip(people, crops, strict=True)
+        ]
+
+    return looks
+
+
+def _assert_covered(by_frame: list[list[Sighting]], where: dict[int, int]) -> None:
+    """Every frame's person (12 px wide from ``where[frame]``, rows 10-50, cut by the frame) lies
+    wholly inside the frame's sightings' boxes."""
     for i, x in where.items():
         person = torch.zeros(60, 120, dtype=torch.bool)
         person[10:50, x : x + 12] = True
