@@ -228,9 +228,10 @@ def test_a_person_walking_in_at_the_frames_edge_is_concealed_before_the_model_se
     stand_ins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Half a person, cut by the frame's edge, is not confirmed by the pose model. Once a look
-    finds them, the look backwards goes on where the model no longer sees them but their box
-    reaches the edge, at their box moved back by their motion, until it leaves the frame (seen
-    on PETS S2.L1: a man walking in at the right edge on frame 10, untouched)."""
+    finds them, the look backwards goes on where the model no longer sees them but their window
+    reaches the edge, at their box moved back by their last motion (none here: found in one
+    frame, the box stays), for at most ``max_gap`` frames (seen on PETS S2.L1: a man walking in
+    at the right edge on frame 10, untouched)."""
     import deid.video.follow as follow
 
     monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
