@@ -460,33 +460,33 @@ class Follower:
 
         Where the pose model finds nobody while the person's window reaches the frame's edge,
         they are walking in, cut by the edge (half a person, which the model does not confirm):
-        from there back they are concealed at their box moved back by their last motion, as
-        ``"predicted"``, while a third of it is in the frame, for at most ``max_gap`` frames (as
-        a person lost going forwards; seen on PETS S2.L1, frame 10)."""
+        from there back they are concealed at their box moved back (:meth:`_walked_in`)."""
         boxes = [s.box for s in self.by_frame[-1] if s.track == number]  # newest first
-        entering = 0  # frames concealed at a box moved back
-        for index, image in reversed(self.recent):
-            if box is None or index <= since or entering >= self.config.max_gap:
+        earlier = [(index, image) for index, image in reversed(self.recent) if index > since]
+        for k, (index, image) in enumerate(earlier):
+            if box is None:
                 return
             height, width = image.shape[1:]
-            if not entering:
-                (person,) = self._looks(image, [box])
-                if person is not None and not _overlaps(person.box, [s.box for s in self.by_frame[index]]):
-                    self._add(index, _sighting(index, number, person, "backfilled", image))
-                    boxes.append(person.box)
-                    box = _grown(person.box, self.config.padding, width, height)
-                    continue
-                if (
-                    person is not None
-                    or not boxes
-                    or not _at_edge(boxes[-1], width, height, self.config.padding)
-                ):
-                    return
-            entering += 1
+            (person,) = self._looks(image, [box])
+            if person is None and boxes and _at_edge(boxes[-1], width, height, self.config.padding):
+                self._walked_in(number, boxes, earlier[k : k + self.config.max_gap])
+            if person is None or _overlaps(person.box, [s.box for s in self.by_frame[index]]):
+                return
+            self._add(index, _sighting(index, number, person, "backfilled", image))
+            boxes.append(person.box)
+            box = _grown(person.box, self.config.padding, width, height)
+
+    def _walked_in(self, number: int, boxes: list[Box], frames: Sequence[tuple[int, torch.Tensor]]) -> None:
+        """Conceal a person walking in on ``frames`` (newest first, at most ``max_gap``, as a
+        person lost going forwards) at their box moved back by their last motion (``boxes``,
+        newest first), as ``"predicted"``, while a third of it is in the frame (seen on PETS
+        S2.L1, frame 10)."""
+        for index, image in frames:
             boxes.append(_moved_back(boxes[-2:]))
-            box = _box(np.array(boxes[-1].corners, dtype=float), width, height, self.config.padding)
-            if box is not None:
-                self._add(index, _sighting(index, number, box, "predicted", image))
+            box = _grown(boxes[-1], self.config.padding, image.shape[2], image.shape[1])
+            if box is None:
+                return
+            self._add(index, _sighting(index, number, box, "predicted", image))
 
     def _add(self, index: int, sighting: Sighting) -> None:
         self.by_frame[index].append(sighting)
