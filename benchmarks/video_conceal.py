@@ -36,7 +36,6 @@ The contact sheet shows every 40th frame, original above, concealed below.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -53,9 +52,9 @@ from deid.boxes import Box, nearest_last_order
 from deid.finder import FinderConfig, Person, find_people, find_people_in_crops
 from deid.loop import ConcealConfig
 from deid.loop.heads import ellipse_mask, head_ellipse
-from deid.video import FollowConfig, Sighting, TrackReport, VideoReader, VideoReport, conceal_video
+from deid.video import FollowConfig, VideoReader, VideoReport, conceal_video
 from deid.video.io import as_float, cut_bytes, to_tensor
-from deid.video.judging import Judge
+from deid.video.verification import judged_again
 from reid_model import load_viper
 from reid_model.io import resize
 
@@ -93,7 +92,7 @@ def main() -> None:
     output = args.out / "concealed.mp4"
 
     if args.measured:
-        report = _read_report(output.with_name(output.name + ".json"))
+        report = VideoReport.read(output.with_name(output.name + ".json"))
     else:
         start = time.perf_counter()
         report = conceal_video(
@@ -123,18 +122,10 @@ def main() -> None:
     _consistency(report, originals, written)
     _privacy(report, originals, written, args.viper, args.seed)
     if args.adversary != "strong":
-        _judged_strong(report, originals, output)
+        _judged_strong(report, source, output)
     if args.sheet is not None:
         _sheet(originals, written, args.sheet)
         print(f"contact sheet: {args.sheet}")
-
-
-def _read_report(path: Path) -> VideoReport:
-    """A report :func:`conceal_video` wrote, read back."""
-    saved = json.loads(path.read_text())
-    saved.pop("success")
-    saved["tracks"] = [TrackReport(**track) for track in saved["tracks"]]
-    return VideoReport(**saved)
 
 
 def _head(video: Path, out: Path, frames: int) -> Path:
@@ -420,31 +411,13 @@ def _privacy(
         print(f"  {attacker.name}: {rates}  (<= 2x chance: {hits[0] <= 2})")
 
 
-def _judged_strong(report: VideoReport, originals: dict[int, np.ndarray], output: Path) -> None:
+def _judged_strong(report: VideoReport, source: Path, output: Path) -> None:
     """The written video judged again, sighting by sighting, by the strong adversary's judge
-    (:class:`deid.video.judging.Judge`, four references a track as ``conceal_video`` takes): what
-    a run judged by a weaker one reports private, and what the strong one finds."""
-    by_frame: list[list[Sighting]] = [[] for _ in range(report.frames_read)]
-    tracks = []
-    for t in report.tracks:
-        track = []
-        for frame, x, y, w, h, how, _ in t.sightings:
-            box = Box(x, y, w, h)
-            keypoints = None if how == "predicted" else torch.zeros(33, 3)  # posed or not: references
-            s = Sighting(
-                frame,
-                t.track,
-                box,
-                torch.ones(h, w, dtype=torch.bool),
-                keypoints,
-                how,
-                cut_bytes(originals[frame], box),
-            )
-            track.append(s)
-            by_frame[frame].append(s)
-        tracks.append(track)
-    judge = Judge(tracks, Adversary.default(fused=True), references=4, gap=max(1, round(report.fps)))
-    verdicts = judge.check_written(VideoReader.open(output), by_frame)
+    (:func:`deid.video.verification.judged_again`, the run's references): what a run judged by
+    a weaker one reports private, and what the strong one finds."""
+    verdicts = judged_again(
+        report, VideoReader.open(source), VideoReader.open(output), Adversary.default(fused=True)
+    )
     own = sum(t.private_frames for t in report.tracks)
     strong = sum(sum(v) for v in verdicts)
     print(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from deid.batch.verification import VerifyError, verify
 from deid.cli.options import device_option, weights_option
+from deid.video import VideoError, verify_video, video_reports
 
 
 @click.command("verify", context_settings={"show_default": True})
@@ -18,10 +21,18 @@ from deid.cli.options import device_option, weights_option
 def verify_command(ctx: click.Context, report_or_folder: str, weights: str | None, device: str) -> None:
     """Re-check the files a `deid conceal` run wrote: sha256, and the adversary on each written output.
 
-    REPORT_OR_FOLDER is the run's report.json or its output folder. Exits 1 when any record's
-    written file does not hold its verdict: reported private but still matched, missing,
-    changed since the run (sha256), unreadable, or not checkable.
+    REPORT_OR_FOLDER is the run's report.json or its output folder, or a video's report
+    (OUT/clip.mp4.json; a folder without report.json: every video report in it). Exits 1 when
+    any record's written file does not hold its verdict: reported private but still matched,
+    missing, changed since the run (sha256), unreadable, or not checkable.
     """
+    videos = video_reports(report_or_folder)
+    if videos:
+        if weights is not None:
+            raise click.UsageError(
+                "--weights: a video is judged again by the bundled adversary its report names"
+            )
+        ctx.exit(max(_verify_video(path, device) for path in videos))
     try:
         result = verify(report_or_folder, weights=weights, device=device)
     except VerifyError as exc:
@@ -35,3 +46,25 @@ def verify_command(ctx: click.Context, report_or_folder: str, weights: str | Non
     else:
         click.echo("every written output holds its verdict")
     ctx.exit(result.exit_code)
+
+
+def _verify_video(path: Path, device: str) -> int:
+    """Verify one video's report and say what was found; the exit code."""
+    try:
+        result = verify_video(path, device=device)
+    except VideoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    click.echo(f"report: {result.report} (video {result.output})")
+    click.echo(result.table())
+    for problem in result.problems:
+        click.echo(f"error: {problem}", err=True)
+    for track, frame in result.contradicted[:20]:
+        click.echo(
+            f"contradicted: track {track}, frame {frame}: reported private, matched as written", err=True
+        )
+    if len(result.contradicted) > 20:
+        click.echo(f"... and {len(result.contradicted) - 20} more contradicted sightings", err=True)
+    if not result.exit_code:
+        click.echo("the written video holds every verdict of its report")
+    return result.exit_code

@@ -3,7 +3,8 @@
 :func:`conceal_video` reads a video file (PyAV) or a folder of frames, follows every person
 (:func:`follow_people`: the person finder, the pose model and motpy's tracker), decides one
 treatment per track with the conceal loop, renders it on every frame of the track, writes the
-video and judges every person again as cut from the video as written.
+video and judges every person again as cut from the video as written; :func:`verify_video`
+judges the written video again against its report (``deid verify``).
 """
 
 from deid.video.follow import HOW, FollowConfig, Follower, Sighting, follow_people
@@ -19,6 +20,7 @@ from deid.video.io import (
 )
 from deid.video.run import LOOK_EVERY, TrackReport, VideoReport, conceal_video
 from deid.video.smoothing import steady_bodies
+from deid.video.verification import VideoVerification, verify_video, video_reports
 
 __all__ = [
     "HOW",
@@ -34,9 +36,12 @@ __all__ = [
     "VideoInfo",
     "VideoReader",
     "VideoReport",
+    "VideoVerification",
     "VideoWriter",
     "conceal_video",
     "follow_people",
     "is_video",
     "steady_bodies",
+    "verify_video",
+    "video_reports",
 ]

@@ -9,6 +9,7 @@ the input's time stamps (:meth:`VideoReader.times`). An audio stream is copied.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from deid.boxes import Box
-from reid_model.io import IMAGE_SUFFIXES, read_image, write_image
+from reid_model.io import IMAGE_SUFFIXES, file_sha256, read_image, write_image
 
 #: File suffixes read as videos.
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm")
@@ -203,6 +204,14 @@ class VideoReader:
         if not known or len(known) != len(stamps) or len(set(known)) != len(known):
             return None
         return sorted(known)
+
+    def sha256(self) -> str:
+        """The SHA-256 of the video's file; for a folder, of its frame files' names and digests
+        in frame order: what :func:`deid.video.verify_video` compares with the report."""
+        if not self._files:
+            return file_sha256(self.info.path)
+        lines = "".join(f"{path.name}\0{file_sha256(path)}\n" for path in self._files)
+        return hashlib.sha256(lines.encode()).hexdigest()
 
     @property
     def names(self) -> list[str]:

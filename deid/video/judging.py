@@ -64,6 +64,11 @@ def batches(sizes: Sequence[int], limit: int) -> list[slice]:
     return runs + ([slice(start, len(sizes))] if len(sizes) > start else [])
 
 
+def judging_gap(fps: float) -> int:
+    """Frames between a sighting and the references it is judged against: a second of video."""
+    return max(1, round(fps))
+
+
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
     """Up to ``samples`` sightings evenly spaced over ``track`` (posed ones when it has any)."""
     pool = [s for s in track if s.keypoints is not None] or list(track)
@@ -73,23 +78,44 @@ def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
     return [pool[round(i * step)] for i in range(samples)]
 
 
+def _at(track: Sequence[Sighting], frames: Sequence[int]) -> list[Sighting]:
+    """The sightings of ``track`` in ``frames``."""
+    at = {s.frame: s for s in track}
+    missing = [f for f in frames if f not in at]
+    if missing:
+        raise ValueError(f"reference frames {missing} are not frames of track {track[0].track}")
+    return [at[f] for f in frames]
+
+
 class Judge:
     """The adversary's verdict on the sightings of a video's tracks (see the module's docstring).
 
     Args:
         tracks: the video's tracks, each its sightings in frame order.
         adversary: the re-id adversary and its privacy target.
-        references: original appearances per track a sighting is checked against.
+        references: original appearances per track a sighting is checked against (spread over
+            the track), or per track the frames of those appearances (as a report records them).
         gap: frames between a sighting and the references it is checked against.
+
+    Raises:
+        ValueError: a reference frame given is not a frame of its track.
     """
 
     def __init__(
-        self, tracks: Sequence[Sequence[Sighting]], adversary: Adversary, *, references: int, gap: int
+        self,
+        tracks: Sequence[Sequence[Sighting]],
+        adversary: Adversary,
+        *,
+        references: int | Sequence[Sequence[int]],
+        gap: int,
     ) -> None:
         self.tracks = tracks
         self.adversary = adversary
         self.gap = gap
-        self.references = [spread(track, references) for track in tracks]
+        if isinstance(references, int):
+            self.references = [spread(track, references) for track in tracks]
+        else:
+            self.references = [_at(track, frames) for track, frames in zip(tracks, references, strict=True)]
         # every track's references in one batch (the fused model: 6.3 ms a crop 4 at a time,
         # 3.7 ms 64 at a time)
         crops = [as_float(s.crop) for refs in self.references for s in refs]

@@ -50,7 +50,7 @@ from deid.video.io import (
     to_pixels,
     to_tensor,
 )
-from deid.video.judging import BATCH, Judge, batches, spread
+from deid.video.judging import BATCH, Judge, batches, judging_gap, spread
 from deid.video.linking import link_tracks
 from deid.video.recut import recut
 from deid.video.resume import Checkpoints, SavedFollower, source_key
@@ -63,6 +63,8 @@ LOOK = THOROUGH
 #: ``look_every`` by default: on PETS S2.L1 a look takes about 1.2 s a frame, 23 s of the clip's
 #: 541 s at every 40th frame.
 LOOK_EVERY = 40
+#: The ``format`` of a video's JSON report (a folder's is ``deid-conceal-report``).
+FORMAT = "deid-video-report"
 #: Tracks decided per call of the conceal loop (and per piece of saved work): on PETS S2.L1
 #: the loop decided 64 tracks in 38 s as one call, in 48 s as four calls of 16 (median of three
 #: each, alternated); a killed run loses at most one call's work.
@@ -87,6 +89,8 @@ class TrackReport:
         pieces: how many pieces the tracker left that were joined into this person
             (:func:`deid.video.linking.link_tracks`).
         private: whether every frame of the track is private as written.
+        references: the frames of the track's original appearances each sighting was judged
+            against (:class:`deid.video.judging.Judge`; ``deid verify`` judges with them again).
         sightings: per frame of the track, ``[frame, x, y, w, h, how, private]`` (the box in
             pixels; how it was seen, see :data:`deid.video.HOW`; the verdict as written).
     """
@@ -99,6 +103,7 @@ class TrackReport:
     boxed: str | None
     pieces: int
     private: bool
+    references: list[int] = field(default_factory=list)
     sightings: list[list[Any]] = field(default_factory=list, repr=False)
 
 
@@ -122,6 +127,9 @@ class VideoReport:
         judged_by: the architectures of the adversary's models, each of which must find a
             sighting private (the bundled strong adversary: ``stripe``, ``color_stripes`` and
             ``fused``, the network with LOMO + XQDA; the fast one leaves ``fused`` out).
+        gap: frames between a sighting and the references it is judged against.
+        source_sha256, output_sha256: the SHA-256 of the source and of the written video
+            (:meth:`VideoReader.sha256`), for ``deid verify``.
     """
 
     source: str
@@ -137,6 +145,9 @@ class VideoReport:
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     judged_by: list[str] = field(default_factory=list)
+    gap: int = 1
+    source_sha256: str = ""
+    output_sha256: str = ""
 
     @property
     def success(self) -> bool:
@@ -145,7 +156,27 @@ class VideoReport:
         return bool(self.tracks) and all(t.private for t in self.tracks) and not self.missed
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "success": self.success}
+        return {"format": FORMAT, **asdict(self), "success": self.success}
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> VideoReport:
+        """A report :func:`conceal_video` wrote, read back.
+
+        Raises:
+            VideoError: ``path`` cannot be read as JSON, is not a video report, or lacks a field.
+        """
+        try:
+            saved = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise VideoError(f"report {path}: cannot be read as JSON ({exc})") from exc
+        if not isinstance(saved, dict) or saved.pop("format", None) != FORMAT:
+            raise VideoError(f"report {path}: not a deid video report (no format {FORMAT!r})")
+        saved.pop("success", None)
+        try:
+            saved["tracks"] = [TrackReport(**track) for track in saved["tracks"]]
+            return cls(**saved)
+        except (KeyError, TypeError) as exc:
+            raise VideoError(f"report {path}: not a report of this version ({exc})") from exc
 
 
 def conceal_video(
@@ -234,7 +265,7 @@ def conceal_video(
     seconds["follow"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    gap = max(1, round(float(info.fps)))
+    gap = judging_gap(float(info.fps))
     if link == "track":
         by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
     else:
@@ -278,8 +309,8 @@ def conceal_video(
         fps=float(info.fps),
         size=[info.width, info.height],
         tracks=[
-            _track_report(track, result, verdicts, boxed[track[0].track], pieces[track[0].track])
-            for track, result, verdicts in zip(tracks, results, private, strict=True)
+            _track_report(track, result, verdicts, boxed[track[0].track], pieces[track[0].track], refs)
+            for track, result, verdicts, refs in zip(tracks, results, private, judge.references, strict=True)
         ],
         missed=missed,
         frames_without_people=sum(1 for frame in by_frame if not frame),
@@ -289,6 +320,9 @@ def conceal_video(
         notes=saved.notes + notes,
         seconds={k: round(v, 2) for k, v in seconds.items()},
         judged_by=[model.arch for model in adversary.models],
+        gap=gap,
+        source_sha256=reader.sha256(),
+        output_sha256=VideoReader.open(output, fps=fps).sha256(),
     )
     report_path = Path(report) if report is not None else output.with_name(output.name + ".json")
     write_bytes_atomic(report_path, json.dumps(result_report.to_json(), indent=2).encode())
@@ -417,7 +451,12 @@ def _pasted(
 
 
 def _track_report(
-    track: Sequence[Sighting], result: PersonResult, private: list[bool], boxed: str | None, pieces: int
+    track: Sequence[Sighting],
+    result: PersonResult,
+    private: list[bool],
+    boxed: str | None,
+    pieces: int,
+    references: Sequence[Sighting],
 ) -> TrackReport:
     seen: dict[str, int] = {}
     for s in track:
@@ -431,6 +470,7 @@ def _track_report(
         boxed=boxed,
         pieces=pieces,
         private=all(private),
+        references=[s.frame for s in references],
         sightings=[[s.frame, *s.box[:4], s.how, ok] for s, ok in zip(track, private, strict=True)],
     )
 

@@ -64,6 +64,11 @@ def walking_frames(n: int, people: dict[int, tuple[int, int, int]]) -> list[Fram
 
 @pytest.fixture
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
+    patch_stand_ins(monkeypatch)
+
+
+def patch_stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The follower's finder and pose model replaced by :func:`people_in`."""
     monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): people_in(image))
 
     def in_crop(crop: torch.Tensor, config: object = None, recentre: bool = True) -> Person:

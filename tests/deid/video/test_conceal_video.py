@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from deid.adversary import Adversary
 from deid.cli import main
 from deid.loop import ConcealConfig
-from deid.video import LOOK_EVERY, QUALITY, VideoError, VideoReader, VideoWriter, conceal_video
+from deid.video import LOOK_EVERY, QUALITY, VideoError, VideoReader, VideoWriter, conceal_video, verify_video
 from deid.video.io import to_tensor
 from reid_model.io import write_image
 from tests.deid.video.conftest import variable_rate_clip, walking_folder, walking_frames
@@ -53,6 +53,16 @@ def test_pets_clip_concealed_where_people_are(pets_video: Path, tmp_path: Path) 
     for track in report.tracks:
         assert track.private_frames <= sum(track.seen.values())
         assert track.private == (track.private_frames == sum(track.seen.values()))
+    # deid verify judges the written video again to the same verdicts
+    verified = verify_video(tmp_path / "out" / "clip.mp4.json")
+    assert verified.exit_code == 0 and verified.problems == []
+    private = sum(t.private_frames for t in report.tracks)
+    assert verified.counts == {
+        "verified": private,
+        "not_private": sum(len(t.sightings) for t in report.tracks) - private,
+        "contradicted": 0,
+        "private_now": 0,
+    }
 
 
 def test_cli_video_without_people_is_not_called_private(tmp_path: Path) -> None:
