@@ -8,7 +8,7 @@ import click
 
 from deid.batch.verification import VerifyError, verify
 from deid.cli.options import device_option, weights_option
-from deid.video import VideoError, verify_video, video_reports
+from deid.video import VideoError, unreported, verify_video, video_reports
 
 
 @click.command("verify", context_settings={"show_default": True})
@@ -32,7 +32,12 @@ def verify_command(ctx: click.Context, report_or_folder: str, weights: str | Non
             raise click.UsageError(
                 "--weights: a video is judged again by the bundled adversary its report names"
             )
-        ctx.exit(max(_verify_video(path, device) for path in videos))
+        codes = [_verify_video(path, device) for path in videos]
+        if Path(report_or_folder).is_dir():
+            for path in unreported(report_or_folder):
+                click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
+                codes.append(1)
+        ctx.exit(max(codes))
     try:
         result = verify(report_or_folder, weights=weights, device=device)
     except VerifyError as exc:
@@ -56,7 +61,8 @@ def _verify_video(path: Path, device: str) -> int:
         click.echo(f"error: {exc}", err=True)
         return 1
     click.echo(f"report: {result.report} (video {result.output})")
-    click.echo(result.table())
+    if sum(result.counts.values()):
+        click.echo(result.table())
     for problem in result.problems:
         click.echo(f"error: {problem}", err=True)
     for track, frame in result.contradicted[:20]:
@@ -66,5 +72,9 @@ def _verify_video(path: Path, device: str) -> int:
     if len(result.contradicted) > 20:
         click.echo(f"... and {len(result.contradicted) - 20} more contradicted sightings", err=True)
     if not result.exit_code:
-        click.echo("the written video holds every verdict of its report")
+        private = result.tracks[0] == result.tracks[1] and result.tracks[1] and not result.missed
+        verdict = "private" if private else "not private"
+        click.echo(
+            f"the written video holds every verdict of its report (the video is {verdict}, as reported)"
+        )
     return result.exit_code

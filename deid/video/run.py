@@ -103,7 +103,7 @@ class TrackReport:
     boxed: str | None
     pieces: int
     private: bool
-    references: list[int] = field(default_factory=list)
+    references: list[int]
     sightings: list[list[Any]] = field(default_factory=list, repr=False)
 
 
@@ -142,12 +142,12 @@ class VideoReport:
     missed: list[list[int]]
     frames_without_people: int
     frames_with_unposed: list[int]
+    judged_by: list[str]
+    gap: int
+    source_sha256: str
+    output_sha256: str
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-    judged_by: list[str] = field(default_factory=list)
-    gap: int = 1
-    source_sha256: str = ""
-    output_sha256: str = ""
 
     @property
     def success(self) -> bool:
@@ -173,10 +173,10 @@ class VideoReport:
             raise VideoError(f"report {path}: not a deid video report (no format {FORMAT!r})")
         saved.pop("success", None)
         try:
-            saved["tracks"] = [TrackReport(**track) for track in saved["tracks"]]
+            saved["tracks"] = [TrackReport(**track) for track in saved.get("tracks", [])]
             return cls(**saved)
-        except (KeyError, TypeError) as exc:
-            raise VideoError(f"report {path}: not a report of this version ({exc})") from exc
+        except TypeError as exc:  # a field missing or unknown: another version's report
+            raise VideoError(f"report {path}: not a report of this version of deid ({exc})") from exc
 
 
 def conceal_video(

@@ -6,8 +6,12 @@ source is read again and every sighting's original cut at its reported box; the 
 is decoded and every sighting cut from it and judged by the run's rule
 (:class:`deid.video.judging.Judge`: the same references, the same gap) and the run's bundled
 adversary (named by the report's ``judged_by``). A sighting reported private that is matched now
-is *contradicted*. Paths are as the run was given them: verify from the folder it was started in
-(a written video missing there is looked for beside the report, where the run puts it).
+is *contradicted*. A path the report gives is taken as given, else beside the report (where the
+run writes its video).
+
+What it cannot see: the report itself is not signed. Verify checks the files against the report
+(its tracks, boxes and references must hold together), not whether the report lists everyone:
+the run's second look (``missed``) is what says a person was left out, and it is printed.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import torch
 from deid.adversary import Adversary
 from deid.boxes import Box
 from deid.video.follow import Sighting
-from deid.video.io import VideoError, VideoReader, cut_bytes
+from deid.video.io import VIDEO_SUFFIXES, VideoError, VideoReader, cut_bytes
 from deid.video.judging import Judge
-from deid.video.run import FORMAT, VideoReport
+from deid.video.run import FORMAT, TrackReport, VideoReport
+from reid_model.io import IMAGE_SUFFIXES
 
 #: What a sighting's verdict came to, as :meth:`VideoVerification.table` names it.
 LABELS = {
@@ -43,11 +48,12 @@ class VideoVerification:
         report: the report checked.
         output: the written video checked.
         problems: why the written video does not hold its report as a whole: missing, changed
-            since the run (SHA-256), unreadable, or its source unreadable or changed (nothing
-            could be judged then).
+            since the run (SHA-256), not decoding to the end, or its source unreadable or changed
+            (nothing could be judged then).
         counts: sightings per outcome (:data:`LABELS`).
         contradicted: ``(track, frame)`` of each sighting reported private and matched now.
         tracks: tracks private in every frame now, and all tracks.
+        missed: people the run's second look found and no sighting covered (the report's).
     """
 
     report: Path
@@ -56,6 +62,7 @@ class VideoVerification:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
     contradicted: list[tuple[int, int]] = field(default_factory=list)
     tracks: tuple[int, int] = (0, 0)
+    missed: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -66,22 +73,35 @@ class VideoVerification:
         """The counts as an aligned text table."""
         width = max(len(label) for label in LABELS.values())
         lines = [f"{LABELS[k]:{width}s} {n:6d}" for k, n in self.counts.items()]
-        return "\n".join(
-            [*lines, f"{'tracks private in every frame':{width}s} {self.tracks[0]:6d} of {self.tracks[1]}"]
-        )
+        lines.append(f"{'tracks private in every frame':{width}s} {self.tracks[0]:6d} of {self.tracks[1]}")
+        lines.append(f"{'people the second look listed as missed':{width}s} {self.missed:6d}")
+        return "\n".join(lines)
 
 
 def video_reports(report_or_folder: str | os.PathLike[str]) -> list[Path]:
     """The video reports a path names: the file itself when it is one; in a folder without a
-    ``report.json`` (a folder run's), every ``*.json`` that is one (empty otherwise)."""
+    ``report.json`` (a folder run's), every ``*.json`` that is one or whose name is a video's
+    or a frame folder's beside it plus ``.json`` (so a damaged report is verified, and fails)."""
     path = Path(report_or_folder)
     if path.is_dir():
-        return (
-            []
-            if (path / "report.json").exists()
-            else [p for p in sorted(path.glob("*.json")) if _is_video_report(p)]
-        )
+        if (path / "report.json").exists():
+            return []
+        return [p for p in sorted(path.glob("*.json")) if _is_video_report(p) or p.with_suffix("").exists()]
     return [path] if path.suffix == ".json" and _is_video_report(path) else []
+
+
+def unreported(folder: str | os.PathLike[str]) -> list[Path]:
+    """The videos and frame folders in ``folder`` with no report beside them (``NAME.json``)."""
+    found = []
+    for path in sorted(Path(folder).iterdir()):
+        if path.name.startswith("."):
+            continue  # a run's temporary file or saved work
+        frames = path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+        if (frames or path.suffix.lower() in VIDEO_SUFFIXES) and not path.with_name(
+            path.name + ".json"
+        ).exists():
+            found.append(path)
+    return found
 
 
 def _is_video_report(path: Path) -> bool:
@@ -102,8 +122,9 @@ def verify_video(
         device: where the bundled adversary runs.
 
     Raises:
-        VideoError: the report cannot be read, is not a video report of this version, or names
-            an adversary this version does not bundle.
+        VideoError: the report cannot be read, is not a video report of this version, does not
+            hold together (a sighting outside its frame or the video, a reference that is not a
+            frame of its track), or names an adversary this version does not bundle.
 
     Example:
         >>> result = verify_video("out/clip.mp4.json")  # doctest: +SKIP
@@ -112,21 +133,20 @@ def verify_video(
     """
     path = Path(report)
     saved = VideoReport.read(path)
-    if any(not t.references for t in saved.tracks) or not saved.output_sha256:
-        raise VideoError(
-            f"report {path}: written by a version of deid that did not record the judge's references "
-            "and the videos' SHA-256; conceal the video again to verify it"
-        )
-    output = Path(saved.output)
-    if not output.exists() and path.name.endswith(".json") and path.with_suffix("").exists():
-        output = path.with_suffix("")  # the run's output beside its report, verified from elsewhere
-    result = VideoVerification(path, output, tracks=(0, len(saved.tracks)))
-    written = _opened(output, saved.fps, saved.output_sha256, "written video", result.problems)
-    problems = len(result.problems)
-    source = _opened(Path(saved.source), saved.fps, saved.source_sha256, "source", result.problems)
-    if written is None or source is None or len(result.problems) > problems:
-        return result  # without the source the run read, nothing can be judged
+    _check_report(saved, path)
+    problems: list[str] = []
+    source = _located(saved.source, path, saved.fps, saved.source_sha256, "source", problems)
+    unjudged = bool(problems)  # a source other than the run's: nothing to judge against
+    written = _located(saved.output, path, saved.fps, saved.output_sha256, "written video", problems)
+    output = Path(written.info.path) if written is not None else Path(saved.output)
+    result = VideoVerification(
+        path, output, problems, tracks=(0, len(saved.tracks)), missed=len(saved.missed)
+    )
+    if written is None or source is None or unjudged:
+        return result
     verdicts = judged_again(saved, source, written, adversary or _bundled(saved, path, device))
+    if written.problem:  # the source's own decoding problem, the run had too (its notes)
+        problems.append(f"written video {written.info.path}: {written.problem}")
     for track, now in zip(saved.tracks, verdicts, strict=True):
         for sighting, private in zip(track.sightings, now, strict=True):
             if sighting[6]:
@@ -143,9 +163,10 @@ def verify_video(
 def judged_again(
     report: VideoReport, source: VideoReader, written: VideoReader, adversary: Adversary
 ) -> list[list[bool]]:
-    """Per track of ``report``, per sighting: private as cut from the ``written`` video, judged
-    against the originals cut from ``source`` at the reported boxes, with the report's
-    references and gap (a sighting whose frame was not written is not private)."""
+    """Per track of ``report``, per sighting (in the report's order): private as cut from the
+    ``written`` video, judged against the originals cut from ``source`` at the reported boxes,
+    with the report's references and gap (a sighting whose frame was not written is not
+    private)."""
     wanted: list[list[tuple[int, Box, str]]] = [[] for _ in range(report.frames_read)]
     for t in report.tracks:
         for frame, x, y, w, h, how, _ in t.sightings:
@@ -160,33 +181,93 @@ def judged_again(
             s = Sighting(frame.index, number, box, silhouette, None, how, cut_bytes(frame.pixels, box))
             by_frame[frame.index].append(s)
             tracks[number].append(s)
-    if sum(map(len, by_frame)) < sum(map(len, wanted)):
-        raise VideoError(f"source {report.source} holds fewer frames than the report's sightings")
+    cut = sum(map(len, by_frame))
+    if cut < sum(map(len, wanted)):
+        last = max(i for i, frame in enumerate(wanted) if frame)
+        raise VideoError(
+            f"source {source.info.path}: decodes {sum(1 for f in by_frame if f)} of the frames with "
+            f"sightings, the report needs frames up to {last}"
+        )
     references = [t.references for t in report.tracks]
     judge = Judge([tracks[t.track] for t in report.tracks], adversary, references=references, gap=report.gap)
-    return judge.check_written(written, by_frame)
+    verdicts = judge.check_written(written, by_frame)
+    at = [
+        dict(zip((s.frame for s in tracks[t.track]), v, strict=True))
+        for t, v in zip(report.tracks, verdicts, strict=True)
+    ]
+    return [[now[s[0]] for s in t.sightings] for t, now in zip(report.tracks, at, strict=True)]
 
 
-def _opened(path: Path, fps: float, sha256: str, what: str, problems: list[str]) -> VideoReader | None:
-    """A reader for ``path``, None (and a problem said) when it cannot be read; a problem is
-    also said when it is not the file the run wrote or read (``sha256``)."""
-    try:
-        reader = VideoReader.open(path, fps=fps)
-    except VideoError as exc:
-        problems.append(f"{what}: {exc} (verify from the folder the run was started in)")
-        return None
-    if reader.sha256() != sha256:
-        problems.append(f"{what} {path}: changed since the run (its SHA-256 is not the report's)")
-    return reader
+def _check_report(report: VideoReport, path: Path) -> None:
+    """Raise :class:`VideoError` unless ``report``'s tracks hold together (see :func:`verify_video`)."""
+    width, height = report.size
+    numbers = [t.track for t in report.tracks]
+    if len(set(numbers)) != len(numbers):
+        raise VideoError(f"report {path}: track numbers repeat ({numbers})")
+    for t in report.tracks:
+        _check_track(t, width, height, report.frames_read, path)
+
+
+def _check_track(t: TrackReport, width: int, height: int, frames: int, path: Path) -> None:
+    where = f"report {path}, track {t.track}"
+    if not t.sightings or not t.references:
+        raise VideoError(f"{where}: no sightings or no references; expected at least one of each")
+    seen: list[int] = []
+    for sighting in t.sightings:
+        if len(sighting) != 7 or not all(isinstance(v, int) for v in sighting[:5]):
+            raise VideoError(f"{where}: sighting {sighting} is not [frame, x, y, w, h, how, private]")
+        frame, x, y, w, h = sighting[:5]
+        if not 0 <= frame < frames or (seen and frame <= seen[-1]):
+            raise VideoError(
+                f"{where}: frame {frame} is not in [0, {frames}) after frame {seen[-1:] or None}"
+            )
+        if not (min(w, h) >= 1 and 0 <= x <= width - w and 0 <= y <= height - h):
+            raise VideoError(
+                f"{where}, frame {frame}: box {[x, y, w, h]} is not inside the {width}x{height} frame"
+            )
+        seen.append(frame)
+    outside = sorted(set(t.references) - set(seen))
+    if outside:
+        raise VideoError(f"{where}: references {outside} are not frames of the track")
+    verdicts = [bool(s[6]) for s in t.sightings]
+    if t.private_frames != sum(verdicts) or t.private != all(verdicts):
+        raise VideoError(
+            f"{where}: private_frames {t.private_frames} and private {t.private} are not its sightings' "
+            f"({sum(verdicts)} of {len(verdicts)} private)"
+        )
+
+
+def _located(
+    given: str, report: Path, fps: float, sha256: str, what: str, problems: list[str]
+) -> VideoReader | None:
+    """A reader for the file the run read or wrote: ``given`` as given, else beside the report;
+    the first whose SHA-256 is the report's. When neither is, a problem is said, and the reader
+    of ``given`` returned (changed since the run), or None (it cannot be read)."""
+    tried: list[str] = []
+    readers: dict[Path, VideoReader] = {}
+    for path in dict.fromkeys([Path(given), report.parent / Path(given).name]):
+        try:
+            reader = VideoReader.open(path, fps=fps)
+        except VideoError as exc:
+            tried.append(str(exc))
+            continue
+        digest = reader.sha256()
+        if digest == sha256:
+            return reader
+        tried.append(f"{path} has SHA-256 {digest}")
+        readers[path] = reader
+    found = readers.get(Path(given))  # only the path the run named can have changed
+    changed = "changed since the run" if found is not None else "cannot be read"
+    problems.append(f"{what}: {changed}: the report's SHA-256 is {sha256}; " + "; ".join(tried))
+    return found
 
 
 def _bundled(report: VideoReport, path: Path, device: str) -> Adversary:
     """The bundled adversary whose models are the report's ``judged_by``."""
-    for fused in (True, False):
-        adversary = Adversary.default(fused=fused, device=device)
-        if [m.arch for m in adversary.models] == report.judged_by:
-            return adversary
-    raise VideoError(
-        f"report {path}: judged by models {report.judged_by}, which no adversary this version bundles "
-        "is made of: verifying with another would not be the run's verdict"
-    )
+    adversary = Adversary.default(fused="fused" in report.judged_by, device=device)
+    if [m.arch for m in adversary.models] != report.judged_by:
+        raise VideoError(
+            f"report {path}: judged by models {report.judged_by}, which no adversary this version "
+            "bundles is made of: verifying with another would not be the run's verdict"
+        )
+    return adversary

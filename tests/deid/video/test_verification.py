@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from click.testing import CliRunner
 
+import deid.video.run as run
 import deid.video.verification as verification
 from deid.adversary import Adversary
 from deid.cli import main
-from deid.video import VideoError, VideoReport, conceal_video, verify_video, video_reports
+from deid.video import VideoError, VideoReport, conceal_video, unreported, verify_video, video_reports
+from deid.video.judging import Judge
 from reid_model import embed
 from tests.conftest import TinyEmbedder
 from tests.deid.video.conftest import patch_stand_ins, walking_folder
+
+
+def _recording(calls: list[Any]) -> type[Judge]:
+    """A :class:`Judge` that notes each judge's tracks' frames, reference frames and gap."""
+
+    class Recorded(Judge):
+        def __init__(self, tracks: Any, adversary: Adversary, *, references: Any, gap: int) -> None:
+            super().__init__(tracks, adversary, references=references, gap=gap)
+            frames = [[s.frame for s in t] for t in tracks]
+            calls.append((frames, [[s.frame for s in r] for r in self.references], gap))
+
+    return Recorded
 
 
 @pytest.fixture(scope="module")
@@ -29,21 +45,23 @@ def tiny() -> Adversary:
 
 
 @pytest.fixture(scope="module")
-def run_once(tiny: Adversary, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two people walking through a folder of frames, concealed once into ``out/frames``."""
-    root = tmp_path_factory.mktemp("run")
+def run_once(tiny: Adversary, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    """Two people walking through a folder of frames, concealed once into ``out/frames``; the
+    run's judge as :func:`_recording` noted it."""
+    root, calls = tmp_path_factory.mktemp("run"), []
     with pytest.MonkeyPatch.context() as patch:
         patch_stand_ins(patch)
+        patch.setattr(run, "Judge", _recording(calls))
         conceal_video(
             walking_folder(root), root / "out" / "frames", adversary=tiny, look_every=0, progress=False
         )
-    return root
+    return root, calls
 
 
 @pytest.fixture
-def concealed(run_once: Path, tmp_path: Path) -> tuple[Path, VideoReport]:
+def concealed(run_once: tuple[Path, list[Any]], tmp_path: Path) -> tuple[Path, VideoReport]:
     """A copy of the module's run (its report naming the copies): each test may spoil its own."""
-    shutil.copytree(run_once, tmp_path, dirs_exist_ok=True)
+    shutil.copytree(run_once[0], tmp_path, dirs_exist_ok=True)
     path = tmp_path / "out" / "frames.json"
     saved = json.loads(path.read_text())
     saved["source"], saved["output"] = str(tmp_path / "frames"), str(tmp_path / "out" / "frames")
@@ -51,21 +69,40 @@ def concealed(run_once: Path, tmp_path: Path) -> tuple[Path, VideoReport]:
     return path, VideoReport.read(path)
 
 
-def test_a_video_as_written_holds_its_report(concealed: tuple[Path, VideoReport], tiny: Adversary) -> None:
+def _edited(path: Path, edit: Any) -> Path:
+    saved = json.loads(path.read_text())
+    edit(saved)
+    path.write_text(json.dumps(saved))
+    return path
+
+
+def test_a_video_as_written_holds_its_report(
+    concealed: tuple[Path, VideoReport],
+    run_once: tuple[Path, list[Any]],
+    tiny: Adversary,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     path, report = concealed
     assert video_reports(path) == [path] and video_reports(path.parent) == [path]
     sightings = sum(len(t.sightings) for t in report.tracks)
     assert sum(t.private_frames for t in report.tracks) == sightings, "the tiny adversary defeated"
-    result = verify_video(path, adversary=tiny)
+    calls: list[Any] = []
+    monkeypatch.setattr(verification, "Judge", _recording(calls))
+    fresh = dataclasses.replace(tiny)  # empty caches: every crop embedded again, as in a new process
+    result = verify_video(path, adversary=fresh)
     assert result.problems == [] and result.contradicted == [] and result.exit_code == 0
     assert result.counts == {"verified": sightings, "not_private": 0, "contradicted": 0, "private_now": 0}
-    assert result.tracks == (len(report.tracks), len(report.tracks))
-    assert all(len(t.references) == 4 for t in report.tracks)
+    assert result.tracks == (len(report.tracks), len(report.tracks)) and result.missed == 0
+    # the same tracks, references and gap as the run's judge (the run's last judge is its own)
+    assert calls == run_once[1][-1:] and all(len(t.references) == 4 for t in report.tracks)
+
     # a sighting the report calls matched is counted as such, not as a failure
-    saved = json.loads(path.read_text())
-    saved["tracks"][0]["sightings"][3][6] = False
-    path.write_text(json.dumps(saved))
-    result = verify_video(path, adversary=tiny)
+    def matched(saved: Any) -> None:
+        saved["tracks"][0]["sightings"][3][6] = False
+        saved["tracks"][0]["private_frames"] -= 1
+        saved["tracks"][0]["private"] = False
+
+    result = verify_video(_edited(path, matched), adversary=tiny)
     assert result.counts["private_now"] == 1 and result.counts["verified"] == sightings - 1
     assert result.exit_code == 0
 
@@ -77,40 +114,78 @@ def test_a_video_put_back_in_the_clear_is_contradicted(
     for frame in (tmp_path / "frames").iterdir():  # the originals over the concealed frames
         shutil.copyfile(frame, path.with_suffix("") / frame.name)
     result = verify_video(path, adversary=tiny)
-    assert any("changed since the run" in p for p in result.problems) and result.exit_code == 1
+    assert any("written video: changed since the run" in p for p in result.problems) and result.exit_code == 1
     reported = {(t.track, s[0]) for t in report.tracks for s in t.sightings if s[6]}
     assert set(result.contradicted) == reported and result.counts["verified"] == 0
 
 
-def test_a_changed_source_is_said_and_nothing_judged(
+def test_a_frame_added_to_the_written_folder_is_a_change(
+    concealed: tuple[Path, VideoReport], tiny: Adversary
+) -> None:
+    path, _ = concealed
+    written = path.with_suffix("")
+    shutil.copyfile(written / "000.png", written / "999.png")
+    result = verify_video(path, adversary=tiny)
+    assert result.exit_code == 1 and "changed since the run" in result.problems[0]
+
+
+def test_a_changed_or_missing_source_is_said_and_nothing_judged(
     concealed: tuple[Path, VideoReport], tiny: Adversary, tmp_path: Path
 ) -> None:
     path, _ = concealed
-    first = sorted((tmp_path / "frames").iterdir())[0]
-    shutil.copyfile(sorted((tmp_path / "frames").iterdir())[1], first)
+    frames = sorted((tmp_path / "frames").iterdir())
+    shutil.copyfile(frames[1], frames[0])
     result = verify_video(path, adversary=tiny)
     assert result.exit_code == 1 and sum(result.counts.values()) == 0
-    assert [p for p in result.problems if p.startswith("source") and "changed since the run" in p]
+    assert result.problems[0].startswith("source: changed since the run")
     shutil.rmtree(tmp_path / "frames")
     gone = verify_video(path, adversary=tiny)
-    assert gone.exit_code == 1 and gone.problems[0].startswith("source: video")
+    assert gone.exit_code == 1 and gone.problems[0].startswith("source: cannot be read")
 
 
-def test_a_report_without_references_or_of_another_kind_is_refused(
-    concealed: tuple[Path, VideoReport], tmp_path: Path
+def test_the_written_video_is_found_beside_its_report(
+    concealed: tuple[Path, VideoReport], tiny: Adversary, tmp_path: Path
 ) -> None:
     path, _ = concealed
-    saved = json.loads(path.read_text())
-    for track in saved["tracks"]:
-        track.pop("references")
-    older = tmp_path / "older.json"
-    older.write_text(json.dumps(saved))
-    with pytest.raises(VideoError, match="conceal the video again"):
-        verify_video(older)
+    moved = tmp_path / "moved"
+    shutil.move(path.parent, moved)  # the output folder moved: its report names the old place
+    result = verify_video(moved / path.name, adversary=tiny)
+    assert result.exit_code == 0 and result.output == moved / "frames"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda saved: [t.pop("references") for t in saved["tracks"]], "not a report of this version"),
+        (lambda saved: saved["tracks"][0]["sightings"][2].__setitem__(0, 99), "frame 99 is not in"),
+        (lambda saved: saved["tracks"][0]["sightings"][2].__setitem__(1, 500), "is not inside the 120x60"),
+        (lambda saved: saved["tracks"][0]["references"].append(1000), "references \\[1000\\]"),
+        (lambda saved: saved["tracks"][0].__setitem__("private_frames", 0), "are not its sightings'"),
+        (lambda saved: saved.__setitem__("tracks", saved["tracks"] * 2), "track numbers repeat"),
+    ],
+)
+def test_a_report_that_does_not_hold_together_is_refused(
+    concealed: tuple[Path, VideoReport], edit: Any, message: str
+) -> None:
+    path, _ = concealed
+    with pytest.raises(VideoError, match=message):
+        verify_video(_edited(path, edit))
+
+
+def test_a_report_of_another_kind_is_not_a_video_report(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text(json.dumps({"format": "deid-conceal-report", "records": []}))
     with pytest.raises(VideoError, match="not a deid video report"):
         verify_video(tmp_path / "other.json")
     assert video_reports(tmp_path / "other.json") == []
+
+
+def test_the_bundled_adversary_the_report_names_judges() -> None:
+    fast = Adversary.default(fused=False)
+    report: Any = dataclasses.make_dataclass("R", ["judged_by"])([m.arch for m in fast.models])
+    assert verification._bundled(report, Path("r.json"), "cpu") is fast
+    report.judged_by = ["stripe"]
+    with pytest.raises(VideoError, match="no adversary this version bundles"):
+        verification._bundled(report, Path("r.json"), "cpu")
 
 
 def test_cli_verifies_the_videos_of_an_output_folder(
@@ -129,3 +204,13 @@ def test_cli_verifies_the_videos_of_an_output_folder(
     tampered = CliRunner().invoke(main, ["verify", str(path)])
     assert tampered.exit_code == 1 and "changed since the run" in tampered.output
     assert "contradicted: track" in tampered.output
+    # a damaged report, and a video with none, in the folder: each an error, the others verified
+    (path.parent / "clip.mp4").write_bytes(b"not a video")
+    (path.parent / "other.mp4").write_bytes(b"not a video either")
+    (path.parent / "other.mp4.json").write_text("{")
+    path.write_text(json.dumps(json.loads((tmp_path / "out" / "frames.json").read_text())))
+    assert unreported(path.parent) == [path.parent / "clip.mp4"]
+    folder = CliRunner().invoke(main, ["verify", str(path.parent)])
+    assert folder.exit_code == 1
+    assert "clip.mp4: a video with no report beside it" in folder.output
+    assert "other.mp4.json: cannot be read as JSON" in folder.output
