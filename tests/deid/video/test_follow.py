@@ -253,6 +253,33 @@ def test_a_person_walking_in_at_the_frames_edge_is_concealed_before_the_model_se
     assert track[first - 1].frame == track[first].frame - 1  # from the frame before the find, back
 
 
+def test_an_unsure_proposal_at_the_frames_edge_is_not_walked_back(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look backwards from the frame's edge is for a person the pose model confirmed once:
+    an unsure proposal there (seen on PETS S2.L1, frame 640: a box on the building at the top
+    edge, then concealed over ten frames before it) is concealed where it is proposed, not
+    walked back."""
+    import deid.video.follow as follow
+
+    monkeypatch.setattr(
+        follow,
+        "find_people",
+        lambda image, config=None, known=(): [replace(p, uncertain=True) for p in people_in(image)],
+    )
+    monkeypatch.setattr(follow, "find_people_in_crops", _cut_is_lost(follow.find_people_in_crops))
+    frames = []
+    for i in range(30):  # something still at the right edge from frame 12 on
+        pixels = np.full((60, 120, 3), 20, np.uint8)
+        if i >= 12:
+            pixels[10:50, 110:120] = 230
+        frames.append(Frame(i, pixels))
+    config = FollowConfig(detect_every=10, thorough_every=0, pose_every=1, motion=False)
+    by_frame = follow_people(frames, fps=10, config=config)
+    (track,) = list(sightings_of(by_frame))
+    assert track[0].frame == 20 and track[0].how == "found" and track[0].keypoints is None
+
+
 def _cut_is_lost(
     seen_whole: Callable[..., list[Person]],
 ) -> Callable[..., list[Person]]:
