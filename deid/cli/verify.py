@@ -72,9 +72,6 @@ def _verify_video(path: Path, device: str) -> int:
     if len(result.contradicted) > 20:
         click.echo(f"... and {len(result.contradicted) - 20} more contradicted sightings", err=True)
     if not result.exit_code:
-        private = result.tracks[0] == result.tracks[1] and result.tracks[1] and not result.missed
-        verdict = "private" if private else "not private"
-        click.echo(
-            f"the written video holds every verdict of its report (the video is {verdict}, as reported)"
-        )
+        verdict = "private" if result.private else "not private"
+        click.echo(f"the written video holds every verdict of its report (which calls it {verdict})")
     return result.exit_code

@@ -54,6 +54,7 @@ class VideoVerification:
         contradicted: ``(track, frame)`` of each sighting reported private and matched now.
         tracks: tracks private in every frame now, and all tracks.
         missed: people the run's second look found and no sighting covered (the report's).
+        private: the report's verdict on the whole video (``success``).
     """
 
     report: Path
@@ -63,6 +64,7 @@ class VideoVerification:
     contradicted: list[tuple[int, int]] = field(default_factory=list)
     tracks: tuple[int, int] = (0, 0)
     missed: int = 0
+    private: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -140,7 +142,7 @@ def verify_video(
     written = _located(saved.output, path, saved.fps, saved.output_sha256, "written video", problems)
     output = Path(written.info.path) if written is not None else Path(saved.output)
     result = VideoVerification(
-        path, output, problems, tracks=(0, len(saved.tracks)), missed=len(saved.missed)
+        path, output, problems, tracks=(0, len(saved.tracks)), missed=len(saved.missed), private=saved.success
     )
     if written is None or source is None or unjudged:
         return result

@@ -196,7 +196,7 @@ def test_cli_verifies_the_videos_of_an_output_folder(
     result = CliRunner().invoke(main, ["verify", str(path.parent)])
     assert result.exit_code == 0, result.output
     assert "contradicted (reported private, matched as written)      0" in result.output
-    assert "the written video holds every verdict of its report" in result.output
+    assert "the written video holds every verdict of its report (which calls it private)" in result.output
     refused = CliRunner().invoke(main, ["verify", str(path), "--weights", "x.pt"])
     assert refused.exit_code == 2 and "--weights" in refused.output
     for frame in (tmp_path / "frames").iterdir():
