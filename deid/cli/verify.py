@@ -22,22 +22,26 @@ def verify_command(ctx: click.Context, report_or_folder: str, weights: str | Non
     """Re-check the files a `deid conceal` run wrote: sha256, and the adversary on each written output.
 
     REPORT_OR_FOLDER is the run's report.json or its output folder, or a video's report
-    (OUT/clip.mp4.json; a folder without report.json: every video report in it). Exits 1 when
+    (OUT/clip.mp4.json; in a folder, every video report in it too). Exits 1 when
     any record's written file does not hold its verdict: reported private but still matched,
     missing, changed since the run (sha256), unreadable, or not checkable.
     """
     videos = video_reports(report_or_folder)
-    if videos:
-        if weights is not None:
-            raise click.UsageError(
-                "--weights: a video is judged again by the bundled adversary its report names"
-            )
-        codes = [_verify_video(path, device) for path in videos]
-        if Path(report_or_folder).is_dir():
-            for path in unreported(report_or_folder):
-                click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
-                codes.append(1)
-        ctx.exit(max(codes))
+    if videos and weights is not None:
+        raise click.UsageError("--weights: a video is judged again by the bundled adversary its report names")
+    codes = [_verify_video(path, device) for path in videos]
+    folder = Path(report_or_folder)
+    if folder.is_dir():
+        for path in unreported(folder):
+            click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
+            codes.append(1)
+    if not videos or (folder / "report.json").exists():
+        codes.append(_verify_images(report_or_folder, weights, device))
+    ctx.exit(max(codes))
+
+
+def _verify_images(report_or_folder: str, weights: str | None, device: str) -> int:
+    """Verify a run of images (or frames) and say what was found; the exit code."""
     try:
         result = verify(report_or_folder, weights=weights, device=device)
     except VerifyError as exc:
@@ -50,7 +54,7 @@ def verify_command(ctx: click.Context, report_or_folder: str, weights: str | Non
         click.echo(f"error: {len(result.failures)} record(s) do not hold their verdict", err=True)
     else:
         click.echo("every written output holds its verdict")
-    ctx.exit(result.exit_code)
+    return result.exit_code
 
 
 def _verify_video(path: Path, device: str) -> int:

@@ -173,8 +173,10 @@ class VideoReport:
             raise VideoError(f"report {path}: not a deid video report (no format {FORMAT!r})")
         saved.pop("success", None)
         try:
-            saved["tracks"] = [TrackReport(**track) for track in saved.get("tracks", [])]
+            saved["tracks"] = [TrackReport(**track) for track in saved["tracks"]]
             return cls(**saved)
+        except KeyError as exc:
+            raise VideoError(f"report {path}: no field {exc}") from exc
         except TypeError as exc:  # a field missing or unknown: another version's report
             raise VideoError(f"report {path}: not a report of this version of deid ({exc})") from exc
 

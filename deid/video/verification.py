@@ -29,7 +29,6 @@ from deid.video.follow import Sighting
 from deid.video.io import VIDEO_SUFFIXES, VideoError, VideoReader, cut_bytes
 from deid.video.judging import Judge
 from deid.video.run import FORMAT, TrackReport, VideoReport
-from reid_model.io import IMAGE_SUFFIXES
 
 #: What a sighting's verdict came to, as :meth:`VideoVerification.table` names it.
 LABELS = {
@@ -81,29 +80,29 @@ class VideoVerification:
 
 
 def video_reports(report_or_folder: str | os.PathLike[str]) -> list[Path]:
-    """The video reports a path names: the file itself when it is one; in a folder without a
-    ``report.json`` (a folder run's), every ``*.json`` that is one or whose name is a video's
-    or a frame folder's beside it plus ``.json`` (so a damaged report is verified, and fails)."""
+    """The video reports a path names: the file itself when it is one; in a folder, every
+    ``*.json`` that is one or whose name is a video's or a frame folder's beside it plus
+    ``.json`` (so a damaged report is verified, and fails)."""
     path = Path(report_or_folder)
     if path.is_dir():
-        if (path / "report.json").exists():
-            return []
-        return [p for p in sorted(path.glob("*.json")) if _is_video_report(p) or p.with_suffix("").exists()]
+        return [
+            p
+            for p in sorted(path.glob("*.json"))
+            if _is_video_report(p) or (p.name != "report.json" and p.with_suffix("").exists())
+        ]
     return [path] if path.suffix == ".json" and _is_video_report(path) else []
 
 
 def unreported(folder: str | os.PathLike[str]) -> list[Path]:
-    """The videos and frame folders in ``folder`` with no report beside them (``NAME.json``)."""
-    found = []
-    for path in sorted(Path(folder).iterdir()):
-        if path.name.startswith("."):
-            continue  # a run's temporary file or saved work
-        frames = path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
-        if (frames or path.suffix.lower() in VIDEO_SUFFIXES) and not path.with_name(
-            path.name + ".json"
-        ).exists():
-            found.append(path)
-    return found
+    """The video files in ``folder`` with no report beside them (``NAME.json``). (A folder of
+    frames without one is not told from a folder a run of images wrote.)"""
+    return [
+        path
+        for path in sorted(Path(folder).iterdir())
+        if path.suffix.lower() in VIDEO_SUFFIXES
+        and not path.name.startswith(".")  # a run's temporary file
+        and not path.with_name(path.name + ".json").exists()
+    ]
 
 
 def _is_video_report(path: Path) -> bool:

@@ -197,6 +197,12 @@ def test_cli_verifies_the_videos_of_an_output_folder(
     assert result.exit_code == 0, result.output
     assert "contradicted (reported private, matched as written)      0" in result.output
     assert "the written video holds every verdict of its report (which calls it private)" in result.output
+    # a folder two runs wrote into, one of images: both verified
+    (path.parent / "report.json").write_text(json.dumps({"format": "deid-conceal-report", "records": []}))
+    both = CliRunner().invoke(main, ["verify", str(path.parent)])
+    assert both.exit_code == 0, both.output
+    assert "every written output holds its verdict" in both.output and "frames.json" in both.output
+    (path.parent / "report.json").unlink()
     refused = CliRunner().invoke(main, ["verify", str(path), "--weights", "x.pt"])
     assert refused.exit_code == 2 and "--weights" in refused.output
     for frame in (tmp_path / "frames").iterdir():
