@@ -2,7 +2,7 @@
 
     python -m benchmarks.video_conceal [--video ../shared/data/video/pets09_s2l1.avi]
         [--frames N] [--out runs/video] [--sheet benchmarks/figures/video_sheet.png] [--measured]
-        [--misses misses.png] [--adversary strong|fast] [--no-motion] [--head-scale S]
+        [--misses misses.png] [--adversary strong|fast] [--no-motion] [--head-scale S] [--verify]
 
 Prints, from one run:
 - frames per second of the whole ``conceal_video`` call, and per stage;
@@ -31,11 +31,15 @@ Prints, from one run:
 - the report's own verdicts (tracks private as written); for a run judged by the fast
   adversary (``--adversary fast``), the written video judged again, sighting by sighting, by
   the strong one's judge.
+- with ``--verify``, ``deid verify``'s check of the written video against its report
+  (:func:`deid.video.verify_video`, with a copy of the adversary whose caches are empty, as in a
+  new process): its seconds and its counts beside the report's verdicts.
 The contact sheet shows every 40th frame, original above, concealed below.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -54,7 +58,7 @@ from deid.loop import ConcealConfig
 from deid.loop.heads import ellipse_mask, head_ellipse
 from deid.video import FollowConfig, VideoReader, VideoReport, conceal_video
 from deid.video.io import as_float, cut_bytes, to_tensor
-from deid.video.verification import judged_again
+from deid.video.verification import judged_again, verify_video
 from reid_model import load_viper
 from reid_model.io import resize
 
@@ -79,6 +83,7 @@ def main() -> None:
     parser.add_argument(
         "--no-motion", action="store_true", help="the follower without its motion look (FollowConfig.motion)"
     )
+    parser.add_argument("--verify", action="store_true", help="time deid verify on the written video")
     parser.add_argument(
         "--measured",
         action="store_true",
@@ -123,6 +128,8 @@ def main() -> None:
     _privacy(report, originals, written, args.viper, args.seed)
     if args.adversary != "strong":
         _judged_strong(report, source, output)
+    if args.verify:
+        _verified(output.with_name(output.name + ".json"), report, args.adversary)
     if args.sheet is not None:
         _sheet(originals, written, args.sheet)
         print(f"contact sheet: {args.sheet}")
@@ -409,6 +416,20 @@ def _privacy(
         ]
         rates = " / ".join(f"{h / len(long):.1%} ({h})" for h in hits)
         print(f"  {attacker.name}: {rates}  (<= 2x chance: {hits[0] <= 2})")
+
+
+def _verified(path: Path, report: VideoReport, adversary: str) -> None:
+    """``deid verify``'s check of the written video, timed, beside the report's own verdicts."""
+    fresh = dataclasses.replace(Adversary.default(fused=adversary == "strong"))  # empty caches
+    start = time.perf_counter()
+    result = verify_video(path, adversary=fresh)
+    elapsed = time.perf_counter() - start
+    private = sum(t.private_frames for t in report.tracks)
+    print(
+        f"verify: {elapsed:.0f} s; sightings {result.counts} (the report: {private} private of "
+        f"{sum(len(t.sightings) for t in report.tracks)}); problems {result.problems or 'none'}; "
+        f"exit code {result.exit_code}"
+    )
 
 
 def _judged_strong(report: VideoReport, source: Path, output: Path) -> None:
