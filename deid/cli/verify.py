@@ -14,7 +14,8 @@ from deid.video import VideoError, unreported, verify_video, video_reports
 @click.command("verify", context_settings={"show_default": True})
 @click.argument("report_or_folder", type=click.Path())
 @weights_option(
-    help="Check with this adversary checkpoint.  [default: the run's recorded --weights, else the bundled one]"
+    help="Check with this adversary checkpoint (not for videos: their report names the bundled one).  "
+    "[default: the run's recorded --weights, else the bundled one]"
 )
 @device_option(help="Torch device of the adversary.")
 @click.pass_context
@@ -31,12 +32,14 @@ def verify_command(ctx: click.Context, report_or_folder: str, weights: str | Non
         raise click.UsageError("--weights: a video is judged again by the bundled adversary its report names")
     codes = [_verify_video(path, device) for path in videos]
     folder = Path(report_or_folder)
-    if folder.is_dir():
-        for path in unreported(folder):
-            click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
-            codes.append(1)
-    if not videos or (folder / "report.json").exists():
+    alone = unreported(folder) if folder.is_dir() else []
+    for path in alone:
+        click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
+        codes.append(1)
+    if (folder / "report.json").exists() or not (videos or alone):
         codes.append(_verify_images(report_or_folder, weights, device))
+    if len(codes) > 1 and max(codes):
+        click.echo(f"error: {sum(map(bool, codes))} of {len(codes)} reports or videos do not hold", err=True)
     ctx.exit(max(codes))
 
 
@@ -65,7 +68,7 @@ def _verify_video(path: Path, device: str) -> int:
         click.echo(f"error: {exc}", err=True)
         return 1
     click.echo(f"report: {result.report} (video {result.output})")
-    if sum(result.counts.values()):
+    if sum(result.counts.values()) or not result.problems:  # nothing judged: say so
         click.echo(result.table())
     for problem in result.problems:
         click.echo(f"error: {problem}", err=True)

@@ -21,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,13 +172,27 @@ class VideoReport:
         if not isinstance(saved, dict) or saved.pop("format", None) != FORMAT:
             raise VideoError(f"report {path}: not a deid video report (no format {FORMAT!r})")
         saved.pop("success", None)
-        try:
-            saved["tracks"] = [TrackReport(**track) for track in saved["tracks"]]
-            return cls(**saved)
-        except KeyError as exc:
-            raise VideoError(f"report {path}: no field {exc}") from exc
-        except TypeError as exc:  # a field missing or unknown: another version's report
-            raise VideoError(f"report {path}: not a report of this version of deid ({exc})") from exc
+        _check_fields(cls, saved, f"report {path}")
+        if not isinstance(saved["tracks"], list):
+            raise VideoError(f"report {path}: 'tracks' must be a list, got {type(saved['tracks']).__name__}")
+        for t, track in enumerate(saved["tracks"]):
+            _check_fields(TrackReport, track, f"report {path}, track {t}")
+        saved["tracks"] = [TrackReport(**track) for track in saved["tracks"]]
+        return cls(**saved)
+
+
+def _check_fields(kind: type, saved: Any, where: str) -> None:
+    """Raise :class:`VideoError` unless ``saved`` is a dict with exactly the fields of ``kind``."""
+    if not isinstance(saved, dict):
+        raise VideoError(f"{where}: expected an object, got {type(saved).__name__}")
+    known = {f.name: f for f in fields(kind)}
+    required = [n for n, f in known.items() if f.default is MISSING and f.default_factory is MISSING]
+    missing, unknown = [n for n in required if n not in saved], [n for n in saved if n not in known]
+    if missing or unknown:
+        raise VideoError(
+            f"{where}: fields missing {missing}, unknown {unknown}: a report of another version of "
+            "deid, or edited"
+        )
 
 
 def conceal_video(

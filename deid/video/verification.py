@@ -6,8 +6,9 @@ source is read again and every sighting's original cut at its reported box; the 
 is decoded and every sighting cut from it and judged by the run's rule
 (:class:`deid.video.judging.Judge`: the same references, the same gap) and the run's bundled
 adversary (named by the report's ``judged_by``). A sighting reported private that is matched now
-is *contradicted*. A path the report gives is taken as given, else beside the report (where the
-run writes its video).
+is *contradicted*. A path the report gives is taken as given, else in the folder the run was
+started in, found from the report's place (it lies beside the written video), and the written
+video else beside the report; the file whose SHA-256 is the report's is taken.
 
 What it cannot see: the report itself is not signed. Verify checks the files against the report
 (its tracks, boxes and references must hold together), not whether the report lists everyone:
@@ -85,11 +86,9 @@ def video_reports(report_or_folder: str | os.PathLike[str]) -> list[Path]:
     ``.json`` (so a damaged report is verified, and fails)."""
     path = Path(report_or_folder)
     if path.is_dir():
-        return [
-            p
-            for p in sorted(path.glob("*.json"))
-            if _is_video_report(p) or (p.name != "report.json" and p.with_suffix("").exists())
-        ]
+        return [p for p in sorted(path.glob("*.json")) if _is_video_report(p)]
+    if path.suffix.lower() in VIDEO_SUFFIXES and path.with_name(path.name + ".json").exists():
+        return [path.with_name(path.name + ".json")]  # the video named: its report beside it
     return [path] if path.suffix == ".json" and _is_video_report(path) else []
 
 
@@ -106,6 +105,10 @@ def unreported(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def _is_video_report(path: Path) -> bool:
+    """Whether ``path`` is a video's report: its format says so, or (damaged) it lies beside the
+    video or frame folder it is named for."""
+    if path.name != "report.json" and path.with_suffix("").exists():
+        return True
     try:
         return bool(json.loads(path.read_text(encoding="utf-8")).get("format") == FORMAT)
     except (OSError, ValueError, AttributeError):
@@ -136,10 +139,14 @@ def verify_video(
     saved = VideoReport.read(path)
     _check_report(saved, path)
     problems: list[str] = []
-    source = _located(saved.source, path, saved.fps, saved.source_sha256, "source", problems)
-    unjudged = bool(problems)  # a source other than the run's: nothing to judge against
-    written = _located(saved.output, path, saved.fps, saved.output_sha256, "written video", problems)
-    output = Path(written.info.path) if written is not None else Path(saved.output)
+    folder = _run_folder(path, saved.output)
+    outputs = [*_candidates(saved.output, folder), path.with_suffix("")]  # last: beside the report
+    written = _located(saved.output, outputs, saved.fps, saved.output_sha256, "written video", problems)
+    found = Path(written.info.path) if written is not None else None
+    sources = _candidates(saved.source, folder)
+    source = _located(saved.source, sources, saved.fps, saved.source_sha256, "source", problems, not_=found)
+    unjudged = any(p.startswith("source") for p in problems)  # nothing the run's to judge against
+    output = found or Path(saved.output)
     result = VideoVerification(
         path, output, problems, tracks=(0, len(saved.tracks)), missed=len(saved.missed), private=saved.success
     )
@@ -201,6 +208,20 @@ def judged_again(
 
 def _check_report(report: VideoReport, path: Path) -> None:
     """Raise :class:`VideoError` unless ``report``'s tracks hold together (see :func:`verify_video`)."""
+    header = {"fps": report.fps, "frames_read": report.frames_read, "gap": report.gap, "size": report.size}
+    if not (
+        isinstance(report.fps, (int, float))
+        and report.fps > 0
+        and isinstance(report.frames_read, int)
+        and isinstance(report.gap, int)
+        and report.gap >= 1
+        and isinstance(report.size, list)
+        and len(report.size) == 2
+        and all(isinstance(v, int) and v > 0 for v in report.size)
+    ):
+        raise VideoError(
+            f"report {path}: {header}: expected a frame rate > 0, frame counts and a [width, height]"
+        )
     width, height = report.size
     numbers = [t.track for t in report.tracks]
     if len(set(numbers)) != len(numbers):
@@ -220,7 +241,8 @@ def _check_track(t: TrackReport, width: int, height: int, frames: int, path: Pat
         frame, x, y, w, h = sighting[:5]
         if not 0 <= frame < frames or (seen and frame <= seen[-1]):
             raise VideoError(
-                f"{where}: frame {frame} is not in [0, {frames}) after frame {seen[-1:] or None}"
+                f"{where}: sighting at frame {frame}: expected frames in increasing order within the "
+                f"video's frames_read ({frames}), after frame {seen[-1] if seen else None}"
             )
         if not (min(w, h) >= 1 and 0 <= x <= width - w and 0 <= y <= height - h):
             raise VideoError(
@@ -238,15 +260,43 @@ def _check_track(t: TrackReport, width: int, height: int, frames: int, path: Pat
         )
 
 
+def _run_folder(report: Path, output: str) -> Path | None:
+    """The folder the run was started in, which the paths it was given are relative to: the
+    report's folder less the folders of ``output`` as given (the report lies beside it)."""
+    if Path(output).is_absolute():
+        return None
+    given = Path(output).parent.parts
+    folder = report.resolve().parent
+    cut = len(folder.parts) - len(given)
+    if given and folder.parts[cut:] != given:
+        return None
+    return Path(*folder.parts[:cut])
+
+
+def _candidates(given: str, folder: Path | None) -> list[Path]:
+    """Where a path the run was given may be: as given, and in the run's ``folder``."""
+    return [Path(given)] + ([folder / given] if folder is not None else [])
+
+
 def _located(
-    given: str, report: Path, fps: float, sha256: str, what: str, problems: list[str]
+    given: str,
+    candidates: list[Path],
+    fps: float,
+    sha256: str,
+    what: str,
+    problems: list[str],
+    *,
+    not_: Path | None = None,
 ) -> VideoReader | None:
-    """A reader for the file the run read or wrote: ``given`` as given, else beside the report;
-    the first whose SHA-256 is the report's. When neither is, a problem is said, and the reader
-    of ``given`` returned (changed since the run), or None (it cannot be read)."""
+    """A reader for the file the run read or wrote: the first of ``candidates`` (``given`` as
+    given, then where the run's folder puts it, ...) whose SHA-256 is the report's, never the
+    file ``not_``. When none is, a problem is said, and the reader of the first that reads is
+    returned (changed since the run), or None (it cannot be read)."""
     tried: list[str] = []
-    readers: dict[Path, VideoReader] = {}
-    for path in dict.fromkeys([Path(given), report.parent / Path(given).name]):
+    readers: list[VideoReader] = []
+    for path in dict.fromkeys(candidates):
+        if not_ is not None and path.exists() and path.resolve() == not_.resolve():
+            continue
         try:
             reader = VideoReader.open(path, fps=fps)
         except VideoError as exc:
@@ -256,16 +306,25 @@ def _located(
         if digest == sha256:
             return reader
         tried.append(f"{path} has SHA-256 {digest}")
-        readers[path] = reader
-    found = readers.get(Path(given))  # only the path the run named can have changed
-    changed = "changed since the run" if found is not None else "cannot be read"
-    problems.append(f"{what}: {changed}: the report's SHA-256 is {sha256}; " + "; ".join(tried))
-    return found
+        readers.append(reader)
+    if readers:
+        problems.append(
+            f"{what}: changed since the run: the report's SHA-256 is {sha256}; " + "; ".join(tried)
+        )
+        return readers[0]
+    problems.append(
+        f"{what} {given}: cannot be read ({'; '.join(tried)}); the report gives paths as the run was "
+        "given them: run deid verify from the folder the conceal run was started in"
+    )
+    return None
 
 
 def _bundled(report: VideoReport, path: Path, device: str) -> Adversary:
     """The bundled adversary whose models are the report's ``judged_by``."""
-    adversary = Adversary.default(fused="fused" in report.judged_by, device=device)
+    try:
+        adversary = Adversary.default(fused="fused" in report.judged_by, device=device)
+    except RuntimeError as exc:  # no such device here
+        raise VideoError(f"--device {device}: the adversary cannot run there ({exc})") from exc
     if [m.arch for m in adversary.models] != report.judged_by:
         raise VideoError(
             f"report {path}: judged by models {report.judged_by}, which no adversary this version "

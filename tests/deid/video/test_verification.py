@@ -140,7 +140,11 @@ def test_a_changed_or_missing_source_is_said_and_nothing_judged(
     assert result.problems[0].startswith("source: changed since the run")
     shutil.rmtree(tmp_path / "frames")
     gone = verify_video(path, adversary=tiny)
-    assert gone.exit_code == 1 and gone.problems[0].startswith("source: cannot be read")
+    assert gone.exit_code == 1 and gone.problems[0].startswith("source ")
+    assert (
+        "cannot be read" in gone.problems[0]
+        and "from the folder the conceal run was started in" in gone.problems[0]
+    )
 
 
 def test_the_written_video_is_found_beside_its_report(
@@ -153,11 +157,39 @@ def test_the_written_video_is_found_beside_its_report(
     assert result.exit_code == 0 and result.output == moved / "frames"
 
 
+def test_paths_as_the_run_was_given_them_are_found_from_any_folder(
+    concealed: tuple[Path, VideoReport], tiny: Adversary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started in ``tmp_path`` as ``deid conceal frames -o out`` records relative paths:
+    verify finds them from inside ``out`` (where ``frames`` as given is the written video, never
+    taken for the source) and from elsewhere."""
+    path, _ = concealed
+    _edited(path, lambda saved: saved.update(source="frames", output="out/frames"))
+    for cwd in (tmp_path / "out", tmp_path.parent):
+        monkeypatch.chdir(cwd)
+        result = verify_video(path, adversary=tiny)
+        assert result.exit_code == 0 and result.problems == [], (cwd, result.problems)
+        assert result.counts["verified"] > 0
+
+
+def test_a_video_file_names_its_report(tmp_path: Path) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "clip.mp4.json").write_text("{")  # damaged: still the video's report, to fail
+    assert video_reports(tmp_path / "clip.mp4") == [tmp_path / "clip.mp4.json"]
+    assert video_reports(tmp_path / "clip.mp4.json") == [tmp_path / "clip.mp4.json"]
+    assert video_reports(tmp_path) == [tmp_path / "clip.mp4.json"]
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda saved: [t.pop("references") for t in saved["tracks"]], "not a report of this version"),
-        (lambda saved: saved["tracks"][0]["sightings"][2].__setitem__(0, 99), "frame 99 is not in"),
+        (lambda saved: [t.pop("references") for t in saved["tracks"]], "fields missing \\['references'\\]"),
+        (lambda saved: saved.pop("output_sha256"), "fields missing \\['output_sha256'\\]"),
+        (lambda saved: saved.__setitem__("fps", "ten"), "expected a frame rate > 0"),
+        (
+            lambda saved: saved["tracks"][0]["sightings"][2].__setitem__(0, 99),
+            "sighting at frame 99: expected frames in increasing order",
+        ),
         (lambda saved: saved["tracks"][0]["sightings"][2].__setitem__(1, 500), "is not inside the 120x60"),
         (lambda saved: saved["tracks"][0]["references"].append(1000), "references \\[1000\\]"),
         (lambda saved: saved["tracks"][0].__setitem__("private_frames", 0), "are not its sightings'"),
