@@ -143,9 +143,10 @@ def verify_video(
     outputs = [*_candidates(saved.output, folder), path.with_suffix("")]  # last: beside the report
     written = _located(saved.output, outputs, saved.fps, saved.output_sha256, "written video", problems)
     found = Path(written.info.path) if written is not None else None
+    before = len(problems)
     sources = _candidates(saved.source, folder)
     source = _located(saved.source, sources, saved.fps, saved.source_sha256, "source", problems, not_=found)
-    unjudged = any(p.startswith("source") for p in problems)  # nothing the run's to judge against
+    unjudged = len(problems) > before  # not the run's source: nothing to judge against
     output = found or Path(saved.output)
     result = VideoVerification(
         path, output, problems, tracks=(0, len(saved.tracks)), missed=len(saved.missed), private=saved.success
@@ -153,7 +154,7 @@ def verify_video(
     if written is None or source is None or unjudged:
         return result
     verdicts = judged_again(saved, source, written, adversary or _bundled(saved, path, device))
-    if written.problem:  # the source's own decoding problem, the run had too (its notes)
+    if written.problem:  # (a source that stops decoding early did so for the run: its notes say so)
         problems.append(f"written video {written.info.path}: {written.problem}")
     for track, now in zip(saved.tracks, verdicts, strict=True):
         for sighting, private in zip(track.sightings, now, strict=True):
