@@ -64,11 +64,6 @@ def batches(sizes: Sequence[int], limit: int) -> list[slice]:
     return runs + ([slice(start, len(sizes))] if len(sizes) > start else [])
 
 
-def judging_gap(fps: float) -> int:
-    """Frames between a sighting and the references it is judged against: a second of video."""
-    return max(1, round(fps))
-
-
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
     """Up to ``samples`` sightings evenly spaced over ``track`` (posed ones when it has any)."""
     pool = [s for s in track if s.keypoints is not None] or list(track)

@@ -50,7 +50,7 @@ from deid.video.io import (
     to_pixels,
     to_tensor,
 )
-from deid.video.judging import BATCH, Judge, batches, judging_gap, spread
+from deid.video.judging import BATCH, Judge, batches, spread
 from deid.video.linking import link_tracks
 from deid.video.recut import recut
 from deid.video.resume import Checkpoints, SavedFollower, source_key
@@ -281,7 +281,7 @@ def conceal_video(
     seconds["follow"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    gap = judging_gap(float(info.fps))
+    gap = max(1, round(float(info.fps)))
     if link == "track":
         by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
     else:
