@@ -333,12 +333,18 @@ def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:
 
 
 def resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize a batch ``(B, 3, H, W)`` to ``size`` = (height, width), antialiased when shrinking."""
+    """Resize a batch ``(B, 3, H, W)`` to ``size`` = (height, width), bilinear, antialiased when shrinking.
+
+    Always torch's antialiased kernel: where it enlarges, its support is one pixel, plain
+    bilinear interpolation (to float rounding), and its values do not depend on torch's thread
+    count. The plain kernel's do (by a rounding, 1.8e-7), and the fused adversary's hard LOMO
+    histograms turn that into distances 0.1% apart: a crop judged by one process could be
+    judged otherwise by ``deid verify`` in another with fewer threads (seen on PETS 2009).
+    """
     check_images(images)
     if tuple(images.shape[-2:]) == tuple(size):
         return images
-    shrink = images.shape[-2] > size[0] or images.shape[-1] > size[1]
-    out = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+    out = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
     return out.clamp(0.0, 1.0)
 
 

@@ -84,6 +84,25 @@ def test_resize_and_load(tmp_path):
     assert batch.shape == (2, 3, 128, 48) and batch.min() >= 0 and batch.max() <= 1
 
 
+@pytest.mark.parametrize("shape", [(90, 40), (64, 24), (100, 60), (300, 120)])
+def test_resize_does_not_depend_on_the_thread_count(shape):
+    """A verdict must come out the same in ``deid verify`` run with other threads: the plain
+    bilinear kernel's enlargements differed by a rounding between 1 and 2 threads."""
+    images = torch.rand(2, 3, *shape, generator=torch.Generator().manual_seed(0))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = resize(images, (128, 48))
+        torch.set_num_threads(2)
+        two = resize(images, (128, 48))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+    plain = torch.nn.functional.interpolate(images, size=(128, 48), mode="bilinear", align_corners=False)
+    if shape[0] <= 128 and shape[1] <= 48:  # enlarging: bilinear interpolation, to a rounding
+        assert torch.allclose(one, plain.clamp(0, 1), atol=2e-6)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".bmp", ".jpg", "PNG"])
 def test_read_back_is_what_the_written_file_decodes_to(suffix):
     from reid_model.io import as_written, read_back
