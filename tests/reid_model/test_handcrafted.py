@@ -99,9 +99,45 @@ def test_siltp_codes_against_brute_force():
             offsets = [(0, 2), (-2, 0), (0, -2), (2, 0)]  # right, up, left, down
             for k, (dy, dx) in enumerate(offsets):
                 value = float(gray[0, min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)])
-                state = 1 if value > 1.3 * centre else 2 if value < 0.7 * centre else 0
+                state = (
+                    1
+                    if value > 1.3 * centre + lomo.ROUNDING
+                    else 2
+                    if value < 0.7 * centre - lomo.ROUNDING
+                    else 0
+                )
                 code += state * 3**k
             assert int(ours[0, y, x]) == code
+
+
+def _fills() -> torch.Tensor:
+    """Crops of flat colours on the colour bins' edges (two equal channels: hue 0 or 1/2;
+    saturation 1/2; grey 1/2), black, white, and two-tone outfits of them, as the conceal loop
+    fills people."""
+    colours = torch.tensor(
+        [[0.8, 0.4, 0.4], [0.3, 0.6, 0.6], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.9, 0.45, 0.7]]
+    )
+    crops = colours[:, :, None, None].expand(-1, -1, 128, 48).clone()
+    outfits = crops[:3].clone()
+    outfits[:, :, 64:] = colours[3:].view(3, 3, 1, 1)
+    return torch.cat([crops, outfits])
+
+
+def test_a_rounding_of_the_pixels_does_not_change_the_descriptor(monkeypatch):
+    """Another thread count or CPU rounds a resize otherwise: a flat fill's descriptor must not
+    follow (it did: grey pixels took their hue, flat crops their Retinex stretch, from it)."""
+    crops = _fills()
+    g = torch.Generator().manual_seed(0)
+    rounded = (crops * (1 + (torch.rand(crops.shape, generator=g) - 0.5) * 2.4e-7)).clamp(0, 1)
+    assert not torch.equal(crops, rounded)
+    for use_retinex in (False, True):
+        assert torch.equal(
+            lomo_features(crops, use_retinex=use_retinex, flip=True),
+            lomo_features(rounded, use_retinex=use_retinex, flip=True),
+        )
+    monkeypatch.setattr(lomo, "ROUNDING", 0.0)  # without the tolerance, as before
+    monkeypatch.setattr(lomo, "RETINEX_MIN_RANGE", 1e-6)
+    assert not torch.equal(lomo_features(crops, use_retinex=True), lomo_features(rounded, use_retinex=True))
 
 
 def test_lomo_features_shape_dtype_and_norm():
