@@ -115,7 +115,9 @@ def _colour_codes(hsv: torch.Tensor) -> torch.Tensor:
     chroma = saturation * value
     hue = torch.where(chroma > 0, hue + ROUNDING / (3 * chroma.clamp_min(ROUNDING)), hue).remainder(1.0)
     saturation = saturation + 2 * ROUNDING / value.clamp_min(ROUNDING)
-    bins = [(c * HSV_BINS).to(torch.int16).clamp_(0, HSV_BINS - 1) for c in (hue, saturation, value + ROUNDING)]
+    bins = [
+        (c * HSV_BINS).to(torch.int16).clamp_(0, HSV_BINS - 1) for c in (hue, saturation, value + ROUNDING)
+    ]
     return (bins[0] * HSV_BINS + bins[1]) * HSV_BINS + bins[2]
 
 

@@ -115,7 +115,14 @@ def _fills() -> torch.Tensor:
     saturation 1/2; grey 1/2), black, white, and two-tone outfits of them, as the conceal loop
     fills people."""
     colours = torch.tensor(
-        [[0.8, 0.4, 0.4], [0.3, 0.6, 0.6], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.9, 0.45, 0.7]]
+        [
+            [0.8, 0.4, 0.4],
+            [0.3, 0.6, 0.6],
+            [0.5, 0.5, 0.5],
+            [0.0, 0.0, 0.0],
+            [1.0, 1.0, 1.0],
+            [0.9, 0.45, 0.7],
+        ]
     )
     crops = colours[:, :, None, None].expand(-1, -1, 128, 48).clone()
     outfits = crops[:3].clone()
