@@ -2,7 +2,8 @@
 
 For every record with an output, :func:`verify` re-reads the output file, compares its SHA-256
 with the one the report recorded, decodes it and re-runs the adversary's privacy check (the rule
-of the conceal loop, :meth:`deid.adversary.Adversary.check`): a crop's written output against
+of the conceal loop, :meth:`deid.adversary.Adversary.check`, without the margin the run judged
+with: :meth:`deid.adversary.Adversary.exact`): a crop's written output against
 the original inputs of its group, a frame's people re-cut from the written frame at the
 reported boxes, each against its own original; and, when the run looked for faces (its
 ``faces`` setting), the face net on the written frame
@@ -166,6 +167,7 @@ def verify(
     settings: dict[str, Any] = data["settings"] if isinstance(data.get("settings"), dict) else {}
     if adversary is None:
         adversary = _adversary(settings, weights, device)
+    adversary = adversary.exact()  # without the run's margin: what it finds matched contradicts the run
     records = [r for r in data["records"] if isinstance(r, dict) and isinstance(r.get("input"), str)]
     written = [r for r in records if r.get("status") in ("ok", "no_person") and r.get("output")]
     results: dict[int, VerifiedRecord] = {}

@@ -204,6 +204,7 @@ class Judge:
             originals[case.alone] = case.own_originals[m]
             here = case.alone[rows]
             own[here] = (conc[here] - originals[rows][here]).norm(dim=1)
+        own = own * (1.0 - self.adversary.margin)  # the run's room to spare (deid.adversary.MARGIN)
         if len(case.others) >= 2:
             people = torch.stack([torch.cdist(conc, self.kept[k][m]).amin(1) for k in case.others], 1)
         else:

@@ -5,8 +5,9 @@ SHA-256, every sighting's box and verdict as written, and each track's reference
 source is read again and every sighting's original cut at its reported box; the written video
 is decoded and every sighting cut from it and judged by the run's rule
 (:class:`deid.video.judging.Judge`: the same references, the same gap) and the run's bundled
-adversary (named by the report's ``judged_by``). A sighting reported private that is matched now
-is *contradicted*. A path the report gives is taken as given, else in the folder the run was
+adversary (named by the report's ``judged_by``), without the margin the run judged with
+(:meth:`deid.adversary.Adversary.exact`). A sighting reported private that is matched now is
+*contradicted*. A path the report gives is taken as given, else in the folder the run was
 started in, found from the report's place (it lies beside the written video), and the written
 video else beside the report; the file whose SHA-256 is the report's is taken.
 
@@ -153,7 +154,8 @@ def verify_video(
     )
     if written is None or source is None or unjudged:
         return result
-    verdicts = judged_again(saved, source, written, adversary or _bundled(saved, path, device))
+    judge = (adversary or _bundled(saved, path, device)).exact()  # without the run's margin
+    verdicts = judged_again(saved, source, written, judge)
     if written.problem:  # (a source that stops decoding early did so for the run: its notes say so)
         problems.append(f"written video {written.info.path}: {written.problem}")
     for track, now in zip(saved.tracks, verdicts, strict=True):

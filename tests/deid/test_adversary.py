@@ -3,18 +3,19 @@
 import pytest
 import torch
 
-from deid.adversary import Adversary, match_pairs
+from deid.adversary import MARGIN, Adversary, match_pairs
 from reid_model import FusedEmbedder, StripeEmbedder, embed, same_embedder
 from tests.conftest import TinyEmbedder
 
 
-def _brute_force(concealed, originals, gallery, groups, max_match_rate, top_k):
-    """Per appearance: worst match rate and best rank over its pairs, by explicit loops."""
+def _brute_force(concealed, originals, gallery, groups, max_match_rate, top_k, margin=MARGIN):
+    """Per appearance: worst match rate and best rank over its pairs, by explicit loops (the
+    original counted ``1 - margin`` times its distance)."""
     n = len(groups)
     rates, ranks = [0.0] * n, [float("inf")] * n
     for a, b in zip(*match_pairs(groups), strict=True):
         x, x_pos = concealed[a], originals[b]
-        d_pos = float((x - x_pos).norm())
+        d_pos = float((x - x_pos).norm()) * (1 - margin)
         d_negs = [float((x - neg).norm()) for neg in gallery]
         holds = sum(d_pos < d_neg for d_neg in d_negs)  # condition C, concealed image as anchor
         rates[a] = max(rates[a], holds / len(gallery))
@@ -57,6 +58,24 @@ def test_chance_target_puts_the_true_identity_in_the_worse_half():
     assert moved.match_rate.item() == pytest.approx(0.3)
     assert moved.rank.item() == 8.0
     assert bool(moved.private.item())
+
+
+def test_a_verdict_of_private_holds_with_room_to_spare():
+    """The run counts the original as ``MARGIN`` nearer: a negative a rounding nearer than the
+    original would turn the verdict; ``exact`` (deid verify's judge) counts it as it is."""
+    original = _points(1.0)
+    concealed = _points(0.0)  # the original at distance 1
+    gallery = _points(-(1 - MARGIN / 2), 2.0)  # one negative a hair nearer than the original
+    run = Adversary([TinyEmbedder()], [gallery], max_match_rate=0.5, top_k=1)
+    exact = run.exact()
+    assert exact.margin == 0.0 and exact.models == run.models and run.exact() is not run
+    assert exact.exact() is exact
+    assert not bool(run.check([concealed], [original], torch.tensor([0])).private.item())
+    assert bool(exact.check([concealed], [original], torch.tensor([0])).private.item())
+    shared = run.check_shared([concealed], [original], torch.tensor([0]))
+    assert not bool(shared.private[0, 0].item())
+    with pytest.raises(ValueError, match=r"margin must be in \[0, 1\), got 1.0"):
+        Adversary([TinyEmbedder()], [gallery], margin=1.0)
 
 
 @pytest.mark.parametrize(("people", "negatives"), [(3, 20), (8, 300)])

@@ -103,3 +103,25 @@ def test_batches_are_runs_of_whole_tracks_up_to_the_limit() -> None:
     assert batches([3, 4, 2, 9, 1, 1], 8) == [slice(0, 2), slice(2, 3), slice(3, 4), slice(4, 6)]
     assert batches([], 8) == []
     assert batches([10], 8) == [slice(0, 1)]
+
+
+def test_the_runs_margin_only_ever_turns_a_verdict_to_matched() -> None:
+    """A run judges with the adversary's margin (the own references count as that much nearer),
+    ``deid verify`` without: whatever the run calls private, the exact judge does too."""
+    tracks = _tracks()
+    model = _model(1)
+    gallery = embed(model, torch.rand(20, 3, 128, 48, generator=torch.Generator().manual_seed(3)))
+    g = torch.Generator().manual_seed(4)
+    crops = []  # each sighting mixed with the person of the opposite grey
+    for track, other in zip(tracks, tracks[::-1], strict=True):
+        mix = torch.rand(len(track), generator=g).tolist()
+        crops.append(
+            [((1 - m) * s.crop + m * o.crop).float() / 255 for m, s, o in zip(mix, track, other, strict=True)]
+        )
+    verdicts = {}
+    for margin in (0.0, 0.3):
+        judge = Judge(tracks, Adversary([model], [gallery], top_k=1, margin=margin), references=4, gap=10)
+        verdicts[margin] = [v for t in range(len(tracks)) for v in judge.check(t, crops[t])]
+    exact, run = verdicts[0.0], verdicts[0.3]
+    assert all(e for e, r in zip(exact, run, strict=True) if r)
+    assert 0 < sum(run) < sum(exact)
