@@ -338,7 +338,7 @@ def resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     Always torch's antialiased kernel: where it enlarges, its support is one pixel, plain
     bilinear interpolation (to float rounding), and its values do not depend on torch's thread
     count. The plain kernel's do (by a rounding, 1.8e-7), and the fused adversary's hard LOMO
-    histograms turn that into distances 0.1% apart: a crop judged by one process could be
+    histograms turn that into distances up to 0.1% apart: a crop judged by one process could be
     judged otherwise by ``deid verify`` in another with fewer threads (seen on PETS 2009).
     """
     check_images(images)

@@ -38,7 +38,7 @@ RETINEX_SIGMAS = (5.0, 20.0)
 #: more is grey (hue and saturation 0), a SILTP neighbour no more above or below the centre's
 #: bounds is equal. Without it, the hue of a grey pixel and the codes of a flat region came
 #: from rounding: the resize's rounding by torch's thread count, or another CPU's, moved the
-#: fused adversary's distances by 0.2% (median) to 4.6% (99th percentile) on concealed PETS
+#: fused adversary's distances by 0.2% (median) to 4% (99th percentile) on concealed PETS
 #: crops, enough to turn verdicts. Real differences in 8-bit images (a level or more, and their
 #: resizes) are far larger. Colour bins also take what such a rounding could move across a
 #: bin's edge (:func:`_colour_codes`).
