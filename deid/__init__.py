@@ -3,8 +3,9 @@
 The rooms: :mod:`deid.operators` (what changes pixels), :mod:`deid.loop` (the conceal loop and
 the one path from an image to its concealed people), :mod:`deid.batch` (folders, the report and
 ``deid verify``), :mod:`deid.audit` (attackers and utility), :mod:`deid.finder` (people in
-frames), :mod:`deid.cli` (the ``deid`` command); :mod:`deid.adversary`, :mod:`deid.boxes` and
-:mod:`deid.detection` are shared by them.
+frames), :mod:`deid.cli` (the ``deid`` command); :mod:`deid.adversary`, :mod:`deid.boxes`,
+:mod:`deid.detection` and :mod:`deid.environment` (what a report records of its run) are shared
+by them.
 """
 
 from deid.adversary import Adversary, PrivacyCheck

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import torch
 
 from deid.batch.inputs import BatchError
+from deid.environment import environment
 
 FORMAT = "deid-conceal-report"
 VERSION = 1
@@ -248,6 +249,7 @@ class Report:
         document = {
             "format": FORMAT,
             "version": VERSION,
+            "environment": environment(),
             "settings": self.settings,
             "counts": self.counts(),
             "records": records,

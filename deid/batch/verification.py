@@ -30,15 +30,25 @@ import torch
 
 from deid.adversary import Adversary
 from deid.boxes import Box, crop_boxes
+from deid.environment import differences
 from deid.loop.faces import faces_in_the_clear
 from reid_model.io import ImageReadError, decode_image, read_image, sha256_hex
 
-#: Outcomes of one record, in table order; the last three fail verification.
-OUTCOMES = ("private", "not_private_as_reported", "contradicted", "missing_or_changed", "cannot_check")
+#: Outcomes of one record, in table order; the last three fail verification. ``private_now``:
+#: reported not private, private as judged again without the run's margin (as for a video).
+OUTCOMES = (
+    "private",
+    "not_private_as_reported",
+    "private_now",
+    "contradicted",
+    "missing_or_changed",
+    "cannot_check",
+)
 FAILING = frozenset({"contradicted", "missing_or_changed", "cannot_check"})
 _LABELS = {
     "private": "verified private",
     "not_private_as_reported": "not private, as reported",
+    "private_now": "private now (reported not private)",
     "contradicted": "contradicted (reported private, still matched or a face shows)",
     "missing_or_changed": "missing, unreadable or hash mismatch",
     "cannot_check": "cannot check (inputs or boxes missing)",
@@ -79,11 +89,14 @@ class VerifiedRecord:
 
 @dataclass(frozen=True)
 class Verification:
-    """The outcome of :func:`verify`: one :class:`VerifiedRecord` per record with an output."""
+    """The outcome of :func:`verify`: one :class:`VerifiedRecord` per record with an output, and
+    what differs between the run's environment and this process's
+    (:func:`deid.environment.differences`): where a verdict can have moved from."""
 
     report: Path
     records: list[VerifiedRecord]
     unwritten: int
+    environment: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """How many records have each outcome (every outcome listed, in table order)."""
@@ -181,7 +194,12 @@ def verify(
     _add_absent_members(pending, written)
     for chunk in _chunks(pending):
         results.update(_check(adversary, chunk))
-    return Verification(path, [results[i] for i in range(len(written))], len(records) - len(written))
+    return Verification(
+        path,
+        [results[i] for i in range(len(written))],
+        len(records) - len(written),
+        differences(data.get("environment")),
+    )
 
 
 def _adversary(settings: dict[str, Any], weights: str | None, device: str) -> Adversary:
@@ -365,9 +383,7 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
                 str(tuple(f[:4])) for f in item.faces
             )
         if private:
-            outcome = "private"
-            if reported is not True:
-                detail += " (the report said not private)"
+            outcome = "private_now" if reported is False else "private"
         elif reported is True:
             outcome = "contradicted"
         else:

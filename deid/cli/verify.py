@@ -51,6 +51,7 @@ def _verify_images(report_or_folder: str, weights: str | None, device: str) -> i
         raise click.ClickException(str(exc)) from exc
     click.echo(f"report: {result.report}")
     click.echo(result.table())
+    _environment(result.environment)
     for record in result.failures:
         click.echo(f"{record.outcome}: {record.output or record.input}: {record.detail}", err=True)
     if result.exit_code:
@@ -70,6 +71,7 @@ def _verify_video(path: Path, device: str) -> int:
     click.echo(f"report: {result.report} (video {result.output})")
     if sum(result.counts.values()) or not result.problems:  # nothing judged: say so
         click.echo(result.table())
+    _environment(result.environment)
     for problem in result.problems:
         click.echo(f"error: {problem}", err=True)
     for track, frame in result.contradicted[:20]:
@@ -82,3 +84,14 @@ def _verify_video(path: Path, device: str) -> int:
         verdict = "private" if result.private else "not private"
         click.echo(f"the written video holds every verdict of its report (which calls it {verdict})")
     return result.exit_code
+
+
+def _environment(differences: list[str]) -> None:
+    """Say what differs from the run's environment (nothing when nothing does)."""
+    if differences:
+        click.echo(
+            "note: the run's environment and this one differ, and a verdict at the edge can move "
+            "with them (the run judged with a margin, verify judges without):"
+        )
+        for line in differences:
+            click.echo(f"  {line}")

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, paste_crops
+from deid.environment import environment
 from deid.finder import uncovered_people
 from deid.loop.bodies import Body, head_scaled
 from deid.loop.config import ConcealConfig
@@ -130,6 +131,8 @@ class VideoReport:
         gap: frames between a sighting and the references it is judged against.
         source_sha256, output_sha256: the SHA-256 of the source and of the written video
             (:meth:`VideoReader.sha256`), for ``deid verify``.
+        environment: the Python, packages and bundled weights the run used
+            (:func:`deid.environment.environment`; empty in a report of an earlier version).
     """
 
     source: str
@@ -148,6 +151,7 @@ class VideoReport:
     output_sha256: str
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -339,6 +343,7 @@ def conceal_video(
         gap=gap,
         source_sha256=reader.sha256(),
         output_sha256=VideoReader.open(output, fps=fps).sha256(),
+        environment=environment(),
     )
     report_path = Path(report) if report is not None else output.with_name(output.name + ".json")
     write_bytes_atomic(report_path, json.dumps(result_report.to_json(), indent=2).encode())

@@ -27,6 +27,7 @@ import torch
 
 from deid.adversary import Adversary
 from deid.boxes import Box
+from deid.environment import differences
 from deid.video.follow import Sighting
 from deid.video.io import VIDEO_SUFFIXES, VideoError, VideoReader, cut_bytes
 from deid.video.judging import Judge
@@ -56,6 +57,8 @@ class VideoVerification:
         tracks: tracks private in every frame now, and all tracks.
         missed: people the run's second look found and no sighting covered (the report's).
         private: the report's verdict on the whole video (``success``).
+        environment: what differs between the run's environment and this process's
+            (:func:`deid.environment.differences`): where a verdict can have moved from.
     """
 
     report: Path
@@ -66,6 +69,7 @@ class VideoVerification:
     tracks: tuple[int, int] = (0, 0)
     missed: int = 0
     private: bool = False
+    environment: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -150,7 +154,13 @@ def verify_video(
     unjudged = len(problems) > before  # not the run's source: nothing to judge against
     output = found or Path(saved.output)
     result = VideoVerification(
-        path, output, problems, tracks=(0, len(saved.tracks)), missed=len(saved.missed), private=saved.success
+        path,
+        output,
+        problems,
+        tracks=(0, len(saved.tracks)),
+        missed=len(saved.missed),
+        private=saved.success,
+        environment=differences(saved.environment),
     )
     if written is None or source is None or unjudged:
         return result

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from deid import Adversary, BatchConfig, ConcealConfig, CropResult, VerifyError, run_batch, verify
 from deid.cli import main
+from deid.environment import environment
 from reid_model import embed
 from tests.deid.conftest import StandIn
 
@@ -45,6 +46,24 @@ def test_an_untouched_person_reported_private_is_contradicted(crop_tree, tmp_pat
     assert all(r.reported is True and r.match_rate is not None for r in result.failures)
 
 
+def test_verify_says_where_the_runs_environment_differs(crop_tree, tmp_path, tiny_embedder):
+    run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=StandIn())
+    path = tmp_path / "out" / "report.json"
+    document = json.loads(path.read_text())
+    assert document["environment"] == environment()
+    assert verify(path, adversary=_adversary(tiny_embedder)).environment == []
+    document["environment"]["weights"]["reid_model/weights/fused.safetensors"] = "0" * 16
+    path.write_text(json.dumps(document))
+    result = verify(path, adversary=_adversary(tiny_embedder))
+    assert result.environment == [
+        f"weights reid_model/weights/fused.safetensors: {'0' * 16} in the run, "
+        f"{environment()['weights']['reid_model/weights/fused.safetensors']} here"
+    ]
+    shown = _verify_cli(path)
+    assert "note: the run's environment and this one differ" in shown.output
+    assert "weights reid_model/weights/fused.safetensors: 0000" in shown.output
+
+
 def test_a_record_not_private_as_reported_holds_its_verdict(crop_tree, tmp_path, tiny_embedder):
     def honest(images, paths):
         return [CropResult.of(image=image, success=False) for image in images]
@@ -52,6 +71,26 @@ def test_a_record_not_private_as_reported_holds_its_verdict(crop_tree, tmp_path,
     run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=honest)
     result = verify(tmp_path / "out" / "report.json", adversary=_adversary(tiny_embedder))
     assert result.counts()["not_private_as_reported"] == 7 and result.exit_code == 0
+
+
+def test_a_record_reported_not_private_that_is_private_now_is_counted_apart(
+    crop_tree, tmp_path, tiny_embedder
+):
+    def grey_but_unsure(images, paths):  # grey crops the run (say, with its margin) called matched
+        return [CropResult.of(image=torch.full_like(image, 0.5), success=False) for image in images]
+
+    run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=grey_but_unsure)
+    path = tmp_path / "out" / "report.json"
+    adversary = _adversary(tiny_embedder)
+    modest = verify(path, adversary=adversary).counts()
+    document = json.loads(path.read_text())
+    for record in document["records"]:
+        record["success"] = True
+    path.write_text(json.dumps(document))
+    claimed = verify(path, adversary=adversary).counts()
+    assert 0 < claimed["private"] == modest["private_now"] and modest["private"] == 0
+    assert claimed["contradicted"] == modest["not_private_as_reported"] > 0
+    assert "private now (reported not private)" in _verify_cli(path.parent).output
 
 
 def test_missing_and_changed_outputs_fail_naming_the_file(crop_tree, tmp_path, tiny_embedder):

@@ -16,6 +16,7 @@ import deid.video.run as run
 import deid.video.verification as verification
 from deid.adversary import Adversary
 from deid.cli import main
+from deid.environment import environment
 from deid.video import VideoError, VideoReport, conceal_video, unreported, verify_video, video_reports
 from deid.video.judging import Judge
 from reid_model import embed
@@ -105,6 +106,30 @@ def test_a_video_as_written_holds_its_report(
     result = verify_video(_edited(path, matched), adversary=tiny)
     assert result.counts["private_now"] == 1 and result.counts["verified"] == sightings - 1
     assert result.exit_code == 0
+
+
+def test_verify_says_where_the_runs_environment_differs(
+    concealed: tuple[Path, VideoReport], tiny: Adversary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, report = concealed
+    assert report.environment == environment() and report.environment["packages"]["torch"]
+    assert verify_video(path, adversary=tiny).environment == []
+
+    def older_torch(saved: Any) -> None:
+        saved["environment"]["packages"]["torch"] = "2.0.0"
+
+    result = verify_video(_edited(path, older_torch), adversary=tiny)
+    assert result.environment == [
+        f"package torch: 2.0.0 in the run, {environment()['packages']['torch']} here"
+    ]
+    assert result.exit_code == 0, "a note, not a failure: the verdicts are what count"
+    monkeypatch.setattr(verification, "_bundled", lambda report, path, device: tiny)
+    shown = CliRunner().invoke(main, ["verify", str(path)])
+    assert shown.exit_code == 0 and "note: the run's environment and this one differ" in shown.output
+    assert "package torch: 2.0.0 in the run" in shown.output
+    # a report of an earlier version, without the field, still reads; verify says it is unknown
+    result = verify_video(_edited(path, lambda saved: saved.pop("environment")), adversary=tiny)
+    assert result.exit_code == 0 and "does not record the environment" in result.environment[0]
 
 
 def test_a_video_put_back_in_the_clear_is_contradicted(
