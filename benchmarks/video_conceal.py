@@ -2,7 +2,7 @@
 
     python -m benchmarks.video_conceal [--video ../shared/data/video/pets09_s2l1.avi]
         [--frames N] [--out runs/video] [--sheet benchmarks/figures/video_sheet.png] [--measured]
-        [--misses misses.png] [--adversary strong|fast] [--no-motion] [--head-scale S] [--verify]
+        [--misses misses.png] [--adversary strong|fast] [--no-motion] [--head-scale S] [--shape S] [--verify]
 
 Prints, from one run:
 - frames per second of the whole ``conceal_video`` call, and per stage;
@@ -14,7 +14,9 @@ Prints, from one run:
   (:data:`MOVING`: not a sign post the look takes for a person), the untreated ones listed
   (``--misses`` draws them), and over all those frames; of the passers-by treated, those with
   at least half of the top of their head changed (their head's ellipse from the keypoints,
-  above the face's highest keypoint: the hair, which the silhouette often leaves out);
+  above the face's highest keypoint: the hair, which the silhouette often leaves out); and on
+  those frames the background changed (:func:`_background`: outside every person the look
+  proposes and everything that moves, PETS having no person masks);
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
   of it; the part no nearer person's box covers; the part no other person's box reaches, where
   only the track's own treatment can be drawn); the fraction of a track's frames within
@@ -55,6 +57,7 @@ from deid.batch.config import ADVERSARIES
 from deid.boxes import Box, nearest_last_order
 from deid.finder import FinderConfig, Person, find_people, find_people_in_crops
 from deid.loop import ConcealConfig
+from deid.loop.bodies import SHAPES
 from deid.loop.heads import ellipse_mask, head_ellipse
 from deid.video import FollowConfig, VideoReader, VideoReport, conceal_video
 from deid.video.io import as_float, cut_bytes, to_tensor
@@ -76,6 +79,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--head-scale", type=float, default=1.0, help="ConcealConfig.head_scale")
+    parser.add_argument("--shape", choices=SHAPES, default="body", help="ConcealConfig.shape")
     parser.add_argument("--thorough-every", type=int, default=FollowConfig.thorough_every)
     parser.add_argument(
         "--adversary", choices=ADVERSARIES, default="strong", help="the loop's bundled adversary"
@@ -103,7 +107,7 @@ def main() -> None:
         report = conceal_video(
             source,
             output,
-            config=ConcealConfig(seed=args.seed, head_scale=args.head_scale),
+            config=ConcealConfig(seed=args.seed, head_scale=args.head_scale, shape=args.shape),
             follow=FollowConfig(thorough_every=args.thorough_every, motion=not args.no_motion),
             adversary=Adversary.default(fused=args.adversary == "strong"),
             progress=False,
@@ -176,6 +180,7 @@ def _coverage(
     still = _still(originals)
     drawn: list[np.ndarray] = []
     everyone: list[bool] = []
+    background = [0, 0]  # pixels of the background changed, and all of them
     for offset, what in (
         (0, "every 20th frame"),
         (5, "frames 5 after those, between looks"),
@@ -188,7 +193,14 @@ def _coverage(
         for index in range(offset, len(originals), 20):
             changed = _changed(originals[index], written[index])
             moved = _changed(originals[index], still)
-            for person in find_people(to_tensor(originals[index]), config=look):
+            found = find_people(to_tensor(originals[index]), config=look)
+            outside = _background(
+                moved,
+                [p.mask.numpy() if p.uncertain else p.mask.numpy() | _hair(p, moved.shape) for p in found],
+            )
+            background[0] += int(changed[outside].sum())
+            background[1] += int(outside.sum())
+            for person in found:
                 if person.uncertain:
                     continue
                 mask = person.mask.numpy()
@@ -215,9 +227,31 @@ def _coverage(
         )
         print(f"  passers-by untreated (frame, box, changed): {'; '.join(untreated) or 'none'}")
     print(f"coverage (every 5th frame): passers-by: {_share(everyone)}")
+    print(
+        f"background (every 5th frame): {background[0] / max(background[1], 1):.1%} of the pixels outside "
+        "every person the look proposes and everything that moves (grown by BACKGROUND_MARGIN) changed"
+    )
     if misses is not None and drawn:
         _write(misses, _rows(drawn))
         print(f"  drawn in {misses}")
+
+
+#: Pixels this close to a proposed person (or to what moves) are not counted as background: a
+#: concealment may widen a body a little (``ConcealConfig.margin``) and reach over the hair.
+BACKGROUND_MARGIN = 4
+
+
+def _background(moved: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
+    """``(H, W)`` bool: the frame's background, as far as PETS (no person masks) lets it be told:
+    outside every person the independent look proposes (the silhouette of one it confirms with
+    the top of their head, the box of one it is unsure of) and everything that moves from the clip's still background
+    (people it missed who walk), each grown by :data:`BACKGROUND_MARGIN` pixels. A person
+    concealed by their whole box changes the background around their silhouette."""
+    people = moved.copy()
+    for mask in masks:
+        people |= mask
+    side = 2 * BACKGROUND_MARGIN + 1
+    return cv2.dilate(people.astype(np.uint8), np.ones((side, side), np.uint8)) == 0
 
 
 def _share(treated: list[bool]) -> str:
