@@ -244,9 +244,10 @@ BACKGROUND_MARGIN = 4
 def _background(moved: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
     """``(H, W)`` bool: the frame's background, as far as PETS (no person masks) lets it be told:
     outside every person the independent look proposes (the silhouette of one it confirms with
-    the top of their head, the box of one it is unsure of) and everything that moves from the clip's still background
-    (people it missed who walk), each grown by :data:`BACKGROUND_MARGIN` pixels. A person
-    concealed by their whole box changes the background around their silhouette."""
+    the top of their head, the box of one it is unsure of) and everything that moves from the
+    clip's still background (people it missed who walk), each grown by
+    :data:`BACKGROUND_MARGIN` pixels. A person concealed by their whole box changes the
+    background around their silhouette."""
     people = moved.copy()
     for mask in masks:
         people |= mask

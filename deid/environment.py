@@ -77,7 +77,7 @@ def _environment() -> dict[str, Any]:
 
 def differences(recorded: Mapping[str, Any] | None, now: Mapping[str, Any] | None = None) -> list[str]:
     """What differs between a report's ``recorded`` environment and ``now`` (this process's by
-    default), one line each (``"torch: 2.14.1 in the run, 2.15.0 here"``); empty when nothing
+    default), one line each (``"package torch: 2.14.1 in the run, 2.15.0 here"``); empty when nothing
     does; one line saying so when the report records none (written by an earlier version)."""
     if not recorded:
         return ["the report does not record the environment of its run (an earlier version of deid wrote it)"]
