@@ -118,17 +118,24 @@ def crop_boxes(
 
 
 def paste_crops(
-    image: torch.Tensor, crops: Sequence[torch.Tensor], boxes: Sequence[Box], *, nearest_last: bool = False
+    image: torch.Tensor,
+    crops: Sequence[torch.Tensor],
+    boxes: Sequence[Box],
+    *,
+    nearest_last: bool = False,
+    covers: Sequence[torch.Tensor | None] | None = None,
 ) -> torch.Tensor:
     """Paste ``crops`` (each ``(3, h, w)``) into a copy of ``image (3, H, W)`` at ``boxes``.
 
     ``boxes`` are the clipped boxes returned by :func:`crop_boxes`. Only the pixels a crop
     changed are pasted: where boxes overlap, a later person's untouched pixels (still the
     original frame's) never undo an earlier person's concealment; where both changed a pixel,
-    the later crop wins. With ``nearest_last`` the crops are pasted in the order of their
-    boxes' bottom edges (:func:`nearest_last_order`), so where two people overlap the one nearer
-    the camera shows their own treatment, as they hide the other in the frame. The input
-    image is not modified.
+    the later crop wins. ``covers`` (per crop, ``(h, w)`` bool or None) adds the pixels its
+    treatment set, changed or not: a black fill over a black coat is the nearer person's too,
+    not a hole through which an earlier person's treatment shows. With ``nearest_last`` the
+    crops are pasted in the order of their boxes' bottom edges (:func:`nearest_last_order`), so
+    where two people overlap the one nearer the camera shows their own treatment, as they hide
+    the other in the frame. The input image is not modified.
 
     Example:
         >>> frame = torch.rand(3, 480, 640)
@@ -137,8 +144,12 @@ def paste_crops(
         True
     """
     check_images(image, "image", batched=False)
-    if len(crops) != len(boxes):
-        raise ValueError(f"crops and boxes must have the same length, got {len(crops)} and {len(boxes)}")
+    if len(crops) != len(boxes) or (covers is not None and len(covers) != len(crops)):
+        if covers is None:
+            raise ValueError(f"crops and boxes must have the same length, got {len(crops)} and {len(boxes)}")
+        raise ValueError(
+            f"crops, boxes and covers must have the same length, got {len(crops)}, {len(boxes)} and {len(covers)}"
+        )
     height, width = image.shape[-2:]
     out = image.clone()
     order = nearest_last_order(boxes) if nearest_last else range(len(boxes))
@@ -152,6 +163,13 @@ def paste_crops(
         region = out[:, box.y : box.y + box.h, box.x : box.x + box.w]
         crop = crop.to(out.dtype)
         changed = (crop != image[:, box.y : box.y + box.h, box.x : box.x + box.w]).any(0)
+        cover = None if covers is None else covers[i]
+        if cover is not None:
+            if tuple(cover.shape) != (box.h, box.w):
+                raise ValueError(
+                    f"covers[{i}] must have shape ({box.h}, {box.w}) to fit {box}, got {tuple(cover.shape)}"
+                )
+            changed |= cover.to(torch.bool)
         region[:, changed] = crop[:, changed]
     return out
 

@@ -111,6 +111,12 @@ class CropResult:
         return self.person.images[self.index]
 
     @property
+    def cover(self) -> torch.Tensor | None:
+        """The pixels the treatment set on the crop, ``(H, W)`` bool, or None (a concealer that
+        is not the loop): see :attr:`deid.loop.PersonResult.covers`."""
+        return None if self.person.covers is None else self.person.covers[self.index]
+
+    @property
     def success(self) -> bool:
         """Whether the adversary no longer matches the person."""
         return self.person.success

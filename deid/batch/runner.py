@@ -318,6 +318,7 @@ class Runner:
                 [r.image for r in results],
                 output_format=output_format(self.outputs.target(member)),
                 check=self.check_written,
+                covers=[r.cover for r in results],
             )
         except ValueError as exc:
             error = f"cannot encode: {describe(exc)}"

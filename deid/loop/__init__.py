@@ -9,7 +9,7 @@ appearances. ``deid.conceal``, the batch runner and the audit all go through it.
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import FramePeople, WrittenFrame, conceal, paste_people, plan_frame
 from deid.loop.grouping import LINKS
-from deid.loop.replay import render_person
+from deid.loop.replay import person_covers, render_person
 from deid.loop.results import FrameResult, PersonResult
 from deid.loop.search import conceal_people, conceal_person
 
@@ -24,6 +24,7 @@ __all__ = [
     "conceal_people",
     "conceal_person",
     "paste_people",
+    "person_covers",
     "plan_frame",
     "render_person",
 ]

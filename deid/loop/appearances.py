@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
 
 from deid.adversary import Adversary, PrivacyCheck
 from deid.loop.bodies import Body
-from deid.loop.heads import conceal_head
+from deid.loop.heads import conceal_head, ellipse_mask
 from deid.operators.base import Operator
 from reid_model.io import as_written, quantize, read_back
 
@@ -86,9 +87,16 @@ class People:
             for size, idx in by_size.items()
         }
         self.regions = {size: self._regions(idx) for size, idx in by_size.items()}
-        # Per size, the batch with its heads concealed, once: every render starts from it.
-        self.headed = {size: self._headed(idx, batch) for size, (idx, batch) in self.by_size.items()}
-        self.model_inputs = self._views(self.images)
+
+    @cached_property
+    def model_inputs(self) -> torch.Tensor:
+        """Every appearance as the adversary sees it (:meth:`deid.adversary.Adversary.views`)."""
+        return self._views(self.images)
+
+    @cached_property
+    def headed(self) -> dict[tuple[int, int], torch.Tensor]:
+        """Per size, the batch with its heads concealed, once: every render starts from it."""
+        return {size: self._headed(idx, batch) for size, (idx, batch) in self.by_size.items()}
 
     def _regions(self, idx: list[int]) -> torch.Tensor | None:
         """``(B, 1, H, W)`` what may change in appearances ``idx`` (of one size), or None: all."""
@@ -103,17 +111,37 @@ class People:
         heads = self._heads
         return torch.stack([conceal_head(batch[j], heads[i], self.head) for j, i in enumerate(idx.tolist())])
 
+    def _cut(self, size: tuple[int, int], keep: torch.Tensor | slice, masks: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, H, W)`` the masks ``(P, 1, h, w)`` of the appearances ``keep`` of one ``size``'s
+        batch at their resolution, cut to their bodies."""
+        mask = masks[self.groups[self.by_size[size][0][keep]]]
+        if size != self.size:
+            mask = F.interpolate(mask, size=size, mode="nearest")
+        regions = self.regions[size]
+        return mask if regions is None else mask.to(regions) * regions[keep]
+
+    def covers(self, masks: torch.Tensor) -> list[torch.Tensor]:
+        """Per appearance, ``(H, W)`` bool: the pixels its treatment sets with each person's mask
+        ``(P, 1, h, w)`` (:meth:`draw`): the mask cut to the body, and the head when it is
+        concealed. They include the pixels the treatment sets to their own value (a black fill
+        on a black coat), which :meth:`draw`'s images cannot tell from the pixels left alone."""
+        out: dict[int, torch.Tensor] = {}
+        for size, (idx, _) in self.by_size.items():
+            cut = self._cut(size, slice(None), masks.float())[:, 0] > 0
+            for j, i in enumerate(idx.tolist()):
+                head = None if self._heads is None else ellipse_mask(*size, self._heads[i]).to(cut.device)
+                out[i] = cut[j] if head is None else cut[j] | head
+        return [out[i] for i in range(len(self.images))]
+
     def areas(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per appearance ``(A,)``, the fraction of the person's pixels and of the crop that each
         person's mask ``(P, 1, h, w)`` (at :attr:`size`) conceals, cut to the body as rendered;
         without bodies the person is the whole crop."""
         person, crop = torch.zeros(len(self.images)), torch.zeros(len(self.images))
         for size, (idx, _) in self.by_size.items():
-            mask = F.interpolate(masks[self.groups[idx]].float(), size=size, mode="nearest")
-            regions = self.regions[size]
-            changed = mask if regions is None else mask * regions
+            changed = self._cut(size, slice(None), masks.float())
             if self.bodies is None:
-                silhouettes = torch.ones_like(mask)
+                silhouettes = torch.ones_like(changed)
             else:
                 silhouettes = torch.stack([self.bodies[i].silhouette for i in idx.tolist()])[:, None].float()
             person[idx] = (changed * silhouettes).sum((1, 2, 3)) / silhouettes.sum((1, 2, 3)).clamp(min=1)
@@ -157,13 +185,7 @@ class People:
             if not bool(keep.any()):
                 continue
             idx, batch, treated = idx[keep], batch[keep], self.headed[size][keep]
-            mask = masks[self.groups[idx]]
-            if size != self.size:
-                mask = F.interpolate(mask, size=size, mode="nearest")
-            mask = mask.to(batch)
-            regions = self.regions[size]
-            if regions is not None:
-                mask = mask * regions[keep]
+            mask = self._cut(size, keep, masks).to(batch)
             # The head first (:attr:`headed`): a fill over it then leaves the fill alone.
             concealed = operator.for_people(self.groups[idx])(treated, mask)
             for j, i in enumerate(idx.tolist()):

@@ -153,8 +153,10 @@ def paste_people(
     *,
     output_format: str,
     check: WrittenCheck | None,
+    covers: Sequence[torch.Tensor | None] | None = None,
 ) -> WrittenFrame:
-    """Paste each person's concealed crop back into ``image`` (the nearest last), conceal the
+    """Paste each person's concealed crop back into ``image`` (the nearest last, each with the
+    pixels its treatment set, ``covers``: see :func:`deid.boxes.paste_crops`), conceal the
     faces still found in it (:func:`deid.loop.faces.faces_in_the_clear` at
     ``people.face_threshold``), and judge the people as written.
 
@@ -166,7 +168,7 @@ def paste_people(
     Raises:
         ValueError: the frame cannot be encoded in ``output_format``.
     """
-    pasted = paste_crops(image, list(concealed), people.boxes, nearest_last=True)
+    pasted = paste_crops(image, list(concealed), people.boxes, nearest_last=True, covers=covers)
     faces = []
     if people.face_threshold is not None:
         faces = faces_in_the_clear(
@@ -276,6 +278,7 @@ def conceal(
             [r.images[0] for r in results],
             output_format=output_format,
             check=recut_checker(adversary),
+            covers=[r.covers[0] if r.covers else None for r in results],
         )
         frame = FrameResult(
             written.image,

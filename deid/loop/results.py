@@ -44,6 +44,11 @@ class PersonResult:
         operator: the operator that made ``images``, for this person alone (their outfit, or the
             fallback's treatment): with ``mask``, ``shape`` and ``margin`` it renders the same
             concealment on new appearances (:func:`deid.loop.render_person`).
+        covers: per appearance, ``(H, W)`` bool: the pixels the treatment set (the mask cut to
+            the body, and the head), those it set to their own value among them
+            (:meth:`deid.loop.appearances.People.covers`); pasted into a frame, they are this
+            person's where a farther person's box overlaps (:func:`deid.boxes.paste_crops`).
+            None from a concealer that is not the loop.
     """
 
     images: list[torch.Tensor]
@@ -64,6 +69,7 @@ class PersonResult:
     head: str | None = None
     stopped: str | None = None
     operator: Operator | None = field(default=None, repr=False, compare=False)
+    covers: list[torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
     def matched_as_written(self) -> PersonResult:
         """This result turned not private by the check of the frame as written (a neighbour's

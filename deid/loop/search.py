@@ -399,6 +399,7 @@ def _results(
     before, after = checks
     private = problem.private(after)
     person_area, crop_area = problem.people.areas(concealment.masks)
+    covers = problem.people.covers(concealment.masks)
     results = []
     for p in range(problem.n_people):
         idx = torch.nonzero(problem.groups == p).flatten()
@@ -429,6 +430,7 @@ def _results(
                     int(state.steps[p]), budget, fallback, concealment.treatments[p], bool(private[p]), shape
                 ),
                 operator=operators[p],
+                covers=[covers[i] for i in idx.tolist()],
             )
         )
     return results

@@ -31,7 +31,7 @@ from deid.adversary import Adversary
 from deid.loop.bodies import Body
 from deid.loop.config import ConcealConfig
 from deid.loop.fallback import fallback_operators
-from deid.loop.replay import render_person
+from deid.loop.replay import person_covers, render_person
 from deid.loop.results import PersonResult
 from deid.operators.base import Compose, Operator
 from deid.operators.noising import Noise
@@ -55,6 +55,13 @@ def render_track(
 ) -> list[torch.Tensor]:
     """The treatment on each sighting, in order, cut to its body."""
     return render_person(result, [as_float(s.crop) for s in track], bodies, adversary, head=head)
+
+
+def track_covers(
+    track: Sequence[Sighting], bodies: Sequence[Body], result: PersonResult, adversary: Adversary, head: str
+) -> list[torch.Tensor]:
+    """The pixels :func:`render_track` sets on each sighting (:func:`deid.loop.person_covers`)."""
+    return person_covers(result, [as_float(s.crop) for s in track], bodies, adversary, head=head)
 
 
 def box_palette(config: ConcealConfig, operator: Operator) -> list[tuple[str, Operator]]:
@@ -81,10 +88,13 @@ def box_matched(
     judge: Judge,
     adversary: Adversary,
     config: ConcealConfig,
+    *,
+    covers: list[torch.Tensor] | None = None,
 ) -> str | None:
     """Conceal the whole box of the sightings of track ``t`` still matched (``judged``: the
-    judge's verdict on ``crops``, the treatment drawn; ``crops`` updated in place; see the
-    module's docstring); what was done, or None when every sighting is private.
+    judge's verdict on ``crops``, the treatment drawn; ``crops`` updated in place, and
+    ``covers``, what the treatment sets on each, :func:`track_covers`; see the module's
+    docstring); what was done, or None when every sighting is private.
 
     When one treatment other than the own made most of them private, the whole track takes it,
     every frame boxed, if that leaves no more sightings matched: one look over the track rather
@@ -112,6 +122,8 @@ def box_matched(
                 own[i] = image
             if private or k == 0:
                 crops[i] = image
+                if covers is not None:
+                    covers[i] = torch.ones_like(covers[i])
             if private:
                 took[i] = k
         pending = [i for i in pending if i not in took]
@@ -122,6 +134,8 @@ def box_matched(
         still = sum(not ok for ok in judge.check(t, everywhere))
         if still <= len(pending):
             crops[:] = everywhere
+            if covers is not None:
+                covers[:] = [torch.ones_like(c) for c in covers]
             return (
                 f"all {len(track)} frames' whole box ({palette[most][0]}), for one look over the track; "
                 f"{still} still matched"

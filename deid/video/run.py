@@ -37,7 +37,7 @@ from deid.loop.config import ConcealConfig
 from deid.loop.grouping import LINKS
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
-from deid.video.boxing import box_matched, render_track
+from deid.video.boxing import box_matched, render_track, track_covers
 from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of
 from deid.video.io import (
     QUALITY,
@@ -70,6 +70,12 @@ FORMAT = "deid-video-report"
 #: the loop decided 64 tracks in 38 s as one call, in 48 s as four calls of 16 (median of three
 #: each, alternated); a killed run loses at most one call's work.
 CHUNK = 64
+#: The form of the work a run saves (:class:`deid.video.resume.Checkpoints`): work saved in
+#: another form (by an earlier release) is not taken up.
+WORK = 2
+#: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
+#: bool (:func:`deid.video.boxing.track_covers`).
+Drawn = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -272,7 +278,8 @@ def conceal_video(
     info = reader.info
     seconds: dict[str, float] = {}
     settings = {"config": asdict(config), "follow": asdict(follow), "link": link, "samples": samples}
-    saved = Checkpoints(output, {"source": source_key(source), "fps": fps, **settings}, resume=resume)
+    key = {"source": source_key(source), "fps": fps, "work": WORK, **settings}
+    saved = Checkpoints(output, key, resume=resume)
     notes: list[str] = []
 
     start = time.perf_counter()
@@ -376,9 +383,10 @@ def _treat(
     config: ConcealConfig,
     samples: int,
     saved: Checkpoints,
-) -> tuple[list[PersonResult], dict[int, dict[int, torch.Tensor]], dict[int, str | None]]:
-    """Each track's treatment and its concealed crops (uint8, as written), per track and frame,
-    :data:`CHUNK` tracks at a time (each chunk saved once done, and taken up again on resume).
+) -> tuple[list[PersonResult], dict[int, dict[int, Drawn]], dict[int, str | None]]:
+    """Each track's treatment and its concealed crops (uint8, as written) with the pixels the
+    treatment set (:func:`deid.video.boxing.track_covers`), per track and frame, :data:`CHUNK`
+    tracks at a time (each chunk saved once done, and taken up again on resume).
 
     The loop decides on ``samples`` sightings spread over the track; the treatment is rendered
     on all of them and each is judged (:meth:`Judge.check`). Sightings still matched have their
@@ -389,7 +397,7 @@ def _treat(
     """
     adversary = judge.loop_adversary()
     results: list[PersonResult] = []
-    by_frame: dict[int, dict[int, torch.Tensor]] = {}
+    by_frame: dict[int, dict[int, Drawn]] = {}
     boxed: dict[int, str | None] = {}
     for start in range(0, len(tracks), CHUNK):
         chunk = range(start, min(start + CHUNK, len(tracks)))
@@ -413,8 +421,9 @@ def _treat_chunk(
     adversary: Adversary,
     config: ConcealConfig,
     samples: int,
-) -> tuple[list[PersonResult], list[list[torch.Tensor]], list[str | None]]:
-    """The tracks ``chunk``'s treatments, their concealed crops as uint8, and what was boxed."""
+) -> tuple[list[PersonResult], list[list[Drawn]], list[str | None]]:
+    """The tracks ``chunk``'s treatments, their concealed crops as uint8 with the pixels the
+    treatment set, and what was boxed."""
     bodies = {t: head_scaled(steady_bodies(tracks[t]), config.head_scale) for t in chunk}
     results = _decide([tracks[t] for t in chunk], [bodies[t] for t in chunk], samples, config, adversary)
     crops, boxed = [], []
@@ -425,10 +434,24 @@ def _treat_chunk(
         ]
         verdicts = judge.check_many([(t, concealed, None) for t, _, concealed in drawn])
         for (t, result, concealed), private in zip(drawn, verdicts, strict=True):
+            covers = track_covers(tracks[t], bodies[t], result, adversary, config.head)
             boxed.append(
-                box_matched(t, tracks[t], bodies[t], result, concealed, private, judge, adversary, config)
+                box_matched(
+                    t,
+                    tracks[t],
+                    bodies[t],
+                    result,
+                    concealed,
+                    private,
+                    judge,
+                    adversary,
+                    config,
+                    covers=covers,
+                )
             )
-            crops.append([to_bytes(c) for c in concealed])  # as written
+            crops.append(
+                [(to_bytes(c), cover) for c, cover in zip(concealed, covers, strict=True)]
+            )  # as written
     return results, crops, boxed
 
 
@@ -458,16 +481,20 @@ def _missed(frame: Frame, sightings: Sequence[Sighting]) -> list[Box]:
     return [p.box for p in uncovered_people(to_tensor(frame.pixels), [s.box for s in sightings], config=LOOK)]
 
 
-def _pasted(
-    frame: Frame, sightings: Sequence[Sighting], concealed: dict[int, dict[int, torch.Tensor]]
-) -> Frame:
-    """The frame with each sighting's concealed crop pasted in (changed pixels only, the
-    nearest person last)."""
+def _pasted(frame: Frame, sightings: Sequence[Sighting], concealed: dict[int, dict[int, Drawn]]) -> Frame:
+    """The frame with each sighting's concealed crop pasted in (the pixels its treatment set,
+    the nearest person last)."""
     if not sightings:
         return frame
     image = to_tensor(frame.pixels)
-    crops = [as_float(concealed[s.track][frame.index]) for s in sightings]
-    pasted = paste_crops(image, crops, [s.box for s in sightings], nearest_last=True)
+    drawn = [concealed[s.track][frame.index] for s in sightings]
+    pasted = paste_crops(
+        image,
+        [as_float(crop) for crop, _ in drawn],
+        [s.box for s in sightings],
+        nearest_last=True,
+        covers=[cover for _, cover in drawn],
+    )
     return replace(frame, pixels=to_pixels(pasted))
 
 

@@ -84,9 +84,13 @@ def test_conceal_a_full_frame_through_the_detector_and_back(pennfudan_root):
         still_concealed = (cut[i] != originals[i]).any(0)
         assert bool((pasted | (others & still_concealed))[concealed_here].all()), f"person {i}"
         assert bool(pasted[~others].all()), f"person {i} is not pasted back where no box overlaps"
+        assert person.covers is not None and not bool(concealed_here[~person.covers[0]].any()), f"person {i}"
         # The verdict, recomputed on the person as cut from the returned frame.
         assert person.success is _private(adversary, cut[i], originals[i]), f"person {i}"
     assert result.success is all(p.success for p in result.people)
+    nearest = nearest_last_order(boxes)[-1]  # pasted last: all it covers is its own, changed or not
+    cover = result.people[nearest].covers[0]  # type: ignore[index]
+    assert bool(cover.any()) and bool((cut[nearest] == result.people[nearest].images[0]).all(0)[cover].all())
 
 
 def test_every_head_the_finder_places_is_concealed_by_default(pennfudan_root):
@@ -180,3 +184,27 @@ def test_the_nearer_person_is_drawn_over_the_farther_one():
     assert torch.equal(nearest[overlap], torch.zeros(3, 8, 6))
     assert torch.equal(nearest[:, :2, :10], torch.ones(3, 2, 10))  # the far one where it shows
     assert nearest_last_order(used) == [1, 0]
+
+
+def test_the_nearer_persons_cover_hides_the_farther_treatment_where_it_kept_a_pixels_value():
+    frame = torch.rand(3, 20, 20, generator=torch.Generator().manual_seed(0))
+    frame[:, 4:8, 6:8] = 0.0  # a black coat
+    boxes = [Box(4, 2, 10, 16), Box(0, 0, 10, 10)]  # the first is nearer
+    crops, used = crop_boxes(frame, boxes)
+    near, far = torch.zeros_like(crops[0]), torch.ones_like(crops[1])  # near: a black box
+    coat = (slice(None), slice(4, 8), slice(6, 8))
+    holed = paste_crops(frame, [near, far], used, nearest_last=True)
+    assert torch.equal(holed[coat], torch.ones(3, 4, 2))  # the far one's white through the black
+    covers = [torch.ones(16, 10, dtype=torch.bool), None]
+    covered = paste_crops(frame, [near, far], used, nearest_last=True, covers=covers)
+    assert torch.equal(covered[coat], torch.zeros(3, 4, 2))
+    assert torch.equal(covered[:, :2, :10], torch.ones(3, 2, 10))  # the far one where it shows
+    body = torch.zeros(16, 10, dtype=torch.bool)  # the near one's treatment covers its top rows only
+    body[:2] = True  # frame rows 2-3, above the coat
+    assert torch.equal(
+        paste_crops(frame, [near, far], used, nearest_last=True, covers=[body, None])[coat], holed[coat]
+    )
+    with pytest.raises(ValueError, match=r"covers\[0\] must have shape \(16, 10\)"):
+        paste_crops(frame, [near, far], used, covers=[torch.ones(3, 3, dtype=torch.bool), None])
+    with pytest.raises(ValueError, match="covers must have the same length, got 2, 2 and 1"):
+        paste_crops(frame, [near, far], used, covers=[None])

@@ -131,6 +131,31 @@ def test_a_track_still_matched_keeps_its_colours_on_frames_another_colour_would_
     )
 
 
+@pytest.mark.parametrize(
+    ("rule", "boxed"),
+    [
+        (lambda i, c: (c == OWN and i < 6) or c == OWN + 0.01, [False] * 6 + [True] * 4),  # own, boxed
+        (lambda i, c: (c == OWN and i < 6) or c == 1.01, [True] * 10),  # white on the whole track
+    ],
+)
+def test_a_sighting_boxed_covers_its_whole_box(
+    rule: Callable[[int, float], bool], boxed: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(boxing, "render_track", _render)
+    result = PersonResult(
+        [], torch.zeros(1, 128, 48), 1, True, False, None, 0.5, {}, {}, operator=Fill(color=OWN), shape="body"
+    )
+    track: list[Any] = [None] * 10
+    crops = _render(track, track, result)
+    covers = [torch.zeros(8, 4, dtype=torch.bool) for _ in track]  # the body's: none, for the stand-in
+    judge = Judge(rule)
+    boxing.box_matched(
+        0, track, track, result, crops, judge.check(0, crops), judge, None, ConcealConfig(), covers=covers
+    )  # type: ignore[arg-type]
+    assert [bool(c.all()) for c in covers] == boxed
+    assert not any(bool(c.any()) for c, whole in zip(covers, boxed, strict=True) if not whole)
+
+
 def test_nothing_is_boxed_when_every_sighting_is_private(monkeypatch: pytest.MonkeyPatch) -> None:
     colours, boxed = _boxed(lambda i, c: True, monkeypatch)
     assert colours == [OWN] * 10 and boxed is None
