@@ -14,8 +14,10 @@ Prints, from one run:
   (:data:`MOVING`: not a sign post the look takes for a person), the untreated ones listed
   (``--misses`` draws them), and over all those frames; of the passers-by treated, those with
   at least half of the top of their head changed (their head's ellipse from the keypoints,
-  above the face's highest keypoint: the hair, which the silhouette often leaves out); and on
-  those frames the background changed (:func:`_background`: outside every person the look
+  above the face's highest keypoint: the hair, which the silhouette often leaves out), and
+  those with at least half of the bottom of their silhouette changed (:func:`_feet`: the lowest
+  eighth, shins and feet, which a box cut at the ankles the pose model places too high leaves
+  out); and on those frames the background changed (:func:`_background`: outside every person the look
   proposes and everything that moves, PETS having no person masks);
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
   of it; the part no nearer person's box covers; the part no other person's box reaches, where
@@ -189,6 +191,7 @@ def _coverage(
     ):
         people: list[tuple[bool, bool]] = []  # (treated, moving)
         hair: list[bool] = []
+        feet: list[bool] = []
         untreated: list[str] = []
         for index in range(offset, len(originals), 20):
             changed = _changed(originals[index], written[index])
@@ -212,6 +215,8 @@ def _coverage(
                 top = _hair(person, changed.shape)
                 if treated and top.any():
                     hair.append(bool(changed[top].mean() >= 0.5))
+                if treated:
+                    feet.append(bool(changed[_feet(mask)].mean() >= 0.5))
                 if not treated:
                     b = person.box
                     untreated.append(
@@ -223,7 +228,8 @@ def _coverage(
         print(
             f"coverage ({what}): people an independent look confirms: {_share([ok for ok, _ in people])}; "
             f"those moving (passers-by): {_share(passing)}; of the treated passers-by, the top of the "
-            f"head at least half changed: {sum(hair)}/{len(hair)}"
+            f"head at least half changed: {sum(hair)}/{len(hair)}; the bottom of the silhouette at least "
+            f"half changed: {sum(feet)}/{len(feet)}"
         )
         print(f"  passers-by untreated (frame, box, changed): {'; '.join(untreated) or 'none'}")
     print(f"coverage (every 5th frame): passers-by: {_share(everyone)}")
@@ -296,6 +302,14 @@ def _hair(person: Person, shape: tuple[int, ...]) -> np.ndarray:
     top = ellipse_mask(shape[0], shape[1], ellipse).numpy()
     top[max(0, int(person.keypoints[:11, 1].min())) :] = False
     return top
+
+
+def _feet(mask: np.ndarray) -> np.ndarray:
+    """The lowest eighth of a silhouette's rows (``mask`` ``(H, W)`` bool, not empty): shins and feet."""
+    rows = np.flatnonzero(mask.any(1))
+    bottom = mask.copy()
+    bottom[: rows[-1] + 1 - max(1, (rows[-1] - rows[0] + 1) // 8)] = False
+    return bottom
 
 
 def _consistency(
