@@ -17,8 +17,8 @@ Prints, from one run:
   above the face's highest keypoint: the hair, which the silhouette often leaves out), and
   those with at least half of the bottom of their silhouette changed (:func:`_feet`: the lowest
   eighth, shins and feet, which a box cut at the ankles the pose model places too high leaves
-  out); and on those frames the background changed (:func:`_background`: outside every person the look
-  proposes and everything that moves, PETS having no person masks);
+  out); and on those frames the background changed (:func:`_background`: outside every person
+  the look proposes and everything that moves, PETS having no person masks);
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
   of it; the part no nearer person's box covers; the part no other person's box reaches, where
   only the track's own treatment can be drawn); the fraction of a track's frames within
