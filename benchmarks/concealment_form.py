@@ -19,6 +19,8 @@ is compared with the original and the annotation (``PedMasks``):
   changed; ``head top kept``: those with more than a tenth of the top sixteenth of their mask
   (the hair) unchanged; ``head kept, private``: labelled persons whose head is not concealed in
   a frame reported private (a wrong verdict);
+- ``feet``: labelled persons with at least half of the bottom eighth of their mask (shins and
+  feet) changed;
 - ``finder recall`` and ``HOG recall``: labelled persons found on the concealed frames (IoU >=
   0.5), as a fraction of those found on the originals; ``PCK``: body keypoints of persons found
   in both within 0.1 of the labelled height of where they were;
@@ -68,6 +70,7 @@ class Tally:
     heads: int = 0
     tops_kept: int = 0
     private_heads_kept: int = 0
+    feet: int = 0
     found_after: int = 0
     hog_after: int = 0
     pck: list[float] = field(default_factory=list)
@@ -83,13 +86,15 @@ def _changed(frame: Frame, image: torch.Tensor, private: bool, tally: Tally) -> 
         tally.person.append(float(changed[mask].mean()))
         rows = np.nonzero(mask.any(1))[0]
         height = rows[-1] - rows[0] + 1
-        head, top = mask.copy(), mask.copy()
+        head, top, feet = mask.copy(), mask.copy(), mask.copy()
         head[rows[0] + max(1, height // 8) :] = False
         top[rows[0] + max(1, height // 16) :] = False
+        feet[: rows[-1] + 1 - max(1, height // 8)] = False
         concealed = bool(changed[head].mean() >= 0.5)
         tally.heads += concealed
         tally.private_heads_kept += private and not concealed
         tally.tops_kept += bool(changed[top].mean() < 0.9)
+        tally.feet += bool(changed[feet].mean() >= 0.5)
 
 
 def _detections(frame: Frame, image: torch.Tensor, before: list[Person], tally: Tally) -> None:
@@ -161,10 +166,10 @@ def main() -> None:
     )
     print(
         "| variant | private frames | body / box people | bg changed | person changed (median) "
-        "| persons < 20% changed | head concealed | head top kept | head kept, private | finder recall "
+        "| persons < 20% changed | head concealed | head top kept | head kept, private | feet | finder recall "
         "| HOG recall | PCK@0.1 | s/frame |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     shown: dict[str, dict[str, torch.Tensor]] = {}
     for name in names:
         config = replace(VARIANTS[name], head_scale=args.head_scale)
@@ -191,7 +196,7 @@ def main() -> None:
             f"| {name} | {tally.private}/{tally.frames} | {tally.shapes['body']} / {tally.shapes['box']} "
             f"| {100 * statistics.mean(tally.background):.1f}% | {100 * float(np.median(person)):.0f}% "
             f"| {int((person < 0.2).sum())} | {tally.heads}/{persons} | {tally.tops_kept} "
-            f"| {tally.private_heads_kept} "
+            f"| {tally.private_heads_kept} | {tally.feet}/{persons} "
             f"| {tally.found_after / max(found_before, 1):.2f} | {tally.hog_after / max(hog_before, 1):.2f} "
             f"| {statistics.mean(tally.pck) if tally.pck else float('nan'):.2f} "
             f"| {statistics.median(tally.seconds):.2f} |"

@@ -19,6 +19,7 @@ from deid.boxes import Box, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
 from deid.loop.faces import conceal_faces, faces_in_the_clear
+from deid.loop.feet import with_feet
 from deid.loop.heads import HEADS, head_box, with_head
 from deid.loop.results import FrameResult
 from deid.loop.search import conceal_people
@@ -42,8 +43,9 @@ class FramePeople:
     """A frame's people, ready to be concealed.
 
     Attributes:
-        boxes: each person's box in the frame's pixels, grown to hold their head
-            (:func:`deid.loop.heads.with_head`), clipped to the frame.
+        boxes: each person's box in the frame's pixels, grown to hold their head and to reach
+            below their feet (:func:`deid.loop.heads.with_head`,
+            :func:`deid.loop.feet.with_feet`), clipped to the frame.
         crops: each person cut out at their box ``(3, h, w)`` (copies), in the order of ``boxes``.
         found: what the person finder saw of each person, or None when the boxes were given.
         flagged: the boxes of unsure people left out with ``uncertain="flag"``: not concealed,
@@ -138,10 +140,15 @@ def plan_frame(
 
 def _boxes(people: Sequence[Person], image: torch.Tensor, head_scale: float) -> list[Box]:
     """Where ``people`` are concealed: an unsure person's box, a found person's grown to hold
-    their head (:func:`deid.loop.heads.with_head`)."""
+    their head and to reach below their feet (:func:`deid.loop.heads.with_head`,
+    :func:`deid.loop.feet.with_feet`)."""
     height, width = image.shape[-2:]
     return [
-        person.box if person.uncertain else with_head(person.box, person.keypoints, height, width, head_scale)
+        person.box
+        if person.uncertain
+        else with_feet(
+            with_head(person.box, person.keypoints, height, width, head_scale), person.keypoints, height
+        )
         for person in people
     ]
 

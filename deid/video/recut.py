@@ -13,7 +13,9 @@ again and cut again from the original frame:
 - Every posed sighting's box is grown to hold the head's ellipse from its keypoints
   (:func:`deid.loop.heads.with_head`, as :func:`deid.conceal` grows a frame's boxes): the pose
   model's silhouette often stops at about the eyes, and a person concealed at such a box would
-  show their hair in the clear above it, where the judge never looks.
+  show their hair in the clear above it, where the judge never looks; and to reach below the
+  feet (:func:`deid.loop.feet.with_feet`): the model puts a small person's ankles above their
+  shoes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from deid.boxes import Box
+from deid.loop.feet import with_feet
 from deid.loop.heads import with_head
 from deid.video.follow import Sighting, resized, sightings_of
 from deid.video.io import Frame
@@ -40,7 +43,7 @@ def recut(
 ) -> list[list[Sighting]]:
     """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
     neighbours and every posed sighting's box grown to hold its head (its ellipse at
-    ``head_scale``, see the module's docstring), each changed sighting cut again from
+    ``head_scale``) and to reach below its feet (see the module's docstring), each changed sighting cut again from
     ``frames`` (the same video's originals, in order). Sightings without a pose (a whole box)
     are kept; so are the frames past the last one ``frames`` holds.
 
@@ -100,13 +103,13 @@ def _in_frame(s: Sighting) -> torch.Tensor:
 
 
 def _cut(sighting: Sighting, pixels: torch.Tensor, head_scale: float) -> Sighting:
-    """``sighting`` in its box grown to hold the head, cut again from the frame's ``pixels (3, H, W)``
+    """``sighting`` in its box grown to hold the head and reach below the feet, cut again from the frame's ``pixels (3, H, W)``
     (a carried sighting put between its neighbours has no crop at its new box yet)."""
     if sighting.keypoints is None:
         return sighting
     box, (height, width) = sighting.box, pixels.shape[1:]
     keypoints = _in_frame(sighting)
-    new = with_head(box, keypoints, height, width, head_scale)
+    new = with_feet(with_head(box, keypoints, height, width, head_scale), keypoints, height)
     dx, dy = box.x - new.x, box.y - new.y
     silhouette = F.pad(sighting.silhouette, (dx, new.w - box.w - dx, dy, new.h - box.h - dy))
     crop = pixels[:, new.y : new.y + new.h, new.x : new.x + new.w].clone()

@@ -22,6 +22,7 @@ from deid.batch.report import FIELDS
 from deid.boxes import Box
 from deid.finder import find_people
 from deid.loop import ConcealConfig
+from deid.loop.feet import with_feet
 from deid.loop.heads import head_box, with_head
 from reid_model.io import read_image
 from tests.deid.conftest import StandIn, tree_hashes, write_crop
@@ -535,8 +536,14 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     image = read_image(frame)
 
     def grown_boxes(people: list[Person]) -> list[Box]:
-        """An unsure person's box; a found person's, grown to hold the head."""
-        return [p.box if p.uncertain else with_head(p.box, p.keypoints, *image.shape[-2:]) for p in people]
+        """An unsure person's box; a found person's, grown to hold the head and below the feet."""
+        height, width = image.shape[-2:]
+        return [
+            p.box
+            if p.uncertain
+            else with_feet(with_head(p.box, p.keypoints, height, width), p.keypoints, height)
+            for p in people
+        ]
 
     found = find_people(image)
     found += uncovered_people(image, grown_boxes(found))

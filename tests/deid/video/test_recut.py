@@ -1,9 +1,11 @@
 """Video sightings cut again once followed: carried ones put between their posed neighbours, and
-every posed one grown to hold the head (the hair above a person concealed, not left in the clear)."""
+every posed one grown to hold the head (the hair above a person concealed, not left in the clear)
+and to reach below the feet."""
 
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import torch
 from deid.adversary import Adversary
 from deid.boxes import Box
 from deid.loop.config import ConcealConfig
+from deid.loop.feet import FEET_REACH
 from deid.loop.heads import head_ellipse
 from deid.video import Frame, VideoReader, conceal_video, follow_people
 from deid.video.follow import Sighting
@@ -160,3 +163,17 @@ def test_on_pets_every_posed_sighting_holds_its_head(pets_video: Path) -> None:
         assert after.box.x + after.box.w >= min(480, x + rx) - 1
         taller += after.box.h > before.box.h
     assert taller > len(posed) // 2, "the silhouettes stop at the eyes: most boxes grow"
+
+
+def test_a_posed_sighting_grows_below_its_feet() -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (100, 80, 3), dtype=np.uint8)
+    posed = _posed(0, Box(30, 20, 16, 50), pixels)
+    posed.keypoints[27:33, 1] = 49.0  # ankles, heels and toes on the box's last row; the nose at 2
+    [[grown]] = recut([[posed]], [Frame(0, pixels)])
+    bottom = 20 + 49 + FEET_REACH * 47  # the feet, and a reach of their height below
+    assert grown.box.y + grown.box.h == math.ceil(bottom) and grown.box.y + grown.box.h > 70
+    assert not bool(grown.silhouette[50 + posed.box.y - grown.box.y :].any())  # the silhouette as it was
+    edge = _posed(0, Box(30, 60, 16, 40), pixels)
+    edge.keypoints[27:33, 1] = 39.0
+    [[cut]] = recut([[edge]], [Frame(0, pixels)])
+    assert cut.box.y + cut.box.h == 100  # inside the frame

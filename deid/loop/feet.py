@@ -1,0 +1,40 @@
+"""Every person's box reaches below their feet, as it reaches above their head
+(:func:`deid.loop.heads.with_head`).
+
+The pose model of a small person puts the ankles a few pixels above the feet, and its
+silhouette often stops there: a box cut at the silhouette left the shoes, sometimes the shins,
+in the clear below a concealed person, where the adversary never looked (PETS S2.L1: a man at
+frames 698-700 whose legs from the knee down showed below his box; of the treated passers-by on
+every 5th frame, 65 of 860 had the lowest eighth of their silhouette less than half changed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from deid.boxes import Box
+
+#: How far below the lowest foot keypoint a person's box reaches, as a fraction of their height
+#: from the nose to that keypoint.
+FEET_REACH = 0.12
+#: MediaPipe's foot keypoints: the ankles, the heels and the toes.
+FEET = slice(27, 33)
+
+
+def with_feet(box: Box, keypoints: torch.Tensor, height: int) -> Box:
+    """``box`` grown down to :data:`FEET_REACH` below the lowest foot keypoint (``keypoints``
+    ``(33, 2|3)`` in the image's pixels), inside an image ``height`` pixels tall; never shrunk.
+
+    Example:
+        >>> points = torch.zeros(33, 3)
+        >>> points[0, 1] = 10.0  # the nose
+        >>> points[27:33, 1] = 110.0  # ankles, heels and toes
+        >>> with_feet(Box(30, 5, 40, 100), points, 480)
+        Box(x=30, y=5, w=40, h=117, score=1.0)
+    """
+    foot = float(keypoints[FEET, 1].max())
+    tall = max(0.0, foot - float(keypoints[0, 1]))
+    bottom = min(height, max(box.y + box.h, math.ceil(foot + FEET_REACH * tall)))
+    return Box(box.x, box.y, box.w, bottom - box.y, box.score)
