@@ -15,6 +15,7 @@ import math
 import torch
 
 from deid.boxes import Box
+from deid.loop.heads import with_head
 
 #: How far below the lowest foot keypoint a person's box reaches, as a fraction of their height
 #: from the nose to that keypoint.
@@ -38,3 +39,12 @@ def with_feet(box: Box, keypoints: torch.Tensor, height: int) -> Box:
     tall = max(0.0, foot - float(keypoints[0, 1]))
     bottom = min(height, max(box.y + box.h, math.ceil(foot + FEET_REACH * tall)))
     return Box(box.x, box.y, box.w, bottom - box.y, box.score)
+
+
+def with_head_and_feet(
+    box: Box, keypoints: torch.Tensor, height: int, width: int, head_scale: float = 1.0
+) -> Box:
+    """``box`` grown to hold the head (:func:`deid.loop.heads.with_head` at ``head_scale``) and
+    to reach below the feet (:func:`with_feet`), inside an image of ``width`` x ``height``: where a
+    posed person is cut out, concealed and judged."""
+    return with_feet(with_head(box, keypoints, height, width, head_scale), keypoints, height)

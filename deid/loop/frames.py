@@ -19,8 +19,8 @@ from deid.boxes import Box, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
 from deid.loop.faces import conceal_faces, faces_in_the_clear
-from deid.loop.feet import with_feet
-from deid.loop.heads import HEADS, head_box, with_head
+from deid.loop.feet import with_head_and_feet
+from deid.loop.heads import HEADS, head_box
 from deid.loop.results import FrameResult
 from deid.loop.search import conceal_people
 from reid_model import read_image
@@ -140,15 +140,12 @@ def plan_frame(
 
 def _boxes(people: Sequence[Person], image: torch.Tensor, head_scale: float) -> list[Box]:
     """Where ``people`` are concealed: an unsure person's box, a found person's grown to hold
-    their head and to reach below their feet (:func:`deid.loop.heads.with_head`,
-    :func:`deid.loop.feet.with_feet`)."""
+    their head and to reach below their feet (:func:`deid.loop.feet.with_head_and_feet`)."""
     height, width = image.shape[-2:]
     return [
         person.box
         if person.uncertain
-        else with_feet(
-            with_head(person.box, person.keypoints, height, width, head_scale), person.keypoints, height
-        )
+        else with_head_and_feet(person.box, person.keypoints, height, width, head_scale)
         for person in people
     ]
 

@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from deid.boxes import Box
-from deid.loop.feet import with_feet
-from deid.loop.heads import with_head
+from deid.loop.feet import with_head_and_feet
 from deid.video.follow import Sighting, resized, sightings_of
 from deid.video.io import Frame
 
@@ -43,8 +42,8 @@ def recut(
 ) -> list[list[Sighting]]:
     """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
     neighbours and every posed sighting's box grown to hold its head (its ellipse at
-    ``head_scale``) and to reach below its feet (see the module's docstring), each changed sighting cut again from
-    ``frames`` (the same video's originals, in order). Sightings without a pose (a whole box)
+    ``head_scale``) and to reach below its feet (see the module's docstring), each changed
+    sighting cut again from ``frames`` (the same video's originals, in order). Sightings without a pose (a whole box)
     are kept; so are the frames past the last one ``frames`` holds.
 
     Example:
@@ -103,13 +102,14 @@ def _in_frame(s: Sighting) -> torch.Tensor:
 
 
 def _cut(sighting: Sighting, pixels: torch.Tensor, head_scale: float) -> Sighting:
-    """``sighting`` in its box grown to hold the head and reach below the feet, cut again from the frame's ``pixels (3, H, W)``
-    (a carried sighting put between its neighbours has no crop at its new box yet)."""
+    """``sighting`` in its box grown to hold the head and reach below the feet, cut again from
+    the frame's ``pixels (3, H, W)`` (a carried sighting put between its neighbours has no crop
+    at its new box yet)."""
     if sighting.keypoints is None:
         return sighting
     box, (height, width) = sighting.box, pixels.shape[1:]
     keypoints = _in_frame(sighting)
-    new = with_feet(with_head(box, keypoints, height, width, head_scale), keypoints, height)
+    new = with_head_and_feet(box, keypoints, height, width, head_scale)
     dx, dy = box.x - new.x, box.y - new.y
     silhouette = F.pad(sighting.silhouette, (dx, new.w - box.w - dx, dy, new.h - box.h - dy))
     crop = pixels[:, new.y : new.y + new.h, new.x : new.x + new.w].clone()

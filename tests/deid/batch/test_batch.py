@@ -22,8 +22,8 @@ from deid.batch.report import FIELDS
 from deid.boxes import Box
 from deid.finder import find_people
 from deid.loop import ConcealConfig
-from deid.loop.feet import with_feet
-from deid.loop.heads import head_box, with_head
+from deid.loop.feet import with_head_and_feet
+from deid.loop.heads import head_box
 from reid_model.io import read_image
 from tests.deid.conftest import StandIn, tree_hashes, write_crop
 
@@ -537,11 +537,8 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
 
     def grown_boxes(people: list[Person]) -> list[Box]:
         """An unsure person's box; a found person's, grown to hold the head and below the feet."""
-        height, width = image.shape[-2:]
         return [
-            p.box
-            if p.uncertain
-            else with_feet(with_head(p.box, p.keypoints, height, width), p.keypoints, height)
+            p.box if p.uncertain else with_head_and_feet(p.box, p.keypoints, *image.shape[-2:])
             for p in people
         ]
 
