@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 import deid
+from benchmarks._masks import lowest_eighth
 from benchmarks.person_finder import Frame, load_pennfudan, match
 from deid.audit.form import keypoints_kept
 from deid.detection import hog_people
@@ -86,15 +87,14 @@ def _changed(frame: Frame, image: torch.Tensor, private: bool, tally: Tally) -> 
         tally.person.append(float(changed[mask].mean()))
         rows = np.nonzero(mask.any(1))[0]
         height = rows[-1] - rows[0] + 1
-        head, top, feet = mask.copy(), mask.copy(), mask.copy()
+        head, top = mask.copy(), mask.copy()
         head[rows[0] + max(1, height // 8) :] = False
         top[rows[0] + max(1, height // 16) :] = False
-        feet[: rows[-1] + 1 - max(1, height // 8)] = False
         concealed = bool(changed[head].mean() >= 0.5)
         tally.heads += concealed
         tally.private_heads_kept += private and not concealed
         tally.tops_kept += bool(changed[top].mean() < 0.9)
-        tally.feet += bool(changed[feet].mean() >= 0.5)
+        tally.feet += bool(changed[lowest_eighth(mask)].mean() >= 0.5)
 
 
 def _detections(frame: Frame, image: torch.Tensor, before: list[Person], tally: Tally) -> None:

@@ -15,7 +15,7 @@ Prints, from one run:
   (``--misses`` draws them), and over all those frames; of the passers-by treated, those with
   at least half of the top of their head changed (their head's ellipse from the keypoints,
   above the face's highest keypoint: the hair, which the silhouette often leaves out), and
-  those with at least half of the bottom of their silhouette changed (:func:`_feet`: the lowest
+  those with at least half of the bottom of their silhouette changed (:func:`benchmarks._masks.lowest_eighth`: the lowest
   eighth, shins and feet, which a box cut at the ankles the pose model places too high leaves
   out); and on those frames the background changed (:func:`_background`: outside every person
   the look proposes and everything that moves, PETS having no person masks);
@@ -52,6 +52,7 @@ import cv2
 import numpy as np
 import torch
 
+from benchmarks._masks import lowest_eighth
 from benchmarks._video import DATA, video_parser
 from deid.adversary import Adversary
 from deid.audit.setup import audit_split, build_attackers
@@ -216,7 +217,7 @@ def _coverage(
                 if treated and top.any():
                     hair.append(bool(changed[top].mean() >= 0.5))
                 if treated:
-                    feet.append(bool(changed[_feet(mask)].mean() >= 0.5))
+                    feet.append(bool(changed[lowest_eighth(mask)].mean() >= 0.5))
                 if not treated:
                     b = person.box
                     untreated.append(
@@ -302,14 +303,6 @@ def _hair(person: Person, shape: tuple[int, ...]) -> np.ndarray:
     top = ellipse_mask(shape[0], shape[1], ellipse).numpy()
     top[max(0, int(person.keypoints[:11, 1].min())) :] = False
     return top
-
-
-def _feet(mask: np.ndarray) -> np.ndarray:
-    """The lowest eighth of a silhouette's rows (``mask`` ``(H, W)`` bool, not empty): shins and feet."""
-    rows = np.flatnonzero(mask.any(1))
-    bottom = mask.copy()
-    bottom[: rows[-1] + 1 - max(1, (rows[-1] - rows[0] + 1) // 8)] = False
-    return bottom
 
 
 def _consistency(

@@ -144,9 +144,9 @@ def paste_crops(
         True
     """
     check_images(image, "image", batched=False)
-    if len(crops) != len(boxes) or (covers is not None and len(covers) != len(crops)):
-        if covers is None:
-            raise ValueError(f"crops and boxes must have the same length, got {len(crops)} and {len(boxes)}")
+    if len(crops) != len(boxes):
+        raise ValueError(f"crops and boxes must have the same length, got {len(crops)} and {len(boxes)}")
+    if covers is not None and len(covers) != len(crops):
         raise ValueError(
             f"crops, boxes and covers must have the same length, got {len(crops)}, {len(boxes)} and {len(covers)}"
         )

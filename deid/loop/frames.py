@@ -44,8 +44,7 @@ class FramePeople:
 
     Attributes:
         boxes: each person's box in the frame's pixels, grown to hold their head and to reach
-            below their feet (:func:`deid.loop.heads.with_head`,
-            :func:`deid.loop.feet.with_feet`), clipped to the frame.
+            below their feet (:func:`deid.loop.feet.with_head_and_feet`), clipped to the frame.
         crops: each person cut out at their box ``(3, h, w)`` (copies), in the order of ``boxes``.
         found: what the person finder saw of each person, or None when the boxes were given.
         flagged: the boxes of unsure people left out with ``uncertain="flag"``: not concealed,

@@ -450,9 +450,8 @@ def _treat_chunk(
                     covers=covers,
                 )
             )
-            crops.append(
-                [(to_bytes(c), cover) for c, cover in zip(concealed, covers, strict=True)]
-            )  # as written
+            # as written
+            crops.append([(to_bytes(c), cover) for c, cover in zip(concealed, covers, strict=True)])
     return results, crops, boxed
 
 
