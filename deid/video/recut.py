@@ -13,9 +13,9 @@ again and cut again from the original frame:
 - Every posed sighting's box is grown to hold the head's ellipse from its keypoints
   (:func:`deid.loop.heads.with_head`, as :func:`deid.conceal` grows a frame's boxes): the pose
   model's silhouette often stops at about the eyes, and a person concealed at such a box would
-  show their hair in the clear above it, where the judge never looks; and to reach below the
-  feet (:func:`deid.loop.feet.with_feet`): the model puts a small person's ankles above their
-  shoes.
+  show their hair in the clear above it, where the judge never looks; and to reach below and
+  beside the feet (:func:`deid.loop.feet.with_feet`): the model puts a small person's ankles
+  above their shoes, and a foot stepping out sideways leaves the silhouette's box.
 """
 
 from __future__ import annotations

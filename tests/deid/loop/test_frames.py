@@ -33,11 +33,12 @@ def test_plan_frame_cuts_given_boxes_clipped_and_keeps_the_frame():
         plan_frame(frame, [Box(500, 500, 10, 10)])
 
 
-def test_a_found_persons_box_holds_their_head_and_reaches_below_their_feet(pennfudan_root):
+def test_a_found_persons_box_holds_their_head_and_feet(pennfudan_root):
     """On a real street frame the silhouettes stop at the eyes (hair is not in them): the boxes
     the people are cut out at reach over the whole head's ellipse, so no hair is left in the
-    clear above a concealed person; and FEET_REACH below the lowest foot keypoint."""
-    from deid.loop.feet import FEET, FEET_REACH
+    clear above a concealed person; FEET_REACH below the lowest foot keypoint and FEET_SIDE past
+    the foot keypoints on either side."""
+    from deid.loop.feet import FEET, FEET_REACH, FEET_SIDE
 
     frame = read_image(pennfudan_root / "PNGImages" / "PennPed00019.png")
     people = plan_frame(frame)
@@ -53,8 +54,11 @@ def test_a_found_persons_box_holds_their_head_and_reaches_below_their_feet(pennf
             box.x + box.w >= min(frame.shape[2], cx + rx) - 1 and box.y + box.h >= person.box.y + person.box.h
         )
         foot = float(person.keypoints[FEET, 1].max())
-        reach = foot + FEET_REACH * (foot - float(person.keypoints[0, 1]))
-        assert box.y + box.h >= min(frame.shape[1], reach)
+        tall = foot - float(person.keypoints[0, 1])
+        assert box.y + box.h >= min(frame.shape[1], foot + FEET_REACH * tall)
+        xs = person.keypoints[FEET, 0]
+        assert box.x <= max(0, float(xs.min()) - FEET_SIDE * tall) + 1
+        assert box.x + box.w >= min(frame.shape[2], float(xs.max()) + FEET_SIDE * tall) - 1
         grown += box.y < person.box.y
     assert grown >= 3  # the finder's own boxes cut these heads
 

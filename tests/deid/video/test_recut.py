@@ -14,7 +14,7 @@ import torch
 from deid.adversary import Adversary
 from deid.boxes import Box
 from deid.loop.config import ConcealConfig
-from deid.loop.feet import FEET_REACH
+from deid.loop.feet import FEET_REACH, FEET_SIDE
 from deid.loop.heads import head_ellipse
 from deid.video import Frame, VideoReader, conceal_video, follow_people
 from deid.video.follow import Sighting
@@ -165,7 +165,7 @@ def test_on_pets_every_posed_sighting_holds_its_head(pets_video: Path) -> None:
     assert taller > len(posed) // 2, "the silhouettes stop at the eyes: most boxes grow"
 
 
-def test_a_posed_sighting_grows_below_its_feet() -> None:
+def test_a_posed_sighting_grows_below_and_beside_its_feet() -> None:
     pixels = np.random.default_rng(0).integers(0, 256, (100, 80, 3), dtype=np.uint8)
     posed = _posed(0, Box(30, 20, 16, 50), pixels)
     posed.keypoints[27:33, 1] = 49.0  # ankles, heels and toes on the box's last row; the nose at 2
@@ -177,3 +177,10 @@ def test_a_posed_sighting_grows_below_its_feet() -> None:
     edge.keypoints[27:33, 1] = 39.0
     [[cut]] = recut([[edge]], [Frame(0, pixels)])
     assert cut.box.y + cut.box.h == 100  # inside the frame
+    stepping = _posed(0, Box(30, 20, 16, 50), pixels)
+    stepping.keypoints[27:33, 1] = 49.0
+    stepping.keypoints[31, 0] = 20.0  # a toe 4 px past the box's right side
+    [[wide]] = recut([[stepping]], [Frame(0, pixels)])
+    assert wide.box.x + wide.box.w == 30 + math.ceil(20 + FEET_SIDE * 47)
+    assert wide.box.x == 30  # the other foot is inside: the left side stays
+    assert wide.crop.shape[-1] == wide.box.w
