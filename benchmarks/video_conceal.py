@@ -130,7 +130,7 @@ def main() -> None:
 
     originals = {f.index: f.pixels for f in VideoReader.open(source)}
     written = {f.index: f.pixels for f in VideoReader.open(output)}
-    _coverage(originals, written, misses=args.misses)
+    _coverage(originals, written, report, misses=args.misses)
     _consistency(report, originals, written)
     _privacy(report, originals, written, args.viper, args.seed)
     if args.adversary != "strong":
@@ -172,17 +172,28 @@ def _still(originals: dict[int, np.ndarray]) -> np.ndarray:
 
 
 def _coverage(
-    originals: dict[int, np.ndarray], written: dict[int, np.ndarray], *, misses: Path | None
+    originals: dict[int, np.ndarray],
+    written: dict[int, np.ndarray],
+    report: VideoReport,
+    *,
+    misses: Path | None,
 ) -> None:
     """People an independent look confirms, treated or not: on every 20th frame (frames the
     follower's finder also looked at, thoroughly on every other one) and on the frames 5, 10
     and 15 after them (5 and 15: frames only the tracking reaches); all of them, and the
     passers-by (:data:`MOVING`), whose untreated ones are listed (and drawn in ``misses``:
-    original left, written right); then the passers-by of all those frames together."""
+    original left, written right); then the passers-by of all those frames together, and how
+    many of them have more than a tenth of their silhouette outside every box of the report (a
+    box that cuts a person at a side, where the judge never looked)."""
     look = FinderConfig(tiles=(200, 120), upscale=2.0)
     still = _still(originals)
     drawn: list[np.ndarray] = []
     everyone: list[bool] = []
+    outside: list[float] = []  # per passer-by, the share of their silhouette outside every box
+    boxes: dict[int, list[Box]] = {}
+    for track in report.tracks:
+        for frame, x, y, w, h, _, _ in track.sightings:
+            boxes.setdefault(frame, []).append(Box(x, y, w, h))
     background = [0, 0]  # pixels of the background changed, and all of them
     for offset, what in (
         (0, "every 20th frame"),
@@ -198,12 +209,15 @@ def _coverage(
             changed = _changed(originals[index], written[index])
             moved = _changed(originals[index], still)
             found = find_people(to_tensor(originals[index]), config=look)
-            outside = _background(
+            boxed = np.zeros(changed.shape, dtype=bool)
+            for b in boxes.get(index, []):
+                boxed[b.y : b.y + b.h, b.x : b.x + b.w] = True
+            background_pixels = _background(
                 moved,
                 [p.mask.numpy() if p.uncertain else p.mask.numpy() | _hair(p, moved.shape) for p in found],
             )
-            background[0] += int(changed[outside].sum())
-            background[1] += int(outside.sum())
+            background[0] += int(changed[background_pixels].sum())
+            background[1] += int(background_pixels.sum())
             for person in found:
                 if person.uncertain:
                     continue
@@ -213,6 +227,7 @@ def _coverage(
                 people.append((treated, moving))
                 if not moving:
                     continue
+                outside.append(float((mask & ~boxed).sum() / max(mask.sum(), 1)))
                 top = _hair(person, changed.shape)
                 if treated and top.any():
                     hair.append(bool(changed[top].mean() >= 0.5))
@@ -234,6 +249,11 @@ def _coverage(
         )
         print(f"  passers-by untreated (frame, box, changed): {'; '.join(untreated) or 'none'}")
     print(f"coverage (every 5th frame): passers-by: {_share(everyone)}")
+    cut = np.array(outside) if outside else np.zeros(1)
+    print(
+        f"  with more than a tenth of their silhouette outside every box: {int((cut > 0.1).sum())}/"
+        f"{len(cut)} (more than a quarter: {int((cut > 0.25).sum())}; mean {cut.mean():.1%})"
+    )
     print(
         f"background (every 5th frame): {background[0] / max(background[1], 1):.1%} of the pixels outside "
         "every person the look proposes and everything that moves (grown by BACKGROUND_MARGIN) changed"
