@@ -18,6 +18,7 @@ found as soon as they move.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -271,6 +272,17 @@ class Motion:
     upright: float = 0.8
 
 
+#: Where the person the pose model confirms in a tracked box touches the box's side (inside the
+#: frame), the model looks again in a window this fraction of the box's height wide, centred on
+#: that person (:meth:`Follower._looks_whole`). A box grown only by ``padding`` of its width hid,
+#: beyond its sides, the arm and leg of a person striding out of it: the model saw the cut
+#: person, its silhouette stopped at the cut, and the track kept the cut box from then on (PETS
+#: S2.L1, frames 700-704: a woman's back half, and frame 754: a man's head and back leg, beside
+#: their concealed boxes). Every tracked box widened so, the looks caught neighbours instead,
+#: whose tracks then ended as duplicates (frames 35 and 685: a woman beside a man left
+#: untreated). The model's window is square (1.25 times the box's height), so a wider cut costs
+#: no resolution.
+WINDOW_WIDTH = 0.5
 #: The motion look's settings.
 MOTION = Motion()
 #: A frame where more than this fraction of the pixels moved is not searched for moving people
@@ -367,6 +379,7 @@ class Follower:
         image = to_tensor(frame.pixels)
         height, width = image.shape[1:]
         predicted: dict[str, Box] = {}
+        targets: dict[str, Box | None] = {}  # the predicted boxes, not grown
         carried: dict[str, _Seen] = {}
         carry = frame.index % self.config.pose_every != 0 and frame.index % self.config.detect_every != 0
         last = {s.track: s for s in self.by_frame[-1]} if self.by_frame else {}
@@ -376,11 +389,14 @@ class Follower:
                 continue
             predicted[key] = box
             before = last.get(self.numbers.get(key, -1))
-            target = _box(xyxy, width, height, 0.0)
+            target = targets[key] = _box(xyxy, width, height, 0.0)
             if carry and before is not None and before.keypoints is not None and target is not None:
                 carried[key] = _Seen.carried(before, target)
         looked = [key for key in predicted if key not in carried]  # all in one batch
-        seen_in = dict(zip(looked, self._looks(image, [predicted[k] for k in looked]), strict=True))
+        windows = [predicted[k] for k in looked]
+        seen_in = dict(
+            zip(looked, self._looks_whole(image, windows, [targets[k] for k in looked]), strict=True)
+        )
         followed = {key: carried[key] if key in carried else seen_in[key] for key in predicted}
         people: list[_Seen] = []
         how: list[str] = []
@@ -452,6 +468,34 @@ class Follower:
         for i, person in zip(crops, people, strict=True):
             if not person.uncertain:
                 seen[i] = _Seen.of(person, windows[i])
+        return seen
+
+    def _looks_whole(
+        self, image: torch.Tensor, windows: Sequence[Box], targets: Sequence[Box | None]
+    ) -> list[_Seen | None]:
+        """:meth:`_looks` in tracked ``windows``, looking again, wider, where the person seen
+        touches a window's side (:data:`WINDOW_WIDTH`). The wider sighting is kept when it is
+        the same person (most of the first silhouette inside it, :data:`SAME`) and the track
+        still takes it (an IoU of at least ``min_iou`` with the track's predicted box in
+        ``targets``): a person found whole beside a track that ran ahead of them would start a
+        new track, and the older track's look would end it at once as its duplicate."""
+        seen = self._looks(image, windows)
+        width = image.shape[2]
+        cut = [
+            (i, first)
+            for i, first in enumerate(seen)
+            if first is not None and targets[i] is not None and _at_side(first.box, windows[i], width)
+        ]
+        wider = self._looks(image, [_widened(windows[i], width, first.box) for i, first in cut])
+        for (i, first), again in zip(cut, wider, strict=True):
+            target = targets[i]
+            if (
+                again is not None
+                and target is not None
+                and _shared(first, again) > SAME
+                and _iou(again.box, target) >= self.config.min_iou
+            ):
+                seen[i] = again
         return seen
 
     def _backfill(self, number: int, box: Box | None, since: int) -> None:
@@ -606,6 +650,30 @@ def _box(xyxy: np.ndarray, width: int, height: int, padding: float) -> Box | Non
         return None
     x, y = int(cx0), int(cy0)
     return Box(x, y, int(np.ceil(cx1)) - x, int(np.ceil(cy1)) - y)
+
+
+def _at_side(box: Box, window: Box, width: int) -> bool:
+    """Whether ``box`` (a person seen in ``window``) touches the window's left or right side
+    where the window does not end at the frame's (``width`` pixels wide)."""
+    left = window.x > 0 and box.x <= window.x
+    right = window.x + window.w < width and box.x + box.w >= window.x + window.w
+    return left or right
+
+
+def _widened(window: Box, width: int, seen: Box) -> Box:
+    """``window`` (a tracked box the pose model looked in) made :data:`WINDOW_WIDTH` of its
+    height wide about the centre of ``seen`` (the person it saw there, cut at a side), inside a
+    frame ``width`` pixels wide; never narrower than ``window``.
+
+    Example:
+        >>> _widened(Box(100, 50, 20, 100), 480, Box(100, 60, 8, 80))
+        Box(x=79, y=50, w=50, h=100, score=1.0)
+    """
+    wide = max(window.w, math.ceil(WINDOW_WIDTH * window.h))
+    x0 = max(0, seen.x + seen.w // 2 - wide // 2)
+    x1 = min(width, x0 + wide)
+    x0 = max(0, x1 - wide)
+    return Box(x0, window.y, x1 - x0, window.h, window.score)
 
 
 def _overlaps(box: Box, others: Sequence[Box]) -> bool:
