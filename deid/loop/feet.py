@@ -55,6 +55,6 @@ def with_head_and_feet(
     box: Box, keypoints: torch.Tensor, height: int, width: int, head_scale: float = 1.0
 ) -> Box:
     """``box`` grown to hold the head (:func:`deid.loop.heads.with_head` at ``head_scale``) and
-    to reach below and beside the feet (:func:`with_feet`), inside an image of ``width`` x ``height``: where a
-    posed person is cut out, concealed and judged."""
+    to reach below and beside the feet (:func:`with_feet`), inside an image of ``width`` x
+    ``height``: where a posed person is cut out, concealed and judged."""
     return with_feet(with_head(box, keypoints, height, width, head_scale), keypoints, height, width)

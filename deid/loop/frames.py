@@ -44,7 +44,8 @@ class FramePeople:
 
     Attributes:
         boxes: each person's box in the frame's pixels, grown to hold their head and to reach
-            below and beside their feet (:func:`deid.loop.feet.with_head_and_feet`), clipped to the frame.
+            below and beside their feet (:func:`deid.loop.feet.with_head_and_feet`), clipped to
+            the frame.
         crops: each person cut out at their box ``(3, h, w)`` (copies), in the order of ``boxes``.
         found: what the person finder saw of each person, or None when the boxes were given.
         flagged: the boxes of unsure people left out with ``uncertain="flag"``: not concealed,
@@ -139,7 +140,8 @@ def plan_frame(
 
 def _boxes(people: Sequence[Person], image: torch.Tensor, head_scale: float) -> list[Box]:
     """Where ``people`` are concealed: an unsure person's box, a found person's grown to hold
-    their head and to reach below and beside their feet (:func:`deid.loop.feet.with_head_and_feet`)."""
+    their head and to reach below and beside their feet
+    (:func:`deid.loop.feet.with_head_and_feet`)."""
     height, width = image.shape[-2:]
     return [
         person.box

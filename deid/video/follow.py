@@ -482,16 +482,14 @@ class Follower:
         seen = self._looks(image, windows)
         width = image.shape[2]
         cut = [
-            (i, first)
-            for i, first in enumerate(seen)
-            if first is not None and targets[i] is not None and _at_side(first.box, windows[i], width)
+            (i, first, target)
+            for i, (first, target) in enumerate(zip(seen, targets, strict=True))
+            if first is not None and target is not None and _at_side(first.box, windows[i], width)
         ]
-        wider = self._looks(image, [_widened(windows[i], width, first.box) for i, first in cut])
-        for (i, first), again in zip(cut, wider, strict=True):
-            target = targets[i]
+        wider = self._looks(image, [_widened(windows[i], width, first.box) for i, first, _ in cut])
+        for (i, first, target), again in zip(cut, wider, strict=True):
             if (
                 again is not None
-                and target is not None
                 and _shared(first, again) > SAME
                 and _iou(again.box, target) >= self.config.min_iou
             ):
