@@ -15,9 +15,11 @@ Prints, from one run:
   (``--misses`` draws them), and over all those frames; of the passers-by treated, those with
   at least half of the top of their head changed (their head's ellipse from the keypoints,
   above the face's highest keypoint: the hair, which the silhouette often leaves out), and
-  those with at least half of the bottom of their silhouette changed (:func:`benchmarks._masks.lowest_eighth`: the lowest
-  eighth, shins and feet, which a box cut at the ankles the pose model places too high leaves
-  out); and on those frames the background changed (:func:`_background`: outside every person
+  those with at least half of the bottom of their silhouette changed
+  (:func:`benchmarks._masks.lowest_eighth`: the lowest eighth, shins and feet, which a box cut
+  at the ankles the pose model places too high leaves out); the passers-by with more than a
+  tenth of their silhouette outside every box of the report (a box that cuts a person at a
+  side); and on those frames the background changed (:func:`_background`: outside every person
   the look proposes and everything that moves, PETS having no person masks);
 - consistency: per track, the mean CIELAB colour of the changed pixels in each frame's box (all
   of it; the part no nearer person's box covers; the part no other person's box reaches, where
@@ -190,10 +192,7 @@ def _coverage(
     drawn: list[np.ndarray] = []
     everyone: list[bool] = []
     outside: list[float] = []  # per passer-by, the share of their silhouette outside every box
-    boxes: dict[int, list[Box]] = {}
-    for track in report.tracks:
-        for frame, x, y, w, h, _, _ in track.sightings:
-            boxes.setdefault(frame, []).append(Box(x, y, w, h))
+    boxes = _in_frame(report)
     background = [0, 0]  # pixels of the background changed, and all of them
     for offset, what in (
         (0, "every 20th frame"),
@@ -210,7 +209,7 @@ def _coverage(
             moved = _changed(originals[index], still)
             found = find_people(to_tensor(originals[index]), config=look)
             boxed = np.zeros(changed.shape, dtype=bool)
-            for b in boxes.get(index, []):
+            for b in boxes.get(index, {}).values():
                 boxed[b.y : b.y + b.h, b.x : b.x + b.w] = True
             background_pixels = _background(
                 moved,
@@ -249,10 +248,10 @@ def _coverage(
         )
         print(f"  passers-by untreated (frame, box, changed): {'; '.join(untreated) or 'none'}")
     print(f"coverage (every 5th frame): passers-by: {_share(everyone)}")
-    cut = np.array(outside) if outside else np.zeros(1)
+    cut = np.array(outside)
     print(
         f"  with more than a tenth of their silhouette outside every box: {int((cut > 0.1).sum())}/"
-        f"{len(cut)} (more than a quarter: {int((cut > 0.25).sum())}; mean {cut.mean():.1%})"
+        f"{len(cut)} (more than a quarter: {int((cut > 0.25).sum())}; mean {cut.mean() if outside else 0:.1%})"
     )
     print(
         f"background (every 5th frame): {background[0] / max(background[1], 1):.1%} of the pixels outside "
@@ -325,6 +324,15 @@ def _hair(person: Person, shape: tuple[int, ...]) -> np.ndarray:
     return top
 
 
+def _in_frame(report: VideoReport) -> dict[int, dict[int, Box]]:
+    """Per frame, each track's box in it, by track number."""
+    boxes: dict[int, dict[int, Box]] = {}
+    for track in report.tracks:
+        for frame, x, y, w, h, _, _ in track.sightings:
+            boxes.setdefault(frame, {})[track.track] = Box(x, y, w, h)
+    return boxes
+
+
 def _consistency(
     report: VideoReport, originals: dict[int, np.ndarray], written: dict[int, np.ndarray]
 ) -> None:
@@ -334,10 +342,7 @@ def _consistency(
     there the colour shown is theirs); and over the part no other person's box reaches (a
     farther person's treatment shows in this one's box too, where this one's silhouette does
     not cover it); and in front at the same place of the body (:func:`_same_place`)."""
-    in_frame: dict[int, dict[int, Box]] = {}
-    for track in report.tracks:
-        for frame, x, y, w, h, _, _ in track.sightings:
-            in_frame.setdefault(frame, {})[track.track] = Box(x, y, w, h)
+    in_frame = _in_frame(report)
     silhouettes = _silhouettes(report, originals)
     places = ("in front, same place", "in front, same place, in the silhouette")
     kept: dict[str, list[float]] = {name: [] for name in ("whole box", "in front", "alone", *places)}

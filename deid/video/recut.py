@@ -42,9 +42,10 @@ def recut(
 ) -> list[list[Sighting]]:
     """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
     neighbours and every posed sighting's box grown to hold its head (its ellipse at
-    ``head_scale``) and to reach below its feet (see the module's docstring), each changed
-    sighting cut again from ``frames`` (the same video's originals, in order). Sightings without a pose (a whole box)
-    are kept; so are the frames past the last one ``frames`` holds.
+    ``head_scale``) and to reach below and beside its feet (see the module's docstring), each
+    changed sighting cut again from ``frames`` (the same video's originals, in order).
+    Sightings without a pose (a whole box) are kept; so are the frames past the last one
+    ``frames`` holds.
 
     Example:
         >>> again = recut(by_frame, VideoReader.open("clip.avi"))  # doctest: +SKIP
@@ -102,9 +103,9 @@ def _in_frame(s: Sighting) -> torch.Tensor:
 
 
 def _cut(sighting: Sighting, pixels: torch.Tensor, head_scale: float) -> Sighting:
-    """``sighting`` in its box grown to hold the head and reach below the feet, cut again from
-    the frame's ``pixels (3, H, W)`` (a carried sighting put between its neighbours has no crop
-    at its new box yet)."""
+    """``sighting`` in its box grown to hold the head and reach below and beside the feet, cut
+    again from the frame's ``pixels (3, H, W)`` (a carried sighting put between its neighbours
+    has no crop at its new box yet)."""
     if sighting.keypoints is None:
         return sighting
     box, (height, width) = sighting.box, pixels.shape[1:]

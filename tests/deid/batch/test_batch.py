@@ -536,7 +536,7 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     image = read_image(frame)
 
     def grown_boxes(people: list[Person]) -> list[Box]:
-        """An unsure person's box; a found person's, grown to hold the head and below the feet."""
+        """An unsure person's box; a found person's, grown to hold the head and the feet."""
         return [
             p.box if p.uncertain else with_head_and_feet(p.box, p.keypoints, *image.shape[-2:])
             for p in people

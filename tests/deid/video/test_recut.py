@@ -1,6 +1,6 @@
 """Video sightings cut again once followed: carried ones put between their posed neighbours, and
 every posed one grown to hold the head (the hair above a person concealed, not left in the clear)
-and to reach below the feet."""
+and to reach below and beside the feet."""
 
 from __future__ import annotations
 
