@@ -219,6 +219,12 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 @loop_choice_option("shape", SHAPES)
 @click.option("--margin", type=float, default=_LOOP["margin"], help=field_help(ConcealConfig, "margin"))
 @click.option(
+    "--figure/--no-figure",
+    default=_LOOP["figure"],
+    show_default=True,
+    help=field_help(ConcealConfig, "figure"),
+)
+@click.option(
     "--uncertain",
     type=click.Choice(UNCERTAIN),
     default="conceal",

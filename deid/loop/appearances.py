@@ -187,7 +187,10 @@ class People:
             idx, batch, treated = idx[keep], batch[keep], self.headed[size][keep]
             mask = self._cut(size, keep, masks).to(batch)
             # The head first (:attr:`headed`): a fill over it then leaves the fill alone.
-            concealed = operator.for_people(self.groups[idx])(treated, mask)
+            narrowed = operator.for_people(self.groups[idx])
+            if self.bodies is not None:
+                narrowed = narrowed.for_poses([self.bodies[i].keypoints for i in idx.tolist()])
+            concealed = narrowed(treated, mask)
             for j, i in enumerate(idx.tolist()):
                 image = concealed[j]
                 changed = image != batch[j]  # pixels left alone stay bit-exact

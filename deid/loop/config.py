@@ -80,6 +80,12 @@ class ConcealConfig:
         head_scale: the head's ellipse (and the box grown to hold it) scaled about its centre,
             in [0.25, 4]: 1 is about twice a head's width, a margin for keypoints that drift
             (:func:`deid.loop.heads.head_ellipse`).
+        figure: with ``shape="body"``, ``fallback_operator="auto"`` and outfits, whoever must be
+            concealed by box gets their box with a stand-in figure in their pose first
+            (:class:`deid.operators.Figure`: they stay a person, with their pose, to a viewer
+            and to a people detector), then the fallback's palette on the whole box where the
+            adversary still matches the figure. False: the box of before (the loop's search
+            over the crop's cells, then the palette).
     """
 
     operator: str = "fill"
@@ -98,6 +104,7 @@ class ConcealConfig:
     margin: float = 0.05
     head: str = "blur"
     head_scale: float = 1.0
+    figure: bool = True
 
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength

@@ -7,16 +7,18 @@ import torch
 from deid.loop.config import ConcealConfig
 from deid.loop.state import Concealment, Problem
 from deid.operators.base import Operator
+from deid.operators.figure import Figure
 from deid.operators.filling import Fill
 from deid.operators.outfit import OutfitFill
 from deid.operators.registry import build_operator
 
 
 def fallback_operators(
-    config: ConcealConfig, operator: Operator, outfits: OutfitFill | None = None
+    config: ConcealConfig, operator: Operator, outfits: OutfitFill | None = None, *, figure: bool = False
 ) -> list[tuple[str, Operator]]:
     """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first
-    (and alone with ``fallback_operator="own"``).
+    (and alone with ``fallback_operator="own"``); with ``figure`` (the box, not a body) and
+    :func:`figures` on, the stand-in figure in the outfit before it.
 
     With ``"auto"`` the palette ends with ``outfits`` (each person's drawn outfit, unshaded at
     full opacity: the whole-crop image it was drawn for), when given and not already the loop's
@@ -27,6 +29,9 @@ def fallback_operators(
     first: list[tuple[str, Operator]] = [(config.operator, operator)]
     if config.fallback_operator == "own":
         return first
+    worn = outfits if outfits is not None else operator if isinstance(operator, OutfitFill) else None
+    if figure and figures(config) and worn is not None:
+        first.insert(0, ("figure", Figure(worn.flat())))
     if config.fallback_operator != "auto":
         return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
     palette: list[tuple[str, Operator]] = [
@@ -39,6 +44,17 @@ def fallback_operators(
     if flat is not None and flat is not operator:
         palette.append(("outfit", flat))
     return first + palette
+
+
+def figures(config: ConcealConfig) -> bool:
+    """Whether whoever is concealed by box gets a stand-in figure first (``config.figure``, with
+    the body's shape, the automatic fallback and outfits)."""
+    return (
+        config.figure
+        and config.shape == "body"
+        and config.fallback_operator == "auto"
+        and config.colors == "outfit"
+    )
 
 
 def conceal_whole_crops(

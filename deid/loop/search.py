@@ -28,7 +28,7 @@ from deid.loop.appearances import People, check_appearance
 from deid.loop.bodies import Body, find_bodies, head_scaled
 from deid.loop.config import OUTFIT_OPERATORS, WIDER, ConcealConfig
 from deid.loop.evidence import Evidence
-from deid.loop.fallback import conceal_whole_crops, fallback_operators
+from deid.loop.fallback import conceal_whole_crops, fallback_operators, figures
 from deid.loop.results import PersonResult
 from deid.loop.state import Concealment, Problem, SearchState
 from deid.loop.steps import check_people, refine
@@ -138,7 +138,10 @@ def _climb(
 
     todo = list(range(len(people)))
     for rung, margin in enumerate(ladder):
-        searched = config if rung == 0 or margin is None else replace(config, budget=0)
+        # the box: with figures, the whole box at once (a figure, else the palette), no search
+        searched = (
+            config if rung == 0 or (margin is None and not figures(config)) else replace(config, budget=0)
+        )
         hopeless: dict[int, PersonResult] = {}
         if margin is not None and searched.budget > 0 and rung < len(ladder) - 1:
             whole = conceal(todo, margin, replace(searched, budget=0, fallback_operator="own"))
@@ -350,7 +353,7 @@ def _whole_crops(
     """The fallback for ``people (P,)`` bool, with each person's outfit last in its palette."""
     if outfits is None and config.fallback_operator == "auto":
         outfits = _draw_outfits(config, problem.adversary, problem.people, problem.originals)
-    palette = fallback_operators(config, problem.operator, outfits)
+    palette = fallback_operators(config, problem.operator, outfits, figure=problem.people.margin is None)
     return conceal_whole_crops(problem, concealment, people, palette), outfits
 
 
@@ -362,7 +365,7 @@ def _worn_outfits(
         return [None] * len(treatments)
     return [
         outfits.describe(p)
-        if t == "outfit" or (outfits is operator and t in (None, config.operator))
+        if t in ("outfit", "figure") or (outfits is operator and t in (None, config.operator))
         else None
         for p, t in enumerate(treatments)
     ]
@@ -372,7 +375,7 @@ def _operators(
     config: ConcealConfig, operator: Operator, outfits: OutfitFill | None, treatments: Sequence[str | None]
 ) -> list[Operator]:
     """Per person, the operator their final images were made with, narrowed to them."""
-    palette = dict(fallback_operators(config, operator, outfits))
+    palette = dict(fallback_operators(config, operator, outfits, figure=True))
     return [
         (operator if t is None else palette[t]).for_people(torch.tensor([p]))
         for p, t in enumerate(treatments)

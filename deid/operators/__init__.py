@@ -1,12 +1,14 @@
 """Concealing operators: pure functions of ``(images, mask)``, each with a small configured class.
 
-One family per module (blur, pixelate, fill, redress, noise, inpaint, colour, and each person's drawn outfit); :mod:`deid.operators.base`
-holds the contract every operator keeps, :mod:`deid.operators.registry` the names the CLI uses.
+One family per module (blur, pixelate, fill, redress, noise, inpaint, colour, each person's drawn
+outfit, and a stand-in figure in their pose); :mod:`deid.operators.base` holds the contract every
+operator keeps, :mod:`deid.operators.registry` the names the CLI uses.
 """
 
 from deid.operators.base import Compose, Operator
 from deid.operators.blurring import Blur, blur
 from deid.operators.colour import ColorShift, color_shift
+from deid.operators.figure import Figure
 from deid.operators.filling import Fill, fill
 from deid.operators.inpainting import Inpaint, inpaint
 from deid.operators.noising import Noise, noise
@@ -20,6 +22,7 @@ __all__ = [
     "Blur",
     "ColorShift",
     "Compose",
+    "Figure",
     "Fill",
     "Inpaint",
     "Noise",

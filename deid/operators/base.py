@@ -12,6 +12,7 @@ larger crop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -83,6 +84,15 @@ class Operator:
         """
         return self
 
+    def for_poses(self, keypoints: Sequence[torch.Tensor | None]) -> Operator:
+        """The operator for a batch whose image ``i`` shows a person in the pose ``keypoints[i]``
+        (``(33, 3)`` in the image's pixels; None: not known).
+
+        The same operator unless it draws the pose (:class:`deid.operators.Figure`): the conceal
+        loop calls this with each appearance's body after :meth:`for_people`.
+        """
+        return self
+
     def __call__(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         images, mask = checked(images, mask)
         return blend(images, mask, self.transform(images, mask))
@@ -110,6 +120,10 @@ class Compose(Operator):
     def for_people(self, persons: torch.Tensor) -> Compose:
         """Each operator narrowed to ``persons`` (an outfit per person, say), in the same order."""
         return Compose(*(op.for_people(persons) for op in self.operators))
+
+    def for_poses(self, keypoints: Sequence[torch.Tensor | None]) -> Compose:
+        """Each operator given the poses, in the same order."""
+        return Compose(*(op.for_poses(keypoints) for op in self.operators))
 
     def transform(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         for op in self.operators:

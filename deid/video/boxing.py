@@ -2,11 +2,13 @@
 
 A track's treatment is decided on a few of its sightings; rendered on all of them, some are
 still matched. Those get their whole box concealed, each with the first treatment of a palette
-that makes it private: the track's own treatment on the whole box, then noisy copies of it (the
-same colours, :data:`NOISY_COPIES` draws of noise of :data:`NOISY_STD`), then the loop's
-fallback colours (:func:`deid.loop.fallback.fallback_operators`). A sighting no treatment makes
-private keeps the own treatment on its whole box (another colour would buy nothing and change
-the person's look), and so then do the track's sightings another colour would make private: a
+that makes it private: a stand-in figure in the sighting's pose wearing the track's outfit
+(:class:`deid.operators.Figure`, when the track wears an outfit and figures are on), the
+track's own treatment on the whole box, then noisy copies of it (the same colours,
+:data:`NOISY_COPIES` draws of noise of :data:`NOISY_STD`), then the loop's fallback colours
+(:func:`deid.loop.fallback.fallback_operators`). A sighting no treatment makes private keeps the
+first (the figure, or the own treatment) on its whole box (another colour would buy nothing and
+change the person's look), and so then do the track's sightings another colour would make private: a
 track is one person, followed from frame to frame by where they are, so while any of its frames
 shows them matched, a colour that comes and goes on a few others hides nothing and breaks the
 one look the person keeps (measured on PETS 2009 S2.L1: tracks within Delta E 10 at the same
@@ -42,8 +44,6 @@ from deid.video.judging import Judge
 
 #: Noisy copies of a track's own treatment the fallback tries before other colours.
 NOISY_COPIES = 3
-#: The palette's first treatments, the own and its noisy copies, keep the track's colours.
-SAME_COLOURS = 1 + NOISY_COPIES
 #: Their noise (grey, added to every channel alike): on the 27 outfit colours, the mean CIELAB
 #: colour of a flat fill moves by at most Delta E 6.7 (black and white clip), under the
 #: benchmark's 10.
@@ -65,9 +65,9 @@ def track_covers(
 
 
 def box_palette(config: ConcealConfig, operator: Operator) -> list[tuple[str, Operator]]:
-    """The treatments the fallback tries in order, named (``"own"``, ``"own+noise 1"``, ...,
-    ``"fill grey"``, ...; see the module's docstring); with ``fallback_operator="own"``, the own
-    treatment alone."""
+    """The treatments the fallback tries in order, named (``"figure"`` when the own treatment is
+    an outfit and figures are on, ``"own"``, ``"own+noise 1"``, ..., ``"fill grey"``, ...; see
+    the module's docstring); with ``fallback_operator="own"``, the own treatment alone."""
     if config.fallback_operator == "own":
         return [("own", operator)]
     plain = operator.flat() if isinstance(operator, OutfitFill) else operator
@@ -75,7 +75,15 @@ def box_palette(config: ConcealConfig, operator: Operator) -> list[tuple[str, Op
         (f"own+noise {seed}", Compose(plain, Noise(std=NOISY_STD, seed=seed)))
         for seed in range(1, NOISY_COPIES + 1)
     ]
-    return [("own", operator), *copies, *fallback_operators(config, operator)[1:]]
+    palette = fallback_operators(config, operator, figure=True)
+    own = next(i for i, (name, _) in enumerate(palette) if name == config.operator)
+    return [*palette[:own], ("own", operator), *copies, *palette[own + 1 :]]
+
+
+def _same_colours(palette: Sequence[tuple[str, Operator]]) -> int:
+    """How many of the palette's first treatments keep the track's colours: the figure in its
+    outfit, the own and its noisy copies."""
+    return sum(1 for name, _ in palette if name == "figure" or name.startswith("own"))
 
 
 def box_matched(
@@ -96,7 +104,8 @@ def box_matched(
     ``covers``, what the treatment sets on each, :func:`track_covers`; see the module's
     docstring); what was done, or None when every sighting is private.
 
-    When one treatment other than the own made most of them private, the whole track takes it,
+    When one treatment other than the figure and the own made most of them private, the whole
+    track takes it,
     every frame boxed, if that leaves no more sightings matched: one look over the track rather
     than an outfit that turns into a grey box and back (the person's treatment is what
     identifies them across frames, so it should not change)."""
@@ -104,12 +113,11 @@ def box_matched(
     if not left or result.mask is None or result.operator is None:
         return None
     box = torch.ones_like(result.mask)
-    palette = [
-        (name, replace(result, mask=box, shape="box", operator=op))
-        for name, op in box_palette(config, result.operator)
-    ]
+    named = box_palette(config, result.operator)
+    palette = [(name, replace(result, mask=box, shape="box", operator=op)) for name, op in named]
     took: dict[int, int] = {}  # sighting -> the palette's treatment that made it private
-    own: dict[int, torch.Tensor] = {}  # sighting -> the own treatment on its whole box
+    own: dict[int, torch.Tensor] = {}  # sighting -> the first treatment on its whole box
+    mine = next(k for k, (name, _) in enumerate(named) if name == "own")  # the figure before it
     pending = left
     for k, (_, whole) in enumerate(palette):
         if not pending:
@@ -129,7 +137,7 @@ def box_matched(
         pending = [i for i in pending if i not in took]
     counts = Counter(took.values())
     most = min(counts, key=lambda k: (-counts[k], k), default=0)
-    if most > 0:
+    if most > mine:
         everywhere = render_track(track, bodies, palette[most][1], adversary, config.head)
         still = sum(not ok for ok in judge.check(t, everywhere))
         if still <= len(pending):
@@ -142,7 +150,7 @@ def box_matched(
             )
     other: list[int] = []
     if pending:  # the track stays matched: no colour of its own on a few frames (module docstring)
-        other = [i for i, k in took.items() if k >= SAME_COLOURS]
+        other = [i for i, k in took.items() if k >= _same_colours(named)]
         for i in other:
             crops[i] = own[i]
             del took[i]

@@ -1,5 +1,7 @@
 """The conceal loop on a tiny adversary: termination, budget, consistency, fallback, honesty."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -189,7 +191,8 @@ def test_real_viper_persons_are_concealed_honestly(viper_root):
     samples = select(load_viper(viper_root), test_ids)
     images = load_images([s.path for s in samples])
     people = [[images[i] for i, s in enumerate(samples) if s.person_id == pid] for pid in test_ids]
-    results = conceal_people(people, adversary=adversary, config=ConcealConfig(seed=0))
+    # the box's search over the crop's cells, not the figure's whole box at once (both honest)
+    results = conceal_people(people, adversary=adversary, config=ConcealConfig(seed=0, figure=False))
     for person, result in zip(people, results, strict=True):
         assert len(result.images) == 2
         concealed = adversary.embed(torch.stack(result.images))
@@ -301,7 +304,11 @@ def test_a_body_the_whole_fill_leaves_matched_is_not_searched(viper_root, tiny_e
     # (unseeded, 1 draw in 12 left one of them matched there; CI met one)
     config = ConcealConfig(shape="body", budget=2, seed=0)
     conceal_people([[c] for c in crops], adversary=far, config=config)
-    assert searched == [(0.05, 0, 2), (0.2, 0, 2), (None, 2, 2)]  # the narrow body: the whole fill only
+    # the narrow body: the whole fill only; the box: its figure, then the palette, without search
+    assert searched == [(0.05, 0, 2), (0.2, 0, 2), (None, 0, 2)]
+    searched.clear()
+    conceal_people([[c] for c in crops], adversary=far, config=replace(config, figure=False))
+    assert searched == [(0.05, 0, 2), (0.2, 0, 2), (None, 2, 2)]  # without figures the box is searched
     searched.clear()
     near = _adversary(tiny_embedder, top_k=2)
     results = conceal_people([[c] for c in crops], adversary=near, config=config)

@@ -12,6 +12,7 @@ import deid.video.boxing as boxing
 from deid.loop import ConcealConfig
 from deid.loop.results import PersonResult
 from deid.operators.base import Compose
+from deid.operators.figure import Figure
 from deid.operators.filling import Fill
 from deid.operators.noising import Noise
 from deid.operators.outfit import OutfitFill
@@ -46,15 +47,21 @@ class Judge:
 
 
 def _boxed(
-    rule: Callable[[int, float], bool], monkeypatch: pytest.MonkeyPatch
+    rule: Callable[[int, float], bool],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    operator: Any = None,
+    render: Callable[..., list[torch.Tensor]] = _render,
 ) -> tuple[list[float], str | None]:
-    """Ten sightings drawn with the own treatment, then :func:`boxing.box_matched` on them."""
-    monkeypatch.setattr(boxing, "render_track", _render)
+    """Ten sightings drawn with the own treatment (``operator``, a fill by default), then
+    :func:`boxing.box_matched` on them."""
+    monkeypatch.setattr(boxing, "render_track", render)
+    operator = Fill(color=OWN) if operator is None else operator
     result = PersonResult(
-        [], torch.zeros(1, 128, 48), 1, True, False, None, 0.5, {}, {}, operator=Fill(color=OWN), shape="body"
+        [], torch.zeros(1, 128, 48), 1, True, False, None, 0.5, {}, {}, operator=operator, shape="body"
     )
     track: list[Any] = [None] * 10
-    crops = _render(track, track, result)
+    crops = render(track, track, result)
     judge = Judge(rule)
     boxed = boxing.box_matched(
         0, track, track, result, crops, judge.check(0, crops), judge, None, ConcealConfig()
@@ -165,6 +172,7 @@ def test_the_noisy_copies_wear_the_own_outfit_unshaded() -> None:
     redressed = OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]), contrast=0.4)
     palette = boxing.box_palette(ConcealConfig(), redressed)
     assert [name for name, _ in palette] == [
+        "figure",
         "own",
         "own+noise 1",
         "own+noise 2",
@@ -174,7 +182,56 @@ def test_the_noisy_copies_wear_the_own_outfit_unshaded() -> None:
         "fill white",
         "noise+color_shift",
     ]
-    copy = palette[1][1]
+    figure, copy = palette[0][1], palette[2][1]
+    assert isinstance(figure, Figure) and figure.outfits.contrast is None
     assert isinstance(copy, Compose) and isinstance(copy.operators[0], OutfitFill)
     assert copy.operators[0].contrast is None and copy.operators[0].opacity == 1.0
     assert boxing.box_palette(ConcealConfig(fallback_operator="own"), redressed) == [("own", redressed)]
+    assert [name for name, _ in boxing.box_palette(ConcealConfig(figure=False), redressed)][:2] == [
+        "own",
+        "own+noise 1",
+    ]
+
+
+OUTFIT, FIGURE = 0.4, 0.6  # a track wearing an outfit, and its stand-in figure (stand-in colours)
+BOXED = {OUTFIT: 0.41, FIGURE: 0.61}  # the same as a box
+
+
+def _render_outfit(
+    track: Sequence[Any], bodies: Sequence[Any], result: PersonResult, *_: object
+) -> list[torch.Tensor]:
+    """Stand-in renderer for a track wearing an outfit: the figure one colour, the outfit another,
+    each another as a box."""
+    colour = FIGURE if isinstance(result.operator, Figure) else OUTFIT
+    return [torch.full((3, 8, 4), BOXED[colour] if result.shape == "box" else colour) for _ in track]
+
+
+def _boxed_outfit(
+    rule: Callable[[int, float], bool], monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[float], str | None]:
+    outfit = OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]))
+    return _boxed(rule, monkeypatch, operator=outfit, render=_render_outfit)
+
+
+def test_a_track_wearing_an_outfit_is_boxed_with_its_figure_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    # frames 0-5 private in the outfit; 6-7 in the figure; 8-9 in nothing: they keep the figure
+    colours, boxed = _boxed_outfit(
+        lambda i, c: (c == OUTFIT and i < 6) or (c == BOXED[FIGURE] and i in (6, 7)), monkeypatch
+    )
+    assert colours == [OUTFIT] * 6 + [BOXED[FIGURE]] * 4
+    assert boxed == "4 frames' whole box (figure 4); 2 still matched"
+
+
+def test_the_outfit_boxed_does_not_take_the_whole_track_from_its_figure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the figure makes frame 6 private, the outfit's box frames 6-9: most, but like the figure the
+    # track's own look, so it is not drawn on the frames private in the body's shape
+    colours, boxed = _boxed_outfit(
+        lambda i, c: (
+            (c == OUTFIT and i < 6) or (c == BOXED[FIGURE] and i == 6) or (c == BOXED[OUTFIT] and i >= 6)
+        ),
+        monkeypatch,
+    )
+    assert colours == [OUTFIT] * 6 + [BOXED[FIGURE]] + [BOXED[OUTFIT]] * 3
+    assert boxed == "4 frames' whole box (figure 1, own 3); 0 still matched"
