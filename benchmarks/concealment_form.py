@@ -9,7 +9,8 @@ is compared with the original and the annotation (``PedMasks``):
 
 - ``private``: frames whose every person the adversary finds private as written;
 - ``body``/``box``: people concealed in their silhouette's shape, and by their box (after the
-  body-shaped loop left them matched, or without a pose);
+  body-shaped loop left them matched, or without a pose); ``figure``: of those by box, the ones
+  whose box shows their stand-in figure (:class:`deid.operators.Figure`);
 - ``bg changed``: pixels more than 3 px outside every labelled person, the fraction changed (mean
   over frames);
 - ``person changed``: median fraction of a labelled person's pixels changed, and ``< 20%``
@@ -53,6 +54,9 @@ from reid_model import default_metadata, load_images, load_viper, select
 VARIANTS = {
     "box fill": ConcealConfig(shape="box", operator="fill", seed=0),  # before issue 12, + the head
     "body fill": ConcealConfig(shape="body", operator="fill", seed=0),  # the default
+    "body fill no-figure": ConcealConfig(
+        shape="body", operator="fill", seed=0, figure=False
+    ),  # the box of before
     "body redress": ConcealConfig(shape="body", operator="redress", seed=0),
     "body-only fill": ConcealConfig(shape="body-only", operator="fill", seed=0),
     "body-only redress": ConcealConfig(shape="body-only", operator="redress", seed=0),
@@ -165,7 +169,7 @@ def main() -> None:
         f"head scale {args.head_scale}; face net threshold {args.faces}; second look {finder.look}"
     )
     print(
-        "| variant | private frames | body / box people | bg changed | person changed (median) "
+        "| variant | private frames | body / box people (figure) | bg changed | person changed (median) "
         "| persons < 20% changed | head concealed | head top kept | head kept, private | feet | finder recall "
         "| HOG recall | PCK@0.1 | s/frame |"
     )
@@ -188,12 +192,14 @@ def main() -> None:
             if result is not None:
                 tally.private += bool(result.success)
                 tally.shapes.update(str(p.shape) for p in result.people)
+                tally.shapes["figure"] += sum(p.fallback_operator == "figure" for p in result.people)
             shown[name][frame.name] = image
             _changed(frame, image, result is not None and result.success, tally)
             _detections(frame, image, before[frame.name], tally)
         person = np.array(tally.person)
         print(
             f"| {name} | {tally.private}/{tally.frames} | {tally.shapes['body']} / {tally.shapes['box']} "
+            f"({tally.shapes['figure']}) "
             f"| {100 * statistics.mean(tally.background):.1f}% | {100 * float(np.median(person)):.0f}% "
             f"| {int((person < 0.2).sum())} | {tally.heads}/{persons} | {tally.tops_kept} "
             f"| {tally.private_heads_kept} | {tally.feet}/{persons} "
