@@ -8,11 +8,11 @@ track's own treatment on the whole box, then noisy copies of it (the same colour
 :data:`NOISY_COPIES` draws of noise of :data:`NOISY_STD`), then the loop's fallback colours
 (:func:`deid.loop.fallback.fallback_operators`). A sighting no treatment makes private keeps the
 first (the figure, or the own treatment) on its whole box (another colour would buy nothing and
-change the person's look), and so then do the track's sightings another colour would make private: a
-track is one person, followed from frame to frame by where they are, so while any of its frames
-shows them matched, a colour that comes and goes on a few others hides nothing and breaks the
-one look the person keeps (measured on PETS 2009 S2.L1: tracks within Delta E 10 at the same
-place of the body in >= 95% of their frames, 198 -> 207 of 218). Other colours stay only where
+change the person's look), and so then do the track's sightings another colour would make
+private: a track is one person, followed from frame to frame by where they are, so while any of
+its frames shows them matched, a colour that comes and goes on a few others hides nothing and
+breaks the one look the person keeps (measured on PETS 2009 S2.L1: tracks within Delta E 10 at
+the same place of the body in >= 95% of their frames, 198 -> 207 of 218). Other colours stay only where
 they leave no sighting matched. The noisy copies, in the track's colours, stay (turned back
 too, they gave one more track its colour and three fewer tracks private as written: the
 encoder turns some sightings matched as rendered private as written). A flat fill is private
@@ -105,10 +105,9 @@ def box_matched(
     docstring); what was done, or None when every sighting is private.
 
     When one treatment other than the figure and the own made most of them private, the whole
-    track takes it,
-    every frame boxed, if that leaves no more sightings matched: one look over the track rather
-    than an outfit that turns into a grey box and back (the person's treatment is what
-    identifies them across frames, so it should not change)."""
+    track takes it, every frame boxed, if that leaves no more sightings matched: one look over
+    the track rather than an outfit that turns into a grey box and back (the person's treatment
+    is what identifies them across frames, so it should not change)."""
     left = [i for i, ok in enumerate(judged) if not ok]
     if not left or result.mask is None or result.operator is None:
         return None
