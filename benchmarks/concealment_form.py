@@ -54,9 +54,8 @@ from reid_model import default_metadata, load_images, load_viper, select
 VARIANTS = {
     "box fill": ConcealConfig(shape="box", operator="fill", seed=0),  # before issue 12, + the head
     "body fill": ConcealConfig(shape="body", operator="fill", seed=0),  # the default
-    "body fill no-figure": ConcealConfig(
-        shape="body", operator="fill", seed=0, figure=False
-    ),  # the box of before
+    # the default with the box of before (no stand-in figure)
+    "body fill no-figure": ConcealConfig(shape="body", operator="fill", seed=0, figure=False),
     "body redress": ConcealConfig(shape="body", operator="redress", seed=0),
     "body-only fill": ConcealConfig(shape="body-only", operator="fill", seed=0),
     "body-only redress": ConcealConfig(shape="body-only", operator="redress", seed=0),

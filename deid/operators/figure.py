@@ -155,10 +155,8 @@ class Figure(Operator):
             raise ValueError(f"poses must be one per image ({len(images)}), got {len(poses)}")
         size = (images.shape[-2], images.shape[-1])
         canvas = outfit_canvases(outfits.tops, outfits.bottoms, size, outfits.patterns).to(images)
-        figures = torch.from_numpy(np.stack([figure_mask(_drawn(pose, size), size) for pose in poses]))[
-            :, None
-        ]
-        return torch.where(figures, torch.full_like(canvas, GREY), canvas)
+        figures = np.stack([figure_mask(_drawn(pose, size), size) for pose in poses])  # cv2, per image
+        return torch.where(torch.from_numpy(figures)[:, None], torch.full_like(canvas, GREY), canvas)
 
     def describe(self, person: int) -> dict[str, Any]:
         """The outfit the figure of ``person`` wears, as a report records it."""

@@ -12,8 +12,8 @@ change the person's look), and so then do the track's sightings another colour w
 private: a track is one person, followed from frame to frame by where they are, so while any of
 its frames shows them matched, a colour that comes and goes on a few others hides nothing and
 breaks the one look the person keeps (measured on PETS 2009 S2.L1: tracks within Delta E 10 at
-the same place of the body in >= 95% of their frames, 198 -> 207 of 218). Other colours stay only where
-they leave no sighting matched. The noisy copies, in the track's colours, stay (turned back
+the same place of the body in >= 95% of their frames, 198 -> 207 of 218). Other colours stay only
+where they leave no sighting matched. The noisy copies, in the track's colours, stay (turned back
 too, they gave one more track its colour and three fewer tracks private as written: the
 encoder turns some sightings matched as rendered private as written). A flat fill is private
 against a person's other appearances about as often as a coin lands heads, so a fresh draw of
@@ -44,6 +44,9 @@ from deid.video.judging import Judge
 
 #: Noisy copies of a track's own treatment the fallback tries before other colours.
 NOISY_COPIES = 3
+#: From the own treatment on, the palette's treatments that keep the track's colours: the own and
+#: its noisy copies (the figure before the own wears them too).
+SAME_COLOURS = 1 + NOISY_COPIES
 #: Their noise (grey, added to every channel alike): on the 27 outfit colours, the mean CIELAB
 #: colour of a flat fill moves by at most Delta E 6.7 (black and white clip), under the
 #: benchmark's 10.
@@ -80,12 +83,6 @@ def box_palette(config: ConcealConfig, operator: Operator) -> list[tuple[str, Op
     return [*palette[:own], ("own", operator), *copies, *palette[own + 1 :]]
 
 
-def _same_colours(palette: Sequence[tuple[str, Operator]]) -> int:
-    """How many of the palette's first treatments keep the track's colours: the figure in its
-    outfit, the own and its noisy copies."""
-    return sum(1 for name, _ in palette if name == "figure" or name.startswith("own"))
-
-
 def box_matched(
     t: int,
     track: Sequence[Sighting],
@@ -117,6 +114,7 @@ def box_matched(
     took: dict[int, int] = {}  # sighting -> the palette's treatment that made it private
     own: dict[int, torch.Tensor] = {}  # sighting -> the first treatment on its whole box
     mine = next(k for k, (name, _) in enumerate(named) if name == "own")  # the figure before it
+    same = mine + SAME_COLOURS  # the first treatment in other colours
     pending = left
     for k, (_, whole) in enumerate(palette):
         if not pending:
@@ -149,7 +147,7 @@ def box_matched(
             )
     other: list[int] = []
     if pending:  # the track stays matched: no colour of its own on a few frames (module docstring)
-        other = [i for i, k in took.items() if k >= _same_colours(named)]
+        other = [i for i, k in took.items() if k >= same]
         for i in other:
             crops[i] = own[i]
             del took[i]

@@ -73,8 +73,9 @@ CHUNK = 64
 #: The form of the work a run saves (:class:`deid.video.resume.Checkpoints`): work saved in
 #: another form (by an earlier release) is not taken up. 3: sightings' boxes reach below the
 #: feet (:func:`deid.loop.feet.with_feet`); 4: and past them on either side, and the follower
-#: looks again where it sees a person cut at their box's side (:data:`deid.video.follow.WINDOW_WIDTH`);
-#: 5: a person concealed by box gets a stand-in figure first (:class:`deid.operators.Figure`).
+#: looks again where it sees a person cut at their box's side
+#: (:data:`deid.video.follow.WINDOW_WIDTH`); 5: a person concealed by box gets a stand-in figure
+#: first (:class:`deid.operators.Figure`).
 WORK = 5
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
