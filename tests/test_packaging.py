@@ -59,6 +59,7 @@ def test_the_wheel_holds_the_finders_models_with_their_licence(tmp_path):
         } <= names
         assert "reid_model/weights/default.safetensors" in names
         assert "deid/operators/weights/outfits.safetensors" in names
+        assert "deid/operators/weights/figure_outfits.safetensors" in names
         (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
         requires = [
             line for line in archive.read(metadata).decode().splitlines() if line.startswith("Requires-Dist")

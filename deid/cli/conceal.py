@@ -225,6 +225,13 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help=field_help(ConcealConfig, "figure"),
 )
 @click.option(
+    "--figure-draws",
+    type=click.IntRange(min=1),
+    default=_LOOP["figure_draws"],
+    show_default=True,
+    help=field_help(ConcealConfig, "figure_draws"),
+)
+@click.option(
     "--uncertain",
     type=click.Choice(UNCERTAIN),
     default="conceal",

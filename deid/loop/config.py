@@ -86,6 +86,9 @@ class ConcealConfig:
             and to a people detector), then the fallback's palette on the whole box where the
             adversary still matches the figure. False: the box of before (the loop's search
             over the crop's cells, then the palette).
+        figure_draws: how many outfits the figure tries, each drawn among those private with a
+            figure standing on them (:data:`deid.operators.figure.FIGURE_OUTFITS`); a person
+            wears the first their figure, in their own pose, is private in.
     """
 
     operator: str = "fill"
@@ -105,6 +108,7 @@ class ConcealConfig:
     head: str = "blur"
     head_scale: float = 1.0
     figure: bool = True
+    figure_draws: int = 8
 
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength
@@ -118,6 +122,8 @@ class ConcealConfig:
             raise ValueError(f"margin must be a fraction of the crop's width in [0, 1], got {self.margin}")
         if self.budget < 0:
             raise ValueError(f"budget must be >= 0, got {self.budget}")
+        if self.figure_draws < 1:
+            raise ValueError(f"figure_draws must be >= 1, got {self.figure_draws}")
         if self.first_cells < 1:
             raise ValueError(f"first_cells must be >= 1, got {self.first_cells}")
         if not self.growth > 1.0:

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import torch
 
 from deid.loop.config import ConcealConfig
-from deid.loop.state import Concealment, Problem
+from deid.loop.state import Concealment, Problem, Trial
 from deid.operators.base import Operator
 from deid.operators.figure import Figure
 from deid.operators.filling import Fill
 from deid.operators.outfit import OutfitFill
 from deid.operators.registry import build_operator
 
+#: The fallback's whole-crop treatments, named, in the order they are tried.
+Palette = list[tuple[str, Operator]]
+
 
 def fallback_operators(
-    config: ConcealConfig, operator: Operator, outfits: OutfitFill | None = None, *, figure: bool = False
-) -> list[tuple[str, Operator]]:
+    config: ConcealConfig,
+    operator: Operator,
+    outfits: OutfitFill | None = None,
+    *,
+    figure: OutfitFill | None = None,
+) -> Palette:
     """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first
-    (and alone with ``fallback_operator="own"``); with ``figure`` (the box, not a body) and
-    :func:`figures` on, the stand-in figure in the outfit before it.
+    (and alone with ``fallback_operator="own"``); with ``figure`` (the outfits a stand-in figure
+    wears: the box, not a body) and :func:`figures` on, the figure before it.
 
     With ``"auto"`` the palette ends with ``outfits`` (each person's drawn outfit, unshaded at
     full opacity: the whole-crop image it was drawn for), when given and not already the loop's
@@ -26,15 +35,14 @@ def fallback_operators(
     drawn outfit for nearly all. (A redressed outfit keeps the crop's shading, which carries
     the person's and the background's shapes to the hand-crafted attacker.)
     """
-    first: list[tuple[str, Operator]] = [(config.operator, operator)]
+    first: Palette = [(config.operator, operator)]
     if config.fallback_operator == "own":
         return first
-    worn = outfits if outfits is not None else operator if isinstance(operator, OutfitFill) else None
-    if figure and figures(config) and worn is not None:
-        first.insert(0, ("figure", Figure(worn.flat())))
+    if figure is not None and figures(config):
+        first.insert(0, ("figure", Figure(figure.flat())))
     if config.fallback_operator != "auto":
         return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
-    palette: list[tuple[str, Operator]] = [
+    palette: Palette = [
         ("fill grey", Fill(color=0.5)),
         ("fill black", Fill(color=0.0)),
         ("fill white", Fill(color=1.0)),
@@ -57,8 +65,29 @@ def figures(config: ConcealConfig) -> bool:
     )
 
 
+def choose_figures(
+    problem: Problem,
+    concealment: Concealment,
+    people: torch.Tensor,
+    draws: Sequence[OutfitFill],
+    chosen: OutfitFill | None = None,
+) -> OutfitFill:
+    """The outfits the stand-in figures of ``people (P,)`` bool wear: per person, the first of
+    ``draws`` (each one outfit per person) whose figure in the person's own poses, on the whole
+    crop, makes them private, else the one that leaves the lowest match rate. The other people
+    keep their row of ``chosen`` (or of the first draw)."""
+    rows = torch.zeros(len(people), dtype=torch.long)
+    masks = concealment.whole(people).masks
+    for k, _, took in _first_private(problem, masks, people, [Figure(draw) for draw in draws]):
+        rows[took] = k
+    worn = draws[0]
+    for k, draw in enumerate(draws[1:], start=1):
+        worn = worn.where(rows == k, draw)
+    return worn if chosen is None else chosen.where(people, worn)
+
+
 def conceal_whole_crops(
-    problem: Problem, concealment: Concealment, people: torch.Tensor, palette: list[tuple[str, Operator]]
+    problem: Problem, concealment: Concealment, people: torch.Tensor, palette: Palette
 ) -> Concealment:
     """Conceal the whole crop of ``people (P,)`` bool; try each treatment of ``palette`` in turn.
 
@@ -67,15 +96,25 @@ def conceal_whole_crops(
     returned concealment records it.
     """
     concealment = concealment.whole(people)
+    for k, trial, took in _first_private(problem, concealment.masks, people, [op for _, op in palette]):
+        concealment = concealment.treated(took, trial, palette[k][0])
+    return concealment
+
+
+def _first_private(
+    problem: Problem, masks: torch.Tensor, people: torch.Tensor, operators: Sequence[Operator]
+) -> Iterator[tuple[int, Trial, torch.Tensor]]:
+    """Try each of ``operators`` in turn with ``masks`` on those of ``people (P,)`` bool still
+    matched; yield ``(k, trial, took)``: the people that take operator ``k`` for now (private
+    with it, or matched at a lower rate than with any before)."""
     best_rate = torch.full((len(people),), float("inf"))
     pending = people.clone()
-    for name, operator in palette:
+    for k, operator in enumerate(operators):
         if not bool(pending.any()):
             break
-        trial = problem.trial(concealment.masks, pending, operator)
+        trial = problem.trial(masks, pending, operator)
         rate = torch.zeros(len(people)).scatter_reduce(0, trial.groups, trial.check.match_rate, "amax")
-        better = pending & (trial.private | (rate < best_rate))
-        concealment = concealment.treated(better, trial, name)
-        best_rate = torch.where(better, rate, best_rate)
+        took = pending & (trial.private | (rate < best_rate))
+        yield k, trial, took
+        best_rate = torch.where(took, rate, best_rate)
         pending = pending & ~trial.private
-    return concealment

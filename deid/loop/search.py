@@ -28,12 +28,13 @@ from deid.loop.appearances import People, check_appearance
 from deid.loop.bodies import Body, find_bodies, head_scaled
 from deid.loop.config import OUTFIT_OPERATORS, WIDER, ConcealConfig
 from deid.loop.evidence import Evidence
-from deid.loop.fallback import conceal_whole_crops, fallback_operators, figures
+from deid.loop.fallback import Palette, choose_figures, conceal_whole_crops, fallback_operators, figures
 from deid.loop.results import PersonResult
 from deid.loop.state import Concealment, Problem, SearchState
 from deid.loop.steps import check_people, refine
 from deid.operators.base import Operator
-from deid.operators.outfit import OutfitFill, choose_outfits
+from deid.operators.figure import FIGURE_OUTFITS, Figure
+from deid.operators.outfit import OutfitFill, choose_outfits, draw_outfits
 from deid.operators.redressing import Redress
 from deid.operators.registry import build_operator
 from reid_model.checks import check_images
@@ -191,7 +192,7 @@ def _conceal(
     drawn = outfits
     before = problem.check(problem.originals)
     state, attributions = search_masks(problem, config, before, keep_attributions=keep_attributions)
-    concealment, encoded, after, outfits = _finish(problem, config, state, outfits)
+    concealment, encoded, after, outfits, palette = _finish(problem, config, state, outfits)
     results = _results(
         problem,
         state,
@@ -199,8 +200,8 @@ def _conceal(
         checks=(before, after),
         encoded=encoded,
         attributions=attributions,
-        outfits=_worn_outfits(config, problem.operator, outfits, concealment.treatments),
-        operators=_operators(config, problem.operator, outfits, concealment.treatments),
+        outfits=_worn_outfits(problem.operator, palette, concealment.treatments),
+        operators=_operators(problem.operator, palette, concealment.treatments),
         budget=config.budget,
     )
     return results, drawn
@@ -292,15 +293,21 @@ def _draw_outfits(
     """Each person's outfit, drawn with fresh entropy, or with the configured seed and the
     person's own appearances (:func:`person_generators`), so that a seeded person gets the
     same outfit whoever else is concealed in the same call, in any order, on any worker."""
-    if config.seed is None:
-        generator: torch.Generator | list[torch.Generator] = torch.Generator().manual_seed(
-            secrets.randbits(63)
-        )
-    else:
-        generator = person_generators(config.seed, people.images, people.groups)
     return choose_outfits(
-        adversary, list(originals), people.groups, opacity=opacity, contrast=contrast, generator=generator
+        adversary,
+        list(originals),
+        people.groups,
+        opacity=opacity,
+        contrast=contrast,
+        generator=_generators(config, people),
     )
+
+
+def _generators(config: ConcealConfig, people: People) -> torch.Generator | list[torch.Generator]:
+    """One generator of fresh entropy, or with a seed one per person (:func:`person_generators`)."""
+    if config.seed is None:
+        return torch.Generator().manual_seed(secrets.randbits(63))
+    return person_generators(config.seed, people.images, people.groups)
 
 
 def person_generators(
@@ -322,25 +329,26 @@ def person_generators(
 
 def _finish(
     problem: Problem, config: ConcealConfig, state: SearchState, outfits: OutfitFill | None
-) -> tuple[Concealment, list[bytes], PrivacyCheck, OutfitFill | None]:
+) -> tuple[Concealment, list[bytes], PrivacyCheck, OutfitFill | None, Palette]:
     """The search's masks on every appearance, then the whole crop for whoever is still matched:
     by the loop's last check, then by the check of the bytes as written.
 
-    Returns the concealment, each appearance's encoded output, the verdict on them, and the
-    outfits (drawn here for the fallback if it needed them).
+    Returns the concealment, each appearance's encoded output, the verdict on them, the
+    outfits (drawn here for the fallback if it needed them) and the fallback's treatments.
     """
     concealment = Concealment.of_search(problem, state)
     loop_check = problem.check(concealment.embeddings)
     matched = ~problem.private(loop_check)
+    palette: Palette = []
     if bool(matched.any()):
-        concealment, outfits = _whole_crops(problem, config, concealment, matched, outfits)
+        concealment, outfits, palette = _whole_crops(problem, config, concealment, matched, outfits, palette)
         loop_check = problem.check(concealment.embeddings)
     encoded, check = problem.written(concealment.images)
     late = problem.private(loop_check) & ~problem.private(check)
     if bool(late.any()):  # the written bytes disagree with the loop's last check: whole crop
-        concealment, outfits = _whole_crops(problem, config, concealment, late, outfits)
+        concealment, outfits, palette = _whole_crops(problem, config, concealment, late, outfits, palette)
         encoded, check = problem.written(concealment.images)
-    return concealment, encoded, check, outfits
+    return concealment, encoded, check, outfits, palette
 
 
 def _whole_crops(
@@ -349,36 +357,46 @@ def _whole_crops(
     concealment: Concealment,
     people: torch.Tensor,
     outfits: OutfitFill | None,
-) -> tuple[Concealment, OutfitFill | None]:
-    """The fallback for ``people (P,)`` bool, with each person's outfit last in its palette."""
+    before: Palette,
+) -> tuple[Concealment, OutfitFill | None, Palette]:
+    """The fallback for ``people (P,)`` bool, with each person's outfit last in its palette and,
+    on the box with figures on, their stand-in figure first (the others keep the figures of the
+    palette ``before``, when there was one)."""
     if outfits is None and config.fallback_operator == "auto":
         outfits = _draw_outfits(config, problem.adversary, problem.people, problem.originals)
-    palette = fallback_operators(config, problem.operator, outfits, figure=problem.people.margin is None)
-    return conceal_whole_crops(problem, concealment, people, palette), outfits
+    figure = None
+    if outfits is not None and problem.people.margin is None and figures(config):
+        draws = draw_outfits(
+            problem.adversary,
+            list(problem.originals),
+            problem.groups,
+            config.figure_draws,
+            table=FIGURE_OUTFITS,
+            generator=_generators(config, problem.people),
+        )
+        worn = dict(before).get("figure")
+        figure = choose_figures(
+            problem, concealment, people, draws, worn.outfits if isinstance(worn, Figure) else None
+        )
+    palette = fallback_operators(config, problem.operator, outfits, figure=figure)
+    return conceal_whole_crops(problem, concealment, people, palette), outfits, palette
 
 
 def _worn_outfits(
-    config: ConcealConfig, operator: Operator, outfits: OutfitFill | None, treatments: Sequence[str | None]
+    operator: Operator, palette: Palette, treatments: Sequence[str | None]
 ) -> list[dict[str, Any] | None]:
-    """Per person, the outfit their final images wear (the loop's fill or the fallback's), or None."""
-    if outfits is None:
-        return [None] * len(treatments)
-    return [
-        outfits.describe(p)
-        if t in ("outfit", "figure") or (outfits is operator and t in (None, config.operator))
-        else None
-        for p, t in enumerate(treatments)
-    ]
+    """Per person, the outfit their final images wear (the loop's fill, the fallback's or the
+    figure's), or None."""
+    named = dict(palette)
+    used = [operator if t is None else named[t] for t in treatments]
+    return [u.describe(p) if isinstance(u, OutfitFill | Figure) else None for p, u in enumerate(used)]
 
 
-def _operators(
-    config: ConcealConfig, operator: Operator, outfits: OutfitFill | None, treatments: Sequence[str | None]
-) -> list[Operator]:
+def _operators(operator: Operator, palette: Palette, treatments: Sequence[str | None]) -> list[Operator]:
     """Per person, the operator their final images were made with, narrowed to them."""
-    palette = dict(fallback_operators(config, operator, outfits, figure=True))
+    named = dict(palette)
     return [
-        (operator if t is None else palette[t]).for_people(torch.tensor([p]))
-        for p, t in enumerate(treatments)
+        (operator if t is None else named[t]).for_people(torch.tensor([p])) for p, t in enumerate(treatments)
     ]
 
 

@@ -1,21 +1,27 @@
 """A stand-in figure: a person concealed by box keeps a figure in their pose.
 
 Where the conceal loop must give up the body's shape (the adversary still matches the person's
-outline), it conceals the whole box with the person's outfit (the two-tone, patterned canvas
-drawn to be private on the whole crop, :mod:`deid.operators.outfit`); a flat box is no longer a
-person. :class:`Figure` draws on that canvas a grey figure in the person's pose, like a
-pictogram: limbs of standard widths along the pose model's keypoints, a torso of standard width
+outline), it conceals the whole box with an outfit (a two-tone, patterned canvas,
+:mod:`deid.operators.outfit`); a flat box is no longer a person. :class:`Figure` draws on such a
+canvas a grey figure in the person's pose, like a pictogram: limbs of standard widths along the pose model's keypoints, a torso of standard width
 between the shoulders and the hips, a head of standard size. Its proportions are fractions of
 the person's height, not theirs, so the figure keeps where the person is and how they stand and
 walk while their build, outline, clothes and face are gone. An image whose pose is not known (a
 person the pose model lost for a few frames of a video) gets the figure standing upright in its
 box (:func:`standing`), and so does one whose keypoints are not all numbers.
+
+The figure's outfit is not the one the loop drew for the whole crop: a grey figure over the
+middle of a canvas moves the canvas back towards the person, so the loop draws the figure's
+outfits among those private with a figure standing on them (:data:`FIGURE_OUTFITS`), several
+draws, and the person wears the first whose figure, in their own pose, is private
+(:func:`deid.loop.fallback.choose_figures`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
@@ -23,7 +29,7 @@ import numpy as np
 import torch
 
 from deid.operators.base import Operator
-from deid.operators.outfit import OutfitFill, outfit_canvases
+from deid.operators.outfit import OutfitFill, OutfitTable, outfit_canvases
 
 #: The figure's colour, the same for everyone (a stronger contrast with the outfit behind it,
 #: dark on light colours and light on dark ones, left the adversary matching more figures: 16
@@ -156,11 +162,47 @@ class Figure(Operator):
         size = (images.shape[-2], images.shape[-1])
         canvas = outfit_canvases(outfits.tops, outfits.bottoms, size, outfits.patterns).to(images)
         figures = np.stack([figure_mask(_drawn(pose, size), size) for pose in poses])  # cv2, per image
-        return torch.where(torch.from_numpy(figures)[:, None], torch.full_like(canvas, GREY), canvas)
+        return _on(canvas, torch.from_numpy(figures))
 
     def describe(self, person: int) -> dict[str, Any]:
         """The outfit the figure of ``person`` wears, as a report records it."""
         return self.outfits.describe(person)
+
+
+def figure_canvases(
+    tops: torch.Tensor, bottoms: torch.Tensor, size: tuple[int, int], patterns: torch.Tensor
+) -> torch.Tensor:
+    """:func:`~deid.operators.outfit.outfit_canvases` with the figure standing on each (:func:`standing`)."""
+    return _on(outfit_canvases(tops, bottoms, size, patterns), torch.from_numpy(_standing_mask(size))[None])
+
+
+def _standing_mask(size: tuple[int, int]) -> np.ndarray:
+    return figure_mask(standing(size), size)
+
+
+def _on(canvas: torch.Tensor, figures: torch.Tensor) -> torch.Tensor:
+    """``canvas (N, 3, H, W)`` with the figures ``(N or 1, H, W)`` bool drawn on it in :data:`GREY`."""
+    return torch.where(figures[:, None], torch.full_like(canvas, GREY), canvas)
+
+
+def _figure_shows(tops: torch.Tensor, bottoms: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` bool: outfits the figure stands out on (no plain part in the figure's own grey,
+    where half the figure would vanish and the outfit be private as a box)."""
+    grey = torch.full((3,), GREY)
+    plain_grey = (tops == grey).all(1) | (bottoms == grey).all(1)
+    return ~(plain_grey & (patterns == 0))
+
+
+#: Every outfit with the figure standing on it: the figure's outfit is drawn among those private
+#: with a figure on them (:func:`deid.operators.outfit.draw_outfits`), where it shows. An outfit
+#: private on the whole crop often is not once a grey figure covers its middle.
+FIGURE_OUTFITS = OutfitTable(
+    "figure outfits",
+    Path(__file__).parent / "weights" / "figure_outfits.safetensors",
+    figure_canvases,
+    lambda size: {"figure": torch.from_numpy(_standing_mask(size)), "grey": torch.tensor(GREY)},
+    _figure_shows,
+)
 
 
 def _drawn(pose: torch.Tensor | None, size: tuple[int, int]) -> np.ndarray:

@@ -11,6 +11,9 @@ histograms put some people near every plain fill, and a pattern moves the fill a
 whole-crop outfit exists for 88 people among the plain outfits, 122 among all four patterns).
 Filling the whole crop with an outfit gives the same image for everyone, so the 2916 outfits are
 embedded once per adversary and scored against every person at the cost of one distance matrix.
+The same holds for any image drawn from the outfit alone (:class:`OutfitTable`): the stand-in
+figure's outfits are scored with the figure standing on them
+(:data:`deid.operators.figure.FIGURE_OUTFITS`).
 
 The outfit is drawn at random among those that defeat the adversary on the whole crop, not the
 single best one: a deterministic choice is a function of the person's look that anyone with the
@@ -21,8 +24,8 @@ private outfits tells an attacker little more than that the person is unlike the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -154,11 +157,29 @@ class OutfitFill(Operator):
             canvas = canvas * shading(images, mask, contrast=self.contrast, sigma=REDRESS_SIGMA, split=SPLIT)
         return torch.lerp(images, canvas, self.opacity)
 
+    def shaded(self, opacity: float = 1.0, contrast: float | None = None) -> OutfitFill:
+        """The same outfits at ``opacity``, shaded at ``contrast`` (see the class's arguments)."""
+        return OutfitFill(self.tops, self.bottoms, opacity, contrast, self.patterns)
+
+    def where(self, people: torch.Tensor, other: OutfitFill) -> OutfitFill:
+        """Row by row, ``other``'s outfit where ``people (N,)`` bool is true, else this one's."""
+        pick = people[:, None]
+        patterns = None
+        if self.patterns is not None or other.patterns is not None:
+            patterns = torch.where(people, _pattern_rows(other), _pattern_rows(self))
+        return OutfitFill(
+            torch.where(pick, other.tops, self.tops),
+            torch.where(pick, other.bottoms, self.bottoms),
+            self.opacity,
+            self.contrast,
+            patterns,
+        )
+
     def flat(self) -> OutfitFill:
         """The same outfits unshaded at full opacity: the whole-crop images :func:`choose_outfits` scores."""
         if self.opacity == 1.0 and self.contrast is None:
             return self
-        return OutfitFill(self.tops, self.bottoms, patterns=self.patterns)
+        return self.shaded()
 
     def colors(self, person: int) -> list[list[float]]:
         """``[top, bottom]`` RGB colours of outfit ``person``."""
@@ -171,25 +192,59 @@ class OutfitFill(Operator):
         return {"top": top, "bottom": bottom, "pattern": PATTERNS[pattern]}
 
 
-def _outfit_embeddings(adversary: Adversary) -> list[torch.Tensor]:
+@dataclass(frozen=True)
+class OutfitTable:
+    """The whole-crop images of every outfit (2916) whose embeddings :func:`draw_outfits` scores.
+
+    Attributes:
+        key: what the adversary's cache calls the table (with the input size).
+        bundled: the default adversary's table, shipped (None: none is).
+        draw: ``(tops, bottoms, size, patterns) -> (N, 3, H, W)`` the images, as :func:`outfit_canvases`.
+        marks: ``size -> {name: tensor}`` what else a saved table must have been drawn with (beside
+            the palette and the patterns) to be loaded.
+        allowed: ``(tops, bottoms, patterns) -> (N,)`` bool, the outfits a draw may take (None: all).
+    """
+
+    key: str
+    bundled: Path | None
+    draw: Callable[[torch.Tensor, torch.Tensor, tuple[int, int], torch.Tensor], torch.Tensor]
+    marks: Callable[[tuple[int, int]], dict[str, torch.Tensor]] = field(default=lambda size: {})
+    allowed: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+
+#: The outfits alone, filling the whole crop.
+PLAIN = OutfitTable("outfits", BUNDLED, outfit_canvases)
+
+
+def _pattern_rows(outfits: OutfitFill) -> torch.Tensor:
+    """Each outfit's pattern index (plain where the outfits have none)."""
+    if outfits.patterns is not None:
+        return outfits.patterns
+    return torch.zeros(len(outfits.tops), dtype=torch.long)
+
+
+def _outfit_embeddings(adversary: Adversary, table: OutfitTable = PLAIN) -> list[torch.Tensor]:
     """Per model, embeddings of every whole-crop outfit at the adversary's input size, cached on it."""
-    key = f"outfits {adversary.input_size}"
-    if key not in adversary.cache and adversary.cache.get("bundled"):
-        load_outfit_embeddings(adversary, BUNDLED)
+    key = f"{table.key} {adversary.input_size}"
+    if key not in adversary.cache and adversary.cache.get("bundled") and table.bundled is not None:
+        load_outfit_embeddings(adversary, table.bundled, table)
     if key not in adversary.cache:
         tops, bottoms, patterns = _all_outfits()
-        adversary.cache[key] = adversary.embed(outfit_canvases(tops, bottoms, adversary.input_size, patterns))
+        images = table.draw(tops, bottoms, adversary.input_size, patterns)
+        adversary.cache[key] = adversary.embed(images)
     cached: list[torch.Tensor] = adversary.cache[key]
     return cached
 
 
-def save_outfit_embeddings(adversary: Adversary, path: Path) -> None:
+def save_outfit_embeddings(adversary: Adversary, path: Path, table: OutfitTable = PLAIN) -> None:
     """Write the adversary's outfit embeddings with the palette, patterns and input size they were made with."""
-    tensors = {f"model{i}": e.contiguous() for i, e in enumerate(_outfit_embeddings(adversary))}
+    tensors = {f"model{i}": e.contiguous() for i, e in enumerate(_outfit_embeddings(adversary, table))}
     size = torch.tensor(adversary.input_size)
     tensors["colors"], tensors["split"], tensors["size"] = COLORS, torch.tensor(SPLIT), size
     tensors["patterns"] = _pattern_table(adversary.input_size)
-    write_bytes_atomic(path, save(tensors, metadata={"models": _model_names(adversary)}))
+    tensors.update(table.marks(adversary.input_size))
+    metadata = {"models": _model_names(adversary), "table": table.key}
+    write_bytes_atomic(path, save(tensors, metadata=metadata))
 
 
 def _model_names(adversary: Adversary) -> str:
@@ -197,27 +252,31 @@ def _model_names(adversary: Adversary) -> str:
     return ",".join(model.arch for model in adversary.models)
 
 
-def load_outfit_embeddings(adversary: Adversary, path: Path) -> bool:
-    """Fill the adversary's outfit cache from ``path`` if made with today's palette and patterns at
-    its input size, for the adversary's models (or for an ensemble that begins with them)."""
+def load_outfit_embeddings(adversary: Adversary, path: Path, table: OutfitTable = PLAIN) -> bool:
+    """Fill the adversary's cache with ``table`` from ``path`` if it holds that table, made with
+    today's palette, patterns (and the table's marks) at its input size, for the adversary's
+    models (or for an ensemble that begins with them)."""
     size = adversary.input_size
     if not path.is_file():
         return False
     with safe_open(str(path), "pt") as handle:
-        made_for = (handle.metadata() or {}).get("models")
+        metadata = handle.metadata() or {}
+    made_for = metadata.get("models")
     tensors = load_file(str(path))
     n_models = len(adversary.models)
+    marks = {"patterns": _pattern_table(size), **table.marks(size)}
     if not (
         made_for is not None
+        and metadata.get("table", PLAIN.key) == table.key  # files before tables were plain
         and made_for.split(",")[: len(adversary.models)] == _model_names(adversary).split(",")
         and torch.equal(tensors["colors"], COLORS)
         and float(tensors["split"]) == SPLIT
         and tensors.get("size", torch.tensor(())).tolist() == list(size)
-        and torch.equal(tensors.get("patterns", torch.tensor(())), _pattern_table(size))
+        and all(torch.equal(tensors.get(name, torch.tensor(())), mark) for name, mark in marks.items())
         and all(f"model{i}" in tensors for i in range(n_models))
     ):
         return False
-    adversary.cache[f"outfits {size}"] = [tensors[f"model{i}"] for i in range(n_models)]
+    adversary.cache[f"{table.key} {size}"] = [tensors[f"model{i}"] for i in range(n_models)]
     return True
 
 
@@ -251,8 +310,23 @@ def choose_outfits(
     fill's (see :class:`OutfitFill`). ``generator``: one for the whole draw, or one per person
     (each person's draw then depends on their generator alone).
     """
+    return draw_outfits(adversary, originals, groups, 1, generator=generator)[0].shaded(opacity, contrast)
+
+
+def draw_outfits(
+    adversary: Adversary,
+    originals: list[torch.Tensor],
+    groups: torch.Tensor,
+    n: int,
+    *,
+    table: OutfitTable = PLAIN,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+) -> list[OutfitFill]:
+    """``n`` draws, with replacement, of each person's outfit among those whose images in
+    ``table`` are private and the table allows (the lowest match rate's where none is); see
+    :func:`choose_outfits`."""
     n_people = int(groups.max()) + 1
-    embeddings = _outfit_embeddings(adversary)
+    embeddings = _outfit_embeddings(adversary, table)
     n_outfits = len(embeddings[0])
     worst = torch.zeros(n_outfits, n_people)
     private = torch.ones(n_outfits, n_people, dtype=torch.bool)
@@ -262,16 +336,22 @@ def choose_outfits(
         index = groups.expand(len(check.private), -1)
         worst[part] = worst[part].scatter_reduce(1, index, check.match_rate, "amax")
         private[part] = private[part].scatter_reduce(1, index, check.private, "amin")
+    tops, bottoms, patterns = _all_outfits()
+    if table.allowed is not None:
+        barred = ~table.allowed(tops, bottoms, patterns)
+        private[barred], worst[barred] = False, float("inf")
     weights = private.T.float()  # (P, K): a uniform draw among the private outfits
     none = weights.sum(1) == 0
     weights[none] = torch.nn.functional.one_hot(worst.T[none].argmin(1), n_outfits).float()
     if generator is None or isinstance(generator, torch.Generator):
-        choice = torch.multinomial(weights, 1, generator=generator).flatten()
+        choice = torch.multinomial(weights, n, replacement=True, generator=generator)
     else:
         if len(generator) != n_people:
             raise ValueError(f"generator: one per person expected ({n_people}), got {len(generator)}")
-        choice = torch.cat(
-            [torch.multinomial(w, 1, generator=g) for w, g in zip(weights, generator, strict=True)]
+        choice = torch.stack(
+            [
+                torch.multinomial(w, n, replacement=True, generator=g)
+                for w, g in zip(weights, generator, strict=True)
+            ]
         )
-    tops, bottoms, patterns = _all_outfits()
-    return OutfitFill(tops[choice], bottoms[choice], opacity, contrast, patterns[choice])
+    return [OutfitFill(tops[c], bottoms[c], patterns=patterns[c]) for c in choice.T]

@@ -78,7 +78,9 @@ def box_palette(config: ConcealConfig, operator: Operator) -> list[tuple[str, Op
         (f"own+noise {seed}", Compose(plain, Noise(std=NOISY_STD, seed=seed)))
         for seed in range(1, NOISY_COPIES + 1)
     ]
-    palette = fallback_operators(config, operator, figure=True)
+    palette = fallback_operators(
+        config, operator, figure=operator if isinstance(operator, OutfitFill) else None
+    )
     own = next(i for i, (name, _) in enumerate(palette) if name == config.operator)
     return [*palette[:own], ("own", operator), *copies, *palette[own + 1 :]]
 

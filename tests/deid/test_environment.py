@@ -22,6 +22,7 @@ def test_the_environment_names_the_packages_and_every_bundled_weight_file() -> N
     names = set(recorded["weights"])
     assert {
         "deid/operators/weights/outfits.safetensors",
+        "deid/operators/weights/figure_outfits.safetensors",
         "deid/finder/weights/pose_landmark_full.tflite",
     } <= names
     assert not any(name.endswith((".txt", "NOTICE")) for name in names), "licences are not weights"

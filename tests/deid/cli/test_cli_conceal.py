@@ -278,6 +278,8 @@ def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_pat
         "5",
         "--head-scale",
         "0.5",
+        "--figure-draws",
+        "3",
     ]
     result = _run([crop_tree, "-o", tmp_path / "out", *args, "--top-k", "3", "--faces", "0.3"])
     assert result.exit_code == 0, result.output
@@ -294,6 +296,7 @@ def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_pat
         method="integrated_gradients",
         seed=5,
         head_scale=0.5,
+        figure_draws=3,
     )
     assert config.loop == expected and config.top_k == 3
     settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]

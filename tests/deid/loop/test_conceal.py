@@ -224,8 +224,9 @@ def test_reported_scores_are_those_of_the_returned_images(viper_root, operator, 
     config = ConcealConfig(operator=operator, method=method, seed=0, first_cells=8)
     results = conceal_people(people, adversary=adversary, config=config)
     for person, result in zip(people, results, strict=True):
-        # the outfit is reported when the final images wear it: the loop's fill, or the fallback's
-        wears = result.fallback_operator == "outfit" or (
+        # the outfit is reported when the final images wear it: the loop's fill, the fallback's or
+        # the figure's
+        wears = result.fallback_operator in ("outfit", "figure") or (
             operator == "fill" and result.fallback_operator in (None, "fill")
         )
         assert (result.outfit is not None) == wears

@@ -8,10 +8,10 @@ from deid.adversary import Adversary
 from deid.loop.appearances import People
 from deid.loop.bodies import Body
 from deid.loop.config import ConcealConfig
-from deid.loop.fallback import conceal_whole_crops, fallback_operators
+from deid.loop.fallback import choose_figures, conceal_whole_crops, fallback_operators
 from deid.loop.state import Concealment, Problem, SearchState, cell_masks
 from deid.loop.steps import check_people, refine
-from deid.operators import Fill, Noise, OutfitFill
+from deid.operators import Figure, Fill, Noise, OutfitFill
 from deid.operators.outfit import COLORS
 from reid_model import embed
 
@@ -150,3 +150,33 @@ def test_the_fallback_palette_ends_with_the_drawn_outfit_as_it_was_scored():
     # "own": the loop's operator at its strength and nothing else
     alone = fallback_operators(ConcealConfig(operator="redress", fallback_operator="own"), shaded, shaded)
     assert [(name, op) for name, op in alone] == [("redress", shaded)]
+
+
+def test_each_person_wears_the_first_figure_that_makes_them_private(tiny_embedder):
+    problem = _problem(tiny_embedder, top_k=0)
+    g = torch.Generator().manual_seed(5)
+    draws = [
+        OutfitFill(
+            *COLORS[torch.randint(27, (2, 3), generator=g)], patterns=torch.randint(4, (3,), generator=g)
+        )
+        for _ in range(6)
+    ]
+    concealment = Concealment.of_search(problem, SearchState.start(problem.originals, 3, len(problem.cells)))
+    people = torch.tensor([True, True, False])
+    everyone = torch.ones(3, dtype=torch.bool)
+    trials = [problem.trial(concealment.whole(everyone).masks, everyone, Figure(draw)) for draw in draws]
+    private = torch.stack([t.private for t in trials])  # (draws, P)
+    rates = torch.stack(
+        [torch.zeros(3).scatter_reduce(0, t.groups, t.check.match_rate, "amax") for t in trials]
+    )
+    assert private.any() and not private.all()  # the draws tell people apart
+    chosen = OutfitFill(COLORS[[0, 1, 2]], COLORS[[3, 4, 5]], patterns=torch.tensor([0, 1, 2]))
+    worn = choose_figures(problem, concealment, people, draws, chosen)
+    assert worn.describe(2) == chosen.describe(2)  # not asked: keeps its row of chosen
+    first = [
+        int(private[:, p].float().argmax()) if private[:, p].any() else int(rates[:, p].argmin())
+        for p in (0, 1)
+    ]
+    assert max(first) > 0  # someone's first draw is not private in their figure
+    for p, k in zip((0, 1), first, strict=True):
+        assert worn.describe(p) == draws[k].describe(p)

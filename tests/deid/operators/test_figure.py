@@ -112,12 +112,14 @@ def test_the_loop_draws_each_appearance_in_its_own_pose() -> None:
 
 
 def test_the_palette_offers_the_figure_first_for_the_box_only() -> None:
-    config, outfit = ConcealConfig(), _outfit()
-    assert [n for n, _ in fallback_operators(config, outfit, figure=True)][:2] == ["figure", "fill"]
+    config, outfit, worn = ConcealConfig(), _outfit(), OutfitFill(COLORS[[5]], COLORS[[7]])
+    palette = fallback_operators(config, outfit, figure=worn)
+    assert [n for n, _ in palette][:2] == ["figure", "fill"]
+    assert palette[0][1].describe(0) == worn.describe(0)  # the figure wears the outfits it is given
     assert next(n for n, _ in fallback_operators(config, outfit)) == "fill"  # a body's whole fill
     for off in (
         ConcealConfig(figure=False),
         ConcealConfig(shape="body-only"),
         ConcealConfig(fallback_operator="own"),
     ):
-        assert "figure" not in [n for n, _ in fallback_operators(off, outfit, figure=True)]
+        assert "figure" not in [n for n, _ in fallback_operators(off, outfit, figure=worn)]

@@ -5,12 +5,16 @@ import torch
 
 from deid.adversary import Adversary
 from deid.operators import Operator, OutfitFill
+from deid.operators.figure import FIGURE_OUTFITS
 from deid.operators.outfit import (
-    BUNDLED,
     COLORS,
     PATTERN_AMPLITUDE,
     PATTERNS,
+    PLAIN,
+    OutfitTable,
+    _all_outfits,
     choose_outfits,
+    draw_outfits,
     load_outfit_embeddings,
     outfit_canvases,
     pattern_offsets,
@@ -124,15 +128,16 @@ def test_draw_is_private_reproducible_and_random(tiny_embedder):
             assert bool(check.private[rows].all())
 
 
-def test_shipped_outfit_embeddings_are_current():
+@pytest.mark.parametrize("table", [PLAIN, FIGURE_OUTFITS], ids=["plain", "figure"])
+def test_shipped_outfit_embeddings_are_current(table):
     default = Adversary.default()
     fresh = Adversary(default.models, default.galleries)
-    assert load_outfit_embeddings(fresh, BUNDLED)
-    shipped = fresh.cache[f"outfits {fresh.input_size}"]
+    assert table.bundled is not None and load_outfit_embeddings(fresh, table.bundled, table)
+    shipped = fresh.cache[f"{table.key} {fresh.input_size}"]
     assert all(len(s) == len(PATTERNS) * 27 * 27 for s in shipped)
     every = torch.cartesian_prod(torch.arange(4), torch.arange(27), torch.arange(27))
     patterns, tops, bottoms = every[::97].unbind(1)
-    recomputed = fresh.embed(outfit_canvases(COLORS[tops], COLORS[bottoms], fresh.input_size, patterns))
+    recomputed = fresh.embed(table.draw(COLORS[tops], COLORS[bottoms], fresh.input_size, patterns))
     for s, r in zip(shipped, recomputed, strict=True):
         assert torch.allclose(s[::97], r, atol=1e-4), "run scripts/bundle_outfits.py"
 
@@ -147,6 +152,44 @@ def test_outfits_need_the_palette_they_were_made_with(tmp_path):
     assert not load_outfit_embeddings(_adversary(_WideEmbedder()), tmp_path / "o.safetensors")
     two_models = Adversary([TinyEmbedder(), TinyEmbedder()], [adversary.galleries[0]] * 2)
     assert not load_outfit_embeddings(two_models, tmp_path / "o.safetensors")
+    # a table drawn otherwise (the figure's marks) is not the plain one, nor one of another figure
+    save_outfit_embeddings(adversary, tmp_path / "f.safetensors", FIGURE_OUTFITS)
+    assert not load_outfit_embeddings(_adversary(TinyEmbedder()), tmp_path / "f.safetensors")
+    fresh = _adversary(TinyEmbedder())
+    assert load_outfit_embeddings(fresh, tmp_path / "f.safetensors", FIGURE_OUTFITS)
+    assert (
+        f"figure outfits {fresh.input_size}" in fresh.cache
+        and f"outfits {fresh.input_size}" not in fresh.cache
+    )
+    other = OutfitTable("figure outfits", None, FIGURE_OUTFITS.draw, lambda size: {"grey": torch.tensor(0.3)})
+    assert not load_outfit_embeddings(_adversary(TinyEmbedder()), tmp_path / "f.safetensors", other)
+
+
+def test_draws_are_private_in_their_table(tiny_embedder):
+    adversary = _adversary(tiny_embedder)
+    groups = torch.tensor([0, 0, 1, 2])
+    originals = adversary.embed(torch.rand(4, 3, 128, 48, generator=torch.Generator().manual_seed(8)))
+    draws = draw_outfits(
+        adversary, originals, groups, 5, table=FIGURE_OUTFITS, generator=torch.Generator().manual_seed(0)
+    )
+    assert len(draws) == 5 and all(d.tops.shape == (3, 3) for d in draws)
+    assert len({tuple(d.tops.flatten().tolist()) for d in draws}) > 1  # five draws, not one five times
+    shared = adversary.check_shared(
+        adversary.cache[f"figure outfits {adversary.input_size}"], originals, groups
+    )
+    shows = FIGURE_OUTFITS.allowed(*_all_outfits())
+    assert 0 < int((~shows).sum()) < 100  # the plain outfits with a part in the figure's grey
+    for draw in draws:
+        images = FIGURE_OUTFITS.draw(draw.tops, draw.bottoms, adversary.input_size, draw.patterns)
+        check = adversary.check(adversary.embed(images[groups]), originals, groups)
+        for p in range(3):
+            rows = groups == p
+            if bool(shared.private[shows][:, rows].all(1).any()):  # a private outfit the figure shows on
+                assert bool(check.private[rows].all())
+    grey = torch.tensor([0.5, 0.5, 0.5])
+    for d in draw_outfits(adversary, originals, groups, 300, table=FIGURE_OUTFITS):
+        # never a plain part in the figure's grey, where the figure would vanish
+        assert not (((d.tops == grey).all(1) | (d.bottoms == grey).all(1)) & (d.patterns == 0)).any()
 
 
 @pytest.mark.parametrize("colors", ["outfit", "fixed"])
