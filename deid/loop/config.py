@@ -86,9 +86,10 @@ class ConcealConfig:
             and to a people detector), then the fallback's palette on the whole box where the
             adversary still matches the figure. False: the box of before (the loop's search
             over the crop's cells, then the palette).
-        figure_draws: how many outfits the figure tries, each drawn among those private with a
-            figure standing on them (:data:`deid.operators.figure.FIGURE_OUTFITS`); a person
-            wears the first their figure, in their own pose, is private in.
+        figure_draws: how many outfits the figure tries: the person's own (where the figure
+            shows on it), then draws among those private with a figure standing on them
+            (:data:`deid.operators.figure.FIGURE_OUTFITS`); a person wears the first their
+            figure, in their own pose, is private in.
     """
 
     operator: str = "fill"

@@ -9,7 +9,7 @@ import torch
 from deid.loop.config import ConcealConfig
 from deid.loop.state import Concealment, Problem, Trial
 from deid.operators.base import Operator
-from deid.operators.figure import Figure
+from deid.operators.figure import FIGURE_OUTFITS, Figure
 from deid.operators.filling import Fill
 from deid.operators.outfit import OutfitFill
 from deid.operators.registry import build_operator
@@ -84,6 +84,15 @@ def choose_figures(
     for k, draw in enumerate(draws[1:], start=1):
         worn = worn.where(rows == k, draw)
     return worn if chosen is None else chosen.where(people, worn)
+
+
+def own_first(outfits: OutfitFill, draws: Sequence[OutfitFill]) -> list[OutfitFill]:
+    """The outfits a figure tries: each person's own (``outfits``, flat) in place of the first
+    draw where the figure shows on it (:data:`deid.operators.figure.FIGURE_OUTFITS`), then the
+    other draws. Whoever the figure in their own outfit made private (before the draws) is."""
+    own = outfits.flat()
+    shows = FIGURE_OUTFITS.allowed(own.tops, own.bottoms, own.pattern_index())
+    return [draws[0].where(shows, own), *draws[1:]]
 
 
 def conceal_whole_crops(

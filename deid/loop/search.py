@@ -28,7 +28,14 @@ from deid.loop.appearances import People, check_appearance
 from deid.loop.bodies import Body, find_bodies, head_scaled
 from deid.loop.config import OUTFIT_OPERATORS, WIDER, ConcealConfig
 from deid.loop.evidence import Evidence
-from deid.loop.fallback import Palette, choose_figures, conceal_whole_crops, fallback_operators, figures
+from deid.loop.fallback import (
+    Palette,
+    choose_figures,
+    conceal_whole_crops,
+    fallback_operators,
+    figures,
+    own_first,
+)
 from deid.loop.results import PersonResult
 from deid.loop.state import Concealment, Problem, SearchState
 from deid.loop.steps import check_people, refine
@@ -360,8 +367,9 @@ def _whole_crops(
     before: Palette,
 ) -> tuple[Concealment, OutfitFill | None, Palette]:
     """The fallback for ``people (P,)`` bool, with each person's outfit last in its palette and,
-    on the box with figures on, their stand-in figure first (the others keep the figures of the
-    palette ``before``, when there was one)."""
+    on the box with figures on, their stand-in figure first, in their own outfit or in a draw
+    among those private with a figure on them (the others keep the figures of the palette
+    ``before``, when there was one)."""
     if outfits is None and config.fallback_operator == "auto":
         outfits = _draw_outfits(config, problem.adversary, problem.people, problem.originals)
     figure = None
@@ -376,7 +384,11 @@ def _whole_crops(
         )
         worn = dict(before).get("figure")
         figure = choose_figures(
-            problem, concealment, people, draws, worn.outfits if isinstance(worn, Figure) else None
+            problem,
+            concealment,
+            people,
+            own_first(outfits, draws),
+            worn.outfits if isinstance(worn, Figure) else None,
         )
     palette = fallback_operators(config, problem.operator, outfits, figure=figure)
     return conceal_whole_crops(problem, concealment, people, palette), outfits, palette

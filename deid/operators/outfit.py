@@ -166,7 +166,7 @@ class OutfitFill(Operator):
         pick = people[:, None]
         patterns = None
         if self.patterns is not None or other.patterns is not None:
-            patterns = torch.where(people, _pattern_rows(other), _pattern_rows(self))
+            patterns = torch.where(people, other.pattern_index(), self.pattern_index())
         return OutfitFill(
             torch.where(pick, other.tops, self.tops),
             torch.where(pick, other.bottoms, self.bottoms),
@@ -174,6 +174,12 @@ class OutfitFill(Operator):
             self.contrast,
             patterns,
         )
+
+    def pattern_index(self) -> torch.Tensor:
+        """``(N,)`` each outfit's pattern, an index into :data:`PATTERNS` (plain where none is set)."""
+        if self.patterns is not None:
+            return self.patterns
+        return torch.zeros(len(self.tops), dtype=torch.long)
 
     def flat(self) -> OutfitFill:
         """The same outfits unshaded at full opacity: the whole-crop images :func:`choose_outfits` scores."""
@@ -202,25 +208,20 @@ class OutfitTable:
         draw: ``(tops, bottoms, size, patterns) -> (N, 3, H, W)`` the images, as :func:`outfit_canvases`.
         marks: ``size -> {name: tensor}`` what else a saved table must have been drawn with (beside
             the palette and the patterns) to be loaded.
-        allowed: ``(tops, bottoms, patterns) -> (N,)`` bool, the outfits a draw may take (None: all).
+        allowed: ``(tops, bottoms, patterns) -> (N,)`` bool, the outfits a draw may take (all by default).
     """
 
     key: str
     bundled: Path | None
     draw: Callable[[torch.Tensor, torch.Tensor, tuple[int, int], torch.Tensor], torch.Tensor]
     marks: Callable[[tuple[int, int]], dict[str, torch.Tensor]] = field(default=lambda size: {})
-    allowed: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    allowed: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] = field(
+        default=lambda tops, bottoms, patterns: torch.ones(len(tops), dtype=torch.bool)
+    )
 
 
 #: The outfits alone, filling the whole crop.
 PLAIN = OutfitTable("outfits", BUNDLED, outfit_canvases)
-
-
-def _pattern_rows(outfits: OutfitFill) -> torch.Tensor:
-    """Each outfit's pattern index (plain where the outfits have none)."""
-    if outfits.patterns is not None:
-        return outfits.patterns
-    return torch.zeros(len(outfits.tops), dtype=torch.long)
 
 
 def _outfit_embeddings(adversary: Adversary, table: OutfitTable = PLAIN) -> list[torch.Tensor]:
@@ -337,9 +338,8 @@ def draw_outfits(
         worst[part] = worst[part].scatter_reduce(1, index, check.match_rate, "amax")
         private[part] = private[part].scatter_reduce(1, index, check.private, "amin")
     tops, bottoms, patterns = _all_outfits()
-    if table.allowed is not None:
-        barred = ~table.allowed(tops, bottoms, patterns)
-        private[barred], worst[barred] = False, float("inf")
+    barred = ~table.allowed(tops, bottoms, patterns)
+    private[barred], worst[barred] = False, float("inf")
     weights = private.T.float()  # (P, K): a uniform draw among the private outfits
     none = weights.sum(1) == 0
     weights[none] = torch.nn.functional.one_hot(worst.T[none].argmin(1), n_outfits).float()

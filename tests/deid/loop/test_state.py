@@ -8,7 +8,7 @@ from deid.adversary import Adversary
 from deid.loop.appearances import People
 from deid.loop.bodies import Body
 from deid.loop.config import ConcealConfig
-from deid.loop.fallback import choose_figures, conceal_whole_crops, fallback_operators
+from deid.loop.fallback import choose_figures, conceal_whole_crops, fallback_operators, own_first
 from deid.loop.state import Concealment, Problem, SearchState, cell_masks
 from deid.loop.steps import check_people, refine
 from deid.operators import Figure, Fill, Noise, OutfitFill
@@ -180,3 +180,20 @@ def test_each_person_wears_the_first_figure_that_makes_them_private(tiny_embedde
     assert max(first) > 0  # someone's first draw is not private in their figure
     for p, k in zip((0, 1), first, strict=True):
         assert worn.describe(p) == draws[k].describe(p)
+
+
+def test_the_figure_tries_the_persons_own_outfit_first_where_it_shows():
+    # own outfits: red over blue checks (the figure shows), plain white over plain grey (half the
+    # figure would vanish: the first draw stays), red over blue in bands at half opacity
+    own = OutfitFill(COLORS[[18, 26, 18]], COLORS[[2, 13, 2]], 0.5, patterns=torch.tensor([3, 0, 1]))
+    draws = [
+        OutfitFill(COLORS[[9, 9, 9]], COLORS[[1, 1, 1]], patterns=torch.tensor([2, 2, 2])) for _ in range(3)
+    ]
+    tried = own_first(own, draws)
+    assert len(tried) == 3 and tried[1:] == draws[1:]
+    assert [tried[0].describe(p) for p in range(3)] == [
+        own.describe(0),
+        draws[0].describe(1),
+        own.describe(2),
+    ]
+    assert tried[0].opacity == 1.0  # drawn whole, as the figure wears it
