@@ -386,3 +386,26 @@ def test_why_the_loop_stopped_in_words():
         "the mask took every cell of the body in 2 steps"
     )
     assert _stopped(3, 6, False, None, True, "body") == "private after 3 steps"
+
+
+def test_the_figure_is_offered_where_the_body_is_given_up(viper_root, tiny_embedder, monkeypatch):
+    """The stand-in figure is tried on a widened body and on the box, never on the narrow body
+    (whose shape the loop still keeps)."""
+    import deid.loop.search as search
+
+    offered = []
+    real = search.choose_figures
+    monkeypatch.setattr(
+        search,
+        "choose_figures",
+        lambda problem, *a: offered.append(problem.people.margin) or real(problem, *a),
+    )
+    crops = list(load_images([viper_root / "cam_a" / name for name in ("000_45.bmp", "001_45.bmp")]))
+    far = _adversary(tiny_embedder, far=True)  # everyone climbs every rung
+    results = conceal_people([[c] for c in crops], adversary=far, config=ConcealConfig(shape="body", seed=0))
+    assert offered == [0.2, None] and all(r.shape == "box" for r in results)
+    offered.clear()
+    conceal_people(
+        [[c] for c in crops], adversary=far, config=ConcealConfig(shape="body", seed=0, figure=False)
+    )
+    assert offered == []

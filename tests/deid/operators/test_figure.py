@@ -10,7 +10,7 @@ from deid.loop.bodies import Body
 from deid.loop.config import ConcealConfig
 from deid.loop.fallback import fallback_operators
 from deid.operators import Compose, Figure, Noise, OutfitFill
-from deid.operators.figure import GREY, figure_mask, standing
+from deid.operators.figure import GREY, INK, figure_mask, standing
 from deid.operators.outfit import COLORS
 from tests.conftest import TinyEmbedder
 
@@ -54,7 +54,23 @@ def test_the_figure_follows_the_pose_and_the_outfit_stays_around_it() -> None:
     for a, b in ((23, 25), (25, 27), (11, 13), (0, 0)):  # along a thigh, a shin, an arm; the head
         x, y = ((pose[a, :2] + pose[b, :2]) / 2).round().long().tolist()
         assert drawn[:, y, x].tolist() == [GREY] * 3
-    assert drawn[:, 5, 2].tolist() == [0.0, 0.0, 1.0] and drawn[:, 115, 48].tolist() == [0.0, 1.0, 0.0]
+    # blue over green at half their contrast: halfway to the canvas's mean (a blue-green)
+    assert drawn[:, 5, 2].tolist() == [0.0, 0.25, 0.75] and drawn[:, 115, 48].tolist() == [0.0, 0.75, 0.25]
+
+
+def test_the_figure_is_outlined_in_dark_grey() -> None:
+    drawn = Figure(_outfit()).for_poses([torch.from_numpy(_pose())])(
+        torch.rand(1, 3, 120, 50), torch.ones(1, 1, 120, 50)
+    )[0]
+    body = torch.from_numpy(figure_mask(_pose(), (120, 50)))
+    ink = (drawn == INK).all(0)
+
+    def near(k: int) -> torch.Tensor:  # within k pixels of the figure (in x and y)
+        return torch.nn.functional.max_pool2d(body[None, None].float(), 2 * k + 1, 1, k)[0, 0].bool()
+
+    assert bool(ink[near(1) & ~body].all())  # every pixel beside the figure is the outline's
+    assert bool(ink[near(2) & ~near(1)].float().mean() > 0.5)  # most of the next ring too
+    assert not bool(ink[~near(2)].any())  # and none further: 2 pixels (0.02 of 100)
 
 
 def test_the_figure_moves_with_the_person() -> None:
