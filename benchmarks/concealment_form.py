@@ -9,8 +9,8 @@ is compared with the original and the annotation (``PedMasks``):
 
 - ``private``: frames whose every person the adversary finds private as written;
 - ``body``/``box``: people concealed in their silhouette's shape, and by their box (after the
-  body-shaped loop left them matched, or without a pose); ``figure``: of those by box, the ones
-  whose box shows their stand-in figure (:class:`deid.operators.Figure`);
+  body-shaped loop left them matched, or without a pose); ``figure``: of all, the ones who wear
+  their stand-in figure (:class:`deid.operators.Figure`) on their box or their widened body;
 - ``bg changed``: pixels more than 3 px outside every labelled person, the fraction changed (mean
   over frames);
 - ``person changed``: median fraction of a labelled person's pixels changed, and ``< 20%``
