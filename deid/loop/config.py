@@ -81,10 +81,10 @@ class ConcealConfig:
             in [0.25, 4]: 1 is about twice a head's width, a margin for keypoints that drift
             (:func:`deid.loop.heads.head_ellipse`).
         figure: with ``shape="body"``, ``fallback_operator="auto"`` and outfits, whoever must be
-            concealed by box gets their box with a stand-in figure in their pose first
-            (:class:`deid.operators.Figure`: they stay a person, with their pose, to a viewer
-            and to a people detector), then the fallback's palette on the whole box where the
-            adversary still matches the figure. False: the box of before (the loop's search
+            concealed by box or by a widened body gets it with a stand-in figure in their pose
+            first (:class:`deid.operators.Figure`: they stay a person, with their pose, to a
+            viewer and to a people detector), then the fallback's palette on the whole box (or
+            widened body) where the adversary still matches the figure. False: the box of before (the loop's search
             over the crop's cells, then the palette).
         figure_draws: how many outfits the figure tries: the person's own (where the figure
             shows on it), then draws among those private with a figure standing on them

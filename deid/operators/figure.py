@@ -1,7 +1,7 @@
 """A stand-in figure: a person concealed by box keeps a figure in their pose.
 
 Where the conceal loop must give up the body's shape (the adversary still matches the person's
-outline), it conceals the whole box with an outfit (a two-tone, patterned canvas,
+outline), it conceals the whole box (or the body widened four times) with an outfit (a two-tone, patterned canvas,
 :mod:`deid.operators.outfit`); a flat box is no longer a person. :class:`Figure` draws on such a
 canvas a grey figure in the person's pose, like a pictogram: limbs of standard widths along the
 pose model's keypoints, a torso of standard width between the shoulders and the hips, a head of
