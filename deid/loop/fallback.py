@@ -27,7 +27,8 @@ def fallback_operators(
 ) -> Palette:
     """Whole-crop treatments tried in order by the fallback, the loop's own ``operator`` first
     (and alone with ``fallback_operator="own"``); with ``figure`` (the outfits a stand-in figure
-    wears: the box, not a body) and :func:`figures` on, the figure before it.
+    wears: on the box or a widened body, not the narrow body) and :func:`figures` on, the figure
+    before it.
 
     With ``"auto"`` the palette ends with ``outfits`` (each person's drawn outfit, unshaded at
     full opacity: the whole-crop image it was drawn for), when given and not already the loop's

@@ -199,7 +199,8 @@ def _conceal(
     drawn = outfits
     before = problem.check(problem.originals)
     state, attributions = search_masks(problem, config, before, keep_attributions=keep_attributions)
-    concealment, encoded, after, outfits, palette = _finish(problem, config, state, outfits)
+    concealment, encoded, after, palette = _finish(problem, config, state, outfits)
+    operators = _operators(problem.operator, palette, concealment.treatments)
     results = _results(
         problem,
         state,
@@ -207,8 +208,8 @@ def _conceal(
         checks=(before, after),
         encoded=encoded,
         attributions=attributions,
-        outfits=_worn_outfits(problem.operator, palette, concealment.treatments),
-        operators=_operators(problem.operator, palette, concealment.treatments),
+        outfits=_worn_outfits(operators),
+        operators=operators,
         budget=config.budget,
     )
     return results, drawn
@@ -336,12 +337,12 @@ def person_generators(
 
 def _finish(
     problem: Problem, config: ConcealConfig, state: SearchState, outfits: OutfitFill | None
-) -> tuple[Concealment, list[bytes], PrivacyCheck, OutfitFill | None, Palette]:
+) -> tuple[Concealment, list[bytes], PrivacyCheck, Palette]:
     """The search's masks on every appearance, then the whole crop for whoever is still matched:
     by the loop's last check, then by the check of the bytes as written.
 
-    Returns the concealment, each appearance's encoded output, the verdict on them, the
-    outfits (drawn here for the fallback if it needed them) and the fallback's treatments.
+    Returns the concealment, each appearance's encoded output, the verdict on them and the
+    fallback's treatments (each person's operator is read from them).
     """
     concealment = Concealment.of_search(problem, state)
     loop_check = problem.check(concealment.embeddings)
@@ -355,7 +356,7 @@ def _finish(
     if bool(late.any()):  # the written bytes disagree with the loop's last check: whole crop
         concealment, outfits, palette = _whole_crops(problem, config, concealment, late, outfits, palette)
         encoded, check = problem.written(concealment.images)
-    return concealment, encoded, check, outfits, palette
+    return concealment, encoded, check, palette
 
 
 def _whole_crops(
@@ -402,14 +403,10 @@ def _body_given_up(margin: float | None, config: ConcealConfig) -> bool:
     return margin is None or margin > config.margin
 
 
-def _worn_outfits(
-    operator: Operator, palette: Palette, treatments: Sequence[str | None]
-) -> list[dict[str, Any] | None]:
+def _worn_outfits(operators: Sequence[Operator]) -> list[dict[str, Any] | None]:
     """Per person, the outfit their final images wear (the loop's fill, the fallback's or the
-    figure's), or None."""
-    named = dict(palette)
-    used = [operator if t is None else named[t] for t in treatments]
-    return [u.describe(p) if isinstance(u, OutfitFill | Figure) else None for p, u in enumerate(used)]
+    figure's), or None; ``operators``: each person's, narrowed to them (:func:`_operators`)."""
+    return [op.describe(0) if isinstance(op, OutfitFill | Figure) else None for op in operators]
 
 
 def _operators(operator: Operator, palette: Palette, treatments: Sequence[str | None]) -> list[Operator]:
