@@ -56,6 +56,8 @@ VARIANTS = {
     "body fill": ConcealConfig(shape="body", operator="fill", seed=0),  # the default
     # the default with the box of before (no stand-in figure)
     "body fill no-figure": ConcealConfig(shape="body", operator="fill", seed=0, figure=False),
+    # the default with each figure in the person's own pose
+    "body fill own-pose": ConcealConfig(shape="body", operator="fill", seed=0, figure_pose="own"),
     "body redress": ConcealConfig(shape="body", operator="redress", seed=0),
     "body-only fill": ConcealConfig(shape="body-only", operator="fill", seed=0),
     "body-only redress": ConcealConfig(shape="body-only", operator="redress", seed=0),

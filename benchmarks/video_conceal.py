@@ -64,6 +64,7 @@ from deid.finder import FinderConfig, Person, find_people, find_people_in_crops
 from deid.loop import ConcealConfig
 from deid.loop.bodies import SHAPES
 from deid.loop.heads import ellipse_mask, head_ellipse
+from deid.operators.figure import FIGURE_POSES
 from deid.video import FollowConfig, VideoReader, VideoReport, conceal_video
 from deid.video.io import as_float, cut_bytes, to_tensor
 from deid.video.verification import judged_again, verify_video
@@ -85,6 +86,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--head-scale", type=float, default=1.0, help="ConcealConfig.head_scale")
     parser.add_argument("--shape", choices=SHAPES, default="body", help="ConcealConfig.shape")
+    parser.add_argument(
+        "--figure-pose",
+        choices=FIGURE_POSES,
+        default=ConcealConfig.figure_pose,
+        help="ConcealConfig.figure_pose",
+    )
     parser.add_argument("--thorough-every", type=int, default=FollowConfig.thorough_every)
     parser.add_argument(
         "--adversary", choices=ADVERSARIES, default="strong", help="the loop's bundled adversary"
@@ -112,7 +119,9 @@ def main() -> None:
         report = conceal_video(
             source,
             output,
-            config=ConcealConfig(seed=args.seed, head_scale=args.head_scale, shape=args.shape),
+            config=ConcealConfig(
+                seed=args.seed, head_scale=args.head_scale, shape=args.shape, figure_pose=args.figure_pose
+            ),
             follow=FollowConfig(thorough_every=args.thorough_every, motion=not args.no_motion),
             adversary=Adversary.default(fused=args.adversary == "strong"),
             progress=False,

@@ -21,6 +21,7 @@ from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
 from deid.loop.heads import HEAD_SCALES, HEADS
+from deid.operators.figure import FIGURE_POSES
 from deid.operators.registry import OPERATORS, build_operator
 from deid.video import LOOK_EVERY, QUALITY
 
@@ -231,6 +232,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     show_default=True,
     help=field_help(ConcealConfig, "figure_draws"),
 )
+@loop_choice_option("figure_pose", FIGURE_POSES)
 @click.option(
     "--uncertain",
     type=click.Choice(UNCERTAIN),

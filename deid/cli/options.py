@@ -137,7 +137,7 @@ def loop_choice_option(name: str, choices: Sequence[str], *, prefix: str = "") -
     """``--NAME`` for a choice field of :class:`deid.loop.ConcealConfig` (``shape``, ``head``):
     its default and its help come from the config (``prefix`` before the help)."""
     return click.option(
-        f"--{name}",
+        f"--{name.replace('_', '-')}",
         type=click.Choice(list(choices)),
         default=getattr(ConcealConfig, name),
         help=_prefixed(prefix, field_help(ConcealConfig, name)),

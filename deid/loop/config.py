@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from attribution import METHODS
 from deid.loop.bodies import SHAPES
 from deid.loop.heads import HEADS, check_head_scale
+from deid.operators.figure import FIGURE_POSES
 from deid.operators.registry import OPERATORS, build_operator
 from reid_model.checks import check_choice
 
@@ -81,15 +82,24 @@ class ConcealConfig:
             in [0.25, 4]: 1 is about twice a head's width, a margin for keypoints that drift
             (:func:`deid.loop.heads.head_ellipse`).
         figure: with ``shape="body"``, ``fallback_operator="auto"`` and outfits, whoever must be
-            concealed by box or by a widened body gets it with a stand-in figure in their pose
-            first (:class:`deid.operators.Figure`: they stay a person, with their pose, to a
-            viewer and to a people detector), then the fallback's palette on the whole box (or
+            concealed by box or by a widened body gets it with a stand-in figure first
+            (:class:`deid.operators.Figure`, standing as ``figure_pose`` says: they stay a
+            person to a viewer and to a people detector), then the fallback's palette on the whole box (or
             widened body) where the adversary still matches the figure. False: the box of before (the loop's search
             over the crop's cells, then the palette).
         figure_draws: how many outfits the figure tries: the person's own (where the figure
             shows on it), then draws among those private with a figure standing on them
             (:data:`deid.operators.figure.FIGURE_OUTFITS`); a person wears the first their
-            figure, in their own pose, is private in.
+            figure is private in.
+        figure_pose: how the figure stands: ``"upright"`` (where the person stands and as
+            tall, inside their box, the same posture for everyone:
+            :func:`deid.operators.figure.standing`) or ``"own"`` (in the person's own pose,
+            where it is known). Upright, OpenCV's people detector found a person in more
+            concealed crops and frames (the 127 VIPeR test persons: 62.2% against 44.5%; the
+            Penn-Fudan frames: 0.80 of the people it found on the originals against 0.72),
+            and a posture or a gait identifies a person too; ``"own"`` keeps the pose for
+            analyses that need it (keypoints within 0.1 of the height: 70.4% against 63.5% on
+            VIPeR, 0.67 against 0.53 on Penn-Fudan).
     """
 
     operator: str = "fill"
@@ -110,6 +120,7 @@ class ConcealConfig:
     head_scale: float = 1.0
     figure: bool = True
     figure_draws: int = 8
+    figure_pose: str = "upright"
 
     def __post_init__(self) -> None:
         build_operator(self.operator, self.strength)  # validates name and strength
@@ -123,6 +134,7 @@ class ConcealConfig:
             raise ValueError(f"margin must be a fraction of the crop's width in [0, 1], got {self.margin}")
         if self.budget < 0:
             raise ValueError(f"budget must be >= 0, got {self.budget}")
+        check_choice("figure_pose", self.figure_pose, FIGURE_POSES)
         if self.figure_draws < 1:
             raise ValueError(f"figure_draws must be >= 1, got {self.figure_draws}")
         if self.first_cells < 1:

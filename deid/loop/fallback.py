@@ -40,7 +40,7 @@ def fallback_operators(
     if config.fallback_operator == "own":
         return first
     if figure is not None and figures(config):
-        first.insert(0, ("figure", Figure(figure.flat())))
+        first.insert(0, ("figure", Figure(figure.flat(), upright=config.figure_pose == "upright")))
     if config.fallback_operator != "auto":
         return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
     palette: Palette = [
@@ -72,14 +72,17 @@ def choose_figures(
     people: torch.Tensor,
     draws: Sequence[OutfitFill],
     chosen: OutfitFill | None = None,
+    *,
+    upright: bool = False,
 ) -> OutfitFill:
     """The outfits the stand-in figures of ``people (P,)`` bool wear: per person, the first of
-    ``draws`` (each one outfit per person) whose figure in the person's own poses, on the whole
-    crop, makes them private, else the one that leaves the lowest match rate. The other people
-    keep their row of ``chosen`` (or of the first draw)."""
+    ``draws`` (each one outfit per person) whose figure (in the person's own poses, or
+    ``upright``), on the whole crop, makes them private, else the one that leaves the lowest
+    match rate. The other people keep their row of ``chosen`` (or of the first draw)."""
     rows = torch.zeros(len(people), dtype=torch.long)
     masks = concealment.whole(people).masks
-    for k, _, took in _first_private(problem, masks, people, [Figure(draw) for draw in draws]):
+    figures = [Figure(draw, upright=upright) for draw in draws]
+    for k, _, took in _first_private(problem, masks, people, figures):
         rows[took] = k
     worn = draws[0]
     for k, draw in enumerate(draws[1:], start=1):

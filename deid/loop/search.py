@@ -390,6 +390,7 @@ def _whole_crops(
             people,
             own_first(outfits, draws),
             worn.outfits if isinstance(worn, Figure) else None,
+            upright=config.figure_pose == "upright",
         )
     palette = fallback_operators(config, problem.operator, outfits, figure=figure)
     return conceal_whole_crops(problem, concealment, people, palette), outfits, palette

@@ -1,7 +1,7 @@
 """Concealing operators: pure functions of ``(images, mask)``, each with a small configured class.
 
 One family per module (blur, pixelate, fill, redress, noise, inpaint, colour, each person's drawn
-outfit, and a stand-in figure in their pose); :mod:`deid.operators.base` holds the contract every
+outfit, and a stand-in figure, upright or in their pose); :mod:`deid.operators.base` holds the contract every
 operator keeps, :mod:`deid.operators.registry` the names the CLI uses.
 """
 

@@ -1,4 +1,4 @@
-"""A stand-in figure: a person concealed by box keeps a figure in their pose.
+"""A stand-in figure: a person concealed by box keeps a figure, standing upright or in their pose.
 
 Where the conceal loop must give up the body's shape (the adversary still matches the person's
 outline), it conceals the whole box (or the body widened four times) with an outfit (a two-tone, patterned canvas,
@@ -12,12 +12,16 @@ widening to the hips). Its proportions are fractions of the person's height, not
 figure keeps where the person is and how they stand and walk while their build, outline,
 clothes and face are gone. An image whose pose is not known (a
 person the pose model lost for a few frames of a video) gets the figure standing upright in its
-box (:func:`standing`), and so does one whose keypoints are not all numbers.
+box (:func:`standing`), and so does one whose keypoints are not all numbers. The conceal loop
+draws every figure upright by default (``upright``; :attr:`deid.loop.ConcealConfig.figure_pose`),
+standing where the person stands and as tall (from their nose and feet), inside their box: a
+people detector finds the upright figure more often, and a posture or a gait identifies a person
+too; the person's place and size in the frame are kept.
 
 The figure's outfit is not the one the loop drew for the whole crop: a grey figure over the
 middle of a canvas moves the canvas back towards the person, so the loop draws the figure's
 outfits among those private with a figure standing on them (:data:`FIGURE_OUTFITS`), several
-draws, and the person wears the first whose figure, in their own pose, is private
+draws, and the person wears the first whose figure is private
 (:func:`deid.loop.fallback.choose_figures`).
 """
 
@@ -48,6 +52,10 @@ SHOULDERS, HIPS = 0.11, 0.15
 OUTLINE, INK = 0.02, 0.1
 #: The share of its contrast the canvas keeps behind the figure (blended towards its mean colour).
 CONTRAST = 0.5
+#: How a figure may stand: upright where the person is (:func:`standing`) or in their own pose.
+FIGURE_POSES = ("upright", "own")
+#: The upright figure's width as a fraction of its height (a VIPeR crop's, 48 / 128).
+ASPECT = 0.375
 #: :func:`figure_drawing`'s labels.
 CANVAS, RING, BODY = 0, 1, 2
 HEAD = (0.06, 0.075)
@@ -81,7 +89,7 @@ def figure_drawing(keypoints: torch.Tensor | np.ndarray, size: tuple[int, int]) 
 
     Example:
         >>> drawing = figure_drawing(standing((120, 50)), (120, 50))
-        >>> [int(drawing[60, x]) for x in (1, 5, 20)]  # canvas, outline, torso
+        >>> [int(drawing[60, x]) for x in (1, 7, 20)]  # canvas, outline, torso
         [0, 1, 2]
     """
     points = np.asarray(keypoints, dtype=np.float64)[:, :2]
@@ -112,20 +120,38 @@ def figure_drawing(keypoints: torch.Tensor | np.ndarray, size: tuple[int, int]) 
     return np.where(drawn > 0, BODY, np.where(cv2.dilate(drawn, ring) > 0, RING, CANVAS)).astype(np.uint8)
 
 
-def standing(size: tuple[int, int]) -> np.ndarray:
-    """``(33, 2)`` keypoints of a person standing upright and filling an image of ``size`` (H, W):
-    the pose :class:`Figure` draws where the person's own is not known.
+def standing(size: tuple[int, int], pose: np.ndarray | None = None) -> np.ndarray:
+    """``(33, 2)`` keypoints of a person standing upright in an image of ``size`` (H, W): the pose
+    :class:`Figure` draws where the person's own is not known, and every figure's with ``upright``.
+
+    Without ``pose``, the figure is as tall as the image and stands in its middle, at most
+    :data:`ASPECT` of its height wide. With the person's ``pose (33, 2|3)``, it stands where they
+    are: its nose at theirs, its feet at their lowest foot keypoint, centred on their shoulders
+    and hips, moved and shrunk as little as it takes to stay whole inside the image (a pose not
+    at least :data:`ASPECT` of the image's height tall, from nose to feet, is ignored).
 
     Example:
         >>> standing((100, 40))[[0, 27]].tolist()
-        [[20.0, 9.0], [16.0, 92.0]]
+        [[20.0, 9.0], [16.25, 92.0]]
+        >>> standing((100, 40), standing((50, 20)))[[0, 27]].tolist()  # half as tall, where it was
+        [[10.0, 4.5], [8.125, 46.0]]
     """
     height, width = size
+    tall, top, middle = float(height), 0.0, width / 2
+    if pose is not None:
+        points = np.asarray(pose, dtype=np.float64)[:, :2]
+        nose, feet = points[NOSE, 1], points[list(LOWEST), 1].max()
+        if feet - nose >= ASPECT * height:
+            tall = min((feet - nose) / (_FEET - _NOSE), float(height))
+            top = float(np.clip(nose - _NOSE * tall, 0.0, height - tall))
+            middle = points[[*SHOULDER, *HIP], 0].mean()
+    wide = min(float(width), ASPECT * tall)
+    middle = float(np.clip(middle, wide / 2, width - wide / 2))
     points = np.tile(np.array([0.5, 0.3]), (33, 1))
     for (left, right), (dx, y) in _STANDING.items():
         points[left], points[right] = (0.5 - dx, y), (0.5 + dx, y)
-    points[NOSE] = (0.5, 0.09)
-    return points * np.array([width, height])
+    points[NOSE] = (0.5, _NOSE)
+    return (points - np.array([0.5, 0.0])) * np.array([wide, tall]) + np.array([middle, top])
 
 
 #: The upright pose of :func:`standing`: per pair of keypoints (left, right), their distance
@@ -140,6 +166,8 @@ _STANDING = {
     (29, 30): (0.1, 0.93),
     (31, 32): (0.14, 0.95),
 }
+#: The upright figure's nose and lowest foot, as fractions of its height.
+_NOSE, _FEET = 0.09, 0.95
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +180,9 @@ class Figure(Operator):
             narrows both).
         poses: per image, its ``(33, 3)`` keypoints in its pixels or None (not known); set by
             :meth:`for_poses`, which the conceal loop calls with each appearance's body.
+        upright: every figure stands upright (:func:`standing`) where the person stands, as
+            tall as they are, inside the image: their place and size are kept, their posture
+            and gait are not.
 
     Example:
         >>> from deid.operators.outfit import COLORS
@@ -163,11 +194,12 @@ class Figure(Operator):
 
     outfits: OutfitFill
     poses: tuple[torch.Tensor | None, ...] | None = None
+    upright: bool = False
     name: ClassVar[str] = "figure"
 
     def for_people(self, persons: torch.Tensor) -> Figure:
         """The outfits of ``persons (B,)``, one row per image of the batch (poses not yet known)."""
-        return Figure(self.outfits.for_people(persons))
+        return Figure(self.outfits.for_people(persons), upright=self.upright)
 
     def for_poses(self, keypoints: Sequence[torch.Tensor | None]) -> Figure:
         """The same figures in the poses ``keypoints``, one per image (None: not known)."""
@@ -185,7 +217,9 @@ class Figure(Operator):
             raise ValueError(f"poses must be one per image ({len(images)}), got {len(poses)}")
         size = (images.shape[-2], images.shape[-1])
         canvas = outfit_canvases(outfits.tops, outfits.bottoms, size, outfits.patterns).to(images)
-        drawings = np.stack([figure_drawing(_drawn(pose, size), size) for pose in poses])  # cv2, per image
+        drawings = np.stack(
+            [figure_drawing(_drawn(pose, size, self.upright), size) for pose in poses]
+        )  # cv2, per image
         return _on(canvas, torch.from_numpy(drawings))
 
     def describe(self, person: int) -> dict[str, Any]:
@@ -237,9 +271,10 @@ FIGURE_OUTFITS = OutfitTable(
 )
 
 
-def _drawn(pose: torch.Tensor | None, size: tuple[int, int]) -> np.ndarray:
-    """The keypoints the figure is drawn in: ``pose``'s, or :func:`standing`'s where it is missing
-    or has a keypoint that is not a number."""
+def _drawn(pose: torch.Tensor | None, size: tuple[int, int], upright: bool) -> np.ndarray:
+    """The keypoints the figure is drawn in: ``pose``'s, or standing ``upright`` where it is;
+    :func:`standing` in the image where it is missing or has a keypoint that is not a number."""
     if pose is None or not bool(torch.isfinite(pose[:, :2]).all()):
         return standing(size)
-    return pose.detach().cpu().numpy()
+    points = pose.detach().cpu().numpy()
+    return standing(size, points) if upright else points

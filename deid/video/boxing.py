@@ -2,7 +2,7 @@
 
 A track's treatment is decided on a few of its sightings; rendered on all of them, some are
 still matched. Those get their whole box concealed, each with the first treatment of a palette
-that makes it private: a stand-in figure in the sighting's pose wearing the track's outfit
+that makes it private: a stand-in figure (upright, or in the sighting's pose) wearing the track's outfit
 (:class:`deid.operators.Figure`, when the track wears an outfit and figures are on), the
 track's own treatment on the whole box, then noisy copies of it (the same colours,
 :data:`NOISY_COPIES` draws of noise of :data:`NOISY_STD`), then the loop's fallback colours

@@ -280,6 +280,8 @@ def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_pat
         "0.5",
         "--figure-draws",
         "3",
+        "--figure-pose",
+        "own",
     ]
     result = _run([crop_tree, "-o", tmp_path / "out", *args, "--top-k", "3", "--faces", "0.3"])
     assert result.exit_code == 0, result.output
@@ -297,12 +299,13 @@ def test_every_loop_setting_has_a_flag_and_reaches_the_config(crop_tree, tmp_pat
         seed=5,
         head_scale=0.5,
         figure_draws=3,
+        figure_pose="own",
     )
     assert config.loop == expected and config.top_k == 3
     settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
     assert settings["grid"] == [8, 3] and settings["first_cells"] == 4 and settings["refine"] is False
     assert settings["fallback_operator"] == "blur" and settings["top_k"] == 3 and settings["budget"] == 2
-    assert settings["head_scale"] == 0.5 and settings["faces"] == 0.3
+    assert settings["head_scale"] == 0.5 and settings["faces"] == 0.3 and settings["figure_pose"] == "own"
 
 
 def test_a_default_run_records_the_settings_it_always_did(crop_tree, tmp_path, monkeypatch, stand_in):

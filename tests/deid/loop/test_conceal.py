@@ -398,7 +398,7 @@ def test_the_figure_is_offered_where_the_body_is_given_up(viper_root, tiny_embed
     monkeypatch.setattr(
         search,
         "choose_figures",
-        lambda problem, *a: offered.append(problem.people.margin) or real(problem, *a),
+        lambda problem, *a, **kw: offered.append(problem.people.margin) or real(problem, *a, **kw),
     )
     crops = list(load_images([viper_root / "cam_a" / name for name in ("000_45.bmp", "001_45.bmp")]))
     far = _adversary(tiny_embedder, far=True)  # everyone climbs every rung

@@ -113,18 +113,52 @@ def test_figures_are_narrowed_to_people_and_need_one_pose_per_image() -> None:
     assert isinstance(noisy.operators[0], Figure) and noisy.operators[0].poses == (None, None)
 
 
-def test_the_loop_draws_each_appearance_in_its_own_pose() -> None:
+def _drawn_in_the_loop(figure: Figure) -> list[torch.Tensor]:
+    """``figure`` drawn by the loop on two appearances of one person, posed ``_pose(dx)`` for
+    ``dx`` 0 and 8: the pixels in the figure's grey."""
     adversary = Adversary([TinyEmbedder()], [torch.zeros(4, 8)])
     generator = torch.Generator().manual_seed(0)
     images = [torch.rand(3, 120, 50, generator=generator) for _ in range(2)]
     bodies = [
         Body(torch.ones(120, 50, dtype=torch.bool), torch.from_numpy(_pose(dx=dx)).float()) for dx in (0, 8)
     ]
-    people = People([images], adversary, bodies=bodies)
-    drawn = people.draw(Figure(_outfit()), torch.ones(1, 1, 128, 48))
-    for image, dx in zip(drawn, (0, 8), strict=True):
-        grey = ((image - GREY).abs() <= 1 / 255).all(0)  # the loop writes uint8 levels
+    drawn = People([images], adversary, bodies=bodies).draw(figure, torch.ones(1, 1, 128, 48))
+    return [((image - GREY).abs() <= 1 / 255).all(0) for image in drawn]  # the loop writes uint8 levels
+
+
+def test_the_loop_draws_each_appearance_in_its_own_pose() -> None:
+    for grey, dx in zip(_drawn_in_the_loop(Figure(_outfit())), (0, 8), strict=True):
         assert torch.equal(grey, torch.from_numpy(figure_mask(_pose(dx=dx), (120, 50))))
+
+
+def test_an_upright_figure_stands_where_the_person_is_whatever_their_pose() -> None:
+    first, moved = _drawn_in_the_loop(Figure(_outfit(), upright=True))
+    assert torch.equal(first, torch.from_numpy(figure_mask(standing((120, 50), _pose()), (120, 50))))
+    assert torch.equal(moved, torch.from_numpy(figure_mask(standing((120, 50), _pose(dx=8)), (120, 50))))
+    # moved right as far as the crop lets it stay whole
+    assert moved.nonzero()[:, 1].float().mean() > first.nonzero()[:, 1].float().mean() + 2
+    assert not moved[:, -1].any()
+    rows, cols = np.nonzero(first.numpy())
+    assert rows.min() < 10 - 3 and 110 - 4 < rows.max() < 110 + 3  # the head above the nose, feet at theirs
+    assert abs(cols.mean() - 25) < 1  # centred on the shoulders and hips
+    assert not torch.equal(first, torch.from_numpy(figure_mask(_pose(), (120, 50))))  # not in their pose
+    assert Figure(_outfit(), upright=True).for_people(torch.tensor([0])).upright  # kept when narrowed
+
+
+def test_an_upright_figure_keeps_a_person_s_build_in_a_wide_box() -> None:
+    wide = figure_mask(standing((100, 90)), (100, 90))
+    cols = np.nonzero(wide.any(0))[0]
+    assert cols.min() > 20 and cols.max() < 70 and abs(cols.mean() - 45) < 1  # not stretched
+    narrow = figure_mask(standing((128, 48)), (128, 48))  # a VIPeR crop's proportions: filled
+    assert narrow.any(0).sum() > 0.65 * 48
+    tall = figure_mask(standing((120, 50), _pose() * [1, 1.5, 1]), (120, 50))  # taller than the crop
+    assert tall.any(1).sum() > 0.9 * 120 and not (tall[0].any() or tall[-1].any())  # shrunk to fit, whole
+    lying = _pose()
+    lying[:, 1] = 60  # nose and feet at one height: not a pose to stand up in; the box's figure
+    drawn = Figure(_outfit(), upright=True).for_poses([torch.from_numpy(lying)])(
+        torch.rand(1, 3, 120, 50), torch.ones(1, 1, 120, 50)
+    )[0]
+    assert torch.equal((drawn == GREY).all(0), torch.from_numpy(figure_mask(standing((120, 50)), (120, 50))))
 
 
 def test_the_palette_offers_the_figure_first_for_the_box_only() -> None:
@@ -133,6 +167,11 @@ def test_the_palette_offers_the_figure_first_for_the_box_only() -> None:
     assert [n for n, _ in palette][:2] == ["figure", "fill"]
     assert palette[0][1].describe(0) == worn.describe(0)  # the figure wears the outfits it is given
     assert next(n for n, _ in fallback_operators(config, outfit)) == "fill"  # a body's whole fill
+    for pose, upright in (("upright", True), ("own", False)):
+        figure = fallback_operators(ConcealConfig(figure_pose=pose), outfit, figure=worn)[0][1]
+        assert isinstance(figure, Figure) and figure.upright is upright
+    with pytest.raises(ValueError, match="figure_pose"):
+        ConcealConfig(figure_pose="sitting")
     for off in (
         ConcealConfig(figure=False),
         ConcealConfig(shape="body-only"),
