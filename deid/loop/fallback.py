@@ -40,7 +40,7 @@ def fallback_operators(
     if config.fallback_operator == "own":
         return first
     if figure is not None and figures(config):
-        first.insert(0, ("figure", Figure(figure.flat(), upright=config.figure_pose == "upright")))
+        first.insert(0, ("figure", Figure(figure.flat(), upright=figures_upright(config))))
     if config.fallback_operator != "auto":
         return [*first, (config.fallback_operator, build_operator(config.fallback_operator, 1.0))]
     palette: Palette = [
@@ -64,6 +64,12 @@ def figures(config: ConcealConfig) -> bool:
         and config.fallback_operator == "auto"
         and config.colors == "outfit"
     )
+
+
+def figures_upright(config: ConcealConfig) -> bool:
+    """Whether the stand-in figures stand upright (``config.figure_pose``) rather than in each
+    person's own pose."""
+    return config.figure_pose == "upright"
 
 
 def choose_figures(

@@ -34,6 +34,7 @@ from deid.loop.fallback import (
     conceal_whole_crops,
     fallback_operators,
     figures,
+    figures_upright,
     own_first,
 )
 from deid.loop.results import PersonResult
@@ -390,7 +391,7 @@ def _whole_crops(
             people,
             own_first(outfits, draws),
             worn.outfits if isinstance(worn, Figure) else None,
-            upright=config.figure_pose == "upright",
+            upright=figures_upright(config),
         )
     palette = fallback_operators(config, problem.operator, outfits, figure=figure)
     return conceal_whole_crops(problem, concealment, people, palette), outfits, palette

@@ -9,8 +9,8 @@ standard size, outlined in dark grey on the canvas at half its contrast (a peopl
 for a person's edges: on the VIPeR test crops in their own poses, OpenCV's HOG detector found
 4% of the figures without the outline on the full canvas, 50% with both, 65-75% with the torso
 widening to the hips). Its proportions are fractions of the person's height, not theirs, so the
-figure keeps where the person is and how they stand and walk while their build, outline,
-clothes and face are gone. An image whose pose is not known (a
+figure keeps where the person is (and, in their own pose, how they stand and walk) while their
+build, outline, clothes and face are gone. An image whose pose is not known (a
 person the pose model lost for a few frames of a video) gets the figure standing upright in its
 box (:func:`standing`), and so does one whose keypoints are not all numbers. The conceal loop
 draws every figure upright by default (``upright``; :attr:`deid.loop.ConcealConfig.figure_pose`),
@@ -56,6 +56,9 @@ CONTRAST = 0.5
 FIGURE_POSES = ("upright", "own")
 #: The upright figure's width as a fraction of its height (a VIPeR crop's, 48 / 128).
 ASPECT = 0.375
+#: The shortest pose (nose to lowest foot, a fraction of the image's height) an upright figure
+#: stands in the place of; a shorter one gets the figure of the whole image.
+SHORTEST = 0.375
 #: :func:`figure_drawing`'s labels.
 CANVAS, RING, BODY = 0, 1, 2
 HEAD = (0.06, 0.075)
@@ -127,8 +130,8 @@ def standing(size: tuple[int, int], pose: np.ndarray | None = None) -> np.ndarra
     Without ``pose``, the figure is as tall as the image and stands in its middle, at most
     :data:`ASPECT` of its height wide. With the person's ``pose (33, 2|3)``, it stands where they
     are: its nose at theirs, its feet at their lowest foot keypoint, centred on their shoulders
-    and hips, moved and shrunk as little as it takes to stay whole inside the image (a pose not
-    at least :data:`ASPECT` of the image's height tall, from nose to feet, is ignored).
+    and hips, moved and shrunk as little as it takes to stay whole inside the image (a pose
+    shorter than :data:`SHORTEST` is ignored).
 
     Example:
         >>> standing((100, 40))[[0, 27]].tolist()
@@ -141,7 +144,7 @@ def standing(size: tuple[int, int], pose: np.ndarray | None = None) -> np.ndarra
     if pose is not None:
         points = np.asarray(pose, dtype=np.float64)[:, :2]
         nose, feet = points[NOSE, 1], points[list(LOWEST), 1].max()
-        if feet - nose >= ASPECT * height:
+        if feet - nose >= SHORTEST * height:
             tall = min((feet - nose) / (_FEET - _NOSE), float(height))
             top = float(np.clip(nose - _NOSE * tall, 0.0, height - tall))
             middle = points[[*SHOULDER, *HIP], 0].mean()
@@ -167,7 +170,7 @@ _STANDING = {
     (31, 32): (0.14, 0.95),
 }
 #: The upright figure's nose and lowest foot, as fractions of its height.
-_NOSE, _FEET = 0.09, 0.95
+_NOSE, _FEET = 0.09, max(y for _, y in _STANDING.values())
 
 
 @dataclass(frozen=True, eq=False)
