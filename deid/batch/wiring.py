@@ -92,9 +92,10 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
                 out[p][i] = CropResult(r, j, splits[p].reasons[i])
         # A split appearance was checked against its own original; it must not match the other
         # appearances its group claimed either (`deid verify` checks against the whole group).
-        for p, split in enumerate(splits):
-            if len(split.parts) > 1:
-                out[p] = _hold_against_group(adversary, people[p], out[p], formats[p], conceal)
+        split_up = [p for p, split in enumerate(splits) if len(split.parts) > 1]
+        held = _hold_against_groups(adversary, [(people[p], out[p], formats[p]) for p in split_up], conceal)
+        for p, kept in zip(split_up, held, strict=True):
+            out[p] = list(kept)
         return [[_filled(result) for result in person] for person in out]
 
     return conceal_batch
@@ -107,24 +108,23 @@ def _written(result: CropResult) -> torch.Tensor:
     return result.image if result.encoded is None else decode_image(result.encoded, name="the checked output")
 
 
-def _hold_against_group(
+def _hold_against_groups(
     adversary: Adversary,
-    originals: list[torch.Tensor],
-    results: list[CropResult | None],
-    formats: list[str],
+    groups: list[tuple[list[torch.Tensor], list[CropResult | None], list[str]]],
     conceal: Callable[[list[list[torch.Tensor]], list[list[str]]], list[PersonResult]],
-) -> list[CropResult | None]:
-    """Check a split group's outputs against every original of the group; fix or flag those matched.
+) -> list[list[CropResult]]:
+    """Check each split group's outputs against every original of the group; fix or flag those matched.
 
-    Each output must defeat the adversary against its own original (the loop's check) and against
-    the group's other originals. When a part's output still matches another appearance, the whole
-    group is concealed again as one person, each appearance checked against every original of the
-    group; that result is kept only if every output passes both checks, otherwise the matched
-    outputs are reported not private.
+    ``groups`` holds per group its originals, its parts' results and its output formats. Each
+    output must defeat the adversary against its own original (the loop's check) and against
+    the group's other originals. The groups where a part's output still matches another
+    appearance are concealed again, each as one person (in one call of ``conceal``), each
+    appearance checked against every original of its group; that result is kept only if every
+    output passes both checks, otherwise the matched outputs are reported not private.
     """
     from deid.loop.appearances import private_recut
 
-    def matched(candidate: list[CropResult]) -> list[bool]:
+    def matched(originals: list[torch.Tensor], candidate: list[CropResult]) -> list[bool]:
         written = [_written(r) for r in candidate]
         alone = private_recut(adversary, originals, written)
         together = private_recut(
@@ -132,19 +132,27 @@ def _hold_against_group(
         )
         return [not (a and t) for a, t in zip(alone, together, strict=True)]
 
-    first = [_filled(r) for r in results]
-    bad = matched(first)
-    if not any(r.success and b for r, b in zip(first, bad, strict=True)):
-        return list(first)
+    firsts = [[_filled(r) for r in results] for _, results, _ in groups]
+    bads = [matched(originals, first) for (originals, _, _), first in zip(groups, firsts, strict=True)]
+    redo = [
+        g
+        for g, (first, bad) in enumerate(zip(firsts, bads, strict=True))
+        if any(r.success and b for r, b in zip(first, bad, strict=True))
+    ]
     # Each appearance twice: the loop checks an appearance against the person's *other* originals,
     # so its copy makes it defeat its own original as well as the rest of the group's.
-    (whole,) = conceal([list(originals) * 2], [formats * 2])
+    wholes = conceal([list(groups[g][0]) * 2 for g in redo], [groups[g][2] * 2 for g in redo]) if redo else []
+    out = [list(first) for first in firsts]
     note = "on its own it still matched another appearance of its group, so it was concealed again with the group"
-    again = [CropResult(whole, j, f"{first[j].group_reason}; {note}") for j in range(len(originals))]
-    if whole.success and not any(matched(again)):
-        return list(again)
     flag = "; it still matches another appearance of its group, so it is NOT private"
-    return [r.not_private(flag) if b and r.success else r for r, b in zip(first, bad, strict=True)]
+    for g, whole in zip(redo, wholes, strict=True):
+        originals, first, bad = groups[g][0], firsts[g], bads[g]
+        again = [CropResult(whole, j, f"{first[j].group_reason}; {note}") for j in range(len(originals))]
+        if whole.success and not any(matched(originals, again)):
+            out[g] = again
+        else:
+            out[g] = [r.not_private(flag) if b and r.success else r for r, b in zip(first, bad, strict=True)]
+    return out
 
 
 def _filled(result: CropResult | None) -> CropResult:

@@ -74,19 +74,23 @@ def head_scaled(bodies: Sequence[Body], scale: float) -> list[Body]:
 
 def find_bodies(images: Sequence[torch.Tensor]) -> list[Body]:
     """Each crop's person (:class:`Body`) from the pose model, a whole-crop body where no pose is
-    confirmed.
+    confirmed. The crops go to the pose model together, and an image given more than once (the
+    same tensor) is looked at once.
 
     Example:
         >>> [body.posed for body in find_bodies([reid_model.read_image("000_45.bmp")])]  # doctest: +SKIP
         [True]
     """
-    from deid.finder import find_person_in_crop
+    from deid.finder import find_people_in_crops
 
-    bodies = []
+    slots: dict[int, int] = {}
+    unique: list[torch.Tensor] = []
     for image in images:
-        person = find_person_in_crop(image)
-        if person.uncertain:
-            bodies.append(Body.whole(*image.shape[-2:]))
-        else:
-            bodies.append(Body(person.mask, person.keypoints))
-    return bodies
+        if id(image) not in slots:
+            slots[id(image)] = len(unique)
+            unique.append(image)
+    bodies = [
+        Body.whole(*image.shape[-2:]) if person.uncertain else Body(person.mask, person.keypoints)
+        for image, person in zip(unique, find_people_in_crops(unique), strict=True)
+    ]
+    return [bodies[slots[id(image)]] for image in images]

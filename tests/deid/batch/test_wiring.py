@@ -63,3 +63,57 @@ def test_the_default_adversary_is_the_strong_one_fast_drops_the_fused_model_a_wr
     assert [m.arch for m in fast.models] == ["stripe", "color_stripes"] and fast.top_k == 5
     with pytest.raises(BatchError, match=r"adversary must be one of \['strong', 'fast'\], got 'weak'"):
         BatchConfig(inputs=("in",), output="out", adversary="weak")
+
+
+def test_split_groups_still_matched_are_concealed_again_together_in_one_call(monkeypatch):
+    # Three claimed groups the adversary splits; the first two still match across their parts,
+    # so both are concealed again as one person each, in a single call of the loop; a group
+    # whose second try is still matched keeps its first results, reported not private.
+    from deid.batch import wiring
+    from deid.loop import appearances
+
+    people = [[torch.full((3, 8, 4), (g + 1) / 10 + k / 100) for k in range(2)] for g in range(3)]
+    splits = [
+        type("Split", (), {"parts": [[0], [1]], "reasons": ["split from its group"] * 2})() for _ in people
+    ]
+    monkeypatch.setattr("deid.loop.grouping.split_groups", lambda adversary, groups: splits)
+    calls: list[list[list[torch.Tensor]]] = []
+
+    def conceal_people(batch, **options):
+        calls.append(batch)
+        again = len(calls) > 1
+        return [
+            PersonResult(
+                images=[image + (0.5 if again else 0.25) for image in person],
+                mask=None,
+                steps=1,
+                success=True,
+                fallback=False,
+                fallback_operator=None,
+                area=1.0,
+                scores_before=None,
+                scores_after=None,
+            )
+            for person in batch
+        ]
+
+    def private_recut(adversary, originals, written, *, groups=None):
+        # first outputs (+0.25): group 2's pass, groups 0 and 1 still match; again (+0.5): group 0's pass
+        group = [round(float(o.mean()) * 10) - 1 for o in originals]
+        again = [float((w - o).mean()) > 0.4 for o, w in zip(originals, written, strict=True)]
+        return [g == 0 if a else g == 2 for g, a in zip(group, again, strict=True)]
+
+    monkeypatch.setattr(deid.loop.search, "conceal_people", conceal_people)
+    monkeypatch.setattr(appearances, "private_recut", private_recut)
+    config = BatchConfig(inputs=("in",), output="out", progress=False)
+    paths = [[Path(f"{g}_{k}.png") for k in range(2)] for g in range(3)]
+    results = wiring.person_concealer(config, object())(people, paths)  # type: ignore[arg-type]
+    assert len(calls) == 2  # the parts of every group together, then the redone groups together
+    assert [len(person) for person in calls[1]] == [4, 4]  # groups 0 and 1, each appearance twice
+    assert torch.equal(calls[1][0][0], people[0][0]) and torch.equal(calls[1][1][0], people[1][0])
+    group0, group1, group2 = results
+    assert all(r.success and "concealed again with the group" in r.group_reason for r in group0)
+    assert all(torch.equal(r.image, o + 0.5) for r, o in zip(group0, people[0], strict=True))
+    assert all(not r.success and "NOT private" in r.group_reason for r in group1)
+    assert all(torch.equal(r.image, o + 0.25) for r, o in zip(group1, people[1], strict=True))
+    assert all(r.success and torch.equal(r.image, o + 0.25) for r, o in zip(group2, people[2], strict=True))
