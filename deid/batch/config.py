@@ -59,6 +59,10 @@ class BatchConfig:
         second_look: frames are looked at again with the thorough finder's settings, and the
             people that look confirms outside the boxes found are concealed too
             (``FinderConfig.look``; the thorough finder's first look already has them).
+        batch_size: person crops per conceal call (at most; ``queue_megapixels`` may send
+            fewer): the loop runs its people batched, so fewer, larger calls are faster. On the
+            254 VIPeR test crops, ``deid conceal`` took 16.5 s with 128 against 18.9 s with 32
+            (median of 5, one run; 1.26 GB peak against 1.11 GB).
         threads: torch threads of the local engine's process, or of each Ray worker (which
             reserves as many CPUs); None: all CPUs locally, one per Ray worker. Floating-point
             sums change with the thread count, so a seeded run's outputs are byte-identical
@@ -84,7 +88,7 @@ class BatchConfig:
     finder: str = "default"
     faces: float = FACE_THRESHOLD
     second_look: bool = True
-    batch_size: int = 32
+    batch_size: int = 128
     queue_megapixels: float = 96.0
     progress: bool = True
     engine: str = "local"

@@ -244,7 +244,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=32,
+    default=BatchConfig.batch_size,
     help="Person crops per conceal call (at most; --queue-megapixels may send fewer).",
 )
 @click.option(
