@@ -4,8 +4,8 @@ Where the conceal loop must give up the body's shape (the adversary still matche
 outline), it conceals the whole box (or the body widened four times) with an outfit (a two-tone, patterned canvas,
 :mod:`deid.operators.outfit`); a flat box is no longer a person. :class:`Figure` draws on such a
 canvas a grey figure in the person's pose, like a pictogram: limbs of standard widths along the
-pose model's keypoints, a torso of standard width between the shoulders and the hips, a black
-head of standard size, outlined in dark grey on the canvas at half its contrast (a people detector looks
+pose model's keypoints, a torso of standard width between the shoulders and the hips, a head of
+standard size, outlined in dark grey on the canvas at half its contrast (a people detector looks
 for a person's edges: on the VIPeR test crops in their own poses, OpenCV's HOG detector found
 4% of the figures without the outline on the full canvas, 50% with both, 65-75% with the torso
 widening to the hips). Its proportions are fractions of the person's height, not theirs, so the
@@ -50,13 +50,6 @@ LEG, ARM, NECK, FOOT = 0.075, 0.055, 0.045, 0.04
 SHOULDERS, HIPS = 0.11, 0.15
 #: The outline's width, as a fraction of the person's height, and its grey.
 OUTLINE, INK = 0.02, 0.1
-#: The head's grey: black. The face net under the person finder (:func:`deid.finder.find_faces`,
-#: which looks at every concealed frame for faces left in the clear) took a head in the figure's
-#: grey for a face on 33 of the 263 Penn-Fudan people's figures pasted at their boxes (each such
-#: frame then reported not private, its figure's head blurred), a black one on none (a head in
-#: the outline's grey on 11, 0.05 on none, 0.2 on 14; ``HOG`` found 95% of the 48x128 figures
-#: with a black head, 94% with a grey one).
-HEAD_INK = 0.0
 #: The share of its contrast the canvas keeps behind the figure (blended towards its mean colour).
 CONTRAST = 0.5
 #: How a figure may stand: upright where the person is (:func:`standing`) or in their own pose.
@@ -66,8 +59,8 @@ ASPECT = 0.375
 #: The shortest pose (nose to lowest foot, a fraction of the image's height) an upright figure
 #: stands in the place of; a shorter one gets the figure of the whole image.
 SHORTEST = 0.375
-#: :func:`figure_drawing`'s labels: the canvas, the outline, the body and the head.
-CANVAS, RING, BODY, CROWN = 0, 1, 2, 3
+#: :func:`figure_drawing`'s labels.
+CANVAS, RING, BODY = 0, 1, 2
 HEAD = (0.06, 0.075)
 #: MediaPipe's keypoints the figure is drawn from.
 NOSE, SHOULDER, HIP = 0, (11, 12), (23, 24)
@@ -78,8 +71,8 @@ LOWEST = (27, 28, 29, 30, 31, 32)
 
 
 def figure_mask(keypoints: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W)`` bool: the figure (body and head) in the pose ``keypoints (33, 2|3)`` (pixels of
-    an image of ``size`` (H, W)), without its outline (:func:`figure_drawing`).
+    """``(H, W)`` bool: the figure in the pose ``keypoints (33, 2|3)`` (pixels of an image of
+    ``size`` (H, W)), without its outline (:func:`figure_drawing`).
 
     Example:
         >>> k = np.zeros((33, 2)); k[0] = (10, 8); k[[11, 12]] = (7, 14), (13, 14)
@@ -89,18 +82,18 @@ def figure_mask(keypoints: torch.Tensor | np.ndarray, size: tuple[int, int]) -> 
         >>> bool(mask[8, 10]), bool(mask[20, 10]), bool(mask[35, 8]), bool(mask[35, 1])  # head, torso, leg
         (True, True, True, False)
     """
-    return figure_drawing(keypoints, size) >= BODY
+    return figure_drawing(keypoints, size) == BODY
 
 
 def figure_drawing(keypoints: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W)`` uint8: the figure in the pose ``keypoints (33, 2|3)`` (its body :data:`BODY`,
-    its head :data:`CROWN`), their outline (:data:`RING`, :data:`OUTLINE` of the person's height
-    wide, at least a pixel) and the canvas around them (:data:`CANVAS`).
+    """``(H, W)`` uint8: the figure in the pose ``keypoints (33, 2|3)`` (:data:`BODY`), its outline
+    (:data:`RING`, :data:`OUTLINE` of the person's height wide, at least a pixel) and the canvas
+    around them (:data:`CANVAS`).
 
     Example:
         >>> drawing = figure_drawing(standing((120, 50)), (120, 50))
-        >>> [int(drawing[60, x]) for x in (1, 7, 20)], int(drawing[8, 25])  # canvas, outline, torso; head
-        ([0, 1, 2], 3)
+        >>> [int(drawing[60, x]) for x in (1, 7, 20)]  # canvas, outline, torso
+        [0, 1, 2]
     """
     points = np.asarray(keypoints, dtype=np.float64)[:, :2]
     drawn = np.zeros(size, np.uint8)
@@ -125,12 +118,9 @@ def figure_drawing(keypoints: torch.Tensor | np.ndarray, size: tuple[int, int]) 
         cv2.line(drawn, at(points[a]), at(points[b]), 1, width(ARM))
     head = points[NOSE] - np.array([0.0, 0.02 * tall])
     cv2.line(drawn, at(shoulders), at(head), 1, width(NECK))
-    crown = np.zeros_like(drawn)
-    cv2.ellipse(crown, at(head), (width(HEAD[0]), width(HEAD[1])), 0, 0, 360, 1, -1)
+    cv2.ellipse(drawn, at(head), (width(HEAD[0]), width(HEAD[1])), 0, 0, 360, 1, -1)
     ring = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width(OUTLINE) + 1,) * 2)
-    outline = cv2.dilate(drawn | crown, ring) > 0
-    labels = np.where(crown > 0, CROWN, np.where(drawn > 0, BODY, np.where(outline, RING, CANVAS)))
-    return labels.astype(np.uint8)
+    return np.where(drawn > 0, BODY, np.where(cv2.dilate(drawn, ring) > 0, RING, CANVAS)).astype(np.uint8)
 
 
 def standing(size: tuple[int, int], pose: np.ndarray | None = None) -> np.ndarray:
@@ -253,12 +243,10 @@ def _standing(size: tuple[int, int]) -> np.ndarray:
 
 def _on(canvas: torch.Tensor, drawings: torch.Tensor) -> torch.Tensor:
     """``canvas (N, 3, H, W)`` at :data:`CONTRAST` with the ``drawings (N or 1, H, W)`` of
-    :func:`figure_drawing` on it: the figure in :data:`GREY` with its head in :data:`HEAD_INK`,
-    its outline in :data:`INK`."""
+    :func:`figure_drawing` on it: the figure in :data:`GREY`, its outline in :data:`INK`."""
     canvas = torch.lerp(canvas.mean((2, 3), keepdim=True), canvas, CONTRAST)
-    for label, grey in ((RING, INK), (BODY, GREY), (CROWN, HEAD_INK)):
-        canvas = torch.where((drawings == label)[:, None], torch.full_like(canvas, grey), canvas)
-    return canvas
+    canvas = torch.where((drawings == RING)[:, None], torch.full_like(canvas, INK), canvas)
+    return torch.where((drawings == BODY)[:, None], torch.full_like(canvas, GREY), canvas)
 
 
 def _figure_shows(tops: torch.Tensor, bottoms: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
@@ -280,7 +268,6 @@ FIGURE_OUTFITS = OutfitTable(
         "figure": torch.from_numpy(_standing(size)),
         "grey": torch.tensor(GREY),
         "ink": torch.tensor(INK),
-        "head": torch.tensor(HEAD_INK),
         "contrast": torch.tensor(CONTRAST),
     },
     _figure_shows,
