@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from deid.boxes import Box
 from reid_model import Embedder, StripeEmbedder, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,6 +24,18 @@ PENNFUDAN = DATA / "pennfudan"
 PETS_VIDEO = DATA / "video" / "pets09_s2l1.avi"
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+_PENNFUDAN_BOX = re.compile(r"\((\d+), (\d+)\) - \((\d+), (\d+)\)")
+
+
+def pennfudan_boxes(root: Path, stem: str) -> list[Box]:
+    """The labelled people's boxes of Penn-Fudan frame ``stem`` (0-based ``x, y, w, h``), from its
+    annotation file."""
+    text = (root / "Annotation" / f"{stem}.txt").read_text(encoding="latin-1")
+    return [
+        Box(a - 1, b - 1, c - a + 1, d - b + 1)
+        for a, b, c, d in (map(int, m) for m in _PENNFUDAN_BOX.findall(text))
+    ]
 
 
 def require_data(path: Path, what: str, expected: str) -> Path:

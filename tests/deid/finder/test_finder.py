@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import cv2
 import numpy as np
 import pytest
@@ -21,8 +19,7 @@ from deid.finder import (
     person_regions,
 )
 from reid_model.io import read_image
-
-_BOX = re.compile(r"\((\d+), (\d+)\) - \((\d+), (\d+)\)")
+from tests.conftest import pennfudan_boxes
 
 
 def _smooth(height: int, width: int) -> torch.Tensor:
@@ -31,10 +28,7 @@ def _smooth(height: int, width: int) -> torch.Tensor:
 
 
 def _truth(root, stem: str) -> tuple[list[Box], np.ndarray]:
-    text = (root / "Annotation" / f"{stem}.txt").read_text(encoding="latin-1")
-    boxes = [
-        Box(a - 1, b - 1, c - a + 1, d - b + 1) for a, b, c, d in (map(int, m) for m in _BOX.findall(text))
-    ]
+    boxes = pennfudan_boxes(root, stem)
     labels = cv2.imread(str(root / "PedMasks" / f"{stem}_mask.png"), cv2.IMREAD_UNCHANGED)
     return boxes, labels
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import pytest
 import torch
 
@@ -19,13 +18,10 @@ from deid.operators import Figure, OutfitFill
 from deid.operators.figure import standing
 from deid.operators.outfit import COLORS
 from reid_model.io import decode_image, read_image
+from tests.conftest import pennfudan_boxes
 
 FRAME = Path(__file__).resolve().parents[3] / "examples" / "images" / "frames" / "PennPed00074.png"
 LEFT_PAIR = Box(110, 15, 180, 290)  # the woman and the man in the cap; not the man on the right
-
-
-def _mask_file(frame: Path) -> Path:
-    return frame.parent.parent / "PedMasks" / f"{frame.stem}_mask.png"
 
 
 def _grey(people):
@@ -139,28 +135,31 @@ def _with_figures(frame: torch.Tensor, boxes: list[Box]) -> torch.Tensor:
     return out
 
 
+FIGURE_BOX = Box(40, 30, 80, 240)  # on the background left of the three people
+
+
+def _head_of_figure(score: float = 1.0) -> Box:
+    """A face box inside the head of the figure :func:`_with_figures` draws in :data:`FIGURE_BOX`."""
+    nose_x, nose_y = standing((FIGURE_BOX.h, FIGURE_BOX.w))[0]
+    return Box(int(FIGURE_BOX.x + nose_x) - 8, int(FIGURE_BOX.y + nose_y) - 10, 16, 18, score)
+
+
 def test_a_face_on_a_figure_s_head_is_the_figure_s_and_real_faces_are_not():
     frame = read_image(FRAME)
-    box = Box(40, 30, 80, 240)
-    drawn = _with_figures(frame, [box])
-    nose_x, nose_y = standing((box.h, box.w))[0]
-    head = Box(int(box.x + nose_x) - 8, int(box.y + nose_y) - 10, 16, 18)  # inside the figure's head
+    drawn, head = _with_figures(frame, [FIGURE_BOX]), _head_of_figure()
     assert on_figure(drawn, head) and not on_figure(frame, head)
     assert not any(on_figure(frame, face) for face in find_faces(frame))  # the three real faces
-    assert not on_figure(drawn, Box(box.x - 20, box.y, 10, 10))  # off the figure
+    assert not on_figure(drawn, Box(FIGURE_BOX.x - 20, FIGURE_BOX.y, 10, 10))  # off the figure
     shadow = torch.full((3, 40, 40), 0.1)  # a face in deep shadow, in the outline's dark grey
     assert not on_figure(shadow, Box(10, 10, 12, 14))
 
 
 def test_faces_the_net_sees_on_figures_heads_are_neither_concealed_nor_counted(monkeypatch):
     frame = read_image(FRAME)
-    box = Box(40, 30, 80, 240)
-    drawn = _with_figures(frame, [box])
-    nose_x, nose_y = standing((box.h, box.w))[0]
-    head = Box(int(box.x + nose_x) - 8, int(box.y + nose_y) - 10, 16, 18, 0.4)
+    drawn, head = _with_figures(frame, [FIGURE_BOX]), _head_of_figure(score=0.4)
     real = find_faces(frame)
     monkeypatch.setattr("deid.finder.find_faces", lambda image, threshold: [head, *real])
-    assert faces_in_the_clear(drawn, [box], threshold=FACE_THRESHOLD, treatment="blur") == real
+    assert faces_in_the_clear(drawn, [FIGURE_BOX], threshold=FACE_THRESHOLD, treatment="blur") == real
 
 
 def test_on_penn_fudan_the_face_net_takes_figures_heads_for_faces_and_they_do_not_count(pennfudan_root):
@@ -168,17 +167,12 @@ def test_on_penn_fudan_the_face_net_takes_figures_heads_for_faces_and_they_do_no
     # figures' heads (a grey oval in a dark ring); none of them is a face in the clear.
     on_heads = 0
     for path in sorted((pennfudan_root / "PNGImages").glob("*.png"))[:40]:
-        labels = torch.from_numpy(cv2.imread(str(_mask_file(path)), cv2.IMREAD_GRAYSCALE))
-        boxes = []
-        for k in range(1, int(labels.max()) + 1):
-            ys, xs = torch.nonzero(labels == k, as_tuple=True)
-            if len(ys) >= 500:
-                x0, y0 = int(xs.min()), int(ys.min())
-                boxes.append(Box(x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0))
+        boxes = pennfudan_boxes(pennfudan_root, path.stem)
         drawn = _with_figures(read_image(path), boxes)
-        inside = [f for f in find_faces(drawn) if any(b.holds_centre_of(f) for b in boxes)]
-        on_heads += sum(on_figure(drawn, f) for f in inside)
+        faces = find_faces(drawn)
+        heads = [f for f in faces if on_figure(drawn, f)]
+        on_heads += sum(any(b.holds_centre_of(f) for b in boxes) for f in heads)
         clear = faces_in_the_clear(drawn, boxes, threshold=FACE_THRESHOLD, treatment="blur")
         assert not any(on_figure(drawn, f) for f in clear)
-        assert len(clear) == len(find_faces(drawn)) - sum(on_figure(drawn, f) for f in find_faces(drawn))
+        assert len(clear) == len(faces) - len(heads)
     assert on_heads >= 1
