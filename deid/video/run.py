@@ -75,8 +75,9 @@ CHUNK = 64
 #: feet (:func:`deid.loop.feet.with_feet`); 4: and past them on either side, and the follower
 #: looks again where it sees a person cut at their box's side
 #: (:data:`deid.video.follow.WINDOW_WIDTH`); 5: a person concealed by box gets a stand-in figure
-#: first (:class:`deid.operators.Figure`).
-WORK = 5
+#: first (:class:`deid.operators.Figure`); 6: a track on its whole box already tries its
+#: figure after its own colours (:func:`deid.video.boxing.box_palette`).
+WORK = 6
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]

@@ -52,13 +52,14 @@ def _boxed(
     *,
     operator: Any = None,
     render: Callable[..., list[torch.Tensor]] = _render,
+    shape: str = "body",
 ) -> tuple[list[float], str | None]:
-    """Ten sightings drawn with the own treatment (``operator``, a fill by default), then
-    :func:`boxing.box_matched` on them."""
+    """Ten sightings drawn with the own treatment (``operator``, a fill by default, in ``shape``),
+    then :func:`boxing.box_matched` on them."""
     monkeypatch.setattr(boxing, "render_track", render)
     operator = Fill(color=OWN) if operator is None else operator
     result = PersonResult(
-        [], torch.zeros(1, 128, 48), 1, True, False, None, 0.5, {}, {}, operator=operator, shape="body"
+        [], torch.zeros(1, 128, 48), 1, True, False, None, 0.5, {}, {}, operator=operator, shape=shape
     )
     track: list[Any] = [None] * 10
     crops = render(track, track, result)
@@ -207,10 +208,10 @@ def _render_outfit(
 
 
 def _boxed_outfit(
-    rule: Callable[[int, float], bool], monkeypatch: pytest.MonkeyPatch
+    rule: Callable[[int, float], bool], monkeypatch: pytest.MonkeyPatch, shape: str = "body"
 ) -> tuple[list[float], str | None]:
     outfit = OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]))
-    return _boxed(rule, monkeypatch, operator=outfit, render=_render_outfit)
+    return _boxed(rule, monkeypatch, operator=outfit, render=_render_outfit, shape=shape)
 
 
 def test_a_track_wearing_an_outfit_is_boxed_with_its_figure_first(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -235,3 +236,48 @@ def test_the_outfit_boxed_does_not_take_the_whole_track_from_its_figure(
     )
     assert colours == [OUTFIT] * 6 + [BOXED[FIGURE]] + [BOXED[OUTFIT]] * 3
     assert boxed == "4 frames' whole box (figure 1, own 3); 0 still matched"
+
+
+def test_a_track_whose_outfit_is_on_its_whole_box_tries_its_figure_after_its_own_colours() -> None:
+    outfit = OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]))
+    names = [name for name, _ in boxing.box_palette(ConcealConfig(), outfit, figure_first=False)]
+    assert names == [
+        "own",
+        "own+noise 1",
+        "own+noise 2",
+        "own+noise 3",
+        "figure",
+        "fill grey",
+        "fill black",
+        "fill white",
+        "noise+color_shift",
+    ]
+
+
+def test_a_boxed_track_still_matched_does_not_switch_to_its_figure_on_a_few_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the loop left the track in its outfit on the whole box: frames 0-5 private in it, 6-7 only
+    # in the figure, 8-9 in nothing; the track stays matched, so 6-7 keep the outfit's box too
+    colours, boxed = _boxed_outfit(
+        lambda i, c: (c == BOXED[OUTFIT] and i < 6) or (c == BOXED[FIGURE] and i in (6, 7)),
+        monkeypatch,
+        shape="box",
+    )
+    assert colours == [BOXED[OUTFIT]] * 10
+    assert boxed == (
+        "4 frames' whole box (own 4); 4 still matched (2 of them another colour would make private: "
+        "the track stays matched)"
+    )
+
+
+def test_a_boxed_track_takes_its_figure_where_that_leaves_no_frame_matched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    colours, boxed = _boxed_outfit(
+        lambda i, c: (c == BOXED[OUTFIT] and i < 6) or (c == BOXED[FIGURE] and i >= 6),
+        monkeypatch,
+        shape="box",
+    )
+    assert colours == [BOXED[OUTFIT]] * 6 + [BOXED[FIGURE]] * 4
+    assert boxed == "4 frames' whole box (figure 4); 0 still matched"
