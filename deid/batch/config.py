@@ -31,7 +31,7 @@ ENGINES = ("local", "ray")
 
 #: The bundled adversaries ``deid conceal --adversary`` offers: ``strong`` (the default) judges
 #: with every bundled member, ``fast`` without the fused model (faster, weaker: on PETS S2.L1
-#: 5.79 frames/s against 4.74 on a quiet day, ``benchmarks/video_conceal.py``).
+#: 5.79 frames/s against 4.74, one run each in the same hour, ``benchmarks/video_conceal.py``).
 ADVERSARIES = ("strong", "fast")
 
 
