@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import mannwhitneyu
 
 from attribution.attributes import attribute_region
 from attribution.pose import BAND_PARTS
@@ -19,6 +18,8 @@ Row = dict[str, Any]
 
 def p_value(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided Mann-Whitney U test of two samples (NaN when one is empty)."""
+    from scipy.stats import mannwhitneyu  # half a second to import: only for an analysis's tables
+
     return float(mannwhitneyu(a, b).pvalue) if len(a) and len(b) else float("nan")
 
 

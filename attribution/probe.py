@@ -11,17 +11,18 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 
 def _out_of_fold(
     embeddings: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int, seed: int
 ) -> np.ndarray:
+    # scikit-learn takes about a third of a second to import: only when a probe runs
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     probabilities = np.zeros(len(labels))
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(embeddings, labels, groups):
@@ -36,6 +37,8 @@ def _out_of_fold(
 
 
 def _scores(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
     return (
         float(balanced_accuracy_score(labels, probabilities >= 0.5)),
         float(roc_auc_score(labels, probabilities)),

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-from skimage.segmentation import slic
 
 from reid_model.checks import check_positive
 
@@ -64,6 +63,8 @@ def superpixel_regions(
         got = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"image must be a tensor of shape (3, H, W), got {got}")
     check_positive("n_segments", n_segments)
+    from skimage.segmentation import slic  # only for superpixels: not on the conceal path
+
     array = image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float64)
     labels = slic(array, n_segments=n_segments, compactness=compactness, start_label=0, channel_axis=-1)
     _, dense = np.unique(labels, return_inverse=True)
