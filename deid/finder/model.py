@@ -40,6 +40,7 @@ INPUT_SIZE = 256
 #: The number of body keypoints (MediaPipe's pose topology).
 NUM_KEYPOINTS = 33
 _OUTPUTS = ("Identity_1", "Identity", "Identity_2")
+_CHUNK = 16  # windows converted to float at a time for LiteRT
 #: The runtimes that can run the model; ``auto`` takes the first one installed.
 BACKENDS = ("litert", "opencv")
 Backend = Literal["auto", "litert", "opencv"]
@@ -135,18 +136,22 @@ class PoseModel:
                 np.zeros((0, 39, 5), np.float32),
                 np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.float32),
             )
-        if self.backend == "litert":
-            presence, landmarks, segmentation = self._net.run(
-                windows.astype(np.float32) / np.float32(255.0), _OUTPUTS
+        if self.backend == "litert":  # in chunks: a float copy of every window at once is 0.8 MB each
+            chunks = [
+                self._net.run(windows[i : i + _CHUNK].astype(np.float32) / np.float32(255.0), _OUTPUTS)
+                for i in range(0, n, _CHUNK)
+            ]
+            presence, landmarks, segmentation = (
+                np.concatenate(outputs) for outputs in zip(*chunks, strict=True)
             )
         else:
             blob = np.ascontiguousarray(windows.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
             self._net.setInput(blob)
             presence, landmarks, segmentation = self._net.forward(list(_OUTPUTS))
         return PoseOutput(
-            presence.reshape(n).astype(np.float32),
-            landmarks.reshape(n, 39, 5).astype(np.float32),
-            segmentation.reshape(n, INPUT_SIZE, INPUT_SIZE).astype(np.float32),
+            presence.reshape(n).astype(np.float32, copy=False),
+            landmarks.reshape(n, 39, 5).astype(np.float32, copy=False),
+            segmentation.reshape(n, INPUT_SIZE, INPUT_SIZE).astype(np.float32, copy=False),
         )
 
 
