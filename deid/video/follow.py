@@ -529,7 +529,12 @@ class Follower:
         """Conceal a person walking in on ``frames`` (newest first, at most ``max_gap``, as a
         person lost going forwards) at their box moved back by their last motion (``boxes``,
         newest first), as ``"predicted"``, while a third of it is in the frame (seen on PETS
-        S2.L1, frame 10)."""
+        S2.L1, frame 10). Given one box (no motion known), at that box stretched to the side it
+        is near: a man found 11 pixels from the right edge of PETS S2.L1's frame 117 (in its
+        first 120 frames cut as a clip) had walked in, unconcealed and unreported, on the four
+        frames before, to the right of his box."""
+        if len(boxes) == 1 and frames:
+            boxes = [_to_side(boxes[0], frames[0][1].shape[2])] * 2
         for index, image in frames:
             boxes.append(_moved_back(boxes[-2:]))
             box = _grown(boxes[-1], self.config.padding, image.shape[2], image.shape[1])
@@ -616,9 +621,22 @@ def _background(recent: Sequence[torch.Tensor]) -> torch.Tensor | None:
 
 def _at_edge(box: Box, width: int, height: int, padding: float) -> bool:
     """Whether ``box`` grown by ``padding`` on each side (the pose model's window) reaches the
-    frame's edge (within a pixel)."""
-    dx, dy = box.w * padding + 1, box.h * padding + 1
+    frame's edge (within a pixel), or comes within its own width of a side (a person a step in
+    from it, whom the model did not confirm cut by the edge a frame before)."""
+    dx, dy = max(box.w * padding + 1, box.w), box.h * padding + 1
     return box.x - dx <= 0 or box.y - dy <= 0 or box.x + box.w + dx >= width or box.y + box.h + dy >= height
+
+
+def _to_side(box: Box, width: int) -> Box:
+    """``box`` stretched to the side of a frame ``width`` pixels wide it is within its own width of.
+
+    Example:
+        >>> _to_side(Box(448, 135, 21, 59), 480)
+        Box(x=448, y=135, w=32, h=59, score=1.0)
+    """
+    x0 = 0 if box.x <= box.w else box.x
+    x1 = width if box.x + 2 * box.w >= width else box.x + box.w
+    return Box(x0, box.y, x1 - x0, box.h, box.score)
 
 
 def _moved_back(boxes: Sequence[Box]) -> Box:

@@ -76,8 +76,10 @@ CHUNK = 64
 #: looks again where it sees a person cut at their box's side
 #: (:data:`deid.video.follow.WINDOW_WIDTH`); 5: a person concealed by box gets a stand-in figure
 #: first (:class:`deid.operators.Figure`); 6: a track on its whole box already tries its
-#: figure after its own colours (:func:`deid.video.boxing.box_palette`).
-WORK = 6
+#: figure after its own colours (:func:`deid.video.boxing.box_palette`); 7: a person found within
+#: their width of a side, unconfirmed before, is concealed back to that side
+#: (:meth:`deid.video.follow.Follower._walked_in`).
+WORK = 7
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]

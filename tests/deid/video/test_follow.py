@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from deid.boxes import Box
 from deid.finder import Person
 from deid.video import FollowConfig, Frame, follow_people, steady_bodies
 from deid.video.follow import Sighting, sightings_of
@@ -159,7 +160,7 @@ def test_a_person_only_the_thorough_look_finds_is_followed_back_to_their_first_f
         "find_people",
         lambda image, config=None, known=(): people_in(image) if 120 in config.tiles else [],
     )
-    frames = walking_frames(16, {0: (2, 15, 5)})
+    frames = walking_frames(16, {0: (2, 15, 15)})  # more than their width in from the side: not walking in
     config = FollowConfig(detect_every=5, thorough_every=10)
     by_frame = follow_people(frames, fps=10, config=config)
     (track,) = list(sightings_of(by_frame))
@@ -266,6 +267,48 @@ def test_a_person_walking_in_at_the_frames_edge_is_concealed_before_the_model_se
     first = hows.index("found")
     assert set(hows[:first]) == {"predicted"} and 0 < first <= config.max_gap
     assert track[first - 1].frame == track[first].frame - 1  # from the frame before the find, back
+
+
+def test_a_person_found_a_step_in_from_the_side_is_concealed_back_to_the_side(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person found a step in from the frame's side (within their own width, their window
+    short of the edge) whom the pose model does not confirm a frame before walked in from that
+    side: from the frame before the find back to the last full look, their box is stretched to
+    the side (seen on PETS S2.L1's first 120 frames cut as a clip: a man found 11 pixels from the
+    right edge on frame 117 was left in the clear, and unreported, on the four frames before)."""
+    import deid.video.follow as follow
+
+    def found_at_30(image: torch.Tensor, config: object = None, known: object = ()) -> list[Person]:
+        return people_in(image) if bool((image[:, 30, 100] > 0.5).all()) else []
+
+    def unsure(crops: list[torch.Tensor], config: object = None, recentre: bool = True) -> list[Person]:
+        # the pose model confirms nobody: the person is found by the full look alone
+        return [
+            Person(
+                Box(0, 0, c.shape[2], c.shape[1]),
+                0.0,
+                torch.ones(c.shape[1:], dtype=torch.bool),
+                torch.zeros(33, 3),
+                uncertain=True,
+            )
+            for c in crops
+        ]
+
+    monkeypatch.setattr(follow, "find_people", found_at_30)
+    monkeypatch.setattr(follow, "find_people_in_crops", unsure)
+    frames, where = [], {}
+    for i in range(31):  # walks in from the right edge at frame 21, 2 px a frame to the left
+        pixels = np.full((60, 120, 3), 20, np.uint8)
+        if i >= 21:
+            where[i] = 120 - 2 * (i - 20)
+            pixels[10:50, where[i] : where[i] + 12] = 230
+        frames.append(Frame(i, pixels))
+    config = FollowConfig(detect_every=10, thorough_every=0)
+    by_frame = follow_people(frames, fps=10, config=config)
+    assert [s.how for s in by_frame[30]] == ["found"] and by_frame[30][0].box.x == 100  # 8 px in
+    _assert_covered(by_frame, where)
+    assert all(s.how == "predicted" and s.box.x + s.box.w == 120 for i in range(21, 30) for s in by_frame[i])
 
 
 def test_an_unsure_proposal_at_the_frames_edge_is_not_walked_back(
