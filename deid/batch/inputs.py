@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deid.video import VIDEO_SUFFIXES
 from reid_model.io import is_image_file
 
 
@@ -142,6 +143,15 @@ def _collect_path(
 def _add_file(path: Path, found: Inputs, pending: list[Path]) -> None:
     if is_image_file(path):
         pending.append(path)
+    elif path.suffix.lower() in VIDEO_SUFFIXES:  # people in it, left as they are: a failure, not a skip
+        found.problems.append(
+            InputProblem(
+                path,
+                "failed",
+                f"a video (suffix {path.suffix}): not concealed among images; conceal it on its own "
+                f"(deid conceal {path} -o OUT)",
+            )
+        )
     else:
         suffix = path.suffix or "(no suffix)"
         found.problems.append(

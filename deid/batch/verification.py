@@ -183,6 +183,8 @@ def verify(
     adversary = adversary.exact()  # without the run's margin: what it finds matched contradicts the run
     records = [r for r in data["records"] if isinstance(r, dict) and isinstance(r.get("input"), str)]
     written = [r for r in records if r.get("status") in ("ok", "no_person") and r.get("output")]
+    if not settings.get("report"):  # written in the output folder: the outputs lie beside it
+        written = [_beside(record, path.parent) for record in written]
     results: dict[int, VerifiedRecord] = {}
     pending: list[_Item] = []
     for index, record in enumerate(written):
@@ -200,6 +202,16 @@ def verify(
         len(records) - len(written),
         differences(data.get("environment")),
     )
+
+
+def _beside(record: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``record`` with its output at its path relative to the run's output ``folder``, where the
+    report now lies: an output folder copied or moved is checked where it is, not where the run
+    wrote it."""
+    relative = record.get("relative")
+    if not isinstance(relative, str) or not relative:
+        return record
+    return {**record, "output": str(folder / relative)}
 
 
 def _adversary(settings: dict[str, Any], weights: str | None, device: str) -> Adversary:

@@ -155,6 +155,9 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
         )
         for note in report.notes:
             click.echo(f"  {note}")
+        if not report.read_whole:
+            click.echo(f"error: {source}: read only in part: the frames after are not in {target}", err=True)
+            code = 1
         if "fused" not in report.judged_by:
             click.echo(
                 f"  judged by {', '.join(report.judged_by)} only: a weaker attacker than the default's"

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from deid.boxes import Box
-from reid_model.io import IMAGE_SUFFIXES, file_sha256, read_image, write_image
+from reid_model.io import IMAGE_SUFFIXES, ImageReadError, file_sha256, read_image, write_image
 
 #: File suffixes read as videos.
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm")
@@ -124,8 +124,10 @@ class VideoReader:
     """The frames of a video file, or of a folder of numbered images (``as_video``).
 
     Iterating decodes frame by frame. Decoding stops at the first frame FFmpeg cannot decode (a
-    truncated or damaged file): the frames before it are given, and :attr:`problem` says where
-    it stopped. Frames whose size differs from the first are an error.
+    truncated or damaged file), or at a folder's first frame that cannot be read: the frames
+    before it are given, and :attr:`problem` says where it stopped; it also says when a file
+    ends before the frame count its header declares. Frames whose size differs from the first
+    are an error.
 
     Example:
         >>> reader = VideoReader.open("clip.avi")  # doctest: +SKIP
@@ -181,7 +183,10 @@ class VideoReader:
             raise VideoError(f"folder {folder} holds no image frames (suffixes {', '.join(IMAGE_SUFFIXES)})")
         if fps <= 0:
             raise VideoError(f"fps must be > 0 for a folder of frames, got {fps}")
-        first = read_image(files[0])
+        try:
+            first = read_image(files[0])
+        except ImageReadError as exc:
+            raise VideoError(f"folder {folder}: its first frame cannot be read: {exc}") from exc
         rate = Fraction(fps).limit_denominator(1001)
         info = VideoInfo(folder, len(files), rate, first.shape[2], first.shape[1], "frames", False, 1 / rate)
         return cls(info, _files=files)
@@ -225,8 +230,14 @@ class VideoReader:
             yield from self._read_file()
 
     def _read_folder(self) -> Iterator[Frame]:
+        self.problem = None
         for index, path in enumerate(self._files):
-            yield Frame(index, self._checked(to_pixels(read_image(path)), index))
+            try:
+                image = read_image(path)
+            except ImageReadError as exc:  # as a video file's decoding stops at a damaged frame
+                self.problem = f"reading stopped after frame {index}: {exc}"
+                return
+            yield Frame(index, self._checked(to_pixels(image), index))
 
     def _read_file(self) -> Iterator[Frame]:
         import av
@@ -247,6 +258,8 @@ class VideoReader:
                     break
                 yield Frame(index, self._checked(frame.to_ndarray(format="rgb24"), index), frame.pts)
                 index += 1
+        if self.problem is None and self.info.frames is not None and index < self.info.frames:
+            self.problem = f"the file declares {self.info.frames} frames, {index} decoded (truncated?)"
 
     def _checked(self, pixels: np.ndarray, index: int) -> np.ndarray:
         if pixels.shape[:2] != (self.info.height, self.info.width):

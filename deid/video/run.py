@@ -137,6 +137,9 @@ class VideoReport:
             could not confirm them there (a lost track's predicted box, or an unsure proposal).
         notes: what the reader and the writer had to say (decoding stopped early, the encoder
             used, the audio copied or not).
+        read_whole: False when the source stopped being read before its end (a frame that does
+            not decode, or a file shorter than its header declares; the notes say where): the
+            frames after are not in the output.
         seconds: time per stage (follow, decide, render, judge).
         judged_by: the architectures of the adversary's models, each of which must find a
             sighting private (the bundled strong adversary: ``stripe``, ``color_stripes`` and
@@ -163,6 +166,7 @@ class VideoReport:
     source_sha256: str
     output_sha256: str
     notes: list[str] = field(default_factory=list)
+    read_whole: bool = True
     seconds: dict[str, float] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
 
@@ -352,6 +356,7 @@ def conceal_video(
             i for i, frame in enumerate(by_frame) if any(s.keypoints is None for s in frame)
         ],
         notes=saved.notes + notes,
+        read_whole=reader.problem is None,
         seconds={k: round(v, 2) for k, v in seconds.items()},
         judged_by=[model.arch for model in adversary.models],
         gap=gap,

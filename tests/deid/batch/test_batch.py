@@ -87,6 +87,7 @@ def test_collect_mirrors_folders_files_and_globs(crop_tree, tmp_path):
 
 def test_collect_reports_missing_non_image_empty_and_loops(crop_tree, tmp_path):
     (crop_tree / "notes.txt").write_text("not an image")
+    (crop_tree / "walk.MP4").write_bytes(b"a video's bytes")
     (crop_tree / "loop").symlink_to(crop_tree, target_is_directory=True)
     (crop_tree / "cam_a" / "self.png").symlink_to(crop_tree / "cam_a" / "self.png")
     (tmp_path / "empty").mkdir()
@@ -96,6 +97,11 @@ def test_collect_reports_missing_non_image_empty_and_loops(crop_tree, tmp_path):
     )
     problems = {p.path.name: (p.status, p.error) for p in found.problems}
     assert problems["notes.txt"] == ("skipped", "not an image file (suffix .txt); not processed")
+    assert problems["walk.MP4"] == (
+        "failed",
+        f"a video (suffix .MP4): not concealed among images; conceal it on its own "
+        f"(deid conceal {crop_tree / 'walk.MP4'} -o OUT)",
+    )
     assert problems["loop"][0] == "skipped" and "symlink loop" in problems["loop"][1]
     assert problems["self.png"] == ("failed", "cannot read: a symlink loop")
     assert problems["empty"] == ("skipped", "empty folder: no files found")

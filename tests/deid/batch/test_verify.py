@@ -106,6 +106,20 @@ def test_missing_and_changed_outputs_fail_naming_the_file(crop_tree, tmp_path, t
     assert "No such file" in details["000_45.bmp"] and "sha256" in details["001_90.bmp"]
 
 
+def test_a_copied_output_folder_is_checked_where_it_lies(crop_tree, tmp_path, tiny_embedder):
+    # the report records where the run wrote; a copy of the folder is checked, not the original
+    out, copy = tmp_path / "out", tmp_path / "copy"
+    run_batch(_config([crop_tree], out, group_by="none"), conceal_group=StandIn())
+    shutil.copytree(out, copy)
+    shutil.copy(crop_tree / "cam_b" / "001_90.bmp", copy / "cam_b" / "001_90.bmp")
+    adversary = _adversary(tiny_embedder)
+    assert verify(out, adversary=adversary).counts()["missing_or_changed"] == 0
+    result = verify(copy, adversary=adversary)
+    changed = [(Path(r.output), r.outcome) for r in result.records if r.outcome == "missing_or_changed"]
+    assert changed == [(copy / "cam_b" / "001_90.bmp", "missing_or_changed")]
+    assert all(Path(r.output).is_relative_to(copy) for r in result.records)
+
+
 def test_verify_names_a_missing_or_foreign_report(tmp_path):
     with pytest.raises(VerifyError, match="no such file"):
         verify(tmp_path / "nothing.json")

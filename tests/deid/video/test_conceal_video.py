@@ -106,6 +106,23 @@ def test_cli_video_without_people_is_not_called_private(tmp_path: Path) -> None:
     assert "judged by stripe, color_stripes only: a weaker attacker" in again.output
 
 
+def test_cli_a_folder_of_frames_read_in_part_fails_and_says_where(tmp_path: Path) -> None:
+    # a damaged frame stops the reading as it stops a video file's decoding: never a success
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(4):
+        write_image(folder / f"{i:03d}.png", torch.full((3, 120, 160), 0.3 + 0.1 * i))
+    (folder / "002.png").write_bytes((folder / "002.png").read_bytes()[:50])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["conceal", str(folder), "--as-video", "-o", str(out), "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "reading stopped after frame 2: cannot read image" in result.output
+    assert f"read only in part: the frames after are not in {out / 'frames'}" in result.output
+    assert sorted(p.name for p in (out / "frames").iterdir()) == ["000.png", "001.png"]
+    report = json.loads((out / "frames.json").read_text())
+    assert report["read_whole"] is False and report["frames_read"] == 2
+
+
 def test_cli_refuses_videos_mixed_with_images(tmp_path: Path) -> None:
     (tmp_path / "a.mp4").write_bytes(b"x")
     (tmp_path / "b.png").write_bytes(b"x")

@@ -70,6 +70,31 @@ def test_truncated_video_gives_the_frames_before_the_damage(tmp_path: Path) -> N
     assert 0 < len(frames) < 30
 
 
+def test_a_file_cut_short_of_the_frames_its_header_declares_says_so(tmp_path: Path) -> None:
+    # an AVI cut short (its index gone, some frames) decodes without an error: its header tells
+    path = _clip(tmp_path / "clip.avi", frames=30)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) * 9 // 10])
+    reader = VideoReader.open(cut)
+    frames = list(reader)
+    assert 0 < len(frames) < 30 and reader.info.frames == 30
+    assert reader.problem == f"the file declares 30 frames, {len(frames)} decoded (truncated?)"
+
+
+def test_a_folder_of_frames_stops_at_a_damaged_frame_and_says_where(tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "frames", 6, (64, 48))
+    damaged = folder / "frame3.png"
+    damaged.write_bytes(damaged.read_bytes()[:60])
+    reader = VideoReader.open(folder, fps=10)
+    assert [f.index for f in reader] == [0, 1, 2]
+    assert reader.problem is not None and reader.problem.startswith("reading stopped after frame 3: ")
+    assert "frame3.png" in reader.problem
+    (folder / "frame0.png").write_bytes(b"")
+    with pytest.raises(VideoError, match=r"its first frame cannot be read: .*frame0\.png"):
+        VideoReader.open(folder, fps=10)
+
+
 def test_bad_inputs_are_named(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="does not exist"):
         VideoReader.open(tmp_path / "missing.mp4")
