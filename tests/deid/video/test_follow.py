@@ -252,13 +252,7 @@ def test_a_person_walking_in_at_the_frames_edge_is_concealed_before_the_model_se
 
     monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
     monkeypatch.setattr(follow, "find_people_in_crops", _cut_is_lost(follow.find_people_in_crops))
-    frames, where = [], {}
-    for i in range(40):  # walks in from the right edge at frame 24, 2 px a frame to the left
-        pixels = np.full((60, 120, 3), 20, np.uint8)
-        if i >= 24:
-            where[i] = 120 - 2 * (i - 23)
-            pixels[10:50, where[i] : where[i] + 12] = 230
-        frames.append(Frame(i, pixels))
+    frames, where = _walking_in(40, 24)
     config = FollowConfig(detect_every=10, thorough_every=0, pose_every=1)  # no carrying: the looks alone
     by_frame = follow_people(frames, fps=10, config=config)
     _assert_covered(by_frame, where)
@@ -297,13 +291,7 @@ def test_a_person_found_a_step_in_from_the_side_is_concealed_back_to_the_side(
 
     monkeypatch.setattr(follow, "find_people", found_at_30)
     monkeypatch.setattr(follow, "find_people_in_crops", unsure)
-    frames, where = [], {}
-    for i in range(31):  # walks in from the right edge at frame 21, 2 px a frame to the left
-        pixels = np.full((60, 120, 3), 20, np.uint8)
-        if i >= 21:
-            where[i] = 120 - 2 * (i - 20)
-            pixels[10:50, where[i] : where[i] + 12] = 230
-        frames.append(Frame(i, pixels))
+    frames, where = _walking_in(31, 21)
     config = FollowConfig(detect_every=10, thorough_every=0)
     by_frame = follow_people(frames, fps=10, config=config)
     assert [s.how for s in by_frame[30]] == ["found"] and by_frame[30][0].box.x == 100  # 8 px in
@@ -336,6 +324,19 @@ def test_an_unsure_proposal_at_the_frames_edge_is_not_walked_back(
     by_frame = follow_people(frames, fps=10, config=config)
     (track,) = list(sightings_of(by_frame))
     assert track[0].frame == 20 and track[0].how == "found" and track[0].keypoints is None
+
+
+def _walking_in(n: int, first: int) -> tuple[list[Frame], dict[int, int]]:
+    """``n`` frames of a person 12 px wide walking in from the right edge at frame ``first``,
+    2 px a frame to the left; and the x where they are on each frame they show."""
+    frames, where = [], {}
+    for i in range(n):
+        pixels = np.full((60, 120, 3), 20, np.uint8)
+        if i >= first:
+            where[i] = 120 - 2 * (i - first + 1)
+            pixels[10:50, where[i] : where[i] + 12] = 230
+        frames.append(Frame(i, pixels))
+    return frames, where
 
 
 def _cut_is_lost(
