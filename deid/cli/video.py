@@ -151,7 +151,7 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
         matched = [t.track for t in report.tracks if not t.private]
         click.echo(
             f"{source}: {report.frames_written}/{report.frames_read} frames, {len(report.tracks)} tracks, "
-            f"{len(matched)} still matched, {len(report.missed)} people missed by the tracks -> {target}"
+            f"{len(matched)} still matched, {_people(len(report.missed))} missed by the tracks -> {target}"
         )
         for note in report.notes:
             click.echo(f"  {note}")
@@ -165,8 +165,12 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
         if not report.success:
             why = [f"tracks {matched} are still matched"] if matched else []
             if report.missed:
-                why.append(f"{len(report.missed)} people a second look found were not concealed")
+                why.append(f"{_people(len(report.missed))} a second look found were not concealed")
             why = why or ["nobody was found"]
             click.echo(f"warning: {source}: {'; '.join(why)}; see {target}.json", err=True)
             code = code or 3
     return code
+
+
+def _people(n: int) -> str:
+    return f"{n} person" if n == 1 else f"{n} people"
