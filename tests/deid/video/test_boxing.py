@@ -169,8 +169,13 @@ def test_nothing_is_boxed_when_every_sighting_is_private(monkeypatch: pytest.Mon
     assert colours == [OWN] * 10 and boxed is None
 
 
+def _red_and_blue(contrast: float | None = None) -> OutfitFill:
+    """One person's outfit: a red top over blue trousers."""
+    return OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]), contrast=contrast)
+
+
 def test_the_noisy_copies_wear_the_own_outfit_unshaded() -> None:
-    redressed = OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]), contrast=0.4)
+    redressed = _red_and_blue(contrast=0.4)
     palette = boxing.box_palette(ConcealConfig(), redressed)
     assert [name for name, _ in palette] == [
         "figure",
@@ -210,8 +215,7 @@ def _render_outfit(
 def _boxed_outfit(
     rule: Callable[[int, float], bool], monkeypatch: pytest.MonkeyPatch, shape: str = "body"
 ) -> tuple[list[float], str | None]:
-    outfit = OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]))
-    return _boxed(rule, monkeypatch, operator=outfit, render=_render_outfit, shape=shape)
+    return _boxed(rule, monkeypatch, operator=_red_and_blue(), render=_render_outfit, shape=shape)
 
 
 def test_a_track_wearing_an_outfit_is_boxed_with_its_figure_first(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -239,8 +243,7 @@ def test_the_outfit_boxed_does_not_take_the_whole_track_from_its_figure(
 
 
 def test_a_track_whose_outfit_is_on_its_whole_box_tries_its_figure_after_its_own_colours() -> None:
-    outfit = OutfitFill(torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]]))
-    names = [name for name, _ in boxing.box_palette(ConcealConfig(), outfit, figure_first=False)]
+    names = [name for name, _ in boxing.box_palette(ConcealConfig(), _red_and_blue(), figure_first=False)]
     assert names == [
         "own",
         "own+noise 1",
