@@ -93,7 +93,10 @@ class TrackReport:
         track: the track's number.
         frames: ``[first, last]`` frame indices.
         seen: sightings by how they were made (``found``, ``followed``, ``backfilled``, ``predicted``).
-        treatment: the conceal loop's record for the person (see :meth:`PersonResult.summary`).
+        treatment: the conceal loop's record for the person (see :meth:`PersonResult.summary`),
+            decided on a few of their sightings: ``decided_private`` (the summary's ``success``)
+            and ``stopped`` are the loop's verdict there, before every frame was drawn and
+            judged; ``private`` and the sightings' verdicts are the track's, as written.
         private_frames: how many of the track's frames the adversary finds private as written.
         boxed: frames where the treatment left the person matched, so their whole box was
             concealed, and with what: how many frames took each treatment (``own``, a noisy copy
@@ -520,11 +523,14 @@ def _track_report(
     seen: dict[str, int] = {}
     for s in track:
         seen[s.how] = seen.get(s.how, 0) + 1
+    # the loop's verdict on the sightings it decided on, named so: it is not the track's
+    treatment = result.summary()
+    treatment["decided_private"] = treatment.pop("success")
     return TrackReport(
         track=track[0].track,
         frames=[track[0].frame, track[-1].frame],
         seen=seen,
-        treatment=result.summary(),
+        treatment=treatment,
         private_frames=sum(private),
         boxed=boxed,
         pieces=pieces,

@@ -44,6 +44,9 @@ def test_pets_clip_concealed_where_people_are(pets_video: Path, tmp_path: Path) 
     assert saved["success"] == report.success
     assert "missed" in saved and all(len(m) == 5 for m in saved["missed"])
     assert [t["private"] for t in saved["tracks"]] == [t.private for t in report.tracks]
+    # the loop's verdict on the frames it decided on is not named like the track's verdict
+    assert all("success" not in t["treatment"] for t in saved["tracks"])
+    assert all(isinstance(t["treatment"]["decided_private"], bool) for t in saved["tracks"])
     # every sighting's box changed in the written video (its person concealed there)
     originals = {f.index: to_tensor(f.pixels) for f in VideoReader.open(clip)}
     for frame in VideoReader.open(out):
