@@ -112,6 +112,11 @@ class BatchConfig:
                 raise BatchError(
                     f"{name} must be one of {list(choices)}, got {getattr(self, name)!r}", param=name
                 )
+        if self.report is not None and Path(self.report).suffix.lower() != ".json":
+            raise BatchError(
+                f"report must be a path ending in .json (the CSV and the journal go beside it), got {self.report!r}",
+                param="report",
+            )
         if self.boxes is not None and self.masks is not None:
             raise BatchError("give person boxes or person masks, not both", param="masks")
         if self.masks is not None and not Path(self.masks).is_dir():

@@ -145,10 +145,22 @@ class Report:
         settings: the run's settings, stored in the JSON.
         resume: read the records of an earlier run at ``path`` instead of starting afresh.
         interval: the least number of seconds between two rewrites of the JSON and CSV.
+        expected: how many records the run will make (one per input found), stored in the JSON.
+
+    Attributes:
+        finished: whether the run went through every input; the JSON says ``"finished": false``
+            until the run sets it and closes the report, so a run stopped part way (killed,
+            interrupted, a failed write) leaves a report that says so.
     """
 
     def __init__(
-        self, path: Path, *, settings: dict[str, Any], resume: bool = False, interval: float = 2.0
+        self,
+        path: Path,
+        *,
+        settings: dict[str, Any],
+        resume: bool = False,
+        interval: float = 2.0,
+        expected: int | None = None,
     ) -> None:
         base = path.with_suffix("") if path.suffix.lower() in (".json", ".csv") else path
         self.json_path = base.with_name(base.name + ".json")
@@ -156,6 +168,8 @@ class Report:
         self.journal_path = base.with_name(base.name + ".jsonl")
         self.settings = plain(settings)
         self.interval = interval
+        self.expected = expected
+        self.finished = False
         self.records: dict[str, Record] = {}
         #: The earlier run's records and settings when resuming (empty and None otherwise).
         self.previous_settings: dict[str, Any] | None = None
@@ -251,6 +265,8 @@ class Report:
             "version": VERSION,
             "environment": environment(),
             "settings": self.settings,
+            "finished": self.finished,
+            "expected": self.expected,
             "counts": self.counts(),
             "records": records,
         }

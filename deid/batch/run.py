@@ -138,7 +138,8 @@ def run_batch(
             from deid.batch.reid_groups import group_by_reid  # scipy, only when asked
 
             groups = group_by_reid(found.files, grouper)
-        report = Report(report_path, settings=config.settings(), resume=config.resume)
+        expected = len(found.files) + len(found.problems)
+        report = Report(report_path, settings=config.settings(), resume=config.resume, expected=expected)
         try:
             if local is None:
                 hooks = {
@@ -153,6 +154,7 @@ def run_batch(
                 with torch_threads(config.threads):
                     runner.run(found, groups)
                 resumed, run_warnings = runner.resumed, runner.warnings
+            report.finished = True
         except ReportError as exc:
             raise ReportError(exc.path, OSError(exc.reason), during_run=True) from exc
         finally:

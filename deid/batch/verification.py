@@ -97,6 +97,8 @@ class Verification:
     records: list[VerifiedRecord]
     unwritten: int
     environment: list[str] = field(default_factory=list)
+    #: Why the report does not cover the run's inputs (it says the run did not finish), or None.
+    unfinished: str | None = None
 
     def counts(self) -> dict[str, int]:
         """How many records have each outcome (every outcome listed, in table order)."""
@@ -112,8 +114,8 @@ class Verification:
 
     @property
     def exit_code(self) -> int:
-        """0 when every written file holds its verdict, 1 otherwise."""
-        return 1 if self.failures else 0
+        """0 when every written file holds its verdict and the run finished, 1 otherwise."""
+        return 1 if self.failures or self.unfinished else 0
 
     def table(self) -> str:
         """The counts as an aligned text table."""
@@ -201,6 +203,24 @@ def verify(
         [results[i] for i in range(len(written))],
         len(records) - len(written),
         differences(data.get("environment")),
+        _unfinished(data, len(records)),
+    )
+
+
+def _unfinished(data: dict[str, Any], records: int) -> str | None:
+    """What a report that says its run did not finish lacks (None for a finished run, and for a
+    report from before the field, which cannot say)."""
+    if data.get("finished") is not False:
+        return None
+    expected = data.get("expected")
+    missing = (
+        f"{expected - records} of its {expected} inputs have"
+        if isinstance(expected, int)
+        else "inputs may have"
+    )
+    return (
+        f"the run did not finish (killed or interrupted): {missing} no record, so nothing says they "
+        "were concealed; run the same `deid conceal` again with --resume to finish it"
     )
 
 

@@ -320,7 +320,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     Outputs mirror the input folders under OUTPUT; inputs are never modified. Each input gets a
     record in the report. Exit code: 0 when every output written is private; 1 when any file
     failed, or when the report cannot be written (the run stops; the last complete report
-    stays); 3 when every file was written but the adversary still matches a person in some
+    stays); 130 when interrupted (Ctrl-C: the report says the run did not finish); 3 when every file was written but the adversary still matches a person in some
     (their records say `success: false`). Video files (.mp4, .avi, .mov, ...; or folders of
     frames with --as-video) are concealed whole: people are followed from frame to frame and
     each keeps one treatment; OUTPUT/NAME is the video, OUTPUT/NAME.json its report. One run at a time per OUTPUT: a
@@ -377,6 +377,13 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         )
     except ReportError as exc:  # one line, no usage: the options were fine, the disk was not
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted: the report {config.report_path} keeps every input finished and says the run "
+            "did not finish (`deid verify` fails it); run the same command with --resume to finish it",
+            err=True,
+        )
+        ctx.exit(130)
     except BatchError as exc:
         if exc.param in _PARAM_HINTS:
             raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc

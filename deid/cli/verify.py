@@ -25,7 +25,8 @@ def verify_command(ctx: click.Context, report_or_folder: str, weights: str | Non
     REPORT_OR_FOLDER is the run's report.json or its output folder, or a video's report
     (OUT/clip.mp4.json; in a folder, every video report in it too). Exits 1 when
     any record's written file does not hold its verdict: reported private but still matched,
-    missing, changed since the run (sha256), unreadable, or not checkable.
+    missing, changed since the run (sha256), unreadable, or not checkable; and when the
+    report says its run did not finish (inputs with no record).
     """
     videos = video_reports(report_or_folder)
     if videos and weights is not None:
@@ -54,10 +55,12 @@ def _verify_images(report_or_folder: str, weights: str | None, device: str) -> i
     _environment(result.environment)
     for record in result.failures:
         click.echo(f"{record.outcome}: {record.output or record.input}: {record.detail}", err=True)
-    if result.exit_code:
+    if result.failures:
         click.echo(f"error: {len(result.failures)} record(s) do not hold their verdict", err=True)
     else:
         click.echo("every written output holds its verdict")
+    if result.unfinished:
+        click.echo(f"error: {result.unfinished}", err=True)
     return result.exit_code
 
 

@@ -433,12 +433,14 @@ def test_a_killed_run_loses_nothing_and_a_resume_finishes_it(crop_tree, tmp_path
     report = json.loads((out / "report.json").read_text())
     done = {Path(r["input"]).name for r in report["records"] if r["status"] == "ok"}
     assert done == {"000_45.bmp", "000_90.bmp", "001_45.bmp", "001_90.bmp"}
+    assert report["finished"] is False and report["expected"] == 7  # the report says it is not whole
     rest = StandIn()
     summary = run_batch(
         _config([crop_tree], out, resume=True, batch_size=1, group_by="viper"), conceal_group=rest
     )
     assert sorted(p.name for c in rest.calls for p in c) == ["002_45.bmp", "002_90.bmp", "x.png"]
     assert summary.counts["ok"] == 7 and summary.resumed == 4
+    assert json.loads((out / "report.json").read_text())["finished"] is True
 
 
 def test_the_journal_recovers_records_the_json_had_not_caught_up_with(crop_tree, tmp_path):

@@ -46,6 +46,24 @@ def test_an_untouched_person_reported_private_is_contradicted(crop_tree, tmp_pat
     assert all(r.reported is True and r.match_rate is not None for r in result.failures)
 
 
+def test_a_run_that_did_not_finish_fails_verify_whatever_its_outputs_hold(crop_tree, tmp_path, tiny_embedder):
+    class Interrupted(StandIn):
+        def __call__(self, images, paths):
+            if len(self.calls) == 2:
+                raise KeyboardInterrupt
+            return super().__call__(images, paths)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(
+            _config([crop_tree], tmp_path / "out", group_by="none", batch_size=1), conceal_group=Interrupted()
+        )
+    result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
+    assert len(result.records) == 2 and result.exit_code == 1
+    assert "5 of its 7 inputs have no record" in str(result.unfinished)
+    cli = _verify_cli(tmp_path / "out")
+    assert cli.exit_code == 1 and "the run did not finish" in cli.output
+
+
 def test_verify_says_where_the_runs_environment_differs(crop_tree, tmp_path, tiny_embedder):
     run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=StandIn())
     path = tmp_path / "out" / "report.json"

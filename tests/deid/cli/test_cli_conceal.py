@@ -52,6 +52,25 @@ def test_resume_skips_done_files(crop_tree, tmp_path, stand_in):
     assert "(7 kept from before)" in result.output
 
 
+def test_an_interrupted_run_exits_130_and_says_how_to_finish(crop_tree, tmp_path):
+    class Interrupted(StandIn):
+        def __call__(self, images, paths):
+            if self.calls:
+                raise KeyboardInterrupt
+            return super().__call__(images, paths)
+
+    result = _run([crop_tree, "-o", tmp_path / "out"], Interrupted())
+    assert result.exit_code == 130
+    assert "interrupted" in result.output and "--resume" in result.output
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["finished"] is False
+
+
+def test_a_report_path_must_end_in_json(crop_tree, tmp_path, stand_in):
+    result = _run([crop_tree, "-o", tmp_path / "out", "--report", tmp_path / "r.txt"], stand_in)
+    assert result.exit_code == 2 and "--report" in result.output and "ending in .json" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_exit_code_is_1_when_a_file_failed(crop_tree, tmp_path, stand_in):
     (crop_tree / "cam_a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     result = _run([crop_tree, "-o", tmp_path / "out", "--report", tmp_path / "r.json"], stand_in)
