@@ -18,6 +18,7 @@ from reid_model.io import (
     ImageReadError,
     decode_image,
     encode_image,
+    file_sha256,
     image_size,
     output_format,
     sha256_hex,
@@ -35,20 +36,40 @@ class Outputs:
     def __init__(self, folder: Path, report: RecordSink, write_heatmaps: HeatmapWriter | None) -> None:
         self.folder, self.report, self.write_heatmaps = folder, report, write_heatmaps
         self.warnings: list[str] = []
+        #: The SHA-256 of each input read, by path (recorded with it).
+        self.read: dict[Path, str] = {}
 
     def record(self, member: InputFile, status: str, **fields: Any) -> None:
         """Add ``member``'s record to the report."""
         self.report.add(
-            Record(input=str(member.path), status=status, relative=member.relative.as_posix(), **fields)
+            Record(
+                input=str(member.path),
+                status=status,
+                relative=member.relative.as_posix(),
+                input_sha256=self.read.get(member.path),
+                **fields,
+            )
         )
 
     def done(self, file: InputFile) -> Record | None:
-        """The earlier run's record of ``file`` if it finished and its output is intact, else None."""
+        """The earlier run's record of ``file`` if it finished, its input is unchanged and its
+        output intact, else None."""
         record = self.report.previous.get(str(file.path))
         if record is None or record.status not in ("ok", "no_person"):
             return None
         if record.status == "ok" and record.output is None:
             return None
+        if record.input_sha256 is not None:  # a record from before the field cannot tell
+            try:
+                now = file_sha256(file.path)
+            except OSError:
+                return None  # read again, and recorded failed if it cannot be
+            if now != record.input_sha256:
+                self.warnings.append(
+                    f"redoing {file.path}: the input changed since the run (sha256 {now[:12]}..., "
+                    f"the report says {record.input_sha256[:12]}...)"
+                )
+                return None
         if record.output is not None:
             problem = _output_problem(file, record)
             if problem is not None:

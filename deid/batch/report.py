@@ -62,6 +62,9 @@ class Record:
     group_reason: str | None = None
     seconds: float | None = None
     sha256: str | None = None  # of the output file's bytes, as written
+    #: Of the input file's bytes as the run read them: ``--resume`` redoes an input changed since,
+    #: ``deid verify`` cannot check against it.
+    input_sha256: str | None = None
     #: A frame's people as ``[x, y, w, h]`` in its pixels, in the order of the per-person lists.
     boxes: list[list[int]] | None = None
     #: Per person of a frame the finder searched: ``score``, ``uncertain``, ``found_by`` (``finder``,

@@ -39,7 +39,7 @@ from deid.batch.results import (
 from deid.boxes import Box, clip_boxes
 from deid.detection import is_person_crop
 from deid.loop.frames import FramePeople, held, paste_people, plan_frame
-from reid_model.io import ImageReadError, output_format, read_image
+from reid_model.io import ImageReadError, file_sha256, output_format, read_image
 
 if TYPE_CHECKING:
     from deid.batch.config import BatchConfig
@@ -135,7 +135,9 @@ class Runner:
 
     def _read(self, member: InputFile, key: str) -> torch.Tensor | None:
         try:
-            return read_image(member.path)
+            image = read_image(member.path)
+            self.outputs.read[member.path] = file_sha256(member.path)
+            return image
         except ImageReadError as exc:
             self.outputs.record(member, "failed", group=key, error=exc.reason)
         except OSError as exc:

@@ -32,7 +32,7 @@ from deid.adversary import Adversary
 from deid.boxes import Box, crop_boxes
 from deid.environment import differences
 from deid.loop.faces import faces_in_the_clear
-from reid_model.io import ImageReadError, decode_image, read_image, sha256_hex
+from reid_model.io import ImageReadError, decode_image, file_sha256, read_image, sha256_hex
 
 #: Outcomes of one record, in table order; the last three fail verification. ``private_now``:
 #: reported not private, private as judged again without the run's margin (as for a video).
@@ -51,7 +51,7 @@ _LABELS = {
     "private_now": "private now (reported not private)",
     "contradicted": "contradicted (reported private, still matched or a face shows)",
     "missing_or_changed": "missing, unreadable or hash mismatch",
-    "cannot_check": "cannot check (inputs or boxes missing)",
+    "cannot_check": "cannot check (inputs changed or missing, boxes missing)",
 }
 _BOX = re.compile(r"\((-?\d+), (-?\d+), (\d+), (\d+)\)")
 #: Appearances embedded per adversary call.
@@ -336,8 +336,17 @@ def _read(index: int, record: dict[str, Any], settings: Mapping[str, Any]) -> _I
         return _result(record, "not_private_as_reported", "written unchanged: nobody was detected")
     try:
         original = read_image(record["input"])
+        now = file_sha256(record["input"])
     except (ImageReadError, OSError) as exc:
         return _result(record, "cannot_check", f"the original input cannot be read: {exc}")
+    recorded = record.get("input_sha256")
+    if isinstance(recorded, str) and now != recorded:
+        return _result(
+            record,
+            "cannot_check",
+            f"the input {record['input']} changed since the run (sha256 {now[:16]}..., the report "
+            f"recorded {recorded[:16]}...): the output was made from another image",
+        )
     if tuple(original.shape) != tuple(image.shape):
         shapes = f"{tuple(image.shape)}, the input {tuple(original.shape)}"
         return _result(record, "missing_or_changed", f"output {output} has shape {shapes}")

@@ -17,7 +17,7 @@ from deid import Adversary, BatchConfig, ConcealConfig, CropResult, VerifyError,
 from deid.cli import main
 from deid.environment import environment
 from reid_model import embed
-from tests.deid.conftest import StandIn
+from tests.deid.conftest import StandIn, write_crop
 
 
 def _config(inputs, output, **options) -> BatchConfig:
@@ -62,6 +62,15 @@ def test_a_run_that_did_not_finish_fails_verify_whatever_its_outputs_hold(crop_t
     assert "5 of its 7 inputs have no record" in str(result.unfinished)
     cli = _verify_cli(tmp_path / "out")
     assert cli.exit_code == 1 and "the run did not finish" in cli.output
+
+
+def test_an_input_changed_since_the_run_cannot_be_checked(crop_tree, tmp_path, tiny_embedder):
+    run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=StandIn())
+    write_crop(crop_tree / "cam_a" / "001_45.bmp", seed=42)  # the same size, another picture
+    result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
+    changed = [r for r in result.records if r.input.endswith("001_45.bmp")]
+    assert changed[0].outcome == "cannot_check" and "changed since the run" in changed[0].detail
+    assert result.exit_code == 1
 
 
 def test_verify_says_where_the_runs_environment_differs(crop_tree, tmp_path, tiny_embedder):

@@ -232,6 +232,19 @@ def test_resume_redoes_an_output_that_is_not_the_one_written(crop_tree, tmp_path
     assert torch.equal(read_image(out / "cam_a" / "001_45.bmp"), torch.full((3, 128, 48), 128 / 255))
 
 
+def test_resume_redoes_an_input_changed_since_the_run_though_its_size_is_the_same(crop_tree, tmp_path):
+    out = tmp_path / "out"
+    first = run_batch(_config([crop_tree], out, group_by="viper"), conceal_group=StandIn())
+    source = crop_tree / "cam_a" / "001_45.bmp"
+    assert _records(first)["001_45.bmp"]["input_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    write_crop(source, seed=42)  # another picture, the same size: the output written is not of it
+    again = StandIn()
+    summary = run_batch(_config([crop_tree], out, resume=True, group_by="viper"), conceal_group=again)
+    assert [sorted(p.name for p in c) for c in again.calls] == [["001_45.bmp", "001_90.bmp"]]
+    assert any("001_45.bmp: the input changed since the run" in w for w in summary.warnings)
+    assert _records(summary)["001_45.bmp"]["input_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+
+
 def test_resume_keeps_an_intact_output(crop_tree, tmp_path):
     out = tmp_path / "out"
     run_batch(_config([crop_tree], out), conceal_group=StandIn())
