@@ -40,7 +40,10 @@ class Outputs:
         self.read: dict[Path, str] = {}
 
     def record(self, member: InputFile, status: str, **fields: Any) -> None:
-        """Add ``member``'s record to the report."""
+        """Add ``member``'s record to the report (a failed one's output left by an earlier run
+        removed: the output folder holds what this run's records say)."""
+        if status == "failed":
+            fields = self._stale_removed(member, fields)
         self.report.add(
             Record(
                 input=str(member.path),
@@ -50,6 +53,19 @@ class Outputs:
                 **fields,
             )
         )
+
+    def _stale_removed(self, member: InputFile, fields: dict[str, Any]) -> dict[str, Any]:
+        """Remove the output an earlier run wrote for ``member``, now failed (it was made from
+        what the input was then), saying so in the record's note."""
+        target = self.target(member)
+        if not target.is_file() or os.path.realpath(target) == os.path.realpath(member.path):
+            return fields
+        try:
+            target.unlink()
+            note = f"the output an earlier run wrote at {target} was removed"
+        except OSError as exc:
+            note = f"the output an earlier run wrote at {target} could not be removed: {describe(exc)}"
+        return {**fields, "note": "; ".join(filter(None, [fields.get("note"), note]))}
 
     def done(self, file: InputFile) -> Record | None:
         """The earlier run's record of ``file`` if it finished, its input is unchanged and its

@@ -245,6 +245,17 @@ def test_resume_redoes_an_input_changed_since_the_run_though_its_size_is_the_sam
     assert _records(summary)["001_45.bmp"]["input_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
 
 
+def test_an_input_that_now_fails_has_the_output_of_an_earlier_run_removed(crop_tree, tmp_path):
+    out = tmp_path / "out"
+    run_batch(_config([crop_tree], out, group_by="none"), conceal_group=StandIn())
+    source = crop_tree / "cam_a" / "001_45.bmp"
+    source.write_bytes(source.read_bytes()[:40])  # cut short: it no longer decodes
+    summary = run_batch(_config([crop_tree], out, group_by="none"), conceal_group=StandIn())
+    record = _records(summary)["001_45.bmp"]
+    assert record["status"] == "failed" and "was removed" in record["note"]
+    assert not (out / "cam_a" / "001_45.bmp").exists() and (out / "cam_b" / "001_90.bmp").is_file()
+
+
 def test_resume_keeps_an_intact_output(crop_tree, tmp_path):
     out = tmp_path / "out"
     run_batch(_config([crop_tree], out), conceal_group=StandIn())
