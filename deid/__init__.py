@@ -34,7 +34,7 @@ from deid.batch import (
 )
 from deid.batch.boxes import load_boxes
 from deid.boxes import Box, BoxesError, crop_boxes, nearest_last_order, paste_crops
-from deid.detection import detect_people, is_person_crop
+from deid.detection import detect_people, is_person_crop, taken_as_crop
 from deid.loop import ConcealConfig, FrameResult, PersonResult, conceal, conceal_people, conceal_person
 from deid.operators import (
     OPERATORS,
@@ -106,5 +106,6 @@ __all__ = [
     "run_audit",
     "run_batch",
     "ssim",
+    "taken_as_crop",
     "verify",
 ]

@@ -46,6 +46,24 @@ def is_person_crop(
     return height <= max_height and min_aspect <= height / width <= max_aspect
 
 
+#: How an image is taken: ``"auto"`` (a person crop when :func:`is_person_crop` says so, else a
+#: frame searched for people), ``"crop"`` (always one person's crop), ``"frame"`` (always searched).
+KINDS = ("auto", "crop", "frame")
+
+
+def taken_as_crop(image: torch.Tensor, kind: str = "auto") -> bool:
+    """Whether ``image (3, H, W)`` goes straight in as one person's crop under ``kind`` (see
+    :data:`KINDS`): a small portrait frame of several people is a crop to ``"auto"``, so a user
+    who has such frames says ``"frame"``.
+
+    Raises:
+        ValueError: ``kind`` is not one of :data:`KINDS`.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    return kind == "crop" or (kind == "auto" and is_person_crop(image))
+
+
 @cache
 def people_hog() -> tuple[cv2.HOGDescriptor, np.ndarray, float]:
     """OpenCV's HOG descriptor (64x128 window) with its default people SVM set, shared by all users.

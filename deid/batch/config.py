@@ -8,6 +8,7 @@ from typing import Any
 
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
+from deid.detection import KINDS
 from deid.finder.config import FACE_THRESHOLD, FINDERS, FinderConfig, named_finder
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
@@ -26,6 +27,9 @@ _UNSHAPING = (
     "threads",
 )
 
+#: BatchConfig fields newer than the report, recorded only when set away from their default (a
+#: default run records what it always did, and resuming an earlier run's report does not warn).
+_RECORDED_WHEN_SET = ("kind",)
 #: Where a batch runs: in this process, or on a Ray cluster (:mod:`deid.batch.ray_engine`).
 ENGINES = ("local", "ray")
 
@@ -67,6 +71,9 @@ class BatchConfig:
             reserves as many CPUs); None: all CPUs locally, one per Ray worker. Floating-point
             sums change with the thread count, so a seeded run's outputs are byte-identical
             across engines at the same ``threads``.
+        kind: how each image is taken (:data:`deid.detection.KINDS`): ``"auto"`` (a person crop
+            when at most 400 pixels high and 1.4 to 4 times as high as wide, else a frame
+            searched for people), ``"crop"`` or ``"frame"`` for every image.
         Other fields: see ``deid conceal --help``.
     """
 
@@ -85,6 +92,7 @@ class BatchConfig:
     top_k: int | None = None
     keep_undetected: bool = False
     uncertain: str = "conceal"
+    kind: str = "auto"
     finder: str = "default"
     faces: float = FACE_THRESHOLD
     second_look: bool = True
@@ -104,6 +112,7 @@ class BatchConfig:
         for name, choices in (
             ("group_by", GROUP_BY),
             ("uncertain", UNCERTAIN),
+            ("kind", KINDS),
             ("finder", FINDERS),
             ("adversary", ADVERSARIES),
             ("engine", ENGINES),
@@ -119,6 +128,11 @@ class BatchConfig:
             )
         if self.boxes is not None and self.masks is not None:
             raise BatchError("give person boxes or person masks, not both", param="masks")
+        if self.kind == "crop" and (self.boxes is not None or self.masks is not None):
+            raise BatchError(
+                "kind 'crop' takes every image for one person's crop; boxes and masks name people in frames",
+                param="kind",
+            )
         if self.masks is not None and not Path(self.masks).is_dir():
             raise BatchError(f"masks folder {self.masks}: no such folder", param="masks")
         if self.top_k is not None and self.top_k < 0:
@@ -156,16 +170,17 @@ class BatchConfig:
     def settings(self) -> dict[str, Any]:
         """What shapes the outputs, as the report records it (one flat mapping).
 
-        The run's fields, then the loop's operator, strength, budget, method, colors, seed, shape
-        and head,
-        and any other loop field set away from its default; a resumed run warns when these
-        differ from the earlier run's.
+        The run's fields (``kind`` only when not ``"auto"``), then the loop's operator, strength,
+        budget, method, colors, seed, shape and head, and any other loop field set away from its
+        default; a resumed run warns when these differ from the earlier run's.
         """
         out: dict[str, Any] = {}
         for f in fields(self):
             if f.name == "loop":
                 out.update(self._loop_settings())
-            elif f.name not in _UNSHAPING:
+            elif f.name not in _UNSHAPING and (
+                f.name not in _RECORDED_WHEN_SET or getattr(self, f.name) != f.default
+            ):
                 out[f.name] = getattr(self, f.name)
         return out
 

@@ -29,7 +29,7 @@ from scipy.spatial.distance import squareform
 
 from deid.adversary import Adversary
 from deid.batch.inputs import InputFile
-from deid.detection import is_person_crop
+from deid.detection import taken_as_crop
 from deid.loop.grouping import match_embeddings
 from reid_model.io import read_image
 
@@ -40,12 +40,13 @@ _CHUNK = 256
 
 
 def group_by_reid(
-    files: Sequence[InputFile], adversary: Adversary, *, min_match: float = REID_MIN_MATCH
+    files: Sequence[InputFile], adversary: Adversary, *, min_match: float = REID_MIN_MATCH, kind: str = "auto"
 ) -> dict[str, list[InputFile]]:
     """``files`` grouped as :func:`deid.batch.grouping.group_files` does: crops the adversary sees
     as one person share a key ``reid:DIGEST``, named by its members (:func:`group_key`); every
     other file is alone (``file:RELATIVE``), as with ``--group-by none``. Groups come in the
-    order their first member does."""
+    order their first member does; ``kind`` says which files are crops
+    (:func:`deid.detection.taken_as_crop`)."""
     if not 0.0 < min_match <= 1.0:
         raise ValueError(f"min_match must be in (0, 1], got {min_match}")
     crops: list[int] = []
@@ -56,7 +57,7 @@ def group_by_reid(
             image = read_image(file.path)
         except (OSError, ValueError):  # the runner reads it again and records why it failed
             continue
-        if is_person_crop(image):
+        if taken_as_crop(image, kind):
             crops.append(i)
             batch.append(image)
         if len(batch) == _CHUNK:

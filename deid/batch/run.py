@@ -137,7 +137,7 @@ def run_batch(
         if grouper is not None:
             from deid.batch.reid_groups import group_by_reid  # scipy, only when asked
 
-            groups = group_by_reid(found.files, grouper)
+            groups = group_by_reid(found.files, grouper, kind=config.kind)
         expected = len(found.files) + len(found.problems)
         report = Report(report_path, settings=config.settings(), resume=config.resume, expected=expected)
         try:

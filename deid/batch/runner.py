@@ -37,7 +37,7 @@ from deid.batch.results import (
     frame_outcome,
 )
 from deid.boxes import Box, clip_boxes
-from deid.detection import is_person_crop
+from deid.detection import taken_as_crop
 from deid.loop.frames import FramePeople, held, paste_people, plan_frame
 from reid_model.io import ImageReadError, file_sha256, output_format, read_image
 
@@ -124,7 +124,7 @@ class Runner:
         except BoxesError as exc:
             self.outputs.record(member, "failed", group=key, error=f"--masks: {exc}; not written")
             return
-        if given is None and is_person_crop(image):
+        if given is None and taken_as_crop(image, self.config.kind):
             crops[member.path] = image
         else:
             self._enqueue_frame(member, image, given)

@@ -17,6 +17,7 @@ from deid.batch.report import ReportError
 from deid.batch.run import run_batch
 from deid.cli.options import field_help, finder_option, link_option, loop_choice_option, strength_option
 from deid.cli.video import conceal_videos, refuse_batch_options, wants_video
+from deid.detection import KINDS
 from deid.loop.bodies import SHAPES
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
@@ -29,6 +30,7 @@ _LOOP = {f.name: f.default for f in fields(ConcealConfig)}
 _PARAM_HINTS = {
     "output": "-o/--output",
     "report": "--report",
+    "kind": "--kind",
     "boxes": "--boxes",
     "masks": "--masks",
     "weights": "--weights",
@@ -240,6 +242,14 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="People the finder is unsure of (a proposal it could neither confirm nor reject): "
     "'conceal' them by their box, or 'flag' them: left unchanged, listed in the report, and the "
     "frame is not reported private.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="auto",
+    help="How each image is taken: 'auto' takes one at most 400 px high and 1.4 to 4 times as high "
+    "as wide for one person's crop (VIPeR, Market-1501), anything else for a frame searched for "
+    "people; 'crop' or 'frame' for every image (small portrait frames of several people: 'frame').",
 )
 @click.option(
     "--batch-size",

@@ -39,6 +39,7 @@ BATCH_ONLY = (
     "top_k",
     "keep_undetected",
     "uncertain",
+    "kind",
     "batch_size",
     "queue_megapixels",
     "finder",

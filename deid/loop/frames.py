@@ -210,6 +210,7 @@ def conceal(
     max_match_rate: float | None = None,
     uncertain: str = "conceal",
     finder: FinderConfig | None = None,
+    kind: str = "auto",
     **options: Any,
 ) -> torch.Tensor | FrameResult:
     """Conceal the person in a crop, or every detected person in a full frame.
@@ -242,20 +243,25 @@ def conceal(
             left unchanged and listed in ``FrameResult.flagged`` (``"flag"``: the frame is then
             not private).
         finder: the person finder's settings for a frame (see :func:`plan_frame`).
+        kind: ``"auto"`` takes an image at most 400 pixels high and 1.4 to 4 times as high as
+            wide for one person's crop (:func:`deid.detection.is_person_crop`), anything else for
+            a frame; ``"crop"`` or ``"frame"`` says which it is (a small portrait frame of
+            several people is a ``"frame"``).
 
     Example:
         >>> concealed = deid.conceal("examples/images/cam_a/001_45.bmp")  # doctest: +SKIP
         >>> concealed.shape  # doctest: +SKIP
         torch.Size([3, 128, 48])
     """
-    from deid.detection import is_person_crop
+    from deid.detection import taken_as_crop
 
     if isinstance(image, str | os.PathLike):
         image = read_image(image)
     check_images(image, "image", batched=False)
+    crop = taken_as_crop(image, kind)
     config = replace(config or ConcealConfig(), **options)
     adversary = resolve_adversary(adversary, device=device, top_k=top_k, max_match_rate=max_match_rate)
-    if is_person_crop(image):
+    if crop:
         result = conceal_people(
             [[image]], config=config, adversary=adversary, device=device, formats=[[output_format]]
         )[0]

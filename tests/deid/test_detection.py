@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from deid.batch.boxes import BoxesError, load_boxes, match_boxes
 from deid.boxes import Box, clip_boxes, crop_boxes, paste_crops
-from deid.detection import detect_people, is_person_crop, people_hog
+from deid.detection import detect_people, is_person_crop, people_hog, taken_as_crop
 from reid_model.io import read_image
 
 
@@ -86,6 +86,14 @@ def test_no_detection_on_an_empty_scene_or_a_tiny_image():
 )
 def test_is_person_crop(shape, crop):
     assert is_person_crop(torch.zeros(shape)) is crop
+
+
+def test_kind_says_what_an_image_is_taken_for():
+    portrait = torch.zeros(3, 300, 200)  # a small frame of people, or a crop: auto calls it a crop
+    assert taken_as_crop(portrait) and taken_as_crop(portrait, "crop")
+    assert not taken_as_crop(portrait, "frame") and taken_as_crop(torch.zeros(3, 480, 640), "crop")
+    with pytest.raises(ValueError, match=r"kind must be one of \['auto', 'crop', 'frame'\], got 'photo'"):
+        taken_as_crop(portrait, "photo")
 
 
 def test_an_empty_image_is_an_error_not_a_frame():

@@ -71,6 +71,29 @@ def test_a_report_path_must_end_in_json(crop_tree, tmp_path, stand_in):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
+def test_kind_frame_searches_a_small_portrait_frame_auto_takes_for_a_crop(pennfudan_root, tmp_path, stand_in):
+    # the left 250 columns of PennPed00030: two women, 1.5 times as high as wide
+    frame = cv2.imread(str(pennfudan_root / "PNGImages" / "PennPed00030.png"))[:, :250]
+    (tmp_path / "in").mkdir()
+    assert cv2.imwrite(str(tmp_path / "in" / "two.png"), frame)
+    kinds = {}
+    for kind in ("auto", "frame"):
+        result = _run([tmp_path / "in", "-o", tmp_path / kind, "--kind", kind], stand_in)
+        assert result.exit_code in (0, 3), result.output
+        (record,) = json.loads((tmp_path / kind / "report.json").read_text())["records"]
+        kinds[kind] = (record["kind"], record["persons"])
+    assert kinds["auto"] == ("crop", 1)
+    assert kinds["frame"][0] == "frame" and kinds["frame"][1] >= 2
+
+
+def test_kind_crop_refuses_boxes(crop_tree, tmp_path, stand_in):
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text("{}")
+    result = _run([crop_tree, "-o", tmp_path / "out", "--kind", "crop", "--boxes", boxes], stand_in)
+    assert result.exit_code == 2 and "--kind" in result.output
+
+
 def test_exit_code_is_1_when_a_file_failed(crop_tree, tmp_path, stand_in):
     (crop_tree / "cam_a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     result = _run([crop_tree, "-o", tmp_path / "out", "--report", tmp_path / "r.json"], stand_in)
