@@ -122,6 +122,8 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
         torch.Size([3, 128, 48])
     """
     path = Path(path)
+    if path.is_dir():
+        raise ImageReadError(path, "a folder, expected an image file (`deid conceal` takes folders)")
     if not path.is_file():
         raise ImageReadError(path, "no such file")
     if path.stat().st_size == 0:

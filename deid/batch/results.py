@@ -265,7 +265,8 @@ def frame_outcome(
         "scores_after": [p.scores_after for p in people],
         "outfit": [p.outfit for p in people],
         "treatment": [treatment(p) for p in people],
-        "note": f"{len(people)} people from {source}: {listed}" + matched,
+        "note": f"{len(people)} {'person' if len(people) == 1 else 'people'} from {source}: {listed}"
+        + matched,
         "boxes": [[b.x, b.y, b.w, b.h] for b in boxes],
         "flagged": [[b.x, b.y, b.w, b.h] for b in flagged],
         "faces": [[b.x, b.y, b.w, b.h, round(float(b.score), 3)] for b in faces],

@@ -257,6 +257,12 @@ def conceal(
 
     if isinstance(image, str | os.PathLike):
         image = read_image(image)
+    elif not isinstance(image, torch.Tensor):
+        raise TypeError(
+            f"image must be an image file path or a (3, H, W) float torch.Tensor in [0, 1], got "
+            f"{type(image).__name__} (an RGB uint8 array a of shape (H, W, 3): "
+            "torch.from_numpy(a).permute(2, 0, 1) / 255)"
+        )
     check_images(image, "image", batched=False)
     crop = taken_as_crop(image, kind)
     config = replace(config or ConcealConfig(), **options)

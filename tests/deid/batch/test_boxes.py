@@ -114,6 +114,7 @@ def test_a_box_partly_outside_is_clipped_with_a_warning_in_the_record(tmp_path, 
     summary = _run(tmp_path, [tmp_path / "in"], {"edge.png": [box]}, stand_in)
     record = _records(summary)["edge.png"]
     assert record["status"] == "ok" and record["persons"] == 1
+    assert record["note"].startswith("1 person from the boxes file")
     assert f"box 0 {box} reaches outside the 300x400 frame" not in record["note"]  # width x height
     assert f"box 0 {box} reaches outside the 400x300 frame: clipped to [372, 10, 28, 128]" in record["note"]
     assert "warning" in record["note"] and len(summary.warnings) == 1 and "clipped" in summary.warnings[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from deid import Adversary, FrameResult
 from deid.boxes import Box, crop_boxes, nearest_last_order, paste_crops
 from deid.finder import find_people
 from reid_model import read_image
+from reid_model.io import ImageReadError
 from tests.conftest import REPO
 
 CROP = REPO / "examples" / "images" / "cam_a" / "014_0.bmp"
@@ -42,8 +45,13 @@ def test_conceal_a_path_and_the_same_crop_as_a_tensor_with_details():
 
 
 def test_conceal_refuses_what_is_not_an_image_tensor():
-    with pytest.raises(TypeError, match=r"image must be a torch.Tensor of shape \(3, H, W\), got ndarray"):
+    with pytest.raises(
+        TypeError,
+        match=r"image must be an image file path or a \(3, H, W\) float torch.Tensor .* got ndarray",
+    ):
         deid.conceal(np.zeros((128, 48, 3), np.float32))  # type: ignore[arg-type]
+    with pytest.raises(ImageReadError, match=r"a folder, expected an image file"):
+        deid.conceal(Path(__file__).parent)
     with pytest.raises(ValueError, match="no person detected"):
         deid.conceal(torch.full((3, 300, 400), 0.5))
 
