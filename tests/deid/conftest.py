@@ -39,6 +39,19 @@ class StandIn:
         return sum(len(c) for c in self.calls)
 
 
+class Interrupted(StandIn):
+    """A :class:`StandIn` interrupted (Ctrl-C) when called after ``calls`` calls."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.after = calls
+
+    def __call__(self, images: list[torch.Tensor], paths: list[Path]) -> list[CropResult]:
+        if len(self.calls) == self.after:
+            raise KeyboardInterrupt
+        return super().__call__(images, paths)
+
+
 @pytest.fixture
 def stand_in() -> StandIn:
     return StandIn()

@@ -25,7 +25,7 @@ from deid.loop import ConcealConfig
 from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import head_box
 from reid_model.io import read_image
-from tests.deid.conftest import StandIn, tree_hashes, write_crop
+from tests.deid.conftest import Interrupted, StandIn, tree_hashes, write_crop
 
 
 def _config(inputs, output, **options) -> BatchConfig:
@@ -422,14 +422,8 @@ def test_resume_skips_done_files_and_redoes_failed_and_missing_ones(crop_tree, t
 def test_a_killed_run_loses_nothing_and_a_resume_finishes_it(crop_tree, tmp_path):
     out = tmp_path / "out"
 
-    class Killed(StandIn):
-        def __call__(self, images, paths):
-            if len(self.calls) == 2:
-                raise KeyboardInterrupt
-            return super().__call__(images, paths)
-
     with pytest.raises(KeyboardInterrupt):
-        run_batch(_config([crop_tree], out, batch_size=1, group_by="viper"), conceal_group=Killed())
+        run_batch(_config([crop_tree], out, batch_size=1, group_by="viper"), conceal_group=Interrupted(2))
     report = json.loads((out / "report.json").read_text())
     done = {Path(r["input"]).name for r in report["records"] if r["status"] == "ok"}
     assert done == {"000_45.bmp", "000_90.bmp", "001_45.bmp", "001_90.bmp"}

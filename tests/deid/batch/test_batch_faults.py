@@ -18,7 +18,7 @@ from deid.batch.lock import LOCK_NAME, FolderLock, LockError
 from deid.batch.report import ReportError
 from deid.cli import main
 from tests.conftest import REPO
-from tests.deid.conftest import StandIn, tree_hashes
+from tests.deid.conftest import Interrupted, StandIn, tree_hashes
 
 ROOT = REPO
 
@@ -141,12 +141,8 @@ def test_a_lock_in_this_process_is_exclusive_and_released_on_errors(crop_tree, t
         run_batch(_config(crop_tree, out), conceal_group=StandIn())
     assert not (out / LOCK_NAME).exists()
 
-    class Interrupted(StandIn):
-        def __call__(self, images, paths):
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        run_batch(_config(crop_tree, out), conceal_group=Interrupted())
+        run_batch(_config(crop_tree, out), conceal_group=Interrupted(0))
     assert not (out / LOCK_NAME).exists()
     summary = run_batch(_config(crop_tree, out, resume=True), conceal_group=StandIn())
     assert summary.warnings == [] and summary.counts["ok"] == 7

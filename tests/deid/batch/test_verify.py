@@ -17,7 +17,7 @@ from deid import Adversary, BatchConfig, ConcealConfig, CropResult, VerifyError,
 from deid.cli import main
 from deid.environment import environment
 from reid_model import embed
-from tests.deid.conftest import StandIn, write_crop
+from tests.deid.conftest import Interrupted, StandIn, write_crop
 
 
 def _config(inputs, output, **options) -> BatchConfig:
@@ -47,15 +47,10 @@ def test_an_untouched_person_reported_private_is_contradicted(crop_tree, tmp_pat
 
 
 def test_a_run_that_did_not_finish_fails_verify_whatever_its_outputs_hold(crop_tree, tmp_path, tiny_embedder):
-    class Interrupted(StandIn):
-        def __call__(self, images, paths):
-            if len(self.calls) == 2:
-                raise KeyboardInterrupt
-            return super().__call__(images, paths)
-
     with pytest.raises(KeyboardInterrupt):
         run_batch(
-            _config([crop_tree], tmp_path / "out", group_by="none", batch_size=1), conceal_group=Interrupted()
+            _config([crop_tree], tmp_path / "out", group_by="none", batch_size=1),
+            conceal_group=Interrupted(2),
         )
     result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
     assert len(result.records) == 2 and result.exit_code == 1

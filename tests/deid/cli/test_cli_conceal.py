@@ -16,7 +16,7 @@ from deid.cli import main
 from deid.finder import FACE_THRESHOLD
 from reid_model import read_image
 from tests.conftest import REPO
-from tests.deid.conftest import StandIn, tree_hashes
+from tests.deid.conftest import Interrupted, StandIn, tree_hashes
 
 EXAMPLES = REPO / "examples" / "images"
 
@@ -53,13 +53,7 @@ def test_resume_skips_done_files(crop_tree, tmp_path, stand_in):
 
 
 def test_an_interrupted_run_exits_130_and_says_how_to_finish(crop_tree, tmp_path):
-    class Interrupted(StandIn):
-        def __call__(self, images, paths):
-            if self.calls:
-                raise KeyboardInterrupt
-            return super().__call__(images, paths)
-
-    result = _run([crop_tree, "-o", tmp_path / "out"], Interrupted())
+    result = _run([crop_tree, "-o", tmp_path / "out"], Interrupted(1))
     assert result.exit_code == 130
     assert "interrupted" in result.output and "--resume" in result.output
     assert json.loads((tmp_path / "out" / "report.json").read_text())["finished"] is False
