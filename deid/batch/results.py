@@ -186,12 +186,14 @@ def crop_outcome(result: CropResult) -> dict[str, Any]:
 
 def treatment(person: PersonResult) -> dict[str, Any]:
     """What the loop did to a person, for their record: the mask's shape (and the body's
-    margin), the fraction of the crop it covers (``area`` is of the person's pixels), the head,
-    and why the loop stopped."""
+    margin), the fraction of the crop it covers (``area`` is of the person's pixels), the
+    fallback's treatment (``figure``, ``outfit``, ``fill grey``, ...; None: the loop's own
+    operator), the head, and why the loop stopped."""
     return {
         "shape": person.shape,
         "margin": person.margin,
         "area_crop": person.area_crop,
+        "fallback_operator": person.fallback_operator,
         "head": person.head,
         "stopped": person.stopped,
     }

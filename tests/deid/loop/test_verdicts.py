@@ -123,6 +123,12 @@ def test_the_loop_verdict_reaches_the_batch_record(tmp_path):
     for name in ("a.png", "b.png"):
         assert records[name]["status"] == "ok" and records[name]["success"] is False
         assert records[name]["fallback"] is True and "still matches" in records[name]["note"]
+        # which of the fallback's treatments the person was left with, named in the record
+        treatment = records[name]["treatment"]
+        assert (
+            isinstance(treatment["fallback_operator"], str)
+            and treatment["fallback_operator"] in treatment["stopped"]
+        )
     assert summary.still_matched == 2
 
 
