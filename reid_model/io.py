@@ -135,10 +135,21 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
         )
     data = np.fromfile(path, dtype=np.uint8)
     # IMREAD_UNCHANGED never applies EXIF orientation: it is applied below, from the header.
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    array = _decoded(data)
     if array is None or array.size == 0:
         raise ImageReadError(path, "the image data is corrupt or truncated")
     return _array_to_tensor(_upright(array, orientation), path)
+
+
+def _decoded(data: np.ndarray) -> np.ndarray | None:
+    """OpenCV's ``imdecode`` of ``data`` as stored (``IMREAD_UNCHANGED``), None when it does not
+    decode, without OpenCV's own warning on stderr (the caller's error names the file)."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _upright(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -273,7 +284,7 @@ def decode_image(data: bytes, *, name: str = "<bytes>") -> torch.Tensor:
     """
     if len(data) == 0:
         raise ImageReadError(name, "the file is empty (0 bytes)")
-    array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    array = _decoded(np.frombuffer(data, dtype=np.uint8))
     if array is None or array.size == 0:
         raise ImageReadError(name, "the image data is corrupt or truncated")
     return _array_to_tensor(array, Path(name))
