@@ -16,7 +16,7 @@ from torch import nn
 from tqdm import tqdm
 
 from reid_model.augmentation import Augmentation, augment
-from reid_model.checkpoint import load_checkpoint, save_checkpoint
+from reid_model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from reid_model.checks import check_choice, check_positive
 from reid_model.data import Sample, dataset_kind, load_dataset
 from reid_model.distributed import (
@@ -80,8 +80,49 @@ class TrainConfig:
                 f"negatives must be 1 with mining='hard' (the closest one), got {self.negatives}"
             )
         check_positive("lr", self.lr)
+        for name in ("margin", "id_loss", "weight_decay", "warmup_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.persons_per_batch < 2:
             raise ValueError(f"persons_per_batch must be >= 2, got {self.persons_per_batch}")
+
+
+#: What a resumed run may change: more epochs, where the data lie, and how it runs.
+RESUMABLE_CHANGES = frozenset({"epochs", "data", "threads", "device", "out"})
+
+
+def _check_resumable(meta: dict[str, Any], config: TrainConfig, split: Split, out: Path) -> None:
+    """Refuse to continue the run in ``out`` (its last checkpoint's ``meta``) with another recipe
+    or split: its epochs so far were trained so, and a changed split would put persons it trained
+    on among the new test persons.
+
+    Raises:
+        ValueError: a setting other than :data:`RESUMABLE_CHANGES` differs, or the split's persons do.
+    """
+    before = meta.get("train_config")
+    if not isinstance(before, dict):
+        return  # a checkpoint from before the recipe was recorded: nothing to compare
+    now = asdict(config)
+    changed = sorted(
+        name
+        for name in now
+        if name not in RESUMABLE_CHANGES and name in before and before[name] != _plain(now[name])
+    )
+    if meta.get("split") is not None and meta["split"] != _plain(asdict(split)):
+        changed.append("the split's persons")
+    if changed:
+        said = "; ".join(
+            f"{name}: {before[name]!r} then, {now[name]!r} now" if name in now else name for name in changed
+        )
+        raise ValueError(
+            f"{out} holds a run trained with other settings ({said}); resuming would mix them in one "
+            "history: give another --out, or --no-resume to start it afresh"
+        )
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON metadata (tuples as lists)."""
+    return json.loads(json.dumps(value))
 
 
 def _selection_score(config: TrainConfig, record: dict[str, float], epoch: int) -> float:
@@ -183,6 +224,10 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     out.mkdir(parents=True, exist_ok=True)
     samples = load_dataset(config.data, kind=kind)
     split = make_split(config, samples)
+    state_file = out / "train_state.safetensors"
+    resumed = resume and state_file.is_file() and (out / "last.safetensors").is_file()
+    if resumed:  # before anything is written over
+        _check_resumable(read_metadata(out / "last.safetensors"), config, split, out)
     if world.main:
         save_splits(out / "split.json", [split])
 
@@ -212,8 +257,7 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     augmentation = Augmentation() if config.augment else None
 
     start_epoch, best = 0, -math.inf
-    state_file = out / "train_state.safetensors"
-    if resume and state_file.is_file() and (out / "last.safetensors").is_file():
+    if resumed:
         model.load_state_dict(load_checkpoint(out / "last.safetensors", arch=config.arch).state_dict())
         start_epoch, best = _load_state(state_file, optimizer, head)
 

@@ -72,6 +72,21 @@ def test_resumed_run_equals_unbroken_run(fake_viper, tmp_path):
         assert torch.allclose(whole[key], parts[key], atol=1e-6), key
 
 
+def test_a_run_is_not_resumed_with_another_split_or_recipe(fake_viper, tmp_path):
+    run = tmp_path / "run"
+    train(_config(fake_viper, run, epochs=1), progress=False)
+    split = (run / "split.json").read_text()
+    with pytest.raises(
+        ValueError, match=r"other settings \(split_seed: 0 then, 1 now; the split's persons\)"
+    ):
+        train(_config(fake_viper, run, split_seed=1), progress=False)
+    with pytest.raises(ValueError, match=r"other settings \(lr: 0.001 then, 0.1 now\).*--no-resume"):
+        train(_config(fake_viper, run, lr=0.1), progress=False)
+    assert (run / "split.json").read_text() == split  # nothing written over
+    train(_config(fake_viper, run, threads=1), progress=False)  # more epochs, other threads: resumed
+    assert json.loads((run / "last.json").read_text())["epoch"] == 2
+
+
 def test_seed_network_trains_with_the_seed_loss(fake_viper, tmp_path):
     metrics = train(
         _config(
@@ -98,6 +113,9 @@ def test_bad_config():
         TrainConfig(mining="hard", negatives=4)
     with pytest.raises(ValueError, match="select must be one of"):
         TrainConfig(select="rank1")
+    for name in ("margin", "id_loss", "weight_decay", "warmup_epochs"):
+        with pytest.raises(ValueError, match=f"{name} must be >= 0, got -1"):
+            TrainConfig(**{name: -1})
 
 
 def test_viper316_is_refused_for_another_dataset_before_anything_is_written(fake_market, tmp_path):
