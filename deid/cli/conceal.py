@@ -15,7 +15,14 @@ from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.batch.report import ReportError
 from deid.batch.run import run_batch
-from deid.cli.options import field_help, finder_option, link_option, loop_choice_option, strength_option
+from deid.cli.options import (
+    device_option,
+    field_help,
+    finder_option,
+    link_option,
+    loop_choice_option,
+    strength_option,
+)
 from deid.cli.video import conceal_videos, refuse_batch_options, wants_video
 from deid.detection import KINDS
 from deid.loop.bodies import SHAPES
@@ -81,7 +88,7 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 @click.option(
     "--heatmaps/--no-heatmaps", default=False, help="Write attribution overlays beside the outputs."
 )
-@click.option("--device", default="cpu", help="Torch device of the adversary.")
+@device_option(help="Torch device of the adversary.")
 @click.option(
     "--report",
     type=click.Path(dir_okay=False),

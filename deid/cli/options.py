@@ -106,8 +106,23 @@ def weights_option(
 
 
 def device_option(*, default: str = "cpu", help: str = "Torch device.") -> Callable[[F], F]:
-    """``--device``: where the networks run (``cpu``, ``cuda``, ``cuda:1``...)."""
-    return click.option("--device", default=default, help=help)
+    """``--device``: where the networks run (``cpu``, ``cuda``, ``cuda:1``...), checked: one torch
+    does not know, or a GPU this machine does not have, is a usage error before any work."""
+    return click.option("--device", default=default, help=help, callback=_device)
+
+
+def _device(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError) as exc:
+        raise click.BadParameter(f"{value!r} is not a torch device (cpu, cuda, cuda:1, ...)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter(f"{value!r}: torch finds no CUDA GPU on this machine; use cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise click.BadParameter(f"{value!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return value
 
 
 def seed_option(*, default: int = 0, help: str | None = None) -> Callable[[F], F]:

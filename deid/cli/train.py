@@ -70,7 +70,9 @@ _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f
     "or the last epoch.",
 )
 @seed_option(default=_DEFAULTS["seed"])
-@click.option("--threads", type=int, default=_DEFAULTS["threads"], help="Torch threads (0: default).")
+@click.option(
+    "--threads", type=click.IntRange(min=0), default=_DEFAULTS["threads"], help="Torch threads (0: default)."
+)
 @device_option(default=_DEFAULTS["device"])
 @click.option("--out", type=click.Path(file_okay=False), default=_DEFAULTS["out"], help="Run folder.")
 @click.option("--resume/--no-resume", default=True, help="Continue a run found in --out.")

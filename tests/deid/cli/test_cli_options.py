@@ -6,6 +6,7 @@ import json
 
 import click
 import pytest
+import torch
 from click.testing import CliRunner
 
 from deid.cli import main
@@ -81,3 +82,14 @@ def test_data_option_alias_reaches_the_command(tmp_path):
     assert result.exit_code == 0 and result.stdout == "data=b\n"
     assert "--old-root is deprecated" in result.stderr
     assert "--old-root" not in runner.invoke(show, ["--help"]).output
+
+
+@pytest.mark.parametrize("command", ["train", "audit", "embed-plot", "conceal", "verify"])
+def test_a_device_torch_or_this_machine_does_not_have_is_a_usage_error(command, tmp_path):
+    extra = {"conceal": [tmp_path, "-o", tmp_path / "out"], "verify": [tmp_path]}.get(command, [])
+    bogus = _run(command, *extra, "--device", "bogus")
+    assert bogus.exit_code == 2 and "'bogus' is not a torch device" in bogus.output
+    assert "Traceback" not in bogus.output and "--weights" not in bogus.output
+    if not torch.cuda.is_available():
+        gpu = _run(command, *extra, "--device", "cuda")
+        assert gpu.exit_code == 2 and "torch finds no CUDA GPU on this machine" in gpu.output
