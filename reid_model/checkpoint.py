@@ -135,11 +135,20 @@ def load_checkpoint(
     if norm:
         model.mean.copy_(torch.tensor(norm["mean"]).view(1, 3, 1, 1))
         model.std.copy_(torch.tensor(norm["std"]).view(1, 3, 1, 1))
+    parts_from = meta.get("parts_from")
+    if isinstance(parts_from, dict) and parts_from and given is None:
+        taken = ", ".join(f"{prefix}* from the bundled {source!r}" for prefix, source in parts_from.items())
+        raise CheckpointError(
+            f"checkpoint {path} leaves out weights it takes from another checkpoint ({taken}): load "
+            "it as a bundled model (reid_model.load_bundled; the commands' --model), not on its own"
+        )
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
+        lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+        detail = f" ({'; '.join(lines)[:300]})" if lines else ""
         raise CheckpointError(
-            f"checkpoint {path} does not fit architecture {meta['arch']!r}: {str(exc).splitlines()[0]}"
+            f"checkpoint {path} does not fit architecture {meta['arch']!r}{detail}"
         ) from exc
     model.metadata = meta  # type: ignore[assignment]
     return model.to(device).eval()

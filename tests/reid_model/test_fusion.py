@@ -95,7 +95,17 @@ def test_a_part_left_out_of_a_checkpoint_is_given_back_by_name(tmp_path):
     given = {f"parts.0.{k}": v for k, v in network.state_dict().items()}
     again = load_checkpoint(path, given=given)
     assert torch.equal(embed(again, images), embed(fused, images))
-    with pytest.raises(CheckpointError, match="does not fit architecture 'fused'"):
-        load_checkpoint(path)  # the network's weights are not in the file
+    with pytest.raises(
+        CheckpointError, match=r"does not fit architecture 'fused' \(Missing key\(s\).*parts\.0\."
+    ):
+        load_checkpoint(path)  # the network's weights are not in the file: which, said
+    meta_file = tmp_path / "fused.json"
+    meta_file.write_text(
+        json.dumps({**json.loads(meta_file.read_text()), "parts_from": {"parts.0.": "default"}})
+    )
+    with pytest.raises(
+        CheckpointError, match=r"leaves out .*parts\.0\.\* from the bundled 'default'.*--model"
+    ):
+        load_checkpoint(path)  # a bundled one says where they come from
     with pytest.raises(CheckpointError, match="holds weights it was also given"):
         load_checkpoint(path, given={**given, "scales": fused.scales})
