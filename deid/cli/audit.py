@@ -39,6 +39,9 @@ from reid_model import (
     INDEPENDENT_WEIGHTS,
     CheckpointError,
     DatasetError,
+    Split,
+    dataset_kind,
+    default_metadata,
     load_dataset,
 )
 
@@ -178,6 +181,16 @@ def audit_command(
         )
     except (CheckpointError, DatasetError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
+    audited = sorted(split_obj.test)[:persons] if persons else sorted(split_obj.test)
+    known = _known_to_the_adversary(audited, split_obj) if dataset_kind(data, dataset) == "viper" else []
+    if known:
+        click.echo(
+            f"warning: {len(known)} of the {len(audited)} persons audited ({', '.join(map(str, known[:10]))}"
+            f"{' ...' if len(known) > 10 else ''}) have the numbers of persons the bundled adversary trained "
+            "on: if this dataset is part of VIPeR, the adversary has seen them; audit the whole dataset "
+            "(its test persons are then the adversary's own, never seen)",
+            err=True,
+        )
     rows = run_audit(
         concealers,
         samples,
@@ -196,6 +209,8 @@ def audit_command(
             "name": split_obj.name,
             "seed": split_obj.seed,
             "test_persons": len(split_obj.test),
+            "audited": audited,
+            "known_to_the_adversary": known,
         },
         "attackers": names,
         "independent_weights": independent_weights,
@@ -214,3 +229,12 @@ def audit_command(
     click.echo(format_table(rows))
     click.echo(textwrap.fill(LEGEND, width=100))
     click.echo(f"wrote {paths['csv']}, {paths['json']} and {paths['png']} ({metadata['seconds']:.0f}s)")
+
+
+def _known_to_the_adversary(audited: list[int], split: Split) -> list[int]:
+    """The ``audited`` persons of a VIPeR dataset whose numbers the bundled adversary trained or
+    was validated on, when ``split`` is not the adversary's own (a part of VIPeR split afresh)."""
+    own = Split.from_dict(default_metadata()["split"]) if "split" in default_metadata() else None
+    if own is None or split == own:
+        return []
+    return sorted(set(audited) & (set(own.train) | set(own.val)))

@@ -6,7 +6,9 @@ import json
 
 from click.testing import CliRunner
 
+from deid.audit import audit_split
 from deid.cli import main
+from reid_model import default_metadata, load_dataset
 
 
 def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
@@ -36,6 +38,13 @@ def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["audit.csv", "audit.json", "audit.png"]
     report = json.loads((out / "audit.json").read_text())
     assert len(report["rows"]) == 6 and report["metadata"]["loop_strength"] == 0.5
+    # the 12 fake persons split afresh: the audited ones are named, and those whose numbers the
+    # bundled adversary trained on are warned of (in a part of VIPeR they would be people it saw)
+    split = report["metadata"]["split"]
+    own = default_metadata()["split"]
+    assert split["audited"] == sorted(audit_split(load_dataset(fake_viper)).test)
+    assert split["known_to_the_adversary"] == sorted(set(split["audited"]) & set(own["train"] + own["val"]))
+    assert split["known_to_the_adversary"] and "the bundled adversary trained on" in result.output
 
 
 def test_audit_command_bad_options(fake_viper, tmp_path):
