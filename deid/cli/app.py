@@ -13,7 +13,19 @@ from deid.cli.train import evaluate_command, train_command
 from deid.cli.verify import verify_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class _Commands(click.Group):
+    """The commands, each ended by Ctrl-C with exit code 130 (128 + SIGINT), as shells expect,
+    rather than click's 1 (the code of a failed file)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="deid-reid")
 def main() -> None:
     """Person de-identification checked against re-identification."""

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from deid.batch.boxes import load_boxes
 from deid.cli import main
 from deid.finder import MODEL_PATH, MODEL_SHA256
+from tests.deid.conftest import write_crop
 
 
 def _plain(path, height=240, width=320):
@@ -104,3 +105,13 @@ def test_the_thorough_finder_is_an_option(tmp_path):
     assert json.loads(out.read_text()) == {"a.png": []}
     bad = CliRunner().invoke(main, ["detect", str(src), "--json", str(out), "--finder", "fast"])
     assert bad.exit_code == 2 and "'fast' is not one of 'default', 'thorough'" in bad.output
+
+
+def test_ctrl_c_exits_130(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("deid.cli.detect.find_people", interrupted)
+    write_crop(tmp_path / "in" / "frame.png", seed=0, size=(300, 400))
+    result = CliRunner().invoke(main, ["detect", str(tmp_path / "in"), "--json", str(tmp_path / "p.json")])
+    assert result.exit_code == 130 and "interrupted" in result.output
