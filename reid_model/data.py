@@ -124,7 +124,11 @@ def load_folder(root: str | os.PathLike[str]) -> list[Sample]:
         else:
             samples.extend(Sample(str(p), pid, i) for i, p in enumerate(_image_files(person_dir)))
     if not samples:
-        raise DatasetError(f"dataset folder {root} has no images in person/camera/*.png or person/*.png")
+        raise DatasetError(
+            f"dataset folder {root} has no images: expected VIPeR (cam_a/ and cam_b/ holding "
+            "NNN_AA.bmp), Market-1501 (bounding_box_train/, query/, bounding_box_test/) or a tree "
+            "of person/camera/IMAGE or person/IMAGE files (.bmp, .png, .jpg, ...)"
+        )
     return samples
 
 

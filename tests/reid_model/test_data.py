@@ -57,7 +57,9 @@ def test_folder_loader_both_layouts(tmp_path):
 
 
 def test_folder_loader_empty(tmp_path):
-    with pytest.raises(DatasetError, match="has no images"):
+    with pytest.raises(
+        DatasetError, match=r"has no images: expected VIPeR \(cam_a/ and cam_b/ holding NNN_AA.bmp\)"
+    ):
         load_folder(tmp_path)
 
 
