@@ -74,6 +74,32 @@ def region_of(name: str, regions: Collection[str]) -> str | None:
     return region
 
 
+#: The columns of :func:`by_attribute_rows` and :func:`impact_rows` (a CSV of none has its header).
+BY_ATTRIBUTE_COLUMNS = (
+    "attribute",
+    "region",
+    "attribute_region",
+    "with",
+    "without",
+    "difference",
+    "p_value",
+    "positives",
+    "negatives",
+)
+IMPACT_COLUMNS = (
+    "attribute",
+    "region",
+    "positives",
+    "error_increase_with",
+    "error_increase_without",
+    "impact",
+    "p_value",
+    "probe_roc_auc",
+    "region_share_difference",
+    "rank",
+)
+
+
 def by_attribute_rows(
     person_share: np.ndarray,
     regions: Sequence[str],

@@ -56,6 +56,10 @@ class AnalysisConfig:
     seed: int = 0
 
 
+#: Fewer persons analysed than this, and the findings say the figures move with one person.
+FEW_PERSONS = 30
+
+
 @dataclass
 class AnalysisResult:
     """Tables (lists of row dicts), findings and the example heatmaps of one analysis."""
@@ -239,5 +243,16 @@ def findings(result: AnalysisResult) -> list[str]:
         lines.append(
             "attributes whose region matters most for the persons who have them: "
             + ", ".join(f"{r['attribute']} (+{r['impact']:.1%} error)" for r in result.impact[:5])
+        )
+    count = len(result.persons)
+    if not result.shares_by_attribute:
+        lines.append(
+            f"no attribute is held by at least {result.config.min_positives} and lacked by at least as many "
+            f"of the {count} persons analysed: the by-attribute and impact tables are empty"
+        )
+    if count < FEW_PERSONS:
+        lines.append(
+            f"note: only {count} persons analysed: one person moves a rate above by {1 / max(count, 1):.0%} "
+            "(the README's analysis is of the 127 VIPeR test persons)"
         )
     return lines

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from attribution._tables import BY_ATTRIBUTE_COLUMNS, IMPACT_COLUMNS
 from attribution.analysis import AnalysisResult
 from attribution.plots import (
     plot_concealment,
@@ -22,10 +23,12 @@ from attribution.plots import (
 from reid_model.io import write_bytes_atomic
 
 
-def _csv(rows: Sequence[dict[str, Any]]) -> bytes:
+def _csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] = ()) -> bytes:
+    """``rows`` as CSV; a table of no rows is its header (``columns``) alone."""
     buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    fieldnames = list(rows[0]) if rows else list(columns)
+    if fieldnames:
+        writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -57,10 +60,10 @@ def write_report(result: AnalysisResult, out: str | os.PathLike[str]) -> list[Pa
     out = Path(out)
     files: dict[str, bytes] = {
         "region_shares.csv": _csv(result.region_shares),
-        "shares_by_attribute.csv": _csv(result.shares_by_attribute),
+        "shares_by_attribute.csv": _csv(result.shares_by_attribute, BY_ATTRIBUTE_COLUMNS),
         "probe.csv": _csv(result.probe),
         "concealment.csv": _csv(result.concealment),
-        "impact.csv": _csv(result.impact),
+        "impact.csv": _csv(result.impact, IMPACT_COLUMNS),
         "summary.json": json.dumps(_clean(result.summary()), indent=1).encode(),
         "findings.txt": ("\n".join(result.findings) + "\n").encode(),
         "region_shares.png": plot_region_shares(result.region_shares),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from attribution import AnalysisConfig, analyze, load_attributes, write_report
+from attribution.analysis import findings
 from reid_model import DatasetError, load_viper, read_image
 
 CONFIG = AnalysisConfig(min_positives=2, probe_min_positives=3, folds=2, permutations=1, examples=3)
@@ -106,3 +108,22 @@ def test_errors_name_the_problem(tiny_embedder, fake_viper, attributes_csv):
     config = AnalysisConfig(**{**CONFIG.__dict__, "probe_persons": "some"})
     with pytest.raises(ValueError, match=r"probe_persons must be one of \['all', 'analyzed'\], got 'some'"):
         analyze(tiny_embedder, samples, table, range(12), config=config)
+
+
+def test_tables_nobody_fills_are_written_with_their_header_and_the_findings_say_why(result, tmp_path):
+    bare = replace(result, shares_by_attribute=[], impact=[])
+    bare.findings = findings(bare)
+    assert any("the by-attribute and impact tables are empty" in line for line in bare.findings)
+    assert any(line.startswith("note: only 12 persons analysed") for line in bare.findings)
+    write_report(bare, tmp_path)
+    assert (tmp_path / "impact.csv").read_text().splitlines() == [
+        "attribute,region,positives,error_increase_with,error_increase_without,impact,p_value,"
+        "probe_roc_auc,region_share_difference,rank"
+    ]
+    assert (
+        (tmp_path / "shares_by_attribute.csv")
+        .read_text()
+        .startswith("attribute,region,attribute_region,with")
+    )
+    # the columns named are the columns the rows have
+    assert list(result.impact[0]) == (tmp_path / "impact.csv").read_text().split()[0].split(",")
