@@ -146,7 +146,12 @@ def plot_privacy_utility(rows: Sequence[dict[str, Any]], path: str | os.PathLike
     chance = 100 * rows[0]["rank1_chance"] if rows else 0.0
     panels = (
         (axes[0], lambda r: r["area"], 0.0, "pixels changed (% of the crop)"),
-        (axes[1], _recall, 1.0, "person detection on concealed crops (% of the originals' rate)"),
+        (
+            axes[1],
+            _recall,
+            1.0,
+            "person detection on concealed crops, % of the originals' rate\n(the pose model's; HOG's where it did not run)",
+        ),
     )
     for ax, x_of, original_x, label in panels:
         for a_index, attacker in enumerate(attackers):
