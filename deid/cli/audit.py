@@ -234,7 +234,8 @@ def audit_command(
 def _known_to_the_adversary(audited: list[int], split: Split) -> list[int]:
     """The ``audited`` persons of a VIPeR dataset whose numbers the bundled adversary trained or
     was validated on, when ``split`` is not the adversary's own (a part of VIPeR split afresh)."""
-    own = Split.from_dict(default_metadata()["split"]) if "split" in default_metadata() else None
+    meta = default_metadata()
+    own = Split.from_dict(meta["split"]) if "split" in meta else None
     if own is None or split == own:
         return []
     return sorted(set(audited) & (set(own.train) | set(own.val)))
