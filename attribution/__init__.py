@@ -12,6 +12,7 @@ from attribution.attributes import AttributeTable, attribute_region, load_attrib
 from attribution.concealment import person_errors, region_concealment
 from attribution.faithfulness import DeletionCurves, deletion_curves
 from attribution.heatmaps import (
+    labelled,
     overlay,
     pair_heatmap,
     save_heatmap,
@@ -55,6 +56,7 @@ __all__ = [
     "deletion_curves",
     "explain",
     "grid_regions",
+    "labelled",
     "linear_probe",
     "load_attributes",
     "overlay",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import matplotlib
+import numpy as np
 import torch
 
 from attribution._fills import blurred
@@ -133,16 +136,49 @@ def save_heatmap(
     write_image(path, overlay(image, attribution, **overlay_options))
 
 
+#: What the four panels of :func:`pair_heatmap` show, named above them by :func:`labelled`.
+PAIR_LABELS = ("probe", "why: probe", "why: gallery", "gallery")
+
+
+def labelled(
+    image: torch.Tensor, labels: Sequence[tuple[int, str]], caption: Sequence[str], *, scale: int = 2
+) -> torch.Tensor:
+    """``image (3, H, W)`` enlarged ``scale`` times (pixels kept sharp), with a white band above
+    naming its panels (``labels``: each panel's left edge in ``image``'s pixels and its name) and
+    one below holding the ``caption`` lines.
+
+    Example:
+        >>> labelled(torch.rand(3, 128, 48), [(0, "probe")], ["distance 0.61"]).shape
+        torch.Size([3, 290, 96])
+    """
+    pixels = (image.detach().float().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    pixels = cv2.resize(pixels, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    font, size, line = cv2.FONT_HERSHEY_SIMPLEX, 0.32, 13
+    top = np.full((line + 4, pixels.shape[1], 3), 255, np.uint8)
+    for x, text in labels:
+        cv2.putText(top, text, (x * scale + 2, line - 1), font, size, (0, 0, 0), 1, cv2.LINE_AA)
+    bottom = np.full((line * len(caption) + 4, pixels.shape[1], 3), 255, np.uint8)
+    for i, text in enumerate(caption):
+        cv2.putText(bottom, text, (2, line * (i + 1) - 2), font, size, (0, 0, 0), 1, cv2.LINE_AA)
+    return torch.from_numpy(np.concatenate([top, pixels, bottom])).permute(2, 0, 1).float() / 255
+
+
 def save_pair_heatmap(
     path: str | os.PathLike[str],
     probe: torch.Tensor,
     probe_attribution: torch.Tensor,
     gallery: torch.Tensor,
     gallery_attribution: torch.Tensor,
+    *,
+    caption: Sequence[str] = (),
     **overlay_options: Any,
 ) -> None:
-    """Write :func:`pair_heatmap` to ``path`` (PNG, atomic)."""
-    write_image(
-        path,
-        pair_heatmap(probe, probe_attribution, gallery, gallery_attribution, **overlay_options),
-    )
+    """Write :func:`pair_heatmap` to ``path`` (PNG, atomic); with ``caption`` (lines of text:
+    the distance, the method), enlarged twice with its panels named (:data:`PAIR_LABELS`) above
+    and the caption below."""
+    image = pair_heatmap(probe, probe_attribution, gallery, gallery_attribution, **overlay_options)
+    if caption:
+        widths = [int(probe.shape[-1])] * 2 + [int(gallery.shape[-1])] * 2
+        lefts = [sum(widths[:i]) + 4 * i for i in range(4)]  # side_by_side's gap
+        image = labelled(image, list(zip(lefts, PAIR_LABELS, strict=True)), caption)
+    write_image(path, image)

@@ -119,7 +119,10 @@ def explain_command(
         probe_attr = explain(model, probe, reference=gallery, method=method)
         gallery_attr = explain(model, gallery, reference=probe, method=method)
         distance = float((embed(model, probe) - embed(model, gallery)).norm())
-        save_pair_heatmap(target, probe[0], probe_attr[0], gallery[0], gallery_attr[0], smooth=smooth)
+        caption = [f"distance {distance:.3f}, {method}", "red: for the match, blue: against it"]
+        save_pair_heatmap(
+            target, probe[0], probe_attr[0], gallery[0], gallery_attr[0], caption=caption, smooth=smooth
+        )
         click.echo(f"{target}  (distance {distance:.3f})")
     if failed:
         raise click.ClickException(f"{failed} of {len(pairs)} pairs failed")

@@ -58,6 +58,21 @@ def test_save_heatmap_writes_a_png_at_the_image_resolution(tmp_path):
     assert read_image(tmp_path / "pair.png").shape == (3, 128, 204)
 
 
+def test_a_captioned_pair_names_each_panel_above_it_and_holds_the_caption_below(tmp_path):
+    probe, gallery = torch.rand(3, 128, 48), torch.rand(3, 96, 40)  # panels of two widths
+    attribution = torch.zeros(1, 128, 48)
+    save_pair_heatmap(
+        tmp_path / "pair.png", probe, attribution, gallery, torch.zeros(1, 96, 40), caption=["distance 0.5"]
+    )
+    image = read_image(tmp_path / "pair.png")
+    assert image.shape == (3, 17 + 2 * 128 + 17, 2 * (48 + 48 + 40 + 40 + 3 * 4))
+    top, bottom = image[:, :17], image[:, 17 + 256 :]
+    for left in (0, 52, 104, 148):  # each panel's name starts at its left edge, twice enlarged
+        assert bool((top[:, :, 2 * left : 2 * left + 30] < 0.5).any())
+    assert bool((bottom < 0.5).any())  # the caption
+    assert torch.allclose(image[:, 17 : 17 + 256 : 2, 0:96:2], probe, atol=1 / 255)  # enlarged, not blurred
+
+
 @pytest.mark.parametrize(
     ("image", "attribution", "message"),
     [

@@ -31,7 +31,8 @@ def test_explain_pairs_of_files(fake_viper, tiny_checkpoint, tmp_path):
     )
     assert result.exit_code == 0, result.output
     written = tmp_path / "out" / "000_0__000_90.png"
-    assert read_image(written).shape == (3, 128, 4 * 48 + 3 * 4)
+    # the four panels enlarged twice, a band naming them above, two caption lines below
+    assert read_image(written).shape == (3, 17 + 2 * 128 + 30, 2 * (4 * 48 + 3 * 4))
     assert "distance" in result.output
 
 
