@@ -55,16 +55,28 @@ class Outputs:
         )
 
     def _stale_removed(self, member: InputFile, fields: dict[str, Any]) -> dict[str, Any]:
-        """Remove the output an earlier run wrote for ``member``, now failed (it was made from
-        what the input was then), saying so in the record's note."""
+        """Remove the output the resumed run wrote for ``member``, now failed (it was made from
+        what the input was then), saying so in the record's note. Only a file the resumed
+        report names, with its SHA-256, is removed: any other file at the output path is left
+        as it is, and the note says so."""
         target = self.target(member)
         if not target.is_file() or os.path.realpath(target) == os.path.realpath(member.path):
             return fields
+        earlier = self.report.previous.get(str(member.path))
         try:
-            target.unlink()
-            note = f"the output an earlier run wrote at {target} was removed"
+            ours = (
+                earlier is not None
+                and earlier.output is not None
+                and os.path.realpath(earlier.output) == os.path.realpath(target)
+                and earlier.sha256 == file_sha256(target)
+            )
+            if ours:
+                target.unlink()
+                note = f"the output the resumed run wrote at {target} was removed"
+            else:
+                note = f"a file at its output path {target} was left as it is (only an output a resumed report names is removed)"
         except OSError as exc:
-            note = f"the output an earlier run wrote at {target} could not be removed: {describe(exc)}"
+            note = f"the output the resumed run wrote at {target} could not be removed: {describe(exc)}"
         return {**fields, "note": "; ".join(filter(None, [fields.get("note"), note]))}
 
     def done(self, file: InputFile) -> Record | None:
