@@ -40,8 +40,8 @@ class Outputs:
         self.read: dict[Path, str] = {}
 
     def record(self, member: InputFile, status: str, **fields: Any) -> None:
-        """Add ``member``'s record to the report (a failed one's output left by an earlier run
-        removed: the output folder holds what this run's records say)."""
+        """Add ``member``'s record to the report (a failed one's output the resumed run wrote
+        removed, :meth:`_stale_removed`)."""
         if status == "failed":
             fields = self._stale_removed(member, fields)
         self.report.add(
