@@ -40,10 +40,10 @@ class Outputs:
         self.read: dict[Path, str] = {}
 
     def record(self, member: InputFile, status: str, **fields: Any) -> None:
-        """Add ``member``'s record to the report (a failed one's output the resumed run wrote
-        removed, :meth:`_stale_removed`)."""
+        """Add ``member``'s record to the report (a failed one's says when a file is at its
+        output path, :meth:`_stale_noted`)."""
         if status == "failed":
-            fields = self._stale_removed(member, fields)
+            fields = self._stale_noted(member, fields)
         self.report.add(
             Record(
                 input=str(member.path),
@@ -54,29 +54,16 @@ class Outputs:
             )
         )
 
-    def _stale_removed(self, member: InputFile, fields: dict[str, Any]) -> dict[str, Any]:
-        """Remove the output the resumed run wrote for ``member``, now failed (it was made from
-        what the input was then), saying so in the record's note. Only a file the resumed
-        report names, with its SHA-256, is removed: any other file at the output path is left
-        as it is, and the note says so."""
+    def _stale_noted(self, member: InputFile, fields: dict[str, Any]) -> dict[str, Any]:
+        """The failed record's note says when a file is at ``member``'s output path (an earlier
+        run's output, made from what the input was then, or another file): it is left as it is,
+        never removed (an input unreadable for a moment must not cost its concealed copy)."""
         target = self.target(member)
         if not target.is_file() or os.path.realpath(target) == os.path.realpath(member.path):
             return fields
-        earlier = self.report.previous.get(str(member.path))
-        try:
-            ours = (
-                earlier is not None
-                and earlier.output is not None
-                and os.path.realpath(earlier.output) == os.path.realpath(target)
-                and earlier.sha256 == file_sha256(target)
-            )
-            if ours:
-                target.unlink()
-                note = f"the output the resumed run wrote at {target} was removed"
-            else:
-                note = f"a file at its output path {target} was left as it is (only an output a resumed report names is removed)"
-        except OSError as exc:
-            note = f"the output the resumed run wrote at {target} could not be removed: {describe(exc)}"
+        note = (
+            f"a file at its output path {target} (an earlier run's output?) was left as it is: not this run's"
+        )
         return {**fields, "note": "; ".join(filter(None, [fields.get("note"), note]))}
 
     def done(self, file: InputFile) -> Record | None:
