@@ -14,6 +14,7 @@ import struct
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -329,6 +330,20 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_image_hashed(path: str | os.PathLike[str], **options: Any) -> tuple[torch.Tensor, str]:
+    """:func:`read_image` and the SHA-256 of the file's bytes, the same bytes: hashed before and
+    after the read, and refused when the file changed in between.
+
+    Raises:
+        ImageReadError: as :func:`read_image`, or the file changed while it was read.
+    """
+    before = file_sha256(path)
+    image = read_image(path, **options)
+    if file_sha256(path) != before:
+        raise ImageReadError(path, "the file changed while it was read; try again once it is whole")
+    return image, before
 
 
 def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:

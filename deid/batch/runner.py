@@ -39,7 +39,7 @@ from deid.batch.results import (
 from deid.boxes import Box, clip_boxes
 from deid.detection import taken_as_crop
 from deid.loop.frames import FramePeople, held, paste_people, plan_frame
-from reid_model.io import ImageReadError, file_sha256, output_format, read_image
+from reid_model.io import ImageReadError, output_format, read_image_hashed
 
 if TYPE_CHECKING:
     from deid.batch.config import BatchConfig
@@ -135,8 +135,7 @@ class Runner:
 
     def _read(self, member: InputFile, key: str) -> torch.Tensor | None:
         try:
-            image = read_image(member.path)
-            self.outputs.read[member.path] = file_sha256(member.path)
+            image, self.outputs.read[member.path] = read_image_hashed(member.path)
             return image
         except ImageReadError as exc:
             self.outputs.record(member, "failed", group=key, error=exc.reason)

@@ -32,7 +32,7 @@ from deid.adversary import Adversary
 from deid.boxes import Box, crop_boxes
 from deid.environment import differences
 from deid.loop.faces import faces_in_the_clear
-from reid_model.io import ImageReadError, decode_image, file_sha256, read_image, sha256_hex
+from reid_model.io import ImageReadError, decode_image, read_image, read_image_hashed, sha256_hex
 
 #: Outcomes of one record, in table order; the last three fail verification. ``private_now``:
 #: reported not private, private as judged again without the run's margin (as for a video).
@@ -335,8 +335,7 @@ def _read(index: int, record: dict[str, Any], settings: Mapping[str, Any]) -> _I
     if record.get("status") == "no_person":
         return _result(record, "not_private_as_reported", "written unchanged: nobody was detected")
     try:
-        original = read_image(record["input"])
-        now = file_sha256(record["input"])
+        original, now = read_image_hashed(record["input"])
     except (ImageReadError, OSError) as exc:
         return _result(record, "cannot_check", f"the original input cannot be read: {exc}")
     recorded = record.get("input_sha256")

@@ -1,3 +1,4 @@
+import hashlib
 import struct
 import zlib
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from reid_model import ImageReadError, load_images, read_image, resize, write_image
+from reid_model import ImageReadError, io, load_images, read_image, resize, write_image
 
 
 def test_round_trip(tmp_path):
@@ -119,3 +120,20 @@ def test_read_back_is_what_the_written_file_decodes_to(suffix):
     assert torch.equal(back, as_written(image, suffix)[1])  # lossless: without encoding, the same bits
     with pytest.raises(ValueError, match=r"image must have shape \(3, H, W\), got \(37, 23\)"):
         read_back(image[0], suffix)
+
+
+def test_read_image_hashed_hashes_the_bytes_it_decoded(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), np.full((8, 4, 3), 9, np.uint8))
+    image, digest = io.read_image_hashed(path)
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest() and image.shape == (3, 8, 4)
+    read = io.read_image
+
+    def replaced_meanwhile(p, **options):  # another picture written over it during the read
+        image = read(p, **options)
+        cv2.imwrite(str(p), np.full((8, 4, 3), 200, np.uint8))
+        return image
+
+    monkeypatch.setattr(io, "read_image", replaced_meanwhile)
+    with pytest.raises(ImageReadError, match="the file changed while it was read"):
+        io.read_image_hashed(path)
