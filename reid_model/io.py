@@ -12,6 +12,7 @@ import hashlib
 import os
 import struct
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -142,15 +143,37 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
     return _array_to_tensor(_upright(array, orientation), path)
 
 
+class _QuietOpenCV:
+    """OpenCV's log level lowered to errors while any thread decodes (it is process-wide): the
+    first decoder in saves the level, the last one out puts it back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._level = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._inside == 0:
+                self._level = cv2.utils.logging.getLogLevel()
+                cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                cv2.utils.logging.setLogLevel(self._level)
+
+
+_QUIET = _QuietOpenCV()
+
+
 def _decoded(data: np.ndarray) -> np.ndarray | None:
     """OpenCV's ``imdecode`` of ``data`` as stored (``IMREAD_UNCHANGED``), None when it does not
     decode, without OpenCV's own warning on stderr (the caller's error names the file)."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
+    with _QUIET:
         return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
 
 
 def _upright(array: np.ndarray, orientation: int) -> np.ndarray:

@@ -137,3 +137,20 @@ def test_read_image_hashed_hashes_the_bytes_it_decoded(tmp_path, monkeypatch):
     monkeypatch.setattr(io, "read_image", replaced_meanwhile)
     with pytest.raises(ImageReadError, match="the file changed while it was read"):
         io.read_image_hashed(path)
+
+
+def test_reading_from_threads_leaves_opencvs_log_level_as_it_was(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "bad.png"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    path.write_bytes(path.read_bytes()[:200])
+    level = cv2.utils.logging.getLogLevel()
+
+    def read(_):
+        with pytest.raises(ImageReadError):
+            read_image(path)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(read, range(200)))
+    assert cv2.utils.logging.getLogLevel() == level
