@@ -395,11 +395,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     except ReportError as exc:  # one line, no usage: the options were fine, the disk was not
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
-        click.echo(
-            f"interrupted: the report {config.report_path} keeps every input finished and says the run "
-            "did not finish (`deid verify` fails it); run the same command with --resume to finish it",
-            err=True,
-        )
+        click.echo(f"interrupted: {_where_it_stopped(config.report_path)}", err=True)
         ctx.exit(130)
     except BatchError as exc:
         if exc.param in _PARAM_HINTS:
@@ -425,6 +421,20 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         click.echo("error: no image files found in the inputs", err=True)
         ctx.exit(1)
     ctx.exit(summary.exit_code)
+
+
+def _where_it_stopped(report: Path) -> str:
+    """What an interrupted run left: a report that says it did not finish, or none begun yet."""
+    try:
+        begun = json.loads(report.read_text(encoding="utf-8")).get("finished") is False
+    except (OSError, ValueError, AttributeError):
+        begun = False
+    if begun:
+        return (
+            f"the report {report} keeps every input finished and says the run did not finish "
+            "(`deid verify` fails it); run the same command with --resume to finish it"
+        )
+    return f"before the run began: nothing was written (a report at {report} is an earlier run's)"
 
 
 def _name_failures(report: Path, failed: int, shown: int = 5) -> None:

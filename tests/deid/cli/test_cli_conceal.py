@@ -59,6 +59,20 @@ def test_an_interrupted_run_exits_130_and_says_how_to_finish(crop_tree, tmp_path
     assert json.loads((tmp_path / "out" / "report.json").read_text())["finished"] is False
 
 
+def test_an_interruption_before_the_run_began_says_nothing_was_written(
+    crop_tree, tmp_path, monkeypatch, stand_in
+):
+    assert _run([crop_tree, "-o", tmp_path / "out"], stand_in).exit_code == 0  # an earlier, finished run
+
+    def loading(*args, **kwargs):  # Ctrl-C while the models load
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("deid.batch.run.wiring.concealers", loading)
+    result = _run([crop_tree, "-o", tmp_path / "out"], stand_in)
+    assert result.exit_code == 130 and "before the run began: nothing was written" in result.output
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["finished"] is True  # as it was
+
+
 def test_a_report_path_must_end_in_json(crop_tree, tmp_path, stand_in):
     result = _run([crop_tree, "-o", tmp_path / "out", "--report", tmp_path / "r.txt"], stand_in)
     assert result.exit_code == 2 and "--report" in result.output and "ending in .json" in result.output
