@@ -11,6 +11,7 @@ atomically; inputs are only read. Every input gets a record in the report (see
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,6 +74,26 @@ def _lock_folders(output: Path, report: Path) -> list[tuple[Path, str]]:
     return folders
 
 
+def _check_same_kind(report: Path, kind: str) -> None:
+    """Refuse to resume a run that took its images as another ``kind``: its outputs would be kept
+    as they were made (frames of several people concealed as one person's crop, or the reverse).
+
+    Raises:
+        BatchError: the report at ``report`` records another kind (``param="kind"``).
+    """
+    try:
+        settings = json.loads(report.read_text(encoding="utf-8")).get("settings", {})
+        before = settings.get("kind", "auto") if isinstance(settings, dict) else None
+    except (OSError, ValueError, AttributeError):
+        return  # no earlier report to resume: nothing kept
+    if before is not None and before != kind:
+        raise BatchError(
+            f"kind {kind!r}: the run being resumed took its images as {before!r}, and its outputs would "
+            "be kept as made; conceal into another output folder, or without resume",
+            param="kind",
+        )
+
+
 def run_batch(
     config: BatchConfig,
     *,
@@ -115,6 +136,8 @@ def run_batch(
                 )
             break
     check_output(found, output, [report_path.with_suffix(s) for s in (".json", ".csv", ".jsonl")])
+    if config.resume:
+        _check_same_kind(report_path, config.kind)
     boxes: dict[Path, list[Box]] | None = None
     unused: list[str] = []
     try:

@@ -95,6 +95,15 @@ def test_kind_frame_searches_a_small_portrait_frame_auto_takes_for_a_crop(pennfu
     assert kinds["frame"][0] == "frame" and kinds["frame"][1] >= 2
 
 
+def test_a_run_is_not_resumed_with_another_kind(crop_tree, tmp_path, stand_in):
+    assert _run([crop_tree, "-o", tmp_path / "out"], stand_in).exit_code == 0
+    result = _run([crop_tree, "-o", tmp_path / "out", "--resume", "--kind", "frame"], stand_in)
+    assert (
+        result.exit_code == 2 and "--kind" in result.output and "took its images as 'auto'" in result.output
+    )
+    assert _run([crop_tree, "-o", tmp_path / "out", "--resume", "--kind", "auto"], stand_in).exit_code == 0
+
+
 def test_kind_crop_refuses_boxes(crop_tree, tmp_path, stand_in):
     boxes = tmp_path / "boxes.json"
     boxes.write_text("{}")
