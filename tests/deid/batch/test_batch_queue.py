@@ -45,12 +45,12 @@ def test_frames_are_queued_against_a_pixel_budget(tmp_path, monkeypatch):
     boxes = _frames(tmp_path / "in")
     (tmp_path / "boxes.json").write_text(json.dumps(boxes))
     alive: list[tuple[weakref.ref[torch.Tensor], int]] = []
-    original_read = deid.batch.runner.read_image
+    original_read = deid.batch.runner.read_image_hashed
 
     def tracked_read(path):
-        image = original_read(path)
+        image, digest = original_read(path)
         alive.append((weakref.ref(image), image.shape[-2] * image.shape[-1]))
-        return image
+        return image, digest
 
     calls: list[dict] = []
 
@@ -74,7 +74,7 @@ def test_frames_are_queued_against_a_pixel_budget(tmp_path, monkeypatch):
             for p in people
         ]
 
-    monkeypatch.setattr(deid.batch.runner, "read_image", tracked_read)
+    monkeypatch.setattr(deid.batch.runner, "read_image_hashed", tracked_read)
     config = BatchConfig(
         inputs=(str(tmp_path / "in"),),
         output=str(tmp_path / "out"),
