@@ -102,7 +102,7 @@ from reid_model.splits import (
     viper_protocol_splits,
 )
 from reid_model.torchrun import DistributedTrainingError, train_on_processes
-from reid_model.training import TrainConfig, make_split, train
+from reid_model.training import TrainConfig, check_resume, make_split, train
 
 __all__ = [
     "ARCHITECTURES",
@@ -148,6 +148,7 @@ __all__ = [
     "augment",
     "batch_triplets",
     "build_embedder",
+    "check_resume",
     "cmc_map",
     "color_gallery",
     "condition_c",

@@ -20,7 +20,7 @@ from typing import Any
 
 from reid_model.data import dataset_kind
 from reid_model.io import write_bytes_atomic
-from reid_model.training import TrainConfig, train
+from reid_model.training import TrainConfig, check_resume, train
 
 
 class DistributedTrainingError(RuntimeError):
@@ -46,6 +46,8 @@ def train_on_processes(config: TrainConfig, nproc: int, *, resume: bool = True) 
             "leave --nproc out and let torchrun's --nproc-per-node say how many"
         )
     dataset_kind(config.data, config.dataset)  # a missing or unknown dataset said once, here
+    if resume:
+        check_resume(config)  # so is a run that cannot be resumed so
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     config_file = out / "ddp_config.json"

@@ -120,6 +120,22 @@ def _check_resumable(meta: dict[str, Any], config: TrainConfig, split: Split, ou
         )
 
 
+def check_resume(config: TrainConfig) -> None:
+    """Refuse, before any work, to resume the run in ``config.out`` with another recipe or split
+    (as :func:`train` does when it starts; ``deid train --nproc N`` asks before starting its
+    processes, so the refusal is one message, not one per process); nothing without a run there.
+
+    Raises:
+        ValueError: see :func:`_check_resumable`.
+        DatasetError: ``config.data`` cannot be read.
+    """
+    out = Path(config.out)
+    if not ((out / "train_state.safetensors").is_file() and (out / "last.safetensors").is_file()):
+        return
+    samples = load_dataset(config.data, kind=dataset_kind(config.data, config.dataset))
+    _check_resumable(read_metadata(out / "last.safetensors"), config, make_split(config, samples), out)
+
+
 def _plain(value: Any) -> Any:
     """``value`` as it reads back from JSON metadata (tuples as lists)."""
     return json.loads(json.dumps(value))

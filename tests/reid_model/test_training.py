@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from reid_model import TrainConfig, load_checkpoint, load_splits, train
+from reid_model.torchrun import train_on_processes
 from reid_model.training import _selection_score
 
 SMALL = {"widths": [8, 16], "stripes": 2, "embedding_dim": 8}
@@ -83,6 +84,9 @@ def test_a_run_is_not_resumed_with_another_split_or_recipe(fake_viper, tmp_path)
     with pytest.raises(ValueError, match=r"other settings \(lr: 0.001 then, 0.1 now\).*--no-resume"):
         train(_config(fake_viper, run, lr=0.1), progress=False)
     assert (run / "split.json").read_text() == split  # nothing written over
+    with pytest.raises(ValueError, match=r"split_seed: 0 then, 1 now"):  # asked before torchrun starts
+        train_on_processes(_config(fake_viper, run, split_seed=1), 2)
+    assert not (run / "ddp_config.json").exists()
     train(_config(fake_viper, run, threads=1), progress=False)  # more epochs, other threads: resumed
     assert json.loads((run / "last.json").read_text())["epoch"] == 2
 
