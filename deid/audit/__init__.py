@@ -20,7 +20,7 @@ from deid.audit.concealers import (
     baseline_concealers,
     loop_concealers,
 )
-from deid.audit.run import run_audit
+from deid.audit.run import audited_persons, run_audit
 from deid.audit.setup import (
     ATTACKER_WEIGHTS,
     ATTACKERS,
@@ -48,6 +48,7 @@ __all__ = [
     "adaptive_attacker",
     "area_concealed",
     "audit_split",
+    "audited_persons",
     "baseline_concealers",
     "build_attackers",
     "build_concealers",

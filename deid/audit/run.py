@@ -128,6 +128,12 @@ def _utility(
     }
 
 
+def audited_persons(split: Split, max_persons: int | None = None) -> list[int]:
+    """The test persons an audit conceals and attacks: the first ``max_persons`` of the split's
+    (all of them without a limit)."""
+    return sorted(split.test)[:max_persons] if max_persons else sorted(split.test)
+
+
 def run_audit(
     concealers: Mapping[str, Concealer],
     samples: Sequence[Sample],
@@ -196,7 +202,7 @@ def run_audit(
             torch.tensor([s.camera_id for s in chosen]),
         )
 
-    test_ids = sorted(split.test)[:max_persons] if max_persons else sorted(split.test)
+    test_ids = audited_persons(split, max_persons)
     originals, labels, cameras = load(test_ids)
     if not (cameras == query_camera).any() or (cameras == query_camera).all():
         raise ValueError(f"test persons need appearances from camera {query_camera} and from another camera")

@@ -16,6 +16,7 @@ from deid.audit import (
     SPLITS,
     AuditSetupError,
     audit_split,
+    audited_persons,
     build_attackers,
     build_concealers,
     choose_attackers,
@@ -181,7 +182,7 @@ def audit_command(
         )
     except (CheckpointError, DatasetError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    audited = sorted(split_obj.test)[:persons] if persons else sorted(split_obj.test)
+    audited = audited_persons(split_obj, persons)
     known = _known_to_the_adversary(audited, split_obj) if dataset_kind(data, dataset) == "viper" else []
     if known:
         click.echo(
