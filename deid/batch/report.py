@@ -110,6 +110,16 @@ class RecordSink(Protocol):
     def add(self, record: Record) -> None: ...
 
 
+def saved_report(path: Path) -> dict[str, Any] | None:
+    """The JSON of the conceal report at ``path``, or None when there is none (no file, not
+    JSON, not a conceal report)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
 class ReportError(BatchError):
     """The report (JSON, CSV or journal) cannot be written; the run stops, the last report is kept.
 
@@ -195,11 +205,8 @@ class Report:
 
     def _load(self) -> dict[str, Record]:
         records: dict[str, Record] = {}
-        try:
-            data = json.loads(self.json_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = None
-        if isinstance(data, dict) and data.get("format") == FORMAT:
+        data = saved_report(self.json_path)
+        if data is not None:
             self.previous_settings = data.get("settings")
             for item in data.get("records", []):
                 record = _record_from(item)

@@ -11,7 +11,6 @@ atomically; inputs are only read. Every input gets a record in the report (see
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from deid.batch.config import BatchConfig
 from deid.batch.inputs import BatchError, check_output, collect_inputs
 from deid.batch.lock import FolderLock
 from deid.batch.ray_engine import run_on_ray
-from deid.batch.report import Report, ReportError
+from deid.batch.report import Report, ReportError, saved_report
 from deid.batch.results import ConcealBatch, ConcealGroup, HeatmapWriter
 from deid.batch.runner import Runner
 from deid.boxes import Box
@@ -81,11 +80,9 @@ def _check_same_kind(report: Path, kind: str) -> None:
     Raises:
         BatchError: the report at ``report`` records another kind (``param="kind"``).
     """
-    try:
-        settings = json.loads(report.read_text(encoding="utf-8")).get("settings", {})
-        before = settings.get("kind", "auto") if isinstance(settings, dict) else None
-    except (OSError, ValueError, AttributeError):
-        return  # no earlier report to resume: nothing kept
+    saved = saved_report(report)  # None: no earlier report to resume, nothing kept
+    settings = saved.get("settings") if saved is not None else None
+    before = settings.get("kind", "auto") if isinstance(settings, dict) else None
     if before is not None and before != kind:
         raise BatchError(
             f"kind {kind!r}: the run being resumed took its images as {before!r}, and its outputs would "

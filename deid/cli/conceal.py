@@ -13,7 +13,7 @@ from deid.adversary import Adversary
 from deid.batch.config import ADVERSARIES, ENGINES, BatchConfig
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
-from deid.batch.report import ReportError
+from deid.batch.report import ReportError, saved_report
 from deid.batch.run import run_batch
 from deid.cli.options import (
     device_option,
@@ -425,11 +425,8 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
 
 def _where_it_stopped(report: Path) -> str:
     """What an interrupted run left: a report that says it did not finish, or none begun yet."""
-    try:
-        begun = json.loads(report.read_text(encoding="utf-8")).get("finished") is False
-    except (OSError, ValueError, AttributeError):
-        begun = False
-    if begun:
+    saved = saved_report(report)
+    if saved is not None and saved.get("finished") is False:
         return (
             f"the report {report} keeps every input finished and says the run did not finish "
             "(`deid verify` fails it); run the same command with --resume to finish it"
