@@ -81,7 +81,11 @@ def overlay(
     return ((1 - weight) * base + weight * colours).clamp(0, 1).to(image.device)
 
 
-def side_by_side(*images: torch.Tensor, gap: int = 4) -> torch.Tensor:
+#: Pixels between the panels :func:`side_by_side` lays out.
+GAP = 4
+
+
+def side_by_side(*images: torch.Tensor, gap: int = GAP) -> torch.Tensor:
     """Lay images ``(3, H_i, W_i)`` out left to right on a white strip, top-aligned, ``gap`` apart.
 
     Example:
@@ -179,6 +183,6 @@ def save_pair_heatmap(
     image = pair_heatmap(probe, probe_attribution, gallery, gallery_attribution, **overlay_options)
     if caption:
         widths = [int(probe.shape[-1])] * 2 + [int(gallery.shape[-1])] * 2
-        lefts = [sum(widths[:i]) + 4 * i for i in range(4)]  # side_by_side's gap
+        lefts = [sum(widths[:i]) + GAP * i for i in range(4)]
         image = labelled(image, list(zip(lefts, PAIR_LABELS, strict=True)), caption)
     write_image(path, image)

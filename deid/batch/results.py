@@ -184,6 +184,11 @@ def crop_outcome(result: CropResult) -> dict[str, Any]:
     }
 
 
+def people_word(n: int) -> str:
+    """``"person"`` for one, ``"people"`` for any other number."""
+    return "person" if n == 1 else "people"
+
+
 def treatment(person: PersonResult) -> dict[str, Any]:
     """What the loop did to a person, for their record: the mask's shape (and the body's
     margin), the fraction of the crop it covers (``area`` is of the person's pixels), the
@@ -251,9 +256,7 @@ def frame_outcome(
     shown = [str(tuple(b[:4])) for b in boxes]
     still = [box for p, box in zip(people, shown, strict=True) if not p.success]
     matched = (
-        f"; the adversary still matches the {'person' if len(still) == 1 else 'people'} in {', '.join(still)}"
-        if still
-        else ""
+        f"; the adversary still matches the {people_word(len(still))} in {', '.join(still)}" if still else ""
     )
     matched += flagged_note(flagged) + faces_note(faces, face_treatment)
     listed = ", ".join(shown)
@@ -267,8 +270,7 @@ def frame_outcome(
         "scores_after": [p.scores_after for p in people],
         "outfit": [p.outfit for p in people],
         "treatment": [treatment(p) for p in people],
-        "note": f"{len(people)} {'person' if len(people) == 1 else 'people'} from {source}: {listed}"
-        + matched,
+        "note": f"{len(people)} {people_word(len(people))} from {source}: {listed}" + matched,
         "boxes": [[b.x, b.y, b.w, b.h] for b in boxes],
         "flagged": [[b.x, b.y, b.w, b.h] for b in flagged],
         "faces": [[b.x, b.y, b.w, b.h, round(float(b.score), 3)] for b in faces],

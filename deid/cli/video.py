@@ -11,6 +11,7 @@ import click
 from deid.adversary import Adversary
 from deid.batch.inputs import BatchError
 from deid.batch.ray_engine import map_on_ray
+from deid.batch.results import people_word
 from deid.batch.run import torch_threads
 from deid.loop.config import ConcealConfig
 from deid.video import LOOK_EVERY, QUALITY, VideoError, VideoReport, conceal_video, is_video
@@ -174,4 +175,4 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
 
 
 def _people(n: int) -> str:
-    return f"{n} person" if n == 1 else f"{n} people"
+    return f"{n} {people_word(n)}"
