@@ -9,13 +9,14 @@ that how pixels enter and leave the library can be audited in one place.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import struct
 import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -49,10 +50,12 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def _header(path: Path) -> tuple[int, int, int]:
-    """Read (width, height, EXIF orientation 1..8) from the header without decoding the pixels."""
+def _header(path: Path, data: bytes | None = None) -> tuple[int, int, int]:
+    """Read (width, height, EXIF orientation 1..8) from the header of ``data`` (the file's bytes,
+    read from ``path`` when None) without decoding the pixels; ``path`` names the file in errors."""
+    source: Path | BinaryIO = path if data is None else io.BytesIO(data)
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             width, height = im.size
             try:
                 orientation = im.getexif().get(_ORIENTATION, 1)
@@ -62,29 +65,33 @@ def _header(path: Path) -> tuple[int, int, int]:
     except Image.DecompressionBombError as exc:
         raise ImageReadError(path, f"image too large to decode safely ({exc})") from exc
     except Exception as exc:
-        size = _tiff_size(path)  # Pillow cannot open float RGB TIFFs; OpenCV decodes them
+        # Pillow cannot open float RGB TIFFs; OpenCV decodes them
+        if data is None:
+            with path.open("rb") as handle:
+                size = _tiff_size(handle)
+        else:
+            size = _tiff_size(io.BytesIO(data))
         if size is not None:
             return *size, 1
         raise ImageReadError(path, f"not a readable image file ({type(exc).__name__}: {exc})") from exc
 
 
-def _tiff_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from a TIFF's first IFD, or None if ``path`` is not a readable TIFF."""
+def _tiff_size(handle: BinaryIO) -> tuple[int, int] | None:
+    """(width, height) from a TIFF's first IFD, or None if ``handle`` is not a readable TIFF."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(8)
-            if head[:4] not in (b"II*\x00", b"MM\x00*"):
-                return None
-            order = "<" if head[:2] == b"II" else ">"
-            handle.seek(int.from_bytes(head[4:8], "little" if order == "<" else "big"))
-            (count,) = struct.unpack(order + "H", handle.read(2))
-            size: dict[int, int] = {}
-            for _ in range(min(count, 4096)):
-                tag, kind, _n, value = struct.unpack(order + "HHI4s", handle.read(12))
-                if tag in (256, 257):  # ImageWidth, ImageLength: SHORT or LONG
-                    size[tag] = struct.unpack(
-                        order + ("H" if kind == 3 else "I"), value[: 2 if kind == 3 else 4]
-                    )[0]
+        head = handle.read(8)
+        if head[:4] not in (b"II*\x00", b"MM\x00*"):
+            return None
+        order = "<" if head[:2] == b"II" else ">"
+        handle.seek(int.from_bytes(head[4:8], "little" if order == "<" else "big"))
+        (count,) = struct.unpack(order + "H", handle.read(2))
+        size: dict[int, int] = {}
+        for _ in range(min(count, 4096)):
+            tag, kind, _n, value = struct.unpack(order + "HHI4s", handle.read(12))
+            if tag in (256, 257):  # ImageWidth, ImageLength: SHORT or LONG
+                size[tag] = struct.unpack(
+                    order + ("H" if kind == 3 else "I"), value[: 2 if kind == 3 else 4]
+                )[0]
     except (OSError, struct.error):
         return None
     return (size[256], size[257]) if len(size) == 2 else None
@@ -123,24 +130,29 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
         >>> image.shape
         torch.Size([3, 128, 48])
     """
-    path = Path(path)
+    return _read(Path(path), max_pixels)[0]
+
+
+def _read(path: Path, max_pixels: int) -> tuple[torch.Tensor, bytes]:
+    """:func:`read_image` and the bytes it decoded: the file is read once, and its header and
+    pixels both come from those bytes."""
     if path.is_dir():
         raise ImageReadError(path, "a folder, expected an image file (`deid conceal` takes folders)")
     if not path.is_file():
         raise ImageReadError(path, "no such file")
-    if path.stat().st_size == 0:
+    data = path.read_bytes()
+    if not data:
         raise ImageReadError(path, "the file is empty (0 bytes)")
-    width, height, orientation = _header(path)
+    width, height, orientation = _header(path, data)
     if width * height > max_pixels:
         raise ImageReadError(
             path, f"image too large to decode safely: {width}x{height} pixels, limit {max_pixels}"
         )
-    data = np.fromfile(path, dtype=np.uint8)
     # IMREAD_UNCHANGED never applies EXIF orientation: it is applied below, from the header.
-    array = _decoded(data)
+    array = _decoded(np.frombuffer(data, dtype=np.uint8))
     if array is None or array.size == 0:
         raise ImageReadError(path, "the image data is corrupt or truncated")
-    return _array_to_tensor(_upright(array, orientation), path)
+    return _array_to_tensor(_upright(array, orientation), path), data
 
 
 class _QuietOpenCV:
@@ -355,18 +367,16 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def read_image_hashed(path: str | os.PathLike[str], **options: Any) -> tuple[torch.Tensor, str]:
-    """:func:`read_image` and the SHA-256 of the file's bytes, the same bytes: hashed before and
-    after the read, and refused when the file changed in between.
+def read_image_hashed(
+    path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS
+) -> tuple[torch.Tensor, str]:
+    """:func:`read_image` and the SHA-256 of the bytes it decoded (the file is read once).
 
     Raises:
-        ImageReadError: as :func:`read_image`, or the file changed while it was read.
+        ImageReadError: as :func:`read_image`.
     """
-    before = file_sha256(path)
-    image = read_image(path, **options)
-    if file_sha256(path) != before:
-        raise ImageReadError(path, "the file changed while it was read; try again once it is whole")
-    return image, before
+    image, data = _read(Path(path), max_pixels)
+    return image, hashlib.sha256(data).hexdigest()
 
 
 def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:
