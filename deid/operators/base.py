@@ -18,29 +18,24 @@ from typing import ClassVar
 
 import torch
 
-from reid_model.checks import check_images, check_mask, check_positive
+from reid_model.checks import RANGE_TOLERANCE, check_images, check_mask, check_positive
 
 Color = float | tuple[float, float, float] | str
 
 
-#: How far outside [0, 1] input values may stray (float rounding upstream) before we refuse them.
-_RANGE_TOLERANCE = 1e-4
-
-
 def checked(images: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """``images`` and ``mask`` checked (shapes, device, values in [0, 1]); the mask in the images' dtype."""
-    images = check_images(images)
+    """``images`` and ``mask`` checked (shapes, device, values in [0, 1] within
+    :data:`~reid_model.checks.RANGE_TOLERANCE`); the mask in the images' dtype."""
+    images = check_images(images)  # finite and in [0, 1]: one pass over the pixels
     mask = check_mask(mask, images)
     if mask.device != images.device:
         raise ValueError(f"mask must be on the images' device {images.device}, got {mask.device}")
     mask = mask.to(images.dtype)
-    for name, tensor in (("images", images), ("mask", mask)):
-        if tensor.numel() == 0:
-            continue
-        low, high = torch.aminmax(tensor.detach())
-        if not (low >= -_RANGE_TOLERANCE and high <= 1 + _RANGE_TOLERANCE):
+    if mask.numel():
+        low, high = torch.aminmax(mask.detach())
+        if not (low >= -RANGE_TOLERANCE and high <= 1 + RANGE_TOLERANCE):
             got = f"[{low.item():.4g}, {high.item():.4g}]"
-            raise ValueError(f"{name} must have values in [0, 1], got values in {got}")
+            raise ValueError(f"mask must have values in [0, 1], got values in {got}")
     return images, mask
 
 
