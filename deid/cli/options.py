@@ -8,6 +8,7 @@ A dataset is always ``--data ROOT`` (with ``--dataset`` for its layout), a check
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -36,6 +37,17 @@ def _data_from_alias(ctx: click.Context, param: click.Parameter, value: Any) -> 
     if ctx.get_parameter_source("data") is ParameterSource.COMMANDLINE:
         raise click.BadParameter(f"give --data or {alias[0]}, not both", param_hint="--data")
     return alias[1]
+
+
+def _existing_data(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """``--data``'s value (the deprecated alias's when only it was given), refused as a usage
+    error when it is not a folder: every command that takes ``--data`` reads it."""
+    value = _data_from_alias(ctx, param, value)
+    if value is not None and not os.path.isdir(value):
+        raise click.BadParameter(
+            f"dataset folder {value} does not exist or is not a folder", param_hint="--data"
+        )
+    return value
 
 
 def _alias_callback(flag: str) -> Callable[[click.Context, click.Parameter, Any], None]:
@@ -82,7 +94,7 @@ def data_option(
             type=click.Path(file_okay=False),
             default=default,
             help=help,
-            callback=_data_from_alias if deprecated else None,
+            callback=_existing_data,
         )(function)
 
     return decorate

@@ -36,12 +36,13 @@ def test_every_dataset_command_takes_data(command):
 
 @pytest.mark.parametrize("command", sorted(DATASET_COMMANDS))
 def test_data_is_the_dataset_read(command, tiny_checkpoint, tmp_path):
-    """A missing --data folder is named in the error: the flag reaches the loader."""
+    """A missing --data folder is a usage error that names it, the same in every command."""
     missing = tmp_path / "no_such_dataset"
     extra = [a.format(tmp=tmp_path, checkpoint=tiny_checkpoint) for a in DATASET_COMMANDS[command]]
     result = _run(command, "--data", missing, *extra)
-    assert result.exit_code in (1, 2), result.output
-    assert str(missing) in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    assert f"dataset folder {missing} does not exist or is not a folder" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_evaluate_reads_data(fake_viper, tiny_checkpoint, tmp_path):
@@ -70,16 +71,21 @@ def test_evaluate_refuses_data_and_viper_together(fake_viper, tiny_checkpoint, t
 
 
 def test_data_option_alias_reaches_the_command(tmp_path):
+    for name in ("default_root", "a", "b"):
+        (tmp_path / name).mkdir()
+
     @click.command()
-    @data_option(default="default_root", deprecated=("--old-root",))
+    @data_option(default=str(tmp_path / "default_root"), deprecated=("--old-root",))
     def show(data: str) -> None:
         click.echo(f"data={data}")
 
     runner = CliRunner()
-    assert runner.invoke(show, []).output == "data=default_root\n"
-    assert runner.invoke(show, ["--data", "a"]).output == "data=a\n"
-    result = runner.invoke(show, ["--old-root", "b"])
-    assert result.exit_code == 0 and result.stdout == "data=b\n"
+    assert runner.invoke(show, []).output == f"data={tmp_path / 'default_root'}\n"
+    assert runner.invoke(show, ["--data", tmp_path / "a"]).output == f"data={tmp_path / 'a'}\n"
+    result = runner.invoke(show, ["--old-root", tmp_path / "b"])
+    assert result.exit_code == 0 and result.stdout == f"data={tmp_path / 'b'}\n"
+    missing = runner.invoke(show, ["--old-root", tmp_path / "c"])
+    assert missing.exit_code == 2 and "dataset folder" in missing.output
     assert "--old-root is deprecated" in result.stderr
     assert "--old-root" not in runner.invoke(show, ["--help"]).output
 
