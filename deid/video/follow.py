@@ -36,8 +36,9 @@ from deid.video.io import Frame, as_float, to_bytes, to_tensor
 #: A thorough look: the frame also searched in tiles of 200 and 120 pixels (people in groups and
 #: far away), and enlarged twice.
 THOROUGH = FinderConfig(tiles=(200, 120))
-#: How a person was seen in a frame.
-HOW = ("found", "followed", "carried", "predicted", "backfilled")
+#: How a person was seen in a frame (``"bridged"``: put there afterwards, between two sightings
+#: of the track, :func:`deid.video.recut.recut`).
+HOW = ("found", "followed", "carried", "predicted", "backfilled", "bridged")
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,8 +55,9 @@ class Sighting:
         how: ``"found"`` by the finder, ``"followed"`` (the pose model in the tracked box),
             ``"carried"`` (between two frames of the pose model: the person's last silhouette
             and keypoints moved to the track's predicted box), ``"backfilled"`` (the pose
-            model, backwards from a new track), or ``"predicted"`` (the pose model lost the
-            person: the track's predicted box, concealed whole).
+            model, backwards from a new track), ``"predicted"`` (the pose model lost the
+            person: the track's predicted box, concealed whole), or ``"bridged"`` (a frame
+            between two sightings of the track: the box between theirs, concealed whole).
         crop: ``(3, box.h, box.w)`` uint8, the frame's original pixels in the box.
     """
 
@@ -158,10 +160,7 @@ def follow_people(
         [0, 1, 2]
     """
     follower = Follower(config or FollowConfig(), fps)
-    for frame in frames:
-        follower.step(frame)
-        if on_frame is not None:
-            on_frame(frame.index)
+    follower.follow(frames, on_frame)
     return follower.by_frame
 
 
@@ -368,27 +367,43 @@ class Follower:
         follower.by_frame = earlier + follower.by_frame
         return follower
 
+    def follow(self, frames: Iterable[Frame], on_frame: Callable[[int], None] | None = None) -> None:
+        """:meth:`step` through ``frames``, the video's next frames to its end: the finder looks at
+        the last one whatever its index, so a person who came in since its last look is found and
+        followed back (on PETS S2.L1's first 40 frames, cut as a clip, a man walking in at the
+        right edge from frame 35 was in the clear to the end, in no track and in no list).
+        ``on_frame`` is called with each frame's index once it is done."""
+        ahead = iter(frames)
+        frame = next(ahead, None)
+        while frame is not None:
+            after = next(ahead, None)
+            self.step(frame, last=after is None)
+            if on_frame is not None:
+                on_frame(frame.index)
+            frame = after
+
     def _keep(self) -> int:
         """How many recent frames a backfill may look back over, or the motion look learn the
         background from."""
         motion = MOTION.frames if self.config.motion else 0
         return max(self.config.detect_every, self.config.thorough_every, motion)
 
-    def step(self, frame: Frame) -> None:
-        """Follow the people into ``frame`` (the next frame of the video)."""
+    def step(self, frame: Frame, *, last: bool = False) -> None:
+        """Follow the people into ``frame`` (the next frame of the video; ``last``: the video ends
+        with it, and the finder looks at it)."""
         image = to_tensor(frame.pixels)
         height, width = image.shape[1:]
         predicted: dict[str, Box] = {}
         targets: dict[str, Box | None] = {}  # the predicted boxes, not grown
         carried: dict[str, _Seen] = {}
         carry = frame.index % self.config.pose_every != 0 and frame.index % self.config.detect_every != 0
-        last = {s.track: s for s in self.by_frame[-1]} if self.by_frame else {}
+        previous = {s.track: s for s in self.by_frame[-1]} if self.by_frame else {}
         for key, xyxy in self.tracks.predicted().items():
             box = _box(xyxy, width, height, self.config.padding)
             if box is None:
                 continue
             predicted[key] = box
-            before = last.get(self.numbers.get(key, -1))
+            before = previous.get(self.numbers.get(key, -1))
             target = targets[key] = _box(xyxy, width, height, 0.0)
             if carry and before is not None and before.keypoints is not None and target is not None:
                 carried[key] = _Seen.carried(before, target)
@@ -400,18 +415,22 @@ class Follower:
         followed = {key: carried[key] if key in carried else seen_in[key] for key in predicted}
         people: list[_Seen] = []
         how: list[str] = []
+        ended: dict[str, Box] = {}
         for key in sorted(followed, key=lambda k: self.numbers.get(k, len(self.numbers))):  # oldest first
             seen = followed[key]
             if seen is None:
                 continue
             if _one_of(seen, people):  # two tracks on one person: the younger one ends
                 self.tracks.drop(key)
-                del predicted[key]
+                # ... at its predicted box, concealed whole on this frame: the pose model may have
+                # taken its person for the one beside them (PETS S2.L1, frame 34: a woman walking
+                # beside a man, in the clear)
+                ended[key] = predicted.pop(key)
                 continue
             people.append(seen)
             how.append("carried" if key in carried else "followed")
         thorough = self.config.thorough_every > 0 and frame.index % self.config.thorough_every == 0
-        if thorough or frame.index % self.config.detect_every == 0:
+        if thorough or last or frame.index % self.config.detect_every == 0:
             finder = self.config.thorough if thorough else self.config.finder
             for person in find_people(image, config=finder, known=[p.box for p in people]):
                 if thorough and person.box.w > WIDEST * person.box.h:
@@ -439,6 +458,9 @@ class Follower:
             sightings.append(_sighting(frame.index, number, people[det], how[det], image))
         for key, box in predicted.items():  # lost by the pose model: its predicted box, whole
             if key not in taken and key in self.numbers and self.tracks.alive(key):
+                sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
+        for key, box in ended.items():
+            if key in self.numbers:
                 sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
         self.by_frame.append(sorted(sightings, key=lambda s: s.track))
         if self.config.backfill:

@@ -78,8 +78,10 @@ CHUNK = 64
 #: first (:class:`deid.operators.Figure`); 6: a track on its whole box already tries its
 #: figure after its own colours (:func:`deid.video.boxing.box_palette`); 7: a person found within
 #: their width of a side, unconfirmed before, is concealed back to that side
-#: (:meth:`deid.video.follow.Follower._walked_in`).
-WORK = 7
+#: (:meth:`deid.video.follow.Follower._walked_in`); 8: the finder looks at the last frame, a
+#: track ended on a person taken for another's is concealed at its predicted box on that frame,
+#: and a track's frames without a sighting are bridged (:func:`deid.video.recut.recut`).
+WORK = 8
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]
@@ -92,7 +94,7 @@ class TrackReport:
     Attributes:
         track: the track's number.
         frames: ``[first, last]`` frame indices.
-        seen: sightings by how they were made (``found``, ``followed``, ``backfilled``, ``predicted``).
+        seen: sightings by how they were made (see :data:`deid.video.HOW`).
         treatment: the conceal loop's record for the person (see :meth:`PersonResult.summary`),
             decided on a few of their sightings: ``decided_private`` (the summary's ``success``)
             and ``stopped`` are the loop's verdict there, before every frame was drawn and
@@ -311,7 +313,7 @@ def conceal_video(
         by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
     else:
         pieces = {s.track: 1 for frame in by_frame for s in frame}
-    by_frame = recut(by_frame, reader, config.head_scale)
+    by_frame = recut(by_frame, reader, config.head_scale, follow.padding)
     tracks = list(sightings_of(by_frame))
     judge = Judge(tracks, adversary, references=samples, gap=gap)
     results, concealed, boxed = _treat(tracks, judge, config, samples, saved)
@@ -382,11 +384,13 @@ def _follow(
     done = len(follower.by_frame)
     with _bar(reader.info.frames, "follow", progress) as bar:
         bar.update(done)
-        for frame in itertools.islice(reader, done, None):
-            follower.step(frame)
+
+        def done_with(index: int) -> None:
             bar.update()
-            if (frame.index + 1) % segment == 0:
+            if (index + 1) % segment == 0:
                 saves.save(follower)
+
+        follower.follow(itertools.islice(reader, done, None), done_with)
     if len(follower.by_frame) % segment:
         saves.save(follower)  # the last, shorter segment
     return follower.by_frame

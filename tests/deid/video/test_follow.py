@@ -170,6 +170,31 @@ def test_a_person_only_the_thorough_look_finds_is_followed_back_to_their_first_f
         FollowConfig(thorough_every=-1)
 
 
+def test_the_finder_looks_at_the_last_frame_and_follows_back_who_came_in_since(stand_ins: None) -> None:
+    frames = walking_frames(14, {0: (0, 13, 5), 1: (11, 13, 70)})  # the second comes in at frame 11
+    config = FollowConfig(detect_every=5, thorough_every=0, motion=False)
+    tracks = list(sightings_of(follow_people(frames, fps=10, config=config)))
+    assert [[s.frame for s in t] for t in tracks] == [list(range(14)), [11, 12, 13]]
+    assert [s.how for s in tracks[1]] == ["backfilled", "backfilled", "found"]
+    # one frame fewer: the last look (frame 12) finds them on it
+    (_, cut) = list(sightings_of(follow_people(frames[:13], fps=10, config=config)))
+    assert [s.frame for s in cut] == [11, 12]
+
+
+def test_a_track_ended_on_a_person_taken_for_anothers_is_concealed_on_that_frame(stand_ins: None) -> None:
+    # two people a column apart: the younger's window holds a column of the older; on frame 6 the
+    # younger is hidden and the pose model, in their window, sees only that column
+    frames = walking_frames(9, {0: (0, 8, 5), 1: (0, 8, 18)})
+    frames[6].pixels[:, 18 + 12 :] = 20
+    config = FollowConfig(detect_every=5, pose_every=1, thorough_every=0, motion=False)
+    by_frame = follow_people(frames, fps=10, config=config)
+    assert [s.track for s in by_frame[5]] == [0, 1]
+    (younger,) = [s for s in by_frame[6] if s.track == 1]
+    assert younger.how == "predicted" and younger.keypoints is None
+    assert younger.box.x <= 18 + 2 * 6 and younger.box.x + younger.box.w >= 18 + 2 * 6 + 12
+    assert not any(s.track == 1 for s in by_frame[7])  # the track ended there
+
+
 def test_a_person_no_look_finds_is_found_where_they_move(
     stand_ins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

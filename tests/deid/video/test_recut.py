@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,37 @@ def test_a_carried_sighting_is_put_between_its_posed_neighbours() -> None:
     assert not placed.silhouette[:top].any()
     assert (kept.box.x, kept.box.x + kept.box.w) == (30, 46)  # left at its own box, grown to the head
     assert kept.box.y + kept.box.h == 56 and kept.box.y < 26
+
+
+def test_a_tracks_frames_without_a_sighting_are_bridged() -> None:
+    rng = np.random.default_rng(2)
+    frames = [Frame(i, rng.integers(0, 256, (80, 90, 3), dtype=np.uint8)) for i in range(5)]
+    before = _posed(0, Box(10, 20, 16, 30), frames[0].pixels)
+    after = replace(_posed(3, Box(40, 26, 16, 30), frames[3].pixels), track=0)
+    edge = replace(_posed(1, Box(70, 0, 20, 30), frames[1].pixels), track=1)  # at the frame's corner
+    edge_after = replace(_posed(3, Box(74, 0, 16, 30), frames[3].pixels), track=1)
+    other = replace(_posed(4, Box(5, 5, 10, 20), frames[4].pixels), track=2)  # one sighting: no gap
+    again = recut([[before], [edge], [], [after, edge_after], [other]], frames, padding=0.25)
+    one = [s for s in again[1] if s.track == 0]
+    assert [len(f) for f in again] == [1, 2, 2, 2, 1] and len(one) == 1
+    for index, sighting in ((1, one[0]), (2, again[2][0])):
+        t = index / 3  # between x 10-26 and 40-56, y 20-50 and 26-56, grown by a quarter each side
+        x0, y0, x1, y1 = 10 + 30 * t, 20 + 6 * t, 26 + 30 * t, 50 + 6 * t
+        box = sighting.box
+        assert (sighting.track, sighting.how, sighting.keypoints) == (0, "bridged", None)
+        assert (box.x, box.y) == (math.floor(x0 - 4), math.floor(y0 - 7.5))
+        assert (box.x + box.w, box.y + box.h) == (math.ceil(x1 + 4), math.ceil(y1 + 7.5))
+        assert bool(sighting.silhouette.all()) and sighting.silhouette.shape == (box.h, box.w)
+        assert torch.equal(
+            sighting.crop,
+            torch.from_numpy(frames[index].pixels[box.y : box.y + box.h, box.x : box.x + box.w]).permute(
+                2, 0, 1
+            ),
+        )
+    clipped = next(s for s in again[2] if s.track == 1)
+    assert clipped.how == "bridged" and clipped.box.y == 0 and clipped.box.x + clipped.box.w == 90
+    # frames past those given get no bridge (nothing to cut it from)
+    assert [len(f) for f in recut([[before], [], [], [after]], frames[:2])] == [1, 1, 0, 1]
 
 
 def test_the_top_of_the_head_is_concealed_in_the_written_video(

@@ -37,10 +37,10 @@ def _kill_at(
     """A run killed as it reaches frame ``index`` of following."""
     step = Follower.step
 
-    def dying(self: Follower, frame: Frame) -> None:
+    def dying(self: Follower, frame: Frame, *, last: bool = False) -> None:
         if frame.index == index:
             raise KeyboardInterrupt
-        step(self, frame)
+        step(self, frame, last=last)
 
     monkeypatch.setattr(Follower, "step", dying)
     with pytest.raises(KeyboardInterrupt):
@@ -53,9 +53,9 @@ def _count_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     stepped: list[int] = []
     step = Follower.step
 
-    def counting(self: Follower, frame: Frame) -> None:
+    def counting(self: Follower, frame: Frame, *, last: bool = False) -> None:
         stepped.append(frame.index)
-        step(self, frame)
+        step(self, frame, last=last)
 
     monkeypatch.setattr(Follower, "step", counting)
     return stepped
