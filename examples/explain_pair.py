@@ -15,10 +15,12 @@ HERE = Path(__file__).parent
 
 
 def main() -> None:
-    probe_path, gallery_path = sys.argv[1:3] or [
-        HERE / "images/cam_a/014_0.bmp",
-        HERE / "images/cam_b/014_90.bmp",
-    ]
+    given = sys.argv[1:]
+    if len(given) not in (0, 2):
+        sys.exit(
+            f"usage: python examples/explain_pair.py [PROBE GALLERY]: two images or none, got {len(given)}"
+        )
+    probe_path, gallery_path = given or [HERE / "images/cam_a/014_0.bmp", HERE / "images/cam_b/014_90.bmp"]
     model = reid_model.load_default()
     probe = reid_model.load_images([probe_path])
     gallery = reid_model.load_images([gallery_path])

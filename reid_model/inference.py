@@ -22,7 +22,7 @@ def embed(model: Embedder, images: torch.Tensor, *, batch_size: int = 64) -> tor
     Example:
         >>> model = reid_model.load_default()  # doctest: +SKIP
         >>> embed(model, torch.rand(4, 3, 256, 96)).shape  # doctest: +SKIP
-        torch.Size([4, 128])
+        torch.Size([4, 256])
     """
     check_images(images)
     param = next(model.parameters())

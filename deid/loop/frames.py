@@ -263,7 +263,7 @@ def conceal(
             f"{type(image).__name__} (an RGB uint8 array a of shape (H, W, 3): "
             "torch.from_numpy(a).permute(2, 0, 1) / 255)"
         )
-    check_images(image, "image", batched=False)
+    image = check_images(image, "image", batched=False).float()  # float16, float64: computed in float32
     crop = taken_as_crop(image, kind)
     config = replace(config or ConcealConfig(), **options)
     adversary = resolve_adversary(adversary, device=device, top_k=top_k, max_match_rate=max_match_rate)
@@ -271,7 +271,15 @@ def conceal(
         result = conceal_people(
             [[image]], config=config, adversary=adversary, device=device, formats=[[output_format]]
         )[0]
-        frame = FrameResult(result.images[0], [result], [], True)
+        height, width = image.shape[1:]
+        frame = FrameResult(
+            result.images[0],
+            [result],
+            [Box(0, 0, width, height)],
+            True,
+            heads=[result.head or "keep"],
+            found_by=["crop"],
+        )
     else:
         people = plan_frame(
             image, uncertain=uncertain, finder=finder, head=config.head, head_scale=config.head_scale

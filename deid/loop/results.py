@@ -21,8 +21,12 @@ class PersonResult:
             None from a concealer that is not the loop (see :meth:`deid.batch.CropResult.of`).
         steps: mask-growing steps taken.
         success: whether the adversary's final check finds every appearance private.
-        fallback: whether the budget ran out and the whole crop was concealed.
-        fallback_operator: the operator used on the whole crop by the fallback, or None.
+        fallback: whether the loop's search over cells ended in its fallback (the budget ran
+            out, or the person had to be concealed whole from the start): the person concealed
+            whole, on their widened body or their whole box (``shape``, ``stopped``), by
+            ``fallback_operator``.
+        fallback_operator: the treatment the fallback used (``figure``, ``outfit``, ``fill
+            grey``, ...), or None.
         outfit: the outfit when the loop filled with one, ``{"top": rgb, "bottom": rgb, "pattern":
             name}`` (see :data:`deid.operators.outfit.PATTERNS`), or None.
         area: fraction of the person's pixels concealed (of the crop when no pose was found),
@@ -108,13 +112,15 @@ class FrameResult:
     flagged: list[Any] = field(default_factory=list)  # unsure people left unchanged (uncertain="flag")
     heads: list[str] = field(default_factory=list)  # per person found: what was done to the head
     faces: list[Any] = field(default_factory=list)  # faces still found once pasted: concealed
-    #: Per person: what found them ("finder", "second look", "face"; "boxes" when given).
+    #: Per person: what found them ("finder", "second look", "face"; "boxes" when given; "crop"
+    #: for an image taken for one person's crop).
     found_by: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
-        """Whether every person in the image is private; False when nobody was found, an unsure
-        person was left unchanged, or the face net still found a face once they were pasted."""
+        """Whether every person found in the image (:attr:`boxes`) is private; False when nobody
+        was found, an unsure person was left unchanged, or the face net still found a face once
+        they were pasted. A person no look found is in no verdict: check frames with people."""
         return (
             self.detected
             and bool(self.people)

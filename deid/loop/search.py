@@ -92,6 +92,7 @@ def conceal_people(
     config = config or ConcealConfig()
     adversary = resolve_adversary(adversary, device=device, top_k=top_k, max_match_rate=max_match_rate)
     _check_values(people)
+    people = [[a.float() for a in person] for person in people]  # float16, float64: computed in float32
     if formats is None:
         formats = [[".png"] * len(person) for person in people]
     if bodies is not None:
@@ -520,20 +521,24 @@ def conceal_person(
 ) -> PersonResult:
     """Conceal all appearances of one person with one mask and one operator setting.
 
-    Every concealed appearance is checked against every original appearance.
+    With several appearances, each concealed one is checked against the person's *other*
+    originals (:attr:`deid.Adversary.include_self`: an attacker holds other pictures of the
+    person, not this one); one appearance alone is checked against itself.
 
     Args:
-        images: the appearances, ``(N, 3, H, W)`` or a list of ``(3, H, W)`` of any sizes.
+        images: the appearances, ``(N, 3, H, W)`` or a list of ``(3, H, W)`` of any sizes; one
+            ``(3, H, W)`` image is one appearance.
         config: loop settings; ``options`` (e.g. ``operator="pixelate"``) override its fields.
         adversary, device, keep_attributions, top_k, max_match_rate: as for :func:`conceal_people`.
 
     Example:
         >>> a, b = reid_model.read_image("000_45.bmp"), reid_model.read_image("000_90.bmp")  # doctest: +SKIP
-        >>> result = deid.conceal_person([a, b], operator="blur")  # doctest: +SKIP
-        >>> result.success, round(result.area, 2)  # doctest: +SKIP
-        (True, 0.25)
+        >>> result = deid.conceal_person([a, b], seed=0)  # doctest: +SKIP
+        >>> result.success, result.shape, result.stopped  # doctest: +SKIP
     """
     config = replace(config or ConcealConfig(), **options)
+    if isinstance(images, torch.Tensor) and images.ndim == 3:
+        images = images[None]
     appearances = (
         list(images.unbind(0)) if isinstance(images, torch.Tensor) and images.ndim == 4 else list(images)
     )

@@ -33,7 +33,10 @@ def test_conceal_a_path_and_the_same_crop_as_a_tensor_with_details():
     from_path = deid.conceal(CROP, seed=0)
     frame = deid.conceal(original, details=True, seed=0)
     assert isinstance(from_path, torch.Tensor) and from_path.shape == original.shape
-    assert isinstance(frame, FrameResult) and frame.detected and frame.boxes == []
+    assert isinstance(frame, FrameResult) and frame.detected
+    # one person, the whole crop, listed like a frame's people
+    assert frame.boxes == [Box(0, 0, 48, 128)] and frame.found_by == ["crop"]
+    assert frame.heads == [frame.people[0].head] and frame.heads[0].startswith("blur")
     assert torch.equal(from_path, frame.image)
     assert torch.equal(original, copy)  # the input is not modified
     changed = (from_path - original).abs().amax(0) > 1 / 255
@@ -42,6 +45,17 @@ def test_conceal_a_path_and_the_same_crop_as_a_tensor_with_details():
     assert torch.equal(frame.image, person.images[0])
     assert person.scores_before == {"match_rate": 1.0, "rank": 1.0}  # checked against itself
     assert frame.success is person.success is _private(Adversary.default(), frame.image, original)
+
+
+def test_conceal_takes_any_float_dtype_and_one_tensor_for_one_appearance():
+    original = read_image(CROP)
+    expected = deid.conceal(original, seed=0)
+    for dtype in (torch.float64, torch.float16):
+        out = deid.conceal(original.to(dtype), seed=0)  # raised inside the loop, after it had run
+        assert out.dtype == torch.float32 and out.shape == original.shape
+    assert torch.equal(deid.conceal(original.double(), seed=0), expected)  # float64 holds float32 exactly
+    person = deid.conceal_person(original, seed=0)  # iterated over its colour channels
+    assert len(person.images) == 1 and torch.equal(person.images[0], expected)
 
 
 def test_conceal_refuses_what_is_not_an_image_tensor():
