@@ -11,7 +11,9 @@ adversary (named by the report's ``judged_by``), without the margin the run judg
 started in, found from the report's place (it lies beside the written video), and the written
 video else beside the report; the file whose SHA-256 is the report's is taken.
 
-What it cannot see: the report itself is not signed. Verify checks the files against the report
+A track reported private with frames between its first and last sighting that have none of its
+own (a report of an earlier release) fails: nothing was judged there. What it cannot see: the
+report itself is not signed. Verify checks the files against the report
 (its tracks, boxes and references must hold together), not whether the report lists everyone:
 the run's second look (``missed``) is what says a person was left out, and it is printed.
 """
@@ -178,7 +180,27 @@ def verify_video(
             if outcome == "contradicted":
                 result.contradicted.append((track.track, sighting[0]))
     result.tracks = (sum(all(now) for now in verdicts), len(verdicts))
+    problems += _gaps(saved)
     return result
+
+
+def _gaps(report: VideoReport) -> list[str]:
+    """A problem for each track reported private with frames between its first and last
+    sighting that have none of its own: nothing there was judged, and the person may be in the
+    clear (reports of releases before frames were bridged, :func:`deid.video.recut.recut`)."""
+    problems = []
+    for t in report.tracks:
+        frames = sorted({s[0] for s in t.sightings})
+        missing = [f for f in range(frames[0], frames[-1] + 1) if f not in set(frames)] if frames else []
+        if t.private and missing:
+            shown = ", ".join(map(str, missing[:10])) + (
+                f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            )
+            problems.append(
+                f"track {t.track} is reported private, but has no sighting on frames {shown} between "
+                f"its first and last: the person may be in the clear there, unjudged"
+            )
+    return problems
 
 
 def judged_again(

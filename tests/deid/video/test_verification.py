@@ -108,6 +108,26 @@ def test_a_video_as_written_holds_its_report(
     assert result.exit_code == 0
 
 
+def test_a_track_reported_private_with_a_frame_without_its_sighting_fails(
+    concealed: tuple[Path, VideoReport], tiny: Adversary
+) -> None:
+    path, report = concealed
+    track = report.tracks[0]
+    assert track.private and len(track.sightings) > 5
+    dropped = track.sightings[4][0]
+
+    def without_a_frame(saved: Any) -> None:  # as a release before frames were bridged wrote it
+        del saved["tracks"][0]["sightings"][4]
+        saved["tracks"][0]["private_frames"] -= 1
+
+    result = verify_video(_edited(path, without_a_frame), adversary=tiny)
+    assert result.exit_code == 1 and result.contradicted == []
+    assert result.problems == [
+        f"track {track.track} is reported private, but has no sighting on frames {dropped} between "
+        "its first and last: the person may be in the clear there, unjudged"
+    ]
+
+
 def test_verify_says_where_the_runs_environment_differs(
     concealed: tuple[Path, VideoReport], tiny: Adversary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
