@@ -33,7 +33,8 @@ Prints, from one run:
 - privacy per track, by the audit's attackers (the adversary network, both independent
   embedders, LOMO + XQDA fitted on VIPeR's training persons): each track long enough is queried
   with its concealed crop from its first third against every track's original crop from its last
-  third; rank-1 against chance (one over the tracks);
+  third (sightings the follower made, not bridged ones); rank-1 against chance (one over the
+  tracks);
 - the report's own verdicts (tracks private as written); for a run judged by the fast
   adversary (``--adversary fast``), the written video judged again, sighting by sighting, by
   the strong one's judge.
@@ -464,7 +465,10 @@ def _privacy(
     viper: Path,
     seed: int,
 ) -> None:
-    long = [t for t in report.tracks if len(t.sightings) >= 9]
+    # the sightings the follower made: a bridged one (a frame between two of the track's, the box
+    # interpolated) may show the person hidden, or nobody
+    followed = {t.track: [s for s in t.sightings if s[5] != "bridged"] for t in report.tracks}
+    long = [t for t in report.tracks if len(followed[t.track]) >= 9]
     if len(long) < 2:
         print("privacy per track: fewer than two tracks of >= 9 frames")
         return
@@ -476,8 +480,8 @@ def _privacy(
         _, x, y, w, h, _, _ = sighting
         return resize(to_tensor(pixels[y : y + h, x : x + w])[None], (128, 48))[0]
 
-    early = [t.sightings[len(t.sightings) // 6] for t in long]
-    late = [t.sightings[5 * len(t.sightings) // 6] for t in long]
+    early = [followed[t.track][len(followed[t.track]) // 6] for t in long]
+    late = [followed[t.track][5 * len(followed[t.track]) // 6] for t in long]
     query_concealed = torch.stack([crop(written[s[0]], s) for s in early])
     query_original = torch.stack([crop(originals[s[0]], s) for s in early])
     gallery = torch.stack([crop(originals[s[0]], s) for s in late])
