@@ -9,7 +9,6 @@ that how pixels enter and leave the library can be audited in one place.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import struct
 import tempfile
@@ -50,12 +49,11 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def _header(path: Path, data: bytes | None = None) -> tuple[int, int, int]:
-    """Read (width, height, EXIF orientation 1..8) from the header of ``data`` (the file's bytes,
-    read from ``path`` when None) without decoding the pixels; ``path`` names the file in errors."""
-    source: Path | BinaryIO = path if data is None else io.BytesIO(data)
+def _header(path: Path, handle: BinaryIO) -> tuple[int, int, int]:
+    """Read (width, height, EXIF orientation 1..8) from the header of the open file ``handle``
+    without decoding the pixels (it reads only the header); ``path`` names the file in errors."""
     try:
-        with Image.open(source) as im:
+        with Image.open(handle) as im:
             width, height = im.size
             try:
                 orientation = im.getexif().get(_ORIENTATION, 1)
@@ -65,12 +63,8 @@ def _header(path: Path, data: bytes | None = None) -> tuple[int, int, int]:
     except Image.DecompressionBombError as exc:
         raise ImageReadError(path, f"image too large to decode safely ({exc})") from exc
     except Exception as exc:
-        # Pillow cannot open float RGB TIFFs; OpenCV decodes them
-        if data is None:
-            with path.open("rb") as handle:
-                size = _tiff_size(handle)
-        else:
-            size = _tiff_size(io.BytesIO(data))
+        handle.seek(0)
+        size = _tiff_size(handle)  # Pillow cannot open float RGB TIFFs; OpenCV decodes them
         if size is not None:
             return *size, 1
         raise ImageReadError(path, f"not a readable image file ({type(exc).__name__}: {exc})") from exc
@@ -106,7 +100,8 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(path, "no such file")
-    width, height, orientation = _header(path)
+    with path.open("rb") as handle:
+        width, height, orientation = _header(path, handle)
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
@@ -134,20 +129,23 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
 
 
 def _read(path: Path, max_pixels: int) -> tuple[torch.Tensor, bytes]:
-    """:func:`read_image` and the bytes it decoded: the file is read once, and its header and
-    pixels both come from those bytes."""
+    """:func:`read_image` and the bytes it decoded: the file is opened once, its header read and
+    checked (an image over ``max_pixels`` is refused before the rest is read), then its bytes
+    read from the start, so header and pixels come from the one file."""
     if path.is_dir():
         raise ImageReadError(path, "a folder, expected an image file (`deid conceal` takes folders)")
     if not path.is_file():
         raise ImageReadError(path, "no such file")
-    data = path.read_bytes()
-    if not data:
-        raise ImageReadError(path, "the file is empty (0 bytes)")
-    width, height, orientation = _header(path, data)
-    if width * height > max_pixels:
-        raise ImageReadError(
-            path, f"image too large to decode safely: {width}x{height} pixels, limit {max_pixels}"
-        )
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise ImageReadError(path, "the file is empty (0 bytes)")
+        width, height, orientation = _header(path, handle)
+        if width * height > max_pixels:
+            raise ImageReadError(
+                path, f"image too large to decode safely: {width}x{height} pixels, limit {max_pixels}"
+            )
+        handle.seek(0)
+        data = handle.read()
     # IMREAD_UNCHANGED never applies EXIF orientation: it is applied below, from the header.
     array = _decoded(np.frombuffer(data, dtype=np.uint8))
     if array is None or array.size == 0:
