@@ -215,10 +215,6 @@ class KalmanTracks:
     def alive(self, key: str) -> bool:
         return any(t.id == key for t in self._tracker.trackers)
 
-    def drop(self, key: str) -> None:
-        """End track ``key`` (it follows a person another track already has)."""
-        self._tracker.trackers = [t for t in self._tracker.trackers if t.id != key]
-
     def step(self, boxes: Sequence[np.ndarray], scores: Sequence[float]) -> tuple[dict[str, int], list[str]]:
         """One frame's boxes ``x0, y0, x1, y1``: which track took which box (track -> box
         index; every box is taken, a new track starting at a box no track continued), and the
@@ -314,7 +310,8 @@ class _Smoothing:
 
 
 class Follower:
-    """Follows people one frame at a time (:meth:`step`); ``by_frame`` holds the sightings so
+    """Follows people one frame at a time (:meth:`step`; :meth:`follow` to the video's end, the
+    last frame looked at whole); ``by_frame`` holds the sightings so
     far. Its whole state pickles (or, :meth:`saved_state`, all but the frames already saved), so a
     long video can be followed in segments (:class:`deid.video.resume.SavedFollower`).
 
@@ -415,17 +412,15 @@ class Follower:
         followed = {key: carried[key] if key in carried else seen_in[key] for key in predicted}
         people: list[_Seen] = []
         how: list[str] = []
-        ended: dict[str, Box] = {}
         for key in sorted(followed, key=lambda k: self.numbers.get(k, len(self.numbers))):  # oldest first
             seen = followed[key]
             if seen is None:
                 continue
-            if _one_of(seen, people):  # two tracks on one person: the younger one ends
-                self.tracks.drop(key)
-                # ... at its predicted box, concealed whole on this frame: the pose model may have
-                # taken its person for the one beside them (PETS S2.L1, frame 34: a woman walking
-                # beside a man, in the clear)
-                ended[key] = predicted.pop(key)
+            if _one_of(seen, people):
+                # Two tracks on one person: the younger one is lost, concealed at its predicted box
+                # while it lives, not ended: the pose model may have taken its person for the one
+                # beside them (PETS S2.L1's first 40 frames: a woman walking beside a man, her
+                # track ended on frame 34 and her in the clear there and after)
                 continue
             people.append(seen)
             how.append("carried" if key in carried else "followed")
@@ -458,9 +453,6 @@ class Follower:
             sightings.append(_sighting(frame.index, number, people[det], how[det], image))
         for key, box in predicted.items():  # lost by the pose model: its predicted box, whole
             if key not in taken and key in self.numbers and self.tracks.alive(key):
-                sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
-        for key, box in ended.items():
-            if key in self.numbers:
                 sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
         self.by_frame.append(sorted(sightings, key=lambda s: s.track))
         if self.config.backfill:
@@ -760,6 +752,20 @@ def _iou(a: Box, b: Box) -> float:
     inter = _intersection(a, b)
     union = a.w * a.h + b.w * b.h - inter
     return inter / union if union > 0 else 0.0
+
+
+def unsighted(frames: Sequence[int]) -> list[int]:
+    """The frames between the first and the last of a track's ``frames`` (in order) that are
+    not among them: where nothing of the track was concealed or judged.
+
+    Example:
+        >>> unsighted([3, 4, 7, 8])
+        [5, 6]
+    """
+    if not frames:
+        return []
+    seen = set(frames)
+    return [f for f in range(frames[0], frames[-1] + 1) if f not in seen]
 
 
 def sightings_of(by_frame: Sequence[Sequence[Sighting]]) -> Iterator[list[Sighting]]:

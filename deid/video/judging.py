@@ -65,8 +65,13 @@ def batches(sizes: Sequence[int], limit: int) -> list[slice]:
 
 
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
-    """Up to ``samples`` sightings evenly spaced over ``track`` (posed ones when it has any)."""
-    pool = [s for s in track if s.keypoints is not None] or list(track)
+    """Up to ``samples`` sightings evenly spaced over ``track``: posed ones when it has any, else
+    the follower's (not ``bridged`` ones, whose box may show the person hidden, or nobody)."""
+    pool = (
+        [s for s in track if s.keypoints is not None]
+        or [s for s in track if s.how != "bridged"]
+        or list(track)
+    )
     if len(pool) <= samples:
         return list(pool)
     step = (len(pool) - 1) / (samples - 1) if samples > 1 else 0

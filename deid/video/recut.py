@@ -17,11 +17,12 @@ again and cut again from the original frame:
   beside the feet (:func:`deid.loop.feet.with_feet`): the model puts a small person's ankles
   above their shoes, and a foot stepping out sideways leaves the silhouette's box.
 - A frame *between* two sightings of one track with none of its own (two pieces of a person's
-  track joined by :func:`deid.video.linking.link_tracks`, or a track ended where the pose model
-  took its person for another's) gets one, ``"bridged"``: the box interpolated in time between
-  its neighbours, grown by the follower's padding, concealed whole. A track is one person from
-  its first frame to its last; on PETS S2.L1's first 40 frames a woman walking beside a man was
-  in the clear on frame 34 while her track (frames 11-39) was reported private on every frame.
+  track joined by :func:`deid.video.linking.link_tracks`) gets one, ``"bridged"``: the box
+  interpolated in time between its neighbours' boxes as they are cut (grown to the head and
+  feet), grown by the follower's padding, concealed whole. A track is one person from its first
+  frame to its last; on PETS S2.L1's first 40 frames a woman walking beside a man was in the
+  clear on frame 34 while her track (frames 11-39, four pieces joined) was reported private on
+  every frame.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from deid.video.io import Frame
 POSED = ("found", "followed", "backfilled")
 #: A carried sighting is put between posed ones at most this many frames before and after it.
 REACH = 3
+#: A box's corners ``x0, y0, x1, y1`` in frame pixels, not rounded.
+Corners = tuple[float, float, float, float]
 
 
 def recut(
@@ -65,38 +68,52 @@ def recut(
         True
     """
     between = _between(by_frame)
-    bridges = _bridges(by_frame)
+    placed = [[between.get((s.frame, s.track), s) for s in frame] for frame in by_frame]
     out = [list(frame) for frame in by_frame]
+    bridges: dict[int, list[tuple[int, Corners]]] | None = None
     for frame in frames:
         if frame.index >= len(out):
             break
+        pixels = torch.from_numpy(frame.pixels).permute(2, 0, 1)
+        if bridges is None:  # the frame's size known: bridges between the boxes as they are cut
+            bridges = _bridges(placed, pixels.shape[1], pixels.shape[2], head_scale)
         new = bridges.get(frame.index, [])
         if new or any(s.keypoints is not None for s in out[frame.index]):
-            pixels = torch.from_numpy(frame.pixels).permute(2, 0, 1)
-            cut = [_cut(between.get((s.frame, s.track), s), pixels, head_scale) for s in out[frame.index]]
+            cut = [_cut(s, pixels, head_scale) for s in placed[frame.index]]
             bridged = [_bridge(frame.index, track, corners, padding, pixels) for track, corners in new]
             out[frame.index] = sorted(cut + [b for b in bridged if b is not None], key=lambda s: s.track)
     return out
 
 
 def _bridges(
-    by_frame: Sequence[Sequence[Sighting]],
-) -> dict[int, list[tuple[int, tuple[float, float, float, float]]]]:
+    placed: Sequence[Sequence[Sighting]], height: int, width: int, head_scale: float
+) -> dict[int, list[tuple[int, Corners]]]:
     """Per frame, ``(track, corners)`` of each track without a sighting there between two of
-    its own: the corners ``x0, y0, x1, y1`` interpolated between its neighbours' boxes."""
-    bridges: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
-    for track in sightings_of(by_frame):
+    its own (``placed``: carried sightings put between their neighbours): the corners
+    ``x0, y0, x1, y1`` interpolated between its neighbours' boxes as they are cut (a posed one
+    grown to its head and feet in a frame of ``width`` x ``height``)."""
+    bridges: dict[int, list[tuple[int, Corners]]] = {}
+    for track in sightings_of(placed):
         for a, b in itertools.pairwise(track):
+            if b.frame == a.frame + 1:
+                continue
+            u, v = (_as_cut(s, height, width, head_scale).corners for s in (a, b))
             for index in range(a.frame + 1, b.frame):
                 t = (index - a.frame) / (b.frame - a.frame)
-                u, v = a.box.corners, b.box.corners
-                corners = tuple((1 - t) * p + t * q for p, q in zip(u, v, strict=True))
-                bridges.setdefault(index, []).append((a.track, corners))  # type: ignore[arg-type]
+                x0, y0, x1, y1 = ((1 - t) * p + t * q for p, q in zip(u, v, strict=True))
+                bridges.setdefault(index, []).append((a.track, (x0, y0, x1, y1)))
     return bridges
 
 
+def _as_cut(sighting: Sighting, height: int, width: int, head_scale: float) -> Box:
+    """The box :func:`_cut` cuts ``sighting`` at in a frame of ``width`` x ``height``."""
+    if sighting.keypoints is None:
+        return sighting.box
+    return with_head_and_feet(sighting.box, _in_frame(sighting), height, width, head_scale)
+
+
 def _bridge(
-    index: int, track: int, corners: tuple[float, float, float, float], padding: float, pixels: torch.Tensor
+    index: int, track: int, corners: Corners, padding: float, pixels: torch.Tensor
 ) -> Sighting | None:
     """Track ``track``'s bridged sighting in frame ``index`` (``pixels (3, H, W)`` uint8): the box at
     ``corners`` grown by ``padding`` on each side, clipped to the frame, concealed whole; None
@@ -158,7 +175,7 @@ def _cut(sighting: Sighting, pixels: torch.Tensor, head_scale: float) -> Sightin
         return sighting
     box, (height, width) = sighting.box, pixels.shape[1:]
     keypoints = _in_frame(sighting)
-    new = with_head_and_feet(box, keypoints, height, width, head_scale)
+    new = _as_cut(sighting, height, width, head_scale)
     dx, dy = box.x - new.x, box.y - new.y
     silhouette = F.pad(sighting.silhouette, (dx, new.w - box.w - dx, dy, new.h - box.h - dy))
     crop = pixels[:, new.y : new.y + new.h, new.x : new.x + new.w].clone()

@@ -38,7 +38,7 @@ from deid.loop.grouping import LINKS
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
 from deid.video.boxing import box_matched, render_track, track_covers
-from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of
+from deid.video.follow import THOROUGH, FollowConfig, Follower, Sighting, sightings_of, unsighted
 from deid.video.io import (
     QUALITY,
     Frame,
@@ -107,7 +107,8 @@ class TrackReport:
             for one look throughout (:func:`deid.video.boxing.box_matched`).
         pieces: how many pieces the tracker left that were joined into this person
             (:func:`deid.video.linking.link_tracks`).
-        private: whether every frame of the track is private as written.
+        private: whether every frame of the track, from its first to its last, is private as
+            written (a frame in between without a sighting of it is not).
         references: the frames of the track's original appearances each sighting was judged
             against (:class:`deid.video.judging.Judge`; ``deid verify`` judges with them again).
         sightings: per frame of the track, ``[frame, x, y, w, h, how, private]`` (the box in
@@ -139,7 +140,8 @@ class VideoReport:
             and no sighting covers: left unconcealed in that frame (and likely near it).
         frames_without_people: frames in which nobody was seen.
         frames_with_unposed: frames with a person concealed by their box because the pose model
-            could not confirm them there (a lost track's predicted box, or an unsure proposal).
+            could not confirm them there (a lost track's predicted box, a bridged frame of a
+            track, or an unsure proposal).
         notes: what the reader and the writer had to say (decoding stopped early, the encoder
             used, the audio copied or not).
         read_whole: False when the source stopped being read before its end (a frame that does
@@ -314,6 +316,8 @@ def conceal_video(
     else:
         pieces = {s.track: 1 for frame in by_frame for s in frame}
     by_frame = recut(by_frame, reader, config.head_scale, follow.padding)
+    if reader.problem and reader.problem not in notes:  # read again: it may stop elsewhere
+        notes.append(reader.problem)
     tracks = list(sightings_of(by_frame))
     judge = Judge(tracks, adversary, references=samples, gap=gap)
     results, concealed, boxed = _treat(tracks, judge, config, samples, saved)
@@ -343,6 +347,16 @@ def conceal_video(
     start = time.perf_counter()
     private = judge.check_written(VideoReader.open(output, fps=fps), by_frame)
     seconds["judge"] = time.perf_counter() - start
+    reported = [
+        _track_report(track, result, verdicts, boxed[track[0].track], pieces[track[0].track], refs)
+        for track, result, verdicts, refs in zip(tracks, results, private, judge.references, strict=True)
+    ]
+    for t in reported:
+        if gaps := unsighted([s[0] for s in t.sightings]):
+            notes.append(
+                f"track {t.track}: no sighting on frames {gaps} between its first and last (the source "
+                "read short when cut again?): not private"
+            )
 
     result_report = VideoReport(
         source=str(source),
@@ -351,10 +365,7 @@ def conceal_video(
         frames_written=writer.count,
         fps=float(info.fps),
         size=[info.width, info.height],
-        tracks=[
-            _track_report(track, result, verdicts, boxed[track[0].track], pieces[track[0].track], refs)
-            for track, result, verdicts, refs in zip(tracks, results, private, judge.references, strict=True)
-        ],
+        tracks=reported,
         missed=missed,
         frames_without_people=sum(1 for frame in by_frame if not frame),
         frames_with_unposed=[
@@ -538,7 +549,7 @@ def _track_report(
         private_frames=sum(private),
         boxed=boxed,
         pieces=pieces,
-        private=all(private),
+        private=all(private) and not unsighted([s.frame for s in track]),
         references=[s.frame for s in references],
         sightings=[[s.frame, *s.box[:4], s.how, ok] for s, ok in zip(track, private, strict=True)],
     )

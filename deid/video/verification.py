@@ -30,7 +30,7 @@ import torch
 from deid.adversary import Adversary
 from deid.boxes import Box
 from deid.environment import differences
-from deid.video.follow import Sighting
+from deid.video.follow import Sighting, unsighted
 from deid.video.io import VIDEO_SUFFIXES, VideoError, VideoReader, cut_bytes
 from deid.video.judging import Judge
 from deid.video.run import FORMAT, TrackReport, VideoReport
@@ -145,7 +145,7 @@ def verify_video(
     path = Path(report)
     saved = VideoReport.read(path)
     _check_report(saved, path)
-    problems: list[str] = []
+    problems: list[str] = _gaps(saved)
     folder = _run_folder(path, saved.output)
     outputs = [*_candidates(saved.output, folder), path.with_suffix("")]  # last: beside the report
     written = _located(saved.output, outputs, saved.fps, saved.output_sha256, "written video", problems)
@@ -180,7 +180,6 @@ def verify_video(
             if outcome == "contradicted":
                 result.contradicted.append((track.track, sighting[0]))
     result.tracks = (sum(all(now) for now in verdicts), len(verdicts))
-    problems += _gaps(saved)
     return result
 
 
@@ -190,8 +189,7 @@ def _gaps(report: VideoReport) -> list[str]:
     clear (reports of releases before frames were bridged, :func:`deid.video.recut.recut`)."""
     problems = []
     for t in report.tracks:
-        frames = sorted({s[0] for s in t.sightings})
-        missing = [f for f in range(frames[0], frames[-1] + 1) if f not in set(frames)] if frames else []
+        missing = unsighted([s[0] for s in t.sightings])
         if t.private and missing:
             shown = ", ".join(map(str, missing[:10])) + (
                 f" and {len(missing) - 10} more" if len(missing) > 10 else ""

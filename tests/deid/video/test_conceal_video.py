@@ -297,3 +297,30 @@ def test_a_variable_frame_rate_video_is_written_at_its_own_times(
 def test_a_bad_quality_is_refused_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"quality must be an x264 CRF in \[0, 51\], got 60"):
         conceal_video(tmp_path / "missing.mp4", tmp_path / "out.mp4", quality=60, progress=False)
+
+
+def test_a_track_left_with_a_frame_without_its_sighting_is_not_private(
+    stand_ins: None, adversary: Adversary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.video.run as run
+
+    recut = run.recut
+
+    def read_short(by_frame: list, frames: object, *args: object) -> list:  # the frame not bridged
+        out = recut(by_frame, frames, *args)
+        out[5] = [s for s in out[5] if s.track != 0]
+        return out
+
+    monkeypatch.setattr(run, "recut", read_short)
+    report = conceal_video(
+        walking_folder(tmp_path),
+        tmp_path / "out" / "frames",
+        adversary=adversary,
+        look_every=0,
+        progress=False,
+    )
+    first = report.tracks[0]
+    assert 5 not in [s[0] for s in first.sightings] and first.frames[0] < 5 < first.frames[1]
+    assert all(s[6] for s in first.sightings), "every sighting there is private as written"
+    assert not first.private and not report.success
+    assert any(n.startswith("track 0: no sighting on frames [5]") for n in report.notes)

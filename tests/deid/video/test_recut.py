@@ -111,13 +111,17 @@ def test_a_tracks_frames_without_a_sighting_are_bridged() -> None:
     again = recut([[before], [edge], [], [after, edge_after], [other]], frames, padding=0.25)
     one = [s for s in again[1] if s.track == 0]
     assert [len(f) for f in again] == [1, 2, 2, 2, 1] and len(one) == 1
+    # between the neighbours as cut (grown to the head and feet), grown by a quarter each side
+    u, v = again[0][0].box.corners, next(s for s in again[3] if s.track == 0).box.corners
+    assert u[1] < before.box.y  # grown to the head: the bridge starts from there
     for index, sighting in ((1, one[0]), (2, again[2][0])):
-        t = index / 3  # between x 10-26 and 40-56, y 20-50 and 26-56, grown by a quarter each side
-        x0, y0, x1, y1 = 10 + 30 * t, 20 + 6 * t, 26 + 30 * t, 50 + 6 * t
+        t = index / 3
+        x0, y0, x1, y1 = ((1 - t) * p + t * q for p, q in zip(u, v, strict=True))
+        dx, dy = (x1 - x0) / 4, (y1 - y0) / 4
         box = sighting.box
         assert (sighting.track, sighting.how, sighting.keypoints) == (0, "bridged", None)
-        assert (box.x, box.y) == (math.floor(x0 - 4), math.floor(y0 - 7.5))
-        assert (box.x + box.w, box.y + box.h) == (math.ceil(x1 + 4), math.ceil(y1 + 7.5))
+        assert (box.x, box.y) == (math.floor(x0 - dx), max(0, math.floor(y0 - dy)))
+        assert (box.x + box.w, box.y + box.h) == (math.ceil(x1 + dx), math.ceil(y1 + dy))
         assert bool(sighting.silhouette.all()) and sighting.silhouette.shape == (box.h, box.w)
         assert torch.equal(
             sighting.crop,
@@ -139,13 +143,16 @@ def test_the_top_of_the_head_is_concealed_in_the_written_video(
     source = walking_folder(tmp_path)
     out = tmp_path / "out" / "frames"
     report = conceal_video(source, out, adversary=adversary, look_every=0, progress=False)
-    posed = [s for t in report.tracks for s in t.sightings if s[5] != "predicted"]
+    posed = [s for t in report.tracks for s in t.sightings if s[5] not in ("predicted", "bridged")]
     assert posed and all(s[2] < 10 for s in posed)  # every posed box reaches above the person
     originals = {f.index: to_tensor(f.pixels) for f in VideoReader.open(source)}
     changed_above = 0
     for frame in VideoReader.open(out):
         for s in (
-            s for t in report.tracks for s in t.sightings if s[0] == frame.index and s[5] != "predicted"
+            s
+            for t in report.tracks
+            for s in t.sightings
+            if s[0] == frame.index and s[5] not in ("predicted", "bridged")
         ):
             x, w = s[1], s[3]
             above = (to_tensor(frame.pixels) - originals[frame.index])[:, 7:10, x : x + w]
@@ -169,7 +176,12 @@ def test_the_videos_heads_follow_the_head_scale(
         for scale in (1.0, 0.5)
     }
     tops = {
-        scale: {(s[0], t.track): s[2] for t in report.tracks for s in t.sightings if s[5] != "predicted"}
+        scale: {
+            (s[0], t.track): s[2]
+            for t in report.tracks
+            for s in t.sightings
+            if s[5] not in ("predicted", "bridged")
+        }
         for scale, report in reports.items()
     }
     assert tops[1.0] and tops[1.0].keys() == tops[0.5].keys()
