@@ -79,8 +79,9 @@ CHUNK = 64
 #: figure after its own colours (:func:`deid.video.boxing.box_palette`); 7: a person found within
 #: their width of a side, unconfirmed before, is concealed back to that side
 #: (:meth:`deid.video.follow.Follower._walked_in`); 8: the finder looks at the last frame, a
-#: track ended on a person taken for another's is concealed at its predicted box on that frame,
-#: and a track's frames without a sighting are bridged (:func:`deid.video.recut.recut`).
+#: track whose person the pose model takes for another's is lost, not ended, unless its box lies
+#: on that person's, and a track's frames without a sighting are bridged
+#: (:func:`deid.video.recut.recut`).
 WORK = 8
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
