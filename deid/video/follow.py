@@ -215,10 +215,6 @@ class KalmanTracks:
     def alive(self, key: str) -> bool:
         return any(t.id == key for t in self._tracker.trackers)
 
-    def drop(self, key: str) -> None:
-        """End track ``key`` (it follows a person another track already has)."""
-        self._tracker.trackers = [t for t in self._tracker.trackers if t.id != key]
-
     def step(self, boxes: Sequence[np.ndarray], scores: Sequence[float]) -> tuple[dict[str, int], list[str]]:
         """One frame's boxes ``x0, y0, x1, y1``: which track took which box (track -> box
         index; every box is taken, a new track starting at a box no track continued), and the
@@ -421,14 +417,11 @@ class Follower:
             if seen is None:
                 continue
             if _one_of(seen, people):
-                # The pose model in the younger track's box saw a person an older track has. Where
-                # that box lies on the other's, it is a second track on one person: it ends. Beside
-                # it, the pose model may have taken its person for the other one: it is lost,
-                # concealed at its predicted box while it lives (PETS S2.L1's first 40 frames: a
-                # woman walking beside a man, her track ended on frame 34, her in the clear there)
-                if _on_them(targets[key] or predicted[key], seen, people):
-                    self.tracks.drop(key)
-                    del predicted[key]
+                # The pose model in the younger track's box saw a person an older track has: the
+                # younger is lost, concealed at its predicted box while it lives, never ended (its
+                # person may be beside or behind the other: PETS S2.L1's first 40 frames, a woman
+                # walking beside a man, her track ended on frame 34 and her in the clear there;
+                # people crossing at frames 685 and 740, the one behind in the clear)
                 continue
             people.append(seen)
             how.append("carried" if key in carried else "followed")
@@ -722,12 +715,6 @@ def _overlaps(box: Box, others: Sequence[Box]) -> bool:
         if _iou(box, other) > 0.4 or inter > 0.7 * min(box.w * box.h, other.w * other.h):
             return True
     return False
-
-
-def _on_them(box: Box, seen: _Seen, people: Sequence[_Seen]) -> bool:
-    """Whether a track's ``box``, in which the pose model saw ``seen``, one of ``people`` already,
-    lies on that person's box (:func:`_overlaps`): a second track on them, not a person beside them."""
-    return _overlaps(box, [p.box for p in people if _shared(seen, p) > SAME])
 
 
 def _one_of(seen: _Seen, people: Sequence[_Seen]) -> bool:

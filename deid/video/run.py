@@ -79,8 +79,8 @@ CHUNK = 64
 #: figure after its own colours (:func:`deid.video.boxing.box_palette`); 7: a person found within
 #: their width of a side, unconfirmed before, is concealed back to that side
 #: (:meth:`deid.video.follow.Follower._walked_in`); 8: the finder looks at the last frame, a
-#: track whose person the pose model takes for another's is lost, not ended, unless its box lies
-#: on that person's, and a track's frames without a sighting are bridged
+#: track whose person the pose model takes for another's is lost, not ended, and a track's
+#: frames without a sighting are bridged
 #: (:func:`deid.video.recut.recut`).
 WORK = 8
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``

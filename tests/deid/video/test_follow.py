@@ -198,18 +198,6 @@ def test_a_track_whose_person_is_taken_for_anothers_is_lost_not_ended(stand_ins:
         )
 
 
-def test_a_track_on_anothers_person_ends_and_one_beside_them_is_lost() -> None:
-    from deid.video.follow import _on_them, _Seen
-
-    def seen(x: int) -> _Seen:  # a person 12 x 40 pixels at column x
-        return _Seen(Box(x, 10, 12, 40), 0.9, torch.zeros(33, 3), torch.ones(40, 12, dtype=torch.bool), True)
-
-    older = seen(20)
-    assert _on_them(Box(18, 8, 16, 44), seen(20), [older])  # the track's box on the person: ends
-    assert not _on_them(Box(31, 8, 14, 44), seen(20), [older])  # beside them: lost, concealed on
-    assert not _on_them(Box(18, 8, 16, 44), seen(60), [older])  # saw nobody the others have
-
-
 def test_a_person_no_look_finds_is_found_where_they_move(
     stand_ins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
