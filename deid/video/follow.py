@@ -84,9 +84,12 @@ class FollowConfig:
             a person's last silhouette and keypoints are carried to the track's predicted box
             (a person the pose model lost is looked for on every frame).
         max_gap: frames a track is kept (at its predicted box) without a sighting.
-        backfill: look backwards from a new track over the frames since the last full look (a
-            person walking in at the frame's edge, whom the pose model cannot confirm there,
-            concealed at their box moved back).
+        backfill: look backwards from a new track over the recent frames kept (up to
+            :attr:`Motion.frames`), not only since the last full look, which may have missed them
+            (a cut of PETS S2.L1 from frame 200: a couple in view from its first frame, found by
+            the motion look at frame 19, was in the clear on frames 0-8); a person walking in
+            at the frame's edge, whom the pose model cannot confirm there, concealed at their box
+            moved back.
         padding: the tracked box is grown by this fraction on each side for the pose model (and
             a track the pose model lost is concealed in its box grown so).
         min_iou: the IoU a sighting needs with a track's prediction to continue it.
@@ -456,11 +459,10 @@ class Follower:
             if key not in taken and key in self.numbers and self.tracks.alive(key):
                 sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
         self.by_frame.append(sorted(sightings, key=lambda s: s.track))
-        if self.config.backfill:
-            since = self.config.thorough_every if thorough else self.config.detect_every
+        if self.config.backfill:  # over every recent frame: the looks before may have missed them
             for key in new:
                 box = _box(self.tracks.box(key), width, height, self.config.padding)
-                self._backfill(self.numbers[key], box, frame.index - since)
+                self._backfill(self.numbers[key], box)
         self.recent.append((frame.index, image))
 
     def _moved(self, image: torch.Tensor, index: int) -> torch.Tensor | None:
@@ -511,9 +513,9 @@ class Follower:
                 seen[i] = again
         return seen
 
-    def _backfill(self, number: int, box: Box | None, since: int) -> None:
-        """Look for a new track's person in the frames after ``since`` (the last look that would
-        have found them), newest first, until they are not there or already someone's.
+    def _backfill(self, number: int, box: Box | None) -> None:
+        """Look for a new track's person in the recent frames, newest first, until they are not
+        there or already someone's.
 
         Where the pose model finds nobody while the person's window reaches the frame's edge,
         they are walking in, cut by the edge (half a person, which the model does not confirm):
@@ -525,7 +527,7 @@ class Follower:
         newest = [s for s in self.by_frame[-1] if s.track == number]
         boxes = [s.box for s in newest]  # newest first
         posed = any(s.keypoints is not None for s in newest)  # an unsure proposal is not walked back
-        earlier = [(index, image) for index, image in reversed(self.recent) if index > since]
+        earlier = list(reversed(self.recent))
         for k, (index, image) in enumerate(earlier):
             if box is None:
                 return

@@ -216,6 +216,22 @@ def test_a_person_no_look_finds_is_found_where_they_move(
     assert not any(without)
 
 
+def test_a_person_no_look_found_is_followed_back_over_every_recent_frame(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.video.follow as follow
+
+    monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])  # the looks miss them
+    frames = walking_frames(30, {0: (0, 29, 5)})  # in view from the first frame
+    config = FollowConfig(detect_every=10, thorough_every=0)
+    (track,) = list(sightings_of(follow_people(frames, fps=10, config=config)))
+    first = next(s for s in track if s.how == "found")
+    assert first.frame >= 16  # the motion look knows the background from five frames, every 4th
+    # back to the first frame, not only to the last look (frame 10) that missed them
+    assert [s.frame for s in track] == list(range(30))
+    assert {s.how for s in track if s.frame < first.frame} == {"backfilled"}
+
+
 def test_the_motion_look_skips_a_frame_where_everything_changed(
     stand_ins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
