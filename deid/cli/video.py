@@ -10,6 +10,7 @@ import click
 
 from deid.adversary import Adversary
 from deid.batch.inputs import BatchError
+from deid.batch.lock import FolderLock
 from deid.batch.ray_engine import map_on_ray
 from deid.batch.results import people_word
 from deid.batch.run import torch_threads
@@ -94,12 +95,16 @@ def conceal_videos(
         )
     if engine == "local" and (address is not None or workers is not None):
         raise click.BadParameter("--address and --workers are for --engine ray", param_hint="--engine")
-    out.mkdir(parents=True, exist_ok=True)
     calls: list[dict[str, Any]] = []
     for name in inputs:
         source, target = Path(name), out / Path(name).name
         if target.resolve() == source.resolve():
             raise click.BadParameter(f"{target} would overwrite the input", param_hint="-o/--output")
+        if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
+            raise click.BadParameter(
+                f"output folder {out} is inside the input folder {source}; choose another",
+                param_hint="-o/--output",
+            )
         options = {
             "config": config,
             "fps": fps,
@@ -110,6 +115,31 @@ def conceal_videos(
             "adversary": adversary,
         }
         calls.append({"source": source, "output": target, **options})
+    try:
+        with FolderLock(out):  # one run at a time per output folder, as for images
+            return _conceal_all(calls, progress, engine, address, workers, threads)
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted: the work done so far is kept beside each output (.NAME.deid/); run the same "
+            "command with --resume to take it up (no report is written before a video is finished)",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
+    except BatchError as exc:  # the lock: another run holds the folder (1), or it cannot be written (2)
+        if exc.param == "output":
+            raise click.BadParameter(str(exc), param_hint="-o/--output") from exc
+        raise click.ClickException(str(exc)) from exc
+
+
+def _conceal_all(
+    calls: list[dict[str, Any]],
+    progress: bool,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    threads: int | None,
+) -> int:
+    """:func:`conceal_videos`'s calls, on this machine or on Ray; the exit code of them all."""
     if engine == "ray":
         try:
             # the workers may run in other folders, on other machines: every path absolute

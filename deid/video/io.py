@@ -181,6 +181,13 @@ class VideoReader:
         files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural)
         if not files:
             raise VideoError(f"folder {folder} holds no image frames (suffixes {', '.join(IMAGE_SUFFIXES)})")
+        stems = [p.stem for p in files]
+        same = sorted(p.name for p in files if stems.count(p.stem) > 1)
+        if same:  # their concealed frames would be one PNG: one of them lost
+            raise VideoError(
+                f"folder {folder}: frames {same[:6]} share a name but for the suffix; their concealed "
+                "frames (PNG) would overwrite each other: keep one of each"
+            )
         if fps <= 0:
             raise VideoError(f"fps must be > 0 for a folder of frames, got {fps}")
         try:

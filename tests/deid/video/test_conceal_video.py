@@ -324,3 +324,39 @@ def test_a_track_left_with_a_frame_without_its_sighting_is_not_private(
     assert all(s[6] for s in first.sightings), "every sighting there is private as written"
     assert not first.private and not report.success
     assert any(n.startswith("track 0: no sighting on frames [5]") for n in report.notes)
+
+
+def test_cli_video_runs_hold_the_output_folder_and_keep_out_of_their_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.cli.video as cli_video
+    from deid.batch.lock import FolderLock
+
+    frames = walking_folder(tmp_path)
+    inside = CliRunner().invoke(main, ["conceal", str(frames), "--as-video", "-o", str(frames / "out")])
+    assert inside.exit_code == 2 and "is inside the input folder" in inside.output
+    assert not (frames / "out").exists()
+
+    out = tmp_path / "out"
+    with FolderLock(out):  # another run holds it
+        held = CliRunner().invoke(
+            main, ["conceal", str(frames), "--as-video", "-o", str(out), "--no-progress"]
+        )
+    assert held.exit_code == 1 and "is in use by another deid conceal run" in held.output
+
+    def killed(**call: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_video, "conceal_judged_by", killed)
+    stopped = CliRunner().invoke(
+        main, ["conceal", str(frames), "--as-video", "-o", str(out), "--no-progress"]
+    )
+    assert stopped.exit_code == 130 and "run the same command with --resume" in stopped.output
+    assert not (out / ".deid-conceal.lock").exists()  # released
+
+
+def test_a_folder_of_frames_with_two_of_one_name_is_refused(tmp_path: Path) -> None:
+    frames = walking_folder(tmp_path)
+    (frames / "003.jpg").write_bytes((frames / "003.png").read_bytes())
+    with pytest.raises(VideoError, match=r"frames \['003.jpg', '003.png'\] share a name but for the suffix"):
+        VideoReader.open(frames, fps=10)
