@@ -147,9 +147,7 @@ def _read(path: Path, max_pixels: int) -> tuple[torch.Tensor, bytes]:
         handle.seek(0)
         data = handle.read()
     # IMREAD_UNCHANGED never applies EXIF orientation: it is applied below, from the header.
-    array = _decoded(np.frombuffer(data, dtype=np.uint8))
-    if array is None or array.size == 0:
-        raise ImageReadError(path, "the image data is corrupt or truncated")
+    array = _decoded(data, path)
     return _array_to_tensor(_upright(array, orientation), path), data
 
 
@@ -179,11 +177,18 @@ class _QuietOpenCV:
 _QUIET = _QuietOpenCV()
 
 
-def _decoded(data: np.ndarray) -> np.ndarray | None:
-    """OpenCV's ``imdecode`` of ``data`` as stored (``IMREAD_UNCHANGED``), None when it does not
-    decode, without OpenCV's own warning on stderr (the caller's error names the file)."""
+def _decoded(data: bytes, name: str | os.PathLike[str]) -> np.ndarray:
+    """OpenCV's ``imdecode`` of ``data`` as stored (``IMREAD_UNCHANGED``), without OpenCV's own
+    warning on stderr: the error raised names the file (``name``).
+
+    Raises:
+        ImageReadError: ``data`` does not decode.
+    """
     with _QUIET:
-        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.size == 0:
+        raise ImageReadError(name, "the image data is corrupt or truncated")
+    return array
 
 
 def _upright(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -318,10 +323,7 @@ def decode_image(data: bytes, *, name: str = "<bytes>") -> torch.Tensor:
     """
     if len(data) == 0:
         raise ImageReadError(name, "the file is empty (0 bytes)")
-    array = _decoded(np.frombuffer(data, dtype=np.uint8))
-    if array is None or array.size == 0:
-        raise ImageReadError(name, "the image data is corrupt or truncated")
-    return _array_to_tensor(array, Path(name))
+    return _array_to_tensor(_decoded(data, name), Path(name))
 
 
 def as_written(image: torch.Tensor, suffix: str = ".png") -> tuple[bytes, torch.Tensor]:

@@ -130,10 +130,15 @@ def check_resume(config: TrainConfig) -> None:
         DatasetError: ``config.data`` cannot be read.
     """
     out = Path(config.out)
-    if not ((out / "train_state.safetensors").is_file() and (out / "last.safetensors").is_file()):
+    if not _has_run(out):
         return
     samples = load_dataset(config.data, kind=dataset_kind(config.data, config.dataset))
     _check_resumable(read_metadata(out / "last.safetensors"), config, make_split(config, samples), out)
+
+
+def _has_run(out: Path) -> bool:
+    """Whether ``out`` holds a run to resume: its training state and last checkpoint."""
+    return (out / "train_state.safetensors").is_file() and (out / "last.safetensors").is_file()
 
 
 def _plain(value: Any) -> Any:
@@ -241,7 +246,7 @@ def train(config: TrainConfig, *, resume: bool = True, progress: bool = True) ->
     samples = load_dataset(config.data, kind=kind)
     split = make_split(config, samples)
     state_file = out / "train_state.safetensors"
-    resumed = resume and state_file.is_file() and (out / "last.safetensors").is_file()
+    resumed = resume and _has_run(out)
     if resumed:  # before anything is written over
         _check_resumable(read_metadata(out / "last.safetensors"), config, split, out)
     if world.main:

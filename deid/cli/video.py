@@ -125,7 +125,7 @@ def conceal_videos(
             err=True,
         )
         raise click.exceptions.Exit(130) from None
-    except BatchError as exc:  # the lock: another run holds the folder (1), or it cannot be written (2)
+    except BatchError as exc:  # the lock (another run holds the folder: 1; it cannot be written: 2), Ray
         if exc.param == "output":
             raise click.BadParameter(str(exc), param_hint="-o/--output") from exc
         raise click.ClickException(str(exc)) from exc
@@ -140,19 +140,13 @@ def _conceal_all(
     threads: int | None,
 ) -> int:
     """:func:`conceal_videos`'s calls, on this machine or on Ray; the exit code of them all."""
-    if engine == "ray":
-        try:
-            # the workers may run in other folders, on other machines: every path absolute
-            remote = [
-                {**call, "source": call["source"].resolve(), "output": call["output"].resolve()}
-                for call in calls
-            ]
-            done = map_on_ray(
-                conceal_judged_by, remote, address=address, workers=workers, threads=threads or 1
-            )
-            return _say_all((calls[i], outcome) for i, outcome in done)
-        except BatchError as exc:
-            raise click.ClickException(str(exc)) from exc
+    if engine == "ray":  # its BatchErrors are said by conceal_videos
+        # the workers may run in other folders, on other machines: every path absolute
+        remote = [
+            {**call, "source": call["source"].resolve(), "output": call["output"].resolve()} for call in calls
+        ]
+        done = map_on_ray(conceal_judged_by, remote, address=address, workers=workers, threads=threads or 1)
+        return _say_all((calls[i], outcome) for i, outcome in done)
     with torch_threads(threads):
         return _say_all((call, _run_one(call, progress)) for call in calls)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -181,8 +182,8 @@ class VideoReader:
         files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural)
         if not files:
             raise VideoError(f"folder {folder} holds no image frames (suffixes {', '.join(IMAGE_SUFFIXES)})")
-        stems = [p.stem for p in files]
-        same = sorted(p.name for p in files if stems.count(p.stem) > 1)
+        stems = Counter(p.stem for p in files)
+        same = sorted(p.name for p in files if stems[p.stem] > 1)
         if same:  # their concealed frames would be one PNG: one of them lost
             raise VideoError(
                 f"folder {folder}: frames {same[:6]} share a name but for the suffix; their concealed "

@@ -128,9 +128,9 @@ def test_read_image_hashed_hashes_the_bytes_it_decoded(tmp_path, monkeypatch):
     first = path.read_bytes()
     decoded = io._decoded
 
-    def replaced_meanwhile(data):  # another picture written over the file during the decode
+    def replaced_meanwhile(data, name):  # another picture written over the file during the decode
         cv2.imwrite(str(path), np.full((8, 4, 3), 200, np.uint8))
-        return decoded(data)
+        return decoded(data, name)
 
     monkeypatch.setattr(io, "_decoded", replaced_meanwhile)
     image, digest = io.read_image_hashed(path)
