@@ -38,7 +38,7 @@ from deid.video.io import Frame, as_float, to_bytes, to_tensor
 THOROUGH = FinderConfig(tiles=(200, 120))
 #: How a person was seen in a frame (``"bridged"``: put there afterwards, between two sightings
 #: of the track, :func:`deid.video.recut.recut`).
-HOW = ("found", "followed", "carried", "predicted", "backfilled", "bridged")
+HOW = ("found", "followed", "carried", "predicted", "backfilled", "matched", "bridged")
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,9 +55,11 @@ class Sighting:
         how: ``"found"`` by the finder, ``"followed"`` (the pose model in the tracked box),
             ``"carried"`` (between two frames of the pose model: the person's last silhouette
             and keypoints moved to the track's predicted box), ``"backfilled"`` (the pose
-            model, backwards from a new track), ``"predicted"`` (the pose model lost the
-            person: the track's predicted box, concealed whole), or ``"bridged"`` (a frame
-            between two sightings of the track: the box between theirs, concealed whole).
+            model, backwards from a new track), ``"matched"`` (backwards from a new track where
+            the pose model does not confirm them: their look matched, the box concealed whole),
+            ``"predicted"`` (the pose model lost the person: the track's predicted box,
+            concealed whole), or ``"bridged"`` (a frame between two sightings of the track:
+            the box between theirs, concealed whole).
         crop: ``(3, box.h, box.w)`` uint8, the frame's original pixels in the box.
     """
 
@@ -87,9 +89,10 @@ class FollowConfig:
         backfill: look backwards from a new track over the recent frames kept (up to
             :attr:`Motion.frames`), not only since the last full look, which may have missed them
             (a cut of PETS S2.L1 from frame 200: a couple in view from its first frame, found by
-            the motion look at frame 19, was in the clear on frames 0-8); a person walking in
-            at the frame's edge, whom the pose model cannot confirm there, concealed at their box
-            moved back.
+            the motion look at frame 19, was in the clear on frames 0-8); where the pose model
+            does not confirm a moving person, found by their look (:data:`LOOK`); a person walking
+            in at the frame's edge, whom the pose model cannot confirm there, concealed at their
+            box moved back.
         padding: the tracked box is grown by this fraction on each side for the pose model (and
             a track the pose model lost is concealed in its box grown so).
         min_iou: the IoU a sighting needs with a track's prediction to continue it.
@@ -283,6 +286,39 @@ class Motion:
 WINDOW_WIDTH = 0.5
 #: The motion look's settings.
 MOTION = Motion()
+
+
+@dataclass(frozen=True)
+class Look:
+    """When a person the pose model does not confirm, looking back from a new track, is still
+    found by their look (:func:`_matched`).
+
+    Attributes:
+        score: the normalized correlation (``cv2.TM_CCOEFF_NORMED``) their pixels, inside their
+            silhouette, need with the frame.
+        sure: a match this close becomes their look for the frames before, where they move.
+        moving: a look is of a moving person where this fraction of their silhouette differs
+            from the background.
+        skip: where neither the pose model nor their look finds them moving, up to this many
+            frames are skipped (a person passing behind a post; searched wider in the frame
+            before), or concealed where their look matches the still background (a person who
+            stood still).
+        across, along: searched this fraction of their box's width to each side, and of its
+            height above and below, of where they were a frame later (per frame apart).
+        pixels: a silhouette of fewer pixels is not matched.
+    """
+
+    score: float = 0.6
+    sure: float = 0.75
+    moving: float = 0.3
+    skip: int = 2
+    across: float = 0.5
+    along: float = 0.15
+    pixels: int = 40
+
+
+#: A person's look, matched backwards.
+LOOK = Look()
 #: A frame where more than this fraction of the pixels moved is not searched for moving people
 #: (the camera moved, or the light changed).
 MOTION_MAX = 0.2
@@ -462,7 +498,7 @@ class Follower:
         if self.config.backfill:  # over every recent frame: the looks before may have missed them
             for key in new:
                 box = _box(self.tracks.box(key), width, height, self.config.padding)
-                self._backfill(self.numbers[key], box)
+                self._backfill(self.numbers[key], box, image)
         self.recent.append((frame.index, image))
 
     def _moved(self, image: torch.Tensor, index: int) -> torch.Tensor | None:
@@ -470,10 +506,8 @@ class Follower:
         is not known yet, or when more than :data:`MOTION_MAX` of the frame moved."""
         if index % self.config.detect_every == 0 or self.background is None:
             self.background = _background([im for _, im in self.recent])
-        if self.background is None:
-            return None
-        moved = (image - self.background).abs().amax(0) > MOTION.threshold
-        return None if float(moved.float().mean()) > MOTION_MAX else moved
+        moved = self._differs(image)
+        return None if moved is None or float(moved.float().mean()) > MOTION_MAX else moved
 
     def _looks(self, image: torch.Tensor, windows: Sequence[Box]) -> list[_Seen | None]:
         """The pose model in each of ``windows`` (padded track boxes, moving blobs; all in one
@@ -513,34 +547,75 @@ class Follower:
                 seen[i] = again
         return seen
 
-    def _backfill(self, number: int, box: Box | None) -> None:
-        """Look for a new track's person in the recent frames, newest first, until they are not
-        there or already someone's.
+    def _backfill(self, number: int, box: Box | None, image: torch.Tensor) -> None:
+        """Look for a new track's person (at ``box`` in ``image``, the frame they were found in)
+        in the recent frames, newest first, until they are not there or already someone's.
 
-        Where the pose model finds nobody while the person's window reaches the frame's edge,
-        they are walking in, cut by the edge (half a person, which the model does not confirm):
-        from there back they are concealed at their box moved back (:meth:`_walked_in`). Only a
-        person the model confirmed once: of the 31 tracks walked back on PETS S2.L1, 11 began
-        with an unsure proposal, and 10 of those were things (looked at: a sign at the edge, the
-        top of the building, grass); the one person among them, walking in on frame 40, showed
-        a sliver of a leg at the edge on frame 39 only."""
+        Where the pose model does not confirm a person, their look (their pixels inside the
+        silhouette, from the newest frame where they moved) is matched in the frame
+        (:func:`_matched`), and where it matches they are concealed at its box, whole
+        (``"matched"``). Where neither finds them while the person's window reaches the
+        frame's edge, they are walking in, cut by the edge (half a person, which the model does
+        not confirm): from there back they are concealed at their box moved back
+        (:meth:`_walked_in`). Both only for a person the model confirmed once: of the 31
+        tracks walked back on PETS S2.L1, 11 began with an unsure proposal, and 10 of those
+        were things (looked at: a sign at the edge, the top of the building, grass); the one
+        person among them, walking in on frame 40, showed a sliver of a leg at the edge on
+        frame 39 only."""
         newest = [s for s in self.by_frame[-1] if s.track == number]
         boxes = [s.box for s in newest]  # newest first
-        posed = any(s.keypoints is not None for s in newest)  # an unsure proposal is not walked back
+        # their look, pixels and silhouette, to match where the pose model does not confirm them
+        # (an unsure proposal is not walked back, nor matched)
+        posed = [s for s in newest if s.keypoints is not None]
+        moved = self._differs(image)
+        look = next(((s.crop, s.silhouette) for s in posed if _moving(moved, s.box, s.silhouette)), None)
         earlier = list(reversed(self.recent))
+        found, unsure = -1, 0  # where they were last found; frames since, or matched still
         for k, (index, image) in enumerate(earlier):
             if box is None:
                 return
             height, width = image.shape[1:]
+            others = [s.box for s in self.by_frame[index]]
             (person,) = self._looks(image, [box])
+            moved = self._differs(image)
+            # something still the pose model takes for a person who moved: their look decides (PETS
+            # S2.L1 from frame 200, a man passing behind a post, the model confirmed the ground
+            # beside it)
+            still = person is not None and not _moving(moved, person.box, person.silhouette)
+            if look is not None and (person is None or still):
+                matched, score, moving = _matched(image, look, boxes[-1], k - found, moved)
+                fits = score >= LOOK.score and not _overlaps(matched, others)
+                if fits and (moving or (person is None and unsure < LOOK.skip)):
+                    box = _grown(matched, self.config.padding, width, height) or matched
+                    self._add(index, _sighting(index, number, box, "matched", image))
+                    boxes.append(matched)
+                    found, unsure = k, 0 if moving else unsure + 1
+                    if moving and score >= LOOK.sure:
+                        look = (_bytes_in(image, matched), look[1])  # as they look here: they turn, stride
+                    continue
             if person is None and posed and _at_edge(boxes[-1], width, height, self.config.padding):
                 self._walked_in(number, boxes, earlier[k : k + self.config.max_gap])
-            if person is None or _overlaps(person.box, [s.box for s in self.by_frame[index]]):
                 return
-            self._add(index, _sighting(index, number, person, "backfilled", image))
+            if person is None and look is not None and unsure < LOOK.skip:
+                unsure += 1  # hidden here (behind a post)? the frames skipped are bridged (deid.video.recut)
+                continue
+            if person is None or _overlaps(person.box, others):
+                return
+            sighting = _sighting(index, number, person, "backfilled", image)
+            self._add(index, sighting)
             boxes.append(person.box)
-            posed = True
+            posed.append(sighting)
+            found, unsure = k, 0
+            if not still:
+                look = (sighting.crop, sighting.silhouette)
             box = _grown(person.box, self.config.padding, width, height)
+
+    def _differs(self, image: torch.Tensor) -> torch.Tensor | None:
+        """``(H, W)`` bool, the pixels of ``image`` that differ from the background (:data:`MOTION`),
+        or None while the background is not known."""
+        if self.background is None:
+            return None
+        return (image - self.background).abs().amax(0) > MOTION.threshold
 
     def _walked_in(self, number: int, boxes: list[Box], frames: Sequence[tuple[int, torch.Tensor]]) -> None:
         """Conceal a person walking in on ``frames`` (newest first, at most ``max_gap``, as a
@@ -607,13 +682,66 @@ def resized(silhouette: torch.Tensor, box: Box) -> torch.Tensor:
 def _sighting(index: int, number: int, seen: _Seen | Box, how: str, image: torch.Tensor) -> Sighting:
     """The sighting of a person seen, or of a bare box (concealed whole)."""
     box = seen if isinstance(seen, Box) else seen.box
-    crop = to_bytes(image[:, box.y : box.y + box.h, box.x : box.x + box.w])  # the frame's own bytes
+    crop = _bytes_in(image, box)
     if isinstance(seen, Box) or not seen.posed:
         return Sighting(index, number, box, torch.ones(box.h, box.w, dtype=torch.bool), None, how, crop)
     keypoints = seen.keypoints.clone()
     keypoints[:, 0] -= box.x
     keypoints[:, 1] -= box.y
     return Sighting(index, number, box, seen.silhouette, keypoints, how, crop)
+
+
+def _matched(
+    image: torch.Tensor,
+    look: tuple[torch.Tensor, torch.Tensor],
+    near: Box,
+    apart: int,
+    moved: torch.Tensor | None,
+) -> tuple[Box, float, bool]:
+    """Where a person's ``look`` (their pixels, ``(3, h, w)`` bytes, inside their silhouette,
+    ``(h, w)`` bool) is most like ``image`` near ``near`` (where they were ``apart`` frames
+    later); how alike (the normalized correlation, -1 where nothing can be compared, see
+    :data:`LOOK`); and whether they move there (:func:`_moving` by the ``moved`` pixels). The
+    best place where they move is taken when it is alike enough: the still background beside
+    them (a post they pass) may be more alike."""
+    crop, silhouette = look
+    h, w = silhouette.shape
+    dx, dy = max(2, round(LOOK.across * w * apart)), max(2, round(LOOK.along * h * apart))
+    height, width = image.shape[1:]
+    x0, y0 = max(0, near.x - dx), max(0, near.y - dy)
+    x1, y1 = min(width, near.x + near.w + dx), min(height, near.y + near.h + dy)
+    if x1 - x0 < w or y1 - y0 < h or int(silhouette.sum()) < LOOK.pixels:
+        return near, -1.0, False
+    region = image[:, y0:y1, x0:x1].permute(1, 2, 0).contiguous().numpy()
+    template = as_float(crop).permute(1, 2, 0).contiguous().numpy()
+    mask = silhouette.numpy().astype(np.float32)
+    scores = cv2.matchTemplate(region, template, cv2.TM_CCOEFF_NORMED, mask=np.repeat(mask[..., None], 3, 2))
+    scores = np.nan_to_num(scores, nan=-1.0)
+    moving = np.ones_like(scores, dtype=bool)
+    if moved is not None:  # the fraction of the silhouette moved, at every place
+        fraction = cv2.matchTemplate(moved[y0:y1, x0:x1].numpy().astype(np.float32), mask, cv2.TM_CCORR)
+        moving = fraction >= LOOK.moving * mask.sum()
+    there = moving & (scores >= LOOK.score)
+    chosen = np.where(there, scores, -1.0) if there.any() else scores
+    y, x = np.unravel_index(int(np.argmax(chosen)), chosen.shape)
+    return Box(x0 + int(x), y0 + int(y), w, h), float(scores[y, x]), bool(moving[y, x])
+
+
+def _moving(moved: torch.Tensor | None, box: Box, silhouette: torch.Tensor) -> bool:
+    """Whether enough (:attr:`Look.moving`) of a person's ``silhouette`` at ``box`` is among the
+    ``moved`` pixels (differing from the background), or the background is not known (None).
+    Only a moving person's look is matched: the still background matches itself (PETS S2.L1
+    from frame 200: the pose model took a sign a man had passed for him, and the sign, matched
+    back, was concealed to the clip's start and the man was not)."""
+    if moved is None:
+        return True
+    inside = moved[box.y : box.y + box.h, box.x : box.x + box.w]
+    return float(inside[silhouette].float().mean()) >= LOOK.moving
+
+
+def _bytes_in(image: torch.Tensor, box: Box) -> torch.Tensor:
+    """The frame's own bytes in ``box``: ``(3, box.h, box.w)`` uint8."""
+    return to_bytes(image[:, box.y : box.y + box.h, box.x : box.x + box.w])
 
 
 def _blobs(moved: torch.Tensor) -> list[Box]:

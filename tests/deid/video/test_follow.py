@@ -13,7 +13,7 @@ import torch
 from deid.boxes import Box
 from deid.finder import Person
 from deid.video import FollowConfig, Frame, follow_people, steady_bodies
-from deid.video.follow import Sighting, sightings_of
+from deid.video.follow import Sighting, sightings_of, unsighted
 from tests.deid.video.conftest import people_in, walking_frames
 
 
@@ -410,3 +410,54 @@ def _assert_covered(by_frame: list[list[Sighting]], where: dict[int, int]) -> No
         assert bool(covered[person].all()), (
             f"frame {i}: the person at x {x} is not wholly in a sighting's box"
         )
+
+
+def _textured(n: int, first: int, x0: int, seen_from: int) -> tuple[list[Frame], dict[int, int]]:
+    """``n`` frames of a still, speckled background and a striped person 12 px wide, in view from
+    frame ``first`` at ``x0``, walking 2 px a frame to the right; dim (the stand-ins do not see
+    them) before frame ``seen_from``. And the x where they are on each frame they show."""
+    background = np.random.default_rng(0).integers(0, 40, (60, 120, 3)).astype(np.uint8)
+    rows, cols = np.mgrid[0:40, 0:12]
+    stripes = (40 * ((rows // 3) % 2) + 20 * (cols >= 6)).astype(np.uint8)[..., None]
+    frames, where = [], {}
+    for i in range(n):
+        pixels = background.copy()
+        if i >= first:
+            where[i] = x0 + 2 * (i - first)
+            pixels[10:50, where[i] : where[i] + 12] = stripes + (190 if i >= seen_from else 50)
+        frames.append(Frame(i, pixels))
+    return frames, where
+
+
+def test_a_person_the_pose_model_does_not_confirm_is_followed_back_by_their_look(stand_ins: None) -> None:
+    """Looking back from a new track, where the pose model does not confirm the person (here:
+    dim), their look (pixels inside the silhouette) is matched in the frame before, and they
+    are concealed there, whole (seen on PETS S2.L1 from frame 200: a man the model confirmed
+    from frame 12 on was in the clear on frames 0-11)."""
+    frames, where = _textured(30, 0, 30, 20)
+    config = FollowConfig(detect_every=10, thorough_every=0)
+    by_frame = follow_people(frames, fps=10, config=config)
+    (track,) = list(sightings_of(by_frame))
+    assert [s.frame for s in track] == list(range(30))
+    assert {s.how for s in track[:20]} == {"matched"} and track[20].how == "found"
+    assert all(s.keypoints is None and bool(s.silhouette.all()) for s in track[:20])
+    _assert_covered(by_frame, {i: x for i, x in where.items() if i < 20})
+
+
+def test_a_person_who_appears_is_not_matched_back_onto_the_ground(stand_ins: None) -> None:
+    # in view from frame 20 only, mid-frame (stepping out of a door): nothing like them before
+    frames, _ = _textured(30, 20, 50, 20)
+    by_frame = follow_people(frames, fps=10, config=FollowConfig(detect_every=10, thorough_every=0))
+    assert not any(by_frame[:20]) and all(by_frame[20:])
+
+
+def test_a_person_hidden_for_a_frame_is_matched_back_beyond_it(stand_ins: None) -> None:
+    """Where neither the pose model nor their look finds them (hidden behind a post for a
+    frame), the look back skips the frame and goes on, searching wider; the frame skipped is
+    bridged afterwards (:func:`deid.video.recut.recut`)."""
+    frames, where = _textured(30, 0, 30, 20)
+    frames[12].pixels[:] = _textured(1, 1, 0, 0)[0][0].pixels  # the background alone
+    by_frame = follow_people(frames, fps=10, config=FollowConfig(detect_every=10, thorough_every=0))
+    (track,) = list(sightings_of(by_frame))
+    assert unsighted([s.frame for s in track]) == [12] and track[0].frame == 0
+    _assert_covered(by_frame, {i: x for i, x in where.items() if i < 20 and i != 12})
