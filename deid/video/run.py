@@ -81,8 +81,9 @@ CHUNK = 64
 #: (:meth:`deid.video.follow.Follower._walked_in`); 8: the finder looks at the last frame, a
 #: track whose person the pose model takes for another's is lost, not ended, and a track's
 #: frames without a sighting are bridged
-#: (:func:`deid.video.recut.recut`).
-WORK = 8
+#: (:func:`deid.video.recut.recut`); 9: a person the pose model does not confirm is followed by
+#: their look (``"matched"``).
+WORK = 9
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]

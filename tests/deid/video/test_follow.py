@@ -461,3 +461,21 @@ def test_a_person_hidden_for_a_frame_is_matched_back_beyond_it(stand_ins: None) 
     (track,) = list(sightings_of(by_frame))
     assert unsighted([s.frame for s in track]) == [12] and track[0].frame == 0
     _assert_covered(by_frame, {i: x for i, x in where.items() if i < 20 and i != 12})
+
+
+def test_a_person_the_pose_model_loses_is_followed_by_their_look(stand_ins: None) -> None:
+    """A track whose person the pose model stops confirming (here: dim from frame 10) follows
+    them by their look, concealed whole, rather than a box that stops where it lost them (no
+    speed kept here: ``lost_damping=0``), for up to ``max_gap`` frames in a row."""
+    frames, where = _textured(24, 0, 10, 0)
+    for frame in frames[10:]:
+        frame.pixels[10:50] = np.where(
+            frame.pixels[10:50] > 100, frame.pixels[10:50] - 140, frame.pixels[10:50]
+        )
+    config = FollowConfig(detect_every=30, thorough_every=0, pose_every=1, max_gap=8, lost_damping=0.0)
+    by_frame = follow_people(frames, fps=10, config=config)
+    track = next(sightings_of(by_frame))
+    hows = [s.how for s in track]
+    assert hows[:10] == ["found"] + ["followed"] * 9 and hows[10:18] == ["matched"] * 8
+    _assert_covered(by_frame, {i: x for i, x in where.items() if i < 18})
+    assert all(s.keypoints is None for s in track[10:18])

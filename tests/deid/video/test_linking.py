@@ -50,3 +50,15 @@ def test_a_lost_person_found_again_is_one_track_and_only_a_piece_that_could_cont
     # lost for longer than max_gap: not joined
     _, apart = link_tracks(_by_frame(), adversary, max_gap=2)
     assert sorted(apart.values()) == [1, 1, 1, 1, 1]
+
+
+def test_a_piece_in_a_box_of_another_size_is_not_joined(adversary: Adversary) -> None:
+    # the first person's second piece in a box three times as tall (a proposal on the lawn)
+    frames = _by_frame()
+    for frame in frames[12:]:
+        for i, s in enumerate(frame):
+            if s.track == 9:
+                tall = torch.ones(3, 192, 24) * 0.1
+                frame[i] = sighting(s.frame, 9, Box(s.box.x, s.box.y, 24, 192), tall)
+    _, pieces = link_tracks(frames, adversary, max_gap=5)
+    assert sorted(pieces.values()) == [1, 1, 1, 1, 1]
