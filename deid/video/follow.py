@@ -55,8 +55,9 @@ class Sighting:
         how: ``"found"`` by the finder, ``"followed"`` (the pose model in the tracked box),
             ``"carried"`` (between two frames of the pose model: the person's last silhouette
             and keypoints moved to the track's predicted box), ``"backfilled"`` (the pose
-            model, backwards from a new track), ``"matched"`` (backwards from a new track where
-            the pose model does not confirm them: their look matched, the box concealed whole),
+            model, backwards from a new track), ``"matched"`` (where the pose model does not confirm
+            them, backwards from a new track or on from a lost one: their look matched, the box
+            grown and concealed whole),
             ``"predicted"`` (the pose model lost the person: the track's predicted box,
             concealed whole), or ``"bridged"`` (a frame between two sightings of the track:
             the box between theirs, concealed whole).
