@@ -86,7 +86,8 @@ class FollowConfig:
         pose_every: the pose model looks in each tracked box every this many frames; between,
             a person's last silhouette and keypoints are carried to the track's predicted box
             (a person the pose model lost is looked for on every frame).
-        max_gap: frames a track is kept (at its predicted box) without a sighting.
+        max_gap: frames a track is kept (at its predicted box) without a sighting, and frames in
+            a row its person is followed by their look alone (``"matched"``, :data:`LOOK`).
         backfill: look backwards from a new track over the recent frames kept (up to
             :attr:`Motion.frames`), not only since the last full look, which may have missed them
             (a cut of PETS S2.L1 from frame 200: a couple in view from its first frame, found by
@@ -291,8 +292,8 @@ MOTION = Motion()
 
 @dataclass(frozen=True)
 class Look:
-    """When a person the pose model does not confirm, looking back from a new track, is still
-    found by their look (:func:`_matched`).
+    """When a person the pose model does not confirm (looking back from a new track, or going on
+    with a lost one) is still found by their look (:func:`_matched`).
 
     Attributes:
         score: the normalized correlation (``cv2.TM_CCOEFF_NORMED``) their pixels, inside their
@@ -300,10 +301,10 @@ class Look:
         sure: a match this close becomes their look for the frames before, where they move.
         moving: a look is of a moving person where this fraction of their silhouette differs
             from the background.
-        skip: where neither the pose model nor their look finds them moving, up to this many
-            frames are skipped (a person passing behind a post; searched wider in the frame
-            before), or concealed where their look matches the still background (a person who
-            stood still).
+        skip: looking back, where neither the pose model nor their look finds them moving, up
+            to this many frames are skipped (a person passing behind a post; searched wider in
+            the frame before), or concealed where their look matches the still background (a
+            person who stood still).
         across, along: searched this fraction of their box's width to each side, and of its
             height above and below, of where they were a frame later (per frame apart).
         pixels: a silhouette of fewer pixels is not matched.
@@ -318,7 +319,7 @@ class Look:
     pixels: int = 40
 
 
-#: A person's look, matched backwards.
+#: A person's look, matched where the pose model does not confirm them.
 LOOK = Look()
 #: A frame where more than this fraction of the pixels moved is not searched for moving people
 #: (the camera moved, or the light changed).
