@@ -189,6 +189,7 @@ class KalmanTracks:
 
         self._matching = IOUAndFeatureMatchingFunction(min_iou=min_iou)
         self._pairs: list[tuple[str, int]] = []
+        self._owners: dict[int, str] = {}
         self.damping = damping
         self._tracker = MultiObjectTracker(
             dt=1.0 / max(fps, 1e-3),
@@ -197,9 +198,17 @@ class KalmanTracks:
         )
 
     def _match(self, trackers: list[Any], detections: list[Any]) -> np.ndarray:
-        matches = self._matching(trackers, detections)
-        self._pairs = [(trackers[t].id, int(d)) for t, d in matches]
-        return matches
+        """motpy's IoU matching, but a box with an owner (:meth:`step`) goes to its track."""
+        at = {t.id: i for i, t in enumerate(trackers)}
+        owned = [(at[key], d) for d, key in self._owners.items() if key in at]
+        free_t = [i for i in range(len(trackers)) if i not in {t for t, _ in owned}]
+        free_d = [d for d in range(len(detections)) if d not in {d for _, d in owned}]
+        pairs = list(owned)
+        if free_t and free_d:
+            matched = self._matching([trackers[i] for i in free_t], [detections[d] for d in free_d])
+            pairs += [(free_t[int(t)], free_d[int(d)]) for t, d in matched]
+        self._pairs = [(trackers[t].id, d) for t, d in pairs]
+        return np.array(pairs, dtype=int).reshape(-1, 2)
 
     def predicted(self) -> dict[str, np.ndarray]:
         """Each live track's predicted box ``x0, y0, x1, y1`` for the coming frame (its Kalman
@@ -223,11 +232,21 @@ class KalmanTracks:
     def alive(self, key: str) -> bool:
         return any(t.id == key for t in self._tracker.trackers)
 
-    def step(self, boxes: Sequence[np.ndarray], scores: Sequence[float]) -> tuple[dict[str, int], list[str]]:
+    def staleness(self, key: str) -> int:
+        """About how many frames track ``key`` has gone without a box (motpy's staleness: one
+        more a frame without, three fewer a frame with one)."""
+        return next(round(t.staleness) for t in self._tracker.trackers if t.id == key)
+
+    def step(
+        self, boxes: Sequence[np.ndarray], scores: Sequence[float], owners: dict[int, str] | None = None
+    ) -> tuple[dict[str, int], list[str]]:
         """One frame's boxes ``x0, y0, x1, y1``: which track took which box (track -> box
         index; every box is taken, a new track starting at a box no track continued), and the
-        tracks started at this frame."""
+        tracks started at this frame. ``owners``: box index -> the live track that takes it
+        whatever its IoU (a lost track's person found by their look, away from its prediction)."""
         from motpy import Detection
+
+        self._owners = dict(owners or {})
 
         detections = [
             Detection(box=np.asarray(b, dtype=float), score=s) for b, s in zip(boxes, scores, strict=True)
@@ -474,7 +493,9 @@ class Follower:
         lost = [
             k for k in sorted(predicted, key=lambda k: self.numbers.get(k, 0)) if followed[k] not in people
         ]
-        for seen in self._matched_on(image, differs, lost, targets, people):
+        owners: dict[int, str] = {}
+        for key, seen in self._matched_on(image, differs, lost, targets, people):
+            owners[len(people)] = key
             people.append(seen)
             how.append("matched")
         thorough = self.config.thorough_every > 0 and frame.index % self.config.thorough_every == 0
@@ -499,7 +520,9 @@ class Follower:
                 if seen is not None and not _one_of(seen, people):
                     people.append(seen)
                     how.append("found")
-        taken, new = self.tracks.step([np.array(p.box.corners) for p in people], [p.score for p in people])
+        taken, new = self.tracks.step(
+            [np.array(p.box.corners) for p in people], [p.score for p in people], owners
+        )
         sightings = []
         for key, det in taken.items():
             number = self.numbers.setdefault(key, len(self.numbers))
@@ -524,23 +547,26 @@ class Follower:
         lost: Sequence[str],
         targets: dict[str, Box | None],
         people: Sequence[_Seen],
-    ) -> list[_Seen]:
+    ) -> list[tuple[str, _Seen]]:
         """The people of the ``lost`` tracks (the pose model did not confirm them) found by their
-        look (:func:`_matched`) near the track's predicted box (``targets``), where they move (by
+        look (:func:`_matched`) near the track's predicted box (``targets``; searched wider the
+        longer the track has gone without a box, its speed damped meanwhile), where they move (by
         the ``moved`` pixels), for up to ``max_gap`` frames in a row, and not one of ``people``:
         a person who turns or is half hidden is followed, not left beside a box going on without
-        them."""
-        found: list[_Seen] = []
+        them (a cut of PETS S2.L1 from frame 730: a woman hidden behind a man for four frames
+        came out a box's width from her track's slowed box, in the clear). Each with its track,
+        which takes it (:meth:`KalmanTracks.step`)."""
+        found: list[tuple[str, _Seen]] = []
         for key in lost:
             look, near = self.looks.get(key), targets.get(key)
             if look is None or near is None or self.matched.get(key, 0) >= self.config.max_gap:
                 continue
-            box, score, moving = _matched(image, look, near, 1, moved)
+            box, score, moving = _matched(image, look, near, 1 + self.tracks.staleness(key), moved)
             if score < LOOK.score or not moving:
                 continue
             seen = _Seen(box, score, torch.zeros(33, 3), look[1], posed=False)
-            if not _one_of(seen, [*people, *found]):
-                found.append(seen)
+            if not _one_of(seen, [*people, *(f for _, f in found)]):
+                found.append((key, seen))
         return found
 
     def _remember(

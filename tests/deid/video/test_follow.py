@@ -479,3 +479,24 @@ def test_a_person_the_pose_model_loses_is_followed_by_their_look(stand_ins: None
     assert hows[:10] == ["found"] + ["followed"] * 9 and hows[10:18] == ["matched"] * 8
     _assert_covered(by_frame, {i: x for i, x in where.items() if i < 18})
     assert all(s.keypoints is None for s in track[10:18])
+
+
+def test_a_person_hidden_for_frames_is_matched_where_they_come_out(stand_ins: None) -> None:
+    """A person hidden for six frames (here: gone) comes out dim, 14 px from where their track,
+    its speed not kept (``lost_damping=0``), waits for them: their look is searched the wider
+    the longer the track went without a box (a cut of PETS S2.L1 from frame 730: a woman behind
+    a man came out a box's width from her track's slowed box, in the clear)."""
+    frames, where = _textured(26, 0, 10, 0)
+    background = frames[0].pixels.copy()
+    background[10:50, 10:22] = frames[-1].pixels[10:50, 10:22]  # the speckle behind the person
+    for frame in frames[10:16]:
+        frame.pixels[10:50] = background[10:50]
+    for frame in frames[16:]:
+        frame.pixels[10:50] = np.where(
+            frame.pixels[10:50] > 100, frame.pixels[10:50] - 140, frame.pixels[10:50]
+        )
+    config = FollowConfig(detect_every=30, thorough_every=0, pose_every=1, max_gap=8, lost_damping=0.0)
+    by_frame = follow_people(frames, fps=10, config=config)
+    (track,) = list(sightings_of(by_frame))  # the track takes the match, 14 px from its box
+    assert [s.how for s in track[10:24]] == ["predicted"] * 6 + ["matched"] * 8
+    _assert_covered(by_frame, {i: x for i, x in where.items() if 16 <= i < 24})
