@@ -16,6 +16,10 @@ again and cut again from the original frame:
   show their hair in the clear above it, where the judge never looks; and to reach below and
   beside the feet (:func:`deid.loop.feet.with_feet`): the model puts a small person's ankles
   above their shoes, and a foot stepping out sideways leaves the silhouette's box.
+- A posed sighting whose head, by its keypoints, lies well below where its posed neighbours
+  put it (:data:`SAGS`) is concealed whole, from where their heads are down to its feet: the
+  pose model placed its keypoints low (a cut of PETS S2.L1 from frame 300: a man passing the
+  sign post, his head above his box on two frames, which were reported private).
 - A frame *between* two sightings of one track with none of its own (two pieces of a person's
   track joined by :func:`deid.video.linking.link_tracks`) gets one, ``"bridged"``: the box
   interpolated in time between its neighbours' boxes as they are cut (grown to the head and
@@ -37,6 +41,7 @@ import torch.nn.functional as F
 
 from deid.boxes import Box
 from deid.loop.feet import with_head_and_feet
+from deid.loop.heads import head_box
 from deid.video.follow import Sighting, resized, sightings_of
 from deid.video.io import Frame
 
@@ -44,6 +49,9 @@ from deid.video.io import Frame
 POSED = ("found", "followed", "backfilled")
 #: A carried sighting is put between posed ones at most this many frames before and after it.
 REACH = 3
+#: A posed sighting's head sags when its top lies this fraction of its box's height below the
+#: top its posed neighbours (at most :data:`REACH` frames before and after) give, in time.
+SAGS = 0.1
 #: A box's corners ``x0, y0, x1, y1`` in frame pixels, not rounded.
 Corners = tuple[float, float, float, float]
 
@@ -67,7 +75,8 @@ def recut(
         >>> [len(f) for f in again] == [len(f) for f in by_frame]  # doctest: +SKIP
         True
     """
-    between = _between(by_frame)
+    sagging = _sagging(by_frame, head_scale)
+    between = _between(by_frame, sagging)
     placed = [[between.get((s.frame, s.track), s) for s in frame] for frame in by_frame]
     out = [list(frame) for frame in by_frame]
     bridges: dict[int, list[tuple[int, Corners]]] | None = None
@@ -79,7 +88,7 @@ def recut(
             bridges = _bridges(placed, pixels.shape[1], pixels.shape[2], head_scale)
         new = bridges.get(frame.index, [])
         if new or any(s.keypoints is not None for s in out[frame.index]):
-            cut = [_cut(s, pixels, head_scale) for s in placed[frame.index]]
+            cut = [_cut(s, pixels, head_scale, sagging.get((s.frame, s.track))) for s in placed[frame.index]]
             bridged = [_bridge(frame.index, track, corners, padding, pixels) for track, corners in new]
             out[frame.index] = sorted(cut + [b for b in bridged if b is not None], key=lambda s: s.track)
     return out
@@ -130,12 +139,40 @@ def _bridge(
     return Sighting(index, track, box, torch.ones(box.h, box.w, dtype=torch.bool), None, "bridged", crop)
 
 
-def _between(by_frame: Sequence[Sequence[Sighting]]) -> dict[tuple[int, int], Sighting]:
-    """Each carried sighting with a posed one of its track at most :data:`REACH` frames before
-    and after it, placed between them (its crop not cut again yet), by ``(frame, track)``."""
+def _posed(track: Sequence[Sighting], but: Iterable[tuple[int, int]] = ()) -> list[Sighting]:
+    """The sightings of ``track`` the pose model made in their own frame, ``but`` those
+    ``(frame, track)``."""
+    left = set(but)
+    return [s for s in track if s.how in POSED and s.keypoints is not None and (s.frame, s.track) not in left]
+
+
+def _sagging(by_frame: Sequence[Sequence[Sighting]], head_scale: float) -> dict[tuple[int, int], Box]:
+    """Each posed sighting whose head sags (:data:`SAGS`), by ``(frame, track)``, with the
+    head's box its neighbours give it in time (frame pixels, their ellipses at ``head_scale``)."""
+    sagging = {}
+    for track in sightings_of(by_frame):
+        posed = _posed(track)
+        for a, s, b in zip(posed, posed[1:], posed[2:], strict=False):
+            if s.frame - a.frame > REACH or b.frame - s.frame > REACH:
+                continue
+            t = (s.frame - a.frame) / (b.frame - a.frame)
+            u, v = (head_box(_in_frame(n), head_scale).corners for n in (a, b))
+            x0, y0, x1, y1 = ((1 - t) * p + t * q for p, q in zip(u, v, strict=True))
+            if head_box(_in_frame(s), head_scale).y - y0 > SAGS * s.box.h:
+                left, top = math.floor(x0), math.floor(y0)
+                sagging[(s.frame, s.track)] = Box(left, top, math.ceil(x1) - left, math.ceil(y1) - top)
+    return sagging
+
+
+def _between(
+    by_frame: Sequence[Sequence[Sighting]], sagging: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], Sighting]:
+    """Each carried sighting with a posed one of its track (not ``sagging``) at most
+    :data:`REACH` frames before and after it, placed between them (its crop not cut again
+    yet), by ``(frame, track)``."""
     placed = {}
     for track in sightings_of(by_frame):
-        posed = [s for s in track if s.how in POSED and s.keypoints is not None]
+        posed = _posed(track, sagging)
         frames = [s.frame for s in posed]
         for s in track:
             if s.how != "carried":
@@ -167,15 +204,23 @@ def _in_frame(s: Sighting) -> torch.Tensor:
     return s.keypoints + torch.tensor([s.box.x, s.box.y, 0.0])
 
 
-def _cut(sighting: Sighting, pixels: torch.Tensor, head_scale: float) -> Sighting:
+def _cut(sighting: Sighting, pixels: torch.Tensor, head_scale: float, sagged: Box | None = None) -> Sighting:
     """``sighting`` in its box grown to hold the head and reach below and beside the feet, cut
     again from the frame's ``pixels (3, H, W)`` (a carried sighting put between its neighbours
-    has no crop at its new box yet)."""
+    has no crop at its new box yet); where its head sagged, the box grown to hold ``sagged``
+    too, without a pose (concealed whole)."""
     if sighting.keypoints is None:
         return sighting
     box, (height, width) = sighting.box, pixels.shape[1:]
     keypoints = _in_frame(sighting)
     new = _as_cut(sighting, height, width, head_scale)
+    if sagged is not None:
+        x0, y0 = max(0, min(new.x, sagged.x)), max(0, min(new.y, sagged.y))
+        x1 = min(width, max(new.x + new.w, sagged.x + sagged.w))
+        whole = Box(x0, y0, x1 - x0, new.y + new.h - y0, box.score)
+        crop = pixels[:, whole.y : whole.y + whole.h, whole.x : whole.x + whole.w].clone()
+        silhouette = torch.ones(whole.h, whole.w, dtype=torch.bool)
+        return replace(sighting, box=whole, silhouette=silhouette, keypoints=None, crop=crop)
     dx, dy = box.x - new.x, box.y - new.y
     silhouette = F.pad(sighting.silhouette, (dx, new.w - box.w - dx, dy, new.h - box.h - dy))
     crop = pixels[:, new.y : new.y + new.h, new.x : new.x + new.w].clone()

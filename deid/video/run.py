@@ -82,7 +82,8 @@ CHUNK = 64
 #: track whose person the pose model takes for another's is lost, not ended, and a track's
 #: frames without a sighting are bridged
 #: (:func:`deid.video.recut.recut`); 9: a person the pose model does not confirm is followed by
-#: their look (``"matched"``).
+#: their look (``"matched"``), and a posed sighting whose head sags below its neighbours' is
+#: concealed whole (:data:`deid.video.recut.SAGS`).
 WORK = 9
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).

@@ -228,3 +228,28 @@ def test_a_posed_sighting_grows_below_and_beside_its_feet() -> None:
     assert wide.box.x + wide.box.w == 30 + math.ceil(20 + FEET_SIDE * 47)
     assert wide.box.x == 30  # the other foot is inside: the left side stays
     assert wide.crop.shape[-1] == wide.box.w
+
+
+def test_a_posed_sighting_whose_head_sags_below_its_neighbours_is_concealed_whole() -> None:
+    """The pose model put a man's keypoints low as he passed a post (a cut of PETS S2.L1 from
+    frame 300, his head above his box on two frames reported private): a posed sighting whose
+    head lies well below where its neighbours put it is concealed whole, from their head down."""
+    pixels = np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    frames = [Frame(i, pixels) for i in range(3)]
+    track = [
+        _posed(0, Box(30, 20, 16, 36), pixels),
+        _posed(1, Box(31, 32, 16, 36), pixels),
+        _posed(2, Box(32, 20, 16, 36), pixels),
+    ]
+    [[before], [sagged], [after]] = recut([[s] for s in track], frames)
+    assert before.keypoints is not None and after.keypoints is not None
+    assert sagged.keypoints is None and bool(sagged.silhouette.all())
+    assert sagged.box.y <= min(before.box.y, after.box.y)  # where the neighbours' heads are
+    assert sagged.box.y + sagged.box.h >= 32 + 36  # down to its own feet
+    box = sagged.box
+    assert torch.equal(
+        sagged.crop, torch.from_numpy(pixels[box.y : box.y + box.h, box.x : box.x + box.w]).permute(2, 0, 1)
+    )
+    # a head a pixel lower than its neighbours' is its own
+    track[1] = _posed(1, Box(31, 21, 16, 36), pixels)
+    assert all(s.keypoints is not None for frame in recut([[s] for s in track], frames) for s in frame)
