@@ -261,6 +261,20 @@ def test_two_sightings_are_one_person_by_their_silhouettes_not_their_boxes() -> 
     assert _one_of(same, [tracked])
 
 
+def test_a_box_overlaps_others_by_how_much_of_it_they_cover_not_by_a_sliver_inside_it() -> None:
+    """A look back stops where the boxes there show the person already (IoU over 0.4 with one, or
+    most of the box covered by them), not where a small box lies inside it: on PETS S2.L1 at
+    frame 505 a box on a sliver of a woman at the right edge stopped her own look back."""
+    from deid.boxes import Box
+    from deid.video.follow import _overlaps
+
+    person = Box(100, 50, 30, 80)
+    assert not _overlaps(person, [Box(122, 60, 8, 20)])  # a sliver inside her box
+    assert _overlaps(person, [Box(98, 48, 32, 80)])  # one box on her
+    halves = [Box(100, 50, 30, 30), Box(100, 80, 30, 30)]  # neither alone, both together
+    assert not _overlaps(person, halves[:1]) and _overlaps(person, halves)
+
+
 def test_a_person_who_walks_out_of_their_lost_box_is_found_where_they_move(
     stand_ins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
