@@ -58,7 +58,13 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
 
 @click.command("conceal", context_settings={"show_default": True})
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="Output folder; for one video, a video file's name (out.mp4) writes that file.",
+)
 @click.option(
     "--operator",
     default=_LOOP["operator"],
@@ -340,7 +346,8 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
     stays); 130 when interrupted (Ctrl-C: the report says the run did not finish); 3 when every file was written but the adversary still matches a person in some
     (their records say `success: false`). Video files (.mp4, .avi, .mov, ...; or folders of
     frames with --as-video) are concealed whole: people are followed from frame to frame and
-    each keeps one treatment; OUTPUT/NAME is the video, OUTPUT/NAME.json its report. One run at a time per OUTPUT: a
+    each keeps one treatment; OUTPUT/NAME is the video, OUTPUT/NAME.json its report (for one
+    video, OUTPUT may name the video file itself: -o out.mp4 writes out.mp4 and out.mp4.json). One run at a time per OUTPUT: a
     lock file (.deid-conceal.lock, with the owner's PID and host) refuses a second run, and one
     left by a run that died is taken over with a warning.
     """
@@ -367,6 +374,10 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
                 workers=options["workers"],
                 threads=options["threads"],
             )
+        )
+    if Path(options["output"]).is_file():
+        raise click.BadParameter(
+            f"{options['output']} is a file; images are written into a folder", param_hint="-o/--output"
         )
     if link == "none":
         if options["group_by"] not in ("auto", "none"):

@@ -79,25 +79,20 @@ def conceal_videos(
     threads: int | None = None,
 ) -> int:
     """Conceal each video into ``output`` (same name; a folder of frames stays a folder, its
-    frames written as PNG); ``resume`` takes up the work a killed run saved; ``look_every`` and
+    frames written as PNG), or to ``output`` itself where it names a video file for one video
+    (:func:`_targets`); ``resume`` takes up the work a killed run saved; ``look_every`` and
     ``quality``: see :func:`deid.video.conceal_video`; ``adversary``: the bundled one that
     judges (:data:`deid.batch.config.ADVERSARIES`). With ``engine="ray"`` each video is one Ray task (its
     tracks, so its people's treatments, stay together), videos in parallel; ``threads``: torch
     threads of this process, or of each Ray task. Returns the exit code: 0 when every person of
     every video is private as written, 3 when a video was written with a person still matched,
     1 when one failed."""
-    out = Path(output)
-    names = [Path(name).name for name in inputs]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise click.BadParameter(
-            f"inputs {twice} would be written to one output each; conceal them in separate runs"
-        )
+    out, targets = _targets(inputs, Path(output))
     if engine == "local" and (address is not None or workers is not None):
         raise click.BadParameter("--address and --workers are for --engine ray", param_hint="--engine")
     calls: list[dict[str, Any]] = []
-    for name in inputs:
-        source, target = Path(name), out / Path(name).name
+    for name, target in zip(inputs, targets, strict=True):
+        source = Path(name)
         if target.resolve() == source.resolve():
             raise click.BadParameter(f"{target} would overwrite the input", param_hint="-o/--output")
         if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
@@ -129,6 +124,28 @@ def conceal_videos(
         if exc.param == "output":
             raise click.BadParameter(str(exc), param_hint="-o/--output") from exc
         raise click.ClickException(str(exc)) from exc
+
+
+def _targets(inputs: tuple[str, ...], output: Path) -> tuple[Path, list[Path]]:
+    """The folder a run writes into (and locks) and each input's output: ``output/NAME``, or
+    ``output`` itself where it names a video file (a video suffix, not a folder) for one video
+    input, as ``deface in.mp4 -o out.mp4`` does."""
+    if is_video(output) and not output.is_dir():
+        if len(inputs) != 1 or Path(inputs[0]).is_dir():
+            raise click.BadParameter(
+                f"{output} names one video file, but the inputs are {len(inputs)} "
+                f"{'videos' if len(inputs) > 1 else 'folder of frames (written as frames)'}; "
+                "give a folder to write them into",
+                param_hint="-o/--output",
+            )
+        return output.parent, [output]
+    names = [Path(name).name for name in inputs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise click.BadParameter(
+            f"inputs {twice} would be written to one output each; conceal them in separate runs"
+        )
+    return output, [output / name for name in names]
 
 
 def _conceal_all(

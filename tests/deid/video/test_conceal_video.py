@@ -360,3 +360,48 @@ def test_a_folder_of_frames_with_two_of_one_name_is_refused(tmp_path: Path) -> N
     (frames / "003.jpg").write_bytes((frames / "003.png").read_bytes())
     with pytest.raises(VideoError, match=r"frames \['003.jpg', '003.png'\] share a name but for the suffix"):
         VideoReader.open(frames, fps=10)
+
+
+def test_cli_output_named_as_a_video_file_is_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.cli.video as cli_video
+
+    targets: list[Path] = []
+
+    def stand_in(**call: object) -> None:
+        targets.append(Path(str(call["output"])))
+        raise VideoError("stand-in: not concealed")
+
+    monkeypatch.setattr(cli_video, "conceal_video", stand_in)
+    clip = tmp_path / "clip.avi"
+    clip.write_bytes(b"x")
+    for output in (tmp_path / "new" / "hidden.mp4", tmp_path / "out"):  # a file's name; a folder
+        result = CliRunner().invoke(main, ["conceal", str(clip), "-o", str(output), "--no-progress"])
+        assert result.exit_code == 1 and "stand-in: not concealed" in result.output
+    assert [t.resolve() for t in targets] == [
+        (tmp_path / "new" / "hidden.mp4").resolve(),
+        (tmp_path / "out" / "clip.avi").resolve(),
+    ]
+    (tmp_path / "old.mp4").write_bytes(b"written before")  # a file there is written again
+    result = CliRunner().invoke(
+        main, ["conceal", str(clip), "-o", str(tmp_path / "old.mp4"), "--no-progress"]
+    )
+    assert result.exit_code == 1 and targets[-1].resolve() == (tmp_path / "old.mp4").resolve()
+    (tmp_path / "folder.mp4").mkdir()  # a folder with a video's suffix stays a folder
+    CliRunner().invoke(main, ["conceal", str(clip), "-o", str(tmp_path / "folder.mp4"), "--no-progress"])
+    assert targets[-1].resolve() == (tmp_path / "folder.mp4" / "clip.avi").resolve()
+
+    other = tmp_path / "other.mp4"
+    other.write_bytes(b"x")
+    two = CliRunner().invoke(main, ["conceal", str(clip), str(other), "-o", str(tmp_path / "one.mp4")])
+    assert two.exit_code == 2 and "names one video file, but the inputs are 2 videos" in two.output
+    frames = walking_folder(tmp_path)
+    folder = CliRunner().invoke(main, ["conceal", str(frames), "--as-video", "-o", str(tmp_path / "f.mp4")])
+    assert folder.exit_code == 2 and "folder of frames" in folder.output
+    assert len(targets) == 4 and not (tmp_path / "one.mp4").exists() and not (tmp_path / "f.mp4").exists()
+    image = tmp_path / "person.png"
+    write_image(image, torch.rand(3, 128, 48))
+    onto_file = CliRunner().invoke(main, ["conceal", str(image), "-o", str(tmp_path / "old.mp4")])
+    assert onto_file.exit_code == 2 and "is a file; images are written into a folder" in onto_file.output
+    assert (tmp_path / "old.mp4").read_bytes() == b"written before"
