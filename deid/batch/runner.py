@@ -179,6 +179,8 @@ class Runner:
                 head_scale=self.config.loop.head_scale,
             )
             found = None if people.found is None else [_found(p) for p in people.found]
+            if given is None and people.found:
+                source = _finders([p.how for p in people.found])
         except Exception as exc:
             error = f"detection failed: {describe(exc)}"
             self.outputs.record(member, "failed", group=key, kind="frame", error=error)
@@ -363,6 +365,20 @@ def record_problems(report: RecordSink, found: Inputs) -> None:
     """Record the inputs that could not even be listed (unreadable folders, broken links, ...)."""
     for problem in found.problems:
         report.add(Record(input=str(problem.path), status=problem.status, error=problem.error))
+
+
+#: What :attr:`deid.finder.Person.how` names, as a frame's note says it.
+_FINDERS = {"finder": "the person finder", "second look": "its second look", "face": "the face net"}
+
+
+def _finders(hows: list[str]) -> str:
+    """Who found a frame's people, for its note: ``"the person finder"`` when it found them all,
+    else each with its count (``"the person finder (2), its second look (1) and the face net (1)"``)."""
+    order = [*(how for how in _FINDERS if how in hows), *sorted(set(hows) - set(_FINDERS))]
+    if len(order) == 1:
+        return _FINDERS.get(order[0], order[0])
+    named = [f"{_FINDERS.get(how, how)} ({hows.count(how)})" for how in order]
+    return ", ".join(named[:-1]) + " and " + named[-1]
 
 
 def _found(person: Person) -> dict[str, Any]:

@@ -651,3 +651,13 @@ def test_masks_and_boxes_are_checked(tmp_path):
     with pytest.raises(BatchError, match=r"finder must be one of \['default', 'thorough'\], got 'fast'"):
         _config([tmp_path], tmp_path / "out", finder="fast")
     assert _config([tmp_path], tmp_path / "out", finder="thorough").finder_config.tiles == (300, 200)
+
+
+def test_a_frame_note_names_every_look_that_found_its_people() -> None:
+    from deid.batch.runner import _finders
+
+    assert _finders(["finder", "finder"]) == "the person finder"
+    assert _finders(["face", "finder", "second look", "finder"]) == (
+        "the person finder (2), its second look (1) and the face net (1)"
+    )
+    assert _finders(["second look"]) == "its second look"
