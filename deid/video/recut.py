@@ -20,6 +20,12 @@ again and cut again from the original frame:
   put it (:data:`SAGS`) is concealed whole, from where their heads are down to its feet: the
   pose model placed its keypoints low (a cut of PETS S2.L1 from frame 300: a man passing the
   sign post, his head above his box on two frames, which were reported private).
+- A sighting whose box, so cut, is much shorter than a whole person's at its place
+  (:class:`deid.video.stature.Stature`, fitted on the video's posed sightings whose feet the
+  pose model saw) reaches down to where a whole person's feet would be, concealed whole: the
+  pose model saw the person in part (a man behind the sign post of PETS S2.L1 from frame 100,
+  followed at his head and shoulders, his legs in the clear below the sign in frames reported
+  private). The boxes bridged between such sightings reach down too.
 - A frame *between* two sightings of one track with none of its own (two pieces of a person's
   track joined by :func:`deid.video.linking.link_tracks`) gets one, ``"bridged"``: the box
   interpolated in time between its neighbours' boxes as they are cut (grown to the head and
@@ -44,6 +50,7 @@ from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import head_box
 from deid.video.follow import Sighting, resized, sightings_of
 from deid.video.io import Frame
+from deid.video.stature import SEEN, Stature
 
 #: How a sighting was seen when the pose model looked at the person in that very frame.
 POSED = ("found", "followed", "backfilled")
@@ -64,11 +71,12 @@ def recut(
 ) -> list[list[Sighting]]:
     """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
     neighbours, every posed sighting's box grown to hold its head (its ellipse at
-    ``head_scale``) and to reach below and beside its feet, and a track's frames without a
+    ``head_scale``) and to reach below and beside its feet, a box short for a whole person at
+    its place reaching down to their feet (concealed whole), and a track's frames without a
     sighting bridged (boxes grown by ``padding`` of their size on each side; see the module's
     docstring), each changed or new sighting cut from ``frames`` (the same video's originals, in
-    order). Sightings without a pose (a whole box) are kept; so are the frames past the last
-    one ``frames`` holds (with no bridges).
+    order). Sightings without a pose (a whole box) keep their box unless it is short; the
+    frames past the last one ``frames`` holds are kept (with no bridges).
 
     Example:
         >>> again = recut(by_frame, VideoReader.open("clip.avi"))  # doctest: +SKIP
@@ -80,18 +88,44 @@ def recut(
     placed = [[between.get((s.frame, s.track), s) for s in frame] for frame in by_frame]
     out = [list(frame) for frame in by_frame]
     bridges: dict[int, list[tuple[int, Corners]]] | None = None
+    stature: Stature | None = None
     for frame in frames:
         if frame.index >= len(out):
             break
         pixels = torch.from_numpy(frame.pixels).permute(2, 0, 1)
         if bridges is None:  # the frame's size known: bridges between the boxes as they are cut
             bridges = _bridges(placed, pixels.shape[1], pixels.shape[2], head_scale)
+            stature = Stature.fit(
+                _whole(placed, pixels.shape[1], pixels.shape[2], head_scale), pixels.shape[1]
+            )
         new = bridges.get(frame.index, [])
-        if new or any(s.keypoints is not None for s in out[frame.index]):
+        if new or out[frame.index]:
             cut = [_cut(s, pixels, head_scale, sagging.get((s.frame, s.track))) for s in placed[frame.index]]
             bridged = [_bridge(frame.index, track, corners, padding, pixels) for track, corners in new]
-            out[frame.index] = sorted(cut + [b for b in bridged if b is not None], key=lambda s: s.track)
+            found = [*cut, *(b for b in bridged if b is not None)]
+            out[frame.index] = sorted((_reached(s, stature, pixels) for s in found), key=lambda s: s.track)
     return out
+
+
+def _whole(placed: Sequence[Sequence[Sighting]], height: int, width: int, head_scale: float) -> list[Box]:
+    """The boxes, as cut, of the posed sightings whose ankles the pose model saw (:data:`SEEN`)."""
+    return [
+        _as_cut(s, height, width, head_scale)
+        for frame in placed
+        for s in frame
+        if s.how in POSED and s.keypoints is not None and float(s.keypoints[27:29, 2].mean()) >= SEEN
+    ]
+
+
+def _reached(sighting: Sighting, stature: Stature | None, pixels: torch.Tensor) -> Sighting:
+    """``sighting`` (as cut) reaching down to a whole person's height where its box is short
+    for it (:meth:`Stature.short`), concealed whole and cut again from ``pixels (3, H, W)``."""
+    if stature is None or not stature.short(sighting.box):
+        return sighting
+    box = stature.reach(sighting.box, *pixels.shape[1:])
+    crop = pixels[:, box.y : box.y + box.h, box.x : box.x + box.w].clone()
+    silhouette = torch.ones(box.h, box.w, dtype=torch.bool)
+    return replace(sighting, box=box, silhouette=silhouette, keypoints=None, crop=crop)
 
 
 def _bridges(

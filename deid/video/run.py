@@ -83,8 +83,9 @@ CHUNK = 64
 #: frames without a sighting are bridged
 #: (:func:`deid.video.recut.recut`); 9: a person the pose model does not confirm is followed by
 #: their look (``"matched"``), and a posed sighting whose head sags below its neighbours' is
-#: concealed whole (:data:`deid.video.recut.SAGS`).
-WORK = 9
+#: concealed whole (:data:`deid.video.recut.SAGS`); 10: a box short for a whole person at its
+#: place reaches down to their feet (:class:`deid.video.stature.Stature`).
+WORK = 10
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]

@@ -253,3 +253,40 @@ def test_a_posed_sighting_whose_head_sags_below_its_neighbours_is_concealed_whol
     # a head a pixel lower than its neighbours' is its own
     track[1] = _posed(1, Box(31, 21, 16, 36), pixels)
     assert all(s.keypoints is not None for frame in recut([[s] for s in track], frames) for s in frame)
+
+
+def test_a_box_short_for_a_whole_person_at_its_place_reaches_down_to_their_feet() -> None:
+    """A man behind the sign post of PETS S2.L1 was followed at his head and shoulders, his legs
+    in the clear below the sign in frames reported private (a review of a cut from frame 100):
+    a box much shorter than the people seen whole at its place reaches down to where their feet
+    are, concealed whole; a lost track's box too; a box at the frame's top edge does not."""
+    pixels = np.random.default_rng(1).integers(0, 256, (360, 480, 3), dtype=np.uint8)
+
+    def whole(track: int, top: int) -> Sighting:
+        s = replace(_posed(0, Box(10 + 12 * track, top, 10, 20 + top // 4), pixels), track=track)
+        assert s.keypoints is not None
+        s.keypoints[27:33, 1] = s.box.h - 1.0  # feet at the bottom, seen
+        return s
+
+    people = [whole(track, 40 + 8 * track) for track in range(25)]
+    behind = replace(_posed(0, Box(400, 150, 12, 28), pixels), track=30)  # 57 tall there
+    assert behind.keypoints is not None
+    behind.keypoints[23:33, 2] = 0.0  # hips, legs and feet hidden from the model
+    lost = Sighting(0, 31, Box(440, 100, 10, 20), torch.ones(20, 10, dtype=torch.bool), None, "predicted",
+                    torch.from_numpy(pixels[100:120, 440:450]).permute(2, 0, 1).clone())  # fmt: skip
+    at_top = replace(lost, track=32, box=Box(460, 0, 10, 20))
+    [cut] = recut([[*people, behind, lost, at_top]], [Frame(0, pixels)])
+    out = {s.track: s for s in cut}
+    assert out[30].keypoints is None and bool(out[30].silhouette.all())
+    # as tall as the people seen whole whose tops are nearest (tracks 14 and 8)
+    assert out[30].box.h >= 0.9 * out[14].box.h and out[30].box.y <= behind.box.y
+    assert out[31].box.h >= 0.9 * out[8].box.h and out[31].box.y == 100
+    assert out[32].box == at_top.box  # its top is the frame's, not the head's
+    assert all(out[t].keypoints is not None for t in range(25))
+    box = out[30].box
+    assert torch.equal(
+        out[30].crop, torch.from_numpy(pixels[box.y : box.y + box.h, box.x : box.x + box.w]).permute(2, 0, 1)
+    )
+    # with fewer people seen whole than the fit needs, nothing is called short
+    [few] = recut([[*people[:10], behind]], [Frame(0, pixels)])
+    assert {s.track: s for s in few}[30].keypoints is not None
