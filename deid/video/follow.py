@@ -627,7 +627,11 @@ class Follower:
 
     def _backfill(self, number: int, box: Box | None, image: torch.Tensor) -> None:
         """Look for a new track's person (at ``box`` in ``image``, the frame they were found in)
-        in the recent frames, newest first, until they are not there or already someone's.
+        in the recent frames, newest first, until they are not there. A frame where they are
+        someone's already (another track's box covers them) is passed, and the look goes on
+        before it: a man standing behind the sign post of PETS S2.L1, found late, was followed
+        back only to where another person's box had covered him, and was in the clear before it
+        (a cut from frame 100, its first two frames).
 
         Where the pose model does not confirm a person, their look (their pixels inside the
         silhouette, from the newest frame where they moved) is matched in the frame
@@ -677,8 +681,10 @@ class Follower:
             if person is None and look is not None and unsure < LOOK.skip:
                 unsure += 1  # hidden here (behind a post)? the frames skipped are bridged (deid.video.recut)
                 continue
-            if person is None or _overlaps(person.box, others):
+            if person is None:
                 return
+            if _overlaps(person.box, others):  # someone's box covers them here: look before it
+                continue
             sighting = _sighting(index, number, person, "backfilled", image)
             self._add(index, sighting)
             boxes.append(person.box)

@@ -514,3 +514,43 @@ def test_a_person_hidden_for_frames_is_matched_where_they_come_out(stand_ins: No
     (track,) = list(sightings_of(by_frame))  # the track takes the match, 14 px from its box
     assert [s.how for s in track[10:24]] == ["predicted"] * 6 + ["matched"] * 8
     _assert_covered(by_frame, {i: x for i, x in where.items() if 16 <= i < 24})
+
+
+def test_a_new_tracks_look_back_goes_on_past_frames_where_another_box_covers_them(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A man standing behind the sign post of PETS S2.L1, found late, was followed back only to
+    where another person's box had covered him, and was in the clear, unreported, before it (a
+    cut from frame 100, its first frames): the look back goes on past such frames."""
+    import deid.video.follow as follow
+
+    thorough_looks = []
+
+    def found_late(image: torch.Tensor, config: object = None, known: object = ()) -> list[Person]:
+        """Every look misses him but the second thorough one (frame 20)."""
+        found = people_in(image)
+        if config is not None and 120 in getattr(config, "tiles", ()):
+            thorough_looks.append(1)
+        return found if len(thorough_looks) > 1 else [p for p in found if (p.box.x, p.box.w) != (70, 12)]
+
+    monkeypatch.setattr(follow, "find_people", found_late)
+    frames = []
+    for i in range(22):  # he stands at x 70; another walks past him, 4 px a frame, on frames 10-15
+        pixels = np.full((60, 120, 3), 20, np.uint8)
+        pixels[10:50, 70:82] = 230
+        if 20 + 4 * i < 120:
+            pixels[10:50, 20 + 4 * i : min(32 + 4 * i, 120)] = 230
+        frames.append(Frame(i, pixels))
+    config = FollowConfig(detect_every=5, thorough_every=20, pose_every=1, motion=False)
+    tracks = list(sightings_of(follow_people(frames, fps=10, config=config)))
+    him = [
+        t
+        for t in tracks
+        if any(s.how == "found" and s.box.x <= 70 < s.box.x + s.box.w for s in t if s.frame == 20)
+    ]
+    assert len(him) == 1
+    # back to the first frame, past frames 10-15, where the other's box holds him (his track's
+    # frames there are bridged once the video is followed: deid.video.recut)
+    assert [s.frame for s in him[0]] == [*range(10), *range(16, 22)]
+    others = [s for t in tracks if t is not him[0] for s in t if 10 <= s.frame <= 15]
+    assert {s.frame for s in others if s.box.x <= 70 and s.box.x + s.box.w >= 80} == set(range(10, 16))
