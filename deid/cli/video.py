@@ -208,7 +208,8 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
         if not report.success:
             why = [f"tracks {matched} are still matched"] if matched else []
             if report.missed:
-                why.append(f"{_people(len(report.missed))} a second look found were not concealed")
+                n = len(report.missed)
+                why.append(f"{_people(n)} a second look found {'was' if n == 1 else 'were'} not concealed")
             why = why or ["nobody was found"]
             click.echo(f"warning: {source}: {'; '.join(why)}; see {target}.json", err=True)
             code = code or 3

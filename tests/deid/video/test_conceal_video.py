@@ -405,3 +405,43 @@ def test_cli_output_named_as_a_video_file_is_that_file(
     onto_file = CliRunner().invoke(main, ["conceal", str(image), "-o", str(tmp_path / "old.mp4")])
     assert onto_file.exit_code == 2 and "is a file; images are written into a folder" in onto_file.output
     assert (tmp_path / "old.mp4").read_bytes() == b"written before"
+
+
+def test_cli_says_how_many_people_the_second_look_found_in_the_clear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import deid.cli.video as cli_video
+    from deid.video import VideoReport
+
+    missed: list[list[int]] = []
+
+    def stand_in(**call: object) -> VideoReport:
+        return VideoReport(
+            source=str(call["source"]),
+            output=str(call["output"]),
+            frames_read=3,
+            frames_written=3,
+            fps=10.0,
+            size=[64, 48],
+            tracks=[],
+            missed=list(missed),
+            frames_without_people=3,
+            frames_with_unposed=[],
+            judged_by=["stripe", "color_stripes", "fused"],
+            gap=10,
+            source_sha256="",
+            output_sha256="",
+        )
+
+    monkeypatch.setattr(cli_video, "conceal_judged_by", stand_in)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"x")
+    for n, said in (
+        (1, "1 person a second look found was not concealed"),
+        (2, "2 people a second look found were"),
+    ):
+        missed[:] = [[0, 1, 2, 3, 4]] * n
+        result = CliRunner().invoke(
+            main, ["conceal", str(clip), "-o", str(tmp_path / "out"), "--no-progress"]
+        )
+        assert result.exit_code == 3 and said in result.output, result.output
