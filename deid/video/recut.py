@@ -50,7 +50,7 @@ from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import head_box
 from deid.video.follow import Sighting, resized, sightings_of
 from deid.video.io import Frame
-from deid.video.stature import SEEN, Stature
+from deid.video.stature import ANKLES, SEEN, Stature
 
 #: How a sighting was seen when the pose model looked at the person in that very frame.
 POSED = ("found", "followed", "backfilled")
@@ -96,7 +96,7 @@ def recut(
         if bridges is None:  # the frame's size known: bridges between the boxes as they are cut
             bridges = _bridges(placed, pixels.shape[1], pixels.shape[2], head_scale)
             stature = Stature.fit(
-                _whole(placed, pixels.shape[1], pixels.shape[2], head_scale), pixels.shape[1]
+                _seen_whole(placed, pixels.shape[1], pixels.shape[2], head_scale), pixels.shape[1]
             )
         new = bridges.get(frame.index, [])
         if new or out[frame.index]:
@@ -107,13 +107,15 @@ def recut(
     return out
 
 
-def _whole(placed: Sequence[Sequence[Sighting]], height: int, width: int, head_scale: float) -> list[Box]:
+def _seen_whole(
+    placed: Sequence[Sequence[Sighting]], height: int, width: int, head_scale: float
+) -> list[Box]:
     """The boxes, as cut, of the posed sightings whose ankles the pose model saw (:data:`SEEN`)."""
     return [
         _as_cut(s, height, width, head_scale)
         for frame in placed
         for s in frame
-        if s.how in POSED and s.keypoints is not None and float(s.keypoints[27:29, 2].mean()) >= SEEN
+        if s.how in POSED and s.keypoints is not None and float(s.keypoints[ANKLES, 2].mean()) >= SEEN
     ]
 
 
@@ -122,7 +124,12 @@ def _reached(sighting: Sighting, stature: Stature | None, pixels: torch.Tensor) 
     for it (:meth:`Stature.short`), concealed whole and cut again from ``pixels (3, H, W)``."""
     if stature is None or not stature.short(sighting.box):
         return sighting
-    box = stature.reach(sighting.box, *pixels.shape[1:])
+    return _concealed_whole(sighting, stature.reach(sighting.box, *pixels.shape[1:]), pixels)
+
+
+def _concealed_whole(sighting: Sighting, box: Box, pixels: torch.Tensor) -> Sighting:
+    """``sighting`` at ``box``, without a pose (its whole box concealed), cut from the frame's
+    ``pixels (3, H, W)``."""
     crop = pixels[:, box.y : box.y + box.h, box.x : box.x + box.w].clone()
     silhouette = torch.ones(box.h, box.w, dtype=torch.bool)
     return replace(sighting, box=box, silhouette=silhouette, keypoints=None, crop=crop)
@@ -251,10 +258,7 @@ def _cut(sighting: Sighting, pixels: torch.Tensor, head_scale: float, sagged: Bo
     if sagged is not None:
         x0, y0 = max(0, min(new.x, sagged.x)), max(0, min(new.y, sagged.y))
         x1 = min(width, max(new.x + new.w, sagged.x + sagged.w))
-        whole = Box(x0, y0, x1 - x0, new.y + new.h - y0, box.score)
-        crop = pixels[:, whole.y : whole.y + whole.h, whole.x : whole.x + whole.w].clone()
-        silhouette = torch.ones(whole.h, whole.w, dtype=torch.bool)
-        return replace(sighting, box=whole, silhouette=silhouette, keypoints=None, crop=crop)
+        return _concealed_whole(sighting, Box(x0, y0, x1 - x0, new.y + new.h - y0, box.score), pixels)
     dx, dy = box.x - new.x, box.y - new.y
     silhouette = F.pad(sighting.silhouette, (dx, new.w - box.w - dx, dy, new.h - box.h - dy))
     crop = pixels[:, new.y : new.y + new.h, new.x : new.x + new.w].clone()

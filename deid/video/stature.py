@@ -30,10 +30,12 @@ SHORT = 0.7
 #: part the pose model took for a person (a hand, a foot) or a thing: it is left as it is. Grown,
 #: such boxes (9 to 18 pixels tall on PETS S2.L1, a tenth to a fifth of a person there) became
 #: boxes of a person's height painted on the empty ground below a hand or a shoe; the people
-#: behind the sign post stood at 0.28 to 0.66.
+#: behind the sign post stood at 0.28 to 0.68.
 PART = 0.25
-#: The visibility the pose model gives a foot keypoint it saw (MediaPipe's, in [0, 1]).
+#: The visibility the pose model gives a keypoint it saw (MediaPipe's, in [0, 1]), and its ankles:
+#: a person whose ankles it saw is seen whole, head to feet.
 SEEN = 0.5
+ANKLES = slice(27, 29)
 #: The fewest boxes of people seen whole the fit is made on; with fewer, no box is called short.
 FEW = 20
 #: Boxes whose height lies farther than this fraction from the fitted one are left out of the
