@@ -114,6 +114,7 @@ def detect_windows(
     overlap: float = 0.5,
     threshold: float = 0.3,
     reach: float = 0.2,
+    largest: float | None = None,
 ) -> np.ndarray:
     """Landmark-model windows for the persons the detector finds in ``rgb (H, W, 3)`` uint8.
 
@@ -123,6 +124,12 @@ def detect_windows(
         threshold: the detection score kept.
         reach: detections whose windows' centres lie within this fraction of a better one's
             side (at a similar side) are the same person.
+        largest: a tile's detection whose window is more than this many times the tile's side
+            is dropped (None: none is); the whole frame's are all kept. Shown a small tile, the
+            detector sometimes places a person's scale point far outside it: on PETS S2.L1's
+            thorough looks (:data:`deid.video.follow.THOROUGH`), windows up to 810 px from 120 and
+            200 px tiles of a 480x360 frame, which the pose model, unsure there, made uncertain
+            people of, grown to the frame's edges.
 
     Returns:
         ``(K, 4)`` float64 rows ``score, cx, cy, side``: the square window MediaPipe's pose
@@ -152,8 +159,11 @@ def detect_windows(
         if not keep.any():
             continue
         frame = tile_points[keep] * (side / DETECTOR_INPUT) + np.array([x, y])
-        radius = np.hypot(*(frame[:, 1] - frame[:, 0]).T)
-        rows.append(np.column_stack([tile_scores[keep], frame[:, 0], 2 * radius * WINDOW_MARGIN]))
+        windows = 2 * np.hypot(*(frame[:, 1] - frame[:, 0]).T) * WINDOW_MARGIN
+        found = np.column_stack([tile_scores[keep], frame[:, 0], windows])
+        if largest is not None and side < max(height, width):  # a tile's, not the whole frame's
+            found = found[windows <= largest * side]
+        rows.append(found)
     if not rows:
         return np.zeros((0, 4))
     found = np.concatenate(rows)

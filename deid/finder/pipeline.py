@@ -227,6 +227,7 @@ def _proposals(
             overlap=config.tile_overlap,
             threshold=config.detect_threshold,
             reach=config.detect_reach,
+            largest=config.tile_reach,
         ):
             radius = side / (2 * WINDOW_MARGIN)
             windows.append([cx, cy, side])

@@ -34,8 +34,12 @@ from deid.finder import FinderConfig, Person, find_people, find_people_in_crops
 from deid.video.io import Frame, as_float, to_bytes, to_tensor
 
 #: A thorough look: the frame also searched in tiles of 200 and 120 pixels (people in groups and
-#: far away), and enlarged twice.
-THOROUGH = FinderConfig(tiles=(200, 120))
+#: far away), and enlarged twice. A tile's window more than twice its side is dropped (a person
+#: that large is the whole frame's or the plain look's): on PETS S2.L1's thorough looks (every
+#: 40th frame) the pose model, unsure in such windows, made uncertain people 150-250 px wide of
+#: them, grown to the frame's edges and concealed by their boxes over the lawn, the road and the
+#: building (an 80x360 band at frame 560); without them it confirmed as many people.
+THOROUGH = FinderConfig(tiles=(200, 120), tile_reach=2.0)
 #: How a person was seen in a frame (``"bridged"``: put there afterwards, between two sightings
 #: of the track, :func:`deid.video.recut.recut`).
 HOW = ("found", "followed", "carried", "predicted", "backfilled", "matched", "bridged")

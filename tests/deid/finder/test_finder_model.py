@@ -140,3 +140,51 @@ def test_the_detector_finds_the_people_of_a_real_frame(pennfudan_root):
         on = (windows[:, 1] > x0) & (windows[:, 1] < x1) & (windows[:, 2] > y0) & (windows[:, 2] < y1)
         ratio = windows[on, 3] / (y1 - y0)
         assert ((ratio > 0.6) & (ratio < 2.0)).any(), (x0, y0, x1, y1, windows[on])
+
+
+class _OneDetection:
+    """A detector stand-in: on every tile, one sure detection at the tile's centre whose scale
+    point lies ``reach`` of the tile's side away (what the real detector does, now and then, on
+    a small tile of a fragment)."""
+
+    def __init__(self, reach: float) -> None:
+        self.reach = reach
+
+    def run(self, tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores = np.zeros((len(tiles), 1))
+        scores[:] = 0.9
+        points = np.zeros((len(tiles), 1, 2, 2))
+        points[:, 0, 0] = (112, 112)
+        points[:, 0, 1] = (112, 112 + self.reach * 224)
+        return scores, points
+
+
+def test_a_tiles_detection_far_larger_than_the_tile_is_dropped_the_whole_frames_kept():
+    rgb = np.zeros((360, 480, 3), np.uint8)
+    tiles = len(tile_origins(360, 480, 120, 0.5))
+    # a window of 2 * 1.3 * 1.25 = 3.25 tiles: from the tiles, dropped; from the whole frame, kept
+    far = _OneDetection(1.3)
+    windows = detect_windows(rgb, far, tiles=(120,), reach=0.0, largest=2.0)  # type: ignore[arg-type]
+    assert len(windows) == 1 and windows[0, 3] == pytest.approx(2 * 1.3 * 1.25 * 480)
+    assert len(detect_windows(rgb, far, tiles=(120,), reach=0.0)) == 1 + tiles  # type: ignore[arg-type]
+    # a window of 1.5 tiles (a person filling the tile) is kept from every tile
+    windows = detect_windows(rgb, _OneDetection(0.6), tiles=(120,), reach=0.0, largest=2.0)  # type: ignore[arg-type]
+    assert len(windows) == 1 + tiles
+    assert sorted(windows[:, 3])[:-1] == pytest.approx([1.5 * 120] * (len(windows) - 1))
+
+
+def test_the_thorough_look_makes_no_frame_high_person_of_a_fragment_on_pets(pets_video):
+    """PETS S2.L1's people stand 40-180 px tall in its 480x360 frames; before the tiles' windows
+    were bounded, the thorough look made uncertain people 270 and 305 px tall of fragments on
+    frames 40 and 760 (on the lawn, the road and the building), each concealed by its box."""
+    from deid.finder import find_people
+    from deid.video import VideoReader
+    from deid.video.follow import THOROUGH
+    from deid.video.io import to_tensor
+
+    frames = [f for f in VideoReader.open(pets_video) if f.index in (40, 760)]
+    assert len(frames) == 2
+    for frame in frames:
+        people = find_people(to_tensor(frame.pixels), config=THOROUGH)
+        assert len(people) >= 5, frame.index
+        assert max(p.box.h for p in people) < 0.6 * 360, (frame.index, [p.box for p in people])
