@@ -42,6 +42,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -50,6 +51,7 @@ from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import head_box
 from deid.video.follow import Sighting, resized, sightings_of
 from deid.video.io import Frame
+from deid.video.moving import moved_pixels, with_moving
 from deid.video.stature import ANKLES, SEEN, Stature
 
 #: How a sighting was seen when the pose model looked at the person in that very frame.
@@ -68,6 +70,7 @@ def recut(
     frames: Iterable[Frame],
     head_scale: float = 1.0,
     padding: float = 0.15,
+    background: np.ndarray | None = None,
 ) -> list[list[Sighting]]:
     """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
     neighbours, every posed sighting's box grown to hold its head (its ellipse at
@@ -76,7 +79,9 @@ def recut(
     sighting bridged (boxes grown by ``padding`` of their size on each side; see the module's
     docstring), each changed or new sighting cut from ``frames`` (the same video's originals, in
     order). Sightings without a pose (a whole box) keep their box unless it is short; the
-    frames past the last one ``frames`` holds are kept (with no bridges).
+    frames past the last one ``frames`` holds are kept (with no bridges). Given the video's
+    still ``background`` (:func:`deid.video.moving.still_background`), each frame's sightings
+    then take in the moving pixels joined to theirs (:func:`deid.video.moving.with_moving`).
 
     Example:
         >>> again = recut(by_frame, VideoReader.open("clip.avi"))  # doctest: +SKIP
@@ -104,6 +109,9 @@ def recut(
             bridged = [_bridge(frame.index, track, corners, padding, pixels) for track, corners in new]
             found = [*cut, *(b for b in bridged if b is not None)]
             out[frame.index] = sorted((_reached(s, stature, pixels) for s in found), key=lambda s: s.track)
+            moved = moved_pixels(frame.pixels, background) if background is not None else None
+            if moved is not None:
+                out[frame.index] = with_moving(out[frame.index], moved, pixels)
     return out
 
 

@@ -53,6 +53,7 @@ from deid.video.io import (
 )
 from deid.video.judging import BATCH, Judge, batches, spread
 from deid.video.linking import link_tracks
+from deid.video.moving import still_background
 from deid.video.recut import recut
 from deid.video.resume import Checkpoints, SavedFollower, source_key
 from deid.video.smoothing import steady_bodies
@@ -84,8 +85,10 @@ CHUNK = 64
 #: (:func:`deid.video.recut.recut`); 9: a person the pose model does not confirm is followed by
 #: their look (``"matched"``), and a posed sighting whose head sags below its neighbours' is
 #: concealed whole (:data:`deid.video.recut.SAGS`); 10: a box short for a whole person at its
-#: place reaches down to their feet (:class:`deid.video.stature.Stature`).
-WORK = 10
+#: place reaches down to their feet (:class:`deid.video.stature.Stature`); 11: the thorough look
+#: drops tiles' windows far larger than the tile (:data:`deid.video.follow.THOROUGH`), and each
+#: sighting takes in the moving pixels joined to its own (:mod:`deid.video.moving`).
+WORK = 11
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]
@@ -319,7 +322,8 @@ def conceal_video(
         by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
     else:
         pieces = {s.track: 1 for frame in by_frame for s in frame}
-    by_frame = recut(by_frame, reader, config.head_scale, follow.padding)
+    background = still_background(reader, len(by_frame)) if follow.motion else None
+    by_frame = recut(by_frame, reader, config.head_scale, follow.padding, background)
     if reader.problem and reader.problem not in notes:  # read again: it may stop elsewhere
         notes.append(reader.problem)
     tracks = list(sightings_of(by_frame))
