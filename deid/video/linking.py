@@ -4,7 +4,11 @@ The tracker loses a person it cannot confirm for a few frames (crossing another,
 and a new track starts when they are found again: the same person in two pieces would get two
 treatments. A piece that starts shortly after another ended, near where that one was heading,
 and looks like it to the adversary (its embeddings of the last and first sightings) is the same
-person. How alike is alike enough is learnt from the video itself: closer than nearly all pairs
+person. A piece ends where its person was last seen: the boxes the tracker predicted for them
+after it lost them (``"predicted"``) say where it guessed, not where they were, and show what was
+there (a cut of PETS S2.L1 from frame 300: a track lost at frame 16 went on predicted to frame
+25, was joined from there to a piece starting 24 frames later 370 px away, and the box bridged
+between them slid over the lawn, the road and three people). How alike is alike enough is learnt from the video itself: closer than nearly all pairs
 of tracks seen at the same time, which are certainly different people.
 """
 
@@ -29,6 +33,7 @@ def link_tracks(
     adversary: Adversary,
     *,
     max_gap: int,
+    fps: float = 10.0,
     quantile: float = 0.1,
 ) -> tuple[list[list[Sighting]], dict[int, int]]:
     """Join the pieces of tracks that are one person; tracks renumbered in order of appearance.
@@ -36,7 +41,9 @@ def link_tracks(
     Args:
         by_frame: per frame, its sightings (from :func:`deid.video.follow_people`).
         adversary: whose embeddings compare the pieces.
-        max_gap: frames a person may be lost between two pieces.
+        max_gap: frames a person may be lost between two pieces (from where the first piece
+            last saw them).
+        fps: the video's frame rate (how far a person may walk in a frame, :data:`SPEED`).
         quantile: a join needs the pieces closer than this quantile of the distances between
             tracks seen together (different people).
 
@@ -46,15 +53,18 @@ def link_tracks(
     tracks = list(sightings_of(by_frame))
     if len(tracks) < 2:
         return [list(frame) for frame in by_frame], {t[0].track: 1 for t in tracks}
+    seen = [[s for s in track if s.how != "predicted"] or list(track) for track in tracks]
     near = [
         (a, b)
         for a, first in enumerate(tracks)
         for b, second in enumerate(tracks)
-        if 1 <= (gap := second[0].frame - first[-1].frame) <= max_gap and _near(first[-1], second[0], gap)
+        if second[0].frame > first[-1].frame
+        and (gap := second[0].frame - seen[a][-1].frame) <= max_gap
+        and _near(seen[a][-1], second[0], gap / fps)
     ]
     starts = sorted({b for _, b in near})  # only a track that could continue another needs its head
     heads = dict(zip(starts, _describe(adversary, [tracks[b][:_ENDS] for b in starts]), strict=True))
-    tails = _describe(adversary, [track[-_ENDS:] for track in tracks])
+    tails = _describe(adversary, [track[-_ENDS:] for track in seen])
     together = [
         float((tails[a] - tails[b]).norm())
         for a in range(len(tracks))
@@ -113,12 +123,17 @@ def _overlap(a: Sequence[Sighting], b: Sequence[Sighting]) -> bool:
 _TALLER = 1.6
 
 
-def _near(last: Sighting, first: Sighting, gap: int) -> bool:
-    """Whether ``first`` starts where ``last`` could have walked to in ``gap`` frames: within
-    half a body height, plus a fifth of one per frame, in a box of about the same height (a
+#: How far a person may go in a second, in body heights (a fifth of one per frame at PETS S2.L1's
+#: 10 frames/s; before the frame rate was known here, a fifth per frame at any rate).
+SPEED = 2.0
+
+
+def _near(last: Sighting, first: Sighting, seconds: float) -> bool:
+    """Whether ``first`` starts where ``last`` could have walked to in ``seconds``: within half a
+    body height, plus :data:`SPEED` body heights a second, in a box of about the same height (a
     cut of PETS S2.L1 from frame 470: a box 253 pixels tall the finder proposed on its first
     frame, joined to a woman found 19 frames later, was bridged to her over the lawn)."""
     (x0, y0, w0, h0), (x1, y1, w1, h1) = last.box[:4], first.box[:4]
     dx, dy = (x1 + w1 / 2) - (x0 + w0 / 2), (y1 + h1 / 2) - (y0 + h0 / 2)
     alike = max(h0, h1) <= _TALLER * min(h0, h1)
-    return alike and (dx * dx + dy * dy) ** 0.5 <= h0 * (0.5 + 0.2 * gap)
+    return alike and (dx * dx + dy * dy) ** 0.5 <= h0 * (0.5 + SPEED * seconds)

@@ -319,7 +319,7 @@ def conceal_video(
     start = time.perf_counter()
     gap = max(1, round(float(info.fps)))
     if link == "track":
-        by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap)
+        by_frame, pieces = link_tracks(by_frame, adversary, max_gap=3 * gap, fps=float(info.fps))
     else:
         pieces = {s.track: 1 for frame in by_frame for s in frame}
     background = still_background(reader, len(by_frame)) if follow.motion else None

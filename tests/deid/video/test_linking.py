@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from deid.adversary import Adversary
 from deid.boxes import Box
 from deid.video.follow import Sighting
-from deid.video.linking import link_tracks
+from deid.video.linking import _near, link_tracks
 from tests.deid.video.conftest import sighting
 
 #: Per track number: the person (their grey level) and the frames it is seen in.
@@ -62,3 +64,27 @@ def test_a_piece_in_a_box_of_another_size_is_not_joined(adversary: Adversary) ->
                 frame[i] = sighting(s.frame, 9, Box(s.box.x, s.box.y, 24, 192), tall)
     _, pieces = link_tracks(frames, adversary, max_gap=5)
     assert sorted(pieces.values()) == [1, 1, 1, 1, 1]
+
+
+def test_a_piece_ends_where_its_person_was_last_seen_not_where_the_tracker_guessed(
+    adversary: Adversary,
+) -> None:
+    """The first person's track lost at frame 5, its boxes predicted on to frame 9: the gap to
+    the piece found again at frame 12 counts from frame 5 (a review found a lost track predicted
+    on for 9 frames joined to a piece 370 px away, and bridged over three people)."""
+    frames = _by_frame()
+    for frame in frames[6:10]:
+        for i, s in enumerate(frame):
+            if s.track == 0:
+                frame[i] = replace(s, how="predicted")
+    _, lost = link_tracks(frames, adversary, max_gap=5)  # 7 frames since seen: too long
+    assert sorted(lost.values()) == [1, 1, 1, 1, 1]
+    _, joined = link_tracks(frames, adversary, max_gap=8)
+    assert sorted(joined.values()) == [1, 1, 1, 2]
+
+
+def test_how_far_a_person_may_go_between_pieces_is_per_second() -> None:
+    last = sighting(0, 0, Box(0, 0, 24, 64), torch.zeros(3, 64, 24))
+    first = sighting(10, 1, Box(100, 0, 24, 64), torch.zeros(3, 64, 24))
+    assert _near(last, first, 10 / 10)  # 100 px in a second: 1.6 body heights
+    assert not _near(last, first, 10 / 100)  # ... in a tenth of a second: no
