@@ -86,6 +86,10 @@ def _verify_video(path: Path, device: str) -> int:
     if not result.exit_code:
         verdict = "private" if result.private else "not private"
         click.echo(f"the written video holds every verdict of its report (which calls it {verdict})")
+        click.echo(
+            "(a verdict is the adversary's on a person's box as written: a person no box holds, or a "
+            "part of one outside their box, is not judged; look at the video too)"
+        )
     return result.exit_code
 
 

@@ -275,6 +275,7 @@ def test_cli_verifies_the_videos_of_an_output_folder(
     assert result.exit_code == 0, result.output
     assert "contradicted (reported private, matched as written)      0" in result.output
     assert "the written video holds every verdict of its report (which calls it private)" in result.output
+    assert "a part of one outside their box, is not judged" in result.output
     # a folder two runs wrote into, one of images: both verified
     (path.parent / "report.json").write_text(json.dumps({"format": "deid-conceal-report", "records": []}))
     both = CliRunner().invoke(main, ["verify", str(path.parent)])
