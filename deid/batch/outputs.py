@@ -123,6 +123,11 @@ class Outputs:
         """Where ``member``'s output goes: its relative path under the output folder."""
         return self.folder / member.relative
 
+    def heatmap_path(self, target: Path, name: str) -> Path:
+        """Where the heatmap ``name`` of the output ``target`` goes: at its place under
+        :func:`heatmaps_folder`, never in the output folder (a heatmap shows the original person)."""
+        return heatmaps_folder(self.folder) / target.parent.relative_to(self.folder) / name
+
     def heatmaps(self, items: list[tuple[torch.Tensor, torch.Tensor | None, Path]]) -> None:
         """Write ``(original, attribution, path)`` overlays; a failure is a warning, not a failed file."""
         if self.write_heatmaps is None or not items:
@@ -132,6 +137,14 @@ class Outputs:
             self.write_heatmaps(originals, attributions, paths)
         except Exception as exc:
             self.warnings.append(f"heatmaps for {paths[0]} failed: {describe(exc)}")
+
+
+def heatmaps_folder(output: Path) -> Path:
+    """The folder beside ``output`` that a run's heatmaps go to (``OUT.heatmaps``): a heatmap is
+    drawn on the original person (what drove the match), so it must not sit among the outputs a
+    user publishes (a new user's review found them there, and ``deid verify`` passing the folder)."""
+    output = Path(os.path.abspath(output))
+    return output.with_name(output.name + ".heatmaps")
 
 
 def _output_problem(file: InputFile, record: Record) -> str | None:

@@ -156,7 +156,7 @@ class Runner:
 
     def _enqueue_frame(self, member: InputFile, image: torch.Tensor, given: list[Box] | None) -> None:
         key = f"frame:{member.relative.as_posix()}"
-        source = "the person finder"
+        source, warning = "the person finder", ""
         if given is not None:
             source = "the masks folder" if self.config.masks is not None else "the boxes file"
             try:
@@ -166,7 +166,7 @@ class Runner:
                 self.outputs.record(member, "failed", group=key, kind="frame", error=error)
                 return
             if clipped:  # said in the record's note and on stderr, never silently
-                source += f" (warning: {'; '.join(clipped)})"
+                warning = f" (warning: {'; '.join(clipped)})"
                 self.warnings.append(f"{member.path}: {'; '.join(clipped)}")
         start = time.perf_counter()
         try:
@@ -181,6 +181,9 @@ class Runner:
             found = None if people.found is None else [_found(p) for p in people.found]
             if given is None and people.found:
                 source = _finders([p.how for p in people.found])
+            if given is not None and people.added:
+                source = f"{source} ({len(given)}) and the person finder's second look ({len(people.added)})"
+            source += warning
         except Exception as exc:
             error = f"detection failed: {describe(exc)}"
             self.outputs.record(member, "failed", group=key, kind="frame", error=error)
@@ -291,7 +294,9 @@ class Runner:
             if written is None:
                 continue
             target, digest = written
-            heatmaps.append((image, result.attribution, target.with_name(target.stem + ".heatmap.png")))
+            heatmaps.append(
+                (image, result.attribution, self.outputs.heatmap_path(target, f"{target.stem}.heatmap.png"))
+            )
             self.outputs.record(
                 member,
                 "ok",
@@ -356,7 +361,7 @@ class Runner:
             ),
         )
         self.outputs.heatmaps(
-            [(crop, r.attribution, target.with_name(f"{target.stem}.person{i}.heatmap.png"))
+            [(crop, r.attribution, self.outputs.heatmap_path(target, f"{target.stem}.person{i}.heatmap.png"))
              for i, (crop, r) in enumerate(zip(people.crops, results, strict=True))]
         )  # fmt: skip
 

@@ -187,6 +187,7 @@ def heatmap_writer(adversary: Adversary) -> HeatmapWriter:
                     mode="bilinear",
                     align_corners=False,
                 )[0]
+            path.parent.mkdir(parents=True, exist_ok=True)
             save_heatmap(path, image, attribution)
 
     return write_heatmaps

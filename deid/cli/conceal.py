@@ -13,6 +13,7 @@ from deid.adversary import Adversary
 from deid.batch.config import ADVERSARIES, ENGINES, BatchConfig
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
+from deid.batch.outputs import heatmaps_folder
 from deid.batch.report import ReportError, saved_report
 from deid.batch.run import run_batch
 from deid.cli.options import (
@@ -92,7 +93,9 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     "that must not let anyone follow the person. deid audit --link measures the linking rate.",
 )
 @click.option(
-    "--heatmaps/--no-heatmaps", default=False, help="Write attribution overlays beside the outputs."
+    "--heatmaps/--no-heatmaps",
+    default=False,
+    help="Write attribution overlays to OUT.heatmaps beside OUT (never inside it: they show the original people).",
 )
 @device_option(help="Torch device of the adversary.")
 @click.option(
@@ -428,6 +431,10 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         click.echo(f"warning: {warning}", err=True)
     _name_failures(summary.report_json, counts["failed"])
     click.echo(f"report: {summary.report_json} and {summary.report_csv}")
+    if config.heatmaps:
+        click.echo(
+            f"heatmaps (of the original people: not for publishing): {heatmaps_folder(Path(config.output))}"
+        )
     if counts["ok"] + counts["failed"] + counts["no_person"] == 0:
         click.echo("error: no image files found in the inputs", err=True)
         ctx.exit(1)

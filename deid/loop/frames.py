@@ -48,6 +48,8 @@ class FramePeople:
             the frame.
         crops: each person cut out at their box ``(3, h, w)`` (copies), in the order of ``boxes``.
         found: what the person finder saw of each person, or None when the boxes were given.
+        added: with boxes given, the people the second look confirmed outside them (their
+            boxes are the last of ``boxes``).
         flagged: the boxes of unsure people left out with ``uncertain="flag"``: not concealed,
             so a frame with any is never private.
         face_threshold: the face net's (``FinderConfig.faces``): :func:`paste_people` looks
@@ -60,6 +62,7 @@ class FramePeople:
     crops: list[torch.Tensor]
     found: list[Person] | None
     flagged: list[Box] = field(default_factory=list)
+    added: list[Person] = field(default_factory=list)
     face_threshold: float | None = None
     face_treatment: str = "blur"
 
@@ -96,7 +99,9 @@ def plan_frame(
 
     Args:
         image: the frame.
-        boxes: the people's boxes, when the caller brings them (the finder is not run).
+        boxes: the people's boxes, when the caller brings them (the finder's first look is not
+            run; its second look is, when ``finder.look``: a boxes file that leaves out a person
+            must not leave them in the clear under a private verdict).
         uncertain: what becomes of people the finder is unsure of: ``"conceal"`` them by their
             box like the others, or ``"flag"`` them (left unchanged, listed in ``flagged``;
             the frame is then never private). Never dropped silently.
@@ -122,7 +127,10 @@ def plan_frame(
     check_choice("uncertain", uncertain, UNCERTAIN)
     check_choice("head", head, HEADS)
     finder = finder or FinderConfig()
-    found, flagged = None, []
+    found, flagged, added = None, [], []
+    if boxes is not None and finder.look:  # the people the boxes leave out
+        added = uncovered_people(image, boxes)
+        boxes = [*boxes, *_boxes(added, image, head_scale)]
     if boxes is None:
         found = find_frame_people(image, config=finder)
         if finder.look:  # a more thorough look, for people the first one missed
@@ -135,7 +143,7 @@ def plan_frame(
             found = [person for person in found if not person.uncertain]
         boxes = _boxes(found, image, head_scale)
     crops, used = crop_boxes(image, boxes)
-    return FramePeople(used, crops, found, flagged, finder.faces, head)
+    return FramePeople(used, crops, found, flagged, added, finder.faces, head)
 
 
 def _boxes(people: Sequence[Person], image: torch.Tensor, head_scale: float) -> list[Box]:

@@ -223,13 +223,16 @@ def test_a_frame_is_rechecked_person_by_person_at_the_reported_boxes(tmp_path, t
 
 
 def test_a_frame_reported_private_that_shows_a_face_is_contradicted(tmp_path, stand_in, tiny_embedder):
-    """A run without the face net wrote the man on the right (outside the given box) with his face;
+    """A run without the face net and the second look wrote the man on the right (outside the given
+    box) with his face;
     verify looks for faces when the run's settings say it did, and the frame's verdict then fails."""
     example = Path(__file__).resolve().parents[3] / "examples" / "images" / "frames" / "PennPed00074.png"
     (tmp_path / "in").mkdir()
     shutil.copy(example, tmp_path / "in" / "street.png")
     (tmp_path / "boxes.json").write_text(json.dumps({"street.png": [[110, 15, 180, 290]]}))
-    config = _config([tmp_path / "in"], tmp_path / "out", boxes=str(tmp_path / "boxes.json"), faces=0.0)
+    config = _config(
+        [tmp_path / "in"], tmp_path / "out", boxes=str(tmp_path / "boxes.json"), faces=0.0, second_look=False
+    )
     run_batch(config, conceal_group=stand_in)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["records"][0]["success"] is True and report["settings"]["faces"] == 0.0

@@ -214,7 +214,9 @@ def test_end_to_end_with_the_real_conceal_loop(tmp_path):
         written = read_image(tmp_path / "out" / f"{rel}.bmp")
         assert written.shape == read_image(root / f"{rel}.bmp").shape
         assert not torch.equal(written, read_image(root / f"{rel}.bmp"))
-        assert (tmp_path / "out" / f"{rel}.heatmap.png").is_file()
+        assert (tmp_path / "out.heatmaps" / f"{rel}.heatmap.png").is_file()  # not among the outputs
+        assert not (tmp_path / "out" / f"{rel}.heatmap.png").exists()
+    assert f"not for publishing): {tmp_path / 'out.heatmaps'}" in result.output
     assert records["016_0.bmp"]["area"] == records["016_90.bmp"]["area"]  # one mask for the person
 
 

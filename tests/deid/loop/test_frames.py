@@ -204,3 +204,29 @@ def test_held_marks_a_person_matched_as_written_not_private():
         == "private after 1 steps; but matched as cut from the frame as written"
     )
     assert held(results, None) == results
+
+
+def test_given_boxes_that_leave_people_out_get_the_second_look(pennfudan_root):
+    """A boxes file naming one of PennPed00013's labelled people: the others are not left in the
+    clear (they were, untouched under a private verdict: a new user's review); without the second
+    look, the boxes alone."""
+    import cv2
+    import numpy as np
+
+    from deid.finder import FinderConfig
+
+    frame = read_image(pennfudan_root / "PNGImages" / "PennPed00013.png")
+    labels = cv2.imread(str(pennfudan_root / "PedMasks" / "PennPed00013_mask.png"), cv2.IMREAD_UNCHANGED)
+    ys, xs = np.nonzero(labels == 1)
+    given = [Box(int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)]
+    alone = plan_frame(frame, given, finder=FinderConfig(look=False))
+    assert alone.boxes == given and alone.added == []
+    people = plan_frame(frame, given)
+    assert people.boxes[:1] == given and people.found is None and len(people.added) >= 1
+    assert len(people.boxes) == 1 + len(people.added) == len(people.crops)
+    held = np.zeros(labels.shape, dtype=bool)
+    for b in people.boxes:
+        held[b.y : b.y + b.h, b.x : b.x + b.w] = True
+    others = [k for k in np.unique(labels) if k > 1]
+    assert others, "PennPed00013 labels more than one person"
+    assert any(held[labels == k].mean() > 0.9 for k in others), [held[labels == k].mean() for k in others]
