@@ -32,7 +32,14 @@ from deid.adversary import Adversary
 from deid.boxes import Box, crop_boxes
 from deid.environment import differences
 from deid.loop.faces import faces_in_the_clear
-from reid_model.io import ImageReadError, decode_image, read_image, read_image_hashed, sha256_hex
+from reid_model.io import (
+    IMAGE_SUFFIXES,
+    ImageReadError,
+    decode_image,
+    read_image,
+    read_image_hashed,
+    sha256_hex,
+)
 
 #: Outcomes of one record, in table order; the last three fail verification. ``private_now``:
 #: reported not private, private as judged again without the run's margin (as for a video).
@@ -99,6 +106,8 @@ class Verification:
     environment: list[str] = field(default_factory=list)
     #: Why the report does not cover the run's inputs (it says the run did not finish), or None.
     unfinished: str | None = None
+    #: Images in the output folder that no record lists (:func:`unlisted_images`).
+    unlisted: list[Path] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """How many records have each outcome (every outcome listed, in table order)."""
@@ -114,8 +123,9 @@ class Verification:
 
     @property
     def exit_code(self) -> int:
-        """0 when every written file holds its verdict and the run finished, 1 otherwise."""
-        return 1 if self.failures or self.unfinished else 0
+        """0 when every written file holds its verdict, the run finished and the output folder
+        holds no image the report does not list, 1 otherwise."""
+        return 1 if self.failures or self.unfinished or self.unlisted else 0
 
     def table(self) -> str:
         """The counts as an aligned text table."""
@@ -185,8 +195,10 @@ def verify(
     adversary = adversary.exact()  # without the run's margin: what it finds matched contradicts the run
     records = [r for r in data["records"] if isinstance(r, dict) and isinstance(r.get("input"), str)]
     written = [r for r in records if r.get("status") in ("ok", "no_person") and r.get("output")]
+    unlisted: list[Path] = []
     if not settings.get("report"):  # written in the output folder: the outputs lie beside it
         written = [_beside(record, path.parent) for record in written]
+        unlisted = unlisted_images(path.parent, [str(r["output"]) for r in written])
     results: dict[int, VerifiedRecord] = {}
     pending: list[_Item] = []
     for index, record in enumerate(written):
@@ -204,7 +216,30 @@ def verify(
         len(records) - len(written),
         differences(data.get("environment")),
         _unfinished(data, len(records)),
+        unlisted,
     )
+
+
+def unlisted_images(folder: Path, outputs: list[str]) -> list[Path]:
+    """The images under the output ``folder`` that none of the report's ``outputs`` is: an
+    earlier run's outputs left there by a run on other inputs, or a file of the user's. The
+    report vouches for none of them, and one may show a person in the clear (a review found an
+    earlier run's outputs reported not private left unlisted in OUT, and verify passing it).
+    Hidden files and folders, a video's folder of frames (with its report beside it) and the
+    run's heatmaps (written beside OUT since this release) are not among them."""
+    listed = {os.path.realpath(output) for output in outputs}
+    found = []
+    for path in sorted(folder.rglob("*")):
+        parts = path.relative_to(folder).parts
+        if path.suffix.lower() not in IMAGE_SUFFIXES or any(p.startswith(".") for p in parts):
+            continue
+        frames = any(
+            (folder.joinpath(*parts[:k]).parent / f"{parts[k - 1]}.json").is_file()
+            for k in range(1, len(parts))
+        )
+        if not frames and path.is_file() and os.path.realpath(path) not in listed:
+            found.append(path)
+    return found
 
 
 def _unfinished(data: dict[str, Any], records: int) -> str | None:

@@ -55,9 +55,21 @@ def _verify_images(report_or_folder: str, weights: str | None, device: str) -> i
     _environment(result.environment)
     for record in result.failures:
         click.echo(f"{record.outcome}: {record.output or record.input}: {record.detail}", err=True)
+    for path in result.unlisted[:20]:
+        click.echo(
+            f"unlisted: {path}: an image in the output folder that no record of the report lists", err=True
+        )
+    if len(result.unlisted) > 20:
+        click.echo(f"unlisted: ... and {len(result.unlisted) - 20} more", err=True)
+    if result.unlisted:
+        click.echo(
+            f"error: {len(result.unlisted)} image(s) in the output folder are not the run's (an earlier "
+            "run's outputs, or other files): nothing vouches for them; move them out before publishing",
+            err=True,
+        )
     if result.failures:
         click.echo(f"error: {len(result.failures)} record(s) do not hold their verdict", err=True)
-    else:
+    elif not result.unlisted:
         click.echo("every written output holds its verdict")
     if result.unfinished:
         click.echo(f"error: {result.unfinished}", err=True)

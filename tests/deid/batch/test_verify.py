@@ -268,3 +268,25 @@ def test_verify_judges_with_the_adversary_the_run_recorded():
         assert [m.arch for m in _adversary(settings, None, "cpu").models] == ["stripe", "color_stripes"]
     with pytest.raises(VerifyError, match=r"the report records adversary 'made-up'; this version knows"):
         _adversary({"adversary": "made-up"}, None, "cpu")
+
+
+def test_images_in_the_output_folder_that_no_record_lists_fail_verify(crop_tree, tmp_path, tiny_embedder):
+    """A run on all the crops, then one on cam_a only into the same folder (its outputs at the top of
+    OUT): the first run's outputs stay, listed nowhere (one may show a person the first run reported not private);
+    a file of the user's too. Heatmaps beside OUT, hidden files and the report are not images of
+    the run's."""
+    run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=StandIn())
+    assert verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).unlisted == []
+    run_batch(_config([crop_tree / "cam_a"], tmp_path / "out", group_by="none"), conceal_group=StandIn())
+    write_crop(tmp_path / "out" / "mine.png", seed=3)
+    write_crop(tmp_path / "out" / ".partial.png", seed=3)
+    result = verify(tmp_path / "out", adversary=_adversary(tiny_embedder))
+    stale = sorted(p.relative_to(tmp_path / "out").as_posix() for p in result.unlisted)
+    assert "mine.png" in stale and ".partial.png" not in stale and result.exit_code == 1
+    assert {s.split("/")[0] for s in stale} == {"cam_a", "cam_b", "extra", "mine.png"}, stale
+    assert not any(s.count("/") == 0 and s != "mine.png" for s in stale)  # this run's outputs are listed
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("deid.batch.verification._adversary", lambda *a: _adversary(tiny_embedder))
+        cli = _verify_cli(tmp_path / "out")
+    assert cli.exit_code == 1 and f"unlisted: {tmp_path / 'out' / 'mine.png'}" in cli.output
+    assert "nothing vouches for them" in cli.output
