@@ -35,7 +35,9 @@ class Outputs:
 
     def __init__(self, folder: Path, report: RecordSink, write_heatmaps: HeatmapWriter | None) -> None:
         self.folder, self.report, self.write_heatmaps = folder, report, write_heatmaps
-        self.warnings: list[str] = []
+        self.problems: list[str] = []
+        #: The files this run wrote over (there before it: an earlier run's outputs, or the user's).
+        self.replaced: list[Path] = []
         #: The SHA-256 of each input read, by path (recorded with it).
         self.read: dict[Path, str] = {}
 
@@ -80,7 +82,7 @@ class Outputs:
             except OSError:
                 return None  # read again, and recorded failed if it cannot be
             if now != record.input_sha256:
-                self.warnings.append(
+                self.problems.append(
                     f"redoing {file.path}: the input changed since the run (sha256 {now[:12]}..., "
                     f"the report says {record.input_sha256[:12]}...)"
                 )
@@ -88,7 +90,7 @@ class Outputs:
         if record.output is not None:
             problem = _output_problem(file, record)
             if problem is not None:
-                self.warnings.append(f"redoing {file.path}: its output {record.output} {problem}")
+                self.problems.append(f"redoing {file.path}: its output {record.output} {problem}")
                 return None
         return record
 
@@ -112,12 +114,27 @@ class Outputs:
                 if tuple(back.shape) != tuple(image.shape):
                     got, want = tuple(back.shape), tuple(image.shape)
                     raise ValueError(f"the encoded output decodes to shape {got}, expected {want}")
+            existed = target.exists()
             write_bytes_atomic(target, encoded)
+            if existed:
+                self.replaced.append(target)
         except (OSError, ValueError) as exc:
             error = f"cannot write {target}: {describe(exc)}"
             self.record(member, "failed", group=group, kind=kind, error=error)
             return None
         return target, sha256_hex(encoded)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What went wrong without failing a file, with the files written over (said, never
+        silently: a file of the user's may have been at an output path)."""
+        if not self.replaced:
+            return self.problems
+        named = ", ".join(str(p) for p in self.replaced[:3]) + (", ..." if len(self.replaced) > 3 else "")
+        return [
+            *self.problems,
+            f"{len(self.replaced)} file(s) already at their output paths were replaced ({named})",
+        ]
 
     def target(self, member: InputFile) -> Path:
         """Where ``member``'s output goes: its relative path under the output folder."""
@@ -136,7 +153,7 @@ class Outputs:
         try:
             self.write_heatmaps(originals, attributions, paths)
         except Exception as exc:
-            self.warnings.append(f"heatmaps for {paths[0]} failed: {describe(exc)}")
+            self.problems.append(f"heatmaps for {paths[0]} failed: {describe(exc)}")
 
 
 def heatmaps_folder(output: Path) -> Path:

@@ -273,10 +273,10 @@ def run_on_ray(
     if groups is None:
         groups = group_files(found.files, config.group_by)
     for key, members in groups.items():
-        said = len(kept.warnings)
+        said = len(kept.problems)
         finished = [record for record in map(kept.done, members) if record is not None]
         if len(finished) < len(members):  # the worker looks again, and warns
-            del kept.warnings[said:]
+            del kept.problems[said:]
             todo.append((key, members))
             continue
         for record in finished:

@@ -167,7 +167,7 @@ class Runner:
                 return
             if clipped:  # said in the record's note and on stderr, never silently
                 warning = f" (warning: {'; '.join(clipped)})"
-                self.warnings.append(f"{member.path}: {'; '.join(clipped)}")
+                self.outputs.problems.append(f"{member.path}: {'; '.join(clipped)}")
         start = time.perf_counter()
         try:
             people = plan_frame(

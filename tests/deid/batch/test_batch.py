@@ -666,3 +666,16 @@ def test_a_frame_note_names_every_look_that_found_its_people() -> None:
         "the person finder (2), its second look (1) and the face net (1)"
     )
     assert _finders(["second look"]) == "its second look"
+
+
+def test_a_file_already_at_an_output_path_is_replaced_and_said(crop_tree, tmp_path, stand_in):
+    """A file of the user's at an output path (or an earlier run's output) is written over, as
+    the run must, but never silently: the warning names it."""
+    (tmp_path / "out").mkdir()
+    mine = tmp_path / "out" / "000_45.bmp"
+    mine.write_bytes(b"my own notes")
+    summary = run_batch(_config([crop_tree / "cam_a"], tmp_path / "out"), conceal_group=stand_in)
+    assert mine.read_bytes() != b"my own notes"
+    assert summary.warnings == [f"1 file(s) already at their output paths were replaced ({mine})"]
+    again = run_batch(_config([crop_tree / "cam_a"], tmp_path / "out"), conceal_group=stand_in)
+    assert again.warnings[-1].startswith("3 file(s) already at their output paths were replaced (")
