@@ -8,8 +8,9 @@ person. A piece ends where its person was last seen: the boxes the tracker predi
 after it lost them (``"predicted"``) say where it guessed, not where they were, and show what was
 there (a cut of PETS S2.L1 from frame 300: a track lost at frame 16 went on predicted to frame
 25, was joined from there to a piece starting 24 frames later 370 px away, and the box bridged
-between them slid over the lawn, the road and three people). How alike is alike enough is learnt from the video itself: closer than nearly all pairs
-of tracks seen at the same time, which are certainly different people.
+between them slid over the lawn, the road and three people). How alike is alike enough is
+learnt from the video itself: closer than nearly all pairs of tracks seen at the same time, which
+are certainly different people.
 """
 
 from __future__ import annotations

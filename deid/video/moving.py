@@ -4,7 +4,7 @@ A sighting's box comes from the pose model, the tracker's prediction or a box be
 others, and it can miss part of a walking person: a carried box a few pixels ahead of them, a
 box the model cut at the knees, a backfilled box narrower than the person. Reviews of PETS
 S2.L1 found such parts in the clear in frames reported private: half a man's body and his face
-beside his box (a cut from frame 700, its last frame), a woman's coat and trailing leg, shins
+beside his box (a cut from frame 700, on its last frame), a woman's coat and trailing leg, shins
 and shoes below a box; the judge looks at the box only, so nothing reported them.
 
 Where the camera stands still, a walking person's pixels differ from the video's still
