@@ -110,9 +110,9 @@ def run_batch(
             default each crop's attribution overlay (:func:`attribution.save_heatmap`).
 
     Raises:
-        BatchError: the output folder or report would overlap the inputs, the boxes file is
-            malformed or names inputs ambiguously, or another run holds the output folder
-            (a ``LockError``). Problems with single files are reported per file instead.
+        BatchError: the inputs hold no image file, the output folder or report would overlap
+            the inputs, the boxes file is malformed or names inputs ambiguously, or another run
+            holds the output folder (a ``LockError``). Problems with single files are reported per file instead.
         ReportError: the report cannot be written (up front, or during the run: the run
             stops there, the last complete report stays on disk).
 
@@ -133,6 +133,10 @@ def run_batch(
                 )
             break
     check_output(found, output, [report_path.with_suffix(s) for s in (".json", ".csv", ".jsonl")])
+    if not found.files:  # a typo'd path or an empty folder: nothing is written, not even OUT
+        shown = "; ".join(f"{p.path}: {p.error}" for p in found.problems[:3])
+        more = f" and {len(found.problems) - 3} more" if len(found.problems) > 3 else ""
+        raise BatchError(f"no image files found in the inputs ({shown}{more})", param="inputs")
     if config.resume:
         _check_same_kind(report_path, config.kind)
     boxes: dict[Path, list[Box]] | None = None

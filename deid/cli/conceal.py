@@ -36,6 +36,7 @@ from deid.video import LOOK_EVERY, QUALITY
 
 _LOOP = {f.name: f.default for f in fields(ConcealConfig)}
 _PARAM_HINTS = {
+    "inputs": "INPUTS",
     "output": "-o/--output",
     "report": "--report",
     "kind": "--kind",
@@ -435,9 +436,6 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         click.echo(
             f"heatmaps (of the original people: not for publishing): {heatmaps_folder(Path(config.output))}"
         )
-    if counts["ok"] + counts["failed"] + counts["no_person"] == 0:
-        click.echo("error: no image files found in the inputs", err=True)
-        ctx.exit(1)
     ctx.exit(summary.exit_code)
 
 

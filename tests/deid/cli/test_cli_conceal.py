@@ -158,9 +158,11 @@ def test_bad_options_are_usage_errors(crop_tree, tmp_path, stand_in):
 def test_no_images_at_all_is_an_error(tmp_path, stand_in):
     (tmp_path / "empty").mkdir()
     result = _run([tmp_path / "empty", "-o", tmp_path / "out"], stand_in)
-    assert result.exit_code == 1 and "no image files found" in result.output
-    records = json.loads((tmp_path / "out" / "report.json").read_text())["records"]
-    assert records[0]["error"] == "empty folder: no files found"
+    assert result.exit_code == 2 and "Invalid value for INPUTS: no image files found" in result.output
+    assert "empty folder: no files found" in result.output
+    result = _run([tmp_path / "missing.png", "-o", tmp_path / "out"], stand_in)  # a typo
+    assert result.exit_code == 2 and "missing.png: no such file or folder" in result.output
+    assert not (tmp_path / "out").exists()  # nothing written, not even the folder
 
 
 def test_composed_operator_and_glob_inputs(crop_tree, tmp_path, stand_in):
