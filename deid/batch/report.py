@@ -184,8 +184,7 @@ class Report:
         self.expected = expected
         self.finished = False
         self.records: dict[str, Record] = {}
-        #: The earlier run's records and settings when resuming (empty and None otherwise).
-        self.previous_settings: dict[str, Any] | None = None
+        #: The earlier run's records when resuming (empty otherwise).
         self.previous: dict[str, Record] = self._load() if resume else {}
         self._last_flush = 0.0
         self._broken = False  # a write failed: the files on disk are the last complete report
@@ -207,7 +206,6 @@ class Report:
         records: dict[str, Record] = {}
         data = saved_report(self.json_path)
         if data is not None:
-            self.previous_settings = data.get("settings")
             for item in data.get("records", []):
                 record = _record_from(item)
                 if record is not None:

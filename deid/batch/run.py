@@ -24,7 +24,7 @@ from deid.batch.config import BatchConfig
 from deid.batch.inputs import BatchError, check_output, collect_inputs
 from deid.batch.lock import FolderLock
 from deid.batch.ray_engine import run_on_ray
-from deid.batch.report import Report, ReportError, saved_report
+from deid.batch.report import Report, ReportError, plain, saved_report
 from deid.batch.results import ConcealBatch, ConcealGroup, HeatmapWriter
 from deid.batch.runner import Runner
 from deid.boxes import Box
@@ -73,22 +73,35 @@ def _lock_folders(output: Path, report: Path) -> list[tuple[Path, str]]:
     return folders
 
 
-def _check_same_kind(report: Path, kind: str) -> None:
-    """Refuse to resume a run that took its images as another ``kind``: its outputs would be kept
-    as they were made (frames of several people concealed as one person's crop, or the reverse).
+def _check_same_settings(report: Path, settings: dict[str, object]) -> None:
+    """Refuse to resume a run made with other settings: its finished outputs would be kept as
+    they were made, under a report that names only the new settings (frames taken as crops,
+    another operator or strength, another seed's outfits).
 
     Raises:
-        BatchError: the report at ``report`` records another kind (``param="kind"``).
+        BatchError: the report at ``report`` records other settings (``param="kind"`` when the
+            kind differs, else ``"resume"``).
     """
     saved = saved_report(report)  # None: no earlier report to resume, nothing kept
-    settings = saved.get("settings") if saved is not None else None
-    before = settings.get("kind", "auto") if isinstance(settings, dict) else None
-    if before is not None and before != kind:
-        raise BatchError(
-            f"kind {kind!r}: the run being resumed took its images as {before!r}, and its outputs would "
-            "be kept as made; conceal into another output folder, or without resume",
-            param="kind",
-        )
+    before = saved.get("settings") if saved is not None else None
+    if not isinstance(before, dict):
+        return
+    now = plain(settings)
+    changed = [k for k in dict.fromkeys([*before, *now]) if before.get(k) != now.get(k)]
+    if not changed:
+        return
+
+    def said(values: dict[str, object], key: str) -> str:  # a setting is left out at its default
+        return repr(values[key]) if key in values else "the default"
+
+    shown = "; ".join(f"{k}: {said(before, k)} then, {said(now, k)} now" for k in changed[:3])
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    raise BatchError(
+        f"the run being resumed ({report}) was made with other settings ({shown}{more}), and its "
+        "finished outputs would be kept as made; resume with its settings, or conceal into another "
+        "output folder",
+        param="kind" if "kind" in changed else "resume",
+    )
 
 
 def run_batch(
@@ -138,7 +151,7 @@ def run_batch(
         more = f" and {len(found.problems) - 3} more" if len(found.problems) > 3 else ""
         raise BatchError(f"no image files found in the inputs ({shown}{more})", param="inputs")
     if config.resume:
-        _check_same_kind(report_path, config.kind)
+        _check_same_settings(report_path, config.settings())
     boxes: dict[Path, list[Box]] | None = None
     unused: list[str] = []
     try:
@@ -190,7 +203,5 @@ def run_batch(
             f" and {len(unused) - 5} more" if len(unused) > 5 else ""
         )
         warnings.append(f"boxes file {config.boxes}: {len(unused)} key(s) name no input: {keys}")
-    if config.resume and report.previous_settings not in (None, report.settings):
-        warnings.append("the settings differ from the resumed run's; finished files were kept as they were")
     still = sum(1 for r in report.records.values() if r.status == "ok" and r.success is False)
     return BatchSummary(report.counts(), still, resumed, report.json_path, report.csv_path, warnings)

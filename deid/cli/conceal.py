@@ -37,6 +37,7 @@ from deid.video import LOOK_EVERY, QUALITY
 _LOOP = {f.name: f.default for f in fields(ConcealConfig)}
 _PARAM_HINTS = {
     "inputs": "INPUTS",
+    "resume": "--resume",
     "output": "-o/--output",
     "report": "--report",
     "kind": "--kind",

@@ -413,10 +413,11 @@ def test_resume_skips_done_files_and_redoes_failed_and_missing_ones(crop_tree, t
     summary = run_batch(_config([crop_tree], out, resume=True), conceal_group=again)
     assert again.calls == [] and summary.resumed == 7 and summary.counts["ok"] == 7
     assert summary.warnings == []
-    changed = run_batch(
-        _config([crop_tree], out, resume=True, loop=ConcealConfig(strength=0.5)), conceal_group=StandIn()
-    )
-    assert "settings differ" in changed.warnings[0]
+    with pytest.raises(BatchError, match=r"other settings \(strength: 1.0 then, 0.5 now\)") as info:
+        run_batch(
+            _config([crop_tree], out, resume=True, loop=ConcealConfig(strength=0.5)), conceal_group=again
+        )
+    assert info.value.param == "resume" and again.calls == []
     (out / "extra" / "sub" / "x.png").unlink()  # a lost output is redone
     third = StandIn()
     summary = run_batch(_config([crop_tree], out, resume=True), conceal_group=third)

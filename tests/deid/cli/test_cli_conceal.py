@@ -99,7 +99,9 @@ def test_a_run_is_not_resumed_with_another_kind(crop_tree, tmp_path, stand_in):
     assert _run([crop_tree, "-o", tmp_path / "out"], stand_in).exit_code == 0
     result = _run([crop_tree, "-o", tmp_path / "out", "--resume", "--kind", "frame"], stand_in)
     assert (
-        result.exit_code == 2 and "--kind" in result.output and "took its images as 'auto'" in result.output
+        result.exit_code == 2
+        and "--kind" in result.output
+        and "kind: the default then, 'frame' now" in result.output
     )
     assert _run([crop_tree, "-o", tmp_path / "out", "--resume", "--kind", "auto"], stand_in).exit_code == 0
 
