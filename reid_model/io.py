@@ -175,6 +175,7 @@ class _QuietOpenCV:
 
 
 _QUIET = _QuietOpenCV()
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _decoded(data: bytes, name: str | os.PathLike[str]) -> np.ndarray:
@@ -184,6 +185,8 @@ def _decoded(data: bytes, name: str | os.PathLike[str]) -> np.ndarray:
     Raises:
         ImageReadError: ``data`` does not decode.
     """
+    if data.startswith(_PNG_SIGNATURE) and b"IEND" not in data[-4096:]:  # libpng would print its own error
+        raise ImageReadError(name, "the image data is corrupt or truncated (a PNG without its end chunk)")
     with _QUIET:
         array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.size == 0:
