@@ -366,7 +366,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
             conceal_videos(
                 inputs,
                 options["output"],
-                ConcealConfig(**loop),
+                _loop_config(loop),
                 fps=fps,
                 link=link,
                 look_every=look_every,
@@ -395,9 +395,10 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT):
             flag = "--" + name.replace("_", "-")
             raise click.UsageError(f"{flag}: for videos and folders of frames (--as-video) only")
+    loop_config = _loop_config(loop)
     try:
-        config = BatchConfig(inputs=tuple(inputs), loop=ConcealConfig(**loop), **options)
-    except ValueError as exc:  # a loop setting the flags' types let through (a BatchError is one too)
+        config = BatchConfig(inputs=tuple(inputs), loop=loop_config, **options)
+    except ValueError as exc:  # a setting the flags' types let through (a BatchError is one too)
         if isinstance(exc, BatchError) and exc.param in _PARAM_HINTS:
             raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc
         raise click.UsageError(str(exc)) from exc
@@ -438,6 +439,18 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
             f"heatmaps (of the original people: not for publishing): {heatmaps_folder(Path(config.output))}"
         )
     ctx.exit(summary.exit_code)
+
+
+def _loop_config(loop: dict[str, Any]) -> ConcealConfig:
+    """The loop's settings from the flags; a value their types let through but the loop refuses
+    (``--margin -1``) is a bad parameter named by its flag."""
+    try:
+        return ConcealConfig(**loop)
+    except ValueError as exc:  # its messages begin with the field's name
+        name = str(exc).split(" ", 1)[0]
+        raise click.BadParameter(
+            str(exc), param_hint="--" + name.replace("_", "-") if name in loop else None
+        ) from exc
 
 
 def _where_it_stopped(report: Path) -> str:

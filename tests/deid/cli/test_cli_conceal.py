@@ -152,6 +152,9 @@ def test_bad_options_are_usage_errors(crop_tree, tmp_path, stand_in):
     assert _run([crop_tree, "-o", tmp_path / "o", "--strength", "0"], stand_in).exit_code == 2
     assert _run([crop_tree], stand_in).exit_code == 2  # no -o
     assert _run(["-o", tmp_path / "o"], stand_in).exit_code == 2  # no input
+    for inputs in ([crop_tree], [tmp_path / "clip.mp4"]):  # images, and a video (read after the flags)
+        result = _run([*inputs, "-o", tmp_path / "o", "--margin", "-1"], stand_in)
+        assert result.exit_code == 2 and "Invalid value for --margin: margin must be" in result.output
     (tmp_path / "boxes.json").write_text("[]")
     result = _run([crop_tree, "-o", tmp_path / "o", "--boxes", tmp_path / "boxes.json"], stand_in)
     assert result.exit_code == 2 and "Invalid value for --boxes" in result.output
