@@ -432,7 +432,7 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         )
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
-    _name_failures(summary.report_json, counts["failed"])
+    _name_records(summary.report_json, counts, summary.still_matched)
     click.echo(f"report: {summary.report_json} and {summary.report_csv}")
     if config.heatmaps:
         click.echo(
@@ -464,9 +464,10 @@ def _where_it_stopped(report: Path) -> str:
     return f"before the run began: nothing was written (a report at {report} is an earlier run's)"
 
 
-def _name_failures(report: Path, failed: int, shown: int = 5) -> None:
-    """On stderr, the first ``shown`` failed inputs with their reasons (all are in the report)."""
-    if not failed:
+def _name_records(report: Path, counts: dict[str, int], still_matched: int, shown: int = 5) -> None:
+    """On stderr, the first ``shown`` failed inputs with their reasons, and the first ``shown``
+    outputs the adversary still matches (all are in the report)."""
+    if not counts["failed"] and not still_matched:
         return
     try:
         records = json.loads(report.read_text(encoding="utf-8"))["records"]
@@ -477,3 +478,8 @@ def _name_failures(report: Path, failed: int, shown: int = 5) -> None:
         click.echo(f"failed: {record['input']}: {record.get('error')}", err=True)
     if len(bad) > shown:
         click.echo(f"failed: ... and {len(bad) - shown} more; see the report", err=True)
+    matched = [r for r in records if r.get("status") == "ok" and r.get("success") is False]
+    for record in matched[:shown]:
+        click.echo(f"still matched: {record.get('output') or record['input']}", err=True)
+    if len(matched) > shown:
+        click.echo(f"still matched: ... and {len(matched) - shown} more; see the report", err=True)

@@ -136,6 +136,7 @@ def test_exit_code_is_3_when_a_written_person_is_still_matched(crop_tree, tmp_pa
     result = _run([crop_tree, "-o", tmp_path / "out", "--group-by", "viper"], half_private)
     assert result.exit_code == 3, result.output
     assert "7 ok, 0 failed" in result.output and "still matches 2 image(s)" in result.output
+    assert result.output.count("still matched: ") == 2 and "001_" in result.output  # named, on stderr
 
 
 @pytest.mark.parametrize("inside", ["", "cam_a/anon"])
