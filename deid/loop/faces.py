@@ -3,8 +3,8 @@
 The person finder misses people (a person half out of the frame, one between two others, one
 sitting in a car), and a person it misses keeps their face; a head whose keypoints are off can
 keep it too. So once a frame's people are pasted back concealed, the face net under the finder
-(:func:`deid.finder.find_faces`) looks at the frame as it will be written: every face it still
-finds is concealed before the frame is encoded and its people judged as written
+(:func:`deid.finder.find_faces`) looks at the frame as it will be written, upright and turned
+each quarter way (a frame on its side, a person lying down): every face it still finds is concealed before the frame is encoded and its people judged as written
 (:func:`deid.loop.frames.paste_people`), and the frame is not private (the rest of a person
 the finder missed was not concealed). With ``head="keep"`` the faces of the people concealed
 are kept, as asked: only faces outside every person's box count.
@@ -80,7 +80,7 @@ def faces_in_the_clear(
     frame: torch.Tensor, boxes: Sequence[Box], *, threshold: float, treatment: str
 ) -> list[Box]:
     """The faces the face net finds in ``frame (3, H, W)`` (concealed people pasted back) at
-    ``threshold``, but those on a stand-in figure's head (:func:`on_figure`); with
+    ``threshold``, in each quarter turn of the frame (:data:`deid.finder.TURNS`), but those on a stand-in figure's head (:func:`on_figure`); with
     ``treatment == "keep"`` only those whose centre lies outside every one of the people's
     ``boxes`` (the others' faces were kept as asked).
 
@@ -88,9 +88,9 @@ def faces_in_the_clear(
         >>> faces_in_the_clear(torch.full((3, 90, 120), 0.5), [], threshold=0.5, treatment="blur")
         []
     """
-    from deid.finder import find_faces
+    from deid.finder import TURNS, find_faces
 
-    faces = [f for f in find_faces(frame, threshold=threshold) if not on_figure(frame, f)]
+    faces = [f for f in find_faces(frame, threshold=threshold, turns=TURNS) if not on_figure(frame, f)]
     if treatment != "keep":
         return faces
     return [f for f in faces if not any(b.holds_centre_of(f) for b in boxes)]

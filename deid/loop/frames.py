@@ -122,7 +122,7 @@ def plan_frame(
         ValueError: ``uncertain`` is neither ``"conceal"`` nor ``"flag"``.
     """
     from deid.detection import find_frame_people
-    from deid.finder import FinderConfig, find_faces, people_below_faces, uncovered_people
+    from deid.finder import FinderConfig, faces_by_turn, people_below_faces, uncovered_people
 
     check_choice("uncertain", uncertain, UNCERTAIN)
     check_choice("head", head, HEADS)
@@ -137,7 +137,9 @@ def plan_frame(
             found += uncovered_people(image, _boxes(found, image, head_scale))
         if finder.faces is not None:  # a face no one found holds: someone the finder missed
             heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]  # where, not how much
-            found += people_below_faces(image, find_faces(image, threshold=finder.faces), heads)
+            turned = faces_by_turn(image, threshold=finder.faces, turns=finder.face_turns)
+            for turn, faces in turned.items():
+                found += people_below_faces(image, faces, heads, turn=turn)
         if uncertain == "flag":
             flagged = [person.box for person in found if person.uncertain]
             found = [person for person in found if not person.uncertain]

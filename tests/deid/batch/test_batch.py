@@ -358,7 +358,7 @@ def test_a_face_outside_every_given_box_is_concealed_listed_and_not_private(tmp_
     )
     record = _records(summary)["street.png"]
     assert record["status"] == "ok" and record["success"] is False
-    ((x, y, w, h, score),) = record["faces"]
+    ((x, y, w, h, score),) = record["faces"]  # not the round sign on the wall turned a quarter (0.63)
     assert 350 < x + w / 2 < 380 and score >= 0.5
     assert "1 face(s) still found once the people were concealed" in record["note"]
     original, written = read_image(frame), read_image(tmp_path / "out" / "street.png")
