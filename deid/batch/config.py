@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from deid.adversary import Adversary
 from deid.batch.grouping import GROUP_BY
 from deid.batch.inputs import BatchError
 from deid.detection import KINDS
@@ -178,6 +179,8 @@ class BatchConfig:
         for f in fields(self):
             if f.name == "loop":
                 out.update(self._loop_settings())
+            elif f.name == "top_k":  # None is the adversary's own: said as it is, so runs compare
+                out[f.name] = Adversary.top_k if self.top_k is None else self.top_k
             elif f.name not in _UNSHAPING and (
                 f.name not in _RECORDED_WHEN_SET or getattr(self, f.name) != f.default
             ):
