@@ -18,33 +18,42 @@ from deid.video import VideoError, unreported, verify_video, video_reports
     "[default: the run's recorded --weights, else the bundled one]"
 )
 @device_option(help="Torch device of the adversary.")
+@click.option(
+    "--require-private",
+    is_flag=True,
+    help="A gate before publishing: also fail (exit 3) when the report calls any output not "
+    "private, though it holds that verdict.",
+)
 @click.pass_context
-def verify_command(ctx: click.Context, report_or_folder: str, weights: str | None, device: str) -> None:
+def verify_command(
+    ctx: click.Context, report_or_folder: str, weights: str | None, device: str, require_private: bool
+) -> None:
     """Re-check the files a `deid conceal` run wrote: sha256, and the adversary on each written output.
 
     REPORT_OR_FOLDER is the run's report.json or its output folder, or a video's report
     (OUT/clip.mp4.json; in a folder, every video report in it too). Exits 1 when
     any record's written file does not hold its verdict: reported private but still matched,
     missing, changed since the run (sha256), unreadable, or not checkable; and when the
-    report says its run did not finish (inputs with no record).
+    report says its run did not finish (inputs with no record). With --require-private, exits 3
+    when every file holds its verdict but some verdict is "not private".
     """
     videos = video_reports(report_or_folder)
     if videos and weights is not None:
         raise click.UsageError("--weights: a video is judged again by the bundled adversary its report names")
-    codes = [_verify_video(path, device) for path in videos]
+    codes = [_verify_video(path, device, require_private) for path in videos]
     folder = Path(report_or_folder)
     alone = unreported(folder) if folder.is_dir() else []
     for path in alone:
         click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
         codes.append(1)
     if (folder / "report.json").exists() or not (videos or alone):
-        codes.append(_verify_images(report_or_folder, weights, device))
+        codes.append(_verify_images(report_or_folder, weights, device, require_private))
     if len(codes) > 1 and max(codes):
         click.echo(f"error: {sum(map(bool, codes))} of {len(codes)} reports or videos do not hold", err=True)
     ctx.exit(max(codes))
 
 
-def _verify_images(report_or_folder: str, weights: str | None, device: str) -> int:
+def _verify_images(report_or_folder: str, weights: str | None, device: str, require_private: bool) -> int:
     """Verify a run of images (or frames) and say what was found; the exit code."""
     try:
         result = verify(report_or_folder, weights=weights, device=device)
@@ -73,10 +82,19 @@ def _verify_images(report_or_folder: str, weights: str | None, device: str) -> i
         click.echo("every written output holds its verdict")
     if result.unfinished:
         click.echo(f"error: {result.unfinished}", err=True)
+    if require_private and not result.exit_code:
+        shown = [r for r in result.records if r.outcome in ("not_private_as_reported", "private_now")]
+        for record in shown[:20]:
+            click.echo(f"not private: {record.output or record.input}", err=True)
+        if shown:
+            click.echo(
+                f"error: {len(shown)} output(s) the report calls not private (--require-private)", err=True
+            )
+            return 3
     return result.exit_code
 
 
-def _verify_video(path: Path, device: str) -> int:
+def _verify_video(path: Path, device: str, require_private: bool) -> int:
     """Verify one video's report and say what was found; the exit code."""
     try:
         result = verify_video(path, device=device)
@@ -102,6 +120,12 @@ def _verify_video(path: Path, device: str) -> int:
             "(a verdict is the adversary's on a person's box as written: a person no box holds, or a "
             "part of one outside their box, is not judged; look at the video too)"
         )
+        if require_private and not result.private:
+            click.echo(
+                f"error: {result.output}: the report calls the video not private (--require-private)",
+                err=True,
+            )
+            return 3
     return result.exit_code
 
 

@@ -93,6 +93,9 @@ def test_a_record_not_private_as_reported_holds_its_verdict(crop_tree, tmp_path,
     run_batch(_config([crop_tree], tmp_path / "out", group_by="none"), conceal_group=honest)
     result = verify(tmp_path / "out" / "report.json", adversary=_adversary(tiny_embedder))
     assert result.counts()["not_private_as_reported"] == 7 and result.exit_code == 0
+    gate = _verify_cli(tmp_path / "out", "--require-private")  # before publishing: not these
+    assert gate.exit_code == 3 and "7 output(s) the report calls not private" in gate.output
+    assert gate.output.count("not private: ") == 7
 
 
 def test_a_record_reported_not_private_that_is_private_now_is_counted_apart(

@@ -276,6 +276,13 @@ def test_cli_verifies_the_videos_of_an_output_folder(
     assert "contradicted (reported private, matched as written)      0" in result.output
     assert "the written video holds every verdict of its report (which calls it private)" in result.output
     assert "a part of one outside their box, is not judged" in result.output
+    assert CliRunner().invoke(main, ["verify", str(path), "--require-private"]).exit_code == 0
+    saved = path.read_text()
+    path.write_text(json.dumps({**json.loads(saved), "missed": [[0, 1, 1, 6, 12]]}))  # a person missed
+    gate = CliRunner().invoke(main, ["verify", str(path), "--require-private"])
+    assert gate.exit_code == 3 and "the report calls the video not private" in gate.output
+    assert CliRunner().invoke(main, ["verify", str(path)]).exit_code == 0  # its verdict holds
+    path.write_text(saved)
     # a folder two runs wrote into, one of images: both verified
     (path.parent / "report.json").write_text(json.dumps({"format": "deid-conceal-report", "records": []}))
     both = CliRunner().invoke(main, ["verify", str(path.parent)])
