@@ -111,7 +111,9 @@ def conceal_videos(
         }
         calls.append({"source": source, "output": target, **options})
     try:
-        with FolderLock(out):  # one run at a time per output folder, as for images
+        with FolderLock(out) as lock:  # one run at a time per output folder, as for images
+            for warning in lock.warnings:  # a lock a killed run left, taken over
+                click.echo(f"warning: {warning}", err=True)
             return _conceal_all(calls, progress, engine, address, workers, threads)
     except KeyboardInterrupt:
         click.echo(

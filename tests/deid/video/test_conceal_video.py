@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import socket
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from deid.adversary import Adversary
+from deid.batch.lock import LOCK_NAME
 from deid.cli import main
 from deid.loop import ConcealConfig
 from deid.video import LOOK_EVERY, QUALITY, VideoError, VideoReader, VideoWriter, conceal_video, verify_video
@@ -445,3 +448,22 @@ def test_cli_says_how_many_people_the_second_look_found_in_the_clear(
             main, ["conceal", str(clip), "-o", str(tmp_path / "out"), "--no-progress"]
         )
         assert result.exit_code == 3 and said in result.output, result.output
+
+
+def test_cli_a_lock_a_killed_run_left_is_taken_over_with_a_warning(tmp_path: Path) -> None:
+    folder, out = tmp_path / "frames", tmp_path / "out"
+    folder.mkdir()
+    for i in range(2):
+        write_image(folder / f"{i:03d}.png", torch.full((3, 120, 160), 0.4))
+    out.mkdir()
+    (out / LOCK_NAME).write_text(json.dumps({"pid": _gone_pid(), "host": socket.gethostname()}))
+    result = CliRunner().invoke(main, ["conceal", str(folder), "--as-video", "-o", str(out), "--no-progress"])
+    assert "warning: took over the stale lock" in result.output, result.output
+    assert "it is no longer running" in result.output and not (out / LOCK_NAME).exists()
+
+
+def _gone_pid() -> int:
+    """The PID of a process that has ended."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
