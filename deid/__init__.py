@@ -35,7 +35,15 @@ from deid.batch import (
 from deid.batch.boxes import load_boxes
 from deid.boxes import Box, BoxesError, crop_boxes, nearest_last_order, paste_crops
 from deid.detection import detect_people, is_person_crop, taken_as_crop
-from deid.loop import ConcealConfig, FrameResult, PersonResult, conceal, conceal_people, conceal_person
+from deid.loop import (
+    ConcealConfig,
+    FrameResult,
+    NotPrivateWarning,
+    PersonResult,
+    conceal,
+    conceal_people,
+    conceal_person,
+)
 from deid.operators import (
     OPERATORS,
     Blur,
@@ -73,6 +81,7 @@ __all__ = [
     "FrameResult",
     "Inpaint",
     "Noise",
+    "NotPrivateWarning",
     "Operator",
     "PersonResult",
     "Pixelate",

@@ -8,6 +8,7 @@ image) and the batch runner (which queues the people of many frames between the 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
@@ -21,7 +22,7 @@ from deid.loop.config import ConcealConfig
 from deid.loop.faces import conceal_faces, faces_in_the_clear
 from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import HEADS, head_box
-from deid.loop.results import FrameResult
+from deid.loop.results import FrameResult, NotPrivateWarning
 from deid.loop.search import conceal_people
 from reid_model import read_image
 from reid_model.checks import check_choice, check_images
@@ -258,6 +259,10 @@ def conceal(
             a frame; ``"crop"`` or ``"frame"`` says which it is (a small portrait frame of
             several people is a ``"frame"``).
 
+    Warns:
+        NotPrivateWarning: with ``details=False``, when the image returned is not private
+            (:meth:`FrameResult.why_not_private` says why).
+
     Example:
         >>> concealed = deid.conceal("examples/images/cam_a/001_45.bmp")  # doctest: +SKIP
         >>> concealed.shape  # doctest: +SKIP
@@ -326,6 +331,13 @@ def conceal(
             found_by=[p.how for p in people.found]
             if people.found is not None
             else ["boxes"] * len(people.boxes),
+        )
+    if not details and not frame.success:  # the verdict is in the result only: say it here
+        warnings.warn(
+            f"the concealed image is not private: {frame.why_not_private()} "
+            "(details=True returns the verdicts)",
+            NotPrivateWarning,
+            stacklevel=2,
         )
     return frame if details else frame.image
 

@@ -101,6 +101,11 @@ class PersonResult:
         }
 
 
+class NotPrivateWarning(UserWarning):
+    """:func:`deid.conceal` returned an image (``details=False``) that is not private: the
+    adversary still matches a person in it, a face still shows, or an unsure person was left."""
+
+
 @dataclass
 class FrameResult:
     """The outcome of :func:`conceal` on one image: a crop or a frame with detected people."""
@@ -128,3 +133,19 @@ class FrameResult:
             and not self.faces
             and all(p.success for p in self.people)
         )
+
+    def why_not_private(self) -> str:
+        """What keeps the image from being private, in a few words ("" when it is)."""
+        if self.success:
+            return ""
+        matched = sum(not p.success for p in self.people)
+        parts = (
+            [f"the adversary still matches {matched} of the {len(self.people)} people found"]
+            if matched
+            else []
+        )
+        if self.faces:
+            parts.append(f"{len(self.faces)} face(s) still found (concealed)")
+        if self.flagged:
+            parts.append(f"{len(self.flagged)} unsure people left unchanged")
+        return "; ".join(parts) or "nobody was found"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +231,19 @@ def test_the_nearer_persons_cover_hides_the_farther_treatment_where_it_kept_a_pi
         paste_crops(frame, [near, far], used, covers=[torch.ones(3, 3, dtype=torch.bool), None])
     with pytest.raises(ValueError, match="covers must have the same length, got 2, 2 and 1"):
         paste_crops(frame, [near, far], used, covers=[None])
+
+
+def test_an_image_handed_back_not_private_comes_with_a_warning():
+    """Without details the verdict is not in what is returned: a review called deid.conceal on a
+    frame left with people in the clear and heard nothing. No step allowed and never the box: the
+    crop stays matched."""
+    crop = REPO / "examples" / "images" / "cam_a" / "001_45.bmp"
+    result = deid.conceal(crop, details=True, seed=0, shape="body-only", budget=0)
+    assert isinstance(result, FrameResult) and not result.success
+    assert result.why_not_private() == "the adversary still matches 1 of the 1 people found"
+    with pytest.warns(deid.NotPrivateWarning, match="not private: the adversary still matches 1 of the 1"):
+        image = deid.conceal(crop, seed=0, shape="body-only", budget=0)
+    assert torch.equal(image, result.image)
+    with warnings.catch_warnings():  # the default settings make it private: nothing to say
+        warnings.simplefilter("error", deid.NotPrivateWarning)
+        deid.conceal(crop, seed=0)
