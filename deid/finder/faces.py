@@ -71,7 +71,9 @@ class FaceDetector:
         self._nets: dict[tuple[int, int], cv2.dnn.Net] = {}
 
     def _net(self, height: int, width: int) -> cv2.dnn.Net:
-        net = self._nets.pop((height, width), None) or cv2.dnn.readNetFromONNX(str(self.path))
+        net = self._nets.pop((height, width), None)
+        if net is None:
+            net = cv2.dnn.readNetFromONNX(str(self.path))
         self._nets[(height, width)] = net  # the last used last
         while len(self._nets) > 2:  # a frame's size and its quarter-turned size
             del self._nets[next(iter(self._nets))]
