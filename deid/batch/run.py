@@ -124,8 +124,9 @@ def run_batch(
 
     Raises:
         BatchError: the inputs hold no image file, the output folder or report would overlap
-            the inputs, the boxes file is malformed or names inputs ambiguously, or another run
-            holds the output folder (a ``LockError``). Problems with single files are reported per file instead.
+            the inputs, the boxes file is malformed or names inputs ambiguously, another run
+            holds the output folder (a ``LockError``), or the run resumed was made with other
+            settings. Problems with single files are reported per file instead.
         ReportError: the report cannot be written (up front, or during the run: the run
             stops there, the last complete report stays on disk).
 

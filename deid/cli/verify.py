@@ -49,8 +49,12 @@ def verify_command(
     if (folder / "report.json").exists() or not (videos or alone):
         codes.append(_verify_images(report_or_folder, weights, device, require_private))
     if len(codes) > 1 and max(codes):
-        click.echo(f"error: {sum(map(bool, codes))} of {len(codes)} reports or videos do not hold", err=True)
-    ctx.exit(max(codes))
+        failing, shut = sum(code == 1 for code in codes), sum(code == 3 for code in codes)
+        said = [f"{failing} do not hold" if failing else "", f"{shut} are not private" if shut else ""]
+        click.echo(
+            f"error: of {len(codes)} reports or videos, {' and '.join(s for s in said if s)}", err=True
+        )
+    ctx.exit(1 if 1 in codes else max(codes))  # a file that does not hold comes first
 
 
 def _verify_images(report_or_folder: str, weights: str | None, device: str, require_private: bool) -> int:
