@@ -215,6 +215,14 @@ def analyze(
     return result
 
 
+def _holm(p_values: list[float], alpha: float = 0.05) -> int:
+    """How many of the sorted ``p_values`` stand under Holm's step-down correction at ``alpha``."""
+    for i, p in enumerate(p_values):
+        if p * (len(p_values) - i) >= alpha:
+            return i
+    return len(p_values)
+
+
 def findings(result: AnalysisResult) -> list[str]:
     """A few lines that state the analysis's main answers."""
     lines = []
@@ -225,13 +233,19 @@ def findings(result: AnalysisResult) -> list[str]:
     )
     regions = [r for r in result.concealment if r["region"] not in ("none", "everything")]
     before = result.concealment[0]
-    if regions:
-        worst = max(regions, key=lambda r: r["seed_error_increase"])
+    if regions:  # the two measures can name two regions: each is said by its own
+        by_error = max(regions, key=lambda r: r["seed_error_increase"])
+        by_rank = max(regions, key=lambda r: r["rank1_drop"])
         lines.append(
-            f"concealing {worst['region']} hurts matching most: rank-1 {before['rank1']:.1%} -> "
-            f"{worst['rank1']:.1%}, seed error {before['seed_error']:.1%} -> "
-            f"{worst['seed_error']:.1%}"
+            f"concealing {by_error['region']} raises the seed's triplet error most: "
+            f"{before['seed_error']:.1%} -> {by_error['seed_error']:.1%} "
+            f"(rank-1 {before['rank1']:.1%} -> {by_error['rank1']:.1%})"
         )
+        if by_rank is not by_error:
+            lines.append(
+                f"concealing {by_rank['region']} lowers rank-1 most: {before['rank1']:.1%} -> "
+                f"{by_rank['rank1']:.1%} (seed error {before['seed_error']:.1%} -> {by_rank['seed_error']:.1%})"
+            )
     if result.probe:
         encoded = [r for r in result.probe if r["above_chance"]]
         lines.append(
@@ -239,10 +253,23 @@ def findings(result: AnalysisResult) -> list[str]:
             "above chance; best: "
             + ", ".join(f"{r['attribute']} (AUC {r['roc_auc']:.2f})" for r in result.probe[:5])
         )
+    else:
+        lines.append(
+            f"the linear probe ran on no attribute: none is held by at least "
+            f"{result.config.probe_min_positives} and lacked by as many of the "
+            f"{result.info.get('probe_persons', '?')} persons probed (probe.csv is empty)"
+        )
     if result.impact:
+        tests = len(result.impact)
+        held = _holm(sorted(r["p_value"] for r in result.impact))
         lines.append(
             "attributes whose region matters most for the persons who have them: "
-            + ", ".join(f"{r['attribute']} (+{r['impact']:.1%} error)" for r in result.impact[:5])
+            + ", ".join(
+                f"{r['attribute']} (+{r['impact']:.1%} error, p {r['p_value']:.2f})"
+                for r in result.impact[:5]
+            )
+            + f"; p < 0.05 for {sum(r['p_value'] < 0.05 for r in result.impact)} of the {tests} tested, "
+            f"{held} after Holm's correction for {tests} tests"
         )
     count = len(result.persons)
     if not result.shares_by_attribute:

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from attribution import AnalysisConfig, analyze, load_attributes, write_report
-from attribution.analysis import findings
+from attribution.analysis import _holm, findings
 from reid_model import DatasetError, load_viper, read_image
 
 CONFIG = AnalysisConfig(min_positives=2, probe_min_positives=3, folds=2, permutations=1, examples=3)
@@ -127,3 +127,46 @@ def test_tables_nobody_fills_are_written_with_their_header_and_the_findings_say_
     )
     # the columns named are the columns the rows have
     assert list(result.impact[0]) == (tmp_path / "impact.csv").read_text().split()[0].split(",")
+
+
+def test_findings_name_the_measure_each_region_is_ranked_by_and_how_sure_the_impacts_are(result):
+    """A review: the findings named the background as hurting matching most (by the seed's error)
+    while quoting rank-1, which hiding the legs lowered further; listed attributes whose impact
+    was noise without their p-values; and said nothing when the probe ran on no attribute."""
+    rows = [
+        {"region": "none", "rank1": 0.38, "seed_error": 0.03, "rank1_drop": 0.0, "seed_error_increase": 0.0},
+        {
+            "region": "legs",
+            "rank1": 0.13,
+            "seed_error": 0.08,
+            "rank1_drop": 0.25,
+            "seed_error_increase": 0.05,
+        },
+        {
+            "region": "background",
+            "rank1": 0.22,
+            "seed_error": 0.10,
+            "rank1_drop": 0.16,
+            "seed_error_increase": 0.07,
+        },
+    ]
+    impact = [{**row, "p_value": p} for row, p in zip(result.impact, (0.01, 0.2, 0.9), strict=True)]
+    lines = findings(replace(result, concealment=rows, probe=[], impact=impact))
+    assert (
+        "concealing background raises the seed's triplet error most: 3.0% -> 10.0% (rank-1 38.0% -> 22.0%)"
+        in lines
+    )
+    assert "concealing legs lowers rank-1 most: 38.0% -> 13.0% (seed error 3.0% -> 8.0%)" in lines
+    assert any(
+        line.startswith("the linear probe ran on no attribute: none is held by at least") for line in lines
+    )
+    (said,) = [line for line in lines if line.startswith("attributes whose region matters most")]
+    assert "p 0.01" in said and said.endswith(
+        "p < 0.05 for 1 of the 3 tested, 1 after Holm's correction for 3 tests"
+    )
+
+
+def test_holm_keeps_the_p_values_that_stand_the_step_down_correction():
+    assert _holm([0.01, 0.02, 0.04]) == 3
+    assert _holm([0.01, 0.03, 0.03]) == 1  # 0.03 x 2 = 0.06
+    assert _holm([0.03, 0.04]) == 0 and _holm([]) == 0  # 0.03 x 2 = 0.06
