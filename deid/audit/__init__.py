@@ -20,7 +20,7 @@ from deid.audit.concealers import (
     baseline_concealers,
     loop_concealers,
 )
-from deid.audit.run import audited_persons, run_audit
+from deid.audit.run import audited_persons, check_audited, run_audit
 from deid.audit.setup import (
     ATTACKER_WEIGHTS,
     ATTACKERS,
@@ -52,6 +52,7 @@ __all__ = [
     "baseline_concealers",
     "build_attackers",
     "build_concealers",
+    "check_audited",
     "checkpoint_attacker",
     "choose_attackers",
     "finetune",

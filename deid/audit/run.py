@@ -29,7 +29,7 @@ from deid.audit.form import FORM_KEYS, Poses, form_scores, read_poses
 from deid.audit.table import COLUMNS
 from deid.audit.utility import area_concealed, person_detected, psnr, ssim
 from deid.loop import LINKS
-from reid_model import Sample, Split, load_images, retrieval_scores, select
+from reid_model import DatasetError, Sample, Split, load_images, retrieval_scores, select
 
 #: PSNR of identical images is infinite; tables report it capped at this many dB.
 PSNR_CAP = 100.0
@@ -134,6 +134,24 @@ def audited_persons(split: Split, max_persons: int | None = None) -> list[int]:
     return sorted(split.test)[:max_persons] if max_persons else sorted(split.test)
 
 
+def check_audited(samples: Sequence[Sample], persons: Sequence[int], *, query_camera: int = 0) -> None:
+    """Refuse an audit that cannot rank: fewer than two of ``persons`` seen both by
+    ``query_camera`` (the concealed queries) and by another camera (the gallery).
+
+    Raises:
+        DatasetError: naming how many of the persons are seen by both.
+    """
+    wanted = set(persons)
+    queried = {s.person_id for s in samples if s.person_id in wanted and s.camera_id == query_camera}
+    gallery = {s.person_id for s in samples if s.person_id in wanted and s.camera_id != query_camera}
+    both = queried & gallery
+    if len(both) < 2:
+        raise DatasetError(
+            f"the audit needs at least 2 test persons seen by camera {query_camera} and by another "
+            f"camera, got {len(both)} of the {len(wanted)} audited"
+        )
+
+
 def run_audit(
     concealers: Mapping[str, Concealer],
     samples: Sequence[Sample],
@@ -203,9 +221,8 @@ def run_audit(
         )
 
     test_ids = audited_persons(split, max_persons)
+    check_audited(samples, test_ids, query_camera=query_camera)
     originals, labels, cameras = load(test_ids)
-    if not (cameras == query_camera).any() or (cameras == query_camera).all():
-        raise ValueError(f"test persons need appearances from camera {query_camera} and from another camera")
     adaptive = any(a.adaptive for a in attackers)
     train = load(sorted(split.train)[:adapt_persons]) if adaptive else None
     say = log or (lambda line: None)

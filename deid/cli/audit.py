@@ -19,6 +19,7 @@ from deid.audit import (
     audited_persons,
     build_attackers,
     build_concealers,
+    check_audited,
     choose_attackers,
     format_table,
     run_audit,
@@ -170,6 +171,8 @@ def audit_command(
     try:
         samples = load_dataset(data, kind=dataset)
         split_obj = audit_split(samples, split)
+        audited = audited_persons(split_obj, persons)
+        check_audited(samples, audited)  # before any attacker is trained
         built = build_attackers(
             names,
             samples,
@@ -182,7 +185,6 @@ def audit_command(
         )
     except (CheckpointError, DatasetError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    audited = audited_persons(split_obj, persons)
     known = _known_to_the_adversary(audited, split_obj) if dataset_kind(data, dataset) == "viper" else []
     if known:
         click.echo(

@@ -15,12 +15,15 @@ from deid.audit import (
     audit_split,
     build_attackers,
     build_concealers,
+    check_audited,
     choose_attackers,
     model_attacker,
 )
 from deid.operators import OPERATORS
 from reid_model import (
     CheckpointError,
+    DatasetError,
+    Sample,
     Split,
     TrainConfig,
     default_metadata,
@@ -140,3 +143,14 @@ def test_audit_split_on_viper_is_the_bundled_models(viper_root):
     split = audit_split(load_viper(viper_root))
     assert split == Split.from_dict(default_metadata()["split"])
     assert len(split.test) == 127
+
+
+def test_an_audit_that_cannot_rank_is_refused_before_anything_runs():
+    """A review ran the audit on a folder where one person was seen by two cameras: it failed deep
+    in the triplet sampler with a traceback."""
+    samples = [Sample("a0.png", 1, 0), Sample("a1.png", 1, 1), Sample("b0.png", 2, 0), Sample("c1.png", 3, 1)]
+    with pytest.raises(
+        DatasetError, match="at least 2 test persons seen by camera 0 and by another camera, got 1 of the 3"
+    ):
+        check_audited(samples, [1, 2, 3])
+    check_audited([*samples, Sample("b1.png", 2, 1)], [1, 2, 3])  # persons 1 and 2: enough
