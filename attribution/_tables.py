@@ -74,7 +74,8 @@ def region_of(name: str, regions: Collection[str]) -> str | None:
     return region
 
 
-#: The columns of :func:`by_attribute_rows` and :func:`impact_rows` (a CSV of none has its header).
+#: The columns of :func:`by_attribute_rows`, :func:`probe_rows` and :func:`impact_rows` (a CSV of
+#: none has its header).
 BY_ATTRIBUTE_COLUMNS = (
     "attribute",
     "region",
@@ -85,6 +86,21 @@ BY_ATTRIBUTE_COLUMNS = (
     "p_value",
     "positives",
     "negatives",
+)
+PROBE_COLUMNS = (
+    "attribute",
+    "region",
+    "balanced_accuracy",
+    "roc_auc",
+    "chance_balanced_accuracy",
+    "chance_roc_auc",
+    "chance_roc_auc_std",
+    "null_roc_auc_std",
+    "above_chance",
+    "folds",
+    "positives",
+    "negatives",
+    "auc_above_chance",
 )
 IMPACT_COLUMNS = (
     "attribute",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from attribution._tables import BY_ATTRIBUTE_COLUMNS, IMPACT_COLUMNS
+from attribution._tables import BY_ATTRIBUTE_COLUMNS, IMPACT_COLUMNS, PROBE_COLUMNS
 from attribution.analysis import AnalysisResult
 from attribution.plots import (
     plot_concealment,
@@ -52,7 +52,8 @@ def write_report(result: AnalysisResult, out: str | os.PathLike[str]) -> list[Pa
     Files: ``region_shares``, ``shares_by_attribute``, ``probe``, ``concealment`` and
     ``impact`` as ``.csv`` (one row per line) and together in ``summary.json``; the plots
     ``region_shares.png``, ``probe.png``, ``concealment.png``, ``impact.png`` and
-    ``heatmaps.png``; and ``findings.txt``.
+    ``heatmaps.png``; and ``findings.txt``. A table with no rows is written as its header, and
+    its plot is not drawn (an earlier run's plot of it in ``out`` is removed).
 
     Example:
         >>> write_report(analyze(model, samples, table, persons), "runs/analysis")  # doctest: +SKIP
@@ -61,7 +62,7 @@ def write_report(result: AnalysisResult, out: str | os.PathLike[str]) -> list[Pa
     files: dict[str, bytes] = {
         "region_shares.csv": _csv(result.region_shares),
         "shares_by_attribute.csv": _csv(result.shares_by_attribute, BY_ATTRIBUTE_COLUMNS),
-        "probe.csv": _csv(result.probe),
+        "probe.csv": _csv(result.probe, PROBE_COLUMNS),
         "concealment.csv": _csv(result.concealment),
         "impact.csv": _csv(result.impact, IMPACT_COLUMNS),
         "summary.json": json.dumps(_clean(result.summary()), indent=1).encode(),
@@ -78,4 +79,7 @@ def write_report(result: AnalysisResult, out: str | os.PathLike[str]) -> list[Pa
     for name, data in files.items():
         write_bytes_atomic(out / name, data)
         written.append(out / name)
+    for name in ("probe.png", "impact.png"):  # an earlier run's plot of a table now empty
+        if name not in files:
+            (out / name).unlink(missing_ok=True)
     return written

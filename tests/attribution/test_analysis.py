@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from attribution import AnalysisConfig, analyze, load_attributes, write_report
+from attribution._tables import PROBE_COLUMNS
 from attribution.analysis import _holm, findings
 from reid_model import DatasetError, load_viper, read_image
 
@@ -111,11 +112,18 @@ def test_errors_name_the_problem(tiny_embedder, fake_viper, attributes_csv):
 
 
 def test_tables_nobody_fills_are_written_with_their_header_and_the_findings_say_why(result, tmp_path):
-    bare = replace(result, shares_by_attribute=[], impact=[])
+    assert list(result.probe[0]) == list(PROBE_COLUMNS)  # the header of an empty probe.csv
+    write_report(result, tmp_path)  # an earlier run into the same folder, with every plot
+    assert (tmp_path / "probe.png").exists() and (tmp_path / "impact.png").exists()
+    bare = replace(result, shares_by_attribute=[], impact=[], probe=[])
     bare.findings = findings(bare)
     assert any("the by-attribute and impact tables are empty" in line for line in bare.findings)
     assert any(line.startswith("note: only 12 persons analysed") for line in bare.findings)
     write_report(bare, tmp_path)
+    assert not (tmp_path / "probe.png").exists() and not (tmp_path / "impact.png").exists()  # not stale
+    assert (
+        (tmp_path / "probe.csv").read_text().splitlines()[0].startswith("attribute,region,balanced_accuracy,")
+    )
     assert (tmp_path / "impact.csv").read_text().splitlines() == [
         "attribute,region,positives,error_increase_with,error_increase_without,impact,p_value,"
         "probe_roc_auc,region_share_difference,rank"
