@@ -37,6 +37,11 @@ from reid_model import (
 _ANALYSIS: dict[str, Any] = {f.name: f.default for f in fields(AnalysisConfig)}
 
 
+#: The fewest pixels a side of an image ``deid explain`` explains (squashed to the model's
+#: 48x128, a 1x1 image is one colour, and its panel too small to read).
+MIN_SIDE = 16
+
+
 def _load_model(weights: str | None) -> Embedder:
     try:
         return load_checkpoint(weights) if weights else load_default()
@@ -116,10 +121,23 @@ def explain_command(
             click.echo(f"failed: {exc}", err=True)
             failed += 1
             continue
+        small = [
+            f"{path}: {image.shape[-1]}x{image.shape[-2]}"
+            for path, image in ((pair.probe, probe), (pair.gallery, gallery))
+            if min(image.shape[-2:]) < MIN_SIDE
+        ]
+        if small:
+            click.echo(f"failed: {', '.join(small)} pixels: a crop needs {MIN_SIDE} a side or more", err=True)
+            failed += 1
+            continue
         probe_attr = explain(model, probe, reference=gallery, method=method)
         gallery_attr = explain(model, gallery, reference=probe, method=method)
         distance = float((embed(model, probe) - embed(model, gallery)).norm())
-        caption = [f"distance {distance:.3f}, {method}", "red: for the match, blue: against it"]
+        caption = [
+            f"distance {distance:.3f}, {method}",
+            "red: for the match, blue: against it",
+            "each panel to its own scale",
+        ]
         save_pair_heatmap(
             target, probe[0], probe_attr[0], gallery[0], gallery_attr[0], caption=caption, smooth=smooth
         )

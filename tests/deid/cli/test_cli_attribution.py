@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 
+import torch
 from click.testing import CliRunner, Result
 
 from deid.cli import main
-from reid_model import read_image, save_checkpoint
+from reid_model import read_image, save_checkpoint, write_image
 from reid_model.checkpoint import load_checkpoint
 
 
@@ -32,7 +33,7 @@ def test_explain_pairs_of_files(fake_viper, tiny_checkpoint, tmp_path):
     assert result.exit_code == 0, result.output
     written = tmp_path / "out" / "000_0__000_90.png"
     # the four panels enlarged twice, a band naming them above, two caption lines below
-    assert read_image(written).shape == (3, 17 + 2 * 128 + 30, 2 * (4 * 48 + 3 * 4))
+    assert read_image(written).shape == (3, 17 + 2 * 128 + 43, 2 * (4 * 48 + 3 * 4))
     assert "distance" in result.output
 
 
@@ -122,6 +123,13 @@ def test_explain_bad_inputs(fake_viper, tiny_checkpoint, tmp_path):
     )
     assert result.exit_code == 1 and "failed: cannot read image" in result.output
     assert (tmp_path / "o" / "000_0__000_0.png").is_file()  # the good pair is still written
+    tiny = tmp_path / "tiny.png"
+    write_image(tiny, torch.rand(3, 4, 4))
+    result = _run("explain", probe, tiny, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
+    assert (
+        result.exit_code == 1
+        and f"failed: {tiny}: 4x4 pixels: a crop needs 16 a side or more" in result.output
+    )
     result = _run("explain", "--data", fake_viper, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
     assert result.exit_code == 2 and "--person" in result.output
     result = _run(
