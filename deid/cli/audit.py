@@ -185,6 +185,10 @@ def audit_command(
         )
     except (CheckpointError, DatasetError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if persons and persons > len(audited):
+        click.echo(
+            f"note: --persons {persons}: the split has {len(audited)} test persons; all are audited", err=True
+        )
     known = _known_to_the_adversary(audited, split_obj) if dataset_kind(data, dataset) == "viper" else []
     if known:
         click.echo(
