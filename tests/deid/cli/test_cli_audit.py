@@ -28,10 +28,13 @@ def test_audit_command_on_a_fake_viper_tree(fake_viper, tmp_path):
             "--no-detector",
             "--strength",
             "0.5",
+            "--persons",
+            "1000",
         ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
+    assert "note: --persons 1000: the split has " in result.output  # and all are audited
     assert "blackout" in result.output and "handcrafted" in result.output
     assert "independent_stripe" in result.output  # the bundled second independent network
     assert "SSIMu, PSNRu: its untouched pixels" in result.output.replace("\n", " ")  # the legend
