@@ -244,7 +244,8 @@ def findings(result: AnalysisResult) -> list[str]:
         if by_rank is not by_error:
             lines.append(
                 f"concealing {by_rank['region']} lowers rank-1 most: {before['rank1']:.1%} -> "
-                f"{by_rank['rank1']:.1%} (seed error {before['seed_error']:.1%} -> {by_rank['seed_error']:.1%})"
+                f"{by_rank['rank1']:.1%} (seed error {before['seed_error']:.1%} -> "
+                f"{by_rank['seed_error']:.1%})"
             )
     if result.probe:
         encoded = [r for r in result.probe if r["above_chance"]]

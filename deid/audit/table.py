@@ -78,10 +78,10 @@ LEGEND = (
     "concealed queries against a concealed gallery (the linking rate); area: the mask's share of "
     "the crop; SSIM, PSNR: the whole crop; SSIMu, PSNRu: its untouched pixels (PSNR 100: "
     "identical; SSIM's 7x7 window there still takes in changed pixels beside them, so SSIMu is "
-    "below 1 where PSNRu is 100); det0, det: HOG finds a person in the original, concealed crops; pose0, pose: "
-    "the pose model does; PCK: keypoints within 0.1 of the height of the original's; person, "
-    "bgChg: the person's and the background's pixels changed; fallbk: people the loop's fallback "
-    "concealed whole."
+    "below 1 where PSNRu is 100); det0, det: HOG finds a person in the original, concealed "
+    "crops; pose0, pose: the pose model does; PCK: keypoints within 0.1 of the height of the "
+    "original's; person, bgChg: the person's and the background's pixels changed; fallbk: "
+    "people the loop's fallback concealed whole."
 )
 
 

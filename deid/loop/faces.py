@@ -4,7 +4,8 @@ The person finder misses people (a person half out of the frame, one between two
 sitting in a car), and a person it misses keeps their face; a head whose keypoints are off can
 keep it too. So once a frame's people are pasted back concealed, the face net under the finder
 (:func:`deid.finder.find_faces`) looks at the frame as it will be written, upright and turned
-each quarter way (a frame on its side, a person lying down): every face it still finds is concealed before the frame is encoded and its people judged as written
+each quarter way (a frame on its side, a person lying down): every face it still finds is
+concealed before the frame is encoded and its people judged as written
 (:func:`deid.loop.frames.paste_people`), and the frame is not private (the rest of a person
 the finder missed was not concealed). With ``head="keep"`` the faces of the people concealed
 are kept, as asked: only faces outside every person's box count.
@@ -80,9 +81,10 @@ def faces_in_the_clear(
     frame: torch.Tensor, boxes: Sequence[Box], *, threshold: float, treatment: str
 ) -> list[Box]:
     """The faces the face net finds in ``frame (3, H, W)`` (concealed people pasted back) at
-    ``threshold``, in each quarter turn of the frame (:data:`deid.finder.TURNS`), but those on a stand-in figure's head (:func:`on_figure`); with
-    ``treatment == "keep"`` only those whose centre lies outside every one of the people's
-    ``boxes`` (the others' faces were kept as asked).
+    ``threshold``, in each quarter turn of the frame (:data:`deid.finder.TURNS`), but those on a
+    stand-in figure's head (:func:`on_figure`); with ``treatment == "keep"`` only those whose
+    centre lies outside every one of the people's ``boxes`` (the others' faces were kept as
+    asked).
 
     Example:
         >>> faces_in_the_clear(torch.full((3, 90, 120), 0.5), [], threshold=0.5, treatment="blur")
