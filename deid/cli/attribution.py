@@ -261,7 +261,13 @@ def analyze_command(
         ids = list(meta["split"]["test"])
     else:
         ids = sorted({s.person_id for s in samples})
+    if limit == 1:
+        raise click.BadParameter("1: a match needs at least 2 persons (0: all of them)", param_hint="--limit")
     ids = ids[:limit] if limit else ids
+    try:
+        table.for_persons(ids)
+    except ValueError as exc:  # a CSV of another dataset: say which file
+        raise click.BadParameter(f"{attributes_csv}: {exc}", param_hint="--attributes") from exc
     config = AnalysisConfig(attributes=tuple(attributes), **options)
     try:
         result = analyze(

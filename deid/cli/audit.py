@@ -51,6 +51,13 @@ from reid_model import (
 _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--split"}
 
 
+def _existing_or_none(value: str, flag: str) -> str:
+    """A checkpoint path that exists, or "" (no such attacker)."""
+    if value and not Path(value).is_file():
+        raise click.BadParameter(f"checkpoint {value} does not exist", param_hint=flag)
+    return value
+
+
 @click.command("audit")
 @data_option()
 @dataset_option()
@@ -79,6 +86,7 @@ _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--
 @click.option(
     "--independent-weights",
     type=click.Path(dir_okay=False),
+    callback=lambda ctx, param, value: _existing_or_none(value, "--independent-weights"),
     default=str(INDEPENDENT_WEIGHTS),
     help="A reid_model checkpoint trained independently of the loop's adversary "
     "(default: the bundled seed network); also the adaptive attacker's starting point.",
@@ -86,6 +94,7 @@ _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--
 @click.option(
     "--independent-stripe-weights",
     type=click.Path(dir_okay=False),
+    callback=lambda ctx, param, value: _existing_or_none(value, "--independent-stripe-weights"),
     default=str(INDEPENDENT_STRIPE_WEIGHTS),
     help="A second independent checkpoint (default: the bundled stripe network trained with "
     "another seed and loss).",

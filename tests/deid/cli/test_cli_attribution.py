@@ -261,6 +261,22 @@ def test_analyze_bad_inputs(fake_viper, attributes_csv, tiny_checkpoint, tmp_pat
     assert result.exit_code == 2 and "does not exist" in result.output
     result = _run(*base[:4], tmp_path / "missing.csv", *base[5:])
     assert result.exit_code == 2 and "missing.csv does not exist" in result.output
+    result = _run(*base, "--limit", 1)
+    assert (
+        result.exit_code == 2
+        and "Invalid value for --limit: 1: a match needs at least 2 persons" in result.output
+    )
+    other = tmp_path / "other.csv"  # another dataset's rows: none of these persons
+    lines = attributes_csv.read_text().splitlines()
+    other.write_text(
+        "\n".join(
+            [lines[0], *(line.replace(line.split(",")[0], "9" + line.split(",")[0], 1) for line in lines[1:])]
+        )
+        + "\n"
+    )
+    result = _run(*base[:4], other, *base[5:])
+    assert result.exit_code == 2 and "Invalid value for --attributes" in result.output
+    assert "have no attribute row (12 of 12 missing)" in result.output
 
 
 def test_analyze_needs_a_split_for_test_persons(fake_viper, attributes_csv, tmp_path):

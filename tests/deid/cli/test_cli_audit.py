@@ -63,7 +63,10 @@ def test_audit_command_bad_options(fake_viper, tmp_path):
     assert result.exit_code == 2 and "need independent_stripe_weights" in result.output
     missing = tmp_path / "missing.safetensors"
     result = runner.invoke(main, [*base, "--attackers", "adaptive", "--independent-weights", str(missing)])
-    assert result.exit_code == 1 and f"checkpoint {missing} does not exist" in result.output
+    assert (
+        result.exit_code == 2
+        and f"Invalid value for --independent-weights: checkpoint {missing} does not exist" in result.output
+    )
     result = runner.invoke(main, [*base, "--strength", "1.5"])
     assert result.exit_code == 2 and "--strength" in result.output
     result = runner.invoke(main, [*base, "--methods", "loop_smear"])
