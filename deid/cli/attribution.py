@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+import torch
+import torch.nn.functional as F
 
 from attribution import (
     METHODS,
@@ -22,6 +24,7 @@ from deid.cli.options import data_option, dataset_option, seed_option, weights_o
 from deid.finder import crop_body_regions
 from deid.pairs import ImagePair, PairsError, image_pairs, person_pairs
 from reid_model import (
+    INPUT_SIZE,
     CheckpointError,
     DatasetError,
     Embedder,
@@ -40,6 +43,15 @@ _ANALYSIS: dict[str, Any] = {f.name: f.default for f in fields(AnalysisConfig)}
 #: The fewest pixels a side of an image ``deid explain`` explains (squashed to the model's
 #: 48x128, a 1x1 image is one colour, and its panel too small to read).
 MIN_SIDE = 16
+
+
+def _at_height(image: torch.Tensor, height: int) -> torch.Tensor:
+    """``image (C, H, W)`` shown ``height`` pixels high, its width in proportion (the panels of a
+    pair of other sizes side by side, readable)."""
+    if image.shape[-2] == height:
+        return image
+    width = max(1, round(image.shape[-1] * height / image.shape[-2]))
+    return F.interpolate(image[None].float(), size=(height, width), mode="bilinear", antialias=True)[0]
 
 
 def _load_model(weights: str | None) -> Embedder:
@@ -138,9 +150,8 @@ def explain_command(
             "red: for the match, blue: against it",
             "each panel to its own scale",
         ]
-        save_pair_heatmap(
-            target, probe[0], probe_attr[0], gallery[0], gallery_attr[0], caption=caption, smooth=smooth
-        )
+        shown = [_at_height(x[0], INPUT_SIZE[0]) for x in (probe, probe_attr, gallery, gallery_attr)]
+        save_pair_heatmap(target, *shown, caption=caption, smooth=smooth)
         click.echo(f"{target}  (distance {distance:.3f})")
     if failed:
         raise click.ClickException(f"{failed} of {len(pairs)} pairs failed")

@@ -123,6 +123,11 @@ def test_explain_bad_inputs(fake_viper, tiny_checkpoint, tmp_path):
     )
     assert result.exit_code == 1 and "failed: cannot read image" in result.output
     assert (tmp_path / "o" / "000_0__000_0.png").is_file()  # the good pair is still written
+    big = tmp_path / "big.png"  # another size: shown as high as the other, readable side by side
+    write_image(big, torch.rand(3, 640, 240))
+    result = _run("explain", probe, big, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "o" / "000_0__big.png").shape == (3, 17 + 2 * 128 + 43, 2 * (4 * 48 + 3 * 4))
     tiny = tmp_path / "tiny.png"
     write_image(tiny, torch.rand(3, 4, 4))
     result = _run("explain", probe, tiny, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
