@@ -41,8 +41,8 @@ def merge_boxes(boxes: np.ndarray, reach: float) -> np.ndarray:
     return np.stack(kept) if kept else boxes
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two ``(x, y, w, h)`` boxes."""
+def iou(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float]) -> float:
+    """Intersection over union of two ``(x, y, w, h)`` boxes (arrays, or :class:`Box`)."""
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy

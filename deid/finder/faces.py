@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from deid.boxes import Box
+from deid.finder.candidates import iou
 from deid.finder.config import FACE_THRESHOLD, TURNED_FACE_THRESHOLD, TURNS, Person
 from deid.finder.runtime import check_file
 from reid_model.checks import check_images
@@ -200,18 +201,10 @@ def faces_by_turn(
     found: dict[int, list[Box]] = {turn: [] for turn, _ in seen}
     kept: list[Box] = []
     for turn, face in sorted(seen, key=lambda item: -item[1].score):
-        if not any(_overlap(face, other) > _OVERLAP for other in kept):
+        if not any(iou(face, other) > _OVERLAP for other in kept):
             found[turn].append(face)
             kept.append(face)
     return found
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes."""
-    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    inter = max(0, w) * max(0, h)
-    return inter / (a.w * a.h + b.w * b.h - inter)
 
 
 def people_below_faces(
@@ -235,10 +228,10 @@ def people_below_faces(
     turned_height, turned_width = (width, height) if turn % 2 else (height, width)
     left, right, above, below = BELOW_FACE
     out = []
-    for upright in faces:
-        if any(head.holds_centre_of(upright) for head in heads):
+    for seen in faces:  # in the frame's own pixels
+        if any(head.holds_centre_of(seen) for head in heads):
             continue
-        face = turned_box(upright, turn, height, width)
+        face = turned_box(seen, turn, height, width)
         x0, y0 = max(0, math.floor(face.x - left * face.w)), max(0, math.floor(face.y - above * face.h))
         x1 = min(turned_width, math.ceil(face.x + face.w + right * face.w))
         y1 = min(turned_height, math.ceil(face.y + face.h + below * face.h))
