@@ -47,7 +47,8 @@ MIN_SIDE = 16
 
 def _at_height(image: torch.Tensor, height: int) -> torch.Tensor:
     """``image (C, H, W)`` shown ``height`` pixels high, its width in proportion (the panels of a
-    pair of other sizes side by side, readable)."""
+    pair of other sizes side by side, readable). Not ``reid_model.resize``: it takes RGB images
+    only and clamps to [0, 1], and attributions are signed."""
     if image.shape[-2] == height:
         return image
     width = max(1, round(image.shape[-1] * height / image.shape[-2]))

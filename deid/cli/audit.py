@@ -51,10 +51,10 @@ from reid_model import (
 _PARAM_HINTS = {"methods": "--methods", "attackers": "--attackers", "split": "--split"}
 
 
-def _existing_or_none(value: str, flag: str) -> str:
+def _existing_or_empty(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """A checkpoint path that exists, or "" (no such attacker)."""
     if value and not Path(value).is_file():
-        raise click.BadParameter(f"checkpoint {value} does not exist", param_hint=flag)
+        raise click.BadParameter(f"checkpoint {value} does not exist", param_hint=param.opts[0])
     return value
 
 
@@ -86,7 +86,7 @@ def _existing_or_none(value: str, flag: str) -> str:
 @click.option(
     "--independent-weights",
     type=click.Path(dir_okay=False),
-    callback=lambda ctx, param, value: _existing_or_none(value, "--independent-weights"),
+    callback=_existing_or_empty,
     default=str(INDEPENDENT_WEIGHTS),
     help="A reid_model checkpoint trained independently of the loop's adversary "
     "(default: the bundled seed network); also the adaptive attacker's starting point.",
@@ -94,7 +94,7 @@ def _existing_or_none(value: str, flag: str) -> str:
 @click.option(
     "--independent-stripe-weights",
     type=click.Path(dir_okay=False),
-    callback=lambda ctx, param, value: _existing_or_none(value, "--independent-stripe-weights"),
+    callback=_existing_or_empty,
     default=str(INDEPENDENT_STRIPE_WEIGHTS),
     help="A second independent checkpoint (default: the bundled stripe network trained with "
     "another seed and loss).",
