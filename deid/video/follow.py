@@ -40,9 +40,13 @@ from deid.video.io import Frame, as_float, to_bytes, to_tensor
 #: them, grown to the frame's edges and concealed by their boxes over the lawn, the road and the
 #: building (an 80x360 band at frame 560); without them it confirmed as many people.
 THOROUGH = FinderConfig(tiles=(200, 120), tile_reach=2.0)
-#: How a person was seen in a frame (``"bridged"``: put there afterwards, between two sightings
-#: of the track, :func:`deid.video.recut.recut`).
-HOW = ("found", "followed", "carried", "predicted", "backfilled", "matched", "bridged")
+#: How a person was seen in a frame (``"bridged"`` and ``"extended"``: put there afterwards,
+#: between two sightings of the track or before its first at the video's start,
+#: :func:`deid.video.recut.recut`).
+HOW = ("found", "followed", "carried", "predicted", "backfilled", "matched", "bridged", "extended")
+#: The ways of :data:`HOW` whose box was placed afterwards, not seen: it may show the person
+#: hidden, or nobody.
+PLACED = ("bridged", "extended")
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,8 +67,11 @@ class Sighting:
             them, backwards from a new track or on from a lost one: their look matched, the box
             grown and concealed whole),
             ``"predicted"`` (the pose model lost the person: the track's predicted box,
-            concealed whole), or ``"bridged"`` (a frame between two sightings of the track:
-            the box between theirs, concealed whole).
+            concealed whole), ``"bridged"`` (a frame between two sightings of the track:
+            the box between theirs, concealed whole), or ``"extended"`` (a frame before the
+            track's first sighting, at the video's start, where a person first found away from
+            the frame's edges already stood or walked: the first box, and where the person's
+            first steps lead back to, concealed whole).
         crop: ``(3, box.h, box.w)`` uint8, the frame's original pixels in the box.
     """
 

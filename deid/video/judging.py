@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from deid.adversary import Adversary
-from deid.video.follow import Sighting
+from deid.video.follow import PLACED, Sighting
 from deid.video.io import VideoReader, as_float, cut_bytes
 from reid_model import content_keys
 
@@ -66,10 +66,11 @@ def batches(sizes: Sequence[int], limit: int) -> list[slice]:
 
 def spread(track: Sequence[Sighting], samples: int) -> list[Sighting]:
     """Up to ``samples`` sightings evenly spaced over ``track``: posed ones when it has any, else
-    the follower's (not ``bridged`` ones, whose box may show the person hidden, or nobody)."""
+    the follower's (not :data:`deid.video.follow.PLACED` ones, whose box may show the person
+    hidden, or nobody)."""
     pool = (
         [s for s in track if s.keypoints is not None]
-        or [s for s in track if s.how != "bridged"]
+        or [s for s in track if s.how not in PLACED]
         or list(track)
     )
     if len(pool) <= samples:

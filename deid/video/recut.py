@@ -33,6 +33,10 @@ again and cut again from the original frame:
   frame to its last; on PETS S2.L1's first 40 frames a woman walking beside a man was in the
   clear on frame 34 while her track (frames 11-39, four pieces joined) was reported private on
   every frame.
+- At the video's start (its first ``start`` frames), a track first seen away from the frame's
+  edges was there before it was found (:mod:`deid.video.extending`): its frames from the first
+  are ``"extended"``, its first box as cut followed back over the moving pixels, grown by the
+  follower's padding, concealed whole.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import torch.nn.functional as F
 from deid.boxes import Box
 from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import head_box
+from deid.video.extending import followed_back
 from deid.video.follow import Sighting, resized, sightings_of
 from deid.video.io import Frame
 from deid.video.moving import moved_pixels, with_moving
@@ -71,13 +76,16 @@ def recut(
     head_scale: float = 1.0,
     padding: float = 0.15,
     background: np.ndarray | None = None,
+    start: int = 0,
 ) -> list[list[Sighting]]:
     """``by_frame`` (per frame, its sightings) with carried sightings put between their posed
     neighbours, every posed sighting's box grown to hold its head (its ellipse at
     ``head_scale``) and to reach below and beside its feet, a box short for a whole person at
     its place reaching down to their feet (concealed whole), and a track's frames without a
     sighting bridged (boxes grown by ``padding`` of their size on each side; see the module's
-    docstring), each changed or new sighting cut from ``frames`` (the same video's originals, in
+    docstring), a track first seen in the first ``start`` frames away from the frame's edges
+    extended back to the first frame (as bridged; ``frames`` are read twice for it, up to that
+    track's first), each changed or new sighting cut from ``frames`` (the same video's originals, in
     order). Sightings without a pose (a whole box) keep their box unless it is short; the
     frames past the last one ``frames`` holds are kept (with no bridges). Given the video's
     still ``background`` (:func:`deid.video.moving.still_background`), each frame's sightings
@@ -92,7 +100,8 @@ def recut(
     between = _between(by_frame, sagging)
     placed = [[between.get((s.frame, s.track), s) for s in frame] for frame in by_frame]
     out = [list(frame) for frame in by_frame]
-    bridges: dict[int, list[tuple[int, Corners]]] | None = None
+    extended = _extended(placed, frames, head_scale, start, background)
+    bridges: dict[int, list[tuple[int, Corners, str]]] | None = None
     stature: Stature | None = None
     for frame in frames:
         if frame.index >= len(out):
@@ -100,13 +109,17 @@ def recut(
         pixels = torch.from_numpy(frame.pixels).permute(2, 0, 1)
         if bridges is None:  # the frame's size known: bridges between the boxes as they are cut
             bridges = _bridges(placed, pixels.shape[1], pixels.shape[2], head_scale)
+            for index, more in extended.items():
+                bridges.setdefault(index, []).extend(more)
             stature = Stature.fit(
                 _seen_whole(placed, pixels.shape[1], pixels.shape[2], head_scale), pixels.shape[1]
             )
         new = bridges.get(frame.index, [])
         if new or out[frame.index]:
             cut = [_cut(s, pixels, head_scale, sagging.get((s.frame, s.track))) for s in placed[frame.index]]
-            bridged = [_bridge(frame.index, track, corners, padding, pixels) for track, corners in new]
+            bridged = [
+                _bridge(frame.index, track, corners, padding, pixels, how) for track, corners, how in new
+            ]
             found = [*cut, *(b for b in bridged if b is not None)]
             out[frame.index] = sorted((_reached(s, stature, pixels) for s in found), key=lambda s: s.track)
             moved = moved_pixels(frame.pixels, background) if background is not None else None
@@ -145,12 +158,12 @@ def _concealed_whole(sighting: Sighting, box: Box, pixels: torch.Tensor) -> Sigh
 
 def _bridges(
     placed: Sequence[Sequence[Sighting]], height: int, width: int, head_scale: float
-) -> dict[int, list[tuple[int, Corners]]]:
-    """Per frame, ``(track, corners)`` of each track without a sighting there between two of
+) -> dict[int, list[tuple[int, Corners, str]]]:
+    """Per frame, ``(track, corners, "bridged")`` of each track without a sighting there between two of
     its own (``placed``: carried sightings put between their neighbours): the corners
     ``x0, y0, x1, y1`` interpolated between its neighbours' boxes as they are cut (a posed one
     grown to its head and feet in a frame of ``width`` x ``height``)."""
-    bridges: dict[int, list[tuple[int, Corners]]] = {}
+    bridges: dict[int, list[tuple[int, Corners, str]]] = {}
     for track in sightings_of(placed):
         for a, b in itertools.pairwise(track):
             if b.frame == a.frame + 1:
@@ -159,8 +172,45 @@ def _bridges(
             for index in range(a.frame + 1, b.frame):
                 t = (index - a.frame) / (b.frame - a.frame)
                 x0, y0, x1, y1 = ((1 - t) * p + t * q for p, q in zip(u, v, strict=True))
-                bridges.setdefault(index, []).append((a.track, (x0, y0, x1, y1)))
+                bridges.setdefault(index, []).append((a.track, (x0, y0, x1, y1), "bridged"))
     return bridges
+
+
+def _extended(
+    placed: Sequence[Sequence[Sighting]],
+    frames: Iterable[Frame],
+    head_scale: float,
+    start: int,
+    background: np.ndarray | None,
+) -> dict[int, list[tuple[int, Corners, str]]]:
+    """Per frame, ``(track, corners, "extended")`` of each track first seen in frames 1 to
+    ``start`` away from the frame's edges (by more than its box's width; its box as cut), in
+    the frames before: its first box followed back over the pixels that differ from the still
+    ``background`` (:func:`deid.video.extending.followed_back`), from ``frames`` (the video's
+    originals)."""
+    firsts = [track[0] for track in sightings_of(placed) if 0 < track[0].frame <= start]
+    if not firsts:
+        return {}
+    moved: list[np.ndarray | None] = []
+    for frame in frames:
+        if frame.index >= max(s.frame for s in firsts):
+            break
+        moved.append(moved_pixels(frame.pixels, background) if background is not None else None)
+        height, width = frame.pixels.shape[:2]
+    extended: dict[int, list[tuple[int, Corners, str]]] = {}
+    for first in firsts:
+        if first.frame > len(moved):  # the video read short
+            continue
+        box = _as_cut(first, height, width, head_scale)
+        if box.x < box.w or box.y < box.w or box.x + 2 * box.w > width or box.y + box.h + box.w > height:
+            continue  # walking in at an edge (the follower conceals them back to it)
+        others = [
+            [_as_cut(s, height, width, head_scale) for s in placed[i] if s.track != first.track]
+            for i in range(first.frame)
+        ]
+        for index, back in enumerate(followed_back(box, first.frame, moved, others)):
+            extended.setdefault(index, []).append((first.track, back.corners, "extended"))
+    return extended
 
 
 def _as_cut(sighting: Sighting, height: int, width: int, head_scale: float) -> Box:
@@ -171,9 +221,9 @@ def _as_cut(sighting: Sighting, height: int, width: int, head_scale: float) -> B
 
 
 def _bridge(
-    index: int, track: int, corners: Corners, padding: float, pixels: torch.Tensor
+    index: int, track: int, corners: Corners, padding: float, pixels: torch.Tensor, how: str = "bridged"
 ) -> Sighting | None:
-    """Track ``track``'s bridged sighting in frame ``index`` (``pixels (3, H, W)`` uint8): the box at
+    """Track ``track``'s sighting ``how`` (bridged or extended) in frame ``index`` (``pixels (3, H, W)`` uint8): the box at
     ``corners`` grown by ``padding`` on each side, clipped to the frame, concealed whole; None
     when nothing of it is inside."""
     height, width = pixels.shape[1:]
@@ -185,7 +235,7 @@ def _bridge(
         return None
     box = Box(left, top, right - left, bottom - top)
     crop = pixels[:, top:bottom, left:right].clone()
-    return Sighting(index, track, box, torch.ones(box.h, box.w, dtype=torch.bool), None, "bridged", crop)
+    return Sighting(index, track, box, torch.ones(box.h, box.w, dtype=torch.bool), None, how, crop)
 
 
 def _posed(track: Sequence[Sighting], but: Iterable[tuple[int, int]] = ()) -> list[Sighting]:

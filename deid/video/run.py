@@ -87,8 +87,10 @@ CHUNK = 64
 #: concealed whole (:data:`deid.video.recut.SAGS`); 10: a box short for a whole person at its
 #: place reaches down to their feet (:class:`deid.video.stature.Stature`); 11: the thorough look
 #: drops tiles' windows far larger than the tile (:data:`deid.video.follow.THOROUGH`), and each
-#: sighting takes in the moving pixels joined to its own (:mod:`deid.video.moving`).
-WORK = 11
+#: sighting takes in the moving pixels joined to its own (:mod:`deid.video.moving`); 12: a
+#: track first seen at the video's start away from the frame's edges is extended back to its
+#: first frame (:func:`deid.video.recut.recut`).
+WORK = 12
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]
@@ -323,7 +325,7 @@ def conceal_video(
     else:
         pieces = {s.track: 1 for frame in by_frame for s in frame}
     background = still_background(reader, len(by_frame)) if follow.motion else None
-    by_frame = recut(by_frame, reader, config.head_scale, follow.padding, background)
+    by_frame = recut(by_frame, reader, config.head_scale, follow.padding, background, start=_start(follow))
     if reader.problem and reader.problem not in notes:  # read again: it may stop elsewhere
         notes.append(reader.problem)
     tracks = list(sightings_of(by_frame))
@@ -561,6 +563,14 @@ def _track_report(
         references=[s.frame for s in references],
         sightings=[[s.frame, *s.box[:4], s.how, ok] for s, ok in zip(track, private, strict=True)],
     )
+
+
+def _start(follow: FollowConfig) -> int:
+    """The frames at a video's start in which a person in view from its first frame is found, if
+    the follower finds them at all: its thorough look comes every ``thorough_every`` frames from
+    the first (a person standing still behind an obstacle is found by the second), its full look
+    every ``detect_every``."""
+    return max(follow.thorough_every, follow.detect_every)
 
 
 def _variable(times: list[int] | None, frames: int) -> list[int] | None:

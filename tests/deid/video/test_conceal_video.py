@@ -309,8 +309,8 @@ def test_a_track_left_with_a_frame_without_its_sighting_is_not_private(
 
     recut = run.recut
 
-    def read_short(by_frame: list, frames: object, *args: object) -> list:  # the frame not bridged
-        out = recut(by_frame, frames, *args)
+    def read_short(by_frame: list, frames: object, *args: object, **kwargs: object) -> list:  # not bridged
+        out = recut(by_frame, frames, *args, **kwargs)
         out[5] = [s for s in out[5] if s.track != 0]
         return out
 
