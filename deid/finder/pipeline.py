@@ -35,6 +35,7 @@ import torch
 
 from deid.boxes import Box
 from deid.finder._windows import WINDOW_MARGIN, cut_windows
+from deid.finder.border import inside_border
 from deid.finder.candidates import (
     Candidate,
     beside,
@@ -126,6 +127,13 @@ def find_people(
         detector = _default_detector()
     rgb = to_rgb(image)
     height, width = rgb.shape[:2]
+    top, bottom, left, right = inside_border(rgb)
+    inner_size = (bottom - top, right - left)
+    if inner_size != (height, width) and inner_size[0] >= MIN_FRAME[0] and inner_size[1] >= MIN_FRAME[1]:
+        inner = image[:, top:bottom, left:right]
+        moved = [b._replace(x=b.x - left, y=b.y - top) for b in known]
+        found = find_people(inner, config=config, model=model, detector=detector, known=moved)
+        return [_in_frame(p, top, left, height, width) for p in found]
     windows, proposals, spans = _proposals(rgb, config, detector)
     if known and len(windows):
         new = ~_of_known(proposals, known)
@@ -167,6 +175,18 @@ def find_people(
     confirmed_boxes = [np.array([p.box.x, p.box.y, p.box.w, p.box.h], dtype=np.float64) for p in people]
     people += _uncertain(unsure, confirmed_boxes, height, width)
     return people
+
+
+def _in_frame(person: Person, top: int, left: int, height: int, width: int) -> Person:
+    """``person``, found in the part of a ``width`` x ``height`` frame whose corner is at
+    ``left, top``, in the frame's pixels."""
+    box = person.box._replace(x=person.box.x + left, y=person.box.y + top)
+    inner_height, inner_width = person.mask.shape
+    mask = torch.nn.functional.pad(
+        person.mask, (left, width - left - inner_width, top, height - top - inner_height)
+    )
+    keypoints = person.keypoints + torch.tensor([left, top, 0.0], dtype=person.keypoints.dtype)
+    return replace(person, box=box, mask=mask, keypoints=keypoints)
 
 
 def _of_known(proposals: np.ndarray, known: Sequence[Box]) -> np.ndarray:

@@ -246,3 +246,33 @@ def test_crop_body_regions_partition_each_crop(viper_root):
     posed = int(how.split(" for ")[1].split(" of ")[0])
     assert how.endswith(f"horizontal bands (BODY_BANDS) for {6 - posed}") and posed >= 4
     assert int(masks["background"].sum()) > 0 and int(masks["head"].flatten(1).any(1).sum()) == 6
+
+
+@pytest.mark.parametrize(("side", "value"), [(150, 1.0), (600, 0.0)])
+def test_a_plain_border_round_the_frame_changes_no_one_found(pennfudan_root, side, value):
+    """A new user's review put PennPed00046 on a plain border: its third labelled person (20x57
+    px, unsure) was found no more, left untouched in a frame reported private. The finder looks
+    inside the border, at the picture's own scale: the same people, in the frame's pixels."""
+    image = read_image(pennfudan_root / "PNGImages" / "PennPed00046.png")
+    top = side // 2
+    framed = torch.nn.functional.pad(image, (side, side, top, top), value=value)
+    people, again = find_people(image), find_people(framed)
+    assert len(people) == 3 and people[2].box.h < 100  # the small man, unsure
+    assert [p.box._replace(x=p.box.x + side, y=p.box.y + top) for p in people] == [p.box for p in again]
+    for p, q in zip(people, again, strict=True):
+        assert q.mask.shape == framed.shape[1:] and not q.mask[:top].any() and not q.mask[:, :side].any()
+        assert torch.equal(q.mask[top : top + image.shape[1], side : side + image.shape[2]], p.mask)
+        assert torch.allclose(q.keypoints[:, :2], p.keypoints[:, :2] + torch.tensor([side, top]))
+
+
+def test_a_frames_plain_border_is_found_and_its_own_edges_are_not_one():
+    from deid.finder.border import FEWEST, inside_border
+
+    rng = np.random.default_rng(0)
+    frame = np.full((120, 200, 3), 16, np.uint8)  # letterbox bars, not quite flat (compressed)
+    frame += rng.integers(0, 5, frame.shape, dtype=np.uint8)
+    frame[30:90] = rng.integers(0, 256, (60, 200, 3), dtype=np.uint8)
+    assert inside_border(frame) == (30, 90, 0, 200)
+    frame[30:90, : FEWEST - 1] = 40  # a plain strip narrower than a border: the picture's own
+    assert inside_border(frame) == (30, 90, 0, 200)
+    assert inside_border(np.zeros((50, 60, 3), np.uint8)) == (0, 50, 0, 60)  # plain all over
