@@ -38,6 +38,7 @@ from deid.detection import detect_people, is_person_crop, taken_as_crop
 from deid.loop import (
     ConcealConfig,
     FrameResult,
+    NotOnePersonWarning,
     NotPrivateWarning,
     PersonResult,
     conceal,
@@ -81,6 +82,7 @@ __all__ = [
     "FrameResult",
     "Inpaint",
     "Noise",
+    "NotOnePersonWarning",
     "NotPrivateWarning",
     "Operator",
     "PersonResult",

@@ -144,7 +144,9 @@ class LoopConcealer:
         """Conceal several persons at once (the loop runs them batched)."""
         if self.adversary is None:
             self.adversary = Adversary.default(device=self.device)
-        return conceal_people(people, config=self.config, adversary=self.adversary, device=self.device)
+        return conceal_people(
+            people, config=self.config, adversary=self.adversary, device=self.device, claimed=False
+        )  # VIPeR's persons: the grouping is known
 
     def __call__(self, images: Sequence[torch.Tensor]) -> PersonResult:
         return self.conceal_people([list(images)])[0]

@@ -75,6 +75,7 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
             device=config.device,
             keep_attributions=config.heatmaps,
             formats=formats,
+            claimed=False,  # split into the parts the adversary links (conceal_batch)
         )
 
     def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:

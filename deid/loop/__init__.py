@@ -10,7 +10,7 @@ from deid.loop.config import ConcealConfig
 from deid.loop.frames import FramePeople, WrittenFrame, conceal, paste_people, plan_frame
 from deid.loop.grouping import LINKS
 from deid.loop.replay import person_covers, render_person
-from deid.loop.results import FrameResult, NotPrivateWarning, PersonResult
+from deid.loop.results import FrameResult, NotOnePersonWarning, NotPrivateWarning, PersonResult
 from deid.loop.search import conceal_people, conceal_person
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ConcealConfig",
     "FramePeople",
     "FrameResult",
+    "NotOnePersonWarning",
     "NotPrivateWarning",
     "PersonResult",
     "WrittenFrame",

@@ -106,6 +106,12 @@ class NotPrivateWarning(UserWarning):
     adversary still matches a person in it, a face still shows, or an unsure person was left."""
 
 
+class NotOnePersonWarning(UserWarning):
+    """:func:`deid.conceal_person` (or :func:`deid.conceal_people`) was given appearances of one
+    person that the adversary does not see as one (:func:`deid.loop.grouping.split_group`):
+    each appearance is then also checked against its own original."""
+
+
 @dataclass
 class FrameResult:
     """The outcome of :func:`conceal` on one image: a crop or a frame with detected people."""

@@ -511,7 +511,8 @@ def _decide(
         chosen = [at[s.frame] for s in spread(track, samples)]
         people.append([as_float(track[i].crop) for i in chosen])
         chosen_bodies.append([body[i] for i in chosen])
-    return conceal_people(people, config=config, adversary=adversary, bodies=chosen_bodies)
+    # a track is judged again against its own references as written (deid.video.judging)
+    return conceal_people(people, config=config, adversary=adversary, bodies=chosen_bodies, claimed=False)
 
 
 def _missed(frame: Frame, sightings: Sequence[Sighting]) -> list[Box]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,22 @@ def test_split_groups_matches_split_group_one_by_one(tiny_embedder):
     adversary = _adversary(tiny_embedder, [x, y])
     people = [[x], [x, y], [y, y.clone(), x], [x, x.clone()]]
     assert split_groups(adversary, people) == [split_group(adversary, person) for person in people]
+
+
+def test_two_people_given_as_one_are_each_checked_against_their_own_original(tiny_embedder):
+    """A new user's review gave ``deid.conceal_person`` two VIPeR persons as one: each was checked
+    against the other only, and came back private with 16-19% changed. Where the adversary does
+    not see the appearances as one person, each is checked against its own original too."""
+    from deid import ConcealConfig, NotOnePersonWarning, conceal_people, conceal_person
+
+    x, y = _image(1), _image(2)
+    adversary = _adversary(tiny_embedder, [x, y])
+    config = ConcealConfig(budget=0, shape="box", head="keep")
+    with pytest.warns(NotOnePersonWarning, match=r"person\(s\) \[0\]"):
+        checked = conceal_person([x, y], adversary=adversary, config=config)
+    trusted = conceal_people([[x, y]], adversary=adversary, config=config, claimed=False)[0]
+    # the original as it is: matched against itself, not against the other person
+    assert checked.scores_before["rank"] == 1 and trusted.scores_before["rank"] > 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotOnePersonWarning)
+        conceal_person([x, x.clone()], adversary=adversary, config=config)  # one person: no warning
