@@ -132,10 +132,10 @@ class CropResult:
         attributions = self.person.attributions
         return None if attributions is None else attributions[self.index]
 
-    def matched_as_written(self) -> CropResult:
+    def marked_matched(self) -> CropResult:
         """This result turned not private by the check of the frame as written
-        (:meth:`deid.PersonResult.matched_as_written`)."""
-        return replace(self, person=self.person.matched_as_written())
+        (:meth:`deid.PersonResult.marked_matched`)."""
+        return replace(self, person=self.person.marked_matched())
 
     def not_private(self, reason: str | None = None) -> CropResult:
         """This result with its verdict turned to not private (``reason`` added to the group reason)."""

@@ -275,8 +275,7 @@ def conceal(
     elif not isinstance(image, torch.Tensor):
         raise TypeError(
             f"image must be an image file path or a (3, H, W) float torch.Tensor in [0, 1], got "
-            f"{type(image).__name__} (an RGB uint8 array a of shape (H, W, 3): "
-            "torch.from_numpy(a).permute(2, 0, 1) / 255)"
+            f"{type(image).__name__}{_array_hint(image)}"
         )
     image = check_images(image, "image", batched=False).float()  # float16, float64: computed in float32
     crop = taken_as_crop(image, kind)
@@ -349,16 +348,26 @@ class _Verdict(Protocol):
     @property
     def success(self) -> bool: ...
 
-    def matched_as_written(self) -> Self: ...
+    def marked_matched(self) -> Self: ...
 
 
 _V = TypeVar("_V", bound=_Verdict)
+
+
+def _array_hint(image: object) -> str:
+    """For an array given where a tensor is expected: its dtype and shape, and how to convert it."""
+    dtype, shape = getattr(image, "dtype", None), getattr(image, "shape", None)
+    if dtype is None or shape is None:
+        return ""
+    scale = " / 255" if str(dtype) == "uint8" else " (values in [0, 1])"
+    return (
+        f" of dtype {dtype} and shape {tuple(shape)} (an RGB array a of shape (H, W, 3): "
+        f"torch.from_numpy(a).permute(2, 0, 1){scale})"
+    )
 
 
 def held(results: Sequence[_V], private: Sequence[bool] | None) -> list[_V]:
     """``results`` with each person the written check found matched marked not private."""
     if private is None:
         return list(results)
-    return [
-        r if ok or not r.success else r.matched_as_written() for r, ok in zip(results, private, strict=True)
-    ]
+    return [r if ok or not r.success else r.marked_matched() for r, ok in zip(results, private, strict=True)]

@@ -75,7 +75,7 @@ class PersonResult:
     operator: Operator | None = field(default=None, repr=False, compare=False)
     covers: list[torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
-    def matched_as_written(self) -> PersonResult:
+    def marked_matched(self) -> PersonResult:
         """This result turned not private by the check of the frame as written (a neighbour's
         concealment pasted over this person's box, or the frame's encoding, changed what the
         adversary sees), with ``stopped`` saying so; ``scores_after`` stay the loop's own."""
