@@ -1,6 +1,6 @@
 """Conceal one person seen by two cameras, with one mask, and print what the adversary sees.
 
-python examples/conceal_person.py [examples/images/cam_a/001_45.bmp examples/images/cam_b/001_90.bmp]
+python examples/conceal_person.py [examples/images/cam_a/016_0.bmp examples/images/cam_b/016_90.bmp]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 
 
 def main() -> None:
-    paths = sys.argv[1:] or [HERE / "images/cam_a/001_45.bmp", HERE / "images/cam_b/001_90.bmp"]
+    paths = sys.argv[1:] or [HERE / "images/cam_a/016_0.bmp", HERE / "images/cam_b/016_90.bmp"]
     result = deid.conceal_person([read_image(p) for p in paths])
     print(
         f"steps {result.steps}, area concealed {result.area:.0%}, fallback {result.fallback}, "

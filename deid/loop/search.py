@@ -564,11 +564,11 @@ def conceal_person(
         adversary, device, keep_attributions, top_k, max_match_rate: as for :func:`conceal_people`.
 
     Example:
-        >>> a = reid_model.read_image("examples/images/cam_a/001_45.bmp")  # doctest: +SKIP
-        >>> b = reid_model.read_image("examples/images/cam_b/001_90.bmp")  # doctest: +SKIP
+        >>> a = reid_model.read_image("examples/images/cam_a/016_0.bmp")  # doctest: +SKIP
+        >>> b = reid_model.read_image("examples/images/cam_b/016_90.bmp")  # doctest: +SKIP
         >>> result = deid.conceal_person([a, b], seed=0)  # doctest: +SKIP
         >>> result.success, result.shape, result.fallback_operator  # doctest: +SKIP
-        (True, 'body', 'figure')
+        (True, 'body', 'fill')
     """
     config = replace(config or ConcealConfig(), **options)
     if isinstance(images, torch.Tensor) and images.ndim == 3:
