@@ -169,8 +169,10 @@ def test_findings_name_the_measure_each_region_is_ranked_by_and_how_sure_the_imp
         line.startswith("the linear probe ran on no attribute: none is held by at least") for line in lines
     )
     (said,) = [line for line in lines if line.startswith("attributes whose region matters most")]
+    first = impact[0]
     assert "p 0.01" in said and said.endswith(
-        "p < 0.05 for 1 of the 3 tested, 1 after Holm's correction for 3 tests"
+        f"p < 0.05 for 1 of the 3 tested: {first['attribute']} ({first['impact']:+.1%}); "
+        "1 after Holm's correction for 3 tests"
     )
 
 
