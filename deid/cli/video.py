@@ -212,6 +212,8 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
             if report.missed:
                 n = len(report.missed)
                 why.append(f"{_people(n)} a second look found {'was' if n == 1 else 'were'} not concealed")
+            if report.camera_moved:
+                why.append(f"the camera moved in {len(report.camera_moved)} frames")
             why = why or ["nobody was found"]
             click.echo(f"warning: {source}: {'; '.join(why)}; see {target}.json", err=True)
             code = code or 3

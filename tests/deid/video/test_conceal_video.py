@@ -329,6 +329,40 @@ def test_a_track_left_with_a_frame_without_its_sighting_is_not_private(
     assert any(n.startswith("track 0: no sighting on frames [5]") for n in report.notes)
 
 
+def test_a_video_whose_camera_moves_is_not_private_and_says_where(
+    stand_ins: None, adversary: Adversary, tmp_path: Path
+) -> None:
+    """A review of panning cuts of PETS S2.L1 found people in the clear with no sighting and no
+    flag: where the camera moves, nothing catches people by their motion."""
+    import cv2
+    import numpy as np
+
+    from reid_model.io import write_bytes_atomic
+
+    texture = np.random.default_rng(0).integers(0, 110, (60, 400, 3), dtype=np.uint8)
+    folder = tmp_path / "pan"
+    folder.mkdir()
+    for frame in walking_frames(12, {0: (0, 11, 5)}):
+        pixels = texture[:, 3 * frame.index : 3 * frame.index + 120].copy()  # the camera pans 3 px a frame
+        pixels[frame.pixels > 200] = 230  # the person, bright
+        ok, data = cv2.imencode(".png", pixels)
+        assert ok
+        write_bytes_atomic(folder / f"{frame.index:03d}.png", data.tobytes())
+    report = conceal_video(
+        folder, tmp_path / "out" / "pan", adversary=adversary, look_every=0, progress=False
+    )
+    assert len(report.camera_moved) >= 10 and not report.success
+    assert any(n.startswith("the camera moved (or the light changed) in") for n in report.notes)
+    still = conceal_video(
+        walking_folder(tmp_path),
+        tmp_path / "out" / "still",
+        adversary=adversary,
+        look_every=0,
+        progress=False,
+    )
+    assert still.camera_moved == []
+
+
 def test_cli_video_runs_hold_the_output_folder_and_keep_out_of_their_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
