@@ -15,10 +15,13 @@ default fill is a per-person two-tone outfit drawn among those that defeat it (`
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
+from types import FrameType
 from typing import Any
 
 import torch
@@ -141,9 +144,19 @@ def _judge_for_claims(people: Sequence[Sequence[torch.Tensor]], adversary: Adver
             "(deid.loop.grouping.split_group): every appearance is also checked against its own "
             "original; conceal them apart if they are different people"
         ),
-        stacklevel=3,
+        stacklevel=_outside_level(),
     )
     return replace(adversary, include_self=True)
+
+
+def _outside_level() -> int:
+    """The ``stacklevel`` of the first caller outside :mod:`deid.loop`, for a warning raised by the
+    function that calls this: the user's call, through :func:`conceal_person` or not."""
+    frame: FrameType | None = sys._getframe(1)
+    level, here = 1, os.path.dirname(__file__)
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _climb(

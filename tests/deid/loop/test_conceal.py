@@ -192,7 +192,9 @@ def test_real_viper_persons_are_concealed_honestly(viper_root):
     images = load_images([s.path for s in samples])
     people = [[images[i] for i, s in enumerate(samples) if s.person_id == pid] for pid in test_ids]
     # the box's search over the crop's cells, not the figure's whole box at once (both honest)
-    results = conceal_people(people, adversary=adversary, config=ConcealConfig(seed=0, figure=False))
+    results = conceal_people(
+        people, adversary=adversary, config=ConcealConfig(seed=0, figure=False), claimed=False
+    )  # VIPeR's persons
     for person, result in zip(people, results, strict=True):
         assert len(result.images) == 2
         concealed = adversary.embed(torch.stack(result.images))
@@ -222,7 +224,8 @@ def test_reported_scores_are_those_of_the_returned_images(viper_root, operator, 
     images = load_images([s.path for s in samples])
     people = [[images[i] for i, s in enumerate(samples) if s.person_id == pid] for pid in ids]
     config = ConcealConfig(operator=operator, method=method, seed=0, first_cells=8)
-    results = conceal_people(people, adversary=adversary, config=config)
+    # VIPeR's persons (claimed=False): judged by ``adversary`` itself, as checked below
+    results = conceal_people(people, adversary=adversary, config=config, claimed=False)
     for person, result in zip(people, results, strict=True):
         # the outfit is reported when the final images wear it: the loop's fill, the fallback's or
         # the figure's

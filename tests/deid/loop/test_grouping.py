@@ -157,8 +157,9 @@ def test_two_people_given_as_one_are_each_checked_against_their_own_original(tin
     x, y = _image(1), _image(2)
     adversary = _adversary(tiny_embedder, [x, y])
     config = ConcealConfig(budget=0, shape="box", head="keep")
-    with pytest.warns(NotOnePersonWarning, match=r"person\(s\) \[0\]"):
+    with pytest.warns(NotOnePersonWarning, match=r"person\(s\) \[0\]") as said:
         checked = conceal_person([x, y], adversary=adversary, config=config)
+    assert said[0].filename == __file__  # the warning points at the caller's line
     trusted = conceal_people([[x, y]], adversary=adversary, config=config, claimed=False)[0]
     # the original as it is: matched against itself, not against the other person
     assert checked.scores_before["rank"] == 1 and trusted.scores_before["rank"] > 1
