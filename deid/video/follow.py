@@ -55,7 +55,7 @@ class Sighting:
 
     Attributes:
         frame: the frame's index.
-        track: the person's track number (0, 1, ... in order of first sighting).
+        track: the person's track number (0, 1, ... in the order the follower first saw them).
         box: where the person is, in the frame's pixels (inside the frame).
         silhouette: ``(box.h, box.w)`` bool, the person's pixels in the box (all of it when
             ``keypoints`` is None: no pose, conceal the box).
