@@ -264,19 +264,14 @@ def findings(result: AnalysisResult) -> list[str]:
         tests = len(result.impact)
         held = _holm(sorted(r["p_value"] for r in result.impact))
         significant = sorted((r for r in result.impact if r["p_value"] < 0.05), key=lambda r: r["p_value"])
+        top = ", ".join(
+            f"{r['attribute']} (+{r['impact']:.1%} error, p {r['p_value']:.2f})" for r in result.impact[:5]
+        )
+        named = ", ".join(f"{r['attribute']} ({r['impact']:+.1%})" for r in significant)
         lines.append(
-            "attributes whose region matters most for the persons who have them: "
-            + ", ".join(
-                f"{r['attribute']} (+{r['impact']:.1%} error, p {r['p_value']:.2f})"
-                for r in result.impact[:5]
-            )
-            + f"; p < 0.05 for {len(significant)} of the {tests} tested"
-            + (
-                ": " + ", ".join(f"{r['attribute']} ({r['impact']:+.1%})" for r in significant)
-                if significant
-                else ""
-            )
-            + f"; {held} after Holm's correction for {tests} tests"
+            f"attributes whose region matters most for the persons who have them: {top}; "
+            f"p < 0.05 for {len(significant)} of the {tests} tested{': ' + named if named else ''}; "
+            f"{held} after Holm's correction for {tests} tests"
         )
     count = len(result.persons)
     if not result.shares_by_attribute:
