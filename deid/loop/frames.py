@@ -341,6 +341,18 @@ def conceal(
     return frame if details else frame.image
 
 
+def _array_hint(image: object) -> str:
+    """For an array given where a tensor is expected: its dtype and shape, and how to convert it."""
+    dtype, shape = getattr(image, "dtype", None), getattr(image, "shape", None)
+    if dtype is None or shape is None:
+        return ""
+    scale = " / 255" if str(dtype) == "uint8" else " (values in [0, 1])"
+    return (
+        f" of dtype {dtype} and shape {tuple(shape)} (an RGB array a of shape (H, W, 3): "
+        f"torch.from_numpy(a).permute(2, 0, 1){scale})"
+    )
+
+
 class _Verdict(Protocol):
     """A person's result that the check of the written frame can overturn
     (:class:`deid.PersonResult`, and the batch runner's per-file ``CropResult``)."""
@@ -352,18 +364,6 @@ class _Verdict(Protocol):
 
 
 _V = TypeVar("_V", bound=_Verdict)
-
-
-def _array_hint(image: object) -> str:
-    """For an array given where a tensor is expected: its dtype and shape, and how to convert it."""
-    dtype, shape = getattr(image, "dtype", None), getattr(image, "shape", None)
-    if dtype is None or shape is None:
-        return ""
-    scale = " / 255" if str(dtype) == "uint8" else " (values in [0, 1])"
-    return (
-        f" of dtype {dtype} and shape {tuple(shape)} (an RGB array a of shape (H, W, 3): "
-        f"torch.from_numpy(a).permute(2, 0, 1){scale})"
-    )
 
 
 def held(results: Sequence[_V], private: Sequence[bool] | None) -> list[_V]:
