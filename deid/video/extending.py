@@ -13,11 +13,8 @@ first frame over the pixels that differ from the video's still background
 (:func:`deid.video.moving.still_background`), by OpenCV's mean shift: each frame the box goes to
 where the moving pixels near it are densest, at most :data:`STEP` of its width, other people's
 boxes left out; where nothing moves near it (a person who stands still is in the background
-too, or hidden) it stays, and a person who differs from the background where found is followed
-back only until :data:`GIVE_UP` frames in a row hold nobody there (the whole clip's start had a
-box on the empty road left of the sign for 29 frames, for a man found mid-frame after walking in,
-whom his own earlier track held). Without a still background (a moving camera) it stays where
-the person was found. The boxes are concealed whole (``"extended"``, :func:`deid.video.recut.recut`).
+too, or hidden) it stays. Without a still background (a moving camera) it stays where the person
+was found. The boxes are concealed whole (``"extended"``, :func:`deid.video.recut.recut`).
 """
 
 from __future__ import annotations
@@ -35,11 +32,6 @@ STEP = 0.35
 #: The box takes the place mean shift gives it where at least this fraction of its pixels moved
 #: there (a person's silhouette fills about half their box).
 SUPPORT = 0.1
-#: Looking back from where a person who differs from the still background was found, this many
-#: frames in a row with nobody at their box end the look: they had not come yet, or another
-#: person's box held them. A person who does not differ where found (standing still so long
-#: that they are the background too; or a thing) is kept back to the first frame.
-GIVE_UP = 5
 #: Mean shift's iterations and the shift (pixels) under which it stops.
 _CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 1.0)
 
@@ -47,39 +39,31 @@ _CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 1.0)
 def followed_back(
     first: Box, frame: int, moved: Sequence[np.ndarray | None], others: Sequence[Sequence[Box]]
 ) -> list[Box]:
-    """The boxes of a person first seen at ``first`` in frame ``frame``, in the frames before it
-    (oldest first, ending at ``frame - 1``): followed back over ``moved`` (per frame from the
-    first, ``frame`` included, ``(H, W)`` bool, the pixels that differ from the still background,
-    None where unknown), ``others`` (per frame before ``frame``, the other people's boxes) left
-    out. The box keeps ``first``'s size. Back to frame 0, unless the person differs from the
-    still background where found and then :data:`GIVE_UP` frames in a row hold nobody at the
-    box: they had not come yet, or another box held them (a second track on them).
+    """The boxes of a person first seen at ``first`` in frame ``frame``, in frames ``0`` to
+    ``frame - 1`` (in that order): followed back over ``moved`` (per frame, ``(H, W)`` bool,
+    the pixels that differ from the still background, None where unknown), ``others`` (per
+    frame, the other people's boxes) left out. The box keeps ``first``'s size.
 
     Example:
-        >>> moved = [np.zeros((40, 60), bool) for _ in range(4)]
+        >>> moved = [np.zeros((40, 60), bool) for _ in range(3)]
         >>> for i, m in enumerate(moved):
         ...     m[10:30, 10 + 2 * i : 18 + 2 * i] = True
         >>> [b.x for b in followed_back(Box(16, 10, 8, 20), 3, moved, [[]] * 3)]
         [10, 12, 14]
     """
-    found = moved[frame] if frame < len(moved) else None
-    sure = found is not None and _held(first, found) >= SUPPORT
-    boxes, box, empty = [], first, 0
+    boxes = []
+    box = first
     for index in range(frame - 1, -1, -1):
-        box, held = _shifted(box, moved[index], others[index])
+        box = _shifted(box, moved[index], others[index])
         boxes.append(box)
-        empty = 0 if held else empty + 1
-        if sure and empty >= GIVE_UP:
-            break
     return boxes[::-1]
 
 
-def _shifted(box: Box, moved: np.ndarray | None, others: Sequence[Box]) -> tuple[Box, bool]:
+def _shifted(box: Box, moved: np.ndarray | None, others: Sequence[Box]) -> Box:
     """``box`` moved to where the ``moved`` pixels near it are densest (not in ``others``), by
-    at most :data:`STEP` of its width, and True; as it is, and False, where too few of them are
-    there (:data:`SUPPORT`)."""
+    at most :data:`STEP` of its width; as it is where too few of them move there."""
     if moved is None:
-        return box, False
+        return box
     height, width = moved.shape
     density = moved.astype(np.uint8)
     for o in others:
@@ -89,12 +73,6 @@ def _shifted(box: Box, moved: np.ndarray | None, others: Sequence[Box]) -> tuple
     x = min(max(x, box.x - reach), box.x + reach)
     y = min(max(y, box.y - reach), box.y + reach)
     x, y = min(max(0, x), max(0, width - box.w)), min(max(0, y), max(0, height - box.h))
-    moved_to = Box(x, y, box.w, box.h, box.score)
-    if _held(moved_to, density) < SUPPORT:
-        return box, False
-    return moved_to, True
-
-
-def _held(box: Box, moved: np.ndarray) -> float:
-    """The fraction of ``box``'s pixels that ``moved`` marks."""
-    return float(moved[box.y : box.y + box.h, box.x : box.x + box.w].mean())
+    if density[y : y + box.h, x : x + box.w].mean() < SUPPORT:
+        return box
+    return Box(x, y, box.w, box.h, box.score)

@@ -193,13 +193,13 @@ def _extended(
         return {}
     moved: list[np.ndarray | None] = []
     for frame in frames:
-        if frame.index > max(s.frame for s in firsts):
+        if frame.index >= max(s.frame for s in firsts):
             break
         moved.append(moved_pixels(frame.pixels, background) if background is not None else None)
         height, width = frame.pixels.shape[:2]
     extended: dict[int, list[tuple[int, Corners, str]]] = {}
     for first in firsts:
-        if first.frame >= len(moved):  # the video read short
+        if first.frame > len(moved):  # the video read short
             continue
         box = _as_cut(first, height, width, head_scale)
         if box.x < box.w or box.y < box.w or box.x + 2 * box.w > width or box.y + box.h + box.w > height:
@@ -208,9 +208,8 @@ def _extended(
             [_as_cut(s, height, width, head_scale) for s in placed[i] if s.track != first.track]
             for i in range(first.frame)
         ]
-        back = followed_back(box, first.frame, moved, others)
-        for index, place in enumerate(back, start=first.frame - len(back)):
-            extended.setdefault(index, []).append((first.track, place.corners, "extended"))
+        for index, back in enumerate(followed_back(box, first.frame, moved, others)):
+            extended.setdefault(index, []).append((first.track, back.corners, "extended"))
     return extended
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from deid.boxes import Box
 from deid.video import Frame
-from deid.video.extending import GIVE_UP, STEP, followed_back
+from deid.video.extending import STEP, followed_back
 from deid.video.recut import recut
 from tests.deid.video.test_recut import _posed
 
@@ -54,18 +54,6 @@ def test_a_box_stays_where_nothing_moves_near_it_or_only_someone_elses_pixels() 
     near = Box(52, 28, 12, 34)
     theirs = [[Box(38 + 3 * i, 26, 16, 38)] for i in range(3)]
     assert followed_back(near, 3, moved, theirs) == [near] * 3
-
-
-def test_the_look_back_ends_where_nobody_has_come_yet_unless_they_are_the_background() -> None:
-    frames, background = _walker(12)
-    moved = [_moved(f, background) for f in frames]
-    for m in moved[:8]:  # the person walks in at frame 8
-        m[:] = False
-    back = followed_back(Box(68, 28, 12, 34), 10, moved, [[]] * 10)
-    assert len(back) == 2 + GIVE_UP  # frames 8 and 9 hold them; 3 to 7 nobody, then the look ends
-    # a person who is the still background where found (or a thing) is kept to the first frame
-    still = Box(100, 28, 12, 34)
-    assert followed_back(still, 10, moved, [[]] * 10) == [still] * 10
 
 
 def test_a_box_moves_at_most_a_step_a_frame() -> None:
