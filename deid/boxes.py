@@ -184,3 +184,41 @@ def nearest_last_order(boxes: Sequence[Box]) -> list[int]:
         [1, 2, 0]
     """
     return sorted(range(len(boxes)), key=lambda i: boxes[i].y + boxes[i].h)
+
+
+def box_pixels(boxes: Sequence[Box], height: int, width: int) -> torch.Tensor:
+    """The pixels ``(height, width)`` bool inside any of ``boxes`` (parts outside the frame left out).
+
+    Example:
+        >>> int(box_pixels([Box(-2, 1, 4, 2)], 5, 5).sum())
+        4
+    """
+    held = torch.zeros(height, width, dtype=torch.bool)
+    for box in boxes:
+        held[max(0, box.y) : max(0, box.y + box.h), max(0, box.x) : max(0, box.x + box.w)] = True
+    return held
+
+
+def held_pixels(
+    image: torch.Tensor,
+    pasted: torch.Tensor,
+    boxes: Sequence[Box],
+    covers: Sequence[torch.Tensor | None] | None = None,
+) -> torch.Tensor:
+    """The pixels ``(H, W)`` bool the treatments set in ``pasted`` (``image`` with crops pasted at
+    ``boxes``, :func:`paste_crops`; both ``(3, H, W)``): those changed, and those each box's
+    ``covers`` (``(h, w)`` bool or None) says its treatment set to what they were. Not the boxes:
+    a box can hold a second person whom the treatment, in the first one's shape, leaves as they
+    were.
+
+    Example:
+        >>> frame = torch.zeros(3, 4, 4)
+        >>> pasted = frame.clone(); pasted[:, 0, 0] = 1.0
+        >>> int(held_pixels(frame, pasted, [Box(2, 2, 2, 2)], [torch.ones(2, 2, dtype=torch.bool)]).sum())
+        5
+    """
+    held = (pasted != image).any(0)
+    for box, cover in zip(boxes, covers or [None] * len(boxes), strict=True):
+        if cover is not None:
+            held[box.y : box.y + box.h, box.x : box.x + box.w] |= cover.to(torch.bool)
+    return held

@@ -75,6 +75,9 @@ class Record:
     #: Faces the face net still found in the frame with its people concealed, ``[x, y, w, h,
     #: score]``: each concealed as ``--head`` says before writing; the frame is not private.
     faces: list[list[float]] | None = None
+    #: People the second look found whom the treatments left untreated (inside another person's
+    #: box, in that person's shape), ``[x, y, w, h]``: concealed as faces are; the frame is not private.
+    untreated: list[list[int]] | None = None
     #: What the loop did (a frame: per person): the mask's ``shape`` and ``margin``, ``area_crop``
     #: (``area`` is of the person's pixels), the ``head`` treatment, and why the loop ``stopped``.
     treatment: Any = None

@@ -226,6 +226,20 @@ def faces_note(faces: Sequence[Box], treatment: str) -> str:
     )
 
 
+def untreated_note(untreated: Sequence[Box], treatment: str) -> str:
+    """What a frame record's note adds for the people the second look found left untreated once
+    the others were pasted back (``""`` for none)."""
+    if not untreated:
+        return ""
+    listed = ", ".join(str(tuple(b[:4])) for b in untreated)
+    done = (
+        "left as they are (--head keep)" if treatment == "keep" else f"concealed ({treatment}), in no verdict"
+    )
+    return (
+        f"; {len(untreated)} person(s) a second look found inside the boxes left untreated, {done}: {listed}"
+    )
+
+
 def frame_outcome(
     results: Sequence[CropResult],
     boxes: Sequence[Box],
@@ -235,15 +249,17 @@ def frame_outcome(
     flagged: Sequence[Box] = (),
     faces: Sequence[Box] = (),
     face_treatment: str = "blur",
+    untreated: Sequence[Box] = (),
 ) -> dict[str, Any]:
     """A frame record's outcome fields from its people's results (one per box, in order).
 
     The frame's ``success`` holds only when every person's does, no unsure person was left
-    unchanged (``flagged``, with ``--uncertain flag``) and the face net found no face in the
-    pasted frame (``faces``, concealed as ``face_treatment`` says); ``area`` is the fraction of
+    unchanged (``flagged``, with ``--uncertain flag``), the face net found no face in the
+    pasted frame (``faces``, concealed as ``face_treatment`` says) and the second look no person
+    the treatments left untreated (``untreated``, concealed so too); ``area`` is the fraction of
     the frame's ``pixels`` concealed; the scores and outfits are listed per person; the note
     names ``source`` (where the boxes came from), the boxes, the people still matched, the
-    flagged ones and the faces.
+    flagged ones, the faces and the untreated.
     """
     people = [r.person for r in results]
     area = (
@@ -258,14 +274,20 @@ def frame_outcome(
     matched = (
         f"; the adversary still matches the {people_word(len(still))} in {', '.join(still)}" if still else ""
     )
-    matched += flagged_note(flagged) + faces_note(faces, face_treatment)
+    matched += (
+        flagged_note(flagged) + faces_note(faces, face_treatment) + untreated_note(untreated, face_treatment)
+    )
     listed = ", ".join(shown)
     return {
         "persons": len(people),
         "steps": max(p.steps for p in people),
         "area": min(1.0, area),
         "fallback": any(p.fallback for p in people),
-        "success": bool(people) and not flagged and not faces and all(p.success for p in people),
+        "success": bool(people)
+        and not flagged
+        and not faces
+        and not untreated
+        and all(p.success for p in people),
         "scores_before": [p.scores_before for p in people],
         "scores_after": [p.scores_after for p in people],
         "outfit": [p.outfit for p in people],
@@ -274,6 +296,7 @@ def frame_outcome(
         "boxes": [[b.x, b.y, b.w, b.h] for b in boxes],
         "flagged": [[b.x, b.y, b.w, b.h] for b in flagged],
         "faces": [[b.x, b.y, b.w, b.h, round(float(b.score), 3)] for b in faces],
+        "untreated": [[b.x, b.y, b.w, b.h] for b in untreated],
     }
 
 

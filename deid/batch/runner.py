@@ -203,6 +203,7 @@ class Runner:
                     detection,
                     found=found,
                     flagged=people.flagged,
+                    looked=people.looked,
                 )
             )
             return
@@ -318,6 +319,7 @@ class Runner:
             None,
             face_threshold=self.config.finder_config.faces,
             face_treatment=self.config.loop.head,
+            looked=job.looked,
         )
         try:  # the verdict is taken on the people re-cut from the frame as written and decoded
             frame = paste_people(
@@ -358,6 +360,7 @@ class Runner:
                 flagged=job.flagged,
                 faces=frame.faces,
                 face_treatment=self.config.loop.head,
+                untreated=frame.untreated,
             ),
         )
         self.outputs.heatmaps(

@@ -7,8 +7,9 @@ with: :meth:`deid.adversary.Adversary.exact`): a crop's written output against
 the original inputs of its group, a frame's people re-cut from the written frame at the
 reported boxes, each against its own original; and, when the run looked for faces (its
 ``faces`` setting), the face net on the written frame
-(:func:`deid.loop.faces.faces_in_the_clear`): a face it finds there makes the frame not private.
-A record *contradicts* its verdict when it says ``success`` but the written file is still
+(:func:`deid.loop.faces.faces_in_the_clear`): a face it finds there makes the frame not private,
+as do the people the run's second look found left untreated (the record's ``untreated``, not
+looked for again). A record *contradicts* its verdict when it says ``success`` but the written file is still
 matched or shows a face; a missing, changed or unreadable output, or one that cannot be checked
 (its inputs are gone), fails verification too.
 
@@ -313,6 +314,8 @@ class _Item:
     absent: list[torch.Tensor] = field(default_factory=list)
     #: faces the face net finds in a written frame (the run's ``faces`` setting).
     faces: list[Box] = field(default_factory=list)
+    #: people the run's second look found left untreated (the record's ``untreated``).
+    untreated: list[list[int]] = field(default_factory=list)
 
 
 def _group(record: dict[str, Any]) -> str:
@@ -397,7 +400,8 @@ def _read(index: int, record: dict[str, Any], settings: Mapping[str, Any]) -> _I
         head = str(settings.get("head", "blur"))
         faces = faces_in_the_clear(image, boxes, threshold=float(threshold), treatment=head)
     written, originals = crop_boxes(image, boxes)[0], crop_boxes(original, boxes)[0]
-    return _Item(index, record, written, originals, solo=True, faces=faces)
+    untreated = list(record.get("untreated") or [])
+    return _Item(index, record, written, originals, solo=True, faces=faces, untreated=untreated)
 
 
 def _frame_boxes(record: Mapping[str, Any]) -> list[Box]:
@@ -448,7 +452,7 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
     out: dict[int, VerifiedRecord] = {}
     for position, item in enumerate(items):
         mine = torch.tensor([o == position for o in owner])
-        private = bool(check.private[mine].all()) and not item.faces
+        private = bool(check.private[mine].all()) and not item.faces and not item.untreated
         rate = float(check.match_rate[mine].max())
         rank = float(check.rank[mine].min())
         reported = item.record.get("success")
@@ -456,6 +460,10 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
         if item.faces:
             detail += f"; {len(item.faces)} face(s) in the written frame: " + ", ".join(
                 str(tuple(f[:4])) for f in item.faces
+            )
+        if item.untreated:
+            detail += f"; {len(item.untreated)} person(s) the run found left untreated: " + ", ".join(
+                str(tuple(b[:4])) for b in item.untreated
             )
         if private:
             outcome = "private_now" if reported is False else "private"

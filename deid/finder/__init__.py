@@ -29,7 +29,7 @@ from deid.finder.faces import (
     turned_box,
     unturned_box,
 )
-from deid.finder.look import COVERED, SECOND_LOOK, uncovered_people
+from deid.finder.look import COVERED, SECOND_LOOK, second_look, uncovered, uncovered_people
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
 from deid.finder.regions import crop_body_regions, person_regions
@@ -69,7 +69,9 @@ __all__ = [
     "named_finder",
     "people_below_faces",
     "person_regions",
+    "second_look",
     "turned_box",
+    "uncovered",
     "uncovered_people",
     "unturned_box",
 ]

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import torch
 
-from deid.boxes import Box
+from deid.boxes import Box, box_pixels
 from deid.finder.config import MIN_FRAME, FinderConfig, Person
 from deid.finder.pipeline import find_people
 
@@ -31,6 +31,38 @@ SECOND_LOOK = FinderConfig.thorough(faces=None)
 COVERED = 0.7
 
 
+def second_look(image: torch.Tensor, *, config: FinderConfig = SECOND_LOOK) -> list[Person]:
+    """The people :func:`~deid.finder.pipeline.find_people` confirms in ``image (3, H, W)`` with
+    ``config`` (those it is unsure of left out), each with ``how="second look"``. An image smaller
+    than the finder can search has none.
+
+    Example:
+        >>> second_look(torch.zeros(3, 40, 20))
+        []
+    """
+    height, width = image.shape[-2:]
+    if height < MIN_FRAME[0] or width < MIN_FRAME[1]:
+        return []
+    return [replace(p, how="second look") for p in find_people(image, config=config) if not p.uncertain]
+
+
+def uncovered(people: Sequence[Person], held: torch.Tensor, covered: float = COVERED) -> list[Person]:
+    """The ``people`` whose silhouettes ``held`` ``(H, W)`` bool (the pixels boxes cover, or a
+    treatment set: :func:`deid.boxes.box_pixels`, :func:`deid.boxes.held_pixels`) covers less
+    than ``covered`` of.
+
+    Example:
+        >>> uncovered([], torch.zeros(40, 20, dtype=torch.bool))
+        []
+    """
+    for person in people:
+        if tuple(person.mask.shape) != tuple(held.shape):
+            raise ValueError(
+                f"held must have the silhouettes' shape {tuple(person.mask.shape)}, got {tuple(held.shape)}"
+            )
+    return [p for p in people if float(held[p.mask].float().mean()) < covered]
+
+
 def uncovered_people(
     image: torch.Tensor,
     boxes: Sequence[Box],
@@ -38,22 +70,12 @@ def uncovered_people(
     config: FinderConfig = SECOND_LOOK,
     covered: float = COVERED,
 ) -> list[Person]:
-    """The people :func:`~deid.finder.pipeline.find_people` confirms in ``image (3, H, W)`` with
-    ``config`` whose silhouettes ``boxes`` cover less than ``covered`` of, each with
-    ``how="second look"``. An image smaller than the finder can search has none.
+    """The people the :func:`second_look` with ``config`` confirms in ``image (3, H, W)`` whose
+    silhouettes ``boxes`` cover less than ``covered`` of.
 
     Example:
         >>> uncovered_people(torch.zeros(3, 40, 20), [])
         []
     """
     height, width = image.shape[-2:]
-    if height < MIN_FRAME[0] or width < MIN_FRAME[1]:
-        return []
-    held = torch.zeros(height, width, dtype=torch.bool)
-    for box in boxes:
-        held[max(0, box.y) : box.y + box.h, max(0, box.x) : box.x + box.w] = True
-    return [
-        replace(person, how="second look")
-        for person in find_people(image, config=config)
-        if not person.uncertain and float(held[person.mask].float().mean()) < covered
-    ]
+    return uncovered(second_look(image, config=config), box_pixels(boxes, height, width), covered)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 import torch
 
 from deid.adversary import Adversary, resolve_adversary
-from deid.boxes import Box, crop_boxes, paste_crops
+from deid.boxes import Box, box_pixels, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
 from deid.loop.faces import conceal_faces, faces_in_the_clear
@@ -24,6 +24,7 @@ from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import HEADS, head_box
 from deid.loop.results import FrameResult, NotPrivateWarning
 from deid.loop.search import conceal_people
+from deid.loop.untreated import Outline, conceal_untreated, untreated_people
 from reid_model import read_image
 from reid_model.checks import check_choice, check_images
 from reid_model.io import as_written
@@ -57,6 +58,8 @@ class FramePeople:
             for faces in the pasted frame (:func:`deid.loop.faces.faces_in_the_clear`); None:
             it does not look.
         face_treatment: what is done to the faces it finds (``ConcealConfig.head``).
+        looked: the people the second look confirmed (:func:`deid.finder.second_look`), boxes
+            or not: :func:`paste_people` finds among them those the treatments leave untreated.
     """
 
     boxes: list[Box]
@@ -66,6 +69,7 @@ class FramePeople:
     added: list[Person] = field(default_factory=list)
     face_threshold: float | None = None
     face_treatment: str = "blur"
+    looked: list[Outline] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,16 @@ class WrittenFrame:
             frame decoded from ``encoded``; None when no check was given.
         faces: the faces the face net still found in the pasted frame, concealed as
             ``FramePeople.face_treatment`` says before encoding: a frame with any is not private.
+        untreated: the boxes of the people the second look confirmed whom the treatments left
+            untreated (:func:`deid.loop.untreated.untreated_people`), concealed as the faces
+            are: a frame with any is not private.
     """
 
     image: torch.Tensor
     encoded: bytes
     private: list[bool] | None
     faces: list[Box] = field(default_factory=list)
+    untreated: list[Box] = field(default_factory=list)
 
 
 def plan_frame(
@@ -123,19 +131,21 @@ def plan_frame(
         ValueError: ``uncertain`` is neither ``"conceal"`` nor ``"flag"``.
     """
     from deid.detection import find_frame_people
-    from deid.finder import FinderConfig, faces_by_turn, people_below_faces, uncovered_people
+    from deid.finder import FinderConfig, faces_by_turn, people_below_faces, second_look, uncovered
 
     check_choice("uncertain", uncertain, UNCERTAIN)
     check_choice("head", head, HEADS)
     finder = finder or FinderConfig()
     found, flagged, added = None, [], []
-    if boxes is not None and finder.look:  # the people the boxes leave out
-        added = uncovered_people(image, boxes)
+    height, width = image.shape[-2:]
+    seen = second_look(image) if finder.look else []
+    if boxes is not None and seen:  # the people the boxes leave out
+        added = uncovered(seen, box_pixels(boxes, height, width))
         boxes = [*boxes, *_boxes(added, image, head_scale)]
     if boxes is None:
         found = find_frame_people(image, config=finder)
-        if finder.look:  # a more thorough look, for people the first one missed
-            found += uncovered_people(image, _boxes(found, image, head_scale))
+        if seen:  # a more thorough look, for people the first one missed
+            found += uncovered(seen, box_pixels(_boxes(found, image, head_scale), height, width))
         if finder.faces is not None:  # a face no one found holds: someone the finder missed
             heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]  # where, not how much
             turned = faces_by_turn(image, threshold=finder.faces, turns=finder.face_turns)
@@ -146,7 +156,8 @@ def plan_frame(
             found = [person for person in found if not person.uncertain]
         boxes = _boxes(found, image, head_scale)
     crops, used = crop_boxes(image, boxes)
-    return FramePeople(used, crops, found, flagged, added, finder.faces, head)
+    looked = [Outline.of(p) for p in seen]
+    return FramePeople(used, crops, found, flagged, added, finder.faces, head, looked)
 
 
 def _boxes(people: Sequence[Person], image: torch.Tensor, head_scale: float) -> list[Box]:
@@ -173,8 +184,10 @@ def paste_people(
 ) -> WrittenFrame:
     """Paste each person's concealed crop back into ``image`` (the nearest last, each with the
     pixels its treatment set, ``covers``: see :func:`deid.boxes.paste_crops`), conceal the
-    faces still found in it (:func:`deid.loop.faces.faces_in_the_clear` at
-    ``people.face_threshold``), and judge the people as written.
+    people of the second look the treatments left untreated
+    (:func:`deid.loop.untreated.untreated_people`) and the faces still found in it
+    (:func:`deid.loop.faces.faces_in_the_clear` at ``people.face_threshold``), and judge the
+    people as written.
 
     The frame is encoded in ``output_format`` and decoded again; each person is cut from that
     decoded frame at their box and checked against their own original crop: a neighbour's
@@ -185,6 +198,8 @@ def paste_people(
         ValueError: the frame cannot be encoded in ``output_format``.
     """
     pasted = paste_crops(image, list(concealed), people.boxes, nearest_last=True, covers=covers)
+    untreated = untreated_people(image, pasted, people.looked, people.boxes, covers)
+    pasted = conceal_untreated(pasted, untreated, people.face_treatment)
     faces = []
     if people.face_threshold is not None:
         faces = faces_in_the_clear(
@@ -196,7 +211,7 @@ def paste_people(
     if check is not None:
         recut, _ = crop_boxes(back, people.boxes)
         private = check(people.crops, recut)
-    return WrittenFrame(pasted, data, private, faces)
+    return WrittenFrame(pasted, data, private, faces, [p.box for p in untreated])
 
 
 def recut_checker(adversary: Adversary) -> WrittenCheck:
@@ -327,6 +342,7 @@ def conceal(
             flagged=people.flagged,
             heads=[r.head or "keep" for r in results],
             faces=written.faces,
+            untreated=written.untreated,
             found_by=[p.how for p in people.found]
             if people.found is not None
             else ["boxes"] * len(people.boxes),

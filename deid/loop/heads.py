@@ -132,23 +132,50 @@ def conceal_head(image: torch.Tensor, ellipse: Ellipse, how: str) -> torch.Tenso
         >>> bool((out[:, 100:] == crop[:, 100:]).all())
         True
     """
-    check_choice("head", how, HEADS)
-    out = image.clone()
-    if how == "keep":
-        return out
     height, width = image.shape[-2:]
     cx, cy, rx, ry = ellipse
     x0, x1 = max(0, int(cx - rx)), min(width, int(cx + rx) + 1)
     y0, y1 = max(0, int(cy - ry)), min(height, int(cy + ry) + 1)
     if x1 <= x0 or y1 <= y0:
+        return conceal_region(image, torch.zeros(height, width, dtype=torch.bool), how, rx)
+    return conceal_region(
+        image, ellipse_mask(height, width, ellipse), how, rx, within=Box(x0, y0, x1 - x0, y1 - y0)
+    )
+
+
+def conceal_region(
+    image: torch.Tensor, inside: torch.Tensor, how: str, radius: float, *, within: Box | None = None
+) -> torch.Tensor:
+    """``image (3, H, W)`` (a new tensor) with the pixels of ``inside`` ``(H, W)`` bool blurred,
+    pixelated or filled with their mean colour (``how``; ``"keep"`` returns a copy), at the scale
+    of ``radius`` pixels (a head's half width): a blur of half of it, cells of half of it. The
+    blur and the cells are taken ``within`` a box inside the image that holds ``inside`` (default:
+    the smallest).
+
+    Example:
+        >>> out = conceal_region(torch.rand(3, 20, 20), torch.zeros(20, 20, dtype=torch.bool), "blur", 4.0)
+        >>> out.shape
+        torch.Size([3, 20, 20])
+    """
+    check_choice("head", how, HEADS)
+    out = image.clone()
+    if how == "keep":
         return out
-    inside = ellipse_mask(height, width, ellipse)[y0:y1, x0:x1].to(image.dtype)[None, None]
+    if within is None:
+        rows, cols = torch.nonzero(inside.any(1)).flatten(), torch.nonzero(inside.any(0)).flatten()
+        if not len(rows):
+            return out
+        within = Box(
+            int(cols[0]), int(rows[0]), int(cols[-1]) + 1 - int(cols[0]), int(rows[-1]) + 1 - int(rows[0])
+        )
+    x0, y0, x1, y1 = within.x, within.y, within.x + within.w, within.y + within.h
+    mask = inside[y0:y1, x0:x1].to(image.dtype)[None, None]
     patch = out[None, :, y0:y1, x0:x1]
     if how == "blur":
-        concealed = blur(patch, inside, sigma=max(1.0, rx / 2))
+        concealed = blur(patch, mask, sigma=max(1.0, radius / 2))
     elif how == "pixelate":
-        concealed = pixelate(patch, inside, block=max(2, round(rx / 2)))
+        concealed = pixelate(patch, mask, block=max(2, round(radius / 2)))
     else:
-        concealed = fill(patch, inside, color="mean")
+        concealed = fill(patch, mask, color="mean")
     out[:, y0:y1, x0:x1] = concealed[0]
     return out

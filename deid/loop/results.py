@@ -123,6 +123,10 @@ class FrameResult:
     flagged: list[Any] = field(default_factory=list)  # unsure people left unchanged (uncertain="flag")
     heads: list[str] = field(default_factory=list)  # per person found: what was done to the head
     faces: list[Any] = field(default_factory=list)  # faces still found once pasted: concealed
+    #: People a second look confirmed whom the treatments left untreated (under a fifth of their
+    #: silhouette changed, :func:`deid.loop.untreated.untreated_people`): concealed as the faces
+    #: are, in no verdict.
+    untreated: list[Any] = field(default_factory=list)
     #: Per person: what found them ("finder", "second look", "face"; "boxes" when given; "crop"
     #: for an image taken for one person's crop).
     found_by: list[str] = field(default_factory=list)
@@ -130,13 +134,15 @@ class FrameResult:
     @property
     def success(self) -> bool:
         """Whether every person found in the image (:attr:`boxes`) is private; False when nobody
-        was found, an unsure person was left unchanged, or the face net still found a face once
-        they were pasted. A person no look found is in no verdict: check frames with people."""
+        was found, an unsure person was left unchanged, the face net still found a face once
+        they were pasted, or the second look a person the treatments left untreated. A person no
+        look found is in no verdict: check frames with people."""
         return (
             self.detected
             and bool(self.people)
             and not self.flagged
             and not self.faces
+            and not self.untreated
             and all(p.success for p in self.people)
         )
 
@@ -154,4 +160,7 @@ class FrameResult:
             parts.append(f"{len(self.faces)} face(s) still found (concealed)")
         if self.flagged:
             parts.append(f"{len(self.flagged)} unsure people left unchanged")
+        if self.untreated:
+            boxes = ", ".join(str(tuple(b[:4])) for b in self.untreated)
+            parts.append(f"{len(self.untreated)} people a second look found left untreated: {boxes}")
         return "; ".join(parts) or "nobody was found"

@@ -29,9 +29,9 @@ import torch
 from tqdm import tqdm
 
 from deid.adversary import Adversary, resolve_adversary
-from deid.boxes import Box, paste_crops
+from deid.boxes import Box, held_pixels, paste_crops
 from deid.environment import environment
-from deid.finder import uncovered_people
+from deid.finder import second_look, uncovered
 from deid.loop.bodies import Body, head_scaled
 from deid.loop.config import ConcealConfig
 from deid.loop.grouping import LINKS
@@ -146,7 +146,10 @@ class VideoReport:
         fps, size: the frame rate and ``[width, height]``.
         tracks: one :class:`TrackReport` per person followed.
         missed: ``[frame, x, y, w, h]`` of each person the second look (``look_every``) found
-            and no sighting covers: left unconcealed in that frame (and likely near it).
+            whose silhouette the written frame's treatments hold less than
+            :data:`deid.finder.COVERED` of (not the sightings' boxes: a box can hold a second
+            person whom its treatment, in the first one's shape, leaves as they were): left
+            unconcealed in that frame (and likely near it).
         camera_moved: frames in which more than a fifth of the pixels differ from the video's
             still background (:func:`deid.video.moving.moved_pixels`): the camera moved, or the
             light changed. The steps that catch people the looks missed, by the pixels that
@@ -281,8 +284,8 @@ def conceal_video(
         progress: show progress bars (frames per second, time left).
         look_every: every this many frames (0: never; starting half-way between the
             follower's first two thorough looks, so never on one), a second look at the
-            original frame (:data:`LOOK`, small tiles); a person it confirms whom no sighting
-            covers is listed in ``missed`` and the video is not private.
+            original frame (:data:`LOOK`, small tiles); a person it confirms whom the
+            treatments leave untreated is listed in ``missed`` and the video is not private.
         resume: take up the work a killed run with the same source and settings saved beside
             ``output`` (:class:`deid.video.resume.Checkpoints`); otherwise start over.
         segment: the work is saved every this many frames followed (and every
@@ -360,11 +363,13 @@ def conceal_video(
         for frame in reader:
             if frame.index >= len(by_frame):
                 break
+            written = _pasted(frame, by_frame[frame.index], concealed)
             if look_every and frame.index % look_every == offset % look_every:
-                missed += [[frame.index, *box[:4]] for box in _missed(frame, by_frame[frame.index])]
+                held = _held(frame, written, by_frame[frame.index], concealed)
+                missed += [[frame.index, *box[:4]] for box in _missed(frame, held)]
             if background is not None and moved_pixels(frame.pixels, background) is None:
                 camera_moved.append(frame.index)
-            writer.write(_pasted(frame, by_frame[frame.index], concealed))
+            writer.write(written)
             bar.update()
     notes += writer.notes
     seconds["render"] = time.perf_counter() - start
@@ -537,10 +542,19 @@ def _decide(
     return conceal_people(people, config=config, adversary=adversary, bodies=chosen_bodies, claimed=False)
 
 
-def _missed(frame: Frame, sightings: Sequence[Sighting]) -> list[Box]:
-    """The people the second look (:data:`LOOK`) confirms in ``frame`` that the sightings' boxes
-    cover less than :data:`deid.finder.COVERED` of."""
-    return [p.box for p in uncovered_people(to_tensor(frame.pixels), [s.box for s in sightings], config=LOOK)]
+def _missed(frame: Frame, held: torch.Tensor) -> list[Box]:
+    """The people the second look (:data:`LOOK`) confirms in ``frame`` whose silhouettes the
+    treatments' pixels ``held`` (:func:`_held`) cover less than :data:`deid.finder.COVERED` of."""
+    return [p.box for p in uncovered(second_look(to_tensor(frame.pixels), config=LOOK), held)]
+
+
+def _held(
+    frame: Frame, written: Frame, sightings: Sequence[Sighting], concealed: dict[int, dict[int, Drawn]]
+) -> torch.Tensor:
+    """The pixels ``(H, W)`` the treatments set in ``written`` (``frame`` with ``sightings``
+    concealed, :func:`_pasted`; :func:`deid.boxes.held_pixels`)."""
+    covers = [concealed[s.track][frame.index][1] for s in sightings]
+    return held_pixels(to_tensor(frame.pixels), to_tensor(written.pixels), [s.box for s in sightings], covers)
 
 
 def _pasted(frame: Frame, sightings: Sequence[Sighting], concealed: dict[int, dict[int, Drawn]]) -> Frame:

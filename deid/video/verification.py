@@ -57,7 +57,7 @@ class VideoVerification:
         counts: sightings per outcome (:data:`LABELS`).
         contradicted: ``(track, frame)`` of each sighting reported private and matched now.
         tracks: tracks private in every frame now, and all tracks.
-        missed: people the run's second look found and no sighting covered (the report's).
+        missed: people the run's second look found and the treatments left untreated (the report's).
         camera_moved: frames in which the camera moved, or the light changed (the report's).
         private: the report's verdict on the whole video (``success``).
         environment: what differs between the run's environment and this process's

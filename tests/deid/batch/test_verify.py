@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from deid import Adversary, BatchConfig, ConcealConfig, CropResult, VerifyError, run_batch, verify
 from deid.cli import main
 from deid.environment import environment
-from reid_model import embed
+from reid_model import embed, read_image
 from tests.deid.conftest import Interrupted, StandIn, write_crop
 
 
@@ -293,3 +293,49 @@ def test_images_in_the_output_folder_that_no_record_lists_fail_verify(crop_tree,
         cli = _verify_cli(tmp_path / "out")
     assert cli.exit_code == 1 and f"unlisted: {tmp_path / 'out' / 'mine.png'}" in cli.output
     assert "nothing vouches for them" in cli.output
+
+
+def _left_part(images, paths):
+    """A conceal that paints grey only the left two fifths of each crop: a treatment in one
+    person's shape, in a box that holds two."""
+    out = []
+    for image in images:
+        concealed = image.clone()
+        concealed[:, :, : image.shape[-1] * 2 // 5] = 0.5
+        out.append(CropResult.of(image=concealed, success=True))
+    return out
+
+
+def test_a_person_left_untreated_inside_a_box_is_named_and_never_private(
+    pennfudan_root, tmp_path, tiny_embedder
+):
+    """PennPed00008 with one box round the woman in purple and the people beside her: the man in
+    white and red, inside the box, is left as he was by a treatment of its left part. The run
+    conceals him, names him in the record and says not private; verify agrees, and a report
+    edited to say private is contradicted."""
+    (tmp_path / "in").mkdir()
+    shutil.copy(pennfudan_root / "PNGImages" / "PennPed00008.png", tmp_path / "in" / "street.png")
+    (tmp_path / "boxes.json").write_text(json.dumps({"street.png": [[198, 73, 196, 272]]}))
+    summary = run_batch(
+        _config([tmp_path / "in"], tmp_path / "out", boxes=str(tmp_path / "boxes.json"), faces=0.0),
+        conceal_group=_left_part,
+    )
+    report = json.loads(summary.report_json.read_text())
+    (record,) = [r for r in report["records"] if r["input"].endswith("street.png")]
+    assert record["success"] is False and record["untreated"], record["note"]
+    x, y, w, h = record["untreated"][0]
+    assert 300 < x + w / 2 < 394 and "inside the boxes left untreated, concealed (blur)" in record["note"]
+    original, written = (
+        read_image(tmp_path / "in" / "street.png"),
+        read_image(tmp_path / "out" / "street.png"),
+    )
+    assert (written[:, y : y + h, x : x + w] - original[:, y : y + h, x : x + w]).abs().mean() > 0.03
+    (checked,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
+    assert (
+        checked.outcome == "not_private_as_reported"
+        and "person(s) the run found left untreated: (311, 51, " in checked.detail
+    )
+    record["success"] = True  # as if the run had said private
+    (tmp_path / "out" / "report.json").write_text(json.dumps(report))
+    (checked,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
+    assert checked.outcome == "contradicted"

@@ -166,7 +166,9 @@ def test_a_video_with_no_decodable_frame_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out.mp4").exists()
 
 
-def test_a_person_the_second_look_finds_uncovered_is_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_person_the_second_look_finds_untreated_is_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Missed: a person the second look confirms whose silhouette the written frame's treatments
+    leave mostly as it was, outside every box or inside one whose treatment takes another shape."""
     import numpy as np
 
     import deid.finder.look as look
@@ -181,14 +183,34 @@ def test_a_person_the_second_look_finds_uncovered_is_missed(monkeypatch: pytest.
     monkeypatch.setattr(look, "find_people", lambda image, config=None: [person])
     frame = Frame(0, np.zeros((70, 80, 3), np.uint8))
 
-    def box_only(track: int, box: Box) -> Sighting:
-        """A sighting concealed by its whole box (no pose)."""
+    def sighting(track: int, box: Box) -> Sighting:
         whole = torch.ones(box.h, box.w, dtype=torch.bool)
         return Sighting(0, track, box, whole, None, "found", torch.zeros(3, box.h, box.w, dtype=torch.uint8))
 
-    elsewhere, on_them = box_only(0, Box(0, 0, 20, 40)), box_only(1, Box(48, 8, 14, 44))
-    assert run._missed(frame, [elsewhere]) == [person.box]
-    assert run._missed(frame, [elsewhere, on_them]) == []
+    def missed(boxes: list[Box], covers: list[torch.Tensor]) -> list[Box]:
+        """Each box drawn white where its cover says, the rest as it was."""
+        sightings = [sighting(t, b) for t, b in enumerate(boxes)]
+        concealed = {
+            t: {0: (torch.where(c, 255, 0).to(torch.uint8).expand(3, -1, -1), c)}
+            for t, c in enumerate(covers)
+        }
+        written = run._pasted(frame, sightings, concealed)
+        return run._missed(frame, run._held(frame, written, sightings, concealed))
+
+    elsewhere, on_them = Box(0, 0, 20, 40), Box(48, 8, 14, 44)
+    whole = [torch.ones(b.h, b.w, dtype=torch.bool) for b in (elsewhere, on_them)]
+    assert missed([elsewhere], whole[:1]) == [person.box]
+    assert missed([elsewhere, on_them], whole) == []
+    other_shape = torch.zeros(44, 14, dtype=torch.bool)
+    other_shape[:, :3] = True  # a treatment in a neighbour's shape, at the box's left edge
+    assert missed([elsewhere, on_them], [whole[0], other_shape]) == [person.box]
+    black = torch.zeros(3, 44, 14, dtype=torch.uint8)  # set to what they were: held all the same
+    sightings = [sighting(0, on_them)]
+    concealed = {0: {0: (black, torch.ones(44, 14, dtype=torch.bool))}}
+    assert (
+        run._missed(frame, run._held(frame, run._pasted(frame, sightings, concealed), sightings, concealed))
+        == []
+    )
 
 
 def test_cli_refuses_two_inputs_with_one_output_name(tmp_path: Path) -> None:

@@ -1,0 +1,113 @@
+"""People a frame's treatments leave untreated: concealed before it is written, and never private.
+
+A box can hold two people: the finder took them for one, or one stands behind the other. The
+second look (:func:`deid.finder.second_look`) then finds the second inside the first one's box,
+so it does not add them (:func:`deid.loop.frames.plan_frame` adds only the people the boxes
+leave out), and the first one's treatment, drawn in the first one's shape, leaves the second
+as they were: in the clear, in a frame whose verdict speaks only for the first. So once a
+frame's people are pasted back concealed, each person the second look confirmed is measured on
+the pasted frame: one whose silhouette is under :data:`TREATED` changed (or set by a
+treatment) is untreated. Their silhouette and head are concealed as the head is
+(``ConcealConfig.head``) before the frame is encoded, and the frame is not private: no loop
+decided on them and no verdict holds for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from deid.boxes import Box, held_pixels
+from deid.loop.heads import conceal_region, ellipse_mask, head_ellipse
+
+if TYPE_CHECKING:
+    from deid.finder import Person
+
+#: How far, in pixels, an untreated person's silhouette is grown before it is concealed: the
+#: silhouette's edge and the hair (the pose model's silhouette stops at about the eyes; the head's
+#: ellipse adds the rest).
+GROW = 3
+#: The fraction of a person's silhouette a pasted frame must have changed (or a treatment set)
+#: for them to count as treated: under it they are left nearly untouched (issue 12's "under 20%
+#: of their pixels changed").
+TREATED = 0.2
+
+
+@dataclass(frozen=True, eq=False)
+class Outline:
+    """A person the second look confirmed, as kept until their frame is pasted: their tight box,
+    their silhouette inside it ``(h, w)`` bool (not the frame's whole mask: a queue of large
+    frames holds many) and their 33 keypoints in frame pixels."""
+
+    box: Box
+    silhouette: torch.Tensor
+    keypoints: torch.Tensor
+
+    @classmethod
+    def of(cls, person: Person) -> Outline:
+        b = person.box
+        return cls(b, person.mask[b.y : b.y + b.h, b.x : b.x + b.w].clone(), person.keypoints)
+
+    def mask(self, height: int, width: int) -> torch.Tensor:
+        """The silhouette ``(height, width)`` bool in the frame."""
+        out = torch.zeros(height, width, dtype=torch.bool)
+        b = self.box
+        out[b.y : b.y + b.h, b.x : b.x + b.w] = self.silhouette
+        return out
+
+
+def untreated_people(
+    image: torch.Tensor,
+    pasted: torch.Tensor,
+    looked: Sequence[Outline],
+    boxes: Sequence[Box],
+    covers: Sequence[torch.Tensor | None] | None = None,
+) -> list[Outline]:
+    """The people of ``looked`` (a second look at ``image (3, H, W)``) whose silhouettes the
+    treatments pasted at ``boxes`` (``pasted``, each box's ``covers``: :func:`deid.boxes.held_pixels`)
+    leave under :data:`TREATED` changed.
+
+    Example:
+        >>> frame = torch.zeros(3, 40, 20)
+        >>> untreated_people(frame, frame, [], [])
+        []
+    """
+    if not looked:
+        return []
+    held = held_pixels(image, pasted, boxes, covers)
+    out = []
+    for person in looked:
+        b = person.box
+        inside = held[b.y : b.y + b.h, b.x : b.x + b.w][person.silhouette]
+        if len(inside) and float(inside.float().mean()) < TREATED:
+            out.append(person)
+    return out
+
+
+def conceal_untreated(image: torch.Tensor, people: Sequence[Outline], how: str) -> torch.Tensor:
+    """``image (3, H, W)`` (a new tensor, or ``image`` itself when there is nothing to do) with each
+    person's silhouette, grown by :data:`GROW` pixels, and their head's ellipse concealed as
+    ``how`` says (``ConcealConfig.head``: ``"keep"`` leaves them) at the scale of their head; the
+    changed pixels on uint8 levels, as the loop's are.
+
+    Example:
+        >>> frame = torch.rand(3, 40, 20)
+        >>> conceal_untreated(frame, [], "blur") is frame
+        True
+    """
+    if not people or how == "keep":
+        return image
+    height, width = image.shape[-2:]
+    out = image
+    for person in people:
+        mask = person.mask(height, width)[None, None].float()
+        grown = F.max_pool2d(mask, 2 * GROW + 1, stride=1, padding=GROW)[0, 0] > 0
+        head = head_ellipse(person.keypoints)
+        out = conceal_region(
+            out, grown | ellipse_mask(height, width, head), how, max(head[2], person.box.w / 4)
+        )
+    return torch.where(out != image, (out * 255).round() / 255, image)

@@ -1,0 +1,137 @@
+"""People a frame's treatments leave untreated: found on the pasted frame, concealed, and never private."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from deid.boxes import Box, held_pixels, paste_crops
+from deid.finder import Person
+from deid.loop.frames import paste_people, plan_frame
+from deid.loop.results import FrameResult, PersonResult
+from deid.loop.untreated import GROW, TREATED, Outline, conceal_untreated, untreated_people
+from reid_model import read_image
+
+
+def _person(box: Box, height: int = 120, width: int = 100) -> Outline:
+    """A person standing in ``box``: the box as silhouette, the face points at its top."""
+    mask = torch.zeros(height, width, dtype=torch.bool)
+    mask[box.y : box.y + box.h, box.x : box.x + box.w] = True
+    points = torch.zeros(33, 3)
+    cx = box.x + box.w / 2
+    points[:11, :2] = torch.tensor([cx, box.y + box.h * 0.08])  # the face
+    points[11:13, :2] = torch.tensor(
+        [[cx - box.w * 0.3, box.y + box.h * 0.2], [cx + box.w * 0.3, box.y + box.h * 0.2]]
+    )
+    points[23:25, :2] = torch.tensor(
+        [[cx - box.w * 0.2, box.y + box.h * 0.55], [cx + box.w * 0.2, box.y + box.h * 0.55]]
+    )
+    return Outline.of(Person(box, 0.99, mask, points, False, "second look"))
+
+
+def test_held_pixels_are_those_changed_and_those_a_cover_set():
+    frame = torch.rand(3, 30, 20, generator=torch.Generator().manual_seed(0))
+    pasted = frame.clone()
+    pasted[:, 2:6, 3:7] = 0.0
+    cover = torch.zeros(10, 8, dtype=torch.bool)
+    cover[:5] = True  # a treatment that set pixels to what they were (a black fill on a black coat)
+    held = held_pixels(frame, pasted, [Box(10, 15, 8, 10)], [cover])
+    expected = torch.zeros(30, 20, dtype=torch.bool)
+    expected[2:6, 3:7] = True
+    expected[15:20, 10:18] = True
+    assert torch.equal(held, expected)
+    assert torch.equal(held_pixels(frame, pasted, [Box(10, 15, 8, 10)]), (pasted != frame).any(0))
+
+
+def test_the_people_the_treatments_leave_under_a_fifth_changed_are_untreated():
+    """Two people in one box: the treatment, in the first one's shape, changes only them."""
+    frame = torch.rand(3, 120, 100, generator=torch.Generator().manual_seed(1))
+    first, second = _person(Box(10, 10, 30, 100)), _person(Box(45, 12, 30, 100))
+    pasted = frame.clone()
+    pasted[:, first.mask(120, 100)] = 0.0
+    box = Box(5, 5, 80, 110)
+    assert untreated_people(frame, pasted, [first, second], [box]) == [second]
+    cover = torch.zeros(box.h, box.w, dtype=torch.bool)
+    cover[:, 40:] = True  # the treatment set the second one's pixels too (to what they were)
+    assert untreated_people(frame, pasted, [first, second], [box], [cover]) == []
+    some = pasted.clone()
+    some[:, 12:40, 45:75] = 0.0  # 28 of 100 rows: more than a fifth of the second
+    assert TREATED < 28 / 100 and untreated_people(frame, some, [first, second], [box]) == []
+    assert untreated_people(frame, pasted, [], [box]) == []
+
+
+@pytest.mark.parametrize("how", ["blur", "pixelate", "fill"])
+def test_an_untreated_person_is_concealed_in_their_shape_and_nothing_far_from_it(how):
+    frame = torch.rand(3, 120, 100, generator=torch.Generator().manual_seed(2))
+    person = _person(Box(40, 30, 24, 80))
+    out = conceal_untreated(frame, [person], how)
+    changed = (out != frame).any(0)
+    assert float(changed[person.mask(120, 100)].float().mean()) > 0.9
+    far = torch.ones(120, 100, dtype=torch.bool)
+    far[30 - 3 * GROW - 20 : 110 + 3 * GROW, 40 - 3 * GROW - 10 : 64 + 3 * GROW + 10] = False
+    assert not changed[far].any()
+    assert torch.equal(out[:, changed], (out[:, changed] * 255).round() / 255)  # on uint8 levels
+    assert conceal_untreated(frame, [person], "keep") is frame
+    assert conceal_untreated(frame, [], how) is frame
+
+
+def test_a_frame_with_a_person_left_untreated_is_not_private():
+    image = torch.zeros(3, 10, 10)
+    private = PersonResult([image], None, 0, True, False, None, 1.0, {}, {})
+    assert FrameResult(image, [private], [Box(0, 0, 10, 10)], True).success
+    result = FrameResult(image, [private], [Box(0, 0, 10, 10)], True, untreated=[Box(1, 2, 3, 4)])
+    assert not result.success
+    assert result.why_not_private() == "1 people a second look found left untreated: (1, 2, 3, 4)"
+
+
+def _labelled(root, name: str) -> tuple[torch.Tensor, np.ndarray]:
+    frame = read_image(root / "PNGImages" / f"{name}.png")
+    return frame, cv2.imread(str(root / "PedMasks" / f"{name}_mask.png"), cv2.IMREAD_UNCHANGED)
+
+
+def _box(labels: np.ndarray, k: int) -> Box:
+    ys, xs = np.nonzero(labels == k)
+    return Box(int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
+def test_people_in_a_box_whose_treatment_takes_one_shape_are_concealed_and_named(pennfudan_root):
+    """PennPed00008, one box round two labelled people (a boxes file, or a finder that took them
+    for one): a treatment in the first one's shape left the people beside her in the clear,
+    under that box's verdict. The second look finds the man in white and red inside the box, so
+    it adds no one; on the pasted frame he is under a fifth changed: he is concealed and named
+    (with ``--head keep``, named only)."""
+    frame, labels = _labelled(pennfudan_root, "PennPed00008")
+    first, second = _box(labels, 2), _box(labels, 3)
+    both = Box(
+        first.x,
+        min(first.y, second.y),
+        second.x + second.w - first.x,
+        max(first.y + first.h, second.y + second.h) - min(first.y, second.y),
+    )
+    people = plan_frame(frame, [both])
+    assert people.boxes[0] == both and people.looked
+    concealed = []
+    for crop, box in zip(people.crops, people.boxes, strict=True):
+        crop = crop.clone()
+        if box == both:  # the first one's shape only
+            crop[:, torch.from_numpy(labels[box.y : box.y + box.h, box.x : box.x + box.w] == 2)] = 0.0
+        else:
+            crop[:] = 0.5
+        concealed.append(crop)
+    plain = paste_crops(frame, concealed, people.boxes, nearest_last=True)
+    written = paste_people(frame, people, concealed, output_format=".png", check=None)
+    assert len(written.untreated) >= 1
+    (man,) = [p for p in people.looked if p.box in written.untreated and p.box.h > 200]
+    mask = man.mask(*frame.shape[-2:])
+    inside = mask[both.y : both.y + both.h, both.x : both.x + both.w]
+    assert float(inside.sum() / mask.sum()) > 0.7  # in the box
+    assert float((plain != frame).any(0)[mask].float().mean()) < TREATED  # left as he was
+    assert float((written.image != frame).any(0)[mask].float().mean()) > 0.9  # now concealed
+    kept = paste_people(
+        frame, replace(people, face_treatment="keep"), concealed, output_format=".png", check=None
+    )
+    assert kept.untreated == written.untreated and torch.equal(kept.image, plain)  # named, left as asked
