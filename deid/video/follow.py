@@ -470,9 +470,11 @@ class Follower:
         carried: dict[str, _Seen] = {}
         carry = frame.index % self.config.pose_every != 0 and frame.index % self.config.detect_every != 0
         previous = {s.track: s for s in self.by_frame[-1]} if self.by_frame else {}
+        leaving: list[str] = []  # predicted out of the frame
         for key, xyxy in self.tracks.predicted().items():
             box = _box(xyxy, width, height, self.config.padding)
             if box is None:
+                leaving.append(key)
                 continue
             predicted[key] = box
             before = previous.get(self.numbers.get(key, -1))
@@ -531,6 +533,7 @@ class Follower:
                 if seen is not None and not _one_of(seen, people):
                     people.append(seen)
                     how.append("found")
+        walking_out = {} if moved is None else self._walking_out(leaving, moved, people, width, height)
         taken, new = self.tracks.step(
             [np.array(p.box.corners) for p in people], [p.score for p in people], owners
         )
@@ -541,7 +544,7 @@ class Follower:
             whole = _grown(seen.box, self.config.padding, width, height) if how[det] == "matched" else None
             sightings.append(_sighting(frame.index, number, whole or seen, how[det], image))
             self._remember(key, seen, how[det], image, differs)
-        for key, box in predicted.items():  # lost by the pose model: its predicted box, whole
+        for key, box in (predicted | walking_out).items():  # lost by the pose model: where predicted, whole
             if key not in taken and key in self.numbers and self.tracks.alive(key):
                 sightings.append(_sighting(frame.index, self.numbers[key], box, "predicted", image))
         self.by_frame.append(sorted(sightings, key=lambda s: s.track))
@@ -711,6 +714,41 @@ class Follower:
         if self.background is None:
             return None
         return (image - self.background).abs().amax(0) > MOTION.threshold
+
+    def _walking_out(
+        self, keys: Sequence[str], moved: torch.Tensor, people: Sequence[_Seen], width: int, height: int
+    ) -> dict[str, Box]:
+        """Where the people of tracks ``keys``, predicted out of the frame, still are while they
+        walk out: the pixels that move (``moved``, none a person seen now explains) in their
+        last box stretched out to the side of the frame it touched, the box round them grown by
+        the padding (none for a track whose last box touched no side). The tracker's prediction leaves the frame too soon: the boxes it
+        was given were cut at the side, so their centre ran ahead of the person (a new user's
+        review: a man walking out at the right edge of a crop of PETS S2.L1, in the clear on
+        the frame after his track's last box)."""
+        if not keys or not self.by_frame:
+            return {}
+        last = {s.track: s.box for s in self.by_frame[-1]}
+        free = moved.clone()
+        for p in people:
+            free[p.box.y : p.box.y + p.box.h, p.box.x : p.box.x + p.box.w] = False
+        out = {}
+        for key in keys:
+            box = last.get(self.numbers.get(key, -1))
+            if box is None or (box.x > 0 and box.x + box.w < width):
+                continue
+            x0, x1 = (box.x, width) if box.x > 0 else (0, box.x + box.w)  # the box reaching out
+            rows, cols = torch.nonzero(free[box.y : box.y + box.h, x0:x1], as_tuple=True)
+            if len(rows) < MOTION.pixels // 4:
+                continue
+            seen = Box(
+                x0 + int(cols.min()),
+                box.y + int(rows.min()),
+                int(cols.max() - cols.min()) + 1,
+                int(rows.max() - rows.min()) + 1,
+            )
+            if seen.w >= 2 and (grown := _grown(seen, self.config.padding, width, height)) is not None:
+                out[key] = grown
+        return out
 
     def _walked_in(self, number: int, boxes: list[Box], frames: Sequence[tuple[int, torch.Tensor]]) -> None:
         """Conceal a person walking in on ``frames`` (newest first, at most ``max_gap``, as a

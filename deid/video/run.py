@@ -89,8 +89,10 @@ CHUNK = 64
 #: drops tiles' windows far larger than the tile (:data:`deid.video.follow.THOROUGH`), and each
 #: sighting takes in the moving pixels joined to its own (:mod:`deid.video.moving`); 12: a
 #: track first seen at the video's start away from the frame's edges is extended back to its
-#: first frame (:func:`deid.video.recut.recut`).
-WORK = 12
+#: first frame (:func:`deid.video.recut.recut`); 13: a lost track predicted out of the frame
+#: at a side is concealed over the pixels that still move there
+#: (:meth:`deid.video.follow.Follower._walking_out`).
+WORK = 13
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]
