@@ -26,6 +26,11 @@ again and cut again from the original frame:
   pose model saw the person in part (a man behind the sign post of PETS S2.L1 from frame 100,
   followed at his head and shoulders, his legs in the clear below the sign in frames reported
   private). The boxes bridged between such sightings reach down too.
+- A posed sighting whose silhouette is as wide as two people at its place
+  (:meth:`deid.video.stature.Stature.wide`) is concealed whole: the pose model took two people
+  side by side for one, and its treatment, in the shape of the one it posed, would leave the
+  other as they were (a cut of PETS S2.L1 from frame 300: a woman's head beside the man whose
+  box held both, frames 0-2, in frames reported private).
 - A frame *between* two sightings of one track with none of its own (two pieces of a person's
   track joined by :func:`deid.video.linking.link_tracks`) gets one, ``"bridged"``: the box
   interpolated in time between its neighbours' boxes as they are cut (grown to the head and
@@ -142,10 +147,21 @@ def _seen_whole(
 
 def _reached(sighting: Sighting, stature: Stature | None, pixels: torch.Tensor) -> Sighting:
     """``sighting`` (as cut) reaching down to a whole person's height where its box is short
-    for it (:meth:`Stature.short`), concealed whole and cut again from ``pixels (3, H, W)``."""
-    if stature is None or not stature.short(sighting.box):
+    for it (:meth:`Stature.short`), or at its box where its silhouette is as wide as two people
+    (:meth:`Stature.wide`), concealed whole and cut again from ``pixels (3, H, W)``."""
+    if stature is None:
         return sighting
-    return _concealed_whole(sighting, stature.reach(sighting.box, *pixels.shape[1:]), pixels)
+    if stature.short(sighting.box):
+        return _concealed_whole(sighting, stature.reach(sighting.box, *pixels.shape[1:]), pixels)
+    if sighting.keypoints is not None and stature.wide(_width(sighting.silhouette), sighting.box.y):
+        return _concealed_whole(sighting, sighting.box, pixels)
+    return sighting
+
+
+def _width(silhouette: torch.Tensor) -> int:
+    """The columns from a silhouette's ``(h, w)`` first pixel to its last (0 when empty)."""
+    columns = torch.nonzero(silhouette.any(0)).flatten()
+    return int(columns[-1] - columns[0]) + 1 if len(columns) else 0
 
 
 def _concealed_whole(sighting: Sighting, box: Box, pixels: torch.Tensor) -> Sighting:

@@ -91,8 +91,9 @@ CHUNK = 64
 #: track first seen at the video's start away from the frame's edges is extended back to its
 #: first frame (:func:`deid.video.recut.recut`); 13: a lost track predicted out of the frame
 #: at a side is concealed over the pixels that still move there
-#: (:meth:`deid.video.follow.Follower._walking_out`).
-WORK = 13
+#: (:meth:`deid.video.follow.Follower._walking_out`); 14: a posed sighting as wide as two people
+#: is concealed whole (:meth:`deid.video.stature.Stature.wide`).
+WORK = 14
 #: A sighting's concealed crop ``(3, h, w)`` uint8 and the pixels its treatment set ``(h, w)``
 #: bool (:func:`deid.video.boxing.track_covers`).
 Drawn = tuple[torch.Tensor, torch.Tensor]
