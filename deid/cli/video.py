@@ -212,6 +212,9 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
             if report.missed:
                 n = len(report.missed)
                 why.append(f"{_people(n)} a second look found {'was' if n == 1 else 'were'} not concealed")
+            if report.untreated:
+                frames = len({u[0] for u in report.untreated})
+                why.append(f"people moving outside every sighting (or parts of them) in {frames} frames")
             if report.camera_moved:
                 why.append(f"the camera moved in {len(report.camera_moved)} frames")
             why = why or ["nobody was found"]

@@ -528,7 +528,7 @@ class Follower:
             explained = [_grown(p.box, self.config.padding, width, height) or p.box for p in people]
             for box in explained:
                 moved[box.y : box.y + box.h, box.x : box.x + box.w] = False
-            blobs = [_grown(blob, self.config.padding, width, height) or blob for blob in _blobs(moved)]
+            blobs = [_grown(blob, self.config.padding, width, height) or blob for blob in person_blobs(moved)]
             for seen in self._looks(image, blobs):
                 if seen is not None and not _one_of(seen, people):
                     people.append(seen)
@@ -877,8 +877,9 @@ def _bytes_in(image: torch.Tensor, box: Box) -> torch.Tensor:
     return to_bytes(image[:, box.y : box.y + box.h, box.x : box.x + box.w])
 
 
-def _blobs(moved: torch.Tensor) -> list[Box]:
-    """The boxes of the person-shaped blobs of the ``moved (H, W)`` pixels (specks opened away)."""
+def person_blobs(moved: torch.Tensor) -> list[Box]:
+    """The boxes of the person-shaped blobs of the ``moved (H, W)`` bool pixels (specks opened
+    away; :data:`MOTION`'s size and shape)."""
     opened = cv2.morphologyEx(moved.numpy().astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     _, _, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
     return [

@@ -59,6 +59,7 @@ class VideoVerification:
         tracks: tracks private in every frame now, and all tracks.
         missed: people the run's second look found and the treatments left untreated (the report's).
         camera_moved: frames in which the camera moved, or the light changed (the report's).
+        untreated: blobs of moving pixels outside every sighting (the report's).
         private: the report's verdict on the whole video (``success``).
         environment: what differs between the run's environment and this process's
             (:func:`deid.environment.differences`): where a verdict can have moved from.
@@ -72,6 +73,7 @@ class VideoVerification:
     tracks: tuple[int, int] = (0, 0)
     missed: int = 0
     camera_moved: int = 0
+    untreated: int = 0
     private: bool = False
     environment: list[str] = field(default_factory=list)
 
@@ -86,6 +88,8 @@ class VideoVerification:
         lines = [f"{LABELS[k]:{width}s} {n:6d}" for k, n in self.counts.items()]
         lines.append(f"{'tracks private in every frame':{width}s} {self.tracks[0]:6d} of {self.tracks[1]}")
         lines.append(f"{'people the second look listed as missed':{width}s} {self.missed:6d}")
+        if self.untreated:
+            lines.append(f"{'moving pixels outside every sighting (blobs)':{width}s} {self.untreated:6d}")
         if self.camera_moved:
             lines.append(f"{'frames in which the camera moved':{width}s} {self.camera_moved:6d}")
         return "\n".join(lines)
@@ -166,6 +170,7 @@ def verify_video(
         tracks=(0, len(saved.tracks)),
         missed=len(saved.missed),
         camera_moved=len(saved.camera_moved),
+        untreated=len(saved.untreated),
         private=saved.success,
         environment=differences(saved.environment),
     )

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from deid.adversary import Adversary
 from deid.batch.lock import LOCK_NAME
+from deid.boxes import Box
 from deid.cli import main
 from deid.loop import ConcealConfig
 from deid.video import LOOK_EVERY, QUALITY, VideoError, VideoReader, VideoWriter, conceal_video, verify_video
@@ -383,6 +384,42 @@ def test_a_video_whose_camera_moves_is_not_private_and_says_where(
         progress=False,
     )
     assert still.camera_moved == []
+    assert still.untreated == []  # everyone who moves is in a sighting
+
+
+def test_a_person_moving_in_the_clear_is_listed_untreated(
+    monkeypatch: pytest.MonkeyPatch, adversary: Adversary, tmp_path: Path
+) -> None:
+    """A review found a man walking in full view for 7 frames of a cut of PETS S2.L1, with no
+    sighting on him and no flag (the box beside him shrank off him). Every frame is checked for
+    person-shaped blobs of moving pixels outside every sighting: here nobody is ever found."""
+    import deid.video.follow as follow
+    from deid.finder import Person
+
+    def unsure(crops: list[torch.Tensor], config: object = None, recentre: bool = True) -> list[Person]:
+        return [
+            Person(Box(0, 0, c.shape[2], c.shape[1]), 0.0, torch.ones(c.shape[1:], dtype=torch.bool),
+                   torch.zeros(33, 3), uncertain=True)
+            for c in crops
+        ]  # fmt: skip
+
+    monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
+    monkeypatch.setattr(follow, "find_people_in_crops", unsure)
+    report = conceal_video(
+        walking_folder(tmp_path), tmp_path / "out" / "w", adversary=adversary, look_every=0, progress=False
+    )
+    assert not report.tracks and not report.success
+    assert len({u[0] for u in report.untreated}) >= 10
+    for frame, x, y, w, h in report.untreated:  # on the walkers (12 px wide, rows 10-50, 2 px a frame)
+        assert (
+            y >= 10
+            and y + h <= 50
+            and any(x0 + 2 * frame <= x + w and x <= x0 + 2 * frame + 12 for x0 in (5, 60))
+        )
+    assert any(
+        n.startswith(f"{len(report.untreated)} blobs of moving pixels outside every sighting")
+        for n in report.notes
+    )
 
 
 def test_cli_video_runs_hold_the_output_folder_and_keep_out_of_their_input(
