@@ -255,6 +255,18 @@ def test_a_posed_sighting_whose_head_sags_below_its_neighbours_is_concealed_whol
     assert all(s.keypoints is not None for frame in recut([[s] for s in track], frames) for s in frame)
 
 
+def _seen_whole(pixels: np.ndarray) -> list[Sighting]:
+    """25 people seen whole, head to feet, standing taller the lower they are (a stature to fit)."""
+    people = []
+    for track in range(25):
+        top = 40 + 8 * track
+        s = replace(_posed(0, Box(10 + 12 * track, top, 10, 20 + top // 4), pixels), track=track)
+        assert s.keypoints is not None
+        s.keypoints[27:33, 1] = s.box.h - 1.0  # feet at the bottom, seen
+        people.append(s)
+    return people
+
+
 def test_a_box_short_for_a_whole_person_at_its_place_reaches_down_to_their_feet() -> None:
     """A man behind the sign post of PETS S2.L1 was followed at his head and shoulders, his legs
     in the clear below the sign in frames reported private (a review of a cut from frame 100):
@@ -262,13 +274,7 @@ def test_a_box_short_for_a_whole_person_at_its_place_reaches_down_to_their_feet(
     are, concealed whole; a lost track's box too; a box at the frame's top edge does not."""
     pixels = np.random.default_rng(1).integers(0, 256, (360, 480, 3), dtype=np.uint8)
 
-    def whole(track: int, top: int) -> Sighting:
-        s = replace(_posed(0, Box(10 + 12 * track, top, 10, 20 + top // 4), pixels), track=track)
-        assert s.keypoints is not None
-        s.keypoints[27:33, 1] = s.box.h - 1.0  # feet at the bottom, seen
-        return s
-
-    people = [whole(track, 40 + 8 * track) for track in range(25)]
+    people = _seen_whole(pixels)
     behind = replace(_posed(0, Box(400, 150, 12, 28), pixels), track=30)  # 57 tall there
     assert behind.keypoints is not None
     behind.keypoints[23:33, 2] = 0.0  # hips, legs and feet hidden from the model
@@ -301,13 +307,7 @@ def test_a_silhouette_as_wide_as_two_people_is_concealed_whole() -> None:
 
     pixels = np.random.default_rng(2).integers(0, 256, (360, 480, 3), dtype=np.uint8)
 
-    def whole(track: int, top: int) -> Sighting:
-        s = replace(_posed(0, Box(10 + 12 * track, top, 10, 20 + top // 4), pixels), track=track)
-        assert s.keypoints is not None
-        s.keypoints[27:33, 1] = s.box.h - 1.0  # feet at the bottom, seen
-        return s
-
-    people = [whole(track, 40 + 8 * track) for track in range(25)]
+    people = _seen_whole(pixels)
     couple = replace(_posed(0, Box(380, 150, 60, 57), pixels), track=30)  # 56 columns of silhouette
     alone = replace(_posed(0, Box(300, 150, 60, 57), pixels), track=31)
     alone.silhouette[:, :20] = False
