@@ -60,6 +60,17 @@ class Outline:
         return out
 
 
+def grown(mask: torch.Tensor, by: int = GROW) -> torch.Tensor:
+    """``mask`` ``(H, W)`` bool grown by ``by`` pixels on every side (a square's reach).
+
+    Example:
+        >>> mask = torch.zeros(9, 9, dtype=torch.bool); mask[4, 4] = True
+        >>> int(grown(mask, 2).sum())
+        25
+    """
+    return F.max_pool2d(mask[None, None].float(), 2 * by + 1, stride=1, padding=by)[0, 0] > 0
+
+
 def untreated_people(
     image: torch.Tensor,
     pasted: torch.Tensor,
@@ -104,10 +115,7 @@ def conceal_untreated(image: torch.Tensor, people: Sequence[Outline], how: str) 
     height, width = image.shape[-2:]
     out = image
     for person in people:
-        mask = person.mask(height, width)[None, None].float()
-        grown = F.max_pool2d(mask, 2 * GROW + 1, stride=1, padding=GROW)[0, 0] > 0
         head = head_ellipse(person.keypoints)
-        out = conceal_region(
-            out, grown | ellipse_mask(height, width, head), how, max(head[2], person.box.w / 4)
-        )
+        inside = grown(person.mask(height, width)) | ellipse_mask(height, width, head)
+        out = conceal_region(out, inside, how, max(head[2], person.box.w / 4))
     return torch.where(out != image, (out * 255).round() / 255, image)

@@ -35,8 +35,10 @@ from deid.finder import second_look, uncovered
 from deid.loop.bodies import Body, head_scaled
 from deid.loop.config import ConcealConfig
 from deid.loop.grouping import LINKS
+from deid.loop.heads import conceal_region
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
+from deid.loop.untreated import grown
 from deid.video.boxing import box_matched, render_track, track_covers
 from deid.video.follow import (
     THOROUGH,
@@ -400,7 +402,9 @@ def conceal_video(
                 outside = torch.from_numpy(moved) & ~box_pixels(
                     [s.box for s in by_frame[frame.index]], *moved.shape
                 )
-                untreated += [[frame.index, *b[:4]] for b in person_blobs(outside)]
+                blobs = person_blobs(outside)
+                untreated += [[frame.index, *b[:4]] for b in blobs]
+                written = _concealed_blobs(written, outside, blobs, config.head)
             writer.write(written)
             bar.update()
     notes += writer.notes
@@ -595,6 +599,21 @@ def _held(
     covers = [concealed[s.track][frame.index][1] for s in sightings]
     before, after = (torch.from_numpy(f.pixels).permute(2, 0, 1) for f in (frame, written))
     return held_pixels(before, after, [s.box for s in sightings], covers)
+
+
+def _concealed_blobs(frame: Frame, moved: torch.Tensor, blobs: Sequence[Box], how: str) -> Frame:
+    """``frame`` with the ``moved (H, W)`` pixels of each of ``blobs`` (people moving outside
+    every sighting), grown by :data:`deid.loop.untreated.GROW` pixels, concealed as the head is
+    (``how``; ``"keep"`` leaves them), at the scale of the blob's width (a person moving in the
+    clear, concealed as well as a blob can be; no verdict holds for them)."""
+    if not blobs or how == "keep":
+        return frame
+    image = to_tensor(frame.pixels)
+    for b in blobs:
+        inside = torch.zeros_like(moved)
+        inside[b.y : b.y + b.h, b.x : b.x + b.w] = moved[b.y : b.y + b.h, b.x : b.x + b.w]
+        image = conceal_region(image, grown(inside), how, max(3.0, b.w / 2))
+    return replace(frame, pixels=to_pixels(image))
 
 
 def _pasted(frame: Frame, sightings: Sequence[Sighting], concealed: dict[int, dict[int, Drawn]]) -> Frame:

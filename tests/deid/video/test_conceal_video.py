@@ -387,12 +387,13 @@ def test_a_video_whose_camera_moves_is_not_private_and_says_where(
     assert still.untreated == []  # everyone who moves is in a sighting
 
 
-def test_a_person_moving_in_the_clear_is_listed_untreated(
+def test_a_person_moving_in_the_clear_is_concealed_and_listed_untreated(
     monkeypatch: pytest.MonkeyPatch, adversary: Adversary, tmp_path: Path
 ) -> None:
     """A review found a man walking in full view for 7 frames of a cut of PETS S2.L1, with no
     sighting on him and no flag (the box beside him shrank off him). Every frame is checked for
-    person-shaped blobs of moving pixels outside every sighting: here nobody is ever found."""
+    person-shaped blobs of moving pixels outside every sighting: here nobody is ever found. They
+    are concealed as the head is, and listed."""
     import deid.video.follow as follow
     from deid.finder import Person
 
@@ -405,9 +406,8 @@ def test_a_person_moving_in_the_clear_is_listed_untreated(
 
     monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
     monkeypatch.setattr(follow, "find_people_in_crops", unsure)
-    report = conceal_video(
-        walking_folder(tmp_path), tmp_path / "out" / "w", adversary=adversary, look_every=0, progress=False
-    )
+    source = walking_folder(tmp_path)
+    report = conceal_video(source, tmp_path / "out" / "w", adversary=adversary, look_every=0, progress=False)
     assert not report.tracks and not report.success
     assert len({u[0] for u in report.untreated}) >= 10
     for frame, x, y, w, h in report.untreated:  # on the walkers (12 px wide, rows 10-50, 2 px a frame)
@@ -420,6 +420,11 @@ def test_a_person_moving_in_the_clear_is_listed_untreated(
         n.startswith(f"{len(report.untreated)} blobs of moving pixels outside every sighting")
         for n in report.notes
     )
+    originals = {f.index: f.pixels for f in VideoReader.open(source)}
+    for f in VideoReader.open(report.output):  # concealed as the head is (blurred)
+        for frame, x, y, w, h in report.untreated:
+            if frame == f.index:
+                assert (f.pixels[y : y + h, x : x + w] != originals[frame][y : y + h, x : x + w]).mean() > 0.5
 
 
 def test_cli_video_runs_hold_the_output_folder_and_keep_out_of_their_input(
