@@ -110,12 +110,31 @@ def conceal_untreated(image: torch.Tensor, people: Sequence[Outline], how: str) 
         >>> conceal_untreated(frame, [], "blur") is frame
         True
     """
-    if not people or how == "keep":
-        return image
     height, width = image.shape[-2:]
-    out = image
+    shapes = []
     for person in people:
         head = head_ellipse(person.keypoints)
         inside = grown(person.mask(height, width)) | ellipse_mask(height, width, head)
-        out = conceal_region(out, inside, how, max(head[2], person.box.w / 4))
+        shapes.append((inside, max(head[2], person.box.w / 4)))
+    return conceal_shapes(image, shapes, how)
+
+
+def conceal_shapes(
+    image: torch.Tensor, shapes: Sequence[tuple[torch.Tensor, float]], how: str
+) -> torch.Tensor:
+    """``image (3, H, W)`` (a new tensor, or ``image`` itself when there is nothing to do) with
+    each shape's pixels ``(H, W)`` bool concealed as ``how`` says (``"keep"`` leaves them) at
+    the scale of its radius (:func:`deid.loop.heads.conceal_region`); the changed pixels on
+    uint8 levels, as the loop's are.
+
+    Example:
+        >>> frame = torch.rand(3, 40, 20)
+        >>> conceal_shapes(frame, [(torch.ones(40, 20, dtype=torch.bool), 4.0)], "keep") is frame
+        True
+    """
+    if not shapes or how == "keep":
+        return image
+    out = image
+    for inside, radius in shapes:
+        out = conceal_region(out, inside, how, radius)
     return torch.where(out != image, (out * 255).round() / 255, image)

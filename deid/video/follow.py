@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deid.boxes import Box
+from deid.boxes import Box, box_pixels
 from deid.finder import FinderConfig, Person, find_people, find_people_in_crops
 from deid.video.io import Frame, as_float, to_bytes, to_tensor
 
@@ -526,8 +526,7 @@ class Follower:
             # Only the people seen explain motion, not a lost track's predicted box: a person the
             # pose model lost there may be walking out of it (PETS S2.L1, frames 722-725).
             explained = [_grown(p.box, self.config.padding, width, height) or p.box for p in people]
-            for box in explained:
-                moved[box.y : box.y + box.h, box.x : box.x + box.w] = False
+            moved &= ~box_pixels(explained, height, width)
             blobs = [_grown(blob, self.config.padding, width, height) or blob for blob in person_blobs(moved)]
             for seen in self._looks(image, blobs):
                 if seen is not None and not _one_of(seen, people):
@@ -721,16 +720,14 @@ class Follower:
         """Where the people of tracks ``keys``, predicted out of the frame, still are while they
         walk out: the pixels that move (``moved``, none a person seen now explains) in their
         last box stretched out to the side of the frame it touched, the box round them grown by
-        the padding (none for a track whose last box touched no side). The tracker's prediction leaves the frame too soon: the boxes it
-        was given were cut at the side, so their centre ran ahead of the person (a new user's
-        review: a man walking out at the right edge of a crop of PETS S2.L1, in the clear on
-        the frame after his track's last box)."""
+        the padding (none for a track whose last box touched no side). The tracker's prediction
+        leaves the frame too soon: the boxes it was given were cut at the side, so their centre
+        ran ahead of the person (a new user's review: a man walking out at the right edge of a
+        crop of PETS S2.L1, in the clear on the frame after his track's last box)."""
         if not keys or not self.by_frame:
             return {}
         last = {s.track: s.box for s in self.by_frame[-1]}
-        free = moved.clone()
-        for p in people:
-            free[p.box.y : p.box.y + p.box.h, p.box.x : p.box.x + p.box.w] = False
+        free = moved & ~box_pixels([p.box for p in people], height, width)
         out = {}
         for key in keys:
             box = last.get(self.numbers.get(key, -1))

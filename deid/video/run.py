@@ -35,10 +35,9 @@ from deid.finder import second_look, uncovered
 from deid.loop.bodies import Body, head_scaled
 from deid.loop.config import ConcealConfig
 from deid.loop.grouping import LINKS
-from deid.loop.heads import conceal_region
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
-from deid.loop.untreated import grown
+from deid.loop.untreated import conceal_shapes, grown
 from deid.video.boxing import box_matched, render_track, track_covers
 from deid.video.follow import (
     THOROUGH,
@@ -392,8 +391,8 @@ def conceal_video(
             if frame.index >= len(by_frame):
                 break
             written = _pasted(frame, by_frame[frame.index], concealed)
-            held = _held(frame, written, by_frame[frame.index], concealed)
             if look_every and frame.index % look_every == offset % look_every:
+                held = _held(frame, written, by_frame[frame.index], concealed)
                 missed += [[frame.index, *box[:4]] for box in _missed(frame, held)]
             moved = moved_pixels(frame.pixels, background) if background is not None else None
             if background is not None and moved is None:
@@ -608,12 +607,8 @@ def _concealed_blobs(frame: Frame, moved: torch.Tensor, blobs: Sequence[Box], ho
     clear, concealed as well as a blob can be; no verdict holds for them)."""
     if not blobs or how == "keep":
         return frame
-    image = to_tensor(frame.pixels)
-    for b in blobs:
-        inside = torch.zeros_like(moved)
-        inside[b.y : b.y + b.h, b.x : b.x + b.w] = moved[b.y : b.y + b.h, b.x : b.x + b.w]
-        image = conceal_region(image, grown(inside), how, max(3.0, b.w / 2))
-    return replace(frame, pixels=to_pixels(image))
+    shapes = [(grown(moved & box_pixels([b], *moved.shape)), max(3.0, b.w / 2)) for b in blobs]
+    return replace(frame, pixels=to_pixels(conceal_shapes(to_tensor(frame.pixels), shapes, how)))
 
 
 def _pasted(frame: Frame, sightings: Sequence[Sighting], concealed: dict[int, dict[int, Drawn]]) -> Frame:

@@ -19,7 +19,16 @@ from deid.batch.lock import LOCK_NAME
 from deid.boxes import Box
 from deid.cli import main
 from deid.loop import ConcealConfig
-from deid.video import LOOK_EVERY, QUALITY, VideoError, VideoReader, VideoWriter, conceal_video, verify_video
+from deid.video import (
+    LOOK_EVERY,
+    QUALITY,
+    VideoError,
+    VideoReader,
+    VideoReport,
+    VideoWriter,
+    conceal_video,
+    verify_video,
+)
 from deid.video.io import to_tensor
 from reid_model.io import write_image
 from tests.deid.video.conftest import variable_rate_clip, walking_folder, walking_frames
@@ -165,6 +174,11 @@ def test_a_video_with_no_decodable_frame_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match=r"cut\.mkv (has no frame that decodes|cannot be read)"):
         conceal_video(cut, tmp_path / "out.mp4", progress=False)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def _quick(source: Path, output: Path, adversary: Adversary) -> VideoReport:
+    """``source`` concealed to ``output`` with the quick ``adversary``, no second look, no bar."""
+    return conceal_video(source, output, adversary=adversary, look_every=0, progress=False)
 
 
 def test_a_person_the_second_look_finds_untreated_is_missed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,7 +328,7 @@ def test_a_variable_frame_rate_video_is_written_at_its_own_times(
     times = [0, 100, 150, 300, 350, 400, 600, 650, 700, 900, 950, 1000]
     clip = variable_rate_clip(tmp_path / "vfr.mkv", times, [f.pixels for f in frames])
     out = tmp_path / "out" / "vfr.mp4"
-    report = conceal_video(clip, out, adversary=adversary, look_every=0, progress=False)
+    report = _quick(clip, out, adversary)
     assert "variable frame rate: the source's time stamps kept" in report.notes
     written = VideoReader.open(out)
     assert [f.pts * written.info.time_base for f in written] == [Fraction(t, 1000) for t in times]
@@ -338,13 +352,7 @@ def test_a_track_left_with_a_frame_without_its_sighting_is_not_private(
         return out
 
     monkeypatch.setattr(run, "recut", read_short)
-    report = conceal_video(
-        walking_folder(tmp_path),
-        tmp_path / "out" / "frames",
-        adversary=adversary,
-        look_every=0,
-        progress=False,
-    )
+    report = _quick(walking_folder(tmp_path), tmp_path / "out" / "frames", adversary)
     first = report.tracks[0]
     assert 5 not in [s[0] for s in first.sightings] and first.frames[0] < 5 < first.frames[1]
     assert all(s[6] for s in first.sightings), "every sighting there is private as written"
@@ -371,18 +379,10 @@ def test_a_video_whose_camera_moves_is_not_private_and_says_where(
         ok, data = cv2.imencode(".png", pixels)
         assert ok
         write_bytes_atomic(folder / f"{frame.index:03d}.png", data.tobytes())
-    report = conceal_video(
-        folder, tmp_path / "out" / "pan", adversary=adversary, look_every=0, progress=False
-    )
+    report = _quick(folder, tmp_path / "out" / "pan", adversary)
     assert len(report.camera_moved) >= 10 and not report.success
     assert any(n.startswith("the camera moved (or the light changed) in") for n in report.notes)
-    still = conceal_video(
-        walking_folder(tmp_path),
-        tmp_path / "out" / "still",
-        adversary=adversary,
-        look_every=0,
-        progress=False,
-    )
+    still = _quick(walking_folder(tmp_path), tmp_path / "out" / "still", adversary)
     assert still.camera_moved == []
     assert still.untreated == []  # everyone who moves is in a sighting
 
@@ -407,7 +407,7 @@ def test_a_person_moving_in_the_clear_is_concealed_and_listed_untreated(
     monkeypatch.setattr(follow, "find_people", lambda image, config=None, known=(): [])
     monkeypatch.setattr(follow, "find_people_in_crops", unsure)
     source = walking_folder(tmp_path)
-    report = conceal_video(source, tmp_path / "out" / "w", adversary=adversary, look_every=0, progress=False)
+    report = _quick(source, tmp_path / "out" / "w", adversary)
     assert not report.tracks and not report.success
     assert len({u[0] for u in report.untreated}) >= 10
     for frame, x, y, w, h in report.untreated:  # on the walkers (12 px wide, rows 10-50, 2 px a frame)
@@ -512,7 +512,6 @@ def test_cli_says_how_many_people_the_second_look_found_in_the_clear(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import deid.cli.video as cli_video
-    from deid.video import VideoReport
 
     missed: list[list[int]] = []
 
