@@ -31,13 +31,13 @@ from tqdm import tqdm
 from deid.adversary import Adversary, resolve_adversary
 from deid.boxes import Box, box_pixels, held_pixels, paste_crops
 from deid.environment import environment
-from deid.finder import second_look, uncovered
+from deid.finder import Person, second_look, uncovered
 from deid.loop.bodies import Body, head_scaled
 from deid.loop.config import ConcealConfig
 from deid.loop.grouping import LINKS
 from deid.loop.results import PersonResult
 from deid.loop.search import conceal_people
-from deid.loop.untreated import conceal_shapes, grown
+from deid.loop.untreated import Outline, conceal_shapes, conceal_untreated, grown
 from deid.video.boxing import box_matched, render_track, track_covers
 from deid.video.follow import (
     THOROUGH,
@@ -160,8 +160,9 @@ class VideoReport:
         missed: ``[frame, x, y, w, h]`` of each person the second look (``look_every``) found
             whose silhouette the written frame's treatments hold less than
             :data:`deid.finder.COVERED` of (not the sightings' boxes: a box can hold a second
-            person whom its treatment, in the first one's shape, leaves as they were): left
-            unconcealed in that frame (and likely near it).
+            person whom its treatment, in the first one's shape, leaves as they were):
+            concealed in that frame in their silhouette and head as ``--head`` says (as an
+            image's ``untreated``), and likely left in the clear near it.
         untreated: ``[frame, x, y, w, h]`` of each person-shaped blob of pixels that differ from
             the video's still background (:func:`deid.video.moving.moved_pixels`, blobs as the
             follower's motion look takes them, :func:`deid.video.follow.person_blobs`) outside
@@ -393,7 +394,9 @@ def conceal_video(
             written = _pasted(frame, by_frame[frame.index], concealed)
             if look_every and frame.index % look_every == offset % look_every:
                 held = _held(frame, written, by_frame[frame.index], concealed)
-                missed += [[frame.index, *box[:4]] for box in _missed(frame, held)]
+                people = _missed(frame, held)
+                missed += [[frame.index, *p.box[:4]] for p in people]
+                written = _concealed_people(written, people, config.head)
             moved = moved_pixels(frame.pixels, background) if background is not None else None
             if background is not None and moved is None:
                 camera_moved.append(frame.index)
@@ -584,10 +587,20 @@ def _decide(
     return conceal_people(people, config=config, adversary=adversary, bodies=chosen_bodies, claimed=False)
 
 
-def _missed(frame: Frame, held: torch.Tensor) -> list[Box]:
+def _missed(frame: Frame, held: torch.Tensor) -> list[Person]:
     """The people the second look (:data:`LOOK`) confirms in ``frame`` whose silhouettes the
     treatments' pixels ``held`` (:func:`_held`) cover less than :data:`deid.finder.COVERED` of."""
-    return [p.box for p in uncovered(second_look(to_tensor(frame.pixels), config=LOOK), held)]
+    return uncovered(second_look(to_tensor(frame.pixels), config=LOOK), held)
+
+
+def _concealed_people(frame: Frame, people: Sequence[Person], how: str) -> Frame:
+    """``frame`` with each of ``people`` (the second look's, :func:`_missed`) concealed in their
+    silhouette and head's ellipse as ``how`` says, as an image's untreated people are
+    (:func:`deid.loop.untreated.conceal_untreated`): no verdict holds for them, they stay listed."""
+    if not people or how == "keep":
+        return frame
+    image = conceal_untreated(to_tensor(frame.pixels), [Outline.of(p) for p in people], how)
+    return replace(frame, pixels=to_pixels(image))
 
 
 def _held(

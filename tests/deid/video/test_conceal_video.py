@@ -210,7 +210,7 @@ def test_a_person_the_second_look_finds_untreated_is_missed(monkeypatch: pytest.
             for t, c in enumerate(covers)
         }
         written = run._pasted(frame, sightings, concealed)
-        return run._missed(frame, run._held(frame, written, sightings, concealed))
+        return [p.box for p in run._missed(frame, run._held(frame, written, sightings, concealed))]
 
     elsewhere, on_them = Box(0, 0, 20, 40), Box(48, 8, 14, 44)
     whole = [torch.ones(b.h, b.w, dtype=torch.bool) for b in (elsewhere, on_them)]
@@ -226,6 +226,35 @@ def test_a_person_the_second_look_finds_untreated_is_missed(monkeypatch: pytest.
         run._missed(frame, run._held(frame, run._pasted(frame, sightings, concealed), sightings, concealed))
         == []
     )
+
+
+def test_a_missed_person_is_concealed_in_their_shape_on_that_frame() -> None:
+    """The second look's missed people are concealed in the written frame (silhouette grown by
+    3 px, and the head's ellipse) as ``--head`` says; the rest of the frame is as it was."""
+    import numpy as np
+
+    import deid.video.run as run
+    from deid.boxes import Box
+    from deid.finder import Person
+    from deid.video import Frame
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (90, 80, 3), dtype=np.uint8)
+    frame = Frame(0, pixels)
+    mask = torch.zeros(90, 80, dtype=torch.bool)
+    mask[30:80, 50:60] = True
+    keypoints = torch.zeros(33, 3)
+    keypoints[:11, :2] = torch.tensor([55.0, 35.0])  # the face points
+    keypoints[11:13, :2] = torch.tensor([[52.0, 42.0], [58.0, 42.0]])  # shoulders
+    keypoints[23:25, :2] = torch.tensor([[52.0, 60.0], [58.0, 60.0]])  # hips
+    person = Person(Box(50, 30, 10, 50, 0.9), 0.9, mask, keypoints, uncertain=False)
+    for how in ("blur", "pixelate", "fill"):
+        written = run._concealed_people(frame, [person], how).pixels
+        changed = torch.from_numpy((written != pixels).any(axis=2))
+        assert float(changed[mask].float().mean()) > 0.8, how
+        assert not changed[:, :44].any() and not changed[:20].any(), how
+    assert run._concealed_people(frame, [person], "keep") is frame
+    assert run._concealed_people(frame, [], "blur") is frame
 
 
 def test_cli_refuses_two_inputs_with_one_output_name(tmp_path: Path) -> None:
@@ -425,6 +454,45 @@ def test_a_person_moving_in_the_clear_is_concealed_and_listed_untreated(
         for frame, x, y, w, h in report.untreated:
             if frame == f.index:
                 assert (f.pixels[y : y + h, x : x + w] != originals[frame][y : y + h, x : x + w]).mean() > 0.5
+
+
+def test_a_person_only_the_second_look_finds_is_concealed_on_its_frames(
+    stand_ins: None, monkeypatch: pytest.MonkeyPatch, adversary: Adversary, tmp_path: Path
+) -> None:
+    """A person standing still whom the follower never finds, confirmed by the second look, is
+    listed in ``missed`` and concealed in their shape on the frames it looked at (as an image's
+    untreated people are); the other frames keep them as they were."""
+    import cv2
+    import numpy as np
+
+    import deid.video.run as run
+    from deid.finder import Person
+    from reid_model.io import write_bytes_atomic
+
+    still = np.random.default_rng(0).integers(40, 120, (36, 10, 3), dtype=np.uint8)  # never bright
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for frame in walking_frames(24, {0: (0, 23, 5)}):
+        frame.pixels[12:48, 100:110] = still
+        ok, data = cv2.imencode(".png", frame.pixels[..., ::-1])
+        assert ok
+        write_bytes_atomic(folder / f"{frame.index:03d}.png", data.tobytes())
+    mask = torch.zeros(60, 120, dtype=torch.bool)
+    mask[12:48, 100:110] = True
+    keypoints = torch.zeros(33, 3)
+    keypoints[:, 0], keypoints[:, 1] = 105.0, 16.0
+    person = Person(Box(100, 12, 10, 36, 0.9), 0.9, mask, keypoints, uncertain=False)
+    monkeypatch.setattr(run, "second_look", lambda image, config=None: [person])
+    report = conceal_video(
+        folder, tmp_path / "out" / "frames", adversary=adversary, look_every=8, progress=False
+    )
+    looked = {m[0] for m in report.missed}
+    assert looked == {4, 12, 20} and all(m[1:] == [100, 12, 10, 36] for m in report.missed)
+    assert not report.success
+    originals = {f.index: f.pixels for f in VideoReader.open(folder)}
+    for f in VideoReader.open(report.output):
+        changed = (f.pixels[12:48, 100:110] != originals[f.index][12:48, 100:110]).any(axis=2).mean()
+        assert changed > 0.8 if f.index in looked else changed == 0, f.index
 
 
 def test_cli_video_runs_hold_the_output_folder_and_keep_out_of_their_input(
