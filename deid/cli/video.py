@@ -211,7 +211,9 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
             why = [f"tracks {matched} are still matched"] if matched else []
             if report.missed:
                 n = len(report.missed)
-                why.append(f"{_people(n)} a second look found {'was' if n == 1 else 'were'} not concealed")
+                why.append(
+                    f"{_people(n)} a second look found left out by the tracks (concealed on that frame only)"
+                )
             if report.untreated:
                 frames = len({u[0] for u in report.untreated})
                 why.append(f"people moving outside every sighting (or parts of them) in {frames} frames")

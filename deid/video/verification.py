@@ -56,7 +56,9 @@ class VideoVerification:
             (nothing could be judged then).
         counts: sightings per outcome (:data:`LABELS`).
         contradicted: ``(track, frame)`` of each sighting reported private and matched now.
-        tracks: tracks private in every frame now, and all tracks.
+        tracks: tracks private in every frame now, and all tracks (a track the report calls
+            matched can be private now: its sightings "private now" judged without the run's
+            margin, so the count can exceed the report's).
         missed: people the run's second look found and the treatments left untreated (the report's).
         camera_moved: frames in which the camera moved, or the light changed (the report's).
         untreated: blobs of moving pixels outside every sighting (the report's).
@@ -86,7 +88,9 @@ class VideoVerification:
         """The counts as an aligned text table."""
         width = max(len(label) for label in LABELS.values())
         lines = [f"{LABELS[k]:{width}s} {n:6d}" for k, n in self.counts.items()]
-        lines.append(f"{'tracks private in every frame':{width}s} {self.tracks[0]:6d} of {self.tracks[1]}")
+        lines.append(
+            f"{'tracks private in every frame, judged now':{width}s} {self.tracks[0]:6d} of {self.tracks[1]}"
+        )
         lines.append(f"{'people the second look listed as missed':{width}s} {self.missed:6d}")
         if self.untreated:
             lines.append(f"{'moving pixels outside every sighting (blobs)':{width}s} {self.untreated:6d}")

@@ -605,8 +605,8 @@ def test_cli_says_how_many_people_the_second_look_found_in_the_clear(
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"x")
     for n, said in (
-        (1, "1 person a second look found was not concealed"),
-        (2, "2 people a second look found were"),
+        (1, "1 person a second look found left out by the tracks"),
+        (2, "2 people a second look found left out"),
     ):
         missed[:] = [[0, 1, 2, 3, 4]] * n
         result = CliRunner().invoke(

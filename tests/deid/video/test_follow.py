@@ -578,3 +578,20 @@ def test_a_person_walking_out_at_the_frames_edge_is_concealed_to_the_last_sliver
         assert bool(covered[10:50, x : x + 16].all()), f"frame {i}: the person at x {x} is not covered"
     assert [s.box.x + s.box.w for s in by_frame[24]] == [120]  # at the side
     assert not any(by_frame[25:])  # gone with them
+
+
+def test_person_blobs_keep_thin_limbs_and_drop_specks_and_wide_blobs() -> None:
+    """A person 24 px tall (PETS S2.L1 at half size): legs 2 px wide and a head on a 1 px neck.
+    Opened alone, the torso left (11 px) was too short to count, and the man walked in the clear
+    with no flag (a review's cut from frame 300 at half size, frames 0-1)."""
+    from deid.video.follow import person_blobs
+
+    moved = torch.zeros(60, 80, dtype=torch.bool)
+    moved[10:13, 11:14] = True  # head
+    moved[13, 12] = True  # neck
+    moved[14:25, 9:15] = True  # torso, 11 rows
+    moved[25:34, 9:11] = True  # legs
+    moved[25:34, 13:15] = True
+    moved[40, 40] = moved[41, 41] = True  # specks
+    moved[50:56, 30:60] = True  # a shadow: wider than tall
+    assert person_blobs(moved) == [Box(9, 10, 6, 24)]
