@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from reid_model.checks import check_images
 from reid_model.embedders import INPUT_SIZE
@@ -67,6 +67,8 @@ def _header(path: Path, handle: BinaryIO) -> tuple[int, int, int]:
         size = _tiff_size(handle)  # Pillow cannot open float RGB TIFFs; OpenCV decodes them
         if size is not None:
             return *size, 1
+        if isinstance(exc, UnidentifiedImageError):  # its message names Python's file object
+            raise ImageReadError(path, "not a readable image file: no image format knows its bytes") from exc
         raise ImageReadError(path, f"not a readable image file ({type(exc).__name__}: {exc})") from exc
 
 

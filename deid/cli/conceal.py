@@ -465,9 +465,10 @@ def _where_it_stopped(report: Path) -> str:
 
 
 def _name_records(report: Path, counts: dict[str, int], still_matched: int, shown: int = 5) -> None:
-    """On stderr, the first ``shown`` failed inputs with their reasons, and the first ``shown``
-    outputs the adversary still matches (all are in the report)."""
-    if not counts["failed"] and not still_matched:
+    """On stderr, the first ``shown`` failed inputs with their reasons, the first ``shown``
+    frames where nobody was found, and the first ``shown`` outputs the adversary still matches
+    (all are in the report)."""
+    if not counts["failed"] and not counts["no_person"] and not still_matched:
         return
     try:
         records = json.loads(report.read_text(encoding="utf-8"))["records"]
@@ -478,6 +479,11 @@ def _name_records(report: Path, counts: dict[str, int], still_matched: int, show
         click.echo(f"failed: {record['input']}: {record.get('error')}", err=True)
     if len(bad) > shown:
         click.echo(f"failed: ... and {len(bad) - shown} more; see the report", err=True)
+    nobody = [r for r in records if r.get("status") == "no_person"]
+    for record in nobody[:shown]:
+        click.echo(f"nobody found: {record['input']}: {record.get('note')}", err=True)
+    if len(nobody) > shown:
+        click.echo(f"nobody found: ... and {len(nobody) - shown} more; see the report", err=True)
     matched = [r for r in records if r.get("status") == "ok" and r.get("success") is False]
     for record in matched[:shown]:
         click.echo(f"still matched: {record.get('output') or record['input']}", err=True)

@@ -249,6 +249,7 @@ def test_bad_files_are_reported_per_file_and_the_batch_goes_on(tmp_path, stand_i
     for name, message in expected.items():
         assert records[name]["status"] == "failed", records[name]
         assert message in records[name]["error"], records[name]
+    assert "BufferedReader" not in records["text.png"]["error"]  # no Python internals
     assert (
         records["notes.txt"]["status"] == "skipped" and "not an image file" in records["notes.txt"]["error"]
     )

@@ -431,3 +431,15 @@ def test_link_none_conceals_each_image_alone(crop_tree, tmp_path, stand_in):
     assert all(r["group"].startswith("file:") for r in _report(tmp_path / "out2").values())
     refused = _run([crop_tree, "-o", tmp_path / "out3", "--link", "none", "--group-by", "viper"], StandIn())
     assert refused.exit_code == 2 and "--link none conceals each image alone" in refused.output
+
+
+def test_a_frame_where_nobody_is_found_is_named_and_not_written(tmp_path, stand_in):
+    """A new user's run of a 40x20 image got "1 frame(s) had nobody detected" without its name."""
+    (tmp_path / "in").mkdir()
+    assert cv2.imwrite(
+        str(tmp_path / "in" / "empty.png"), torch.full((120, 160, 3), 90).numpy().astype("uint8")
+    )
+    result = _run([tmp_path / "in", "-o", tmp_path / "out"], stand_in)
+    assert result.exit_code == 0, result.output
+    assert f"nobody found: {tmp_path / 'in' / 'empty.png'}: not written" in result.output
+    assert not (tmp_path / "out" / "empty.png").exists()
