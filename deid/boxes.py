@@ -186,6 +186,18 @@ def nearest_last_order(boxes: Sequence[Box]) -> list[int]:
     return sorted(range(len(boxes)), key=lambda i: boxes[i].y + boxes[i].h)
 
 
+def centre_in(box: Box, boxes: Sequence[Box]) -> bool:
+    """Whether ``box``'s centre lies in one of ``boxes`` (one person found twice, or inside a
+    person already dealt with).
+
+    Example:
+        >>> centre_in(Box(10, 10, 4, 4), [Box(0, 0, 13, 13)]), centre_in(Box(10, 10, 4, 4), [])
+        (True, False)
+    """
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    return any(b.x <= cx < b.x + b.w and b.y <= cy < b.y + b.h for b in boxes)
+
+
 def box_pixels(boxes: Sequence[Box], height: int, width: int) -> torch.Tensor:
     """The pixels ``(height, width)`` bool inside any of ``boxes`` (parts outside the frame left out).
 

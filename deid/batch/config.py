@@ -63,7 +63,9 @@ class BatchConfig:
             ``loop.head`` says, and the frame is not private; 0: no face net.
         second_look: frames are looked at again with the thorough finder's settings, and the
             people that look confirms outside the boxes found are concealed too
-            (``FinderConfig.look``; the thorough finder's first look already has them).
+            (``FinderConfig.look``; the thorough finder's first look already has them); and
+            once more with their people pasted back concealed, for people left in the clear
+            (``FinderConfig.look_written``, the thorough finder's too).
         batch_size: person crops per conceal call (at most; ``queue_megapixels`` may send
             fewer): the loop runs its people batched, so fewer, larger calls are faster. On the
             254 VIPeR test crops, ``deid conceal`` took 16.5 s with 128 against 18.9 s with 32
@@ -161,7 +163,12 @@ class BatchConfig:
         """The person finder's settings ``finder`` names, with the face net's threshold ``faces``
         and the second look (unless ``second_look`` is off)."""
         named = named_finder(self.finder)
-        return replace(named, faces=self.faces or None, look=named.look and self.second_look)
+        return replace(
+            named,
+            faces=self.faces or None,
+            look=named.look and self.second_look,
+            look_written=named.look_written and self.second_look,
+        )
 
     @property
     def report_path(self) -> Path:

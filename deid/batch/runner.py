@@ -317,9 +317,11 @@ class Runner:
             job.boxes,
             [person[0] for person in job.people],
             None,
+            flagged=job.flagged,
             face_threshold=self.config.finder_config.faces,
             face_treatment=self.config.loop.head,
             looked=job.looked,
+            look_written=self.config.finder_config.look_written,
         )
         try:  # the verdict is taken on the people re-cut from the frame as written and decoded
             frame = paste_people(

@@ -228,7 +228,9 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     show_default=True,
     help="Frames: look again with the thorough finder (smaller tiles; about as long as the first "
     "look) and conceal the people it confirms outside the boxes found (the record's people say "
-    "'found_by'). Off with --finder thorough, whose first look is that one. Videos: --look-every.",
+    "'found_by'), and once more at the frame with its people concealed, for people left in the "
+    "clear (the record's 'untreated'). The first of these is off with --finder thorough, whose "
+    "first look is that one. Videos: --look-every.",
 )
 @loop_choice_option("head", HEADS)
 @click.option(

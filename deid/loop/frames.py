@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 import torch
 
 from deid.adversary import Adversary, resolve_adversary
-from deid.boxes import Box, box_pixels, crop_boxes, paste_crops
+from deid.boxes import Box, box_pixels, centre_in, crop_boxes, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
 from deid.loop.faces import conceal_faces, faces_in_the_clear
@@ -24,7 +24,7 @@ from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import HEADS, head_box
 from deid.loop.results import FrameResult, NotPrivateWarning
 from deid.loop.search import conceal_people
-from deid.loop.untreated import Outline, conceal_untreated, untreated_people
+from deid.loop.untreated import SMALLEST, Outline, conceal_untreated, untreated_people
 from reid_model import read_image
 from reid_model.checks import check_choice, check_images
 from reid_model.io import as_written
@@ -60,6 +60,8 @@ class FramePeople:
         face_treatment: what is done to the faces it finds (``ConcealConfig.head``).
         looked: the people the second look confirmed (:func:`deid.finder.second_look`), boxes
             or not: :func:`paste_people` finds among them those the treatments leave untreated.
+        look_written: :func:`paste_people` also looks at the pasted frame for people left in
+            the clear (``FinderConfig.look_written``).
     """
 
     boxes: list[Box]
@@ -70,6 +72,7 @@ class FramePeople:
     face_threshold: float | None = None
     face_treatment: str = "blur"
     looked: list[Outline] = field(default_factory=list)
+    look_written: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,9 @@ class WrittenFrame:
         faces: the faces the face net still found in the pasted frame, concealed as
             ``FramePeople.face_treatment`` says before encoding: a frame with any is not private.
         untreated: the boxes of the people the second look confirmed whom the treatments left
-            untreated (:func:`deid.loop.untreated.untreated_people`), concealed as the faces
-            are: a frame with any is not private.
+            untreated (:func:`deid.loop.untreated.untreated_people`), then of those a look at
+            the pasted frame confirms left so (``FramePeople.look_written``), concealed as the
+            faces are: a frame with any is not private.
     """
 
     image: torch.Tensor
@@ -157,7 +161,7 @@ def plan_frame(
         boxes = _boxes(found, image, head_scale)
     crops, used = crop_boxes(image, boxes)
     looked = [Outline.of(p) for p in seen]
-    return FramePeople(used, crops, found, flagged, added, finder.faces, head, looked)
+    return FramePeople(used, crops, found, flagged, added, finder.faces, head, looked, finder.look_written)
 
 
 def _boxes(people: Sequence[Person], image: torch.Tensor, head_scale: float) -> list[Box]:
@@ -185,7 +189,8 @@ def paste_people(
     """Paste each person's concealed crop back into ``image`` (the nearest last, each with the
     pixels its treatment set, ``covers``: see :func:`deid.boxes.paste_crops`), conceal the
     people of the second look the treatments left untreated
-    (:func:`deid.loop.untreated.untreated_people`) and the faces still found in it
+    (:func:`deid.loop.untreated.untreated_people`), those a look at the pasted frame finds left
+    so (``people.look_written``), and the faces still found in it
     (:func:`deid.loop.faces.faces_in_the_clear` at ``people.face_threshold``), and judge the
     people as written.
 
@@ -200,6 +205,12 @@ def paste_people(
     pasted = paste_crops(image, list(concealed), people.boxes, nearest_last=True, covers=covers)
     untreated = untreated_people(image, pasted, people.looked, people.boxes, covers)
     pasted = conceal_untreated(pasted, untreated, people.face_treatment)
+    if people.look_written:
+        # one listed already, or an unsure person ``uncertain="flag"`` left as they were, stays so
+        listed = [*people.flagged, *(p.box for p in untreated)]
+        left = [p for p in _in_the_clear(image, pasted, people.boxes, covers) if not centre_in(p.box, listed)]
+        pasted = conceal_untreated(pasted, left, people.face_treatment)
+        untreated += left
     faces = []
     if people.face_threshold is not None:
         faces = faces_in_the_clear(
@@ -212,6 +223,27 @@ def paste_people(
         recut, _ = crop_boxes(back, people.boxes)
         private = check(people.crops, recut)
     return WrittenFrame(pasted, data, private, faces, [p.box for p in untreated])
+
+
+def _in_the_clear(
+    image: torch.Tensor,
+    pasted: torch.Tensor,
+    boxes: Sequence[Box],
+    covers: Sequence[torch.Tensor | None] | None,
+) -> list[Outline]:
+    """The people a thorough look (:func:`deid.finder.second_look`) confirms in ``pasted (3, H,
+    W)`` (``image`` with its people concealed at ``boxes``) whose silhouettes are under
+    :data:`deid.loop.untreated.TREATED` changed from ``image``, at least
+    :data:`deid.loop.untreated.SMALLEST` pixels tall: people in the clear that no look found on
+    the original, found once the people around them are concealed."""
+    from deid.finder import second_look
+
+    seen = [Outline.of(p) for p in second_look(pasted) if p.box.h >= SMALLEST]
+    left: list[Outline] = []
+    for person in untreated_people(image, pasted, seen, boxes, covers):
+        if not centre_in(person.box, [p.box for p in left]):  # one person found twice, best first
+            left.append(person)
+    return left
 
 
 def recut_checker(adversary: Adversary) -> WrittenCheck:

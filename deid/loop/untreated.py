@@ -35,6 +35,10 @@ GROW = 3
 #: for them to count as treated: under it they are left nearly untouched (issue 12's "under 20%
 #: of their pixels changed").
 TREATED = 0.2
+#: The least height, in pixels, of a person a look at a pasted frame lists (as the motion look of
+#: a video counts, :data:`deid.video.follow.MOTION`): the thorough finder confirmed a 5x5
+#: "person" in a frame of noise with two boxes pasted on it.
+SMALLEST = 12
 
 
 @dataclass(frozen=True, eq=False)

@@ -135,3 +135,31 @@ def test_people_in_a_box_whose_treatment_takes_one_shape_are_concealed_and_named
         frame, replace(people, face_treatment="keep"), concealed, output_format=".png", check=None
     )
     assert kept.untreated == written.untreated and torch.equal(kept.image, plain)  # named, left as asked
+
+
+def test_a_look_at_the_pasted_frame_conceals_people_left_in_the_clear(pennfudan_root):
+    """PennPed00009 at half size: the finder's boxes of the two men on the right stop at their
+    thighs (its pose put their feet there), and no look at the original finds their legs, patched
+    jeans in full view below boxes judged private (a new user's review). With the people pasted
+    back concealed, a look at the frame confirms the legs as a person, untouched: they are
+    concealed and named. Without that look they stay as they were."""
+    from PIL import Image
+
+    full = Image.open(pennfudan_root / "PNGImages" / "PennPed00009.png").convert("RGB")
+    half = np.asarray(full.resize((full.width // 2, full.height // 2), Image.Resampling.LANCZOS))
+    frame = torch.from_numpy(half.copy()).permute(2, 0, 1).float() / 255  # as the review made it
+    people = plan_frame(frame)
+    concealed = [torch.full_like(crop, 0.5) for crop in people.crops]
+    written = paste_people(frame, people, concealed, output_format=".png", check=None)
+    legs = [b for b in written.untreated if b.y > 120]  # below every box's thigh line
+    assert legs, written.untreated
+    changed = (written.image != frame).any(0)
+    for b in legs:
+        assert float(changed[b.y : b.y + b.h, b.x : b.x + b.w].float().mean()) > 0.5
+    blind = paste_people(
+        frame, replace(people, look_written=False), concealed, output_format=".png", check=None
+    )
+    assert not [b for b in blind.untreated if b.y > 120]
+    left = (blind.image != frame).any(0)
+    for b in legs:
+        assert float(left[b.y : b.y + b.h, b.x : b.x + b.w].float().mean()) < 0.2
