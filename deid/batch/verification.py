@@ -8,8 +8,10 @@ the original inputs of its group, a frame's people re-cut from the written frame
 reported boxes, each against its own original; and, when the run looked for faces (its
 ``faces`` setting), the face net on the written frame
 (:func:`deid.loop.faces.faces_in_the_clear`): a face it finds there makes the frame not private,
-as do the people the run's second look found left untreated (the record's ``untreated``, not
-looked for again). A record *contradicts* its verdict when it says ``success`` but the written file is still
+as do the people the run's second look found left untreated (the record's ``untreated``) and,
+when the run looked at its frames as written (its ``second_look`` setting), a person a thorough
+look confirms in the written frame whose silhouette is under a fifth changed from the original
+(:func:`deid.loop.untreated.in_the_clear`). A record *contradicts* its verdict when it says ``success`` but the written file is still
 matched or shows a face; a missing, changed or unreadable output, or one that cannot be checked
 (its inputs are gone), fails verification too.
 
@@ -30,9 +32,10 @@ from typing import Any
 import torch
 
 from deid.adversary import Adversary
-from deid.boxes import Box, crop_boxes
+from deid.boxes import Box, centre_in, crop_boxes
 from deid.environment import differences
 from deid.loop.faces import faces_in_the_clear
+from deid.loop.untreated import in_the_clear
 from reid_model.io import (
     IMAGE_SUFFIXES,
     ImageReadError,
@@ -53,11 +56,14 @@ OUTCOMES = (
     "cannot_check",
 )
 FAILING = frozenset({"contradicted", "missing_or_changed", "cannot_check"})
+#: A pixel of a written frame counts as changed from its original when a channel differs by more
+#: than this (a JPEG's own error stays under it almost everywhere; a treatment goes far beyond).
+_CHANGED = 10 / 255
 _LABELS = {
     "private": "verified private",
     "not_private_as_reported": "not private, as reported",
     "private_now": "private now (reported not private)",
-    "contradicted": "contradicted (reported private, still matched or a face shows)",
+    "contradicted": "contradicted (reported private, still matched, or a face or person shows)",
     "missing_or_changed": "missing, unreadable or hash mismatch",
     "cannot_check": "cannot check (inputs changed or missing, boxes missing)",
 }
@@ -316,6 +322,9 @@ class _Item:
     faces: list[Box] = field(default_factory=list)
     #: people the run's second look found left untreated (the record's ``untreated``).
     untreated: list[list[int]] = field(default_factory=list)
+    #: people a thorough look finds in the written frame, unchanged, that the record does not
+    #: list (the run's ``second_look`` setting).
+    clear: list[Box] = field(default_factory=list)
 
 
 def _group(record: dict[str, Any]) -> str:
@@ -401,7 +410,12 @@ def _read(index: int, record: dict[str, Any], settings: Mapping[str, Any]) -> _I
         faces = faces_in_the_clear(image, boxes, threshold=float(threshold), treatment=head)
     written, originals = crop_boxes(image, boxes)[0], crop_boxes(original, boxes)[0]
     untreated = list(record.get("untreated") or [])
-    return _Item(index, record, written, originals, solo=True, faces=faces, untreated=untreated)
+    clear: list[Box] = []
+    if settings.get("second_look") is True:  # the run looked at the frame as written: so does this
+        changed = (image - original).abs().amax(0) > _CHANGED
+        listed = [Box(*map(int, b[:4])) for b in untreated]
+        clear = [p.box for p in in_the_clear(image, changed) if not centre_in(p.box, listed)]
+    return _Item(index, record, written, originals, solo=True, faces=faces, untreated=untreated, clear=clear)
 
 
 def _frame_boxes(record: Mapping[str, Any]) -> list[Box]:
@@ -452,7 +466,7 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
     out: dict[int, VerifiedRecord] = {}
     for position, item in enumerate(items):
         mine = torch.tensor([o == position for o in owner])
-        private = bool(check.private[mine].all()) and not item.faces and not item.untreated
+        private = bool(check.private[mine].all()) and not item.faces and not item.untreated and not item.clear
         rate = float(check.match_rate[mine].max())
         rank = float(check.rank[mine].min())
         reported = item.record.get("success")
@@ -464,6 +478,10 @@ def _check(adversary: Adversary, items: list[_Item]) -> dict[int, VerifiedRecord
         if item.untreated:
             detail += f"; {len(item.untreated)} person(s) the run found left untreated: " + ", ".join(
                 str(tuple(b[:4])) for b in item.untreated
+            )
+        if item.clear:
+            detail += f"; {len(item.clear)} person(s) in the clear in the written frame: " + ", ".join(
+                str(tuple(b[:4])) for b in item.clear
             )
         if private:
             outcome = "private_now" if reported is False else "private"

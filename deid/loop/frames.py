@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 import torch
 
 from deid.adversary import Adversary, resolve_adversary
-from deid.boxes import Box, box_pixels, centre_in, crop_boxes, paste_crops
+from deid.boxes import Box, box_pixels, centre_in, crop_boxes, held_pixels, paste_crops
 from deid.loop.appearances import private_recut
 from deid.loop.config import ConcealConfig
 from deid.loop.faces import conceal_faces, faces_in_the_clear
@@ -24,7 +24,7 @@ from deid.loop.feet import with_head_and_feet
 from deid.loop.heads import HEADS, head_box
 from deid.loop.results import FrameResult, NotPrivateWarning
 from deid.loop.search import conceal_people
-from deid.loop.untreated import SMALLEST, Outline, conceal_untreated, untreated_people
+from deid.loop.untreated import Outline, conceal_untreated, in_the_clear, untreated_people
 from reid_model import read_image
 from reid_model.checks import check_choice, check_images
 from reid_model.io import as_written
@@ -32,6 +32,10 @@ from reid_model.io import as_written
 if TYPE_CHECKING:
     from deid.finder import FinderConfig, Person
 
+#: How many times at most :func:`paste_people` looks at a pasted frame for people left in the
+#: clear, again after each look that found some: in a crowd, concealing one lets the next stand
+#: out (PennPed00019: a second man beside the first, found by ``deid verify``'s look).
+LOOKS_WRITTEN = 3
 #: What :func:`plan_frame` may do with people the finder is unsure of.
 UNCERTAIN = ("conceal", "flag")
 
@@ -205,10 +209,13 @@ def paste_people(
     pasted = paste_crops(image, list(concealed), people.boxes, nearest_last=True, covers=covers)
     untreated = untreated_people(image, pasted, people.looked, people.boxes, covers)
     pasted = conceal_untreated(pasted, untreated, people.face_treatment)
-    if people.look_written:
+    for _ in range(LOOKS_WRITTEN if people.look_written else 0):
         # one listed already, or an unsure person ``uncertain="flag"`` left as they were, stays so
         listed = [*people.flagged, *(p.box for p in untreated)]
-        left = [p for p in _in_the_clear(image, pasted, people.boxes, covers) if not centre_in(p.box, listed)]
+        held = held_pixels(image, pasted, people.boxes, covers)
+        left = [p for p in in_the_clear(pasted, held) if not centre_in(p.box, listed)]
+        if not left:
+            break
         pasted = conceal_untreated(pasted, left, people.face_treatment)
         untreated += left
     faces = []
@@ -223,27 +230,6 @@ def paste_people(
         recut, _ = crop_boxes(back, people.boxes)
         private = check(people.crops, recut)
     return WrittenFrame(pasted, data, private, faces, [p.box for p in untreated])
-
-
-def _in_the_clear(
-    image: torch.Tensor,
-    pasted: torch.Tensor,
-    boxes: Sequence[Box],
-    covers: Sequence[torch.Tensor | None] | None,
-) -> list[Outline]:
-    """The people a thorough look (:func:`deid.finder.second_look`) confirms in ``pasted (3, H,
-    W)`` (``image`` with its people concealed at ``boxes``) whose silhouettes are under
-    :data:`deid.loop.untreated.TREATED` changed from ``image``, at least
-    :data:`deid.loop.untreated.SMALLEST` pixels tall: people in the clear that no look found on
-    the original, found once the people around them are concealed."""
-    from deid.finder import second_look
-
-    seen = [Outline.of(p) for p in second_look(pasted) if p.box.h >= SMALLEST]
-    left: list[Outline] = []
-    for person in untreated_people(image, pasted, seen, boxes, covers):
-        if not centre_in(person.box, [p.box for p in left]):  # one person found twice, best first
-            left.append(person)
-    return left
 
 
 def recut_checker(adversary: Adversary) -> WrittenCheck:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from deid.boxes import Box, held_pixels
+from deid.boxes import Box, centre_in, held_pixels
 from deid.loop.heads import conceal_region, ellipse_mask, head_ellipse
 
 if TYPE_CHECKING:
@@ -93,12 +93,37 @@ def untreated_people(
     """
     if not looked:
         return []
-    held = held_pixels(image, pasted, boxes, covers)
+    return _under_treated(looked, held_pixels(image, pasted, boxes, covers))
+
+
+def _under_treated(people: Sequence[Outline], held: torch.Tensor) -> list[Outline]:
+    """The ``people`` whose silhouettes ``held (H, W)`` bool covers under :data:`TREATED` of."""
     out = []
-    for person in looked:
+    for person in people:
         b = person.box
         inside = held[b.y : b.y + b.h, b.x : b.x + b.w][person.silhouette]
         if len(inside) and float(inside.float().mean()) < TREATED:
+            out.append(person)
+    return out
+
+
+def in_the_clear(written: torch.Tensor, held: torch.Tensor) -> list[Outline]:
+    """The people a thorough look (:func:`deid.finder.second_look`) confirms in ``written (3,
+    H, W)`` (a frame with its people concealed), at least :data:`SMALLEST` pixels tall, whose
+    silhouettes ``held (H, W)`` bool (the pixels the treatments set,
+    :func:`deid.boxes.held_pixels`) covers under :data:`TREATED` of, each once (best first):
+    people no look found on the original stand out once the people around them are concealed.
+
+    Example:
+        >>> in_the_clear(torch.zeros(3, 40, 20), torch.zeros(40, 20, dtype=torch.bool))
+        []
+    """
+    from deid.finder import second_look
+
+    seen = [Outline.of(p) for p in second_look(written) if p.box.h >= SMALLEST]
+    out: list[Outline] = []
+    for person in _under_treated(seen, held):
+        if not centre_in(person.box, [p.box for p in out]):  # one person found twice
             out.append(person)
     return out
 
