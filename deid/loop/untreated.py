@@ -10,6 +10,10 @@ the pasted frame: one whose silhouette is under :data:`TREATED` changed (or set 
 treatment) is untreated. Their silhouette and head are concealed as the head is
 (``ConcealConfig.head``) before the frame is encoded, and the frame is not private: no loop
 decided on them and no verdict holds for them.
+
+Once they are concealed, the pasted frame is looked at again (:func:`in_the_clear`): a person no
+look found on the original can stand out with the people around them concealed (a crowd behind
+them, legs below a box cut at the thigh), and is dealt with the same way.
 """
 
 from __future__ import annotations
