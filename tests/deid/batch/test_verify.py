@@ -228,10 +228,20 @@ def test_a_frame_is_rechecked_person_by_person_at_the_reported_boxes(tmp_path, t
     assert record.outcome == "contradicted" and record.match_rate == 1.0
 
 
-def test_a_frame_reported_private_that_shows_a_face_is_contradicted(tmp_path, stand_in, tiny_embedder):
-    """A run without the face net and the second look wrote the man on the right (outside the given
-    box) with his face;
-    verify looks for faces when the run's settings say it did, and the frame's verdict then fails."""
+@pytest.mark.parametrize(
+    ("setting", "value", "unlooked", "found"),
+    [
+        ("faces", 0.5, "face", "1 face(s) in the written frame: (354, "),
+        ("second_look", True, "in the clear", "1 person(s) in the clear in the written frame: (3"),
+    ],
+)
+def test_a_frame_reported_private_that_shows_a_face_or_a_person_is_contradicted(
+    tmp_path, stand_in, tiny_embedder, setting, value, unlooked, found
+):
+    """A run without the face net and the second looks wrote the man on the right (outside the
+    given box) as he was, face and all, and said private. Verify looks for faces, and at the
+    written frame for people in the clear, when the run's settings say it did; the frame's
+    verdict then fails."""
     example = Path(__file__).resolve().parents[3] / "examples" / "images" / "frames" / "PennPed00074.png"
     (tmp_path / "in").mkdir()
     shutil.copy(example, tmp_path / "in" / "street.png")
@@ -241,13 +251,14 @@ def test_a_frame_reported_private_that_shows_a_face_is_contradicted(tmp_path, st
     )
     run_batch(config, conceal_group=stand_in)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["records"][0]["success"] is True and report["settings"]["faces"] == 0.0
-    (unlooked,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
-    assert "face" not in unlooked.detail
-    report["settings"]["faces"] = 0.5  # as if the run had looked for faces and still said private
+    assert report["records"][0]["success"] is True
+    assert report["settings"]["faces"] == 0.0 and report["settings"]["second_look"] is False
+    (unlooked_record,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
+    assert unlooked not in unlooked_record.detail
+    report["settings"][setting] = value  # as if the run had looked and still said private
     (tmp_path / "out" / "report.json").write_text(json.dumps(report))
     (record,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
-    assert record.outcome == "contradicted" and "1 face(s) in the written frame: (354, " in record.detail
+    assert record.outcome == "contradicted" and found in record.detail
 
 
 def test_verify_feeds_the_adversary_at_its_embedders_input_size(crop_tree, tmp_path):
@@ -342,25 +353,3 @@ def test_a_person_left_untreated_inside_a_box_is_named_and_never_private(
     (tmp_path / "out" / "report.json").write_text(json.dumps(report))
     (checked,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
     assert checked.outcome == "contradicted"
-
-
-def test_a_person_in_the_clear_in_a_frame_reported_private_is_contradicted(tmp_path, stand_in, tiny_embedder):
-    """A run with no second look and no face net wrote the man on the right (outside the given
-    box) as he was, and said private. When the run's settings say it looked at its frames as
-    written, verify looks too: the man, unchanged, contradicts the verdict."""
-    example = Path(__file__).resolve().parents[3] / "examples" / "images" / "frames" / "PennPed00074.png"
-    (tmp_path / "in").mkdir()
-    shutil.copy(example, tmp_path / "in" / "street.png")
-    (tmp_path / "boxes.json").write_text(json.dumps({"street.png": [[110, 15, 180, 290]]}))
-    config = _config(
-        [tmp_path / "in"], tmp_path / "out", boxes=str(tmp_path / "boxes.json"), faces=0.0, second_look=False
-    )
-    run_batch(config, conceal_group=stand_in)
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["records"][0]["success"] is True and report["settings"]["second_look"] is False
-    (unlooked,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
-    assert "in the clear" not in unlooked.detail
-    report["settings"]["second_look"] = True  # as if the run had looked and still said private
-    (tmp_path / "out" / "report.json").write_text(json.dumps(report))
-    (record,) = verify(tmp_path / "out", adversary=_adversary(tiny_embedder)).records
-    assert record.outcome == "contradicted" and "in the clear in the written frame: (3" in record.detail
