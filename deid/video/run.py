@@ -404,7 +404,7 @@ def conceal_video(
                 outside = torch.from_numpy(moved) & ~box_pixels(
                     [s.box for s in by_frame[frame.index]], *moved.shape
                 )
-                blobs = person_blobs(outside)
+                blobs = person_blobs(outside, limbs=True)
                 untreated += [[frame.index, *b[:4]] for b in blobs]
                 written = _concealed_blobs(written, outside, blobs, config.head)
             writer.write(written)

@@ -594,4 +594,5 @@ def test_person_blobs_keep_thin_limbs_and_drop_specks_and_wide_blobs() -> None:
     moved[25:34, 13:15] = True
     moved[40, 40] = moved[41, 41] = True  # specks
     moved[50:56, 30:60] = True  # a shadow: wider than tall
-    assert person_blobs(moved) == [Box(9, 10, 6, 24)]
+    assert person_blobs(moved, limbs=True) == [Box(9, 10, 6, 24)]
+    assert person_blobs(moved) == []  # the follower's motion look: opened only
