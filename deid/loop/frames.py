@@ -218,6 +218,8 @@ def paste_people(
             break
         pasted = conceal_untreated(pasted, left, people.face_treatment)
         untreated += left
+        if people.face_treatment == "keep":  # nothing concealed: a look again sees the same frame
+            break
     faces = []
     if people.face_threshold is not None:
         faces = faces_in_the_clear(

@@ -164,8 +164,8 @@ class VideoReport:
             concealed in that frame in their silhouette and head as ``--head`` says (as an
             image's ``untreated``), and likely left in the clear near it.
         untreated: ``[frame, x, y, w, h]`` of each person-shaped blob of pixels that differ from
-            the video's still background (:func:`deid.video.moving.moved_pixels`, blobs as the
-            follower's motion look takes them, :func:`deid.video.follow.person_blobs`) outside
+            the video's still background (:func:`deid.video.moving.moved_pixels`, blobs with
+            their thin limbs, :func:`deid.video.follow.person_blobs` with ``limbs``) outside
             every sighting's box: a person moving in the clear with no sighting, or a part of
             one outside their box. Checked on every frame (the second look, on every
             ``look_every``-th): a new user's review found a man walking in full view for 7
