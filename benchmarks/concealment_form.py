@@ -1,6 +1,7 @@
 """Conceal the person, keep a person: Penn-Fudan frames concealed by each loop variant, in one run.
 
     python -m benchmarks.concealment_form --data ../shared/data/pennfudan [--limit N] [--figure PNG]
+        [--only PennPed00040,PennPed00074]
         [--head-scale S] [--faces T]
 
 For each variant (mask shape, operator), every frame goes through ``deid.conceal`` (the person
@@ -125,6 +126,9 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=Path("../shared/data/pennfudan"))
     parser.add_argument("--limit", type=int, default=None, help="only the first N frames")
+    parser.add_argument(
+        "--only", default=None, help="only these frames (comma-separated names), e.g. the figure's"
+    )
     parser.add_argument("--variants", default=",".join(SHOWN), help=f"comma-separated among {list(VARIANTS)}")
     parser.add_argument(
         "--figure", type=Path, default=None, help="write original / variants of a few frames here"
@@ -158,6 +162,11 @@ def main() -> None:
         parser.error(f"--variants: {unknown} not among {list(VARIANTS)}")
     torch.set_num_threads(args.threads)
     frames = load_pennfudan(args.data, args.limit)
+    if args.only:
+        only = set(args.only.split(","))
+        frames = [f for f in frames if f.name in only]
+        if missing := only - {f.name for f in frames}:
+            parser.error(f"--only: no frame named {sorted(missing)} in {args.data}")
     persons = sum(len(f.boxes) for f in frames)
     before = {f.name: find_people(f.image) for f in frames}
     found_before = sum(
