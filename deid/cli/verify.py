@@ -46,7 +46,15 @@ def verify_command(
     for path in alone:
         click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
         codes.append(1)
-    if (folder / "report.json").exists() or not (videos or alone):
+    for work in _unfinished_videos(folder):
+        video = work.with_name(work.name[1 : -len(".deid")])
+        click.echo(
+            f"error: {video}: a video run that did not finish (its work is in {work}, no video and "
+            f"report written); finish it with `deid conceal SOURCE -o {folder} --resume`, then verify",
+            err=True,
+        )
+        codes.append(1)
+    if (folder / "report.json").exists() or not (videos or alone or _unfinished_videos(folder)):
         codes.append(_verify_images(report_or_folder, weights, device, require_private))
     if len(codes) > 1 and max(codes):
         failing, shut = sum(code == 1 for code in codes), sum(code == 3 for code in codes)
@@ -55,6 +63,14 @@ def verify_command(
             f"error: of {len(codes)} reports or videos, {' and '.join(s for s in said if s)}", err=True
         )
     ctx.exit(1 if 1 in codes else max(codes))  # a file that does not hold comes first
+
+
+def _unfinished_videos(folder: Path) -> list[Path]:
+    """The work folders (``.NAME.deid``) in ``folder`` of video runs that wrote no report."""
+    if not folder.is_dir():
+        return []
+    works = sorted(folder.glob(".*.deid"))
+    return [w for w in works if w.is_dir() and not w.with_name(w.name[1 : -len(".deid")] + ".json").exists()]
 
 
 def _verify_images(report_or_folder: str, weights: str | None, device: str, require_private: bool) -> int:
@@ -84,6 +100,11 @@ def _verify_images(report_or_folder: str, weights: str | None, device: str, requ
         click.echo(f"error: {len(result.failures)} record(s) do not hold their verdict", err=True)
     elif not result.unlisted:
         click.echo("every written output holds its verdict")
+        click.echo(
+            "(a verdict is the adversary's on each person the run found, as written, and the looks "
+            "for faces and people left in the clear: a person no look finds is not judged; look at "
+            "the images too)"
+        )
     if result.unfinished:
         click.echo(f"error: {result.unfinished}", err=True)
     if require_private and not result.exit_code:

@@ -153,6 +153,8 @@ class VideoReader:
             return cls._folder(path, fps)
         if not path.is_file():
             raise VideoError(f"video {path} does not exist")
+        if path.stat().st_size == 0:
+            raise VideoError(f"video {path}: the file is empty (0 bytes)")
         import av
 
         try:
@@ -171,8 +173,12 @@ class VideoReader:
                     audio=bool(container.streams.audio),
                     time_base=Fraction(stream.time_base or Fraction(1, 1000)),
                 )
+        except av.InvalidDataError as exc:
+            raise VideoError(
+                f"video {path} cannot be read: not a video file (no format FFmpeg knows reads it)"
+            ) from exc
         except av.FFmpegError as exc:
-            raise VideoError(f"video {path} cannot be read: {exc}") from exc
+            raise VideoError(f"video {path} cannot be read: {exc.strerror or exc}") from exc
         if info.width <= 0 or info.height <= 0:
             raise VideoError(f"video {path} declares no frame size ({info.width}x{info.height})")
         return cls(info)

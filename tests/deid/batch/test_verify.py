@@ -181,6 +181,7 @@ def test_a_real_run_verifies_and_tampering_makes_verify_fail(viper_root, tmp_pat
     assert re.search(
         r"contradicted \(reported private, still matched, or a face or person shows\) +0\n", checked.output
     )
+    assert "a person no look finds is not judged" in checked.output  # what a verdict cannot say
     private = [r for r in records if r["success"]]
     assert len(records) == 4 and private, "the loop made nobody private: nothing to tamper with"
     tampered = Path(private[0]["output"])

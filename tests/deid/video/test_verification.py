@@ -306,3 +306,13 @@ def test_cli_verifies_the_videos_of_an_output_folder(
     assert folder.exit_code == 1
     assert "clip.mp4: a video with no report beside it" in folder.output
     assert "other.mp4.json: cannot be read as JSON" in folder.output
+
+
+def test_verify_on_the_folder_of_a_video_run_that_did_not_finish_says_so(tmp_path):
+    """A run killed before it wrote anything leaves only its work folder (``.NAME.deid``): verify
+    names the video, says the run did not finish and how to finish it, not "no report"."""
+    (tmp_path / ".clip.mp4.deid").mkdir()
+    result = CliRunner().invoke(main, ["verify", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'clip.mp4'}: a video run that did not finish" in result.output
+    assert "--resume" in result.output and "report.json: no such file" not in result.output

@@ -100,8 +100,12 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
         VideoReader.open(tmp_path / "missing.mp4")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all")
-    with pytest.raises(VideoError, match=r"junk\.mp4"):
+    with pytest.raises(VideoError, match=r"junk\.mp4 cannot be read: not a video file \(no format") as raised:
         VideoReader.open(junk)
+    assert "Errno" not in str(raised.value)
+    (tmp_path / "zero.avi").write_bytes(b"")
+    with pytest.raises(VideoError, match=r"zero\.avi: the file is empty \(0 bytes\)"):
+        VideoReader.open(tmp_path / "zero.avi")
     (tmp_path / "empty").mkdir()
     with pytest.raises(VideoError, match="holds no image"):
         VideoReader.open(tmp_path / "empty")
