@@ -7,7 +7,9 @@ OpenCV); see :func:`find_people`. CenterFace finds faces (:func:`find_faces`), t
 
 from deid.finder._windows import POSE_CONNECTIONS
 from deid.finder.config import (
+    FACE_MAX_SIDE,
     FACE_THRESHOLD,
+    FACE_UPSCALE,
     FINDERS,
     MIN_FRAME,
     TURNED_FACE_THRESHOLD,
@@ -39,9 +41,11 @@ __all__ = [
     "COVERED",
     "DETECTOR_PATH",
     "DETECTOR_SHA256",
+    "FACE_MAX_SIDE",
     "FACE_MODEL_PATH",
     "FACE_MODEL_SHA256",
     "FACE_THRESHOLD",
+    "FACE_UPSCALE",
     "FINDERS",
     "MIN_FRAME",
     "MODEL_PATH",

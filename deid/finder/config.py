@@ -30,6 +30,15 @@ TURNS = (0, 1, 2, 3)
 #: PennPed00074 painted grey, that sign reached 0.63. Of the 245 faces the net finds upright at
 #: 0.35, 126 reach 0.65: a frame on its side keeps about half of its faces found.
 TURNED_FACE_THRESHOLD = 0.65
+#: The face net also looks at the upright frame enlarged this much, for faces under about 16
+#: pixels (:func:`deid.finder.faces_by_turn`), as long as the enlarged frame's longer side is at
+#: most :data:`FACE_MAX_SIDE` (a larger frame is enlarged less, or not at all). In a new user's
+#: review, PennPed00056 was reported private with four seated people behind a railing untouched,
+#: faces 9-13 pixels wide that the net finds only enlarged.
+FACE_UPSCALE = 2.0
+#: The longest side, in pixels, the face net's enlarged look enlarges a frame to (1600x1200:
+#: about 0.45 s and 0.4 GB more on this project's 2-core machine).
+FACE_MAX_SIDE = 1600
 
 #: The finder's named settings: ``FinderConfig()`` and ``FinderConfig.thorough()``.
 FINDERS = ("default", "thorough")

@@ -17,6 +17,9 @@ upright, while the person finder misses those people too. So the look that makes
 verdict looks at the frame in each quarter turn (``turns``, :data:`TURNS`): in a review, three
 Penn-Fudan frames turned by 90 or 180 degrees were reported private with faces in the clear that
 the net finds once the frame is turned back.
+
+Nor does it find faces under about 16 pixels: upright, it also looks at the frame enlarged
+(:data:`~deid.finder.config.FACE_UPSCALE`, up to :data:`~deid.finder.config.FACE_MAX_SIDE`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,14 @@ import torch
 
 from deid.boxes import Box
 from deid.finder.candidates import iou
-from deid.finder.config import FACE_THRESHOLD, TURNED_FACE_THRESHOLD, TURNS, Person
+from deid.finder.config import (
+    FACE_MAX_SIDE,
+    FACE_THRESHOLD,
+    FACE_UPSCALE,
+    TURNED_FACE_THRESHOLD,
+    TURNS,
+    Person,
+)
 from deid.finder.runtime import check_file
 from reid_model.checks import check_images
 
@@ -51,11 +61,11 @@ BELOW_FACE = (1.5, 1.5, 0.6, 6.5)
 
 
 class FaceDetector:
-    """CenterFace, checked once, loaded for the two input sizes it last ran at (OpenCV's ONNX
+    """CenterFace, checked once, loaded for the three input sizes it last ran at (OpenCV's ONNX
     importer fixes a network's shapes at its first run: fed another size, the same network
     returns garbage, so a frame of another size gets a network of its own; reading one takes
-    about 30 ms, and one holds about 130 MB while a 700x450 frame runs). Two: a frame's size
-    and its size turned a quarter (:data:`TURNS`).
+    about 30 ms, and one holds about 130 MB while a 700x450 frame runs). Three: a frame's size,
+    its size turned a quarter (:data:`TURNS`) and its size enlarged (:data:`FACE_UPSCALE`).
 
     Args:
         path: the ``.onnx`` file (default: the vendored one).
@@ -76,7 +86,7 @@ class FaceDetector:
         if net is None:
             net = cv2.dnn.readNetFromONNX(str(self.path))
         self._nets[(height, width)] = net  # the last used last
-        while len(self._nets) > 2:  # a frame's size and its quarter-turned size
+        while len(self._nets) > 3:  # a frame's size, its quarter-turned size and enlarged
             del self._nets[next(iter(self._nets))]
         return net
 
@@ -147,6 +157,7 @@ def find_faces(
     threshold: float = FACE_THRESHOLD,
     detector: FaceDetector | None = None,
     turns: Sequence[int] = (0,),
+    upscale: float = FACE_UPSCALE,
 ) -> list[Box]:
     """The faces in a frame ``(3, H, W)`` (float RGB in [0, 1]), best first, each a box in the
     frame's pixels with the face's probability as its score. With several ``turns``, the faces
@@ -162,12 +173,14 @@ def find_faces(
             (``benchmarks/face_net.py``).
         detector: the model (default: the vendored one, loaded once).
         turns: the quarter turns looked at (:data:`TURNS` for every way up); each costs a run.
+        upscale: upright, the frame is also looked at enlarged this much (1: not), for small
+            faces (:data:`FACE_UPSCALE`; see :func:`faces_by_turn`).
 
     Example:
         >>> find_faces(torch.zeros(3, 64, 64))
         []
     """
-    turned = faces_by_turn(image, threshold=threshold, detector=detector, turns=turns)
+    turned = faces_by_turn(image, threshold=threshold, detector=detector, turns=turns, upscale=upscale)
     return sorted((face for faces in turned.values() for face in faces), key=lambda face: -face.score)
 
 
@@ -177,11 +190,16 @@ def faces_by_turn(
     threshold: float = FACE_THRESHOLD,
     detector: FaceDetector | None = None,
     turns: Sequence[int] = TURNS,
+    upscale: float = FACE_UPSCALE,
 ) -> dict[int, list[Box]]:
     """Per quarter turn of ``turns``, the faces found in a frame ``(3, H, W)`` turned that way,
     best first, in the frame's own pixels (:func:`find_faces` joins them). A face found in
     several turns (boxes overlapping by more than 0.3) is kept in the turn that is surest of it.
-    In a turned frame a face needs at least :data:`~deid.finder.config.TURNED_FACE_THRESHOLD`."""
+    In a turned frame a face needs at least :data:`~deid.finder.config.TURNED_FACE_THRESHOLD`.
+
+    Upright (turn 0), the frame is also looked at enlarged ``upscale`` times (at most to a longer
+    side of :data:`~deid.finder.config.FACE_MAX_SIDE` pixels; not when that is under 1.25
+    times), for faces too small for the net at the frame's size; a face found both ways is one."""
     check_images(image, "image", batched=False)
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -189,15 +207,18 @@ def faces_by_turn(
     pixels = (image.detach().to("cpu", torch.float32).clamp(0, 1) * 255).round().to(torch.uint8)
     upright = pixels.permute(1, 2, 0).numpy()
     seen: list[tuple[int, Box]] = []
+    factor = min(upscale, FACE_MAX_SIDE / max(height, width))
     for turn in dict.fromkeys(t % 4 for t in turns):
         at = threshold if turn == 0 else max(threshold, TURNED_FACE_THRESHOLD)
-        boxes, scores = (detector or default_face_detector()).run(
-            np.ascontiguousarray(np.rot90(upright, turn)), at
-        )
-        for (x, y, w, h), score in zip(boxes.tolist(), scores.tolist(), strict=True):
-            x0, y0 = math.floor(x), math.floor(y)
-            box = Box(x0, y0, max(1, math.ceil(x + w) - x0), max(1, math.ceil(y + h) - y0), float(score))
-            seen.append((turn, unturned_box(box, turn, height, width)))
+        rotated = np.ascontiguousarray(np.rot90(upright, turn))
+        looks = [(rotated, 1.0)]
+        if turn == 0 and factor >= 1.25:
+            size = (round(width * factor), round(height * factor))
+            looks.append((cv2.resize(rotated, size, interpolation=cv2.INTER_LINEAR), factor))
+        for looked, scale in looks:
+            boxes, scores = (detector or default_face_detector()).run(looked, at)
+            for row, score in zip(boxes / scale, scores.tolist(), strict=True):
+                seen.append((turn, _box(row, score, turn, height, width)))
     found: dict[int, list[Box]] = {turn: [] for turn, _ in seen}
     kept: list[Box] = []
     for turn, face in sorted(seen, key=lambda item: -item[1].score):
@@ -205,6 +226,17 @@ def faces_by_turn(
             found[turn].append(face)
             kept.append(face)
     return found
+
+
+def _box(row: np.ndarray, score: float, turn: int, height: int, width: int) -> Box:
+    """A face box ``x, y, w, h`` found in a frame ``(height, width)`` turned ``turn`` quarter
+    turns, in whole pixels of the frame as it is (clipped to it)."""
+    turned_height, turned_width = (width, height) if turn % 2 else (height, width)
+    x, y, w, h = row.tolist()
+    x0, y0 = math.floor(x), math.floor(y)
+    x1, y1 = min(turned_width, math.ceil(x + w)), min(turned_height, math.ceil(y + h))
+    box = Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0), float(score))
+    return unturned_box(box, turn, height, width)
 
 
 def people_below_faces(

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from deid.boxes import Box
 from deid.finder import (
+    FACE_MAX_SIDE,
     FACE_MODEL_PATH,
     FACE_THRESHOLD,
     TURNS,
@@ -68,6 +70,49 @@ def test_a_higher_threshold_keeps_fewer_faces_and_bad_thresholds_are_refused():
         FaceDetector().run(np.zeros((10, 10, 3), np.float32), 0.5)
 
 
+def test_faces_too_small_for_the_net_are_found_in_the_frame_enlarged():
+    """The example frame at 0.4 of its size: faces 7-10 pixels wide, which the net finds only
+    with the frame enlarged (the default), each where a face of the whole frame is."""
+    frame = read_image(FRAME)
+    small = F.interpolate(frame[None], scale_factor=0.4, mode="area")[0]
+    assert find_faces(small, upscale=1) == []
+    found = find_faces(small)
+    whole = find_faces(frame, upscale=1)
+    assert len(found) >= 2
+    for face in found:
+        assert face.x >= 0 and face.x + face.w <= small.shape[-1] and face.y + face.h <= small.shape[-2]
+        grown = Box(round(face.x / 0.4), round(face.y / 0.4), round(face.w / 0.4), round(face.h / 0.4))
+        assert any(other.holds_centre_of(grown) for other in whole)
+
+
+class _Sizes(FaceDetector):
+    """The face net, noting the size of every frame it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[tuple[int, int]] = []
+
+    def run(self, image: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        self.sizes.append(image.shape[:2])
+        return np.zeros((0, 4)), np.zeros(0)
+
+
+@pytest.mark.parametrize(
+    ("size", "looked"),
+    [
+        ((100, 150), [(100, 150), (200, 300)]),  # enlarged twice
+        ((700, 1000), [(700, 1000), (1120, 1600)]),  # as far as FACE_MAX_SIDE
+        ((1000, 1400), [(1000, 1400)]),  # 1.14 times would add little: not enlarged
+    ],
+)
+def test_the_enlarged_look_is_upright_and_stops_at_the_longest_side(size, looked):
+    detector = _Sizes()
+    faces_by_turn(torch.zeros(3, *size), detector=detector, turns=TURNS)
+    assert detector.sizes[: len(looked)] == looked  # upright first
+    assert len(detector.sizes) == len(looked) + 3  # one look for each other turn, not enlarged
+    assert max(max(s) for s in looked) <= max(FACE_MAX_SIDE, *size)
+
+
 @pytest.mark.parametrize("turn", [1, 2, 3])
 def test_a_box_found_in_a_turned_frame_is_put_back_where_it_was(turn):
     frame = torch.zeros(1, 30, 50)
@@ -87,7 +132,7 @@ def test_in_a_frame_on_its_side_or_upside_down_faces_are_found_every_way_up(turn
     TURNED_FACE_THRESHOLD), where his face is, and a person proposed there reaches from his face
     towards his feet, wherever they are in the turned frame."""
     frame = read_image(FRAME)
-    (upright,) = find_faces(frame, threshold=0.65)
+    (upright,) = find_faces(frame, threshold=0.65, upscale=1)  # at the frame's size, as turned
     turned = torch.rot90(frame, turn, (1, 2))
     height, width = turned.shape[-2:]
     expected = turned_box(upright, turn, *frame.shape[-2:])
