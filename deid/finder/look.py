@@ -27,6 +27,12 @@ from deid.finder.pipeline import find_people
 
 #: The second look's settings: the thorough finder's, without the face net.
 SECOND_LOOK = FinderConfig.thorough(faces=None)
+#: The look at a frame with its people concealed (:func:`deid.loop.untreated.in_the_clear`): the
+#: second look's, with HOG's proposals too (the default finder's, on the frame and enlarged
+#: twice), for people about 50 pixels tall, whom the thorough look's tiles are too large for and
+#: no look found on the original beside a neighbour (a woman beside a man in red on frame 300 of
+#: PETS S2.L1 saved as an image, reported private untouched in a new user's review).
+WRITTEN_LOOK = FinderConfig.thorough(faces=None, hit_threshold=FinderConfig.hit_threshold)
 #: The fraction of a person's silhouette the boxes must cover for them to count as found.
 COVERED = 0.7
 
