@@ -111,7 +111,8 @@ class FinderConfig:
             look confirms whom the first one's boxes leave mostly uncovered is concealed too.
             Off in :meth:`thorough`, whose first look already has those settings.
         look_written: :func:`deid.loop.frames.paste_people` looks at the frame with its people
-            pasted back concealed, with the thorough settings: a person confirmed there whose
+            pasted back concealed, with the thorough settings and HOG's proposals
+            (:data:`deid.finder.look.WRITTEN_LOOK`): a person confirmed there whose
             silhouette the treatments leave under a fifth changed is concealed in their shape
             and listed as untreated (the frame is not private). With their neighbours
             concealed, people stand out whom no look found on the original: on 15 Penn-Fudan
