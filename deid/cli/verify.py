@@ -46,7 +46,8 @@ def verify_command(
     for path in alone:
         click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
         codes.append(1)
-    for work in _unfinished_videos(folder):
+    unfinished = _unfinished_videos(folder)
+    for work in unfinished:
         video = work.with_name(work.name[1 : -len(".deid")])
         click.echo(
             f"error: {video}: a video run that did not finish (its work is in {work}, no video and "
@@ -54,7 +55,7 @@ def verify_command(
             err=True,
         )
         codes.append(1)
-    if (folder / "report.json").exists() or not (videos or alone or _unfinished_videos(folder)):
+    if (folder / "report.json").exists() or not (videos or alone or unfinished):
         codes.append(_verify_images(report_or_folder, weights, device, require_private))
     if len(codes) > 1 and max(codes):
         failing, shut = sum(code == 1 for code in codes), sum(code == 3 for code in codes)

@@ -31,7 +31,7 @@ from deid.finder.faces import (
     turned_box,
     unturned_box,
 )
-from deid.finder.look import COVERED, SECOND_LOOK, second_look, uncovered, uncovered_people
+from deid.finder.look import COVERED, SECOND_LOOK, WRITTEN_LOOK, second_look, uncovered, uncovered_people
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
 from deid.finder.regions import crop_body_regions, person_regions
@@ -54,6 +54,7 @@ __all__ = [
     "SECOND_LOOK",
     "TURNED_FACE_THRESHOLD",
     "TURNS",
+    "WRITTEN_LOOK",
     "FaceDetector",
     "FinderConfig",
     "FrameTooSmallError",

@@ -113,7 +113,7 @@ def _under_treated(people: Sequence[Outline], held: torch.Tensor) -> list[Outlin
 
 def in_the_clear(written: torch.Tensor, held: torch.Tensor) -> list[Outline]:
     """The people a thorough look (:func:`deid.finder.second_look` with
-    :data:`~deid.finder.look.WRITTEN_LOOK`, HOG's proposals too) confirms in ``written (3,
+    :data:`~deid.finder.WRITTEN_LOOK`, HOG's proposals too) confirms in ``written (3,
     H, W)`` (a frame with its people concealed), at least :data:`SMALLEST` pixels tall, whose
     silhouettes ``held (H, W)`` bool (the pixels the treatments set,
     :func:`deid.boxes.held_pixels`) covers under :data:`TREATED` of, each once (best first):
@@ -123,7 +123,7 @@ def in_the_clear(written: torch.Tensor, held: torch.Tensor) -> list[Outline]:
         >>> in_the_clear(torch.zeros(3, 40, 20), torch.zeros(40, 20, dtype=torch.bool))
         []
     """
-    from deid.finder.look import WRITTEN_LOOK, second_look
+    from deid.finder import WRITTEN_LOOK, second_look
 
     seen = [Outline.of(p) for p in second_look(written, config=WRITTEN_LOOK) if p.box.h >= SMALLEST]
     out: list[Outline] = []

@@ -173,7 +173,7 @@ def test_the_look_at_the_pasted_frame_takes_hogs_proposals_for_small_people(pets
     (``WRITTEN_LOOK``) she is confirmed there, concealed and named; with the thorough look's
     tiles alone (``SECOND_LOOK``) she is not."""
     import deid
-    import deid.finder.look as look
+    import deid.finder as finder
 
     capture = cv2.VideoCapture(str(pets_video))
     for _ in range(301):
@@ -189,7 +189,7 @@ def test_the_look_at_the_pasted_frame_takes_hogs_proposals_for_small_people(pets
     changed = (result.image != frame).any(0)
     assert float(changed[woman.y : woman.y + woman.h, woman.x : woman.x + woman.w].float().mean()) > 0.5
     assert not result.success
-    monkeypatch.setattr(look, "WRITTEN_LOOK", look.SECOND_LOOK)
+    monkeypatch.setattr(finder, "WRITTEN_LOOK", finder.SECOND_LOOK)
     blind = deid.conceal(frame, details=True, seed=0)
     assert isinstance(blind, FrameResult)
     assert not [b for b in blind.untreated if Box(*b[:4]).holds_centre_of(woman)]
