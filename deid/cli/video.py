@@ -195,7 +195,7 @@ def _say_all(outcomes: Iterable[tuple[dict[str, Any], VideoReport | Exception]])
             continue
         matched = [t.track for t in report.tracks if not t.private]
         click.echo(
-            f"{source}: {report.frames_written}/{report.frames_read} frames, {len(report.tracks)} tracks, "
+            f"{source}: {report.frames_read} frames read, {report.frames_written} written, {len(report.tracks)} tracks, "
             f"{len(matched)} still matched, {_people(len(report.missed))} missed by the tracks -> {target}"
         )
         for note in report.notes:
