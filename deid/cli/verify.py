@@ -8,7 +8,8 @@ import click
 
 from deid.batch.verification import VerifyError, verify
 from deid.cli.options import device_option, weights_option
-from deid.video import VideoError, unreported, verify_video, video_reports
+from deid.video import VideoError, unfinished, unreported, verify_video, video_reports
+from deid.video.resume import work_folder
 
 
 @click.command("verify", context_settings={"show_default": True})
@@ -46,16 +47,15 @@ def verify_command(
     for path in alone:
         click.echo(f"error: {path}: a video with no report beside it ({path.name}.json)", err=True)
         codes.append(1)
-    unfinished = _unfinished_videos(folder)
-    for work in unfinished:
-        video = work.with_name(work.name[1 : -len(".deid")])
+    killed = unfinished(folder)
+    for video in killed:
         click.echo(
-            f"error: {video}: a video run that did not finish (its work is in {work}, no video and "
+            f"error: {video}: a video run that did not finish (its work is in {work_folder(video)}, no video and "
             f"report written); finish it with `deid conceal SOURCE -o {folder} --resume`, then verify",
             err=True,
         )
         codes.append(1)
-    if (folder / "report.json").exists() or not (videos or alone or unfinished):
+    if (folder / "report.json").exists() or not (videos or alone or killed):
         codes.append(_verify_images(report_or_folder, weights, device, require_private))
     if len(codes) > 1 and max(codes):
         failing, shut = sum(code == 1 for code in codes), sum(code == 3 for code in codes)
@@ -64,14 +64,6 @@ def verify_command(
             f"error: of {len(codes)} reports or videos, {' and '.join(s for s in said if s)}", err=True
         )
     ctx.exit(1 if 1 in codes else max(codes))  # a file that does not hold comes first
-
-
-def _unfinished_videos(folder: Path) -> list[Path]:
-    """The work folders (``.NAME.deid``) in ``folder`` of video runs that wrote no report."""
-    if not folder.is_dir():
-        return []
-    works = sorted(folder.glob(".*.deid"))
-    return [w for w in works if w.is_dir() and not w.with_name(w.name[1 : -len(".deid")] + ".json").exists()]
 
 
 def _verify_images(report_or_folder: str, weights: str | None, device: str, require_private: bool) -> int:

@@ -20,7 +20,7 @@ from deid.video.io import (
 )
 from deid.video.run import LOOK_EVERY, TrackReport, VideoReport, conceal_video
 from deid.video.smoothing import steady_bodies
-from deid.video.verification import VideoVerification, unreported, verify_video, video_reports
+from deid.video.verification import VideoVerification, unfinished, unreported, verify_video, video_reports
 
 __all__ = [
     "HOW",
@@ -42,6 +42,7 @@ __all__ = [
     "follow_people",
     "is_video",
     "steady_bodies",
+    "unfinished",
     "unreported",
     "verify_video",
     "video_reports",

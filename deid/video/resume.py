@@ -24,6 +24,18 @@ from deid.video.follow import Follower, Sighting
 from reid_model.io import write_bytes_atomic
 
 _KEY = "key.json"
+#: The end of the name of a run's work folder (``.NAME.deid`` beside the video ``NAME``).
+WORK_SUFFIX = ".deid"
+
+
+def work_folder(output: Path) -> Path:
+    """Where a run writing the video ``output`` keeps its work: ``.NAME.deid`` beside it."""
+    return output.with_name(f".{output.name}{WORK_SUFFIX}")
+
+
+def working_on(work: Path) -> Path:
+    """The video whose run keeps its work in ``work`` (:func:`work_folder` turned around)."""
+    return work.with_name(work.name[1 : -len(WORK_SUFFIX)])
 
 
 class Checkpoints:
@@ -37,7 +49,7 @@ class Checkpoints:
     """
 
     def __init__(self, output: Path, key: dict[str, Any], *, resume: bool) -> None:
-        self.folder = output.with_name(f".{output.name}.deid")
+        self.folder = work_folder(output)
         self.key = json.loads(json.dumps(key, default=str))
         #: What happened to the saved work (for the report's notes).
         self.notes: list[str] = []

@@ -33,6 +33,7 @@ from deid.environment import differences
 from deid.video.follow import Sighting, unsighted
 from deid.video.io import VIDEO_SUFFIXES, VideoError, VideoReader, cut_bytes
 from deid.video.judging import Judge
+from deid.video.resume import WORK_SUFFIX, working_on
 from deid.video.run import FORMAT, TrackReport, VideoReport
 
 #: What a sighting's verdict came to, as :meth:`VideoVerification.table` names it.
@@ -121,6 +122,16 @@ def unreported(folder: str | os.PathLike[str]) -> list[Path]:
         and not path.name.startswith(".")  # a run's temporary file
         and not path.with_name(path.name + ".json").exists()
     ]
+
+
+def unfinished(folder: str | os.PathLike[str]) -> list[Path]:
+    """The videos in ``folder`` whose run left its work (``.NAME.deid``,
+    :func:`deid.video.resume.work_folder`) and wrote no report: killed, or still running."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    videos = [working_on(w) for w in sorted(folder.glob(f".*{WORK_SUFFIX}")) if w.is_dir()]
+    return [v for v in videos if not v.with_name(v.name + ".json").exists()]
 
 
 def _is_video_report(path: Path) -> bool:
