@@ -414,7 +414,7 @@ def _read(index: int, record: dict[str, Any], settings: Mapping[str, Any]) -> _I
     if settings.get("second_look") is True:  # the run looked at the frame as written: so does this
         changed = (image - original).abs().amax(0) > _CHANGED
         listed = [Box(*map(int, b[:4])) for b in untreated]
-        clear = [p.box for p in in_the_clear(image, changed) if not centre_in(p.box, listed)]
+        clear = [p.box for p in in_the_clear(image, changed, boxes) if not centre_in(p.box, listed)]
     return _Item(index, record, written, originals, solo=True, faces=faces, untreated=untreated, clear=clear)
 
 

@@ -31,7 +31,17 @@ from deid.finder.faces import (
     turned_box,
     unturned_box,
 )
-from deid.finder.look import COVERED, SECOND_LOOK, WRITTEN_LOOK, second_look, uncovered, uncovered_people
+from deid.finder.look import (
+    COVERED,
+    SECOND_LOOK,
+    SMALL_LOOK,
+    SMALL_PERSON,
+    WRITTEN_LOOK,
+    looks_for,
+    second_look,
+    uncovered,
+    uncovered_people,
+)
 from deid.finder.model import MODEL_PATH, MODEL_SHA256, PoseModel, PoseOutput, check_model_file
 from deid.finder.pipeline import find_people
 from deid.finder.regions import crop_body_regions, person_regions
@@ -52,6 +62,8 @@ __all__ = [
     "MODEL_SHA256",
     "POSE_CONNECTIONS",
     "SECOND_LOOK",
+    "SMALL_LOOK",
+    "SMALL_PERSON",
     "TURNED_FACE_THRESHOLD",
     "TURNS",
     "WRITTEN_LOOK",
@@ -71,6 +83,7 @@ __all__ = [
     "find_people_in_crops",
     "find_person_in_crop",
     "has_litert",
+    "looks_for",
     "named_finder",
     "people_below_faces",
     "person_regions",

@@ -33,6 +33,17 @@ SECOND_LOOK = FinderConfig.thorough(faces=None)
 #: no look found on the original beside a neighbour (a woman beside a man in red on frame 300 of
 #: PETS S2.L1 saved as an image, reported private untouched in a new user's review).
 WRITTEN_LOOK = FinderConfig.thorough(faces=None, hit_threshold=FinderConfig.hit_threshold)
+#: The looks at a frame of small people (:func:`looks_for`): tiles of 200 and 120 pixels, a tile's
+#: windows at most twice its side, as the video's thorough look (``deid.video.follow.THOROUGH``),
+#: with HOG's proposals. The thorough look's tiles (300 and 200) suit people 100 pixels tall and
+#: more: on PETS S2.L1's frames saved as images (people 40-60 px tall) it left walkers untouched
+#: on frames 520, 560 and 720, reported private; this look confirms them (and the blue posts at
+#: the lawn's edge, which it takes for people).
+SMALL_LOOK = FinderConfig.thorough(
+    faces=None, tiles=(200, 120), tile_reach=2.0, hit_threshold=FinderConfig.hit_threshold
+)
+#: A frame with a person's box shorter than this (pixels), or none, is a frame of small people.
+SMALL_PERSON = 100
 #: The fraction of a person's silhouette the boxes must cover for them to count as found.
 COVERED = 0.7
 
@@ -50,6 +61,23 @@ def second_look(image: torch.Tensor, *, config: FinderConfig = SECOND_LOOK) -> l
     if height < MIN_FRAME[0] or width < MIN_FRAME[1]:
         return []
     return [replace(p, how="second look") for p in find_people(image, config=config) if not p.uncertain]
+
+
+def looks_for(boxes: Sequence[Box], *, written: bool = False) -> FinderConfig:
+    """The second look's settings for a frame whose people the first look (or the user) put in
+    ``boxes``: :data:`SMALL_LOOK` when one is under :data:`SMALL_PERSON` pixels tall or there are
+    none (nothing then says the frame's people are large), else :data:`SECOND_LOOK`, or, for the
+    look at the frame as ``written`` (:func:`deid.loop.untreated.in_the_clear`), :data:`WRITTEN_LOOK`.
+
+    Example:
+        >>> looks_for([Box(0, 0, 40, 120), Box(50, 0, 20, 60)]) is SMALL_LOOK
+        True
+        >>> looks_for([Box(0, 0, 40, 120)], written=True) is WRITTEN_LOOK
+        True
+    """
+    if not boxes or min(box.h for box in boxes) < SMALL_PERSON:
+        return SMALL_LOOK
+    return WRITTEN_LOOK if written else SECOND_LOOK
 
 
 def uncovered(people: Sequence[Person], held: torch.Tensor, covered: float = COVERED) -> list[Person]:

@@ -139,21 +139,24 @@ def plan_frame(
         ValueError: ``uncertain`` is neither ``"conceal"`` nor ``"flag"``.
     """
     from deid.detection import find_frame_people
-    from deid.finder import FinderConfig, faces_by_turn, people_below_faces, second_look, uncovered
+    from deid.finder import FinderConfig, faces_by_turn, looks_for, people_below_faces, second_look, uncovered
 
     check_choice("uncertain", uncertain, UNCERTAIN)
     check_choice("head", head, HEADS)
     finder = finder or FinderConfig()
-    found, flagged, added = None, [], []
+    found, flagged, added, seen = None, [], [], []
     height, width = image.shape[-2:]
-    seen = second_look(image) if finder.look else []
-    if boxes is not None and seen:  # the people the boxes leave out
-        added = uncovered(seen, box_pixels(boxes, height, width))
-        boxes = [*boxes, *_boxes(added, image, head_scale)]
-    if boxes is None:
+    if boxes is not None:
+        seen = second_look(image, config=looks_for(boxes)) if finder.look else []
+        if seen:  # the people the boxes leave out
+            added = uncovered(seen, box_pixels(boxes, height, width))
+            boxes = [*boxes, *_boxes(added, image, head_scale)]
+    else:
         found = find_frame_people(image, config=finder)
+        first = _boxes(found, image, head_scale)
+        seen = second_look(image, config=looks_for(first)) if finder.look else []
         if seen:  # a more thorough look, for people the first one missed
-            found += uncovered(seen, box_pixels(_boxes(found, image, head_scale), height, width))
+            found += uncovered(seen, box_pixels(first, height, width))
         if finder.faces is not None:  # a face no one found holds: someone the finder missed
             heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]  # where, not how much
             turned = faces_by_turn(image, threshold=finder.faces, turns=finder.face_turns)
@@ -213,7 +216,7 @@ def paste_people(
         # one listed already, or an unsure person ``uncertain="flag"`` left as they were, stays so
         listed = [*people.flagged, *(p.box for p in untreated)]
         held = held_pixels(image, pasted, people.boxes, covers)
-        left = [p for p in in_the_clear(pasted, held) if not centre_in(p.box, listed)]
+        left = [p for p in in_the_clear(pasted, held, people.boxes) if not centre_in(p.box, listed)]
         if not left:
             break
         pasted = conceal_untreated(pasted, left, people.face_treatment)

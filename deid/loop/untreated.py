@@ -111,21 +111,23 @@ def _under_treated(people: Sequence[Outline], held: torch.Tensor) -> list[Outlin
     return out
 
 
-def in_the_clear(written: torch.Tensor, held: torch.Tensor) -> list[Outline]:
-    """The people a thorough look (:func:`deid.finder.second_look` with
-    :data:`~deid.finder.WRITTEN_LOOK`, HOG's proposals too) confirms in ``written (3,
-    H, W)`` (a frame with its people concealed), at least :data:`SMALLEST` pixels tall, whose
-    silhouettes ``held (H, W)`` bool (the pixels the treatments set,
-    :func:`deid.boxes.held_pixels`) covers under :data:`TREATED` of, each once (best first):
-    people no look found on the original stand out once the people around them are concealed.
+def in_the_clear(written: torch.Tensor, held: torch.Tensor, boxes: Sequence[Box]) -> list[Outline]:
+    """The people a thorough look (:func:`deid.finder.second_look` with the settings
+    :func:`deid.finder.looks_for` chooses by ``boxes``, the frame's people's: HOG's proposals
+    too, and small tiles for small people) confirms in ``written (3, H, W)`` (a frame with its
+    people concealed), at least :data:`SMALLEST` pixels tall, whose silhouettes ``held (H, W)``
+    bool (the pixels the treatments set, :func:`deid.boxes.held_pixels`) covers under
+    :data:`TREATED` of, each once (best first): people no look found on the original stand out
+    once the people around them are concealed.
 
     Example:
-        >>> in_the_clear(torch.zeros(3, 40, 20), torch.zeros(40, 20, dtype=torch.bool))
+        >>> in_the_clear(torch.zeros(3, 40, 20), torch.zeros(40, 20, dtype=torch.bool), [])
         []
     """
-    from deid.finder import WRITTEN_LOOK, second_look
+    from deid.finder import looks_for, second_look
 
-    seen = [Outline.of(p) for p in second_look(written, config=WRITTEN_LOOK) if p.box.h >= SMALLEST]
+    looked = second_look(written, config=looks_for(boxes, written=True))
+    seen = [Outline.of(p) for p in looked if p.box.h >= SMALLEST]
     out: list[Outline] = []
     for person in _under_treated(seen, held):
         if not centre_in(person.box, [p.box for p in out]):  # one person found twice

@@ -535,7 +535,7 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
     """A real street frame through the finder: boxes, scores, unsure flags, what found them and 33
     keypoints per person; after the finder's people, those its second look finds uncovered, then
     the unsure people that faces no one's head holds propose."""
-    from deid.finder import Person, find_faces, people_below_faces, uncovered_people
+    from deid.finder import Person, find_faces, looks_for, people_below_faces, uncovered_people
 
     frame = pennfudan_root / "PNGImages" / "PennPed00001.png"
     (tmp_path / "in").mkdir()
@@ -552,7 +552,7 @@ def test_a_frame_record_carries_what_the_finder_saw_of_each_person(pennfudan_roo
         ]
 
     found = find_people(image)
-    found += uncovered_people(image, grown_boxes(found))
+    found += uncovered_people(image, grown_boxes(found), config=looks_for(grown_boxes(found)))
     heads = [p.box if p.uncertain else head_box(p.keypoints) for p in found]
     proposed = people_below_faces(image, find_faces(image), heads)
     assert len(found) >= 2 and all(p.uncertain for p in proposed)

@@ -137,17 +137,25 @@ def test_people_in_a_box_whose_treatment_takes_one_shape_are_concealed_and_named
     assert kept.untreated == written.untreated and torch.equal(kept.image, plain)  # named, left as asked
 
 
-def test_a_look_at_the_pasted_frame_conceals_people_left_in_the_clear(pennfudan_root):
-    """PennPed00009 at half size: the finder's boxes of the two men on the right stop at their
+def test_a_look_at_the_pasted_frame_conceals_people_left_in_the_clear(pennfudan_root, monkeypatch):
+    """PennPed00009 at half size, taken for a frame of large people (the looks before frames of
+    small people had their own): the finder's boxes of the two men on the right stop at their
     thighs (its pose put their feet there), and no look at the original finds their legs, patched
     jeans in full view below boxes judged private (a new user's review). With the people pasted
     back concealed, a look at the frame confirms the legs as a person, untouched: they are
-    concealed and named. Without that look they stay as they were."""
+    concealed and named. Without that look they stay as they were. With the looks at a frame of
+    small people (its people 86-191 pixels tall), the second look finds both men whole."""
     from PIL import Image
+
+    import deid.finder.look as look
 
     full = Image.open(pennfudan_root / "PNGImages" / "PennPed00009.png").convert("RGB")
     half = np.asarray(full.resize((full.width // 2, full.height // 2), Image.Resampling.LANCZOS))
     frame = torch.from_numpy(half.copy()).permute(2, 0, 1).float() / 255  # as the review made it
+    small = plan_frame(frame)
+    men = [p.box for p in small.found or [] if p.how == "second look" and p.box.x > 210]
+    assert len(men) == 2 and all(b.y + b.h > 170 for b in men), men  # down to their feet
+    monkeypatch.setattr(look, "SMALL_PERSON", 0)
     people = plan_frame(frame)
     concealed = [torch.full_like(crop, 0.5) for crop in people.crops]
     written = paste_people(frame, people, concealed, output_format=".png", check=None)
@@ -165,31 +173,65 @@ def test_a_look_at_the_pasted_frame_conceals_people_left_in_the_clear(pennfudan_
         assert float(left[b.y : b.y + b.h, b.x : b.x + b.w].float().mean()) < 0.2
 
 
-@pytest.mark.slow
-def test_the_look_at_the_pasted_frame_takes_hogs_proposals_for_small_people(pets_video, monkeypatch):
-    """Frame 300 of PETS S2.L1 saved as an image (a new user's review): the woman walking beside the
-    man in red, about 45 pixels tall, is found by no look at the original and was left untouched
-    in a frame reported private. With HOG's proposals in the look at the concealed frame
-    (``WRITTEN_LOOK``) she is confirmed there, concealed and named; with the thorough look's
-    tiles alone (``SECOND_LOOK``) she is not."""
-    import deid
-    import deid.finder as finder
-
-    capture = cv2.VideoCapture(str(pets_video))
-    for _ in range(301):
+def _pets_frame(video, index: int) -> torch.Tensor:
+    """Frame ``index`` of the PETS clip, as a frame saved as an image is read."""
+    capture = cv2.VideoCapture(str(video))
+    for _ in range(index + 1):
         ok, bgr = capture.read()
         assert ok
     capture.release()
-    frame = torch.from_numpy(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).float() / 255
+    return torch.from_numpy(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).float() / 255
+
+
+def _changed(result: FrameResult, frame: torch.Tensor, where: Box) -> float:
+    changed = (result.image != frame).any(0)
+    return float(changed[where.y : where.y + where.h, where.x : where.x + where.w].float().mean())
+
+
+@pytest.mark.slow
+def test_a_frame_of_small_people_gets_a_second_look_in_small_tiles(pets_video, monkeypatch):
+    """Frame 720 of PETS S2.L1 saved as an image (people 40-60 pixels tall): the walker in red at
+    the top, about 38 pixels tall, is found by neither the finder nor the thorough look (tiles of
+    300 and 200 pixels) and was left untouched in a frame reported private. A frame whose people
+    are that small gets the second look in tiles of 200 and 120 (``SMALL_LOOK``): he is found
+    and concealed in his box. Taken for a frame of large people, he is left as he was."""
+    import deid
+    import deid.finder.look as look
+
+    frame = _pets_frame(pets_video, 720)
+    walker = Box(348, 79, 14, 38)  # in red, on the road at the top
+    result = deid.conceal(frame, details=True, seed=0)
+    assert isinstance(result, FrameResult)
+    assert any(Box(*b[:4]).holds_centre_of(walker) for b in result.boxes)
+    assert _changed(result, frame, walker) > 0.5
+    monkeypatch.setattr(look, "SMALL_PERSON", 0)  # every frame's people taken for large
+    blind = deid.conceal(frame, details=True, seed=0)
+    assert isinstance(blind, FrameResult)
+    assert not any(Box(*b[:4]).holds_centre_of(walker) for b in [*blind.boxes, *blind.untreated])
+    assert _changed(blind, frame, walker) < 0.2
+
+
+@pytest.mark.slow
+def test_the_look_at_the_pasted_frame_takes_hogs_proposals_for_small_people(pets_video, monkeypatch):
+    """Frame 300 of PETS S2.L1 saved as an image (a new user's review): the woman walking beside the
+    man in red, about 45 pixels tall, was found by no look at the original and left untouched in
+    a frame reported private. With the looks at the original for large people (the second look
+    in small tiles finds her now), HOG's proposals in the look at the concealed frame
+    (``WRITTEN_LOOK``) confirm her there: she is concealed and named. With the thorough look's
+    tiles alone (``SECOND_LOOK``) she is not."""
+    import deid
+    import deid.finder.look as look
+
+    frame = _pets_frame(pets_video, 300)
     woman = Box(387, 103, 14, 44)  # where she walks, beside the man in red at x 364
+    monkeypatch.setattr(look, "SMALL_PERSON", 0)
     result = deid.conceal(frame, details=True, seed=0)
     assert isinstance(result, FrameResult)
     assert not any(Box(*b[:4]).holds_centre_of(woman) for b in result.boxes)  # no look found her
     assert [b for b in result.untreated if Box(*b[:4]).holds_centre_of(woman)]
-    changed = (result.image != frame).any(0)
-    assert float(changed[woman.y : woman.y + woman.h, woman.x : woman.x + woman.w].float().mean()) > 0.5
+    assert _changed(result, frame, woman) > 0.5
     assert not result.success
-    monkeypatch.setattr(finder, "WRITTEN_LOOK", finder.SECOND_LOOK)
+    monkeypatch.setattr(look, "WRITTEN_LOOK", look.SECOND_LOOK)
     blind = deid.conceal(frame, details=True, seed=0)
     assert isinstance(blind, FrameResult)
     assert not [b for b in blind.untreated if Box(*b[:4]).holds_centre_of(woman)]
