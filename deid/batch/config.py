@@ -13,6 +13,7 @@ from deid.detection import KINDS
 from deid.finder.config import FACE_THRESHOLD, FINDERS, FinderConfig, named_finder
 from deid.loop.config import ConcealConfig
 from deid.loop.frames import UNCERTAIN
+from deid.loop.grouping import LINKS
 
 #: The loop's settings a report has always recorded (the others only when not their default).
 _RECORDED_LOOP = ("operator", "strength", "budget", "method", "colors", "seed", "shape", "head")
@@ -30,7 +31,7 @@ _UNSHAPING = (
 
 #: BatchConfig fields newer than the report, recorded only when set away from their default (a
 #: default run records what it always did, and resuming an earlier run's report does not warn).
-_RECORDED_WHEN_SET = ("kind",)
+_RECORDED_WHEN_SET = ("kind", "link")
 #: Where a batch runs: in this process, or on a Ray cluster (:mod:`deid.batch.ray_engine`).
 ENGINES = ("local", "ray")
 
@@ -74,6 +75,10 @@ class BatchConfig:
             reserves as many CPUs); None: all CPUs locally, one per Ray worker. Floating-point
             sums change with the thread count, so a seeded run's outputs are byte-identical
             across engines at the same ``threads``.
+        link: ``"track"`` (a group's appearances share one treatment, so the person stays
+            linkable under a pseudonym) or ``"none"`` (each appearance concealed on its own, with
+            a treatment of its own, and still judged against every appearance of its group: one
+            still matched by another is not private; :data:`deid.loop.LINKS`).
         kind: how each image is taken (:data:`deid.detection.KINDS`): ``"auto"`` (a person crop
             when at most 400 pixels high and 1.4 to 4 times as high as wide, else a frame
             searched for people), ``"crop"`` or ``"frame"`` for every image.
@@ -84,6 +89,7 @@ class BatchConfig:
     output: str
     loop: ConcealConfig = field(default_factory=ConcealConfig)
     group_by: str = "auto"
+    link: str = "track"
     heatmaps: bool = False
     device: str = "cpu"
     report: str | None = None
@@ -114,6 +120,7 @@ class BatchConfig:
             raise BatchError(f"loop must be a ConcealConfig, got {type(self.loop).__name__}", param="loop")
         for name, choices in (
             ("group_by", GROUP_BY),
+            ("link", LINKS),
             ("uncertain", UNCERTAIN),
             ("kind", KINDS),
             ("finder", FINDERS),

@@ -7,8 +7,9 @@ names the conceal loop uses live in one small place.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
     from deid.batch.config import BatchConfig
     from deid.batch.results import ConcealBatch, ConcealGroup, HeatmapWriter, WrittenCheck
     from deid.loop.results import PersonResult
+
+T = TypeVar("T")
+#: ``conceal(people, formats, draw)``: the loop on ``people``, each drawing its treatment anew when
+#: ``draw`` > 0.
+Conceal = Callable[[list[list[torch.Tensor]], list[list[str]], int], list["PersonResult"]]
 
 
 def build_adversary(config: BatchConfig) -> Adversary:
@@ -60,17 +66,24 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
     """``conceal_batch`` backed by :func:`deid.loop.conceal_people` with the run's settings.
 
     A claimed person (a group of files) is first split into the parts the adversary sees as one
-    person (:func:`deid.loop.grouping.split_groups`); each part is concealed as a person, and each
-    crop's result carries why it was (or was not) concealed with its group.
+    person (:func:`deid.loop.grouping.split_groups`), or, with ``config.link == "none"``, into its
+    appearances (:func:`deid.loop.grouping.apart`); each part is concealed as a person, and each
+    crop's result carries why it was (or was not) concealed with its group. Every output of a
+    split group is then judged against every original of its group too
+    (:func:`_hold_against_groups`).
     """
-    from deid.loop.grouping import split_groups
+    from deid.loop.grouping import apart, split_groups
     from deid.loop.search import conceal_people
     from reid_model.io import output_format
 
-    def conceal(people: list[list[torch.Tensor]], formats: list[list[str]]) -> list[PersonResult]:
+    def conceal(
+        people: list[list[torch.Tensor]], formats: list[list[str]], draw: int = 0
+    ) -> list[PersonResult]:
+        seed = config.loop.seed  # draw k: the seed moved on k, so each person draws anew
+        loop = config.loop if draw == 0 or seed is None else replace(config.loop, seed=seed + draw)
         return conceal_people(
             people,
-            config=config.loop,
+            config=loop,
             adversary=adversary,
             device=config.device,
             keep_attributions=config.heatmaps,
@@ -79,7 +92,7 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
         )
 
     def conceal_batch(people: list[list[torch.Tensor]], paths: list[list[Path]]) -> list[list[CropResult]]:
-        splits = split_groups(adversary, people)
+        splits = apart(people) if config.link == "none" else split_groups(adversary, people)
         parts = [(p, part) for p, split in enumerate(splits) for part in split.parts]
         # an output keeps its input's suffix, so its format: each appearance is checked as written
         formats = [[output_format(path) for path in files] for files in paths]
@@ -94,7 +107,9 @@ def person_concealer(config: BatchConfig, adversary: Adversary) -> ConcealBatch:
         # A split appearance was checked against its own original; it must not match the other
         # appearances its group claimed either (`deid verify` checks against the whole group).
         split_up = [p for p, split in enumerate(splits) if len(split.parts) > 1]
-        held = _hold_against_groups(adversary, [(people[p], out[p], formats[p]) for p in split_up], conceal)
+        held = _hold_against_groups(
+            adversary, [(people[p], out[p], formats[p]) for p in split_up], conceal, config.link
+        )
         for p, kept in zip(split_up, held, strict=True):
             out[p] = list(kept)
         return [[_filled(result) for result in person] for person in out]
@@ -112,29 +127,32 @@ def _written(result: CropResult) -> torch.Tensor:
 def _hold_against_groups(
     adversary: Adversary,
     groups: list[tuple[list[torch.Tensor], list[CropResult | None], list[str]]],
-    conceal: Callable[[list[list[torch.Tensor]], list[list[str]]], list[PersonResult]],
+    conceal: Conceal,
+    link: str = "track",
 ) -> list[list[CropResult]]:
     """Check each split group's outputs against every original of the group; fix or flag those matched.
 
     ``groups`` holds per group its originals, its parts' results and its output formats. Each
     output must defeat the adversary against its own original (the loop's check) and against
-    the group's other originals. The groups where a part's output still matches another
-    appearance are concealed again, each as one person (in one call of ``conceal``), each
-    appearance checked against every original of its group; that result is kept only if every
-    output passes both checks, otherwise the matched outputs are reported not private.
+    the group's other originals. With ``link="track"``, the groups where a part's output still
+    matches another appearance are concealed again, each as one person (in one call of
+    ``conceal``), each appearance checked against every original of its group. With
+    ``link="none"`` one treatment must never serve two appearances: each matched appearance is
+    concealed again as a person of its own, checked against its own original and the group's
+    other originals (:func:`_apart_again`). A result concealed again is kept only if its outputs
+    pass both checks, otherwise the matched outputs are reported not private.
     """
-    from deid.loop.appearances import private_recut
-
-    def matched(originals: list[torch.Tensor], candidate: list[CropResult]) -> list[bool]:
-        written = [_written(r) for r in candidate]
-        alone = private_recut(adversary, originals, written)
-        together = private_recut(
-            adversary, originals, written, groups=torch.zeros(len(written), dtype=torch.long)
-        )
-        return [not (a and t) for a, t in zip(alone, together, strict=True)]
-
     firsts = [[_filled(r) for r in results] for _, results, _ in groups]
-    bads = [matched(originals, first) for (originals, _, _), first in zip(groups, firsts, strict=True)]
+    bads = [
+        _matched(adversary, originals, first) for (originals, _, _), first in zip(groups, firsts, strict=True)
+    ]
+    flag = "; it still matches another appearance of its group, so it is NOT private"
+    out = [
+        [r.not_private(flag) if b and r.success else r for r, b in zip(first, bad, strict=True)]
+        for first, bad in zip(firsts, bads, strict=True)
+    ]
+    if link == "none":
+        return _apart_again(adversary, groups, firsts, bads, out, conceal)
     redo = [
         g
         for g, (first, bad) in enumerate(zip(firsts, bads, strict=True))
@@ -142,18 +160,99 @@ def _hold_against_groups(
     ]
     # Each appearance twice: the loop checks an appearance against the person's *other* originals,
     # so its copy makes it defeat its own original as well as the rest of the group's.
-    wholes = conceal([list(groups[g][0]) * 2 for g in redo], [groups[g][2] * 2 for g in redo]) if redo else []
-    out = [list(first) for first in firsts]
+    wholes = (
+        conceal([list(groups[g][0]) * 2 for g in redo], [groups[g][2] * 2 for g in redo], 0) if redo else []
+    )
     note = "on its own it still matched another appearance of its group, so it was concealed again with the group"
-    flag = "; it still matches another appearance of its group, so it is NOT private"
     for g, whole in zip(redo, wholes, strict=True):
-        originals, first, bad = groups[g][0], firsts[g], bads[g]
+        originals, first = groups[g][0], firsts[g]
         again = [CropResult(whole, j, f"{first[j].group_reason}; {note}") for j in range(len(originals))]
-        if whole.success and not any(matched(originals, again)):
+        if whole.success and not any(_matched(adversary, originals, again)):
             out[g] = again
-        else:
-            out[g] = [r.not_private(flag) if b and r.success else r for r, b in zip(first, bad, strict=True)]
     return out
+
+
+def _apart_again(
+    adversary: Adversary,
+    groups: list[tuple[list[torch.Tensor], list[CropResult | None], list[str]]],
+    firsts: list[list[CropResult]],
+    bads: list[list[bool]],
+    out: list[list[CropResult]],
+    conceal: Conceal,
+) -> list[list[CropResult]]:
+    """``out`` with each appearance that ``bads`` says still matched (under ``--link none``), or
+    that wears the colours of an earlier appearance of its group (a treatment that links them),
+    concealed again as a person of its own: itself twice, then the group's other originals, so
+    the loop checks it against its own original and theirs (the others' renderings are
+    dropped). Drawn anew, up to :data:`DRAWS` times, while it still matches or wears another's
+    colours (a redrawn one kept if private, noted if linked). Otherwise ``out``'s result stays.
+    """
+    worn = [[_colours(r) for r in first] for first in firsts]
+    redo = [
+        (g, i)
+        for g, (first, bad) in enumerate(zip(firsts, bads, strict=True))
+        for i, (r, b) in enumerate(zip(first, bad, strict=True))
+        if r.success and (b or _linked(_colours(r), worn[g][:i]))
+    ]
+    note = "on its own it still matched another appearance of its group, or wore the colours of one, so it was concealed again, on its own, judged against the group"
+    for draw in range(1, DRAWS + 1):
+        if not redo:
+            break
+        wholes = conceal(
+            [_with_others(groups[g][0], i) for g, i in redo],
+            [_with_others(groups[g][2], i) for g, i in redo],
+            draw,
+        )
+        left = []
+        for (g, i), whole in zip(redo, wholes, strict=True):
+            again = CropResult(whole, 0, f"{firsts[g][i].group_reason}; {note}")
+            candidate = [*firsts[g][:i], again, *firsts[g][i + 1 :]]
+            if not whole.success or _matched(adversary, groups[g][0], candidate)[i]:
+                left.append((g, i))
+                continue
+            others = [c for j, c in enumerate(worn[g]) if j != i]
+            linked = _linked(_colours(again), others)
+            out[g][i] = (
+                again if not linked else replace(again, group_reason=f"{again.group_reason}; {_LINKED}")
+            )
+            worn[g][i] = _colours(again)
+            if linked:
+                left.append((g, i))
+        redo = left
+    return out
+
+
+#: How many times :func:`_apart_again` draws an appearance's treatment anew.
+DRAWS = 3
+_LINKED = "it wears the colours of another appearance of its group: linkable by them"
+
+
+def _linked(colours: tuple[Any, Any] | None, others: list[tuple[Any, Any] | None]) -> bool:
+    return colours is not None and colours in others
+
+
+def _colours(result: CropResult) -> tuple[Any, Any] | None:
+    """The top and bottom colours a result's outfit shows (None: no outfit)."""
+    outfit = result.person.outfit
+    return None if outfit is None else (outfit.get("top"), outfit.get("bottom"))
+
+
+def _with_others(items: list[T], i: int) -> list[T]:
+    """Item ``i`` twice, then the others in order."""
+    return [items[i], items[i], *(item for j, item in enumerate(items) if j != i)]
+
+
+def _matched(adversary: Adversary, originals: list[torch.Tensor], candidate: list[CropResult]) -> list[bool]:
+    """Per appearance of a group, whether its output as written still matches its own original
+    or another original of the group."""
+    from deid.loop.appearances import private_recut
+
+    written = [_written(r) for r in candidate]
+    alone = private_recut(adversary, originals, written)
+    together = private_recut(
+        adversary, originals, written, groups=torch.zeros(len(written), dtype=torch.long)
+    )
+    return [not (a and t) for a, t in zip(alone, together, strict=True)]
 
 
 def _filled(result: CropResult | None) -> CropResult:

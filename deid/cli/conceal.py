@@ -91,7 +91,8 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="track: one person's appearances share one treatment (a group of images; a video "
     "track, its pieces joined again after an occlusion), so the person stays linkable under a "
     "pseudonym, as counting and analytics want; none: a fresh treatment per appearance (each "
-    "image alone, as --group-by none; each piece of a video track on its own), for releases "
+    "image concealed alone, and still judged against every image of its group: one another "
+    "still matches is not private; each piece of a video track on its own), for releases "
     "that must not let anyone follow the person. deid audit --link measures the linking rate.",
 )
 @click.option(
@@ -386,20 +387,13 @@ def conceal_command(ctx: click.Context, inputs: tuple[str, ...], **options: Any)
         raise click.BadParameter(
             f"{options['output']} is a file; images are written into a folder", param_hint="-o/--output"
         )
-    if link == "none":
-        if options["group_by"] not in ("auto", "none"):
-            raise click.BadParameter(
-                f"--link none conceals each image alone; --group-by {options['group_by']} would group them",
-                param_hint="--group-by",
-            )
-        options["group_by"] = "none"
     for name in ("fps", "look_every", "quality"):
         if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT):
             flag = "--" + name.replace("_", "-")
             raise click.UsageError(f"{flag}: for videos and folders of frames (--as-video) only")
     loop_config = _loop_config(loop)
     try:
-        config = BatchConfig(inputs=tuple(inputs), loop=loop_config, **options)
+        config = BatchConfig(inputs=tuple(inputs), loop=loop_config, link=link, **options)
     except ValueError as exc:  # a setting the flags' types let through (a BatchError is one too)
         if isinstance(exc, BatchError) and exc.param in _PARAM_HINTS:
             raise click.BadParameter(str(exc), param_hint=_PARAM_HINTS[exc.param]) from exc

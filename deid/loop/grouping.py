@@ -52,6 +52,21 @@ class GroupSplit:
     reasons: list[str | None]
 
 
+def apart(people: Sequence[Sequence[torch.Tensor]]) -> list[GroupSplit]:
+    """Each claimed person's appearances each on their own (``--link none``: a treatment per
+    appearance), a group of one as it is.
+
+    Example:
+        >>> [s.parts for s in apart([[torch.zeros(3, 8, 4)] * 2, [torch.zeros(3, 8, 4)]])]
+        [[[0], [1]], [[0]]]
+    """
+    reason = "--link none: concealed on its own, with a treatment of its own, judged against its group too"
+    return [
+        GroupSplit([[i] for i in range(len(person))], [reason if len(person) > 1 else None] * len(person))
+        for person in people
+    ]
+
+
 def partner_match(adversary: Adversary, images: Sequence[torch.Tensor]) -> torch.Tensor:
     """``(N, N)`` for each pair of appearances, the fraction of the gallery the partner beats.
 

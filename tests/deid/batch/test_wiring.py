@@ -117,3 +117,69 @@ def test_split_groups_still_matched_are_concealed_again_together_in_one_call(mon
     assert all(not r.success and "NOT private" in r.group_reason for r in group1)
     assert all(torch.equal(r.image, o + 0.25) for r, o in zip(group1, people[1], strict=True))
     assert all(r.success and torch.equal(r.image, o + 0.25) for r, o in zip(group2, people[2], strict=True))
+
+
+def test_link_none_conceals_each_appearance_alone_and_again_alone_when_its_group_still_matches(monkeypatch):
+    # Two claimed groups under --link none: never split by the adversary, each appearance is
+    # concealed as a person of its own. The first tries give both appearances of a group the same
+    # colours (a link), and group 1's appearance 0 still matches its group. Each such appearance
+    # is concealed again alone, itself twice then its group's other original (judged against
+    # both), with its treatment drawn anew: the second appearances now wear colours of their own;
+    # appearance 0 of group 1 still matches at every draw and keeps its first try, NOT private.
+    from deid.batch import wiring
+    from deid.loop import appearances
+
+    people = [[torch.full((3, 8, 4), (g + 1) / 10 + k / 100) for k in range(2)] for g in range(2)]
+    monkeypatch.setattr("deid.loop.grouping.split_groups", lambda *a: pytest.fail("split under --link none"))
+    calls: list[list[list[torch.Tensor]]] = []
+    seeds: list[int | None] = []
+
+    def conceal_people(batch, **options):
+        calls.append(batch)
+        seeds.append(options["config"].seed)
+        first = len(calls) == 1
+        return [
+            PersonResult(
+                images=[image + (0.25 if first else 0.5) for image in person],
+                mask=None,
+                steps=1,
+                success=True,
+                fallback=False,
+                fallback_operator=None,
+                area=1.0,
+                scores_before=None,
+                scores_after=None,
+                outfit={"top": [round(float(person[0][0, 0, 0]) * 10) - 1, 0, 0], "bottom": [0, 0, 0]}
+                if first
+                else {"top": [len(calls), p, 0], "bottom": [0, 0, 0]},
+            )
+            for p, person in enumerate(batch)
+        ]
+
+    def private_recut(adversary, originals, written, *, groups=None):
+        keys = [(round(float(o[0, 0, 0]) * 10) - 1, round(float(o[0, 0, 0]) * 100) % 10) for o in originals]
+        return [key != (1, 0) for key in keys]  # group 1's appearance 0 matches whatever is done
+
+    monkeypatch.setattr(deid.loop.search, "conceal_people", conceal_people)
+    monkeypatch.setattr(appearances, "private_recut", private_recut)
+    config = BatchConfig(
+        inputs=("in",), output="out", progress=False, link="none", loop=ConcealConfig(seed=5)
+    )
+    paths = [[Path(f"{g}_{k}.png") for k in range(2)] for g in range(2)]
+    group0, group1 = wiring.person_concealer(config, object())(people, paths)  # type: ignore[arg-type]
+    assert [len(person) for person in calls[0]] == [1, 1, 1, 1]  # every appearance alone
+    assert [len(call) for call in calls] == [4, 3, 1, 1] and seeds == [5, 6, 7, 8]  # drawn anew
+    again01, again10, again11 = calls[1]
+    for again, (g, k) in ((again01, (0, 1)), (again10, (1, 0)), (again11, (1, 1))):
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip(again, [people[g][k], people[g][k], people[g][1 - k]], strict=True)
+        )
+    assert group0[0].success and torch.equal(group0[0].image, people[0][0] + 0.25)
+    assert group0[1].success and torch.equal(group0[1].image, people[0][1] + 0.5)
+    assert "concealed again, on its own" in group0[1].group_reason
+    assert group0[1].person.outfit != group0[0].person.outfit
+    assert not group1[0].success and "NOT private" in group1[0].group_reason
+    assert torch.equal(group1[0].image, people[1][0] + 0.25)  # the first try kept, flagged
+    assert group1[1].success and torch.equal(group1[1].image, people[1][1] + 0.5)
+    assert "linkable" not in group1[1].group_reason

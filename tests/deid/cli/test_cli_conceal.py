@@ -421,16 +421,21 @@ def test_a_bad_loop_setting_is_a_usage_error(crop_tree, tmp_path, stand_in):
     assert result.exit_code == 2 and "--growth" in result.output and not (tmp_path / "out").exists()
 
 
-def test_link_none_conceals_each_image_alone(crop_tree, tmp_path, stand_in):
-    result = _run([crop_tree, "-o", tmp_path / "out", "--group-by", "viper"], stand_in)
-    assert result.exit_code == 0
-    assert any(len(call) > 1 for call in stand_in.calls)  # the two views of a person together
-    alone = StandIn()
-    result = _run([crop_tree, "-o", tmp_path / "out2", "--link", "none"], alone)
-    assert result.exit_code == 0 and all(len(call) == 1 for call in alone.calls)
-    assert all(r["group"].startswith("file:") for r in _report(tmp_path / "out2").values())
-    refused = _run([crop_tree, "-o", tmp_path / "out3", "--link", "none", "--group-by", "viper"], StandIn())
-    assert refused.exit_code == 2 and "--link none conceals each image alone" in refused.output
+def test_link_none_keeps_the_groups_the_run_knows_and_is_recorded(crop_tree, tmp_path, stand_in):
+    """``--link none`` conceals each image alone (in the loop's wiring, ``test_wiring.py``) but keeps
+    its group, against which each is still judged: the records keep the group, the report the
+    setting, and any grouping goes with it."""
+    result = _run([crop_tree, "-o", tmp_path / "out", "--link", "none", "--group-by", "viper"], stand_in)
+    assert result.exit_code == 0  # refused before: "--link none conceals each image alone"
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["settings"]["link"] == "none"
+    groups = [r["group"] for name, r in _report(tmp_path / "out").items() if name.endswith(".bmp")]
+    assert len(groups) == 6 and all(g.startswith("viper:") for g in groups)
+    kept = _run([crop_tree, "-o", tmp_path / "out2", "--link", "none", "--group-by", "folder"], StandIn())
+    assert kept.exit_code == 0
+    default = _run([crop_tree, "-o", tmp_path / "out3"], StandIn())
+    assert default.exit_code == 0
+    assert "link" not in json.loads((tmp_path / "out3" / "report.json").read_text())["settings"]
 
 
 def test_a_frame_where_nobody_is_found_is_named_and_not_written(tmp_path, stand_in):
