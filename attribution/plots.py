@@ -44,9 +44,23 @@ def plot_region_shares(rows: Sequence[dict[str, Any]]) -> bytes:
     return _png(figure)
 
 
+def _shown(rows: Sequence[dict[str, Any]], top: int, key: str, kept: str) -> tuple[list[dict[str, Any]], str]:
+    """The rows a plot shows, in order: the ``top`` largest by ``|row[key]|`` and every row whose
+    ``kept`` is true; and what the title adds when that is not all of them."""
+    rows = list(rows)
+    largest = sorted(range(len(rows)), key=lambda i: -abs(float(rows[i][key])))[:top]
+    chosen = sorted(set(largest) | {i for i, row in enumerate(rows) if row[kept]})
+    if len(chosen) == len(rows):
+        return rows, ""
+    return [
+        rows[i] for i in chosen
+    ], f"\n({len(chosen)} of {len(rows)}: the {top} largest and every one coloured)"
+
+
 def plot_probe(rows: Sequence[dict[str, Any]], *, top: int = 30) -> bytes:
-    """Horizontal bars of the probe's ROC AUC per attribute, with the measured chance level."""
-    rows = list(rows)[:top]
+    """Horizontal bars of the probe's ROC AUC per attribute, with the measured chance level:
+    the ``top`` highest and every one above chance (the title says how many of all)."""
+    rows, cut = _shown([{**r, "over": r["roc_auc"] - 0.5} for r in rows], top, "over", "above_chance")
     figure = Figure(figsize=(7, 0.25 * len(rows) + 1.5))
     axes = figure.add_subplot()
     y = np.arange(len(rows))[::-1]
@@ -64,7 +78,7 @@ def plot_probe(rows: Sequence[dict[str, Any]], *, top: int = 30) -> bytes:
     axes.set_xlim(0.3, 1.0)
     axes.axvline(0.5, color="black", linewidth=0.5)
     axes.set_xlabel("ROC AUC of a linear probe on the frozen embedding (positive persons in brackets)")
-    axes.set_title("Which soft-biometric attributes the embedding encodes")
+    axes.set_title("Which soft-biometric attributes the embedding encodes" + cut)
     axes.legend(loc="lower right", fontsize=7)
     return _png(figure)
 
@@ -86,8 +100,11 @@ def plot_concealment(rows: Sequence[dict[str, Any]]) -> bytes:
 
 
 def plot_impact(rows: Sequence[dict[str, Any]], *, top: int = 25) -> bytes:
-    """Bars of each attribute's impact: extra matching error when its region is concealed."""
-    rows = list(rows)[:top]
+    """Bars of each attribute's impact: extra matching error when its region is concealed; the
+    ``top`` largest ``|impact|`` and every one with p < 0.05 (the title says how many of all)."""
+    rows, cut = _shown(
+        [{**r, "significant": r["p_value"] < 0.05} for r in rows], top, "impact", "significant"
+    )
     figure = Figure(figsize=(7, 0.25 * len(rows) + 1.5))
     axes = figure.add_subplot()
     y = np.arange(len(rows))[::-1]
@@ -96,7 +113,7 @@ def plot_impact(rows: Sequence[dict[str, Any]], *, top: int = 25) -> bytes:
     axes.set_yticks(y, [f"{r['attribute']} [{r['region']}]" for r in rows], fontsize=7)
     axes.axvline(0.0, color="black", linewidth=0.5)
     axes.set_xlabel("extra error when the region is concealed, persons with vs without (purple: p < 0.05)")
-    axes.set_title("Soft-biometric features by impact on matching")
+    axes.set_title("Soft-biometric features by impact on matching" + cut)
     return _png(figure)
 
 

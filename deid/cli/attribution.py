@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -21,6 +22,7 @@ from attribution import (
     write_report,
 )
 from deid.cli.options import data_option, dataset_option, seed_option, weights_option
+from deid.detection import is_person_crop
 from deid.finder import crop_body_regions
 from deid.pairs import ImagePair, PairsError, image_pairs, person_pairs
 from reid_model import (
@@ -29,6 +31,7 @@ from reid_model import (
     DatasetError,
     Embedder,
     ImageReadError,
+    dataset_kind,
     default_metadata,
     embed,
     load_checkpoint,
@@ -62,8 +65,10 @@ def _load_model(weights: str | None) -> Embedder:
         raise click.BadParameter(str(exc), param_hint="--weights") from exc
 
 
-def _pairs(paths: tuple[str, ...], data: str | None, persons: tuple[int, ...]) -> list[ImagePair]:
-    """The pairs from PROBE GALLERY arguments, or from --data with --person."""
+def _pairs(
+    paths: tuple[str, ...], data: str | None, dataset: str, persons: tuple[int, ...]
+) -> list[ImagePair]:
+    """The pairs from PROBE GALLERY arguments, or from --data (read as --dataset) with --person."""
     if data is None:
         try:
             return image_pairs(paths)
@@ -74,10 +79,18 @@ def _pairs(paths: tuple[str, ...], data: str | None, persons: tuple[int, ...]) -
             "give the persons to explain with --person ID (repeatable)", param_hint="--person"
         )
     try:
-        return person_pairs(load_dataset(data), persons, source=data)
+        kind = dataset_kind(data, dataset)
+        samples = load_dataset(data, kind=kind)
+        if kind == "folder":  # any folder tree reads as one: say how this one was read
+            read = f"{len({s.person_id for s in samples})} person folder(s), {len(samples)} image(s)"
+            click.echo(
+                f"--data {data}: read as person/camera folders ({read}); --dataset names another layout",
+                err=True,
+            )
+        return person_pairs(samples, persons, source=data)
     except PairsError as exc:
         raise click.BadParameter(str(exc), param_hint="--person") from exc
-    except DatasetError as exc:
+    except (DatasetError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="--data/--person") from exc
 
 
@@ -93,7 +106,9 @@ def _pairs(paths: tuple[str, ...], data: str | None, persons: tuple[int, ...]) -
     multiple=True,
     help="With --data: a person id to explain (repeatable).",
 )
+@dataset_option()
 @click.option("--method", type=click.Choice(METHODS), default="integrated_gradients")
+@seed_option(help="Seeds the random draws of gradient_shap (the other methods draw none).")
 @weights_option()
 @click.option(
     "--smooth",
@@ -106,24 +121,32 @@ def explain_command(
     paths: tuple[str, ...],
     data: str | None,
     persons: tuple[int, ...],
+    dataset: str,
     method: str,
+    seed: int,
     weights: str | None,
     smooth: float,
     out: str,
 ) -> None:
-    """Write heatmaps of why the model matches PROBE and GALLERY (files, folders or globs).
+    """Write heatmaps of why the model matches PROBE and GALLERY (files, folders or globs;
+    quote a glob, or the shell pairs the files it expands to two by two).
 
     Each PNG shows the probe, its attribution against the gallery, the gallery's attribution
-    against the probe and the gallery, at the images' own resolution. The exit code is 1 when
-    any pair failed.
+    against the probe and the gallery, each 128 pixels high (the model sees 48x128). An image
+    that is not shaped like a person crop (a street frame) is squashed to 48x128 like any
+    other: the PNG and stderr say so. The exit code is 1 when any pair failed.
     """
     if bool(paths) == bool(data):
         raise click.UsageError("give either PROBE GALLERY pairs or --data with --person, not both or neither")
-    pairs = _pairs(paths, data, persons)
+    pairs = _pairs(paths, data, dataset, persons)
+    out_dir = _output_folder(out)
     model = _load_model(weights)
-    out_dir = Path(out)
     inputs = {p.resolve() for pair in pairs for p in (pair.probe, pair.gallery)}
-    failed = 0
+    if any(out_dir.resolve() == p.parent for p in inputs):
+        raise click.BadParameter(
+            f"{out} holds input images; write the heatmaps to a folder of their own", param_hint="--out"
+        )
+    failed, replaced = 0, 0
     for pair in pairs:
         target = out_dir / f"{pair.name}.png"
         if target.resolve() in inputs:
@@ -143,19 +166,62 @@ def explain_command(
             click.echo(f"failed: {', '.join(small)} pixels: a crop needs {MIN_SIDE} a side or more", err=True)
             failed += 1
             continue
+        squashed = [
+            f"{path.name} {image.shape[-1]}x{image.shape[-2]}"
+            for path, image in ((pair.probe, probe), (pair.gallery, gallery))
+            if not is_person_crop(image[0])
+        ]
+        if squashed:
+            click.echo(
+                f"warning: {pair.name}: {', '.join(squashed)} not shaped like a person crop (a frame?): "
+                "squashed to 48x128 as it is; cut the person out first (deid detect)",
+                err=True,
+            )
+        torch.manual_seed(seed)  # gradient_shap's draws (Captum's from NumPy too): the same map each run
+        np.random.seed(seed)
         probe_attr = explain(model, probe, reference=gallery, method=method)
         gallery_attr = explain(model, gallery, reference=probe, method=method)
         distance = float((embed(model, probe) - embed(model, gallery)).norm())
         caption = [
             f"distance {distance:.3f}, {method}",
-            "red: for the match, blue: against it",
+            SIGNS.get(method, SIGNS["signed"]),
             "each panel to its own scale",
         ]
+        if squashed:
+            caption.append(f"squashed to 48x128: {', '.join(squashed)}")
         shown = [_at_height(x[0], INPUT_SIZE[0]) for x in (probe, probe_attr, gallery, gallery_attr)]
-        save_pair_heatmap(target, *shown, caption=caption, smooth=smooth)
+        existed = target.exists()
+        try:
+            save_pair_heatmap(target, *shown, caption=caption, smooth=smooth)
+        except OSError as exc:
+            click.echo(f"failed: {target}: {exc.strerror or exc}", err=True)
+            failed += 1
+            continue
+        replaced += existed
         click.echo(f"{target}  (distance {distance:.3f})")
+    if replaced:
+        click.echo(f"warning: {replaced} heatmap(s) in {out} replaced", err=True)
     if failed:
         raise click.ClickException(f"{failed} of {len(pairs)} pairs failed")
+
+
+#: What the colours of a map mean, by method: saliency is ``|d score / d pixel|``, unsigned.
+SIGNS = {
+    "signed": "red: for the match, blue: against it",
+    "saliency": "red: where the match is most sensitive (no sign)",
+}
+
+
+def _output_folder(out: str) -> Path:
+    """``--out`` made (with its parents) before any work, or a clear error."""
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot make the folder {out}: {exc.strerror or exc}", param_hint="--out"
+        ) from exc
+    return folder
 
 
 @click.command("analyze", context_settings={"show_default": True})

@@ -180,3 +180,22 @@ def test_holm_keeps_the_p_values_that_stand_the_step_down_correction():
     assert _holm([0.01, 0.02, 0.04]) == 3
     assert _holm([0.01, 0.03, 0.03]) == 1  # 0.03 x 2 = 0.06
     assert _holm([0.03, 0.04]) == 0 and _holm([]) == 0  # 0.03 x 2 = 0.06
+
+
+def test_the_impact_and_probe_plots_keep_every_marked_row_and_say_how_many_they_show():
+    """A user's review: ``impact.png`` drew the first 25 of 34 rows, leaving out four of the eight
+    with p < 0.05 (the largest negative impacts) without saying so."""
+    from attribution.plots import _shown, plot_impact
+
+    rows = [
+        {"attribute": f"a{i}", "region": "torso", "impact": 0.1 - i * 0.006, "p_value": 0.5}
+        for i in range(34)
+    ]
+    rows[33]["p_value"] = rows[32]["p_value"] = 0.01  # the most negative, significant
+    rows[20]["p_value"] = 0.01
+    shown, cut = _shown([{**r, "marked": r["p_value"] < 0.05} for r in rows], 5, "impact", "marked")
+    names = [r["attribute"] for r in shown]
+    assert names == ["a0", "a1", "a2", "a20", "a32", "a33"]  # the 5 largest |impact|, a20 marked, in order
+    assert cut == "\n(6 of 34: the 5 largest and every one coloured)"
+    assert _shown(rows[:3], 5, "impact", "p_value")[1] == ""  # all shown: nothing added
+    assert plot_impact(rows).startswith(b"\x89PNG")

@@ -123,11 +123,21 @@ def test_explain_bad_inputs(fake_viper, tiny_checkpoint, tmp_path):
     )
     assert result.exit_code == 1 and "failed: cannot read image" in result.output
     assert (tmp_path / "o" / "000_0__000_0.png").is_file()  # the good pair is still written
-    big = tmp_path / "big.png"  # another size: shown as high as the other, readable side by side
-    write_image(big, torch.rand(3, 640, 240))
+    tall = tmp_path / "tall.png"  # another size: shown as high as the other, readable side by side
+    write_image(tall, torch.rand(3, 320, 120))
+    result = _run("explain", probe, tall, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    assert read_image(tmp_path / "o" / "000_0__tall.png").shape == (
+        3,
+        17 + 2 * 128 + 43,
+        2 * (4 * 48 + 3 * 4),
+    )
+    big = tmp_path / "big.png"  # a frame's shape: squashed to 48x128 like any image, and said so
+    write_image(big, torch.rand(3, 240, 640))
     result = _run("explain", probe, big, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
     assert result.exit_code == 0, result.output
-    assert read_image(tmp_path / "o" / "000_0__big.png").shape == (3, 17 + 2 * 128 + 43, 2 * (4 * 48 + 3 * 4))
+    assert "big.png 640x240 not shaped like a person crop" in result.output
+    assert read_image(tmp_path / "o" / "000_0__big.png").shape[1] > 17 + 2 * 128 + 43  # a caption line more
     tiny = tmp_path / "tiny.png"
     write_image(tiny, torch.rand(3, 4, 4))
     result = _run("explain", probe, tiny, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
@@ -169,25 +179,85 @@ def test_explain_never_overwrites_inputs(fake_viper, tiny_checkpoint, tmp_path):
     shutil.copy(fake_viper / "cam_a" / "000_0.bmp", folder / "a.png")
     shutil.copy(fake_viper / "cam_b" / "000_90.bmp", folder / "b.png")
     (folder / "a__b.png").write_bytes((folder / "a.png").read_bytes())
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for pair in (("a.png", "b.png"), ("a__b.png", "a__b.png"), ("a.png", "a.png")):
+        result = _run("explain", *(folder / p for p in pair), "--weights", tiny_checkpoint, "--out", folder)
+        assert result.exit_code == 2 and "holds input images" in result.output  # nothing written there
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     result = _run(
-        "explain", folder / "a.png", folder / "b.png", "--weights", tiny_checkpoint, "--out", folder
+        "explain", folder / "a.png", folder / "b.png", "--weights", tiny_checkpoint, "--out", tmp_path / "o"
     )
-    assert result.exit_code == 0  # a__b.png is an output name, not one of this run's inputs
+    assert result.exit_code == 0 and (tmp_path / "o" / "a__b.png").is_file()
+
+
+def test_explain_checks_its_folder_first_goes_on_past_a_failed_write_and_says_what_it_replaced(
+    fake_viper, tiny_checkpoint, tmp_path
+):
+    a, b = fake_viper / "cam_a" / "000_0.bmp", fake_viper / "cam_b" / "000_90.bmp"
+    (tmp_path / "afile").write_text("")
+    result = _run("explain", a, b, "--weights", tiny_checkpoint, "--out", tmp_path / "afile" / "sub")
+    assert result.exit_code == 2 and "cannot make the folder" in result.output  # before any work
+    (tmp_path / "o" / "000_0__000_90.png").mkdir(parents=True)  # a folder where a heatmap goes
+    result = _run("explain", a, b, b, a, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
+    assert result.exit_code == 1 and "failed: " in result.output and "1 of 2 pairs failed" in result.output
+    assert (tmp_path / "o" / "000_90__000_0.png").is_file()  # the next pair still written
+    result = _run("explain", b, a, "--weights", tiny_checkpoint, "--out", tmp_path / "o")
+    assert result.exit_code == 0 and "1 heatmap(s) in" in result.output and "replaced" in result.output
+
+
+def test_explain_gradient_shap_is_seeded_and_saliency_says_it_has_no_sign(
+    fake_viper, tiny_checkpoint, tmp_path
+):
+    a, b = fake_viper / "cam_a" / "000_0.bmp", fake_viper / "cam_b" / "000_90.bmp"
+    runs = []
+    for out, seed in (("s1", 0), ("s2", 0), ("s3", 1)):
+        result = _run(
+            "explain",
+            a,
+            b,
+            "--method",
+            "gradient_shap",
+            "--seed",
+            seed,
+            "--weights",
+            tiny_checkpoint,
+            "--out",
+            tmp_path / out,
+        )
+        assert result.exit_code == 0, result.output
+        runs.append((tmp_path / out / "000_0__000_90.png").read_bytes())
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_explain_says_how_it_read_a_folder_dataset(fake_viper, tiny_checkpoint, tmp_path):
+    tree = tmp_path / "tree"
+    for person in ("p1", "p2"):
+        for k, cam in enumerate(("cam_a", "cam_b")):
+            (tree / person).mkdir(parents=True, exist_ok=True)
+            shutil.copy(sorted((fake_viper / cam).iterdir())[0], tree / person / f"{k}.bmp")
     result = _run(
+        "explain", "--data", tree, "--person", 0, "--weights", tiny_checkpoint, "--out", tmp_path / "o"
+    )
+    assert result.exit_code == 0, result.output
+    assert "read as person/camera folders (2 person folder(s), 4 image(s))" in result.output
+    viper = _run(
+        "explain", "--data", fake_viper, "--person", 3, "--weights", tiny_checkpoint, "--out", tmp_path / "v"
+    )
+    assert viper.exit_code == 0 and "read as" not in viper.output
+    wrong = _run(
         "explain",
-        folder / "a__b.png",
-        folder / "a__b.png",
+        "--data",
+        tree,
+        "--dataset",
+        "viper",
+        "--person",
+        0,
         "--weights",
         tiny_checkpoint,
         "--out",
-        folder,
+        tmp_path / "w",
     )
-    assert result.exit_code == 0
-    before = (folder / "a.png").read_bytes()
-    result = _run(
-        "explain", folder / "a.png", folder / "a.png", "--weights", tiny_checkpoint, "--out", folder
-    )
-    assert (folder / "a.png").read_bytes() == before  # writes a__a.png, never a.png
+    assert wrong.exit_code == 2
 
 
 def test_analyze_writes_tables_and_plots(fake_viper, attributes_csv, tiny_checkpoint, tmp_path):
