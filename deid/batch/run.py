@@ -26,7 +26,7 @@ from deid.batch.lock import FolderLock
 from deid.batch.ray_engine import run_on_ray
 from deid.batch.report import Report, ReportError, plain, saved_report
 from deid.batch.results import ConcealBatch, ConcealGroup, HeatmapWriter
-from deid.batch.runner import Runner
+from deid.batch.runner import ALONE, Runner
 from deid.boxes import Box
 
 
@@ -177,6 +177,7 @@ def run_batch(
 
             groups = group_by_reid(found.files, grouper, kind=config.kind)
         expected = len(found.files) + len(found.problems)
+        earlier = None if config.resume else saved_report(report_path.with_suffix(".json"))
         report = Report(report_path, settings=config.settings(), resume=config.resume, expected=expected)
         try:
             if local is None:
@@ -199,10 +200,23 @@ def run_batch(
             report.close()
     warnings = [w for lock in locks for w in lock.warnings]
     warnings.extend(run_warnings)
+    if earlier is not None and earlier.get("records"):
+        warnings.append(
+            f"{report.json_path} held the report of an earlier run ({len(earlier['records'])} records), "
+            "replaced by this run's; that run's outputs this run did not write again are no longer "
+            "listed (deid verify names them; --resume adds to a report instead)"
+        )
     if unused:
         keys = ", ".join(repr(k) for k in unused[:5]) + (
             f" and {len(unused) - 5} more" if len(unused) > 5 else ""
         )
         warnings.append(f"boxes file {config.boxes}: {len(unused)} key(s) name no input: {keys}")
+    alone = sum(1 for r in report.records.values() if r.status == "ok" and r.group_reason == ALONE)
+    if alone > 1:
+        warnings.append(
+            f"{alone} crops were each concealed alone, judged against their own original only (no "
+            f"VIPeR or Market names, folders or clusters grouped them: --group-by {config.group_by}); "
+            "another image of the same person may still match one: --group-by folder or reid groups them"
+        )
     still = sum(1 for r in report.records.values() if r.status == "ok" and r.success is False)
     return BatchSummary(report.counts(), still, resumed, report.json_path, report.csv_path, warnings)

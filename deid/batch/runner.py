@@ -46,6 +46,11 @@ if TYPE_CHECKING:
     from deid.finder import Person
 
 
+#: A crop's ``group_reason`` when the run groups no other image with it: its verdict is against
+#: itself only, and another image of the same person may still match it.
+ALONE = "alone: judged against its own original only (the run groups no other image with it; --group-by)"
+
+
 class Runner:
     """One batch run: turns :class:`~deid.batch.inputs.Inputs` into outputs and report records."""
 
@@ -298,6 +303,9 @@ class Runner:
             heatmaps.append(
                 (image, result.attribution, self.outputs.heatmap_path(target, f"{target.stem}.heatmap.png"))
             )
+            outcome = crop_outcome(result)
+            if len(job.members) == 1 and outcome["group_reason"] is None:
+                outcome["group_reason"] = ALONE
             self.outputs.record(
                 member,
                 "ok",
@@ -306,7 +314,7 @@ class Runner:
                 kind="crop",
                 seconds=seconds,
                 sha256=digest,
-                **crop_outcome(result),
+                **outcome,
             )
         self.outputs.heatmaps(heatmaps)
 

@@ -383,6 +383,8 @@ def conceal(
 def _array_hint(image: object) -> str:
     """For an array given where a tensor is expected: its dtype and shape, and how to convert it."""
     dtype, shape = getattr(image, "dtype", None), getattr(image, "shape", None)
+    if hasattr(image, "getdata") and hasattr(image, "mode"):  # a PIL image
+        return " (a PIL image p: torch.from_numpy(numpy.asarray(p.convert('RGB'))).permute(2, 0, 1) / 255)"
     if dtype is None or shape is None:
         return ""
     scale = " / 255" if str(dtype) == "uint8" else " (values in [0, 1])"

@@ -21,6 +21,7 @@ original, and the batch then checks its outputs against the rest of the group to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -148,21 +149,22 @@ def _split(match: torch.Tensor) -> GroupSplit:
     reasons: list[str | None] = []
     for i in range(n):
         best = float(match[i].max())
+        shown = f"{math.floor(best * 1000) / 1000:.3f}"  # cut, not rounded: 0.7996 is not "0.80"
         part = parts[root(i)]
         if len(part) == 1:
             reasons.append(
                 f"split from its group of {n}: the adversary does not see it as the same person as "
-                f"any other appearance (best partner beats {best:.2f} of the gallery; {rule}); "
+                f"any other appearance (best partner beats {shown} of the gallery; {rule}); "
                 "concealed on its own"
             )
         elif len(part) < n:
             reasons.append(
                 f"split from its group of {n}: concealed with {len(part) - 1} other appearance(s) "
-                f"the adversary links to it (best partner beats {best:.2f} of the gallery; {rule})"
+                f"the adversary links to it (best partner beats {shown} of the gallery; {rule})"
             )
         else:
             reasons.append(
                 f"grouped: the adversary links it to another appearance of its group "
-                f"(best partner beats {best:.2f} of the gallery; {rule})"
+                f"(best partner beats {shown} of the gallery; {rule})"
             )
     return GroupSplit(list(parts.values()), reasons)

@@ -448,3 +448,31 @@ def test_a_frame_where_nobody_is_found_is_named_and_not_written(tmp_path, stand_
     assert result.exit_code == 0, result.output
     assert f"nobody found: {tmp_path / 'in' / 'empty.png'}: not written" in result.output
     assert not (tmp_path / "out" / "empty.png").exists()
+
+
+def test_crops_concealed_alone_say_so_in_their_records_and_on_stderr(crop_tree, tmp_path, stand_in):
+    """A new user's review: renamed crops (no VIPeR names) were each judged against themselves only,
+    all reported private, while the adversary matched many to the person's other photo; nothing
+    said that no grouping was found."""
+    from deid.batch.runner import ALONE
+
+    result = _run([crop_tree, "-o", tmp_path / "out"], stand_in)  # x.png: no layout for all
+    assert result.exit_code == 0
+    assert "7 crops were each concealed alone, judged against their own original only" in result.output
+    assert all(r["group_reason"] == ALONE for r in _report(tmp_path / "out").values())
+    grouped = _run([crop_tree, "-o", tmp_path / "out2", "--group-by", "viper"], StandIn())
+    assert grouped.exit_code == 0 and "concealed alone" not in grouped.output
+    records = _report(tmp_path / "out2")
+    assert records["x.png"]["group_reason"] == ALONE  # one crop alone: said in its record only
+    assert all(r["group_reason"] is None for name, r in records.items() if name.endswith(".bmp"))
+
+
+def test_a_run_into_an_earlier_runs_folder_says_it_replaced_that_report(crop_tree, tmp_path, stand_in):
+    """A new user's review: a second run into the same folder replaced report.json, and the earlier
+    run's 12 records (a "not private" among them) went without a word."""
+    first = _run([crop_tree, "-o", tmp_path / "out"], stand_in)
+    assert first.exit_code == 0 and "held the report of an earlier run" not in first.output
+    again = _run([crop_tree / "extra", "-o", tmp_path / "out"], StandIn())
+    assert again.exit_code == 0
+    assert "report.json held the report of an earlier run (7 records), replaced by this run's" in again.output
+    assert len(_report(tmp_path / "out")) == 1

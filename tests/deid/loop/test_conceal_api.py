@@ -65,6 +65,10 @@ def test_conceal_refuses_what_is_not_an_image_tensor():
         match=r"image must be an image file path or a \(3, H, W\) float torch.Tensor .* got ndarray",
     ):
         deid.conceal(np.zeros((128, 48, 3), np.float32))  # type: ignore[arg-type]
+    from PIL import Image
+
+    with pytest.raises(TypeError, match=r"got Image \(a PIL image p: torch.from_numpy\(numpy.asarray"):
+        deid.conceal(Image.new("RGB", (48, 128)))  # type: ignore[arg-type]
     with pytest.raises(ImageReadError, match=r"a folder, expected an image file"):
         deid.conceal(Path(__file__).parent)
     with pytest.raises(ValueError, match="no person detected"):
