@@ -273,6 +273,17 @@ def findings(result: AnalysisResult) -> list[str]:
             f"p < 0.05 for {len(significant)} of the {tests} tested{': ' + named if named else ''}; "
             f"{held} after Holm's correction for {tests} tests"
         )
+    moved = sorted((r for r in result.shares_by_attribute if r["p_value"] < 0.05), key=lambda r: r["p_value"])
+    if moved:  # where the evidence goes for those who have it: a bag or a backpack is in no one region
+        lines.append(
+            "where an attribute moves the attribution (share with it vs without, p < 0.05 uncorrected: "
+            f"{len(moved)} of {len(result.shares_by_attribute)} attribute-region pairs, about "
+            f"{0.05 * len(result.shares_by_attribute):.0f} by chance alone): "
+            + ", ".join(
+                f"{r['attribute']}: {r['region']} {100 * r['difference']:+.1f} points (p {r['p_value']:.4f})"
+                for r in moved[:6]
+            )
+        )
     count = len(result.persons)
     if not result.shares_by_attribute:
         lines.append(

@@ -174,6 +174,17 @@ def test_findings_name_the_measure_each_region_is_ranked_by_and_how_sure_the_imp
         f"p < 0.05 for 1 of the 3 tested: {first['attribute']} ({first['impact']:+.1%}); "
         "1 after Holm's correction for 3 tests"
     )
+    by = [
+        {"attribute": "carryingBackpack", "region": r, "difference": d, "p_value": p}
+        for r, d, p in (("arms", 0.019, 0.0004), ("torso", -0.005, 0.44), ("background", -0.02, 0.03))
+    ]
+    (moved,) = [
+        line for line in findings(replace(result, shares_by_attribute=by)) if line.startswith("where")
+    ]
+    assert moved.endswith(  # a bag is in no one region: where its evidence goes is said, smallest p first
+        "2 of 3 attribute-region pairs, about 0 by chance alone): carryingBackpack: arms +1.9 points "
+        "(p 0.0004), carryingBackpack: background -2.0 points (p 0.0300)"
+    )
 
 
 def test_holm_keeps_the_p_values_that_stand_the_step_down_correction():
