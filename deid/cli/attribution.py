@@ -32,11 +32,13 @@ from reid_model import (
     Embedder,
     ImageReadError,
     dataset_kind,
+    default_gallery,
     default_metadata,
     embed,
     load_checkpoint,
     load_dataset,
     load_default,
+    load_gallery,
     read_image,
 )
 
@@ -63,6 +65,36 @@ def _load_model(weights: str | None) -> Embedder:
         return load_checkpoint(weights) if weights else load_default()
     except (CheckpointError, FileNotFoundError) as exc:
         raise click.BadParameter(str(exc), param_hint="--weights") from exc
+
+
+def _gallery_pairs(weights: str | None, width: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Distances ``(same, different)`` between the embeddings of the model's gallery (the bundled
+    one's, or ``--weights``' gallery beside it) of one person and of two, or None without one."""
+    try:
+        if weights is None:
+            embeddings, labels = default_gallery()
+        else:
+            path = Path(weights)
+            embeddings, labels = load_gallery(path.with_name(path.stem + "_gallery.safetensors"), width=width)
+    except (CheckpointError, FileNotFoundError, OSError):
+        return None
+    distances = torch.cdist(embeddings.float(), embeddings.float())
+    same = labels[:, None] == labels[None, :]
+    pairs = torch.triu(torch.ones_like(same), diagonal=1)
+    if not bool((same & pairs).any()) or not bool((~same & pairs).any()):
+        return None
+    return distances[same & pairs], distances[~same & pairs]
+
+
+def _beside(distance: float, gallery: tuple[torch.Tensor, torch.Tensor]) -> list[str]:
+    """Where ``distance`` stands among the gallery's pairs, in two caption lines."""
+    same, different = gallery
+    closer = float((different > distance).float().mean())
+    further = float((same > distance).float().mean())
+    return [
+        f"closer than {closer:.0%} of different-person pairs",
+        f"and {further:.0%} of same-person pairs (the model's gallery)",
+    ]
 
 
 def _pairs(
@@ -141,6 +173,7 @@ def explain_command(
     pairs = _pairs(paths, data, dataset, persons)
     out_dir = _output_folder(out)
     model = _load_model(weights)
+    gallery_pairs = _gallery_pairs(weights, model.embedding_dim)
     inputs = {p.resolve() for pair in pairs for p in (pair.probe, pair.gallery)}
     if any(out_dir.resolve() == p.parent for p in inputs):
         raise click.BadParameter(
@@ -187,6 +220,8 @@ def explain_command(
             SIGNS.get(method, SIGNS["signed"]),
             "each panel to its own scale",
         ]
+        if gallery_pairs is not None:
+            caption[1:1] = _beside(distance, gallery_pairs)
         if squashed:
             caption.append(f"squashed to 48x128: {', '.join(squashed)}")
         shown = [_at_height(x[0], INPUT_SIZE[0]) for x in (probe, probe_attr, gallery, gallery_attr)]

@@ -391,3 +391,29 @@ def _tiny_without_split(tmp_path):
     return save_checkpoint(
         tmp_path / "plain.safetensors", StripeEmbedder(widths=(8, 16), stripes=2, embedding_dim=8)
     )
+
+
+def test_explain_places_the_distance_among_the_models_gallery_pairs(fake_viper, tiny_checkpoint, tmp_path):
+    """A user's review: a bare distance said nothing of whether the pair matches. With a gallery
+    beside the checkpoint (the bundled model has one), the caption says what share of its
+    different-person and same-person pairs lie further apart."""
+    from safetensors.torch import save_file
+
+    from deid.cli.attribution import _beside, _gallery_pairs
+
+    a, b = fake_viper / "cam_a" / "000_0.bmp", fake_viper / "cam_b" / "000_90.bmp"
+    bare = _run("explain", a, b, "--weights", tiny_checkpoint, "--out", tmp_path / "bare")
+    assert bare.exit_code == 0 and _gallery_pairs(str(tiny_checkpoint), 8) is None
+    embeddings = torch.tensor([[0.0] * 8, [1.0] + [0.0] * 7, [10.0] + [0.0] * 7, [12.0] + [0.0] * 7])
+    gallery = tiny_checkpoint.with_name("tiny_gallery.safetensors")
+    save_file({"embeddings": embeddings, "labels": torch.tensor([0, 0, 1, 1])}, str(gallery))
+    same, different = _gallery_pairs(str(tiny_checkpoint), 8)  # type: ignore[misc]
+    assert sorted(same.tolist()) == [1.0, 2.0] and sorted(different.tolist()) == [9.0, 10.0, 11.0, 12.0]
+    assert _beside(9.5, (same, different)) == [
+        "closer than 75% of different-person pairs",
+        "and 0% of same-person pairs (the model's gallery)",
+    ]
+    placed = _run("explain", a, b, "--weights", tiny_checkpoint, "--out", tmp_path / "placed")
+    assert placed.exit_code == 0
+    name = "000_0__000_90.png"
+    assert read_image(tmp_path / "placed" / name).shape[1] > read_image(tmp_path / "bare" / name).shape[1]
