@@ -65,6 +65,22 @@ def test_the_default_adversary_is_the_strong_one_fast_drops_the_fused_model_a_wr
         BatchConfig(inputs=("in",), output="out", adversary="weak")
 
 
+def _shifted(person: list[torch.Tensor], shift: float, top: list[int] | None = None) -> PersonResult:
+    """A stand-in loop's private result: each appearance ``shift`` brighter, in an outfit of that top."""
+    return PersonResult(
+        images=[image + shift for image in person],
+        mask=None,
+        steps=1,
+        success=True,
+        fallback=False,
+        fallback_operator=None,
+        area=1.0,
+        scores_before=None,
+        scores_after=None,
+        outfit=None if top is None else {"top": top, "bottom": [0, 0, 0]},
+    )
+
+
 def test_split_groups_still_matched_are_concealed_again_together_in_one_call(monkeypatch):
     # Three claimed groups the adversary splits; the first two still match across their parts,
     # so both are concealed again as one person each, in a single call of the loop; a group
@@ -82,20 +98,7 @@ def test_split_groups_still_matched_are_concealed_again_together_in_one_call(mon
     def conceal_people(batch, **options):
         calls.append(batch)
         again = len(calls) > 1
-        return [
-            PersonResult(
-                images=[image + (0.5 if again else 0.25) for image in person],
-                mask=None,
-                steps=1,
-                success=True,
-                fallback=False,
-                fallback_operator=None,
-                area=1.0,
-                scores_before=None,
-                scores_after=None,
-            )
-            for person in batch
-        ]
+        return [_shifted(person, 0.5 if again else 0.25) for person in batch]
 
     def private_recut(adversary, originals, written, *, groups=None):
         # first outputs (+0.25): group 2's pass, groups 0 and 1 still match; again (+0.5): group 0's pass
@@ -139,19 +142,10 @@ def test_link_none_conceals_each_appearance_alone_and_again_alone_when_its_group
         seeds.append(options["config"].seed)
         first = len(calls) == 1
         return [
-            PersonResult(
-                images=[image + (0.25 if first else 0.5) for image in person],
-                mask=None,
-                steps=1,
-                success=True,
-                fallback=False,
-                fallback_operator=None,
-                area=1.0,
-                scores_before=None,
-                scores_after=None,
-                outfit={"top": [round(float(person[0][0, 0, 0]) * 10) - 1, 0, 0], "bottom": [0, 0, 0]}
-                if first
-                else {"top": [len(calls), p, 0], "bottom": [0, 0, 0]},
+            _shifted(
+                person,
+                0.25 if first else 0.5,
+                [round(float(person[0][0, 0, 0]) * 10) - 1, 0, 0] if first else [len(calls), p, 0],
             )
             for p, person in enumerate(batch)
         ]
