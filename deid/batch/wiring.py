@@ -210,15 +210,14 @@ def _apart_again(
             if not whole.success or _matched(adversary, groups[g][0], candidate)[i]:
                 left.append((g, i))
                 continue
-            others = [c for j, c in enumerate(worn[g]) if j != i]
-            linked = _linked(_colours(again), others)
-            out[g][i] = (
-                again if not linked else replace(again, group_reason=f"{again.group_reason}; {_LINKED}")
-            )
-            worn[g][i] = _colours(again)
-            if linked:
+            out[g][i], worn[g][i] = again, _colours(again)
+            if _linked(worn[g][i], [c for j, c in enumerate(worn[g]) if j != i]):
                 left.append((g, i))
         redo = left
+    for g, person in enumerate(out):  # whoever still shares colours with another of their group
+        for i, r in enumerate(person):
+            if r.success and _linked(worn[g][i], [c for j, c in enumerate(worn[g]) if j != i]):
+                person[i] = replace(r, group_reason=f"{r.group_reason}; {_LINKED}")
     return out
 
 

@@ -177,3 +177,28 @@ def test_link_none_conceals_each_appearance_alone_and_again_alone_when_its_group
     assert torch.equal(group1[0].image, people[1][0] + 0.25)  # the first try kept, flagged
     assert group1[1].success and torch.equal(group1[1].image, people[1][1] + 0.5)
     assert "linkable" not in group1[1].group_reason
+
+
+def test_link_none_notes_two_appearances_whose_colours_no_draw_sets_apart(monkeypatch):
+    # Every draw gives both appearances the same colours: the second is drawn anew three times,
+    # stays private, and both records say they are linkable by their colours.
+    from deid.batch import wiring
+    from deid.loop import appearances
+
+    people = [[torch.full((3, 8, 4), 0.1 + k / 100) for k in range(2)]]
+    calls: list[list[list[torch.Tensor]]] = []
+
+    def conceal_people(batch, **options):
+        calls.append(batch)
+        return [_shifted(person, 0.25, [1, 1, 1]) for person in batch]
+
+    monkeypatch.setattr(deid.loop.search, "conceal_people", conceal_people)
+    monkeypatch.setattr(
+        appearances, "private_recut", lambda adversary, originals, written, **_: [True] * len(written)
+    )
+    config = BatchConfig(
+        inputs=("in",), output="out", progress=False, link="none", loop=ConcealConfig(seed=0)
+    )
+    (person,) = wiring.person_concealer(config, object())(people, [[Path("a.png"), Path("b.png")]])  # type: ignore[arg-type]
+    assert [len(call) for call in calls] == [2, 1, 1, 1]  # the second appearance, drawn anew 3 times
+    assert all(r.success and r.group_reason.endswith(wiring._LINKED) for r in person)
