@@ -91,8 +91,9 @@ def _check_operator(ctx: click.Context, param: click.Parameter, value: str) -> s
     help="track: one person's appearances share one treatment (a group of images; a video "
     "track, its pieces joined again after an occlusion), so the person stays linkable under a "
     "pseudonym, as counting and analytics want; none: a fresh treatment per appearance (each "
-    "image concealed alone, and still judged against every image of its group: one another "
-    "still matches is not private; each piece of a video track on its own), for releases "
+    "image concealed alone, and still judged against every image of its group: one that "
+    "another's original still matches is reported not private; each piece of a video track on "
+    "its own), for releases "
     "that must not let anyone follow the person. deid audit --link measures the linking rate.",
 )
 @click.option(
