@@ -33,14 +33,16 @@ SECOND_LOOK = FinderConfig.thorough(faces=None)
 #: no look found on the original beside a neighbour (a woman beside a man in red on frame 300 of
 #: PETS S2.L1 saved as an image, reported private untouched in a new user's review).
 WRITTEN_LOOK = FinderConfig.thorough(faces=None, hit_threshold=FinderConfig.hit_threshold)
-#: The looks at a frame of small people (:func:`looks_for`): tiles of 200 and 120 pixels, a tile's
-#: windows at most twice its side, as the video's thorough look (``deid.video.follow.THOROUGH``),
-#: with HOG's proposals. The thorough look's tiles (300 and 200) suit people 100 pixels tall and
-#: more: on PETS S2.L1's frames saved as images (people 40-60 px tall) it left walkers untouched
-#: on frames 520, 560 and 720, reported private; this look confirms them (and the blue posts at
-#: the lawn's edge, which it takes for people).
+#: The looks at a frame of small people (:func:`looks_for`): tiles of 200, 120 and 80 pixels, a
+#: tile's windows at most twice its side (as the video's thorough look,
+#: ``deid.video.follow.THOROUGH``, with a smaller tile), with HOG's proposals. The thorough look's
+#: tiles (300 and 200) suit people 100 pixels tall and more: on PETS S2.L1's frames saved as
+#: images (people 40-60 px tall) it left walkers untouched on frames 520, 560 and 720, reported
+#: private; tiles of 200 and 120 confirm them (and the blue posts at the lawn's edge, which they
+#: take for people), and the 80-pixel tile far walkers and people beside others that those miss
+#: (a new user's review of 15 more frames), at twice the look's time.
 SMALL_LOOK = FinderConfig.thorough(
-    faces=None, tiles=(200, 120), tile_reach=2.0, hit_threshold=FinderConfig.hit_threshold
+    faces=None, tiles=(200, 120, 80), tile_reach=2.0, hit_threshold=FinderConfig.hit_threshold
 )
 #: A frame with a person's box shorter than this (pixels), or none, is a frame of small people.
 SMALL_PERSON = 100
