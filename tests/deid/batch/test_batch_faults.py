@@ -145,7 +145,9 @@ def test_a_lock_in_this_process_is_exclusive_and_released_on_errors(crop_tree, t
         run_batch(_config(crop_tree, out), conceal_group=Interrupted(0))
     assert not (out / LOCK_NAME).exists()
     summary = run_batch(_config(crop_tree, out, resume=True), conceal_group=StandIn())
-    assert summary.warnings == [] and summary.counts["ok"] == 7
+    # crop_tree's x.png leaves every crop alone (no layout for all): the only warning says so
+    assert [w for w in summary.warnings if "crops were each concealed alone" not in w] == []
+    assert summary.counts["ok"] == 7
 
 
 def test_the_report_folder_is_locked_too(crop_tree, tmp_path):

@@ -18,6 +18,7 @@ import torch
 from click.testing import CliRunner
 
 from deid import Adversary
+from deid.batch.runner import ALONE
 from deid.cli import main
 from reid_model import color_gallery, default_gallery, embed, load_color_matcher, load_default, read_image
 from tests.conftest import REPO
@@ -38,7 +39,7 @@ def _partners(record: dict, records: list[dict]) -> list[dict]:
     """
     reason = record.get("group_reason")
     mates = [r for r in records if r["group"] == record["group"] and r["input"] != record["input"]]
-    if reason is None:
+    if reason is None or reason == ALONE:  # a group of one: its own original only
         return [record]
     if reason.startswith("grouped"):
         return mates
